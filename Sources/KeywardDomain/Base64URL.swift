@@ -1,0 +1,70 @@
+/// base64url (RFC 4648 section 5): padded on output, padding optional on input, and strictly canonical.
+///
+/// Decoding refuses anything a second encoding could also produce (stray padding, non-zero trailing
+/// bits), so one key has exactly one byte form and a changed character always changes the bytes.
+public enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    private static let decodeTable: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, symbol) in alphabet.enumerated() { table[Int(symbol)] = UInt8(index) }
+        return table
+    }()
+
+    /// Encodes bytes as padded base64url.
+    public static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var output = [UInt8]()
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var iterator = bytes.makeIterator()
+        while let first = iterator.next() {
+            let second = iterator.next()
+            let third = iterator.next()
+            let chunk = UInt32(first) << 16 | UInt32(second ?? 0) << 8 | UInt32(third ?? 0)
+            output.append(alphabet[Int(chunk >> 18 & 0x3F)])
+            output.append(alphabet[Int(chunk >> 12 & 0x3F)])
+            output.append(second == nil ? UInt8(ascii: "=") : alphabet[Int(chunk >> 6 & 0x3F)])
+            output.append(third == nil ? UInt8(ascii: "=") : alphabet[Int(chunk & 0x3F)])
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Decodes canonical base64url, padded or not; `nil` for anything else.
+    public static func decode<Text: Collection>(_ text: Text) -> [UInt8]? where Text.Element == UInt8 {
+        var symbols = Array(text)
+        var padding = 0
+        while symbols.last == UInt8(ascii: "=") {
+            symbols.removeLast()
+            padding += 1
+        }
+        let remainder = symbols.count % 4
+        guard remainder != 1, !symbols.isEmpty else { return nil }
+        if padding > 0 && (symbols.count + padding) % 4 != 0 { return nil }
+
+        var output = [UInt8]()
+        output.reserveCapacity(symbols.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for symbol in symbols {
+            let value = decodeTable[Int(symbol)]
+            guard value != 0xFF else { return nil }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+            }
+        }
+        // The bits left over after the last whole byte must be zero, or another text decodes to the same bytes.
+        guard accumulator & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
+        return output
+    }
+
+    /// The padded form of an unpadded or padded base64url text (no validation).
+    static func padded<Bytes: Collection>(_ text: Bytes) -> String where Bytes.Element == UInt8 {
+        var symbols = Array(text)
+        while symbols.last == UInt8(ascii: "=") { symbols.removeLast() }
+        let missing = (4 - symbols.count % 4) % 4
+        symbols.append(contentsOf: repeatElement(UInt8(ascii: "="), count: missing))
+        return String(decoding: symbols, as: UTF8.self)
+    }
+}

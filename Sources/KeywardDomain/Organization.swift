@@ -1,0 +1,44 @@
+import Foundation
+
+/// The customer organization a license key belongs to.
+public struct Organization: Codable, Sendable, Hashable {
+    /// Lowercase slug chosen by the authority, e.g. `acme`.
+    public var id: String
+    /// The organization's legal name, 1 to 200 characters.
+    public var legalName: String
+
+    public init(id: String, legalName: String) {
+        self.id = id
+        self.legalName = legalName
+    }
+
+    /// Longest legal name accepted anywhere.
+    public static let maximumLegalNameLength = 200
+    /// Longest organization id accepted anywhere.
+    public static let maximumIDLength = 63
+
+    /// Whether `id` is a lowercase slug: letters, digits and single hyphens, starting with a letter or digit.
+    public static func isValidID(_ id: String) -> Bool {
+        guard !id.isEmpty, id.utf8.count <= maximumIDLength else { return false }
+        var previousWasHyphen = true  // forbids a leading hyphen
+        for byte in id.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                previousWasHyphen = false
+            case UInt8(ascii: "-") where !previousWasHyphen:
+                previousWasHyphen = true
+            default:
+                return false
+            }
+        }
+        return !previousWasHyphen
+    }
+
+    /// Whether `name` is 1 to 200 characters, not only white space, and free of control characters.
+    public static func isValidLegalName(_ name: String) -> Bool {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        return !trimmed.isEmpty
+            && name.count <= maximumLegalNameLength
+            && !name.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+}

@@ -1,0 +1,37 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Performance benchmarks for Keyward, kept in their own package so the main package does not depend on
+// ordo-one/benchmark. Run from this directory:
+//
+//     swift package --allow-writing-to-package-directory benchmark
+//
+// or `scripts/bench-keyformat` from the repository root for the parse+verify / raw verify ratio.
+//
+// The benchmark plugin discovers benchmark targets only when their sources live in a folder directly
+// under a `Benchmarks/` directory, hence `Benchmarks/Benchmarks/<Target>/`.
+let package = Package(
+    name: "KeywardBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "keyward", path: ".."),
+        // Only the MallocInterposer trait: it gives malloc counts without jemalloc. The default trait set
+        // would also enable RuntimeInterposer, which on Linux with Swift 6.3 pulls in swift-runtime-interposer.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "KeyFormatBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KeywardDomain", package: "keyward"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/KeyFormatBenchmarks",
+            plugins: [
+                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,135 @@
+import Foundation
+import KeywardDomain
+import SQLKit
+
+/// One entry of the append-only audit log: who did what to which thing, and when.
+public struct AuditEvent: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var occurredAt: Date
+    /// Who acted, e.g. `operator:deploy-bot`, `admin`, `user:jdoe`, `system`.
+    public var actor: String
+    /// What happened, dotted, e.g. `license-key.issued`.
+    public var action: String
+    /// What it happened to, e.g. `license-key:KW-7F3K-9Q2M-XA4T-C8PD`.
+    public var target: String
+    public var details: [String: JSONValue]
+}
+
+/// An audit event about to be written.
+public struct NewAuditEvent: Sendable, Hashable {
+    public var actor: String
+    public var action: String
+    public var target: String
+    public var details: [String: JSONValue]
+
+    public init(actor: String, action: String, target: String, details: [String: JSONValue] = [:]) {
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.details = details
+    }
+}
+
+/// Which audit events to list: newest first, optionally filtered, paged by id.
+public struct AuditQuery: Sendable, Hashable {
+    public var actor: String?
+    public var action: String?
+    public var target: String?
+    /// Only events older than this id (the `id` of the last event of the previous page).
+    public var beforeID: Int64?
+    public var limit: Int
+
+    public init(actor: String? = nil, action: String? = nil, target: String? = nil, beforeID: Int64? = nil, limit: Int = 50) {
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.beforeID = beforeID
+        self.limit = limit
+    }
+
+    public static let maximumLimit = 500
+}
+
+/// The audit log's repository; it can only append and read.
+public struct AuditLog: Sendable {
+    let database: KeywardDatabase
+
+    public init(database: KeywardDatabase) {
+        self.database = database
+    }
+
+    public static let maximumFieldLength = 200
+    public static let maximumDetailsSize = 64 * 1024
+
+    /// Appends `event` in a transaction of its own.
+    @discardableResult
+    public func append(_ event: NewAuditEvent, at time: Date) async throws -> AuditEvent {
+        try await database.write { try await Self.append(event, at: time, on: $0) }
+    }
+
+    /// Appends `event` inside the caller's transaction, so the change and its record commit together.
+    @discardableResult
+    public static func append(_ event: NewAuditEvent, at time: Date, on sql: any SQLDatabase) async throws -> AuditEvent {
+        let details = try validate(event)
+        let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
+        let row = try await sql.insert(into: "audit_events")
+            .columns("occurred_at", "actor", "action", "target", "details")
+            .values(SQLBind(milliseconds), SQLBind(event.actor), SQLBind(event.action), SQLBind(event.target), SQLBind(details))
+            .returning("id")
+            .first()
+        let id = try row.map { try $0.decode(column: "id", as: Int64.self) }
+        guard let id else { throw StoreError(code: "STORE_FAILURE", message: "The audit event was not stored.") }
+        return AuditEvent(
+            id: id, occurredAt: Date(timeIntervalSince1970: Double(milliseconds) / 1000),
+            actor: event.actor, action: event.action, target: event.target, details: event.details
+        )
+    }
+
+    /// Events matching `query`, newest first.
+    public func list(_ query: AuditQuery = AuditQuery()) async throws -> [AuditEvent] {
+        guard (1...AuditQuery.maximumLimit).contains(query.limit) else {
+            throw StoreError(code: "INVALID_LIMIT", message: "The page size must be from 1 to \(AuditQuery.maximumLimit).")
+        }
+        return try await database.read { sql in
+            var select = sql.select()
+                .columns("id", "occurred_at", "actor", "action", "target", "details")
+                .from("audit_events")
+            if let actor = query.actor { select = select.where("actor", .equal, actor) }
+            if let action = query.action { select = select.where("action", .equal, action) }
+            if let target = query.target { select = select.where("target", .equal, target) }
+            if let beforeID = query.beforeID { select = select.where("id", .lessThan, beforeID) }
+            let rows = try await select.orderBy("id", .descending).limit(query.limit).all()
+            return try rows.map(Self.event(from:))
+        }
+    }
+
+    private static func event(from row: any SQLRow) throws -> AuditEvent {
+        let details = try row.decode(column: "details", as: String.self)
+        return AuditEvent(
+            id: try row.decode(column: "id", as: Int64.self),
+            occurredAt: Date(timeIntervalSince1970: Double(try row.decode(column: "occurred_at", as: Int64.self)) / 1000),
+            actor: try row.decode(column: "actor", as: String.self),
+            action: try row.decode(column: "action", as: String.self),
+            target: try row.decode(column: "target", as: String.self),
+            details: try JSONDecoder().decode([String: JSONValue].self, from: Data(details.utf8))
+        )
+    }
+
+    /// The details as JSON, after checking every field; throws `INVALID_AUDIT_EVENT` before anything is written.
+    private static func validate(_ event: NewAuditEvent) throws -> String {
+        for (name, value) in [("actor", event.actor), ("action", event.action), ("target", event.target)] {
+            guard !value.isEmpty, value.count <= maximumFieldLength,
+                  !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else {
+                throw StoreError(code: "INVALID_AUDIT_EVENT", message: "The audit event's \(name) must be 1 to \(maximumFieldLength) characters without control characters.")
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let details = String(decoding: try encoder.encode(event.details), as: UTF8.self)
+        guard details.utf8.count <= maximumDetailsSize else {
+            throw StoreError(code: "INVALID_AUDIT_EVENT", message: "The audit event's details exceed \(maximumDetailsSize / 1024) KiB.")
+        }
+        return details
+    }
+}

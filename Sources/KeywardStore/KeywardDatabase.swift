@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// The SQL dialect behind a store; only the store looks at it.
+public enum DatabaseKind: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// The one database value a service opens at start: reads, write transactions, migrations.
+///
+/// Every multi-statement change goes through ``write(_:)``: one transaction, committed when the body
+/// returns and rolled back when it throws. On SQLite writes are serialized (`BEGIN IMMEDIATE`); on
+/// PostgreSQL they run concurrently and take the row or advisory locks they need.
+public final class KeywardDatabase: Sendable {
+    public let kind: DatabaseKind
+    public let location: DatabaseLocation
+    private let backend: any DatabaseBackend
+
+    private init(kind: DatabaseKind, location: DatabaseLocation, backend: any DatabaseBackend) {
+        self.kind = kind
+        self.location = location
+        self.backend = backend
+    }
+
+    /// Opens the database at `location`; call ``close()`` when done.
+    public static func open(_ location: DatabaseLocation, logger: Logger) async throws -> KeywardDatabase {
+        switch location {
+        case .sqliteFile, .sqliteMemory:
+            return KeywardDatabase(kind: .sqlite, location: location, backend: try await SQLiteBackend.open(location, logger: logger))
+        case .postgres(let postgres):
+            return KeywardDatabase(kind: .postgres, location: location, backend: PostgresBackend(postgres, logger: logger))
+        }
+    }
+
+    /// Runs `body` on a connection outside any explicit transaction: for reads.
+    public func read<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await backend.withReader(body)
+    }
+
+    /// Runs `body` in one transaction: all of it is committed, or none of it when `body` throws.
+    public func write<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await backend.withTransaction(body)
+    }
+
+    /// Whether the database answers a trivial query; for readiness checks.
+    public func ping() async -> Bool {
+        do {
+            return try await read { try await $0.raw("SELECT 1 AS one").first()?.decode(column: "one", as: Int.self) == 1 }
+        } catch {
+            return false
+        }
+    }
+
+    /// Closes every connection.
+    public func close() async {
+        await backend.close()
+    }
+}
+
+/// What each SQL backend provides to ``KeywardDatabase``.
+protocol DatabaseBackend: Sendable {
+    func withReader<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
+    func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
+    func close() async
+}

@@ -1,0 +1,81 @@
+import Foundation
+import KeywardStore
+import Logging
+import Testing
+
+/// The store backends every store test runs on: SQLite always, PostgreSQL when `KEYWARD_TEST_POSTGRES_URL` is set.
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqliteFile
+    case sqliteMemory
+    case postgres
+
+    var testDescription: String { rawValue }
+
+    static let postgresURL = ProcessInfo.processInfo.environment["KEYWARD_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+
+    /// Every backend available here.
+    static let available: [Backend] = postgresURL == nil ? [.sqliteFile, .sqliteMemory] : allCases
+    /// Backends that can be opened more than once at the same time, for multi-instance tests.
+    static let shared: [Backend] = available.filter { $0 != .sqliteMemory }
+}
+
+let testLogger = Logger(label: "keyward.tests")
+
+/// A fresh, empty database on `backend`, removed after `body`; `open` makes more handles on the same database.
+func withFreshDatabase<T>(
+    _ backend: Backend,
+    _ body: (_ database: KeywardDatabase, _ open: @escaping @Sendable () async throws -> KeywardDatabase) async throws -> T
+) async throws -> T {
+    let location: DatabaseLocation
+    var cleanup: @Sendable () async throws -> Void = {}
+    switch backend {
+    case .sqliteMemory:
+        location = .sqliteMemory
+    case .sqliteFile:
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-test-\(UUID().uuidString)")
+        location = .sqliteFile(path: directory.appendingPathComponent("store.sqlite").path)
+        cleanup = { try? FileManager.default.removeItem(at: directory) }
+    case .postgres:
+        let admin = try DatabaseLocation.parse(Backend.postgresURL!)
+        guard case .postgres(var server) = admin else { preconditionFailure("KEYWARD_TEST_POSTGRES_URL is not a postgres:// URL") }
+        let name = "kwtest_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        let adminDatabase = try await KeywardDatabase.open(admin, logger: testLogger)
+        try await adminDatabase.read { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+        await adminDatabase.close()
+        server.database = String(name)
+        location = .postgres(server)
+        cleanup = {
+            let adminDatabase = try await KeywardDatabase.open(admin, logger: testLogger)
+            try await adminDatabase.read { try await $0.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
+            await adminDatabase.close()
+        }
+    }
+    let database = try await KeywardDatabase.open(location, logger: testLogger)
+    let opened = OpenedDatabases()
+    let open: @Sendable () async throws -> KeywardDatabase = {
+        let extra = try await KeywardDatabase.open(location, logger: testLogger)
+        await opened.add(extra)
+        return extra
+    }
+    do {
+        let result = try await body(database, open)
+        await opened.closeAll()
+        await database.close()
+        try await cleanup()
+        return result
+    } catch {
+        await opened.closeAll()
+        await database.close()
+        try? await cleanup()
+        throw error
+    }
+}
+
+private actor OpenedDatabases {
+    var databases: [KeywardDatabase] = []
+    func add(_ database: KeywardDatabase) { databases.append(database) }
+    func closeAll() async {
+        for database in databases { await database.close() }
+        databases = []
+    }
+}

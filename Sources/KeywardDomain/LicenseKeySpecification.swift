@@ -73,6 +73,18 @@ public struct LicenseKeySpecification: Sendable, Hashable, Codable {
         return problems
     }
 
+    /// Things worth telling whoever issues this at `now`, though they are allowed (that is how test keys are made).
+    public func warnings(at now: Date) -> [String] {
+        var warnings: [String] = []
+        if let expiresAt, expiresAt <= now {
+            warnings.append("The expiry date \(Timestamp.format(expiresAt)) is in the past: this key is already expired.")
+        }
+        if let validFrom, validFrom < now.addingTimeInterval(-86_400) {
+            warnings.append("The validity start date \(Timestamp.format(validFrom)) is in the past.")
+        }
+        return warnings
+    }
+
     /// The license key this specification describes, with validity starting at `now` unless given.
     ///
     /// Call ``problems(for:)`` first: this does not check the rules again.

@@ -1,1 +1,4 @@
-print("x")
+import Foundation
+import KeywardCLI
+
+exit(await KeywardCommand.run(Array(CommandLine.arguments.dropFirst())))

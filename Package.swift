@@ -74,6 +74,7 @@ let package = Package(
         .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore"], swiftSettings: swiftSettings),
         .testTarget(name: "KeywardAuthorityTests", dependencies: ["KeywardAuthority"], swiftSettings: swiftSettings),
         .testTarget(name: "KeywardRegistryTests", dependencies: ["KeywardRegistry"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeywardCLITests", dependencies: ["KeywardCLI"], swiftSettings: swiftSettings),
+        // Runs the real `keyward` binary, so it depends on the executable to have it built.
+        .testTarget(name: "KeywardCLITests", dependencies: ["KeywardCLI", "keyward", "KeywardDomain"], swiftSettings: swiftSettings),
     ]
 )

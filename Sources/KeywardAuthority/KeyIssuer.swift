@@ -28,4 +28,8 @@ public struct KeyIssuer: Sendable {
 /// A key specification that breaks the rules, with every broken field named.
 public struct IssueRefused: Error, Sendable, Equatable {
     public let problems: [FieldError]
+
+    public init(problems: [FieldError]) {
+        self.problems = problems
+    }
 }

@@ -33,5 +33,10 @@ public enum TrustConfiguration {
 /// A trust configuration that cannot be used, and why.
 public struct TrustConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
+
+    public init(message: String) {
+        self.message = message
+    }
+
     public var description: String { message }
 }

@@ -1,0 +1,129 @@
+import Foundation
+import KeywardDomain
+import Testing
+
+@Suite struct AuthorityCLITests {
+    static let keySpec = ["--organization", "acme", "--legal-name", "ACME Industries Ltd.", "--profile", "manager", "--use-type", "nominative",
+                          "--users", "25", "--purchase-type", "rental", "--components", "DOC,WF", "--valid-from", "2026-01-01", "--expires", "2099-12-31"]
+
+    static func issueArguments(_ directory: URL, replacing overrides: [String: String] = [:], removing: Set<String> = []) -> [String] {
+        var arguments = ["authority", "issue", "--data-dir", directory.path]
+        var index = 0
+        while index < keySpec.count {
+            let flag = keySpec[index]
+            if !removing.contains(flag) { arguments += [flag, overrides[flag] ?? keySpec[index + 1]] }
+            index += 2
+        }
+        return arguments
+    }
+
+    @Test func initPrintsTheKidAndPublicKeyAndRefusesToOverwrite() throws {
+        try withTemporaryDirectory { directory in
+            let first = try Keyward.run(["authority", "init", "--data-dir", directory.path, "--json"])
+            #expect(first.status == 0)
+            let json = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [String: String]
+            let publicKey = try #require(json["publicKey"])
+            #expect(try AuthorityPublicKey(hex: publicKey).kid == json["kid"])
+
+            let second = try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            #expect(second.status == 1)
+            #expect(second.stderr.contains("already holds an authority signing key"))
+            #expect(second.stdout.isEmpty)
+            #expect(try Keyward.run(["authority", "public-key", "--data-dir", directory.path]).stdout == publicKey + "\n")
+        }
+    }
+
+    @Test func rotationKeepsOldKeysInThePublicKeyList() throws {
+        try withTemporaryDirectory { directory in
+            let old = try Keyward.run(["authority", "init", "--data-dir", directory.path, "--json"]).stdout
+            let new = try Keyward.run(["authority", "init", "--data-dir", directory.path, "--rotate", "--json"]).stdout
+            let oldKey = try JSONSerialization.jsonObject(with: Data(old.utf8)) as! [String: String]
+            let newKey = try JSONSerialization.jsonObject(with: Data(new.utf8)) as! [String: String]
+            let listed = try Keyward.run(["authority", "public-key", "--data-dir", directory.path]).stdout.split(separator: "\n").map(String.init)
+            #expect(listed == [newKey["publicKey"]!, oldKey["publicKey"]!])
+            let active = try Keyward.run(["authority", "public-key", "--data-dir", directory.path, "--active-only", "--pem"]).stdout
+            #expect(try AuthorityPublicKey(pem: active).hex == newKey["publicKey"])
+        }
+    }
+
+    @Test func issuesAKeyThatInspectsAsValid() throws {
+        try withTemporaryDirectory { directory in
+            try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            let issued = try Keyward.run(Self.issueArguments(directory) + ["--json"])
+            #expect(issued.status == 0)
+            #expect(!issued.stderr.contains("error"))
+            let json = try JSONSerialization.jsonObject(with: Data(issued.stdout.utf8)) as! [String: Any]
+            let accessKey = try #require(json["accessKey"] as? String)
+            #expect((json["key"] as? [String: Any])?["users"] as? Int == 25)
+
+            let trust = directory.appendingPathComponent("trust.txt")
+            try Keyward.run(["authority", "public-key", "--data-dir", directory.path]).stdout.write(to: trust, atomically: true, encoding: .utf8)
+            let inspected = try Keyward.run(["key", "inspect", "--trust-file", trust.path, "--organization", "acme", "--at", "2030-01-01", "--json", accessKey])
+            #expect(inspected.status == 0)
+            let report = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as! [String: Any]
+            #expect(report["code"] as? String == "VALID")
+            #expect((report["key"] as? [String: Any])?["serial"] as? String == json["serial"] as? String)
+        }
+    }
+
+    @Test(arguments: [
+        ("--users", "0", "--users"),
+        ("--users", "-5", "--users"),
+        ("--users", "many", "--users"),
+        ("--components", ",", "--components"),
+        ("--components", "DOC,WF,DOC", "--components"),
+        ("--components", "doc", "--components"),
+        ("--legal-name", "", "--legal-name"),
+        ("--legal-name", String(repeating: "L", count: 201), "--legal-name"),
+        ("--organization", "ACME Corp", "--organization"),
+        ("--expires", "2025-12-31", "--expires"),
+        ("--expires", "next year", "--expires"),
+        ("--valid-from", "2026-02-30", "--valid-from"),
+        ("--profile", "owner", "--profile"),
+        ("--use-type", "shared", "--use-type"),
+        ("--purchase-type", "lease", "--purchase-type"),
+    ])
+    func refusesBadInputWithStatusTwoNamingTheField(flag: String, value: String, named: String) throws {
+        try withTemporaryDirectory { directory in
+            try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            let result = try Keyward.run(Self.issueArguments(directory, replacing: [flag: value]))
+            #expect(result.status == 2)
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.contains(named))
+        }
+    }
+
+    @Test func refusesAnExpiringPurchaseWithoutExpiry() throws {
+        try withTemporaryDirectory { directory in
+            try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            for type in ["trial", "monthly", "rental"] {
+                let result = try Keyward.run(Self.issueArguments(directory, replacing: ["--purchase-type": type], removing: ["--expires"]))
+                #expect(result.status == 2)
+                #expect(result.stderr.contains("--expires"))
+            }
+            let sale = try Keyward.run(Self.issueArguments(directory, replacing: ["--purchase-type": "sale"], removing: ["--expires"]))
+            #expect(sale.status == 0)
+        }
+    }
+
+    @Test func pastDatesAreAllowedWithAWarningAndMakeExpiredKeys() throws {
+        try withTemporaryDirectory { directory in
+            try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            let result = try Keyward.run(Self.issueArguments(directory, replacing: ["--valid-from": "2020-01-01", "--expires": "2021-01-01T00:00:00Z"]))
+            #expect(result.status == 0)
+            #expect(result.stderr.contains("warning"))
+            let publicKey = try Keyward.run(["authority", "public-key", "--data-dir", directory.path]).stdout
+            let inspected = try Keyward.run(["key", "inspect", "--trust", publicKey.trimmingCharacters(in: .newlines), result.stdout])
+            #expect(inspected.status == 1)
+            #expect(inspected.stdout.contains("EXPIRED"))
+        }
+    }
+
+    @Test func issueWithoutAKeyringExplainsHowToCreateOne() throws {
+        try withTemporaryDirectory { directory in
+            let result = try Keyward.run(Self.issueArguments(directory))
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("keyward authority init"))
+        }
+    }
+}

@@ -18,25 +18,13 @@ public struct AccessKeyPayload: Sendable, Hashable {
     }
 }
 
-extension AccessKeyPayload: Codable {
+extension AccessKeyPayload: Encodable {
     private enum CodingKeys: String, CodingKey {
         case version = "v"
         case kid
     }
 
-    /// Thrown while decoding when `v` names a version this code cannot read; the rest is not looked at.
-    struct UnsupportedVersion: Error {
-        let version: Int
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        version = try container.decode(Int.self, forKey: .version)
-        guard version == Self.currentVersion else { throw UnsupportedVersion(version: version) }
-        kid = try container.decode(String.self, forKey: .kid)
-        license = try LicenseKey(from: decoder)
-    }
-
+    /// Writes `v`, `kid` and the license key's fields side by side in one object. (Reading is ``PayloadReader``'s.)
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(version, forKey: .version)

@@ -25,8 +25,8 @@ public struct AccessKeyVerifier: Sendable {
         guard let parts = AccessKey.split(text) else { return .init(code: .malformed, license: nil, kid: nil) }
         let payload: AccessKeyPayload
         do {
-            payload = try JSONDecoder().decode(AccessKeyPayload.self, from: Data(parts.payload))
-        } catch is AccessKeyPayload.UnsupportedVersion {
+            payload = try PayloadReader.read(parts.payload)
+        } catch .unsupportedVersion {
             return .init(code: .unsupportedVersion, license: nil, kid: nil)
         } catch {
             return .init(code: .malformed, license: nil, kid: nil)
@@ -37,7 +37,7 @@ public struct AccessKeyVerifier: Sendable {
             .init(code: code, license: license, kid: payload.kid)
         }
         guard let key = trustStore.key(for: payload.kid) else { return outcome(.unknownSigningKey) }
-        guard key.isValidSignature(parts.signature, for: Array(parts.signedText.utf8)) else { return outcome(.badSignature) }
+        guard key.isValidSignature(parts.signature, for: parts.signedBytes) else { return outcome(.badSignature) }
         if let organization, organization != license.organization.id { return outcome(.wrongOrganization) }
         return outcome(license.validity(at: now))
     }
@@ -46,11 +46,17 @@ public struct AccessKeyVerifier: Sendable {
     static func isWellFormed(_ license: LicenseKey) -> Bool {
         license.users >= 1
             && !license.components.isEmpty
-            && Set(license.components).count == license.components.count
+            && !hasRepeats(license.components)
             && license.components.allSatisfy(ComponentCode.isValid)
             && Serial.isValid(license.serial)
             && Organization.isValidID(license.organization.id)
             && Organization.isValidLegalName(license.organization.legalName)
             && (license.expiresAt.map { $0 > license.validFrom } ?? !license.purchaseType.requiresExpiry)
+    }
+
+    /// Whether a short list repeats an element (no Set: keys name a handful of components).
+    private static func hasRepeats(_ codes: [String]) -> Bool {
+        for index in codes.indices where codes[(index + 1)...].contains(codes[index]) { return true }
+        return false
     }
 }

@@ -30,41 +30,39 @@ public enum Base64URL {
 
     /// Decodes canonical base64url, padded or not; `nil` for anything else.
     public static func decode<Text: Collection>(_ text: Text) -> [UInt8]? where Text.Element == UInt8 {
-        var symbols = Array(text)
-        var padding = 0
-        while symbols.last == UInt8(ascii: "=") {
-            symbols.removeLast()
-            padding += 1
-        }
-        let remainder = symbols.count % 4
-        guard remainder != 1, !symbols.isEmpty else { return nil }
-        if padding > 0 && (symbols.count + padding) % 4 != 0 { return nil }
-
-        var output = [UInt8]()
-        output.reserveCapacity(symbols.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for symbol in symbols {
-            let value = decodeTable[Int(symbol)]
-            guard value != 0xFF else { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-            }
-        }
-        // The bits left over after the last whole byte must be zero, or another text decodes to the same bytes.
-        guard accumulator & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
-        return output
+        if let result = text.withContiguousStorageIfAvailable({ decode($0) }) { return result }
+        return Array(text).withUnsafeBufferPointer { decode($0) }
     }
 
-    /// The padded form of an unpadded or padded base64url text (no validation).
-    static func padded<Bytes: Collection>(_ text: Bytes) -> String where Bytes.Element == UInt8 {
-        var symbols = Array(text)
-        while symbols.last == UInt8(ascii: "=") { symbols.removeLast() }
-        let missing = (4 - symbols.count % 4) % 4
-        symbols.append(contentsOf: repeatElement(UInt8(ascii: "="), count: missing))
-        return String(decoding: symbols, as: UTF8.self)
+    static func decode(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var count = text.count
+        var padding = 0
+        while count > 0, text[count - 1] == UInt8(ascii: "=") {
+            count -= 1
+            padding += 1
+        }
+        guard count % 4 != 1, count > 0 else { return nil }
+        if padding > 0 && (count + padding) % 4 != 0 { return nil }
+
+        var output = [UInt8]()
+        output.reserveCapacity(count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits: UInt32 = 0
+        let valid = decodeTable.withUnsafeBufferPointer { table -> Bool in
+            for index in 0..<count {
+                let value = table[Int(text[index])]
+                guard value != 0xFF else { return false }
+                accumulator = accumulator << 6 | UInt32(value)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    output.append(UInt8(truncatingIfNeeded: accumulator >> bits))
+                }
+            }
+            return true
+        }
+        // The bits left over after the last whole byte must be zero, or another text decodes to the same bytes.
+        guard valid, accumulator & ((1 << bits) - 1) == 0 else { return nil }
+        return output
     }
 }

@@ -36,6 +36,11 @@ public struct Organization: Codable, Sendable, Hashable {
 
     /// Whether `name` is 1 to 200 characters, not only white space, and free of control characters.
     public static func isValidLegalName(_ name: String) -> Bool {
+        // Fast path for printable ASCII, the usual case, which needs no Unicode tables.
+        let utf8 = name.utf8
+        if utf8.count <= maximumLegalNameLength, utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            return utf8.contains { $0 != 0x20 }
+        }
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         return !trimmed.isEmpty
             && name.count <= maximumLegalNameLength

@@ -16,12 +16,31 @@ public enum Serial {
         return "KW-" + groups.joined(separator: "-")
     }
 
-    /// Whether `text` has the shape of a serial (any authority's: `KW-` then groups of base32).
+    /// Whether `text` has the shape of a serial (any authority's): `KW`, then 1 to 7 groups of 1 to 8 base32 characters.
     public static func isValid(_ text: String) -> Bool {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts.count <= 8, parts[0] == "KW" else { return false }
-        return parts.dropFirst().allSatisfy { group in
-            (1...8).contains(group.count) && group.allSatisfy { alphabet.contains($0) }
+        let bytes = text.utf8
+        guard bytes.count <= 3 + 7 * 9, bytes.starts(with: "KW-".utf8) else { return false }
+        var groups = 1
+        var groupLength = 0
+        for byte in bytes.dropFirst(3) {
+            if byte == UInt8(ascii: "-") {
+                guard groupLength > 0 else { return false }
+                groups += 1
+                groupLength = 0
+                continue
+            }
+            guard isBase32(byte), groupLength < 8 else { return false }
+            groupLength += 1
+        }
+        return groupLength > 0 && groups <= 7
+    }
+
+    private static func isBase32(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        case UInt8(ascii: "I"), UInt8(ascii: "L"), UInt8(ascii: "O"), UInt8(ascii: "U"): false
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): true
+        default: false
         }
     }
 }

@@ -18,21 +18,33 @@ public enum Timestamp {
 
     /// Parses a full timestamp: `YYYY-MM-DDTHH:MM:SS`, optional fraction, then `Z` or `±HH:MM`.
     public static func parse(_ text: String) -> Date? {
-        var scanner = Scanner(Array(text.utf8))
+        var text = text
+        return text.withUTF8 { bytes in
+            var scanner = Scanner(bytes)
+            guard let date = scanner.dateTime(), scanner.atEnd else { return nil }
+            return date
+        }
+    }
+
+    /// Parses a full timestamp from its ASCII bytes, as ``parse(_:)`` does.
+    static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Date? {
+        var scanner = Scanner(bytes)
         guard let date = scanner.dateTime(), scanner.atEnd else { return nil }
         return date
     }
 
     /// Parses what a person types: a day (`2027-12-31`, midnight UTC) or a full timestamp.
     public static func parseDayOrTimestamp(_ text: String) -> Date? {
-        let bytes = Array(text.trimmingCharacters(in: .whitespaces).utf8)
-        var scanner = Scanner(bytes)
-        if bytes.count == 10 {
-            guard let days = scanner.day(), scanner.atEnd else { return nil }
-            return Date(timeIntervalSince1970: TimeInterval(days * 86_400))
+        var trimmed = text.trimmingCharacters(in: .whitespaces)
+        return trimmed.withUTF8 { bytes in
+            var scanner = Scanner(bytes)
+            if bytes.count == 10 {
+                guard let days = scanner.day(), scanner.atEnd else { return nil }
+                return Date(timeIntervalSince1970: TimeInterval(days * 86_400))
+            }
+            guard let date = scanner.dateTime(), scanner.atEnd else { return nil }
+            return date
         }
-        guard let date = scanner.dateTime(), scanner.atEnd else { return nil }
-        return date
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days-from-civil algorithm).
@@ -66,10 +78,10 @@ public enum Timestamp {
     }
 
     private struct Scanner {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
 
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
         var atEnd: Bool { index == bytes.count }
 

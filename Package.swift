@@ -21,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.14.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.25.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.25.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
     ],
     targets: [
         // Pure domain: key format, payloads, validation codes, trust store. Foundation and Crypto only.
@@ -43,10 +47,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The vendor's authority: signing keys on disk, issuing.
+        // What both HTTP services share: error bodies, JSON input, health, metrics, the OpenAPI route.
+        .target(
+            name: "KeywardHTTP",
+            dependencies: [
+                "KeywardStore",
+                "KeywardDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The vendor's authority: signing keys, organizations, issuing, feeds, activations.
         .target(
             name: "KeywardAuthority",
-            dependencies: ["KeywardStore", "KeywardDomain"],
+            dependencies: ["KeywardHTTP", "KeywardStore", "KeywardDomain"],
+            resources: [.copy("Resources/catalog.json"), .copy("Resources/authority.yaml")],
             swiftSettings: swiftSettings
         ),
         // The customer's registry.
@@ -72,7 +90,11 @@ let package = Package(
         ),
         .testTarget(name: "KeywardDomainTests", dependencies: ["KeywardDomain"], swiftSettings: swiftSettings),
         .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeywardAuthorityTests", dependencies: ["KeywardAuthority"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeywardAuthorityTests",
+            dependencies: ["KeywardAuthority", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "KeywardRegistryTests", dependencies: ["KeywardRegistry"], swiftSettings: swiftSettings),
         // Runs the real `keyward` binary, so it depends on the executable to have it built.
         .testTarget(name: "KeywardCLITests", dependencies: ["KeywardCLI", "keyward", "KeywardDomain"], swiftSettings: swiftSettings),

@@ -39,6 +39,11 @@ public final class KeywardDatabase: Sendable {
         try await backend.withReader(body)
     }
 
+    /// Runs `body` on one consistent snapshot of the database: several reads that see the same moment.
+    public func snapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await backend.withSnapshot(body)
+    }
+
     /// Runs `body` in one transaction: all of it is committed, or none of it when `body` throws.
     public func write<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await backend.withTransaction(body)
@@ -59,9 +64,23 @@ public final class KeywardDatabase: Sendable {
     }
 }
 
+/// Runs `body` between `begin` and COMMIT on `sql`, rolling back when it throws.
+func inTransaction<T>(_ sql: any SQLDatabase, begin: String, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    try await sql.raw(SQLQueryString(begin)).run()
+    do {
+        let result = try await body(sql)
+        try await sql.raw("COMMIT").run()
+        return result
+    } catch {
+        try? await sql.raw("ROLLBACK").run()
+        throw error
+    }
+}
+
 /// What each SQL backend provides to ``KeywardDatabase``.
 protocol DatabaseBackend: Sendable {
     func withReader<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
+    func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func close() async
 }

@@ -38,18 +38,11 @@ final class PostgresBackend: DatabaseBackend {
 
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         // Our own BEGIN/COMMIT rather than PostgresClient.withTransaction, so callers see their own errors unwrapped.
-        try await client.withConnection { connection in
-            let sql = connection.sql(logger: logger)
-            try await sql.raw("BEGIN").run()
-            do {
-                let result = try await body(sql)
-                try await sql.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await sql.raw("ROLLBACK").run()
-                throw error
-            }
-        }
+        try await withReader { try await inTransaction($0, begin: "BEGIN", body) }
+    }
+
+    func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withReader { try await inTransaction($0, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body) }
     }
 
     func close() async {

@@ -76,19 +76,13 @@ final class SQLiteBackend: DatabaseBackend {
     }
 
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writer.lock.withLock {
-            let sql = writer.connection.sql()
-            // IMMEDIATE takes the write lock now, so a transaction never fails half-way on a busy database.
-            try await sql.raw("BEGIN IMMEDIATE").run()
-            do {
-                let result = try await body(sql)
-                try await sql.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await sql.raw("ROLLBACK").run()
-                throw error
-            }
-        }
+        // IMMEDIATE takes the write lock now, so a transaction never fails half-way on a busy database.
+        try await writer.lock.withLock { try await inTransaction(writer.connection.sql(), begin: "BEGIN IMMEDIATE", body) }
+    }
+
+    func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        // A deferred read transaction in WAL mode sees one snapshot from its first read to its end.
+        try await withReader { try await inTransaction($0, begin: "BEGIN", body) }
     }
 
     func close() async {

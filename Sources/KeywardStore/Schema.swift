@@ -40,5 +40,20 @@ public enum Schema {
                     """).run()
             }
         },
+        Migration(2, "create api_tokens") { sql, _ in
+            // Bearer tokens of every kind; the secret's SHA-256 only, never the secret.
+            try await sql.raw("""
+                CREATE TABLE api_tokens (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    subject TEXT,
+                    secret_hash TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT,
+                    revoked_at BIGINT
+                )
+                """).run()
+        },
     ]
 }

@@ -1,12 +1,28 @@
-/// A store refusal with a stable code and a sentence a person can act on.
+import KeywardDomain
+
+/// A store refusal with a stable code, a sentence a person can act on, and what kind of refusal it is.
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What kind of refusal, so the HTTP layer can choose a status without knowing every code.
+    public enum Kind: Sendable, Equatable {
+        /// The input breaks a rule (HTTP 422).
+        case invalid
+        /// The thing named does not exist, or may not be seen (HTTP 404).
+        case notFound
+        /// The change clashes with what is stored (HTTP 409).
+        case conflict
+    }
+
     /// Upper snake case, stable across versions, e.g. `DATABASE_TOO_NEW`.
     public let code: String
     public let message: String
+    public let kind: Kind
+    public let details: [String: JSONValue]
 
-    public init(code: String, message: String) {
+    public init(code: String, message: String, kind: Kind = .invalid, details: [String: JSONValue] = [:]) {
         self.code = code
         self.message = message
+        self.kind = kind
+        self.details = details
     }
 
     public var description: String { "\(code): \(message)" }

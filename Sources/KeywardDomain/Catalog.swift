@@ -1,0 +1,64 @@
+import Foundation
+
+/// The solutions catalog: every licensable component and its menus, each with the lowest profile that may use it.
+public struct Catalog: Codable, Sendable, Hashable {
+    /// One menu (screen or operation) of a component.
+    public struct Menu: Codable, Sendable, Hashable {
+        public var code: String
+        public var name: String
+        /// The lowest profile allowed to use this menu.
+        public var profile: Profile
+
+        public init(code: String, name: String, profile: Profile) {
+            self.code = code
+            self.name = name
+            self.profile = profile
+        }
+    }
+
+    /// One licensable module of the suite.
+    public struct Component: Codable, Sendable, Hashable {
+        public var code: String
+        public var name: String
+        public var menus: [Menu]
+
+        public init(code: String, name: String, menus: [Menu]) {
+            self.code = code
+            self.name = name
+            self.menus = menus
+        }
+    }
+
+    public var version: String
+    public var components: [Component]
+
+    public init(version: String, components: [Component]) {
+        self.version = version
+        self.components = components
+    }
+
+    /// The component with `code`, if the catalog has it.
+    public func component(_ code: String) -> Component? {
+        components.first { $0.code == code }
+    }
+
+    /// Codes in `codes` that the catalog does not have, in their order.
+    public func unknownComponents(in codes: [String]) -> [String] {
+        let known = Set(components.map(\.code))
+        return codes.filter { !known.contains($0) }
+    }
+
+    /// Reads a catalog from JSON, checking that codes are well formed and unique.
+    public static func decode(_ data: Data) throws -> Catalog {
+        let catalog = try JSONDecoder().decode(Catalog.self, from: data)
+        let codes = catalog.components.map(\.code)
+        guard Set(codes).count == codes.count, codes.allSatisfy(ComponentCode.isValid) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "component codes must be unique and well formed"))
+        }
+        let menus = catalog.components.flatMap { $0.menus.map(\.code) }
+        guard Set(menus).count == menus.count else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "menu codes must be unique"))
+        }
+        return catalog
+    }
+}

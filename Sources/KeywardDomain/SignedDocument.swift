@@ -1,0 +1,45 @@
+import Foundation
+
+/// A JSON document signed by the authority: the feed envelope and the activation certificate.
+///
+///     {"kid": "...", "payload": "<base64url(JSON)>", "signature": "<base64url(Ed25519)>"}
+///
+/// The signature covers the ASCII bytes `<purpose>/<payload>`, so a signature made for one purpose
+/// (a feed) can never be replayed as another (a certificate), nor as an access key (`key/`).
+public struct SignedDocument: Codable, Sendable, Hashable {
+    public var kid: String
+    public var payload: String
+    public var signature: String
+
+    /// What a signed document is for; the prefix of the signed bytes.
+    public enum Purpose: String, Sendable {
+        case feed
+        case certificate
+    }
+
+    /// Signs `payload` JSON for `purpose` with `key`.
+    public static func sign(_ payload: Data, for purpose: Purpose, with key: AuthoritySigningKey) -> SignedDocument {
+        let encoded = Base64URL.encode(payload)
+        let signature = key.signature(for: Array("\(purpose.rawValue)/\(encoded)".utf8))
+        return SignedDocument(kid: key.kid, payload: encoded, signature: Base64URL.encode(signature))
+    }
+
+    /// Why a signed document was refused.
+    public enum Failure: String, Error, Sendable {
+        case malformed = "MALFORMED"
+        case unknownSigningKey = "UNKNOWN_SIGNING_KEY"
+        case badSignature = "BAD_SIGNATURE"
+    }
+
+    /// The payload JSON, once the signature checks out with a trusted key for `purpose`.
+    public func verifiedPayload(for purpose: Purpose, trust: TrustStore) throws(Failure) -> Data {
+        guard let payloadBytes = Base64URL.decode(Array(payload.utf8)),
+              let signatureBytes = Base64URL.decode(Array(signature.utf8)), signatureBytes.count == 64
+        else { throw .malformed }
+        guard let key = trust.key(for: kid) else { throw .unknownSigningKey }
+        // The canonical padded form is what was signed, whatever padding the sender kept.
+        let signed = "\(purpose.rawValue)/\(Base64URL.encode(payloadBytes))"
+        guard key.isValidSignature(signatureBytes, for: Array(signed.utf8)) else { throw .badSignature }
+        return Data(payloadBytes)
+    }
+}

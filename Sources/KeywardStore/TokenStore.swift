@@ -1,0 +1,102 @@
+import Foundation
+import KeywardDomain
+import SQLKit
+
+/// A stored bearer token, without its secret.
+public struct TokenRecord: Sendable, Hashable, Codable {
+    public var id: String
+    /// What the token may do, e.g. `operator`, `organization`, `user`, `service`.
+    public var kind: String
+    /// A person's label for it, e.g. `deploy-bot`.
+    public var name: String
+    /// What it is bound to: an organization id, a user login; `nil` for operators.
+    public var subject: String?
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var revokedAt: Date?
+
+    /// Whether the token may be used at `now`.
+    public func isUsable(at now: Date) -> Bool {
+        revokedAt == nil && (expiresAt.map { now < $0 } ?? true)
+    }
+}
+
+/// Bearer tokens: made once and shown once, checked on every request, revoked for good.
+public struct TokenStore: Sendable {
+    let database: KeywardDatabase
+
+    public init(database: KeywardDatabase) {
+        self.database = database
+    }
+
+    public static let maximumNameLength = 100
+
+    /// Makes a token inside the caller's transaction; the returned `APIToken` is the only copy of the secret.
+    public static func create(
+        kind: String, name: String, subject: String?, expiresAt: Date? = nil, now: Date, on sql: any SQLDatabase
+    ) async throws -> (token: APIToken, record: TokenRecord) {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, trimmed.count <= maximumNameLength,
+              !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw StoreError(code: "INVALID_TOKEN_NAME", message: "A token name must be 1 to \(maximumNameLength) characters without control characters.")
+        }
+        let token = APIToken.generate()
+        let record = TokenRecord(id: token.id, kind: kind, name: trimmed, subject: subject, createdAt: now, expiresAt: expiresAt, revokedAt: nil)
+        try await sql.insert(into: "api_tokens")
+            .columns("id", "kind", "name", "subject", "secret_hash", "created_at", "expires_at")
+            .values(SQLBind(token.id), SQLBind(kind), SQLBind(trimmed), SQLBind(subject), SQLBind(token.secretHash),
+                    SQLBind(now.storedMilliseconds), SQLBind(expiresAt?.storedMilliseconds))
+            .run()
+        return (token, record)
+    }
+
+    /// The usable token `presented` stands for, or `nil` (unknown, wrong secret, revoked or expired).
+    public func authenticate(_ presented: String, now: Date) async throws -> TokenRecord? {
+        guard let token = APIToken(presented) else { return nil }
+        let row = try await database.read { sql in
+            try await sql.select().columns("*").from("api_tokens").where("id", .equal, token.id).first()
+        }
+        guard let row, token.matches(storedHash: try row.decode(column: "secret_hash", as: String.self)) else { return nil }
+        let record = try Self.record(row)
+        return record.isUsable(at: now) ? record : nil
+    }
+
+    /// Revokes token `id` inside the caller's transaction; `UNKNOWN_TOKEN` if there is none (of `kinds`, when given).
+    @discardableResult
+    public static func revoke(id: String, kinds: Set<String>? = nil, now: Date, on sql: any SQLDatabase) async throws -> TokenRecord {
+        guard let row = try await sql.select().columns("*").from("api_tokens").where("id", .equal, id).first(),
+              case let record = try record(row), kinds.map({ $0.contains(record.kind) }) ?? true
+        else {
+            throw StoreError(code: "UNKNOWN_TOKEN", message: "There is no token \(id).", kind: .notFound)
+        }
+        if record.revokedAt == nil {
+            try await sql.update("api_tokens").set("revoked_at", to: now.storedMilliseconds).where("id", .equal, id).run()
+        }
+        var revoked = record
+        revoked.revokedAt = revoked.revokedAt ?? now
+        return revoked
+    }
+
+    /// Every token of `kinds` (all when `nil`), newest first.
+    public func list(kinds: Set<String>? = nil, subject: String? = nil) async throws -> [TokenRecord] {
+        try await database.read { sql in
+            var select = sql.select().columns("*").from("api_tokens")
+            if let kinds { select = select.where("kind", .in, Array(kinds)) }
+            if let subject { select = select.where("subject", .equal, subject) }
+            return try await select.orderBy("created_at", .descending).orderBy("id").all().map(Self.record)
+        }
+    }
+
+    static func record(_ row: any SQLRow) throws -> TokenRecord {
+        TokenRecord(
+            id: try row.decode(column: "id", as: String.self),
+            kind: try row.decode(column: "kind", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            subject: try row.decode(column: "subject", as: String?.self),
+            createdAt: Date(storedMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
+            expiresAt: try row.decode(column: "expires_at", as: Int64?.self).map(Date.init(storedMilliseconds:)),
+            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(Date.init(storedMilliseconds:))
+        )
+    }
+}

@@ -79,7 +79,11 @@ let package = Package(
             dependencies: [
                 "KeywardAuthority",
                 "KeywardRegistry",
+                "KeywardHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),

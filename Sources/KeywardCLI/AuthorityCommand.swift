@@ -2,22 +2,54 @@ import ArgumentParser
 import Foundation
 import KeywardAuthority
 import KeywardDomain
+import KeywardStore
+import Logging
 
 /// `keyward authority ...`: the vendor's side.
 struct AuthorityCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authority",
         abstract: "The vendor's licensing authority: signing keys and issuing access keys.",
-        subcommands: [AuthorityInitCommand.self, AuthorityPublicKeyCommand.self, AuthorityIssueCommand.self]
+        subcommands: [
+            AuthorityServeCommand.self, AuthorityInitCommand.self, AuthorityPublicKeyCommand.self, AuthorityIssueCommand.self,
+            AuthorityTokenCommand.self, AuthorityActivateCommand.self,
+        ]
     )
 }
 
-/// The authority's data directory option, shared by its commands.
+/// The authority's data directory and database options, shared by its commands.
 struct AuthorityDataDirectory: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The authority's data directory.")
     var path: String = "./keyward-authority-data"
 
+    @Option(help: "The database: a file path for SQLite, or a postgres:// URL. Default: authority.sqlite in the data directory.")
+    var database: String?
+
     var url: URL { URL(fileURLWithPath: path, isDirectory: true) }
+
+    /// The store, opened and migrated.
+    func openStore(logger: Logger) async throws -> AuthorityStore {
+        let location: DatabaseLocation
+        do {
+            location = try DatabaseLocation.parse(database ?? url.appendingPathComponent("authority.sqlite").path)
+        } catch {
+            throw CommandFailure.badInput("--database", error.message)
+        }
+        let database = try await KeywardDatabase.open(location, logger: logger)
+        do {
+            try await Migrator(Schema.authority).migrate(database, logger: logger)
+        } catch let error as StoreError {
+            await database.close()
+            throw CommandFailure.failed(error.message)
+        }
+        return AuthorityStore(database: database)
+    }
+
+    /// The authority's operations over the store and the keyring.
+    func openAuthority(logger: Logger) async throws -> Authority {
+        let keyring = try loadKeyring()
+        return Authority(store: try await openStore(logger: logger), keyring: keyring, catalog: try Authority.defaultCatalog())
+    }
 
     func loadKeyring() throws -> AuthorityKeyring {
         do {
@@ -41,7 +73,7 @@ struct AuthorityInitCommand: AsyncParsableCommand {
     @Flag(help: "Add a new active signing key beside the existing ones.")
     var rotate = false
 
-    @Flag(help: "Print {\"kid\", \"publicKey\"} as JSON.")
+    @Flag(help: "Print {\"kid\", \"publicKey\", \"operatorToken\"} as JSON.")
     var json = false
 
     func run() async throws {
@@ -51,13 +83,24 @@ struct AuthorityInitCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure.failed(error.message)
         }
+        // The first init also makes the first operator token; a rotation only adds a signing key.
+        var operatorToken: String?
+        if keyring.entries.count == 1 {
+            let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
+            operatorToken = try await store.createToken(kind: TokenKind.operator, name: "initial", subject: nil, actor: "system:init", now: Date()).token.text
+            await store.database.close()
+        }
         let key = keyring.activeKey.publicKey
         if json {
-            print(Console.json(["kid": key.kid, "publicKey": key.hex]))
+            var output = ["kid": key.kid, "publicKey": key.hex]
+            output["operatorToken"] = operatorToken
+            print(Console.json(output))
         } else {
-            print("kid:        \(key.kid)")
-            print("public key: \(key.hex)")
+            print("kid:            \(key.kid)")
+            print("public key:     \(key.hex)")
+            if let operatorToken { print("operator token: \(operatorToken)") }
             Console.error("Signing key written under \(dataDirectory.url.appendingPathComponent("signing-keys").path). Registries trust it with --trust-key \(key.hex)")
+            if operatorToken != nil { Console.error("The operator token is shown once and stored only as a hash: keep it now.") }
         }
     }
 }

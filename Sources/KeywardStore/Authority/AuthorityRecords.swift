@@ -28,6 +28,21 @@ public struct IssuedKeyRecord: Sendable, Hashable {
     /// The serial of the key that replaced this one, when it was switched.
     public var replacedBy: String?
 
+    public init(
+        license: LicenseKey, accessKey: String, kid: String, agreementId: String? = nil, line: Int? = nil, revision: Int64,
+        revokedAt: Date? = nil, revocationReason: String? = nil, replacedBy: String? = nil
+    ) {
+        self.license = license
+        self.accessKey = accessKey
+        self.kid = kid
+        self.agreementId = agreementId
+        self.line = line
+        self.revision = revision
+        self.revokedAt = revokedAt
+        self.revocationReason = revocationReason
+        self.replacedBy = replacedBy
+    }
+
     public var serial: String { license.serial }
     public var isRevoked: Bool { revokedAt != nil }
 }
@@ -54,6 +69,15 @@ public struct AgreementRecord: Codable, Sendable, Hashable {
     public var createdAt: Date
     /// The serials issued for its lines, in line order.
     public var serials: [String]
+
+    public init(id: String, organizationId: String, reference: String, signedOn: Date?, createdAt: Date, serials: [String]) {
+        self.id = id
+        self.organizationId = organizationId
+        self.reference = reference
+        self.signedOn = signedOn
+        self.createdAt = createdAt
+        self.serials = serials
+    }
 }
 
 /// What the feed of one organization is built from, read at one moment.

@@ -1,0 +1,242 @@
+import Foundation
+import KeywardDomain
+import KeywardStore
+import Synchronization
+
+/// The authority's operations, shared by its HTTP API and its CLI: validation first, then one store transaction.
+public struct Authority: Sendable {
+    public let store: AuthorityStore
+    public let keyring: AuthorityKeyring
+    public let catalog: Catalog
+    public let now: @Sendable () -> Date
+    let feeds = FeedCache()
+
+    public init(store: AuthorityStore, keyring: AuthorityKeyring, catalog: Catalog, now: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.keyring = keyring
+        self.catalog = catalog
+        self.now = now
+    }
+
+    /// The catalog shipped with Keyward.
+    public static func defaultCatalog() throws -> Catalog {
+        guard let url = Bundle.module.url(forResource: "catalog", withExtension: "json") else {
+            throw StoreError(code: "CATALOG_MISSING", message: "The default catalog resource is missing from this build.")
+        }
+        return try Catalog.decode(Data(contentsOf: url))
+    }
+
+    /// The authority's OpenAPI description, served at `/openapi.yaml`.
+    public static func openAPIDescription() -> String {
+        Bundle.module.url(forResource: "authority", withExtension: "yaml").flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
+    }
+
+    // MARK: Organizations
+
+    public static let organizationRules = "The id must be a lowercase slug of letters, digits and single hyphens (e.g. acme-corp), 1 to 63 characters."
+
+    public func createOrganization(id: String, legalName: String, actor: String) async throws -> OrganizationRecord {
+        var problems: [FieldError] = []
+        if !Organization.isValidID(id) { problems.append(FieldError(field: "id", code: "INVALID_ORGANIZATION_ID", message: Self.organizationRules)) }
+        if !Organization.isValidLegalName(legalName) { problems.append(Self.legalNameProblem) }
+        guard problems.isEmpty else { throw AuthorityError.invalid(problems) }
+        return try await store.createOrganization(Organization(id: id, legalName: legalName), actor: actor, now: now())
+    }
+
+    public func updateOrganization(id: String, legalName: String, actor: String) async throws -> OrganizationRecord {
+        guard Organization.isValidLegalName(legalName) else { throw AuthorityError.invalid([Self.legalNameProblem]) }
+        return try await store.updateOrganization(id, legalName: legalName, actor: actor, now: now())
+    }
+
+    static let legalNameProblem = FieldError(field: "legalName", code: "INVALID_LEGAL_NAME",
+                                             message: "The legal name must be 1 to \(Organization.maximumLegalNameLength) characters, without control characters.")
+
+    // MARK: Keys
+
+    /// Issues one key for an organization.
+    public func issue(_ specification: LicenseKeySpecification, organizationId: String, actor: String) async throws -> IssuedKeyRecord {
+        let organization = try await requireOrganization(organizationId)
+        let key = try sign(specification, for: organization, field: nil)
+        let revision = try await store.storeIssuedKeys([key], organizationId: organizationId, actor: actor, now: now())
+        return IssuedKeyRecord(license: key.license, accessKey: key.accessKey, kid: key.kid, revision: revision)
+    }
+
+    /// Issues an agreement: one key per line, all or none.
+    public func issueAgreement(
+        reference: String, signedOn: Date?, lines: [LicenseKeySpecification], organizationId: String, actor: String
+    ) async throws -> (agreement: AgreementRecord, keys: [IssuedKeyRecord]) {
+        let organization = try await requireOrganization(organizationId)
+        let reference = reference.trimmingCharacters(in: .whitespaces)
+        guard !reference.isEmpty, reference.count <= 100, !reference.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw AuthorityError.invalid([FieldError(field: "reference", code: "INVALID_REFERENCE", message: "The agreement reference must be 1 to 100 characters, e.g. \"2026-ACME-001\".")])
+        }
+        guard (1...100).contains(lines.count) else {
+            throw AuthorityError.invalid([FieldError(field: "lines", code: "INVALID_LINES", message: "An agreement has 1 to 100 lines, one per key.")])
+        }
+        var problems: [FieldError] = []
+        var keys: [NewIssuedKey] = []
+        for (index, line) in lines.enumerated() {
+            do {
+                keys.append(try sign(line, for: organization, field: "lines[\(index)]"))
+            } catch let AuthorityError.invalid(found) {
+                problems += found
+            }
+        }
+        guard problems.isEmpty else { throw AuthorityError.invalid(problems) }
+        let id = "AG-" + Serial.generate().dropFirst(3)
+        let time = now()
+        let revision = try await store.storeIssuedKeys(keys, organizationId: organizationId, agreement: (id, reference, signedOn), actor: actor, now: time)
+        let records = keys.enumerated().map { index, key in
+            IssuedKeyRecord(license: key.license, accessKey: key.accessKey, kid: key.kid, agreementId: id, line: index + 1, revision: revision)
+        }
+        let agreement = AgreementRecord(id: id, organizationId: organizationId, reference: reference, signedOn: signedOn, createdAt: time,
+                                        serials: keys.map(\.license.serial))
+        return (agreement, records)
+    }
+
+    /// Revokes a key, with a reason the registry will show.
+    public func revoke(_ serial: String, reason: String, actor: String) async throws -> IssuedKeyRecord {
+        let reason = reason.trimmingCharacters(in: .whitespaces)
+        guard !reason.isEmpty, reason.count <= 500 else {
+            throw AuthorityError.invalid([FieldError(field: "reason", code: "INVALID_REASON", message: "Give a reason of 1 to 500 characters; the customer's administrators will see it.")])
+        }
+        return try await store.revokeKey(serial, reason: reason, actor: actor, now: now())
+    }
+
+    /// Renews a key: the same serial, re-signed with a new expiry.
+    public func renew(_ serial: String, expiresAt: Date, actor: String) async throws -> IssuedKeyRecord {
+        guard let current = try await store.key(serial) else {
+            throw StoreError(code: "UNKNOWN_KEY", message: "There is no key \(serial).", kind: .notFound)
+        }
+        guard expiresAt > current.license.validFrom else {
+            throw AuthorityError.invalid([FieldError(field: "expiresAt", code: "EXPIRY_BEFORE_VALIDITY", message: "The new expiry must come after the key's validity start, \(Timestamp.format(current.license.validFrom)).")])
+        }
+        let organization = try await requireOrganization(current.license.organization.id)
+        var license = current.license
+        license.expiresAt = expiresAt
+        license.issuedAt = now()
+        license.organization = organization.organization
+        let key = NewIssuedKey(license: license, accessKey: AccessKey.issue(license, signedWith: keyring.activeKey), kid: keyring.activeKey.kid)
+        return try await store.replaceKey(key, actor: actor, now: license.issuedAt)
+    }
+
+    /// Switches a key for a new one: issues `specification` and revokes `serial`, in one transaction.
+    public func switchKey(_ serial: String, to specification: LicenseKeySpecification, actor: String) async throws -> (revoked: IssuedKeyRecord, issued: IssuedKeyRecord) {
+        guard let current = try await store.key(serial) else {
+            throw StoreError(code: "UNKNOWN_KEY", message: "There is no key \(serial).", kind: .notFound)
+        }
+        let organization = try await requireOrganization(current.license.organization.id)
+        let key = try sign(specification, for: organization, field: nil)
+        return try await store.switchKey(serial, to: key, actor: actor, now: now())
+    }
+
+    /// Checks a specification (rules and catalog) and signs it with a new serial.
+    func sign(_ specification: LicenseKeySpecification, for organization: OrganizationRecord, field prefix: String?) throws -> NewIssuedKey {
+        var problems = specification.problems(for: organization.organization)
+        let unknown = catalog.unknownComponents(in: specification.components)
+        if !unknown.isEmpty, !problems.contains(where: { $0.field == "components" }) {
+            problems.append(FieldError(field: "components", code: "UNKNOWN_COMPONENT",
+                                       message: "Not in the solutions catalog: \(unknown.joined(separator: ", ")). Known: \(catalog.components.map(\.code).joined(separator: ", "))."))
+        }
+        guard problems.isEmpty else {
+            throw AuthorityError.invalid(problems.map { problem in
+                prefix.map { FieldError(field: "\($0).\(problem.field)", code: problem.code, message: problem.message) } ?? problem
+            })
+        }
+        let issued = try KeyIssuer(signingKey: keyring.activeKey).issue(specification, for: organization.organization, now: now())
+        return NewIssuedKey(license: issued.license, accessKey: issued.accessKey, kid: keyring.activeKey.kid)
+    }
+
+    func requireOrganization(_ id: String) async throws -> OrganizationRecord {
+        guard let organization = try await store.organization(id) else {
+            throw StoreError(code: "UNKNOWN_ORGANIZATION", message: "There is no organization \(id).", kind: .notFound)
+        }
+        return organization
+    }
+
+    // MARK: Feed
+
+    /// A signed feed as served: its entity tag and JSON body.
+    public struct Feed: Sendable {
+        public let etag: String
+        public let revision: Int64
+        public let body: [UInt8]
+    }
+
+    /// The entity tag of an organization's feed at `revision`: it changes with the keys and with the signing key.
+    public func etag(revision: Int64) -> String { "\"r\(revision)-\(keyring.activeKey.kid)\"" }
+
+    /// The organization's current revision, for answering `If-None-Match` without building the feed.
+    public func feedRevision(_ organizationId: String) async throws -> Int64 {
+        guard let revision = try await store.revision(of: organizationId) else {
+            throw StoreError(code: "UNKNOWN_ORGANIZATION", message: "There is no organization \(organizationId).", kind: .notFound)
+        }
+        return revision
+    }
+
+    /// The signed feed of an organization, built from one snapshot and cached until its revision changes.
+    public func feed(_ organizationId: String) async throws -> Feed {
+        if let revision = try await store.revision(of: organizationId), let cached = feeds.feed(for: organizationId, etag: etag(revision: revision)) {
+            return cached
+        }
+        guard let snapshot = try await store.feedSnapshot(of: organizationId) else {
+            throw StoreError(code: "UNKNOWN_ORGANIZATION", message: "There is no organization \(organizationId).", kind: .notFound)
+        }
+        let envelope = FeedEnvelope(
+            organization: snapshot.organization.organization, revision: snapshot.organization.revision, issuedAt: now(),
+            keys: snapshot.keys.map { FeedEnvelope.Key(serial: $0.serial, accessKey: $0.accessKey) },
+            revoked: snapshot.revoked.map { FeedEnvelope.Revoked(serial: $0.serial, revokedAt: $0.revokedAt, reason: $0.reason) }
+        )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = try encoder.encode(envelope.signed(with: keyring.activeKey))
+        let feed = Feed(etag: etag(revision: snapshot.organization.revision), revision: snapshot.organization.revision, body: Array(body))
+        feeds.store(feed, for: organizationId)
+        return feed
+    }
+
+    // MARK: Activations
+
+    /// Activates an installation and returns its signed certificate.
+    public func activate(_ request: ActivationRequestFile, actor: String) async throws -> (certificate: SignedDocument, changes: [ActivationRules.Change]) {
+        var problems: [FieldError] = []
+        let installation = request.installationId.trimmingCharacters(in: .whitespaces)
+        if installation.isEmpty || installation.count > 64 || !installation.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
+            problems.append(FieldError(field: "installationId", code: "INVALID_INSTALLATION_ID", message: "The installation id must be 1 to 64 letters, digits or hyphens."))
+        }
+        if request.serials.count > 1_000 {
+            problems.append(FieldError(field: "serials", code: "INVALID_SERIALS", message: "An activation covers at most 1,000 keys."))
+        }
+        guard problems.isEmpty else { throw AuthorityError.invalid(problems) }
+        let signingKey = keyring.activeKey
+        let time = now()
+        let storeRequest = AuthorityStore.ActivationRequest(installationId: installation, environment: request.environment, serials: request.serials, promote: request.promote)
+        return try await store.activate(storeRequest, organizationId: request.organizationId, actor: actor, now: time) { organization in
+            ActivationCertificate(installationId: installation, organization: organization, environment: request.environment,
+                                  serials: Array(Set(request.serials)), issuedAt: time).signed(with: signingKey)
+        }
+    }
+}
+
+/// Refusals of the authority's own rules, before anything reaches the store.
+public enum AuthorityError: Error, Sendable, Equatable {
+    /// Fields that break the rules, each named.
+    case invalid([FieldError])
+}
+
+/// The last built feed of each organization, reused while its entity tag holds.
+final class FeedCache: Sendable {
+    private let feeds = Mutex<[String: Authority.Feed]>([:])
+    static let capacity = 256
+
+    func feed(for organizationId: String, etag: String) -> Authority.Feed? {
+        feeds.withLock { $0[organizationId] }.flatMap { $0.etag == etag ? $0 : nil }
+    }
+
+    func store(_ feed: Authority.Feed, for organizationId: String) {
+        feeds.withLock { feeds in
+            if feeds.count >= Self.capacity, feeds[organizationId] == nil, let victim = feeds.keys.first { feeds[victim] = nil }
+            feeds[organizationId] = feed
+        }
+    }
+}

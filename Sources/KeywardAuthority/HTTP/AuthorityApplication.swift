@@ -1,0 +1,48 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardStore
+import Logging
+import Prometheus
+
+/// Everything the authority's HTTP service runs on, made once at start.
+public struct AuthorityDependencies: Sendable {
+    public let authority: Authority
+    public let metrics: PrometheusCollectorRegistry
+
+    public init(authority: Authority, metrics: PrometheusCollectorRegistry) {
+        self.authority = authority
+        self.metrics = metrics
+    }
+}
+
+/// The authority's router: every route, behind the error and token middlewares. Tests call this too.
+public func buildAuthorityRouter(_ dependencies: AuthorityDependencies) -> Router<AuthorityRequestContext> {
+    let router = Router(context: AuthorityRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    OperationalRoutes(database: dependencies.authority.store.database, metrics: dependencies.metrics, openAPI: Authority.openAPIDescription())
+        .add(to: router)
+    router.add(middleware: BearerTokenMiddleware(tokens: TokenStore(database: dependencies.authority.store.database), now: dependencies.authority.now))
+    OrganizationsController(authority: dependencies.authority).add(to: router)
+    LicenseKeysController(authority: dependencies.authority).add(to: router)
+    FeedController(authority: dependencies.authority).add(to: router)
+    MetaController(authority: dependencies.authority).add(to: router)
+    return router
+}
+
+/// The authority's application: the router on `host:port`, with the database closed after the server on shutdown.
+public func buildAuthorityApplication(
+    _ dependencies: AuthorityDependencies, host: String, port: Int, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    var app = Application(
+        router: buildAuthorityRouter(dependencies),
+        configuration: .init(address: .hostname(host, port: port), serverName: "keyward-authority"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        logger: logger
+    )
+    app.addServices(DatabaseService(database: dependencies.authority.store.database))
+    return app
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import KeywardAuthority
+import Logging
+import Metrics
+import Prometheus
+
+/// `keyward authority serve`: the authority's HTTP API.
+struct AuthorityServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the authority's HTTP API (organizations, keys, feeds, activations).",
+        discussion: "Migrations run at start. SIGTERM or SIGINT shuts it down gracefully. Rotating the signing key needs a restart."
+    )
+
+    @OptionGroup var dataDirectory: AuthorityDataDirectory
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0 picks a free one).")
+    var port = 8081
+
+    func run() async throws {
+        var logger = Logger(label: "keyward.authority")
+        logger.logLevel = ProcessInfo.processInfo.environment["KEYWARD_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let metrics = PrometheusCollectorRegistry()
+        // Process-wide by design of swift-metrics: bootstrapped once, here at the edge.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
+        let authority = try await dataDirectory.openAuthority(logger: logger)
+        let host = host
+        let app = buildAuthorityApplication(AuthorityDependencies(authority: authority, metrics: metrics), host: host, port: port, logger: logger) { port in
+            print("Keyward authority listening on http://\(host):\(port) (database \(authority.store.database.location))")
+        }
+        try await app.runService()
+    }
+}

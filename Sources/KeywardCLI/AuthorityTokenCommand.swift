@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import KeywardAuthority
+import KeywardStore
+import Logging
+
+/// `keyward authority token ...`: operator and organization tokens.
+struct AuthorityTokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token",
+        abstract: "Make, list and revoke the authority's API tokens.",
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a token; it is printed once and stored only as a hash.",
+            discussion: "Operator tokens manage everything. An organization token reads only its organization's feed and requests its activations."
+        )
+
+        @OptionGroup var dataDirectory: AuthorityDataDirectory
+
+        @Flag(help: "An operator token.")
+        var `operator` = false
+
+        @Option(help: "An organization token, for this organization id.")
+        var organization: String?
+
+        @Option(help: "A name for the token, shown in lists and the audit log.")
+        var name: String?
+
+        func validate() throws {
+            guard `operator` != (organization != nil) else {
+                throw ValidationError("Give exactly one of --operator or --organization ORG.")
+            }
+        }
+
+        func run() async throws {
+            let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
+            defer { Task { await store.database.close() } }
+            do {
+                let made = try await store.createToken(
+                    kind: `operator` ? TokenKind.operator : TokenKind.organization, name: name ?? (`operator` ? "operator" : "registry"),
+                    subject: organization, actor: "system:cli", now: Date())
+                print(made.token.text)
+                Console.error("Token \(made.record.id) (\(made.record.kind)\(organization.map { " for \($0)" } ?? "")): shown once, keep it now.")
+            } catch let error as StoreError {
+                throw CommandFailure(message: "error: \(error.message)", exitCode: error.kind == .invalid ? 2 : 1)
+            }
+            await store.database.close()
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tokens (never their secrets).")
+
+        @OptionGroup var dataDirectory: AuthorityDataDirectory
+
+        func run() async throws {
+            let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
+            for token in try await TokenStore(database: store.database).list() {
+                let state = token.revokedAt == nil ? "active" : "revoked"
+                print("\(token.id)  \(token.kind.padding(toLength: 12, withPad: " ", startingAt: 0))  \(state.padding(toLength: 7, withPad: " ", startingAt: 0))  \(token.subject ?? "-")  \(token.name)")
+            }
+            await store.database.close()
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token for good, by its id.")
+
+        @OptionGroup var dataDirectory: AuthorityDataDirectory
+
+        @Argument(help: "The token id (the part after kw_, before the second underscore).")
+        var id: String
+
+        func run() async throws {
+            let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
+            do {
+                _ = try await store.revokeToken(id, actor: "system:cli", now: Date())
+            } catch let error as StoreError {
+                await store.database.close()
+                throw CommandFailure.failed(error.message)
+            }
+            await store.database.close()
+            print("revoked \(id)")
+        }
+    }
+}

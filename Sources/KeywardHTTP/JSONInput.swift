@@ -1,0 +1,52 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+
+extension Request {
+    /// The body decoded as `T`: 400 `INVALID_JSON` when it is not JSON, 422 `INVALID_FIELD` naming the field
+    /// when a field is missing or has the wrong type, 413 past the context's size limit. Unknown fields are ignored.
+    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
+        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else {
+            throw APIError(.badRequest, code: "INVALID_JSON", message: "The request needs a JSON body.")
+        }
+        do {
+            return try KeywardJSON.decoder.decode(T.self, from: Data(buffer: buffer))
+        } catch let error as DecodingError {
+            throw Self.apiError(for: error)
+        }
+    }
+
+    static func apiError(for error: DecodingError) -> APIError {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath + [key])
+            return APIError(.unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) is required.", details: ["field": .string(field)])
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            let field = path(context.codingPath)
+            return APIError(.unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) has the wrong type.", details: ["field": .string(field)])
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            let field = path(context.codingPath)
+            return APIError(.unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) is not valid: \(context.debugDescription)", details: ["field": .string(field)])
+        default:
+            return APIError(.badRequest, code: "INVALID_JSON", message: "The request body is not valid JSON.")
+        }
+    }
+}
+
+/// Checks on free-text input shared by the APIs.
+public enum TextInput {
+    /// `text` trimmed, refused with 422 `code` when empty, longer than `maximum` or holding control characters.
+    public static func require(_ text: String, field: String, code: String, maximum: Int) throws -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, trimmed.count <= maximum,
+              !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw APIError.invalidField(FieldError(field: field, code: code, message: "\(field) must be 1 to \(maximum) characters, without control characters."))
+        }
+        return trimmed
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import Hummingbird
+import KeywardStore
+import Prometheus
+
+/// `/health/live`, `/health/ready`, `/metrics` and `/openapi.yaml`: the routes every Keyward service has.
+public struct OperationalRoutes<Context: RequestContext>: Sendable {
+    let database: KeywardDatabase
+    let metrics: PrometheusCollectorRegistry
+    let openAPI: String
+
+    public init(database: KeywardDatabase, metrics: PrometheusCollectorRegistry, openAPI: String) {
+        self.database = database
+        self.metrics = metrics
+        self.openAPI = openAPI
+    }
+
+    public func add(to router: Router<Context>) {
+        router.get("/health/live") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"live"}"#)))
+        }
+        router.get("/health/ready") { _, _ in
+            // Ready only while the store answers; load balancers stop sending traffic otherwise.
+            guard await database.ping() else {
+                throw APIError(.serviceUnavailable, code: "NOT_READY", message: "The database does not answer; the service will be ready again when it does.")
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
+        }
+        router.get("/metrics") { _, _ in
+            var text: [UInt8] = []
+            metrics.emit(into: &text)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
+        }
+        router.get("/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: openAPI)))
+        }
+    }
+}

@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.0"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.14.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.25.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.25.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
@@ -54,6 +55,7 @@ let package = Package(
                 "KeywardStore",
                 "KeywardDomain",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -63,7 +65,7 @@ let package = Package(
         // The vendor's authority: signing keys, organizations, issuing, feeds, activations.
         .target(
             name: "KeywardAuthority",
-            dependencies: ["KeywardHTTP", "KeywardStore", "KeywardDomain"],
+            dependencies: ["KeywardHTTP", "KeywardStore", "KeywardDomain", .product(name: "NIOCore", package: "swift-nio")],
             resources: [.copy("Resources/catalog.json"), .copy("Resources/authority.yaml")],
             swiftSettings: swiftSettings
         ),
@@ -87,16 +89,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Shared by the test targets only: fresh databases on every backend, a hand-moved clock.
+        .target(name: "KeywardTestSupport", dependencies: ["KeywardStore"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "keyward",
             dependencies: ["KeywardCLI"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KeywardDomainTests", dependencies: ["KeywardDomain"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeywardAuthorityTests",
-            dependencies: ["KeywardAuthority", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["KeywardAuthority", "KeywardTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KeywardRegistryTests", dependencies: ["KeywardRegistry"], swiftSettings: swiftSettings),

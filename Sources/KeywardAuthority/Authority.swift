@@ -1,5 +1,6 @@
 import Foundation
 import KeywardDomain
+import KeywardHTTP
 import KeywardStore
 import Synchronization
 
@@ -219,9 +220,15 @@ public struct Authority: Sendable {
 }
 
 /// Refusals of the authority's own rules, before anything reaches the store.
-public enum AuthorityError: Error, Sendable, Equatable {
+public enum AuthorityError: Error, Sendable, Equatable, APIErrorConvertible {
     /// Fields that break the rules, each named.
     case invalid([FieldError])
+
+    public var apiError: APIError {
+        switch self {
+        case .invalid(let problems): APIError.invalidFields(problems)
+        }
+    }
 }
 
 /// The last built feed of each organization, reused while its entity tag holds.

@@ -40,6 +40,11 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         return APIError(.unprocessableContent, code: first.code, message: first.message, details: ["field": .string(first.field), "problems": .array(all)])
     }
 
+    /// A body over `limit` bytes: 413, before anything is decoded.
+    public static func payloadTooLarge(limit: Int) -> APIError {
+        APIError(.contentTooLarge, code: "PAYLOAD_TOO_LARGE", message: "The request body is larger than the \(limit / 1024) KiB this endpoint accepts.")
+    }
+
     public static let unauthenticated = APIError(
         .unauthorized, code: "UNAUTHENTICATED",
         message: "Send a valid token in the Authorization header: \"Authorization: Bearer kw_...\"."

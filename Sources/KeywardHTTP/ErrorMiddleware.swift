@@ -1,7 +1,13 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import KeywardStore
 import Logging
+
+/// A service's own error that knows its API form.
+public protocol APIErrorConvertible: Error {
+    var apiError: APIError { get }
+}
 
 /// Turns every error into the API's error body, and logs the unexpected ones once, here at the edge.
 public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -14,8 +20,12 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             throw error
         } catch let error as StoreError {
             throw APIError(error)
+        } catch let error as any APIErrorConvertible {
+            throw error.apiError
         } catch let error as HTTPError {
             throw Self.translate(error)
+        } catch is NIOTooManyBytesError {
+            throw APIError.payloadTooLarge(limit: context.maxUploadSize)
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             throw APIError(.internalServerError, code: "INTERNAL_ERROR", message: "Something went wrong on the server; it has been logged. Try again, and report it if it persists.")
@@ -25,7 +35,7 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     static func translate(_ error: HTTPError) -> APIError {
         var translated = switch error.status {
         case .notFound: APIError.notFound()
-        case .contentTooLarge: APIError(.contentTooLarge, code: "PAYLOAD_TOO_LARGE", message: "The request body is larger than this endpoint accepts (1 MiB).")
+        case .contentTooLarge: APIError(.contentTooLarge, code: "PAYLOAD_TOO_LARGE", message: "The request body is larger than this endpoint accepts.")
         case .methodNotAllowed: APIError(.methodNotAllowed, code: "METHOD_NOT_ALLOWED", message: "This address does not accept \(error.status.code == 405 ? "that method" : "this request").")
         case .unauthorized: APIError.unauthenticated
         default: APIError(error.status, code: error.status.reasonPhrase.uppercased().replacingOccurrences(of: " ", with: "_"),

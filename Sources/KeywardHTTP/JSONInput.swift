@@ -1,12 +1,18 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import KeywardDomain
 
 extension Request {
     /// The body decoded as `T`: 400 `INVALID_JSON` when it is not JSON, 422 `INVALID_FIELD` naming the field
     /// when a field is missing or has the wrong type, 413 past the context's size limit. Unknown fields are ignored.
     public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
-        let buffer = try await body.collect(upTo: context.maxUploadSize)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw APIError.payloadTooLarge(limit: context.maxUploadSize)
+        }
         guard buffer.readableBytes > 0 else {
             throw APIError(.badRequest, code: "INVALID_JSON", message: "The request needs a JSON body.")
         }

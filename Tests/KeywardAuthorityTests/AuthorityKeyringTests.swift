@@ -1,14 +1,8 @@
 import Foundation
 import KeywardAuthority
 import KeywardDomain
+import KeywardTestSupport
 import Testing
-
-/// A temporary directory removed when the test ends.
-func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async rethrows -> T {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-\(UUID().uuidString)", isDirectory: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try await body(url)
-}
 
 @Suite struct AuthorityKeyringTests {
     static let now = Timestamp.parse("2026-06-01T00:00:00Z")!

@@ -2,6 +2,7 @@ import Foundation
 import KeywardDomain
 import KeywardStore
 import SQLKit
+import KeywardTestSupport
 import Testing
 
 @Suite struct AuditLogTests {

@@ -1,4 +1,5 @@
 import KeywardStore
+import KeywardTestSupport
 import Testing
 
 @Suite struct DatabaseLocationTests {

@@ -1,6 +1,7 @@
 import Foundation
 import KeywardStore
 import SQLKit
+import KeywardTestSupport
 import Testing
 
 @Suite struct MigratorTests {

@@ -1,28 +1,33 @@
 import Foundation
 import KeywardStore
 import Logging
-import Testing
+import Synchronization
 
 /// The store backends every store test runs on: SQLite always, PostgreSQL when `KEYWARD_TEST_POSTGRES_URL` is set.
-enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqliteFile
     case sqliteMemory
     case postgres
 
-    var testDescription: String { rawValue }
+    public var description: String { rawValue }
 
-    static let postgresURL = ProcessInfo.processInfo.environment["KEYWARD_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    public static let postgresURL = ProcessInfo.processInfo.environment["KEYWARD_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
     /// Every backend available here.
-    static let available: [Backend] = postgresURL == nil ? [.sqliteFile, .sqliteMemory] : allCases
+    public static let available: [Backend] = postgresURL == nil ? [.sqliteFile, .sqliteMemory] : allCases
     /// Backends that can be opened more than once at the same time, for multi-instance tests.
-    static let shared: [Backend] = available.filter { $0 != .sqliteMemory }
+    public static let shared: [Backend] = available.filter { $0 != .sqliteMemory }
 }
 
-let testLogger = Logger(label: "keyward.tests")
+public let testLogger = Logger(label: "keyward.tests")
+
+/// Backends for tests of a whole service: SQLite on a file, and PostgreSQL when available.
+extension Backend {
+    public static let services: [Backend] = available.filter { $0 != .sqliteMemory }
+}
 
 /// A fresh, empty database on `backend`, removed after `body`; `open` makes more handles on the same database.
-func withFreshDatabase<T>(
+public func withFreshDatabase<T>(
     _ backend: Backend,
     _ body: (_ database: KeywardDatabase, _ open: @escaping @Sendable () async throws -> KeywardDatabase) async throws -> T
 ) async throws -> T {
@@ -78,4 +83,31 @@ private actor OpenedDatabases {
         for database in databases { await database.close() }
         databases = []
     }
+}
+
+/// A clock tests move by hand, so no test depends on the wall clock.
+public final class TestClock: Sendable {
+    private let current: Mutex<Date>
+
+    public init(_ start: Date) {
+        current = Mutex(start)
+    }
+
+    public var now: Date { current.withLock { $0 } }
+
+    public func advance(by seconds: TimeInterval) {
+        current.withLock { $0 = $0.addingTimeInterval(seconds) }
+    }
+
+    public func set(_ date: Date) {
+        current.withLock { $0 = date }
+    }
+}
+
+/// A temporary directory, removed when `body` ends.
+public func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async rethrows -> T {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-test-\(UUID().uuidString)", isDirectory: true)
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try await body(url)
 }

@@ -98,8 +98,8 @@ public struct Authority: Sendable {
     /// Revokes a key, with a reason the registry will show.
     public func revoke(_ serial: String, reason: String, actor: String) async throws -> IssuedKeyRecord {
         let reason = reason.trimmingCharacters(in: .whitespaces)
-        guard !reason.isEmpty, reason.count <= 500 else {
-            throw AuthorityError.invalid([FieldError(field: "reason", code: "INVALID_REASON", message: "Give a reason of 1 to 500 characters; the customer's administrators will see it.")])
+        guard !reason.isEmpty, reason.count <= 500, !reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw AuthorityError.invalid([FieldError(field: "reason", code: "INVALID_REASON", message: "Give a reason of 1 to 500 characters without control characters; the customer's administrators will see it.")])
         }
         return try await store.revokeKey(serial, reason: reason, actor: actor, now: now())
     }
@@ -108,6 +108,9 @@ public struct Authority: Sendable {
     public func renew(_ serial: String, expiresAt: Date, actor: String) async throws -> IssuedKeyRecord {
         guard let current = try await store.key(serial) else {
             throw StoreError(code: "UNKNOWN_KEY", message: "There is no key \(serial).", kind: .notFound)
+        }
+        guard !current.isRevoked else {
+            throw StoreError(code: "KEY_REVOKED", message: "Key \(serial) is revoked; it cannot be renewed.", kind: .conflict)
         }
         guard expiresAt > current.license.validFrom else {
             throw AuthorityError.invalid([FieldError(field: "expiresAt", code: "EXPIRY_BEFORE_VALIDITY", message: "The new expiry must come after the key's validity start, \(Timestamp.format(current.license.validFrom)).")])
@@ -201,7 +204,7 @@ public struct Authority: Sendable {
     /// Activates an installation and returns its signed certificate.
     public func activate(_ request: ActivationRequestFile, actor: String) async throws -> (certificate: SignedDocument, changes: [ActivationRules.Change]) {
         var problems: [FieldError] = []
-        let installation = request.installationId.trimmingCharacters(in: .whitespaces)
+        let installation = request.installationId
         if installation.isEmpty || installation.count > 64 || !installation.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
             problems.append(FieldError(field: "installationId", code: "INVALID_INSTALLATION_ID", message: "The installation id must be 1 to 64 letters, digits or hyphens."))
         }

@@ -31,7 +31,8 @@ struct AuthorityServeCommand: AsyncParsableCommand {
         let authority = try await dataDirectory.openAuthority(logger: logger)
         let host = host
         let app = buildAuthorityApplication(AuthorityDependencies(authority: authority, metrics: metrics), host: host, port: port, logger: logger) { port in
-            print("Keyward authority listening on http://\(host):\(port) (database \(authority.store.database.location))")
+            // Written unbuffered: when standard output is a pipe, scripts and supervisors wait for this line.
+            FileHandle.standardOutput.write(Data("Keyward authority listening on http://\(host):\(port) (database \(authority.store.database.location))\n".utf8))
         }
         try await app.runService()
     }

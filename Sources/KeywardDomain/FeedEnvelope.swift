@@ -49,7 +49,7 @@ public struct FeedEnvelope: Codable, Sendable, Hashable {
     /// Signs this envelope with `key`.
     public func signed(with key: AuthoritySigningKey) -> SignedDocument {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return SignedDocument.sign(try! encoder.encode(self), for: .feed, with: key)
     }
 }

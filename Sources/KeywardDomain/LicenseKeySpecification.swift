@@ -99,8 +99,7 @@ public struct LicenseKeySpecification: Sendable, Hashable, Codable {
 
     static func isValidSuiteVersion(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= maximumSuiteVersionLength
-            && text.first != "." && text.last != "."
-            && text.allSatisfy { $0 == "." || ("0"..."9").contains($0) }
+            && text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0.allSatisfy { ("0"..."9").contains($0) } }
     }
 }
 

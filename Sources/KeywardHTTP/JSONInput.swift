@@ -28,6 +28,8 @@ extension Request {
             codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description
         }
         switch error {
+        case .typeMismatch(_, let context) where context.codingPath.isEmpty, .valueNotFound(_, let context) where context.codingPath.isEmpty:
+            return APIError(.badRequest, code: "INVALID_JSON", message: "The request body must be a JSON object.")
         case .keyNotFound(let key, let context):
             let field = path(context.codingPath + [key])
             return APIError(.unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) is required.", details: ["field": .string(field)])

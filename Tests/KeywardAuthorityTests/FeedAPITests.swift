@@ -63,6 +63,15 @@ import Testing
                 #expect(changed.headers[.eTag] != etag)
                 #expect(try Self.envelope(changed, trust: harness.trust).keys.map(\.serial).contains(serial))
                 #expect(try await api.call(.get, "/v1/organizations/nobody/feed").status == .notFound)
+
+                // Weak tags, lists and * match too; a rename is a change registries must see.
+                let current = try #require(changed.headers[.eTag])
+                #expect(try await api.call(.get, "/v1/organizations/acme/feed", headers: [.ifNoneMatch: "\"other\", W/\(current)"]).status == .notModified)
+                #expect(try await api.call(.get, "/v1/organizations/acme/feed", headers: [.ifNoneMatch: "\"other\" , *"]).status == .notModified)
+                _ = try await api.call(.patch, "/v1/organizations/acme", json: #"{"legalName":"ACME Holdings"}"#)
+                let renamed = try await api.call(.get, "/v1/organizations/acme/feed", headers: [.ifNoneMatch: current])
+                #expect(renamed.status == .ok)
+                #expect(try Self.envelope(renamed, trust: harness.trust).organization.legalName == "ACME Holdings")
             }
         }
     }
@@ -165,11 +174,15 @@ import Testing
                 let keys = try await api.call(.get, "/v1/signing-keys", token: .some(nil)).items
                 #expect(keys.map { $0["hex"] as? String } == [harness.authority.keyring.activeKey.publicKey.hex])
                 #expect(keys.first?["active"] as? Bool == true)
+                #expect(try await api.call(.get, "/v1/signing-keys", token: "kw_stale").status == .ok)
                 let catalog = try await api.call(.get, "/v1/catalog").json
                 let codes = (catalog["components"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
                 #expect(Set(["DOC", "WF", "AUD", "CFG"]).isSubset(of: Set(codes)))
                 #expect((6...10).contains(codes.count))
                 #expect(try await api.call(.get, "/v1/nothing-here").errorCode == "NOT_FOUND")
+                for body in ["[]", "\"text\"", "null", "42"] {
+                    #expect(try await api.call(.post, "/v1/organizations", json: body).errorCode == "INVALID_JSON", "\(body)")
+                }
             }
         }
     }

@@ -123,6 +123,8 @@ import Testing
                 let before = try await harness.fingerprint()
                 #expect(try await api.call(.post, "/v1/license-keys/\(first)/revoke", json: #"{"reason":"again"}"#).errorCode == "KEY_REVOKED")
                 #expect(try await api.call(.post, "/v1/license-keys/\(first)/renew", json: #"{"expiresAt":"2030-01-01"}"#).errorCode == "KEY_REVOKED")
+                #expect(try await api.call(.post, "/v1/license-keys/\(first)/renew", json: #"{"expiresAt":"2001-01-01"}"#).errorCode == "KEY_REVOKED")
+                #expect(try await api.call(.post, "/v1/license-keys/\(replacement)/revoke", json: #"{"reason":"bad\u0007reason"}"#).errorCode == "INVALID_REASON")
                 #expect(try await api.call(.post, "/v1/license-keys/\(second)/switch", json: API.floating).errorCode == "KEY_REVOKED")
                 #expect(try await api.call(.post, "/v1/license-keys/\(replacement)/revoke", json: #"{"reason":""}"#).errorCode == "INVALID_REASON")
                 #expect(try await api.call(.post, "/v1/license-keys/KW-ZZZZ/revoke", json: #"{"reason":"x"}"#).status == .notFound)
@@ -131,6 +133,10 @@ import Testing
                 let audit = try await api.call(.get, "/v1/audit-events?target=license-key:\(first)").items
                 #expect(audit.map { $0["action"] as? String } == ["license-key.revoked", "license-key.renewed", "license-key.issued"])
                 #expect(audit.allSatisfy { $0["actor"] as? String == "operator:tester" })
+                let replacementAudit = try await api.call(.get, "/v1/audit-events?target=license-key:\(replacement)").items
+                #expect(replacementAudit.map { $0["action"] as? String } == ["license-key.issued"])
+                #expect(try await api.call(.get, "/v1/license-keys/KW-ZZZZ").errorCode == "UNKNOWN_KEY")
+                #expect(try await api.call(.get, "/v1/agreements/AG-ZZZZ").errorCode == "UNKNOWN_AGREEMENT")
                 #expect(try await api.call(.get, "/v1/audit-events?limit=0").errorCode == "INVALID_LIMIT")
             }
         }

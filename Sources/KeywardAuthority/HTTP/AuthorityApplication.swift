@@ -24,6 +24,7 @@ public func buildAuthorityRouter(_ dependencies: AuthorityDependencies) -> Route
     router.add(middleware: MetricsMiddleware())
     OperationalRoutes(database: dependencies.authority.store.database, metrics: dependencies.metrics, openAPI: Authority.openAPIDescription())
         .add(to: router)
+    MetaController(authority: dependencies.authority).addPublic(to: router)
     router.add(middleware: BearerTokenMiddleware(tokens: TokenStore(database: dependencies.authority.store.database), now: dependencies.authority.now))
     OrganizationsController(authority: dependencies.authority).add(to: router)
     LicenseKeysController(authority: dependencies.authority).add(to: router)

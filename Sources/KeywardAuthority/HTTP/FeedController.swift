@@ -28,10 +28,13 @@ struct FeedController: Sendable {
         router.get("/v1/organizations/:id/feed") { request, context in
             let organizationId = try context.parameters.require("id")
             try context.requireAccess(to: organizationId)
-            if let presented = request.headers[.ifNoneMatch] {
+            let presented = request.headers[values: .ifNoneMatch].flatMap { $0.split(separator: ",") }
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .map { $0.hasPrefix("W/") ? String($0.dropFirst(2)) : $0 }  // If-None-Match compares weakly
+            if !presented.isEmpty {
                 // The cheap path: one indexed read of the revision, no feed built.
                 let etag = authority.etag(revision: try await authority.feedRevision(organizationId))
-                if presented.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
+                if presented.contains(etag) || presented.contains("*") {
                     return Response(status: .notModified, headers: [.eTag: etag])
                 }
             }

@@ -57,7 +57,9 @@ struct LicenseKeysController: Sendable {
         router.get("/v1/agreements/:id") { _, context in
             try context.requireOperator()
             let id = try context.parameters.require("id")
-            guard let agreement = try await authority.store.agreement(id) else { throw APIError.notFound("There is no agreement \(id).") }
+            guard let agreement = try await authority.store.agreement(id) else {
+                throw APIError(.notFound, code: "UNKNOWN_AGREEMENT", message: "There is no agreement \(id).")
+            }
             return agreement
         }
         router.post("/v1/organizations/:id/license-keys") { request, context in
@@ -73,7 +75,9 @@ struct LicenseKeysController: Sendable {
         router.get("/v1/license-keys/:serial") { _, context in
             try context.requireOperator()
             let serial = try context.parameters.require("serial")
-            guard let record = try await authority.store.key(serial) else { throw APIError.notFound("There is no key \(serial).") }
+            guard let record = try await authority.store.key(serial) else {
+                throw APIError(.notFound, code: "UNKNOWN_KEY", message: "There is no key \(serial).")
+            }
             return KeyResponse(record: record)
         }
         router.post("/v1/license-keys/:serial/revoke") { request, context in

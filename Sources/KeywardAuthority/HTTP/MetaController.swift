@@ -16,11 +16,8 @@ struct MetaController: Sendable {
         let createdAt: Date
     }
 
-    func add(to router: Router<AuthorityRequestContext>) {
-        router.get("/v1/catalog") { _, context in
-            try context.requireToken()
-            return authority.catalog
-        }
+    /// Routes anyone may call, added before the token middleware so a stale token cannot break them.
+    func addPublic(to router: Router<AuthorityRequestContext>) {
         router.get("/v1/signing-keys") { _, _ in
             // Public: anyone may check an access key.
             let keys = authority.keyring.entries.reversed().compactMap { entry -> SigningKeyResponse? in
@@ -28,6 +25,13 @@ struct MetaController: Sendable {
                 return SigningKeyResponse(kid: key.kid, hex: key.hex, pem: key.pem, active: entry.active, createdAt: entry.createdAt)
             }
             return ListResponse(items: keys)
+        }
+    }
+
+    func add(to router: Router<AuthorityRequestContext>) {
+        router.get("/v1/catalog") { _, context in
+            try context.requireToken()
+            return authority.catalog
         }
         router.get("/v1/audit-events") { request, context in
             try context.requireOperator()
@@ -49,7 +53,8 @@ struct MetaController: Sendable {
                 beforeID = value
             }
             let events = try await AuditLog(database: authority.store.database).list(AuditQuery(
-                actor: query.get("actor"), action: query.get("action"), target: query.get("target"), beforeID: beforeID, limit: limit))
+                actor: query.get("actor").flatMap { $0.isEmpty ? nil : $0 }, action: query.get("action").flatMap { $0.isEmpty ? nil : $0 },
+                target: query.get("target").flatMap { $0.isEmpty ? nil : $0 }, beforeID: beforeID, limit: limit))
             return ListResponse(items: events)
         }
     }

@@ -48,8 +48,9 @@ public struct AuthorityStore: Sendable {
     public func updateOrganization(_ id: String, legalName: String, actor: String, now: Date) async throws -> OrganizationRecord {
         try await database.write { sql in
             guard var record = try await Self.organization(id, on: sql) else { throw Self.unknownOrganization(id) }
-            try await sql.update("organizations").set("legal_name", to: legalName).set("updated_at", to: now.storedMilliseconds)
-                .where("id", .equal, id).run()
+            // The legal name is in the feed, so a rename is a change registries must see: the revision rises.
+            record.revision = try await Self.bumpRevision(id, now: now, on: sql)
+            try await sql.update("organizations").set("legal_name", to: legalName).where("id", .equal, id).run()
             try await AuditLog.append(.init(actor: actor, action: "organization.updated", target: "organization:\(id)",
                                             details: ["legalName": .string(legalName), "previousLegalName": .string(record.legalName)]), at: now, on: sql)
             record.legalName = legalName
@@ -179,6 +180,9 @@ public struct AuthorityStore: Sendable {
                 .set("revoked_at", to: now.storedMilliseconds).set("revocation_reason", to: reason)
                 .set("replaced_by", to: replacement.license.serial).set("revision", to: revision)
                 .where("serial", .equal, serial).run()
+            try await AuditLog.append(.init(actor: actor, action: "license-key.issued", target: "license-key:\(replacement.license.serial)",
+                                            details: Self.auditDetails(replacement.license).merging(["replaces": .string(serial)]) { a, _ in a }),
+                                      at: now, on: sql)
             try await AuditLog.append(.init(actor: actor, action: "license-key.switched", target: "license-key:\(serial)",
                                             details: ["replacement": .string(replacement.license.serial)].merging(Self.auditDetails(replacement.license)) { a, _ in a }),
                                       at: now, on: sql)

@@ -105,6 +105,9 @@ let package = Package(
         ),
         .testTarget(name: "KeywardRegistryTests", dependencies: ["KeywardRegistry"], swiftSettings: swiftSettings),
         // Runs the real `keyward` binary, so it depends on the executable to have it built.
-        .testTarget(name: "KeywardCLITests", dependencies: ["KeywardCLI", "keyward", "KeywardDomain"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeywardCLITests", dependencies: ["KeywardCLI", "keyward", "KeywardDomain", "KeywardAuthority", "KeywardStore"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

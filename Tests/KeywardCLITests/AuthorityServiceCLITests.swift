@@ -2,7 +2,10 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import KeywardAuthority
 import KeywardDomain
+import KeywardStore
+import Logging
 import Testing
 
 @Suite struct AuthorityServiceCLITests {
@@ -96,6 +99,32 @@ import Testing
         while server.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(!server.process.isRunning, "the authority did not stop on SIGTERM")
         #expect(server.process.terminationStatus == 0)
+    }
+
+    @Test func activatesOfflineAndWritesACertificateTheRegistryCanVerify() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-offline-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (publicKey, _) = try Self.initAuthority(directory)
+        // The organization and its key, made through the library on the same database the command will open.
+        let database = try await KeywardDatabase.open(.sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path), logger: Logger(label: "test"))
+        let authority = Authority(store: AuthorityStore(database: database), keyring: try AuthorityKeyring.load(from: directory), catalog: try Authority.defaultCatalog())
+        _ = try await authority.createOrganization(id: "acme", legalName: "ACME", actor: "test")
+        let serial = try await authority.issue(LicenseKeySpecification(profile: .view, useType: .floating, users: 1, purchaseType: .sale, components: ["DOC"]),
+                                               organizationId: "acme", actor: "test").serial
+        await database.close()
+
+        let request = directory.appendingPathComponent("request.json")
+        let certificateFile = directory.appendingPathComponent("certificate.json")
+        try #"{"v":1,"organizationId":"acme","installationId":"inst-offline","environment":"production","serials":["\#(serial)"],"promote":false}"#
+            .write(to: request, atomically: true, encoding: .utf8)
+        let result = try Keyward.run(["authority", "activate", "--data-dir", directory.path, "--request", request.path, "--out", certificateFile.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let document = try JSONDecoder().decode(SignedDocument.self, from: Data(contentsOf: certificateFile))
+        let payload = try document.verifiedPayload(for: .certificate, trust: TrustStore([try AuthorityPublicKey(hex: publicKey)]))
+        let certificate = try JSONDecoder().decode(ActivationCertificate.self, from: payload)
+        #expect(certificate.installationId == "inst-offline")
+        #expect(certificate.environment == .production)
+        #expect(certificate.serials == [serial])
     }
 
     @Test func activatesOfflineFromARequestFile() throws {

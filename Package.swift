@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.25.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.30.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
@@ -69,10 +71,16 @@ let package = Package(
             resources: [.copy("Resources/catalog.json"), .copy("Resources/authority.yaml")],
             swiftSettings: swiftSettings
         ),
-        // The customer's registry.
+        // The customer's registry: registered keys, activation, administrators, its API.
         .target(
             name: "KeywardRegistry",
-            dependencies: ["KeywardStore", "KeywardDomain"],
+            dependencies: [
+                "KeywardHTTP", "KeywardStore", "KeywardDomain",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("Resources/registry.yaml")],
             swiftSettings: swiftSettings
         ),
         // Every CLI command, as a library so tests call the same code the executable runs.
@@ -84,6 +92,8 @@ let package = Package(
                 "KeywardHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -103,7 +113,11 @@ let package = Package(
             dependencies: ["KeywardAuthority", "KeywardTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KeywardRegistryTests", dependencies: ["KeywardRegistry"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeywardRegistryTests",
+            dependencies: ["KeywardRegistry", "KeywardAuthority", "KeywardTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
         // Runs the real `keyward` binary, so it depends on the executable to have it built.
         .testTarget(
             name: "KeywardCLITests", dependencies: ["KeywardCLI", "keyward", "KeywardDomain", "KeywardAuthority", "KeywardStore"],

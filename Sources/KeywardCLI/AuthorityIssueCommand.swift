@@ -63,6 +63,12 @@ struct AuthorityIssueCommand: AsyncParsableCommand {
             expiresAt: try expires.map { try Self.date($0, field: "--expires") },
             suiteVersion: suiteVersion
         )
+        // Keys may only name components of the solutions catalog, as through the API.
+        let catalog = try Authority.defaultCatalog()
+        let unknown = catalog.unknownComponents(in: specification.components)
+        if !unknown.isEmpty, specification.components.allSatisfy(ComponentCode.isValid) {
+            throw CommandFailure.badInput("--components", "not in the solutions catalog: \(unknown.joined(separator: ", ")). Known: \(catalog.components.map(\.code).joined(separator: ", ")).")
+        }
         let issuer = KeyIssuer(signingKey: try dataDirectory.loadKeyring().activeKey)
         let issued: IssuedKey
         do {

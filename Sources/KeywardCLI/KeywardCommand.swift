@@ -6,7 +6,7 @@ public struct KeywardCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "keyward",
         abstract: "Keyward: signed license keys, their registry, and access to the licensed components.",
-        subcommands: [AuthorityCommand.self, KeyCommand.self]
+        subcommands: [RegistryServeCommand.self, AuthorityCommand.self, KeyCommand.self]
     )
 
     public init() {}

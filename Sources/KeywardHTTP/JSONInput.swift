@@ -23,6 +23,19 @@ extension Request {
         }
     }
 
+    /// Like ``decodeJSON(as:context:)``, but an empty body is `nil`: for bodies whose fields are all optional.
+    public func decodeJSONIfPresent<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T? {
+        var request = self
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw APIError.payloadTooLarge(limit: context.maxUploadSize)
+        }
+        guard buffer.readableBytes > 0 else { return nil }
+        return try await request.decodeJSON(as: type, context: context)
+    }
+
     static func apiError(for error: DecodingError) -> APIError {
         func path(_ codingPath: [any CodingKey]) -> String {
             codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description

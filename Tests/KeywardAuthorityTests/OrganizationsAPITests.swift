@@ -85,6 +85,10 @@ import Testing
                 #expect(refused.errorCode == "UNAUTHENTICATED")
                 #expect(try await api.call(.delete, "/v1/tokens/nosuchtoken1").status == .notFound)
                 #expect(try await api.call(.post, "/v1/organizations/nobody/tokens").status == .notFound)
+                let before = try await harness.fingerprint()
+                let longName = try await api.call(.post, "/v1/organizations/acme/tokens", json: #"{"name":"\#(String(repeating: "n", count: 101))"}"#)
+                #expect(longName.errorCode == "INVALID_TOKEN_NAME")
+                #expect(try await harness.fingerprint() == before)
             }
         }
     }

@@ -73,6 +73,7 @@ import Testing
         ("--components", ",", "--components"),
         ("--components", "DOC,WF,DOC", "--components"),
         ("--components", "doc", "--components"),
+        ("--components", "DOC,NOPE", "--components"),
         ("--legal-name", "", "--legal-name"),
         ("--legal-name", String(repeating: "L", count: 201), "--legal-name"),
         ("--organization", "ACME Corp", "--organization"),

@@ -60,18 +60,3 @@ struct OrganizationsController: Sendable {
         }
     }
 }
-
-extension Request {
-    /// Like `decodeJSON`, but an empty body is `nil` rather than an error: for bodies whose fields are all optional.
-    func decodeJSONIfPresent<T: Decodable>(as type: T.Type, context: AuthorityRequestContext) async throws -> T? {
-        var request = self
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: context.maxUploadSize)
-        } catch is NIOTooManyBytesError {
-            throw APIError.payloadTooLarge(limit: context.maxUploadSize)
-        }
-        guard buffer.readableBytes > 0 else { return nil }
-        return try await request.decodeJSON(as: type, context: context)
-    }
-}

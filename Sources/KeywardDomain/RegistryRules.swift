@@ -1,0 +1,60 @@
+import Foundation
+
+/// Where a registered key came from.
+public enum KeySource: String, Codable, Sendable, CaseIterable {
+    /// Pasted by an administrator (on-premise).
+    case manual
+    /// Pulled from the authority's feed (cloud); a synchronization never touches manual keys.
+    case synchronized
+}
+
+/// The ID # of a registered key: a free, editable, unique label chosen by the customer ("Engineering", "SOX").
+public enum IDNumber {
+    public static let maximumLength = 50
+
+    /// `text` trimmed, or a refusal `INVALID_ID_NUMBER` when empty, over 50 characters or holding control characters.
+    public static func validate(_ text: String) throws(FieldError) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty, trimmed.count <= maximumLength,
+              !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format })
+        else {
+            throw FieldError(field: "idNumber", code: "INVALID_ID_NUMBER",
+                             message: "The ID # must be 1 to \(maximumLength) characters without control characters, e.g. \"Engineering\".")
+        }
+        return trimmed
+    }
+}
+
+/// The status of a registered key at a moment: its dates, and whether the authority revoked it.
+public enum KeyStatus {
+    public static func of(_ license: LicenseKey, revokedAt: Date?, at now: Date) -> ValidationCode {
+        revokedAt != nil ? .revoked : license.validity(at: now)
+    }
+}
+
+/// What activating the installation would change: keys, components and seats, plus and minus.
+public struct ActivationChange: Codable, Sendable, Hashable {
+    public var addedKeys: [String]
+    public var removedKeys: [String]
+    public var addedComponents: [String]
+    public var removedComponents: [String]
+    /// Seat changes by use type, e.g. `["nominative": 25, "floating": -10]`; zero changes are left out.
+    public var seats: [String: Int]
+
+    public var isEmpty: Bool { addedKeys.isEmpty && removedKeys.isEmpty }
+
+    /// The change from the keys `certified` to the keys `current`.
+    public static func between(certified: [LicenseKey], current: [LicenseKey]) -> ActivationChange {
+        let before = Set(certified.map(\.serial)), after = Set(current.map(\.serial))
+        let componentsBefore = Set(certified.flatMap(\.components)), componentsAfter = Set(current.flatMap(\.components))
+        var seats: [String: Int] = [:]
+        for key in current where !before.contains(key.serial) { seats[key.useType.rawValue, default: 0] += key.users }
+        for key in certified where !after.contains(key.serial) { seats[key.useType.rawValue, default: 0] -= key.users }
+        return ActivationChange(
+            addedKeys: after.subtracting(before).sorted(), removedKeys: before.subtracting(after).sorted(),
+            addedComponents: componentsAfter.subtracting(componentsBefore).sorted(),
+            removedComponents: componentsBefore.subtracting(componentsAfter).sorted(),
+            seats: seats.filter { $0.value != 0 }
+        )
+    }
+}

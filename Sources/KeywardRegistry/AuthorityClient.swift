@@ -1,0 +1,71 @@
+import AsyncHTTPClient
+import Foundation
+import KeywardDomain
+import KeywardHTTP
+import NIOCore
+
+/// The registry's side of the authority's API: online activation now, the feed with synchronization.
+public struct AuthorityClient: Sendable {
+    public let baseURL: String
+    let token: String
+    let http: HTTPClient
+    public let timeout: TimeAmount
+
+    public init(baseURL: String, token: String, http: HTTPClient = .shared, timeout: TimeAmount = .seconds(30)) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.token = token
+        self.http = http
+        self.timeout = timeout
+    }
+
+    /// Asks the authority to activate this installation and returns the signed certificate.
+    public func activate(_ request: ActivationRequestFile) async throws -> SignedDocument {
+        struct Body: Encodable {
+            let installationId: String
+            let environment: InstallationEnvironment
+            let serials: [String]
+            let promote: Bool
+        }
+        struct Answer: Decodable { let certificate: SignedDocument }
+        let body = Body(installationId: request.installationId, environment: request.environment, serials: request.serials, promote: request.promote)
+        let data = try await send("POST", "/v1/organizations/\(request.organizationId)/activations", body: try JSONEncoder().encode(body))
+        do {
+            return try JSONDecoder().decode(Answer.self, from: data).certificate
+        } catch {
+            throw RegistryError.authority(code: "AUTHORITY_BAD_ANSWER", message: "The licensing authority answered with something that is not an activation certificate.")
+        }
+    }
+
+    /// Sends a request and returns the body of a 2xx answer; anything else becomes a `RegistryError.authority`.
+    func send(_ method: String, _ path: String, body: Data? = nil, maximumSize: Int = 1 << 20) async throws -> Data {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .init(rawValue: method)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: timeout)
+        } catch {
+            throw RegistryError.authority(code: "AUTHORITY_UNREACHABLE", message: "The licensing authority at \(baseURL) cannot be reached (\(error)). Check the authority URL and the network, or activate offline.")
+        }
+        let buffer = try await response.body.collect(upTo: maximumSize)
+        let data = Data(buffer: buffer)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            struct Refusal: Decodable {
+                struct Content: Decodable { let code: String; let message: String }
+                let error: Content
+            }
+            if let refusal = try? JSONDecoder().decode(Refusal.self, from: data) {
+                throw RegistryError.authority(code: refusal.error.code, message: "The licensing authority refused: \(refusal.error.message)")
+            }
+            if response.status.code == 401 {
+                throw RegistryError.authority(code: "AUTHORITY_UNAUTHORIZED", message: "The licensing authority refused the organization token. Ask the vendor for a new one.")
+            }
+            throw RegistryError.authority(code: "AUTHORITY_ERROR", message: "The licensing authority answered \(response.status.code).")
+        }
+        return data
+    }
+}

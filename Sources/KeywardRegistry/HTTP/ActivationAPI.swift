@@ -1,0 +1,74 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardStore
+
+/// `/api/v1/activation`: the state, online activation, the offline request and certificate.
+struct ActivationAPI: Sendable {
+    let registry: Registry
+
+    struct StateResponse: ResponseEncodable {
+        struct Current: Encodable, Sendable {
+            let installationId: String
+            let environment: InstallationEnvironment
+            let serials: [String]
+            let issuedAt: String
+            let installedAt: Date
+            let method: StoredActivation.Method
+        }
+
+        let status: Registry.ActivationStatus
+        let installationId: String
+        let environment: InstallationEnvironment
+        let current: Current?
+        let change: ActivationChange
+        let authorityConfigured: Bool
+    }
+
+    struct ActivateInput: Decodable {
+        let promote: Bool?
+    }
+
+    func state() async throws -> StateResponse {
+        let state = try await registry.activationState()
+        return StateResponse(
+            status: state.status, installationId: registry.installation.installationId, environment: registry.installation.environment,
+            current: state.current.map {
+                .init(installationId: $0.certificate.installationId, environment: $0.certificate.environment, serials: $0.certificate.serials,
+                      issuedAt: $0.certificate.issuedAt, installedAt: $0.installedAt, method: $0.method)
+            },
+            change: state.change, authorityConfigured: registry.authority != nil
+        )
+    }
+
+    func add(to router: Router<RegistryRequestContext>) {
+        router.get("/api/v1/activation") { _, context in
+            try context.requireAdministrator()
+            return try await state()
+        }
+        router.post("/api/v1/activation") { request, context in
+            try context.requireAdministrator()
+            let input = try await request.decodeJSONIfPresent(as: ActivateInput.self, context: context)
+            try await registry.activateOnline(promote: input?.promote ?? false, actor: context.actor)
+            return try await state()
+        }
+        router.get("/api/v1/activation/request") { _, context in
+            try context.requireAdministrator()
+            let file = try await registry.activationRequest()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json", .contentDisposition: "attachment; filename=\"keyward-activation-request-\(file.installationId).json\""],
+                body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(file)))
+            )
+        }
+        router.post("/api/v1/activation/certificate") { request, context in
+            try context.requireAdministrator()
+            let document = try await request.decodeJSON(as: SignedDocument.self, context: context)
+            try await registry.install(document, method: .offline, actor: context.actor)
+            return try await state()
+        }
+    }
+}

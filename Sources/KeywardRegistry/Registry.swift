@@ -1,0 +1,144 @@
+import Foundation
+import KeywardDomain
+import KeywardStore
+
+/// The registry's operations, shared by its API, its web UI and its CLI: checks first, then one store transaction.
+public struct Registry: Sendable {
+    public let store: RegistryStore
+    public let installation: RegistryInstallation
+    public let trust: TrustStore
+    public let catalog: Catalog
+    public let authority: AuthorityClient?
+    public let now: @Sendable () -> Date
+
+    public init(store: RegistryStore, installation: RegistryInstallation, trust: TrustStore, catalog: Catalog,
+                authority: AuthorityClient? = nil, now: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.installation = installation
+        self.trust = trust
+        self.catalog = catalog
+        self.authority = authority
+        self.now = now
+    }
+
+    // MARK: Keys
+
+    /// Registers a pasted access key under an ID #: the on-premise way to add a key.
+    @discardableResult
+    public func register(idNumber text: String, accessKey: String, actor: String) async throws -> RegisteredKey {
+        let idNumber = try Self.validIDNumber(text)
+        let time = now()
+        let verification = AccessKeyVerifier(trustStore: trust).verify(accessKey, organization: installation.organization.id, now: time)
+        guard verification.isValid, let license = verification.license, let kid = verification.kid else {
+            throw RegistryError.accessKey(verification.code)
+        }
+        // Stored in canonical form: the pasted text may carry line breaks and lack padding.
+        let canonical = AccessKey.split(accessKey).map { $0.signedText + "." + Base64URL.encode($0.signature) } ?? accessKey
+        let key = RegisteredKey(license: license, accessKey: canonical, kid: kid, idNumber: idNumber, source: .manual,
+                                registeredAt: time, registeredBy: actor)
+        try await store.register(key, actor: actor, now: time)
+        return key
+    }
+
+    public func rename(_ serial: String, to text: String, actor: String) async throws -> RegisteredKey {
+        try await store.rename(serial, to: try Self.validIDNumber(text), actor: actor, now: now())
+    }
+
+    static func validIDNumber(_ text: String) throws(RegistryError) -> String {
+        do {
+            return try IDNumber.validate(text)
+        } catch {
+            throw .invalid(error)
+        }
+    }
+
+    public func remove(_ serial: String, actor: String) async throws -> RegisteredKey {
+        try await store.remove(serial, actor: actor, now: now())
+    }
+
+    /// The components of a key, with their names from the catalog.
+    public func components(of key: RegisteredKey) -> [Catalog.Component] {
+        key.license.components.map { code in
+            catalog.component(code) ?? Catalog.Component(code: code, name: code, menus: [])
+        }
+    }
+
+    // MARK: Activation
+
+    /// Whether the installation was never activated, is active, or must be activated again.
+    public enum ActivationStatus: String, Codable, Sendable {
+        case never
+        case active
+        case required
+    }
+
+    /// The activation as the License key menu shows it.
+    public struct ActivationState: Sendable {
+        public let status: ActivationStatus
+        public let current: StoredActivation?
+        /// What activating now would change.
+        public let change: ActivationChange
+        /// The serials an activation now would cover: every key neither revoked nor expired.
+        public let serials: [String]
+    }
+
+    public func activationState() async throws -> ActivationState {
+        let time = now()
+        let keys = try await store.keys()
+        let current = try await store.activation()
+        let eligible = keys.filter { [.valid, .notYetValid].contains($0.status(at: time)) }
+        let certified = keys.filter { current?.certificate.serials.contains($0.serial) == true }.map(\.license)
+        // A certified key no longer registered still counts as "before" by its serial.
+        var change = ActivationChange.between(certified: certified, current: eligible.map(\.license))
+        let missing = (current?.certificate.serials ?? []).filter { serial in !keys.contains { $0.serial == serial } }
+        change.removedKeys = Array(Set(change.removedKeys + missing)).sorted()
+        let status: ActivationStatus = if current == nil {
+            .never
+        } else if Set(current!.certificate.serials) == Set(eligible.map(\.serial)) {
+            .active
+        } else {
+            .required
+        }
+        return ActivationState(status: status, current: current, change: change, serials: eligible.map(\.serial).sorted())
+    }
+
+    /// The offline activation request for the current keys.
+    public func activationRequest(promote: Bool = false) async throws -> ActivationRequestFile {
+        ActivationRequestFile(organizationId: installation.organization.id, installationId: installation.installationId,
+                              environment: installation.environment, serials: try await activationState().serials, promote: promote)
+    }
+
+    /// Installs a certificate after checking it is signed by a trusted authority and made for this installation.
+    @discardableResult
+    public func install(_ document: SignedDocument, method: StoredActivation.Method, actor: String) async throws -> StoredActivation {
+        let payload: Data
+        do {
+            payload = try document.verifiedPayload(for: .certificate, trust: trust)
+        } catch {
+            let message = switch error {
+            case .unknownSigningKey: "This certificate is signed by an authority key this installation does not trust."
+            case .badSignature: "This certificate's signature does not match its contents: it was altered or damaged."
+            case .malformed: "This is not an activation certificate."
+            }
+            throw RegistryError.certificate(code: error == .malformed ? "MALFORMED_CERTIFICATE" : "UNTRUSTED_CERTIFICATE", message: message)
+        }
+        guard let certificate = try? JSONDecoder().decode(ActivationCertificate.self, from: payload) else {
+            throw RegistryError.certificate(code: "MALFORMED_CERTIFICATE", message: "This is not an activation certificate.")
+        }
+        guard certificate.installationId == installation.installationId, certificate.organization.id == installation.organization.id else {
+            throw RegistryError.certificate(code: "WRONG_INSTALLATION",
+                                            message: "This certificate was made for installation \(certificate.installationId) of \(certificate.organization.id), not for this one (\(installation.installationId)).")
+        }
+        let activation = StoredActivation(document: document, certificate: certificate, installedAt: now(), method: method)
+        try await store.install(activation, actor: actor)
+        return activation
+    }
+
+    /// Activates online through the configured authority.
+    @discardableResult
+    public func activateOnline(promote: Bool = false, actor: String) async throws -> StoredActivation {
+        guard let authority else { throw RegistryError.noAuthority }
+        let document = try await authority.activate(try await activationRequest(promote: promote))
+        return try await install(document, method: .online, actor: actor)
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+
+/// Refusals of the registry's own rules, with a stable code and a sentence to act on.
+public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, CustomStringConvertible {
+    /// A field that breaks a rule.
+    case invalid(FieldError)
+    /// An access key that is not VALID: its validation code is the error code.
+    case accessKey(ValidationCode)
+    /// An activation certificate that cannot be installed.
+    case certificate(code: String, message: String)
+    /// The licensing authority refused or could not be reached.
+    case authority(code: String, message: String)
+    /// Online activation or synchronization needs an authority, and none is configured.
+    case noAuthority
+
+    public var code: String {
+        switch self {
+        case .invalid(let problem): problem.code
+        case .accessKey(let code): code.rawValue
+        case .certificate(let code, _), .authority(let code, _): code
+        case .noAuthority: "NO_AUTHORITY"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .invalid(let problem): problem.message
+        case .accessKey(let code): code.explanation
+        case .certificate(_, let message), .authority(_, let message): message
+        case .noAuthority: "No licensing authority is configured for this installation. Start it with --authority-url and --sync-token-file, or activate offline."
+        }
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    public var apiError: APIError {
+        switch self {
+        case .invalid(let problem): APIError.invalidField(problem)
+        case .accessKey: APIError(.unprocessableContent, code: code, message: message, details: ["field": "accessKey"])
+        case .certificate: APIError(.unprocessableContent, code: code, message: message, details: ["field": "certificate"])
+        case .authority: APIError(.badGateway, code: code, message: message)
+        case .noAuthority: APIError(.conflict, code: code, message: message)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import SQLKit
+
+extension Schema {
+    /// The registry's tables (2001+), after the common ones.
+    public static let registry: [Migration] = common + [
+        Migration(2001, "create registry tables") { sql, _ in
+            // One row: this installation.
+            try await sql.raw("""
+                CREATE TABLE installation (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    installation_id TEXT NOT NULL,
+                    organization_id TEXT NOT NULL,
+                    legal_name TEXT NOT NULL,
+                    environment TEXT NOT NULL CHECK (environment IN ('production', 'test')),
+                    created_at BIGINT NOT NULL
+                )
+                """).run()
+            try await sql.raw("""
+                CREATE TABLE registered_keys (
+                    serial TEXT PRIMARY KEY,
+                    id_number TEXT NOT NULL,
+                    id_number_folded TEXT NOT NULL UNIQUE,
+                    source TEXT NOT NULL CHECK (source IN ('manual', 'synchronized')),
+                    access_key TEXT NOT NULL,
+                    kid TEXT NOT NULL,
+                    organization_id TEXT NOT NULL,
+                    legal_name TEXT NOT NULL,
+                    profile TEXT NOT NULL CHECK (profile IN ('manager', 'staff', 'basic', 'view')),
+                    use_type TEXT NOT NULL CHECK (use_type IN ('nominative', 'floating')),
+                    users BIGINT NOT NULL CHECK (users >= 1),
+                    purchase_type TEXT NOT NULL CHECK (purchase_type IN ('sale', 'trial', 'monthly', 'rental')),
+                    suite_version TEXT NOT NULL,
+                    components TEXT NOT NULL,
+                    valid_from BIGINT NOT NULL,
+                    expires_at BIGINT,
+                    issued_at BIGINT NOT NULL,
+                    registered_at BIGINT NOT NULL,
+                    registered_by TEXT NOT NULL,
+                    revoked_at BIGINT,
+                    revocation_reason TEXT
+                )
+                """).run()
+            // One row at most: the certificate in force.
+            try await sql.raw("""
+                CREATE TABLE activation (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    certificate TEXT NOT NULL,
+                    serials TEXT NOT NULL,
+                    environment TEXT NOT NULL,
+                    issued_at BIGINT NOT NULL,
+                    installed_at BIGINT NOT NULL,
+                    method TEXT NOT NULL CHECK (method IN ('online', 'offline'))
+                )
+                """).run()
+            try await sql.raw("""
+                CREATE TABLE registry_users (
+                    login_folded TEXT PRIMARY KEY,
+                    login TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    password_hash TEXT,
+                    active BOOLEAN NOT NULL,
+                    builtin BOOLEAN NOT NULL,
+                    created_at BIGINT NOT NULL
+                )
+                """).run()
+            try await sql.raw("""
+                CREATE TABLE web_sessions (
+                    id_hash TEXT PRIMARY KEY,
+                    login_folded TEXT NOT NULL REFERENCES registry_users(login_folded),
+                    csrf_token TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """).run()
+        },
+    ]
+}

@@ -32,6 +32,21 @@ public enum KeyStatus {
     }
 }
 
+/// What an activation covered of one key, kept with the certificate so changes can be told even after the key is gone.
+public struct CoveredKey: Codable, Sendable, Hashable {
+    public var serial: String
+    public var useType: UseType
+    public var users: Int
+    public var components: [String]
+
+    public init(_ license: LicenseKey) {
+        serial = license.serial
+        useType = license.useType
+        users = license.users
+        components = license.components
+    }
+}
+
 /// What activating the installation would change: keys, components and seats, plus and minus.
 public struct ActivationChange: Codable, Sendable, Hashable {
     public var addedKeys: [String]
@@ -44,7 +59,7 @@ public struct ActivationChange: Codable, Sendable, Hashable {
     public var isEmpty: Bool { addedKeys.isEmpty && removedKeys.isEmpty }
 
     /// The change from the keys `certified` to the keys `current`.
-    public static func between(certified: [LicenseKey], current: [LicenseKey]) -> ActivationChange {
+    public static func between(certified: [CoveredKey], current: [CoveredKey]) -> ActivationChange {
         let before = Set(certified.map(\.serial)), after = Set(current.map(\.serial))
         let componentsBefore = Set(certified.flatMap(\.components)), componentsAfter = Set(current.flatMap(\.components))
         var seats: [String: Int] = [:]

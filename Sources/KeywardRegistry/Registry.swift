@@ -87,11 +87,7 @@ public struct Registry: Sendable {
         let keys = try await store.keys()
         let current = try await store.activation()
         let eligible = keys.filter { [.valid, .notYetValid].contains($0.status(at: time)) }
-        let certified = keys.filter { current?.certificate.serials.contains($0.serial) == true }.map(\.license)
-        // A certified key no longer registered still counts as "before" by its serial.
-        var change = ActivationChange.between(certified: certified, current: eligible.map(\.license))
-        let missing = (current?.certificate.serials ?? []).filter { serial in !keys.contains { $0.serial == serial } }
-        change.removedKeys = Array(Set(change.removedKeys + missing)).sorted()
+        let change = ActivationChange.between(certified: current?.covered ?? [], current: eligible.map { CoveredKey($0.license) })
         let status: ActivationStatus = if current == nil {
             .never
         } else if Set(current!.certificate.serials) == Set(eligible.map(\.serial)) {
@@ -129,7 +125,9 @@ public struct Registry: Sendable {
             throw RegistryError.certificate(code: "WRONG_INSTALLATION",
                                             message: "This certificate was made for installation \(certificate.installationId) of \(certificate.organization.id), not for this one (\(installation.installationId)).")
         }
-        let activation = StoredActivation(document: document, certificate: certificate, installedAt: now(), method: method)
+        let keys = try await store.keys()
+        let covered = keys.filter { certificate.serials.contains($0.serial) }.map { CoveredKey($0.license) }
+        let activation = StoredActivation(document: document, certificate: certificate, covered: covered, installedAt: now(), method: method)
         try await store.install(activation, actor: actor)
         return activation
     }

@@ -55,12 +55,15 @@ public struct StoredActivation: Sendable, Hashable {
 
     public var document: SignedDocument
     public var certificate: ActivationCertificate
+    /// What the certified keys were when it was installed.
+    public var covered: [CoveredKey]
     public var installedAt: Date
     public var method: Method
 
-    public init(document: SignedDocument, certificate: ActivationCertificate, installedAt: Date, method: Method) {
+    public init(document: SignedDocument, certificate: ActivationCertificate, covered: [CoveredKey], installedAt: Date, method: Method) {
         self.document = document
         self.certificate = certificate
+        self.covered = covered
         self.installedAt = installedAt
         self.method = method
     }

@@ -46,6 +46,7 @@ extension Schema {
                     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
                     certificate TEXT NOT NULL,
                     serials TEXT NOT NULL,
+                    covered_keys TEXT NOT NULL,
                     environment TEXT NOT NULL,
                     issued_at BIGINT NOT NULL,
                     installed_at BIGINT NOT NULL,

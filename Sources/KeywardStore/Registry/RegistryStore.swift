@@ -121,8 +121,9 @@ public struct RegistryStore: Sendable {
             guard let row = try await sql.select().columns("*").from("activation").first() else { return nil }
             let document = try JSONDecoder().decode(SignedDocument.self, from: Data(try row.decode(column: "certificate", as: String.self).utf8))
             let certificate = try JSONDecoder().decode(ActivationCertificate.self, from: Data(base64URL: document.payload) ?? Data())
+            let covered = try JSONDecoder().decode([CoveredKey].self, from: Data(try row.decode(column: "covered_keys", as: String.self).utf8))
             return StoredActivation(
-                document: document, certificate: certificate,
+                document: document, certificate: certificate, covered: covered,
                 installedAt: Date(storedMilliseconds: try row.decode(column: "installed_at", as: Int64.self)),
                 method: StoredActivation.Method(rawValue: try row.decode(column: "method", as: String.self)) ?? .online
             )
@@ -134,11 +135,12 @@ public struct RegistryStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let text = String(decoding: try encoder.encode(activation.document), as: UTF8.self)
+        let covered = String(decoding: try encoder.encode(activation.covered), as: UTF8.self)
         try await database.write { sql in
             try await sql.delete(from: "activation").run()
             try await sql.insert(into: "activation")
-                .columns("singleton", "certificate", "serials", "environment", "issued_at", "installed_at", "method")
-                .values(SQLBind(1), SQLBind(text), SQLBind(activation.certificate.serials.joined(separator: ",")),
+                .columns("singleton", "certificate", "serials", "covered_keys", "environment", "issued_at", "installed_at", "method")
+                .values(SQLBind(1), SQLBind(text), SQLBind(activation.certificate.serials.joined(separator: ",")), SQLBind(covered),
                         SQLBind(activation.certificate.environment.rawValue),
                         SQLBind((Timestamp.parse(activation.certificate.issuedAt) ?? activation.installedAt).storedMilliseconds),
                         SQLBind(activation.installedAt.storedMilliseconds), SQLBind(activation.method.rawValue))

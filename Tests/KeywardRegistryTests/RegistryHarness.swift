@@ -1,0 +1,108 @@
+import Foundation
+import Hummingbird
+import HummingbirdBcrypt
+import HummingbirdTesting
+import KeywardAuthority
+import KeywardDomain
+import KeywardHTTP
+import KeywardRegistry
+import KeywardStore
+import KeywardTestSupport
+import Prometheus
+import SQLKit
+import Testing
+
+/// A registry on a fresh database for organization `acme`, trusting one authority key, with its administrator.
+struct RegistryHarness: Sendable {
+    static let start = Timestamp.parse("2026-06-01T09:00:00Z")!
+    static let password = "correct horse battery staple"
+
+    let registry: Registry
+    let signingKey: AuthoritySigningKey
+    let clock: TestClock
+    let throttle: LoginThrottle
+
+    var store: RegistryStore { registry.store }
+
+    static func run(_ backend: Backend, authority: AuthorityClient? = nil, _ body: @Sendable (RegistryHarness) async throws -> Void) async throws {
+        try await withFreshDatabase(backend) { database, _ async throws in
+            try await Migrator(Schema.registry).migrate(database, logger: testLogger)
+            let store = RegistryStore(database: database)
+            let installation = try await store.createInstallation(RegistryInstallation(
+                installationId: "inst-test-1", organization: Organization(id: "acme", legalName: "ACME Industries Ltd."),
+                environment: .production, createdAt: start)).installation
+            _ = try await store.createAdministrator(login: "admin", passwordHash: Bcrypt.hash(password, cost: 4), now: start)
+            let signingKey = AuthoritySigningKey()
+            let clock = TestClock(start)
+            let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey]),
+                                    catalog: try Authority.defaultCatalog(), authority: authority, now: { clock.now })
+            try await body(RegistryHarness(registry: registry, signingKey: signingKey, clock: clock, throttle: LoginThrottle(maximumPerLogin: 3, maximumPerAddress: 10)))
+        }
+    }
+
+    /// An access key for `acme` (or `organization`), valid around the harness's start.
+    func accessKey(serial: String = Serial.generate(), organization: String = "acme", users: Int = 10, useType: UseType = .nominative,
+                   components: [String] = ["DOC", "WF"], validFrom: String = "2026-01-01T00:00:00Z", expiresAt: String? = "2027-01-01T00:00:00Z",
+                   signedWith key: AuthoritySigningKey? = nil) -> String {
+        let license = LicenseKey(
+            serial: serial, organization: Organization(id: organization, legalName: "ACME Industries Ltd."), profile: .manager, useType: useType,
+            users: users, purchaseType: expiresAt == nil ? .sale : .rental, suiteVersion: "2.1", validFrom: Timestamp.parse(validFrom)!,
+            expiresAt: expiresAt.flatMap(Timestamp.parse), components: components, issuedAt: Timestamp.parse("2025-12-01T00:00:00Z")!)
+        return AccessKey.issue(license, signedWith: key ?? signingKey)
+    }
+
+    /// A signed activation certificate for `serials`, as the authority would make it.
+    func certificate(serials: [String], installationId: String = "inst-test-1", organization: String = "acme", signedWith key: AuthoritySigningKey? = nil) -> SignedDocument {
+        ActivationCertificate(installationId: installationId, organization: Organization(id: organization, legalName: "ACME"), environment: .production,
+                              serials: serials, issuedAt: clock.now).signed(with: key ?? signingKey)
+    }
+
+    func withAPI(_ body: @escaping @Sendable (RegistryAPI) async throws -> Void) async throws {
+        let app = Application(router: buildRegistryRouter(RegistryDependencies(registry: registry, metrics: PrometheusCollectorRegistry(), throttle: throttle)))
+        try await app.test(.router) { client in
+            var api = RegistryAPI(client: client, token: nil)
+            let login = try await api.call(.post, "/api/v1/auth/token", json: #"{"login":"admin","password":"\#(Self.password)"}"#)
+            #expect(login.status == .created)
+            api.token = login.json["token"] as? String
+            try await body(api)
+        }
+    }
+
+    /// Counts of what the registry stores, to prove a refused request wrote nothing.
+    func fingerprint() async throws -> [String: Int] {
+        try await store.database.read { sql in
+            var counts: [String: Int] = [:]
+            for table in ["registered_keys", "activation", "registry_users", "audit_events"] {
+                counts[table] = try await sql.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()!.decode(column: "n", as: Int.self)
+            }
+            return counts
+        }
+    }
+}
+
+/// A thin JSON client over HummingbirdTesting's.
+struct RegistryAPI: Sendable {
+    let client: any TestClientProtocol
+    var token: String?
+
+    struct Reply: @unchecked Sendable {  // `json` holds Foundation values read once, on the test's task only
+        let status: HTTPResponse.Status
+        let headers: HTTPFields
+        let body: Data
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
+        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+    }
+
+    func call(_ method: HTTPRequest.Method, _ path: String, token: String?? = .none, json: String? = nil) async throws -> Reply {
+        var headers: HTTPFields = [:]
+        if let token = token ?? self.token { headers[.authorization] = "Bearer \(token)" }
+        let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
+    }
+
+    func register(_ idNumber: String, _ accessKey: String) async throws -> Reply {
+        let body = try String(decoding: JSONSerialization.data(withJSONObject: ["idNumber": idNumber, "accessKey": accessKey]), as: UTF8.self)
+        return try await call(.post, "/api/v1/license-keys", json: body)
+    }
+}

@@ -48,7 +48,8 @@ struct AuthorityDataDirectory: ParsableArguments {
     /// The authority's operations over the store and the keyring.
     func openAuthority(logger: Logger) async throws -> Authority {
         let keyring = try loadKeyring()
-        return Authority(store: try await openStore(logger: logger), keyring: keyring, catalog: try Authority.defaultCatalog())
+        let catalog = try Authority.defaultCatalog()
+        return Authority(store: try await openStore(logger: logger), keyring: keyring, catalog: catalog)
     }
 
     func loadKeyring() throws -> AuthorityKeyring {
@@ -87,7 +88,12 @@ struct AuthorityInitCommand: AsyncParsableCommand {
         var operatorToken: String?
         if keyring.entries.count == 1 {
             let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
-            operatorToken = try await store.createToken(kind: TokenKind.operator, name: "initial", subject: nil, actor: "system:init", now: Date()).token.text
+            do {
+                operatorToken = try await store.createToken(kind: TokenKind.operator, name: "initial", subject: nil, actor: "system:init", now: Date()).token.text
+            } catch {
+                await store.database.close()
+                throw error
+            }
             await store.database.close()
         }
         let key = keyring.activeKey.publicKey

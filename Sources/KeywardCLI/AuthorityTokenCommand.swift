@@ -37,7 +37,6 @@ struct AuthorityTokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
-            defer { Task { await store.database.close() } }
             do {
                 let made = try await store.createToken(
                     kind: `operator` ? TokenKind.operator : TokenKind.organization, name: name ?? (`operator` ? "operator" : "registry"),
@@ -45,6 +44,7 @@ struct AuthorityTokenCommand: AsyncParsableCommand {
                 print(made.token.text)
                 Console.error("Token \(made.record.id) (\(made.record.kind)\(organization.map { " for \($0)" } ?? "")): shown once, keep it now.")
             } catch let error as StoreError {
+                await store.database.close()
                 throw CommandFailure(message: "error: \(error.message)", exitCode: error.kind == .invalid ? 2 : 1)
             }
             await store.database.close()

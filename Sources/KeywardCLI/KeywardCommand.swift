@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import KeywardDomain
 
 /// `keyward`: the one executable of both services and every admin task.
 public struct KeywardCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "keyward",
         abstract: "Keyward: signed license keys, their registry, and access to the licensed components.",
-        subcommands: [RegistryServeCommand.self, AuthorityCommand.self, KeyCommand.self]
+        subcommands: [RegistryServeCommand.self, KeysCommand.self, ActivationCommand.self, AdminCommand.self, AuthorityCommand.self, KeyCommand.self]
     )
 
     public init() {}
@@ -65,10 +66,23 @@ enum Console {
         error("warning: \(line)")
     }
 
+    /// A plain text table with aligned columns.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        return ([header] + rows).map { row in
+            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+
     /// Pretty, key-sorted JSON for `--json` output.
     static func json(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
         return String(decoding: try! encoder.encode(value), as: UTF8.self)
     }
 }

@@ -147,10 +147,18 @@ struct RegistryServeCommand: AsyncParsableCommand {
         }
 
         let store = try await options.openStore(logger: logger)
-        let installation = try await Self.installation(store: store, organization: organization, legalName: legalName,
-                                                      environment: environment ?? environmentVariables["KEYWARD_ENVIRONMENT"].flatMap(InstallationEnvironment.init(rawValue:)))
-        let adminPassword = try await Self.administrator(store: store, demoDirectory: demo ? options.directory : nil)
-        let trust = try options.loadTrust(extra: extraTrust)
+        let installation: RegistryInstallation
+        let adminPassword: String?
+        let trust: TrustStore
+        do {
+            installation = try await Self.installation(store: store, organization: organization, legalName: legalName,
+                                                       environment: environment ?? environmentVariables["KEYWARD_ENVIRONMENT"].flatMap(InstallationEnvironment.init(rawValue:)))
+            adminPassword = try await Self.administrator(store: store, demoDirectory: demo ? options.directory : nil)
+            trust = try options.loadTrust(extra: extraTrust)
+        } catch {
+            await store.database.close()
+            throw error
+        }
         if trust.isEmpty {
             logger.warning("no trusted authority key: every key will be refused as UNKNOWN_SIGNING_KEY; pass --trust-key or --trust-file")
         }

@@ -8,6 +8,12 @@ public struct AccessKeyVerification: Sendable {
     /// The signing key id named in the payload.
     public let kid: String?
 
+    public init(code: ValidationCode, license: LicenseKey?, kid: String?) {
+        self.code = code
+        self.license = license
+        self.kid = kid
+    }
+
     public var isValid: Bool { code == .valid }
 }
 

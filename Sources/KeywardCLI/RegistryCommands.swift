@@ -1,0 +1,270 @@
+import ArgumentParser
+import Foundation
+import HummingbirdBcrypt
+import KeywardAuthority
+import KeywardDomain
+import KeywardHTTP
+import KeywardRegistry
+import KeywardStore
+import Logging
+
+extension RegistryOptions {
+    /// The registry over the data directory's store; the installation must exist (made by the first `keyward serve`).
+    func openRegistry() async throws -> Registry {
+        let store = try await openStore(logger: Logger(label: "keyward"))
+        guard let installation = try await store.installation() else {
+            await store.database.close()
+            throw CommandFailure.failed("\(directory.path) holds no installation yet. Start it once with: keyward serve --data-dir \(directory.path) --organization ID --legal-name NAME")
+        }
+        do {
+            return Registry(store: store, installation: installation, trust: try loadTrust(), catalog: try Authority.defaultCatalog())
+        } catch {
+            await store.database.close()
+            throw error
+        }
+    }
+}
+
+/// Runs `body` with the registry open, closing it after, and turns refusals into exit statuses.
+func withRegistry(_ options: RegistryOptions, _ body: (Registry) async throws -> Void) async throws {
+    let registry = try await options.openRegistry()
+    do {
+        try await body(registry)
+    } catch let error as RegistryError {
+        await registry.store.database.close()
+        if case .invalid = error { throw CommandFailure(message: "error: \(error.code): \(error.message)", exitCode: 2) }
+        throw CommandFailure.failed("\(error.code): \(error.message)")
+    } catch let error as StoreError {
+        await registry.store.database.close()
+        throw CommandFailure.failed("\(error.code): \(error.message)")
+    } catch {
+        await registry.store.database.close()
+        throw error
+    }
+    await registry.store.database.close()
+}
+
+/// `keyward keys ...`: the License key menu from the command line.
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "List, register, show, rename and remove the registry's license keys.",
+        subcommands: [List.self, Add.self, Show.self, Rename.self, Remove.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the registered keys with their status.")
+        @OptionGroup var options: RegistryOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await withRegistry(options) { registry in
+                let now = registry.now()
+                let activation = try await registry.store.activation()
+                let keys = try await registry.store.keys()
+                if json {
+                    print(Console.json(keys.map { KeyLine($0, now: now, activated: activation?.certificate.serials.contains($0.serial) ?? false) }))
+                    return
+                }
+                let rows = keys.map { key -> [String] in
+                    let status = key.status(at: now)
+                    let days = key.license.expiresInDays(at: now).map { status == .valid ? "\($0)d" : "" } ?? "never"
+                    return [key.idNumber, key.serial, key.license.profile.rawValue, key.license.useType.rawValue, "\(key.license.users)",
+                            status.rawValue, days, key.source.rawValue, activation?.certificate.serials.contains(key.serial) == true ? "yes" : "no"]
+                }
+                print(Console.table(["ID #", "SERIAL", "PROFILE", "USE TYPE", "USERS", "STATUS", "EXPIRES", "SOURCE", "ACTIVATED"], rows))
+            }
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register an access key (the on-premise way): exit 1 with its validation code when refused.")
+        @OptionGroup var options: RegistryOptions
+        @Option(name: .customLong("id-number"), help: "The ID # to file it under, e.g. Engineering.") var idNumber: String
+        @Argument(help: "The access key, or - to read it from standard input.") var accessKey: String
+
+        func run() async throws {
+            let text = accessKey == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : accessKey
+            try await withRegistry(options) { registry in
+                let key = try await registry.register(idNumber: idNumber, accessKey: text, actor: "cli")
+                print("registered \(key.serial) as \"\(key.idNumber)\"")
+                Console.error("The installation must be activated again for this key to grant access: keyward activation status")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a key's data screen: its summary and components.")
+        @OptionGroup var options: RegistryOptions
+        @Argument(help: "The key's serial.") var serial: String
+
+        func run() async throws {
+            try await withRegistry(options) { registry in
+                guard let key = try await registry.store.key(serial) else {
+                    throw StoreError(code: "UNKNOWN_KEY", message: "There is no registered key \(serial).", kind: .notFound)
+                }
+                let now = registry.now()
+                print("ID #:           \(key.idNumber)")
+                print(KeyInspectCommand.report(AccessKeyVerification(code: key.status(at: now), license: key.license, kid: key.kid), now: now))
+                print("Source:         \(key.source.rawValue)")
+                if let reason = key.revocationReason { print("Revoked:        \(reason)") }
+                print("\nComponents:")
+                for component in registry.components(of: key) { print("  \(component.code.padding(toLength: 6, withPad: " ", startingAt: 0)) \(component.name)") }
+            }
+        }
+    }
+
+    struct Rename: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a key's ID #, the only thing about it that may change.")
+        @OptionGroup var options: RegistryOptions
+        @Argument(help: "The key's serial.") var serial: String
+        @Argument(help: "The new ID #.") var idNumber: String
+
+        func run() async throws {
+            try await withRegistry(options) { registry in
+                let key = try await registry.rename(serial, to: idNumber, actor: "cli")
+                print("\(key.serial) is now \"\(key.idNumber)\"")
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a key from the registry.")
+        @OptionGroup var options: RegistryOptions
+        @Argument(help: "The key's serial.") var serial: String
+
+        func run() async throws {
+            try await withRegistry(options) { registry in
+                let key = try await registry.remove(serial, actor: "cli")
+                print("removed \(key.serial) (\"\(key.idNumber)\")")
+            }
+        }
+    }
+}
+
+/// One key as `keys list --json` prints it.
+struct KeyLine: Encodable {
+    let serial: String
+    let idNumber: String
+    let source: KeySource
+    let status: ValidationCode
+    let expiresInDays: Int?
+    let activated: Bool
+    let key: LicenseKey
+
+    init(_ key: RegisteredKey, now: Date, activated: Bool) {
+        serial = key.serial
+        idNumber = key.idNumber
+        source = key.source
+        status = key.status(at: now)
+        expiresInDays = key.license.expiresInDays(at: now)
+        self.activated = activated
+        self.key = key.license
+    }
+}
+
+/// `keyward activation ...`: activation for servers without a browser.
+struct ActivationCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "activation",
+        abstract: "See whether activation is required, write the offline request, install a certificate.",
+        subcommands: [Status.self, Request.self, Apply.self]
+    )
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the activation state and what activating would change. Exit 0 when active, 1 otherwise.")
+        @OptionGroup var options: RegistryOptions
+
+        func run() async throws {
+            var status = Registry.ActivationStatus.never
+            try await withRegistry(options) { registry in
+                let state = try await registry.activationState()
+                status = state.status
+                print("Installation:   \(registry.installation.installationId) (\(registry.installation.organization.id), \(registry.installation.environment.rawValue))")
+                print("Activation:     \(state.status.rawValue)")
+                if let current = state.current {
+                    print("In force:       \(current.certificate.serials.count) keys, issued \(current.certificate.issuedAt), installed \(Timestamp.format(current.installedAt)) (\(current.method.rawValue))")
+                }
+                let change = state.change
+                if !change.isEmpty {
+                    print("Activating would change:")
+                    for serial in change.addedKeys { print("  + key \(serial)") }
+                    for serial in change.removedKeys { print("  - key \(serial)") }
+                    for code in change.addedComponents { print("  + component \(code)") }
+                    for code in change.removedComponents { print("  - component \(code)") }
+                    for (type, seats) in change.seats.sorted(by: { $0.key < $1.key }) { print("  \(seats > 0 ? "+" : "")\(seats) \(type) seats") }
+                }
+            }
+            if status != .active { throw ExitCode(1) }
+        }
+    }
+
+    struct Request: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write the offline activation request for the vendor (`keyward authority activate --request FILE`).")
+        @OptionGroup var options: RegistryOptions
+        @Option(help: "Where to write it; standard output when absent.") var out: String?
+        @Flag(help: "Ask to make this the production installation, demoting the current one.") var promote = false
+
+        func run() async throws {
+            try await withRegistry(options) { registry in
+                let text = Console.json(try await registry.activationRequest(promote: promote)) + "\n"
+                if let out {
+                    try text.write(toFile: out, atomically: true, encoding: .utf8)
+                    Console.error("Activation request written to \(out). Send it to the vendor; install the certificate they return with: keyward activation apply FILE")
+                } else {
+                    print(text, terminator: "")
+                }
+            }
+        }
+    }
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Install an activation certificate file from the vendor.")
+        @OptionGroup var options: RegistryOptions
+        @Argument(help: "The certificate file.") var file: String
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure.badInput("FILE", "cannot read \(file).") }
+            guard let document = try? KeywardJSON.decoder.decode(SignedDocument.self, from: data) else {
+                throw CommandFailure.badInput("FILE", "\(file) is not an activation certificate.")
+            }
+            try await withRegistry(options) { registry in
+                let activation = try await registry.install(document, method: .offline, actor: "cli")
+                print("activated: \(activation.certificate.serials.count) keys, \(activation.certificate.environment.rawValue)")
+            }
+        }
+    }
+}
+
+/// `keyward admin password`: resets the built-in administrator's password.
+struct AdminCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin",
+        abstract: "The built-in administrator.",
+        subcommands: [Password.self]
+    )
+
+    struct Password: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reset the built-in administrator's password; their web sessions and API tokens end.",
+            discussion: "The new password comes from KEYWARD_ADMIN_PASSWORD, or --password-stdin, or is generated and printed once."
+        )
+        @OptionGroup var options: RegistryOptions
+        @Flag(help: "Read the new password from standard input.") var passwordStdin = false
+
+        func run() async throws {
+            let given = passwordStdin
+                ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
+                : ProcessInfo.processInfo.environment["KEYWARD_ADMIN_PASSWORD"]
+            if let given, given.count < 12 || given.count > 72 {
+                throw CommandFailure.badInput("password", "use 12 to 72 characters.")
+            }
+            let password = given ?? APIToken.generate().secret
+            try await withRegistry(options) { registry in
+                try await registry.store.setPassword("admin", hash: Bcrypt.hash(password, cost: 12), actor: "cli", now: Date())
+            }
+            if given == nil { print("New password for admin: \(password)") } else { print("Password for admin changed.") }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import KeywardAuthority
+import KeywardDomain
+import Testing
+
+@Suite struct RegistryCLITests {
+    /// Starts `keyward serve` and returns the process and the lines it printed before serving.
+    static func serve(_ arguments: [String], environment: [String: String] = [:]) throws -> (process: Process, output: String) {
+        let process = Process()
+        process.executableURL = Keyward.executable
+        process.arguments = ["serve", "--port", "0"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var seen = ""
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !seen.contains("listening on") || !seen.hasSuffix("\n") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        return (process, seen)
+    }
+
+    static func stop(_ process: Process) async throws -> Int32 {
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        return process.isRunning ? -1 : process.terminationStatus
+    }
+
+    @Test func aFirstStartNeedsTheOrganization() throws {
+        try withTemporaryDirectory { directory in
+            let result = try Keyward.run(["serve", "--data-dir", directory.path, "--port", "0"])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("--organization"))
+        }
+    }
+
+    @Test func theFirstStartMakesTheInstallationAndAdministratorOnce() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-registry-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try Self.serve(["--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME Ltd", "--environment", "test"])
+        #expect(first.output.contains("installation inst-"))
+        #expect(first.output.contains("acme, test"))
+        let password = try #require(first.output.split(separator: "\n").first { $0.hasPrefix("Administrator:") }?.split(separator: " ").last.map(String.init))
+        let url = try #require(first.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
+        var login = URLRequest(url: URL(string: url + "/api/v1/auth/token")!)
+        login.httpMethod = "POST"
+        login.httpBody = Data(#"{"login":"admin","password":"\#(password)"}"#.utf8)
+        let (_, response) = try await URLSession.shared.data(for: login)
+        #expect((response as! HTTPURLResponse).statusCode == 201)
+        #expect(try await Self.stop(first.process) == 0)
+
+        // A second start reuses the installation and never shows the password again.
+        let second = try Self.serve(["--data-dir", directory.path])
+        #expect(!second.output.contains("Administrator:"))
+        #expect(second.output.contains("acme, test"))
+        #expect(try await Self.stop(second.process) == 0)
+    }
+
+    @Test func theLicenseKeyMenuFromTheCommandLine() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let authorityDirectory = directory.appendingPathComponent("authority"), registryDirectory = directory.appendingPathComponent("registry")
+        #expect(try Keyward.run(["authority", "init", "--data-dir", authorityDirectory.path]).status == 0)
+        let publicKey = try Keyward.run(["authority", "public-key", "--data-dir", authorityDirectory.path]).stdout.trimmingCharacters(in: .newlines)
+        let accessKey = try Keyward.run(AuthorityCLITests.issueArguments(authorityDirectory)).stdout.trimmingCharacters(in: .newlines)
+        let server = try Self.serve(["--data-dir", registryDirectory.path, "--organization", "acme", "--legal-name", "ACME", "--trust-key", publicKey],
+                                    environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"])
+        #expect(try await Self.stop(server.process) == 0)
+        let data = ["--data-dir", registryDirectory.path]
+
+        #expect(try Keyward.run(["keys", "add", "--id-number", "Engineering", "-"] + data, stdin: accessKey).status == 0)
+        let duplicate = try Keyward.run(["keys", "add", "--id-number", "Other", accessKey] + data)
+        #expect(duplicate.status == 1)
+        #expect(duplicate.stderr.contains("DUPLICATE_KEY"))
+        #expect(try Keyward.run(["keys", "add", "--id-number", "", accessKey] + data).status == 2)
+        let tampered = try Keyward.run(["keys", "add", "--id-number", "Tampered", String(accessKey.dropLast(6)) + "AAAAAA"] + data)
+        #expect(tampered.status == 1)
+
+        let serial = try #require(accessKey.isEmpty ? nil : Keyward.run(["keys", "list", "--json"] + data).stdout
+            .split(separator: "\"serial\" : \"").dropFirst().first?.prefix { $0 != "\"" }).description
+        #expect(try Keyward.run(["keys", "list"] + data).stdout.contains("Engineering"))
+        let shown = try Keyward.run(["keys", "show", serial] + data).stdout
+        #expect(shown.contains("Document") && shown.contains("Workflow"))
+        #expect(try Keyward.run(["keys", "rename", serial, "SOX"] + data).status == 0)
+        #expect(try Keyward.run(["keys", "list"] + data).stdout.contains("SOX"))
+
+        // Activation offline: the request file, a certificate from the authority's key, then it is active.
+        #expect(try Keyward.run(["activation", "status"] + data).status == 1)
+        let requestFile = directory.appendingPathComponent("request.json")
+        #expect(try Keyward.run(["activation", "request", "--out", requestFile.path] + data).status == 0)
+        let request = try JSONDecoder().decode(ActivationRequestFile.self, from: Data(contentsOf: requestFile))
+        #expect(request.serials == [serial])
+        let certificate = ActivationCertificate(installationId: request.installationId, organization: Organization(id: "acme", legalName: "ACME"),
+                                                environment: request.environment, serials: request.serials, issuedAt: Date())
+            .signed(with: try AuthorityKeyring.load(from: authorityDirectory).activeKey)
+        let certificateFile = directory.appendingPathComponent("certificate.json")
+        try JSONEncoder().encode(certificate).write(to: certificateFile)
+        #expect(try Keyward.run(["activation", "apply", certificateFile.path] + data).status == 0)
+        let status = try Keyward.run(["activation", "status"] + data)
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("active"))
+
+        #expect(try Keyward.run(["keys", "remove", serial] + data).status == 0)
+        let afterRemoval = try Keyward.run(["activation", "status"] + data)
+        #expect(afterRemoval.status == 1)
+        #expect(afterRemoval.stdout.contains("- key \(serial)"))
+
+        #expect(try Keyward.run(["admin", "password"] + data, environment: ["KEYWARD_ADMIN_PASSWORD": "short"]).status == 2)
+        let reset = try Keyward.run(["admin", "password"] + data, environment: ["KEYWARD_ADMIN_PASSWORD": ""])
+        #expect(reset.status == 2)
+        let generated = try Keyward.run(["admin", "password"] + data)
+        #expect(generated.status == 0)
+        #expect(generated.stdout.hasPrefix("New password for admin: "))
+    }
+}

@@ -166,7 +166,7 @@ struct RegistryServeCommand: AsyncParsableCommand {
         let registry = Registry(store: store, installation: installation, trust: trust, catalog: try Authority.defaultCatalog(), authority: client)
         let host = host
         let notes = demoNotes
-        let app = buildRegistryApplication(RegistryDependencies(registry: registry, metrics: metrics), host: host, port: port, logger: logger) { port in
+        let app = buildRegistryApplication(try await RegistryDependencies(registry: registry, metrics: metrics), host: host, port: port, logger: logger) { port in
             var lines = ["Keyward registry listening on http://\(host):\(port) (installation \(installation.installationId), \(installation.organization.id), \(installation.environment.rawValue))"]
             if let adminPassword { lines.append("Administrator: login admin, password \(adminPassword)") }
             lines += notes

@@ -35,8 +35,8 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     static func translate(_ error: HTTPError) -> APIError {
         var translated = switch error.status {
         case .notFound: APIError.notFound()
-        case .contentTooLarge: APIError(.contentTooLarge, code: "PAYLOAD_TOO_LARGE", message: "The request body is larger than this endpoint accepts.")
-        case .methodNotAllowed: APIError(.methodNotAllowed, code: "METHOD_NOT_ALLOWED", message: "This address does not accept \(error.status.code == 405 ? "that method" : "this request").")
+        case .contentTooLarge: APIError.payloadTooLarge(limit: 1 << 20)
+        case .methodNotAllowed: APIError(.methodNotAllowed, code: "METHOD_NOT_ALLOWED", message: "This address does not accept that method.")
         case .unauthorized: APIError.unauthenticated
         default: APIError(error.status, code: error.status.reasonPhrase.uppercased().replacingOccurrences(of: " ", with: "_"),
                           message: error.body ?? error.status.reasonPhrase)

@@ -46,13 +46,18 @@ public struct AuthorityClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let response: HTTPClientResponse
+        let data: Data
         do {
             response = try await http.execute(request, timeout: timeout)
+            data = Data(buffer: try await response.body.collect(upTo: maximumSize))
+        } catch is NIOTooManyBytesError {
+            throw RegistryError.authority(code: "AUTHORITY_BAD_ANSWER", message: "The licensing authority's answer is larger than \(maximumSize / 1024) KiB; it was not read.")
         } catch {
             throw RegistryError.authority(code: "AUTHORITY_UNREACHABLE", message: "The licensing authority at \(baseURL) cannot be reached (\(error)). Check the authority URL and the network, or activate offline.")
         }
-        let buffer = try await response.body.collect(upTo: maximumSize)
-        let data = Data(buffer: buffer)
+        if response.status.code == 401 {
+            throw RegistryError.authority(code: "AUTHORITY_UNAUTHORIZED", message: "The licensing authority refused the organization token. Ask the vendor for a new one.")
+        }
         guard (200..<300).contains(Int(response.status.code)) else {
             struct Refusal: Decodable {
                 struct Content: Decodable { let code: String; let message: String }
@@ -60,9 +65,6 @@ public struct AuthorityClient: Sendable {
             }
             if let refusal = try? JSONDecoder().decode(Refusal.self, from: data) {
                 throw RegistryError.authority(code: refusal.error.code, message: "The licensing authority refused: \(refusal.error.message)")
-            }
-            if response.status.code == 401 {
-                throw RegistryError.authority(code: "AUTHORITY_UNAUTHORIZED", message: "The licensing authority refused the organization token. Ask the vendor for a new one.")
             }
             throw RegistryError.authority(code: "AUTHORITY_ERROR", message: "The licensing authority answered \(response.status.code).")
         }

@@ -125,6 +125,10 @@ public struct Registry: Sendable {
             throw RegistryError.certificate(code: "WRONG_INSTALLATION",
                                             message: "This certificate was made for installation \(certificate.installationId) of \(certificate.organization.id), not for this one (\(installation.installationId)).")
         }
+        guard certificate.environment == installation.environment else {
+            throw RegistryError.certificate(code: "WRONG_INSTALLATION",
+                                            message: "This certificate is for a \(certificate.environment.rawValue) installation; this one is \(installation.environment.rawValue).")
+        }
         let keys = try await store.keys()
         let covered = keys.filter { certificate.serials.contains($0.serial) }.map { CoveredKey($0.license) }
         let activation = StoredActivation(document: document, certificate: certificate, covered: covered, installedAt: now(), method: method)
@@ -137,6 +141,11 @@ public struct Registry: Sendable {
     public func activateOnline(promote: Bool = false, actor: String) async throws -> StoredActivation {
         guard let authority else { throw RegistryError.noAuthority }
         let document = try await authority.activate(try await activationRequest(promote: promote))
-        return try await install(document, method: .online, actor: actor)
+        do {
+            return try await install(document, method: .online, actor: actor)
+        } catch RegistryError.certificate(_, let message) {
+            // The authority answered, but not with a certificate this installation can use: its fault, not the caller's.
+            throw RegistryError.authority(code: "AUTHORITY_BAD_CERTIFICATE", message: "The licensing authority sent a certificate this installation refuses: \(message)")
+        }
     }
 }

@@ -58,7 +58,7 @@ struct RegistryHarness: Sendable {
     }
 
     func withAPI(_ body: @escaping @Sendable (RegistryAPI) async throws -> Void) async throws {
-        let app = Application(router: buildRegistryRouter(RegistryDependencies(registry: registry, metrics: PrometheusCollectorRegistry(), throttle: throttle)))
+        let app = Application(router: buildRegistryRouter(try await RegistryDependencies(registry: registry, metrics: PrometheusCollectorRegistry(), throttle: throttle)))
         try await app.test(.router) { client in
             var api = RegistryAPI(client: client, token: nil)
             let login = try await api.call(.post, "/api/v1/auth/token", json: #"{"login":"admin","password":"\#(Self.password)"}"#)

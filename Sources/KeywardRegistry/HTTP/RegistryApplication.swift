@@ -11,11 +11,13 @@ public struct RegistryDependencies: Sendable {
     public let registry: Registry
     public let metrics: PrometheusCollectorRegistry
     public let throttle: LoginThrottle
+    public let web: WebUI
 
-    public init(registry: Registry, metrics: PrometheusCollectorRegistry, throttle: LoginThrottle = LoginThrottle()) {
+    public init(registry: Registry, metrics: PrometheusCollectorRegistry, throttle: LoginThrottle = LoginThrottle()) async throws {
         self.registry = registry
         self.metrics = metrics
         self.throttle = throttle
+        self.web = try await WebUI.load(registry: registry, throttle: throttle)
     }
 }
 
@@ -33,15 +35,19 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     router.get("/api/v1/audit-events") { request, context in
         try context.requireAdministrator()
         let query = request.uri.queryParameters
-        let limit = query.get("limit").flatMap(Int.init) ?? 50
+        let limit = query.get("limit").map { Int($0) ?? 0 } ?? 50
         guard (1...AuditQuery.maximumLimit).contains(limit) else {
             throw APIError.invalidField(FieldError(field: "limit", code: "INVALID_LIMIT", message: "limit must be a whole number from 1 to \(AuditQuery.maximumLimit)."))
+        }
+        if let before = query.get("before"), Int64(before) == nil {
+            throw APIError.invalidField(FieldError(field: "before", code: "INVALID_CURSOR", message: "before must be the id of an audit event."))
         }
         let events = try await AuditLog(database: registry.store.database).list(AuditQuery(
             actor: query.get("actor").flatMap { $0.isEmpty ? nil : $0 }, action: query.get("action").flatMap { $0.isEmpty ? nil : $0 },
             target: query.get("target").flatMap { $0.isEmpty ? nil : $0 }, beforeID: query.get("before").flatMap(Int64.init), limit: limit))
         return ItemsResponse(items: events)
     }
+    dependencies.web.add(to: router)
     return router
 }
 

@@ -1,0 +1,71 @@
+import Foundation
+
+/// `application/x-www-form-urlencoded` bodies, as browsers send forms.
+enum URLEncodedForm {
+    static func parse(_ bytes: [UInt8]) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in bytes.split(separator: UInt8(ascii: "&")) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]) else { continue }
+            fields[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
+        }
+        return fields
+    }
+
+    private static func decode(_ bytes: ArraySlice<UInt8>) -> String? {
+        String(decoding: bytes.map { $0 == UInt8(ascii: "+") ? UInt8(ascii: " ") : $0 }, as: UTF8.self).removingPercentEncoding
+    }
+}
+
+/// `multipart/form-data` bodies: just enough for a form with a file field and hidden fields.
+enum MultipartForm {
+    struct Part {
+        let filename: String?
+        let data: [UInt8]
+    }
+
+    /// The parts by field name, or `nil` when the body does not follow the boundary of `contentType`.
+    static func parse(_ body: [UInt8], contentType: String) -> [String: Part]? {
+        guard let boundaryParameter = contentType.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) })
+            .first(where: { $0.lowercased().hasPrefix("boundary=") })
+        else { return nil }
+        let boundary = Array(("--" + boundaryParameter.dropFirst(9).trimmingCharacters(in: CharacterSet(charactersIn: "\""))).utf8)
+        var parts: [String: Part] = [:]
+        var sections: [ArraySlice<UInt8>] = []
+        var searchFrom = body.startIndex
+        var previous: Int?
+        while let match = find(boundary, in: body, from: searchFrom) {
+            if let start = previous { sections.append(body[start..<match]) }
+            previous = match + boundary.count
+            searchFrom = match + boundary.count
+        }
+        for section in sections {
+            var content = section
+            if content.starts(with: [13, 10]) { content = content.dropFirst(2) }
+            if content.suffix(2).elementsEqual([13, 10]) { content = content.dropLast(2) }
+            guard let split = find([13, 10, 13, 10], in: Array(content), from: 0) else { continue }
+            let bytes = Array(content)
+            let headers = String(decoding: bytes[..<split], as: UTF8.self)
+            let data = Array(bytes[(split + 4)...])
+            guard let disposition = headers.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-disposition:") }) else { continue }
+            func parameter(_ name: String) -> String? {
+                guard let range = disposition.range(of: "\(name)=\"") else { return nil }
+                let rest = disposition[range.upperBound...]
+                return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
+            }
+            guard let name = parameter("name") else { continue }
+            parts[name] = Part(filename: parameter("filename"), data: data)
+        }
+        return parts
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+        var index = start
+        while index <= haystack.count - needle.count {
+            if haystack[index] == needle[0], haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
+            index += 1
+        }
+        return nil
+    }
+}

@@ -115,6 +115,24 @@ import Testing
         }
     }
 
+    @Test func theListWarnsOfExpiryAt30And7And1Days() async throws {
+        try await RegistryHarness.run(.sqliteFile) { harness in
+            // The harness's clock is 2026-06-01T09:00Z.
+            let expiries = ["KW-EXPR-0020": "2026-06-21T12:00:00Z", "KW-EXPR-0005": "2026-06-06T12:00:00Z", "KW-EXPR-0001": "2026-06-02T12:00:00Z", "KW-EXPR-0090": "2026-09-01T00:00:00Z"]
+            for (serial, expiry) in expiries {
+                try await harness.registry.register(idNumber: serial, accessKey: harness.accessKey(serial: serial, expiresAt: expiry), actor: "test")
+            }
+            try await withBrowser(harness) { browser in
+                _ = try await browser.logIn()
+                let html = String(buffer: try await browser.request(.get, "/license-keys").body)
+                #expect(html.contains(#"<span class="warning warning-notice">20 days left</span>"#))
+                #expect(html.contains(#"<span class="warning warning-soon">5 days left</span>"#))
+                #expect(html.contains(#"<span class="warning warning-urgent">expires tomorrow</span>"#))
+                #expect(html.components(separatedBy: "class=\"warning ").count == 4, "the key expiring in 92 days carries no warning")
+            }
+        }
+    }
+
     @Test func aCertificateIsUploadedAsAFile() async throws {
         try await RegistryHarness.run(.sqliteFile) { harness in
             try await harness.registry.register(idNumber: "One", accessKey: harness.accessKey(serial: "KW-WEBB-0002"), actor: "test")

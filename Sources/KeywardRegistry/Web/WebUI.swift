@@ -145,9 +145,11 @@ public struct WebUI: Sendable {
         let status = key.status(at: now)
         let days = key.license.expiresInDays(at: now)
         var warning: String?
+        var warningLevel = "notice"
         if status == .valid, let days {
-            // Warnings at 30, 7 and 1 days, as the menu promises.
+            // Warnings from 30 days, stronger from 7 and from 1.
             warning = days < 1 ? "expires today" : days == 1 ? "expires tomorrow" : days <= 30 ? "\(days) days left" : nil
+            warningLevel = days <= 1 ? "urgent" : days <= 7 ? "soon" : "notice"
         }
         let statusClass = switch status {
         case .valid: "valid"
@@ -168,7 +170,7 @@ public struct WebUI: Sendable {
             "registeredAt": Timestamp.format(key.registeredAt), "registeredBy": key.registeredBy,
         ]
         // Absent values stay out of the dictionary: Mustache would print an Optional's "nil".
-        if let warning { values["warning"] = warning }
+        if let warning { values["warning"] = ["text": warning, "level": warningLevel] }
         if let reason = key.revocationReason { values["revocationReason"] = reason }
         return values
     }

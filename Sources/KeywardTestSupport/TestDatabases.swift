@@ -111,3 +111,27 @@ public func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async ret
     defer { try? FileManager.default.removeItem(at: url) }
     return try await body(url)
 }
+
+/// `METHOD /path/{param}` for every operation under `paths:` of an OpenAPI description.
+public func describedOperations(_ yaml: String) -> Set<String> {
+    var operations: Set<String> = []
+    var path: String?
+    var inPaths = false
+    for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+        if line == "paths:" { inPaths = true; continue }
+        if inPaths, let first = line.first, first != " ", first != "#" { inPaths = false }
+        guard inPaths else { continue }
+        if line.hasPrefix("  /"), line.hasSuffix(":") {
+            path = String(line.dropFirst(2).dropLast())
+        } else if line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":"), let path {
+            let key = line.trimmingCharacters(in: .whitespaces).dropLast()
+            if ["get", "post", "put", "patch", "delete", "head"].contains(String(key)) { operations.insert("\(key.uppercased()) \(path)") }
+        }
+    }
+    return operations
+}
+
+/// A router path such as `/v1/organizations/:id` written as OpenAPI does, `/v1/organizations/{id}`.
+public func openAPIPath(_ routerPath: String) -> String {
+    "/" + routerPath.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+}

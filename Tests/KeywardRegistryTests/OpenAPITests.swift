@@ -15,32 +15,11 @@ import Testing
                 let path = route.path.description
                 return path.hasPrefix("/api/") || path.hasPrefix("api/") || ["health", "metrics", "openapi.yaml"].contains { path.contains($0) }
             }
-            let routed = Set(api.map { route in
-                let path = route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
-                return "\(route.method.rawValue) /\(path)"
-            })
+            let routed = Set(api.map { "\($0.method.rawValue) \(openAPIPath($0.path.description))" })
             let described = describedOperations(Registry.openAPIDescription())
             #expect(routed.count >= 16)
             #expect(routed.subtracting(described).isEmpty, "missing from openapi/registry.yaml: \(routed.subtracting(described).sorted())")
             #expect(described.subtracting(routed).isEmpty, "described but not routed: \(described.subtracting(routed).sorted())")
         }
-    }
-
-    func describedOperations(_ yaml: String) -> Set<String> {
-        var operations: Set<String> = []
-        var path: String?
-        var inPaths = false
-        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line == "paths:" { inPaths = true; continue }
-            if inPaths, let first = line.first, first != " ", first != "#" { inPaths = false }
-            guard inPaths else { continue }
-            if line.hasPrefix("  /"), line.hasSuffix(":") {
-                path = String(line.dropFirst(2).dropLast())
-            } else if line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":"), let path {
-                let key = line.trimmingCharacters(in: .whitespaces).dropLast()
-                if ["get", "post", "put", "patch", "delete"].contains(String(key)) { operations.insert("\(key.uppercased()) \(path)") }
-            }
-        }
-        return operations
     }
 }

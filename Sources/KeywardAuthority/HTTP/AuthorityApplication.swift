@@ -38,12 +38,6 @@ public func buildAuthorityApplication(
     _ dependencies: AuthorityDependencies, host: String, port: Int, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    var app = Application(
-        router: buildAuthorityRouter(dependencies),
-        configuration: .init(address: .hostname(host, port: port), serverName: "keyward-authority"),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
-        logger: logger
-    )
-    app.addServices(DatabaseService(database: dependencies.authority.store.database))
-    return app
+    buildKeywardApplication(router: buildAuthorityRouter(dependencies), database: dependencies.authority.store.database,
+                            serverName: "keyward-authority", host: host, port: port, logger: logger, onServerRunning: onServerRunning)
 }

@@ -60,7 +60,7 @@ struct FeedController: Sendable {
         }
         router.get("/v1/organizations/:id/activations") { _, context in
             try context.requireOperator()
-            return ListResponse(items: try await authority.store.installations(of: try context.parameters.require("id")))
+            return ItemsResponse(items: try await authority.store.installations(of: try context.parameters.require("id")))
         }
     }
 }

@@ -52,7 +52,7 @@ struct LicenseKeysController: Sendable {
         }
         router.get("/v1/organizations/:id/agreements") { _, context in
             try context.requireOperator()
-            return ListResponse(items: try await authority.store.agreements(of: try context.parameters.require("id")))
+            return ItemsResponse(items: try await authority.store.agreements(of: try context.parameters.require("id")))
         }
         router.get("/v1/agreements/:id") { _, context in
             try context.requireOperator()
@@ -70,7 +70,7 @@ struct LicenseKeysController: Sendable {
         }
         router.get("/v1/organizations/:id/license-keys") { _, context in
             try context.requireOperator()
-            return ListResponse(items: try await authority.store.keys(of: try context.parameters.require("id")).map(KeyResponse.init))
+            return ItemsResponse(items: try await authority.store.keys(of: try context.parameters.require("id")).map(KeyResponse.init))
         }
         router.get("/v1/license-keys/:serial") { _, context in
             try context.requireOperator()

@@ -30,7 +30,7 @@ struct OrganizationsController: Sendable {
         }
         router.get("/v1/organizations") { _, context in
             try context.requireOperator()
-            return ListResponse(items: try await authority.store.organizations())
+            return ItemsResponse(items: try await authority.store.organizations())
         }
         router.get("/v1/organizations/:id") { _, context in
             try context.requireOperator()
@@ -52,7 +52,7 @@ struct OrganizationsController: Sendable {
         }
         router.get("/v1/tokens") { _, context in
             try context.requireOperator()
-            return ListResponse(items: try await TokenStore(database: authority.store.database).list().map(TokenResponse.init))
+            return ItemsResponse(items: try await TokenStore(database: authority.store.database).list().map(TokenResponse.init))
         }
         router.delete("/v1/tokens/:id") { _, context in
             try context.requireOperator()

@@ -27,11 +27,6 @@ struct KeyResponse: ResponseEncodable {
     }
 }
 
-/// A list in an object, so lists can grow fields (paging) without breaking clients.
-struct ListResponse<Item: Encodable & Sendable>: ResponseEncodable {
-    let items: [Item]
-}
-
 /// A token as listed: never its secret.
 struct TokenResponse: ResponseEncodable {
     let id: String
@@ -65,7 +60,6 @@ extension OrganizationRecord: ResponseEncodable {}
 extension AgreementRecord: ResponseEncodable {}
 extension InstallationRecord: ResponseEncodable {}
 extension Catalog: ResponseEncodable {}
-extension AuditEvent: ResponseEncodable {}
 extension SignedDocument: ResponseEncodable {}
 
 /// `201 Created` with a body.

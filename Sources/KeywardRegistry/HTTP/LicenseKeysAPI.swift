@@ -69,10 +69,6 @@ struct KeyDetail: ResponseEncodable {
     }
 }
 
-struct ItemsResponse<Item: Encodable & Sendable>: ResponseEncodable {
-    let items: [Item]
-}
-
 /// `/api/v1/license-keys`: the License key menu's API.
 struct LicenseKeysAPI: Sendable {
     let registry: Registry

@@ -151,6 +151,9 @@ import Testing
                 #expect(try await install(harness.certificate(serials: ["KW-AAAA-0001"], signedWith: AuthoritySigningKey())).errorCode == "UNTRUSTED_CERTIFICATE")
                 #expect(try await install(harness.certificate(serials: ["KW-AAAA-0001"], installationId: "inst-other")).errorCode == "WRONG_INSTALLATION")
                 #expect(try await install(harness.certificate(serials: ["KW-AAAA-0001"], organization: "globex")).errorCode == "WRONG_INSTALLATION")
+                let testCertificate = ActivationCertificate(installationId: "inst-test-1", organization: Organization(id: "acme", legalName: "ACME"),
+                                                            environment: .test, serials: ["KW-AAAA-0001"], issuedAt: harness.clock.now).signed(with: harness.signingKey)
+                #expect(try await install(testCertificate).errorCode == "WRONG_INSTALLATION")
                 var tampered = harness.certificate(serials: ["KW-AAAA-0001"])
                 tampered.payload = Base64URL.encode(Array(#"{"v":1}"#.utf8))
                 #expect(try await install(tampered).errorCode == "UNTRUSTED_CERTIFICATE")

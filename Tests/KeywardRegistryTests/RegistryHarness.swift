@@ -24,13 +24,14 @@ struct RegistryHarness: Sendable {
 
     var store: RegistryStore { registry.store }
 
-    static func run(_ backend: Backend, authority: AuthorityClient? = nil, _ body: @Sendable (RegistryHarness) async throws -> Void) async throws {
+    static func run(_ backend: Backend, authority: AuthorityClient? = nil, environment: InstallationEnvironment = .production,
+                    _ body: @Sendable (RegistryHarness) async throws -> Void) async throws {
         try await withFreshDatabase(backend) { database, _ async throws in
             try await Migrator(Schema.registry).migrate(database, logger: testLogger)
             let store = RegistryStore(database: database)
             let installation = try await store.createInstallation(RegistryInstallation(
                 installationId: "inst-test-1", organization: Organization(id: "acme", legalName: "ACME Industries Ltd."),
-                environment: .production, createdAt: start)).installation
+                environment: environment, createdAt: start)).installation
             _ = try await store.createAdministrator(login: "admin", passwordHash: Bcrypt.hash(password, cost: 4), now: start)
             let signingKey = AuthoritySigningKey()
             let clock = TestClock(start)
@@ -53,7 +54,7 @@ struct RegistryHarness: Sendable {
 
     /// A signed activation certificate for `serials`, as the authority would make it.
     func certificate(serials: [String], installationId: String = "inst-test-1", organization: String = "acme", signedWith key: AuthoritySigningKey? = nil) -> SignedDocument {
-        ActivationCertificate(installationId: installationId, organization: Organization(id: organization, legalName: "ACME"), environment: .production,
+        ActivationCertificate(installationId: installationId, organization: Organization(id: organization, legalName: "ACME"), environment: registry.installation.environment,
                               serials: serials, issuedAt: clock.now).signed(with: key ?? signingKey)
     }
 

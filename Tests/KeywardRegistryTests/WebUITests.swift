@@ -115,6 +115,22 @@ import Testing
         }
     }
 
+    @Test func aTestInstallationShowsItsBannerOnEveryPage() async throws {
+        for environment in [InstallationEnvironment.test, .production] {
+            try await RegistryHarness.run(.sqliteFile, environment: environment) { harness in
+                try await withBrowser(harness) { browser in
+                    let login = String(buffer: try await browser.request(.get, "/login").body)
+                    _ = try await browser.logIn()
+                    let keys = String(buffer: try await browser.request(.get, "/license-keys").body)
+                    let activation = String(buffer: try await browser.request(.get, "/activation").body)
+                    for page in [login, keys, activation] {
+                        #expect(page.contains("banner-test") == (environment == .test))
+                    }
+                }
+            }
+        }
+    }
+
     @Test func theListWarnsOfExpiryAt30And7And1Days() async throws {
         try await RegistryHarness.run(.sqliteFile) { harness in
             // The harness's clock is 2026-06-01T09:00Z.

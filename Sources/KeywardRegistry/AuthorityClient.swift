@@ -10,12 +10,15 @@ public struct AuthorityClient: Sendable {
     let token: String
     let http: HTTPClient
     public let timeout: TimeAmount
+    /// The largest feed read; a larger answer is refused unread (`FEED_TOO_LARGE`).
+    public let maximumFeedSize: Int
 
-    public init(baseURL: String, token: String, http: HTTPClient = .shared, timeout: TimeAmount = .seconds(30)) {
+    public init(baseURL: String, token: String, http: HTTPClient = .shared, timeout: TimeAmount = .seconds(30), maximumFeedSize: Int = 64 << 20) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.token = token
         self.http = http
         self.timeout = timeout
+        self.maximumFeedSize = maximumFeedSize
     }
 
     /// Asks the authority to activate this installation and returns the signed certificate.
@@ -36,11 +39,34 @@ public struct AuthorityClient: Sendable {
         }
     }
 
+    /// The answer to a feed request: a new feed, or `nil` when it is unchanged (`304`).
+    public struct FeedAnswer: Sendable {
+        public let body: Data
+        public let etag: String?
+    }
+
+    /// Fetches the organization's signed feed, sending `If-None-Match` when an entity tag is known.
+    public func feed(organizationId: String, etag: String?) async throws -> FeedAnswer? {
+        let maximumSize = maximumFeedSize
+        var headers: [(String, String)] = []
+        if let etag { headers.append(("If-None-Match", etag)) }
+        let (status, data, answerTag) = try await exchange("GET", "/v1/organizations/\(organizationId)/feed", headers: headers, maximumSize: maximumSize)
+        if status == 304 { return nil }
+        return FeedAnswer(body: data, etag: answerTag)
+    }
+
     /// Sends a request and returns the body of a 2xx answer; anything else becomes a `RegistryError.authority`.
     func send(_ method: String, _ path: String, body: Data? = nil, maximumSize: Int = 1 << 20) async throws -> Data {
+        try await exchange(method, path, body: body, maximumSize: maximumSize).data
+    }
+
+    /// One request: 2xx and 304 answers come back; every other answer, and every failure, is a `RegistryError.authority`.
+    func exchange(_ method: String, _ path: String, headers extra: [(String, String)] = [], body: Data? = nil,
+                  maximumSize: Int) async throws -> (status: Int, data: Data, etag: String?) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .init(rawValue: method)
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        for (name, value) in extra { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
@@ -51,10 +77,13 @@ public struct AuthorityClient: Sendable {
             response = try await http.execute(request, timeout: timeout)
             data = Data(buffer: try await response.body.collect(upTo: maximumSize))
         } catch is NIOTooManyBytesError {
-            throw RegistryError.authority(code: "AUTHORITY_BAD_ANSWER", message: "The licensing authority's answer is larger than \(maximumSize / 1024) KiB; it was not read.")
+            throw RegistryError.authority(code: "FEED_TOO_LARGE", message: "The licensing authority's answer is larger than \(maximumSize / 1024) KiB; it was not read.")
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            throw RegistryError.authority(code: "AUTHORITY_TIMEOUT", message: "The licensing authority at \(baseURL) did not answer within \(timeout.nanoseconds / 1_000_000_000) seconds.")
         } catch {
             throw RegistryError.authority(code: "AUTHORITY_UNREACHABLE", message: "The licensing authority at \(baseURL) cannot be reached (\(error)). Check the authority URL and the network, or activate offline.")
         }
+        if response.status.code == 304 { return (304, data, response.headers.first(name: "etag")) }
         if response.status.code == 401 {
             throw RegistryError.authority(code: "AUTHORITY_UNAUTHORIZED", message: "The licensing authority refused the organization token. Ask the vendor for a new one.")
         }
@@ -68,6 +97,6 @@ public struct AuthorityClient: Sendable {
             }
             throw RegistryError.authority(code: "AUTHORITY_ERROR", message: "The licensing authority answered \(response.status.code).")
         }
-        return data
+        return (Int(response.status.code), data, response.headers.first(name: "etag"))
     }
 }

@@ -15,13 +15,18 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
     case authority(code: String, message: String)
     /// Online activation or synchronization needs an authority, and none is configured.
     case noAuthority
+    /// A feed that cannot be applied.
+    case feed(code: String, message: String)
+    /// A synchronization is already under way.
+    case syncInProgress
 
     public var code: String {
         switch self {
         case .invalid(let problem): problem.code
         case .accessKey(let code): code.rawValue
-        case .certificate(let code, _), .authority(let code, _): code
+        case .certificate(let code, _), .authority(let code, _), .feed(let code, _): code
         case .noAuthority: "NO_AUTHORITY"
+        case .syncInProgress: "SYNC_IN_PROGRESS"
         }
     }
 
@@ -29,7 +34,8 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
         switch self {
         case .invalid(let problem): problem.message
         case .accessKey(let code): code.explanation
-        case .certificate(_, let message), .authority(_, let message): message
+        case .certificate(_, let message), .authority(_, let message), .feed(_, let message): message
+        case .syncInProgress: "A synchronization is already running; wait for it to finish, then look at the history."
         case .noAuthority: "No licensing authority is configured for this installation. Start it with --authority-url and --sync-token-file, or activate offline."
         }
     }
@@ -41,8 +47,8 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
         case .invalid(let problem): APIError.invalidField(problem)
         case .accessKey: APIError(.unprocessableContent, code: code, message: message, details: ["field": "accessKey"])
         case .certificate: APIError(.unprocessableContent, code: code, message: message, details: ["field": "certificate"])
-        case .authority: APIError(.badGateway, code: code, message: message)
-        case .noAuthority: APIError(.conflict, code: code, message: message)
+        case .authority, .feed: APIError(.badGateway, code: code, message: message)
+        case .noAuthority, .syncInProgress: APIError(.conflict, code: code, message: message)
         }
     }
 }

@@ -25,7 +25,7 @@ struct RegistryHarness: Sendable {
     var store: RegistryStore { registry.store }
 
     static func run(_ backend: Backend, authority: AuthorityClient? = nil, environment: InstallationEnvironment = .production,
-                    _ body: @Sendable (RegistryHarness) async throws -> Void) async throws {
+                    trusting extra: [AuthorityPublicKey] = [], _ body: @Sendable (RegistryHarness) async throws -> Void) async throws {
         try await withFreshDatabase(backend) { database, _ async throws in
             try await Migrator(Schema.registry).migrate(database, logger: testLogger)
             let store = RegistryStore(database: database)
@@ -35,7 +35,7 @@ struct RegistryHarness: Sendable {
             _ = try await store.createAdministrator(login: "admin", passwordHash: Bcrypt.hash(password, cost: 4), now: start)
             let signingKey = AuthoritySigningKey()
             let clock = TestClock(start)
-            let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey]),
+            let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey] + extra),
                                     catalog: try Authority.defaultCatalog(), authority: authority, now: { clock.now })
             try await body(RegistryHarness(registry: registry, signingKey: signingKey, clock: clock, throttle: LoginThrottle(maximumPerLogin: 3, maximumPerAddress: 10)))
         }

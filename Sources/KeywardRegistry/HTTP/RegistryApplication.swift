@@ -11,13 +11,17 @@ public struct RegistryDependencies: Sendable {
     public let registry: Registry
     public let metrics: PrometheusCollectorRegistry
     public let throttle: LoginThrottle
+    public let synchronizer: Synchronizer
     public let web: WebUI
 
-    public init(registry: Registry, metrics: PrometheusCollectorRegistry, throttle: LoginThrottle = LoginThrottle()) async throws {
+    public init(registry: Registry, metrics: PrometheusCollectorRegistry, throttle: LoginThrottle = LoginThrottle(),
+                synchronizer: Synchronizer? = nil) async throws {
         self.registry = registry
         self.metrics = metrics
         self.throttle = throttle
-        self.web = try await WebUI.load(registry: registry, throttle: throttle)
+        let synchronizer = synchronizer ?? Synchronizer(registry: registry)
+        self.synchronizer = synchronizer
+        self.web = try await WebUI.load(registry: registry, throttle: throttle, synchronizer: synchronizer)
     }
 }
 
@@ -32,6 +36,7 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     AuthAPI(registry: registry, throttle: dependencies.throttle).add(to: router)
     LicenseKeysAPI(registry: registry).add(to: router)
     ActivationAPI(registry: registry).add(to: router)
+    SynchronizationAPI(registry: registry, synchronizer: dependencies.synchronizer).add(to: router)
     router.get("/api/v1/audit-events") { request, context in
         try context.requireAdministrator()
         return ItemsResponse(items: try await AuditLog(database: registry.store.database).list(try AuditQuery.from(request)))

@@ -11,17 +11,18 @@ public struct WebUI: Sendable {
     let templates: MustacheLibrary
     let sessions: WebSessions
     let authentication: Authentication
+    let synchronizer: Synchronizer
     let stylesheet: String
 
     /// Loads the templates and the stylesheet shipped with the registry.
-    public static func load(registry: Registry, throttle: LoginThrottle) async throws -> WebUI {
+    public static func load(registry: Registry, throttle: LoginThrottle, synchronizer: Synchronizer) async throws -> WebUI {
         guard let resources = Bundle.module.resourceURL else {
             throw StoreError(code: "RESOURCES_MISSING", message: "The web UI's templates are missing from this build.")
         }
         let templates = try await MustacheLibrary(directory: resources.appendingPathComponent("templates").path)
         let stylesheet = try String(contentsOf: resources.appendingPathComponent("static/keyward.css"), encoding: .utf8)
         return WebUI(registry: registry, templates: templates, sessions: WebSessions(store: registry.store, now: registry.now),
-                     authentication: Authentication(registry: registry, throttle: throttle), stylesheet: stylesheet)
+                     authentication: Authentication(registry: registry, throttle: throttle), synchronizer: synchronizer, stylesheet: stylesheet)
     }
 
     static let flashes: [String: (kind: String, text: String)] = [
@@ -31,7 +32,7 @@ public struct WebUI: Sendable {
         "activated": ("ok", "The installation is activated."),
         "logged-out": ("info", "You are logged out."),
         "no-authority": ("info", "Synchronization is not available: no licensing authority is configured for this installation. Register keys with Create."),
-        "sync-unavailable": ("info", "Synchronization with the licensing authority is not available in this version yet. Register keys with Create."),
+        "sync-in-progress": ("info", "A synchronization is already running. Look at the history in a moment."),
     ]
 
     // MARK: Rendering
@@ -49,6 +50,10 @@ public struct WebUI: Sendable {
         if let nav { values["nav" + nav.prefix(1).uppercased() + nav.dropFirst()] = true }
         if let code = request.uri.queryParameters.get("flash"), let flash = Self.flashes[code] {
             values["flash"] = ["kind": flash.kind, "text": flash.text]
+        }
+        if let id = request.uri.queryParameters.get("synchronization").flatMap(Int64.init),
+           let run = try await registry.store.synchronizations(trigger: nil, beforeID: id + 1, limit: 1).first, run.id == id {
+            values["flash"] = ["kind": run.outcome == .failed ? "error" : "ok", "text": run.summary]
         }
         return values
     }
@@ -189,14 +194,33 @@ public struct WebUI: Sendable {
         router.post("/license-keys/synchronize") { request, context in
             let session = try await requireSession(request)
             _ = try await form(request, context: context, session: session)
-            return Self.redirect("/license-keys?flash=\(registry.authority == nil ? "no-authority" : "sync-unavailable")")
+            do {
+                let run = try await synchronizer.run(trigger: .manual, actor: "user:\(session.user.login)")
+                return Self.redirect("/license-keys?synchronization=\(run.id)")
+            } catch RegistryError.noAuthority {
+                return Self.redirect("/license-keys?flash=no-authority")
+            } catch RegistryError.syncInProgress {
+                return Self.redirect("/license-keys?flash=sync-in-progress")
+            }
         }
         router.get("/license-keys/synchronizations") { request, _ in
             let session = try await requireSession(request)
+            let all = request.uri.queryParameters.get("trigger") == "all"
             var values = try await layout(session, request: request, nav: "keys")
-            values["explanation"] = registry.authority == nil
-                ? "No licensing authority is configured for this installation, so there is nothing to synchronize."
-                : "Synchronization with the licensing authority is not available in this version yet."
+            let runs = try await registry.store.synchronizations(trigger: all ? nil : .manual, limit: 100)
+            values["all"] = all
+            values["hasRuns"] = !runs.isEmpty
+            values["runs"] = runs.map { run -> [String: Any] in
+                var row: [String: Any] = [
+                    "id": run.id, "trigger": run.trigger.rawValue, "actor": run.actor, "startedAt": Timestamp.format(run.startedAt),
+                    "outcome": run.outcome?.rawValue ?? "running", "summary": run.summary,
+                    "counts": "+\(run.added) / ↻\(run.renewed) / −\(run.revoked) / =\(run.unchanged)",
+                ]
+                if let revision = run.revision { row["revision"] = revision }
+                if let finished = run.finishedAt { row["finishedAt"] = Timestamp.format(finished) }
+                return row
+            }
+            values["authorityConfigured"] = registry.authority != nil
             return page("history", values)
         }
         router.get("/license-keys/new") { request, _ in

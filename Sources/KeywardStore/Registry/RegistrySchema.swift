@@ -75,5 +75,33 @@ extension Schema {
                 )
                 """).run()
         },
+        Migration(2002, "create synchronizations") { sql, kind in
+            try await sql.raw("""
+                CREATE TABLE synchronizations (
+                    id \(unsafeRaw: SQLTypes.autoIncrementKey(kind)),
+                    trigger TEXT NOT NULL CHECK (trigger IN ('manual', 'scheduled')),
+                    actor TEXT NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    finished_at BIGINT,
+                    outcome TEXT CHECK (outcome IN ('succeeded', 'unchanged', 'failed')),
+                    added BIGINT NOT NULL DEFAULT 0,
+                    renewed BIGINT NOT NULL DEFAULT 0,
+                    revoked BIGINT NOT NULL DEFAULT 0,
+                    unchanged BIGINT NOT NULL DEFAULT 0,
+                    revision BIGINT,
+                    error_code TEXT,
+                    error_message TEXT,
+                    activation_error TEXT
+                )
+                """).run()
+            // One row: what the last applied feed was, for rollback checks and If-None-Match.
+            try await sql.raw("""
+                CREATE TABLE sync_state (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    revision BIGINT NOT NULL,
+                    etag TEXT
+                )
+                """).run()
+        },
     ]
 }

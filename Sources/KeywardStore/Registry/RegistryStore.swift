@@ -64,18 +64,8 @@ public struct RegistryStore: Sendable {
         try await database.write { sql in
             let license = key.license
             // ON CONFLICT DO NOTHING turns a race lost to a concurrent registration into "nothing inserted".
-            let inserted = try await sql.insert(into: "registered_keys")
-                .columns("serial", "id_number", "id_number_folded", "source", "access_key", "kid", "organization_id", "legal_name", "profile", "use_type", "users",
-                         "purchase_type", "suite_version", "components", "valid_from", "expires_at", "issued_at", "registered_at", "registered_by")
-                .values(SQLBind(license.serial), SQLBind(key.idNumber), SQLBind(Self.fold(key.idNumber)), SQLBind(key.source.rawValue),
-                        SQLBind(key.accessKey), SQLBind(key.kid), SQLBind(license.organization.id), SQLBind(license.organization.legalName), SQLBind(license.profile.rawValue),
-                        SQLBind(license.useType.rawValue), SQLBind(Int64(license.users)), SQLBind(license.purchaseType.rawValue),
-                        SQLBind(license.suiteVersion), SQLBind(license.components.joined(separator: ",")),
-                        SQLBind(license.validFrom.storedMilliseconds), SQLBind(license.expiresAt?.storedMilliseconds),
-                        SQLBind(license.issuedAt.storedMilliseconds), SQLBind(key.registeredAt.storedMilliseconds), SQLBind(key.registeredBy))
-                .ignoringConflicts()
-                .returning("serial").first()
-            guard inserted != nil else {
+            let inserted = try await Self.insert(key, on: sql)
+            guard inserted else {
                 if try await Self.key(license.serial, on: sql) != nil {
                     throw StoreError(code: "DUPLICATE_KEY", message: "The key \(license.serial) is already registered.", kind: .conflict)
                 }
@@ -111,6 +101,34 @@ public struct RegistryStore: Sendable {
                                             details: ["idNumber": .string(key.idNumber), "source": .string(key.source.rawValue)]), at: now, on: sql)
             return key
         }
+    }
+
+    /// Inserts a key unless its serial or ID # is taken; `false` when nothing was inserted.
+    static func insert(_ key: RegisteredKey, on sql: any SQLDatabase) async throws -> Bool {
+        let license = key.license
+        return try await sql.insert(into: "registered_keys")
+            .columns("serial", "id_number", "id_number_folded", "source", "access_key", "kid", "organization_id", "legal_name", "profile", "use_type",
+                     "users", "purchase_type", "suite_version", "components", "valid_from", "expires_at", "issued_at", "registered_at", "registered_by")
+            .values(SQLBind(license.serial), SQLBind(key.idNumber), SQLBind(fold(key.idNumber)), SQLBind(key.source.rawValue),
+                    SQLBind(key.accessKey), SQLBind(key.kid), SQLBind(license.organization.id), SQLBind(license.organization.legalName),
+                    SQLBind(license.profile.rawValue), SQLBind(license.useType.rawValue), SQLBind(Int64(license.users)),
+                    SQLBind(license.purchaseType.rawValue), SQLBind(license.suiteVersion), SQLBind(license.components.joined(separator: ",")),
+                    SQLBind(license.validFrom.storedMilliseconds), SQLBind(license.expiresAt?.storedMilliseconds),
+                    SQLBind(license.issuedAt.storedMilliseconds), SQLBind(key.registeredAt.storedMilliseconds), SQLBind(key.registeredBy))
+            .ignoringConflicts()
+            .returning("serial").first() != nil
+    }
+
+    /// Replaces a synchronized key's license with the authority's newer one (a renewal); it is no longer revoked.
+    static func replaceLicense(_ license: LicenseKey, accessKey: String, kid: String, on sql: any SQLDatabase) async throws {
+        try await sql.update("registered_keys")
+            .set("access_key", to: accessKey).set("kid", to: kid).set("legal_name", to: license.organization.legalName)
+            .set("profile", to: license.profile.rawValue).set("use_type", to: license.useType.rawValue).set("users", to: Int64(license.users))
+            .set("purchase_type", to: license.purchaseType.rawValue).set("suite_version", to: license.suiteVersion)
+            .set("components", to: license.components.joined(separator: ",")).set("valid_from", to: license.validFrom.storedMilliseconds)
+            .set("expires_at", to: license.expiresAt?.storedMilliseconds).set("issued_at", to: license.issuedAt.storedMilliseconds)
+            .set("revoked_at", to: SQLLiteral.null).set("revocation_reason", to: SQLLiteral.null)
+            .where("serial", .equal, license.serial).run()
     }
 
     // MARK: Activation

@@ -1,0 +1,122 @@
+import Foundation
+import KeywardDomain
+import KeywardStore
+import Synchronization
+
+/// Pulls the organization's keys from the authority (DESIGN.md section 5): verifies the signed envelope and every
+/// key, then applies it in one transaction, recording every run in the synchronization history.
+public final class Synchronizer: Sendable {
+    let registry: Registry
+    /// Activate online right after a synchronization that changed keys (`sync.autoActivate`).
+    public let autoActivate: Bool
+    private let running = Mutex(false)
+
+    public init(registry: Registry, autoActivate: Bool = true) {
+        self.registry = registry
+        self.autoActivate = autoActivate
+    }
+
+    /// Runs one synchronization; `SYNC_IN_PROGRESS` when one is already under way in this process.
+    @discardableResult
+    public func run(trigger: SynchronizationRun.Trigger, actor: String) async throws -> SynchronizationRun {
+        guard let authority = registry.authority else { throw RegistryError.noAuthority }
+        guard running.withLock({ running in
+            defer { running = true }
+            return !running
+        }) else {
+            throw RegistryError.syncInProgress
+        }
+        defer { running.withLock { $0 = false } }
+        let store = registry.store
+        let id = try await store.startSynchronization(trigger: trigger, actor: actor, now: registry.now())
+        var counts = SyncCounts()
+        var revision: Int64?
+        do {
+            let state = try await store.syncState()
+            guard let answer = try await authority.feed(organizationId: registry.installation.organization.id, etag: state?.etag) else {
+                try await store.finishSynchronization(id, outcome: .unchanged, counts: counts, revision: state?.revision, error: nil, now: registry.now())
+                return try await record(id)
+            }
+            let feed = try await verify(answer.body)
+            revision = feed.envelope.revision
+            counts = try await store.applyFeed(keys: feed.keys, revoked: Dictionary(feed.envelope.revoked.map { ($0.serial, $0.reason) }) { a, _ in a },
+                                                revision: feed.envelope.revision, etag: answer.etag, actor: "synchronization", now: registry.now())
+        } catch let error as RegistryError {
+            try await store.finishSynchronization(id, outcome: .failed, counts: SyncCounts(), revision: revision, error: (error.code, error.message), now: registry.now())
+            return try await record(id)
+        } catch let error as StoreError {
+            try await store.finishSynchronization(id, outcome: .failed, counts: SyncCounts(), revision: revision, error: (error.code, error.message), now: registry.now())
+            return try await record(id)
+        }
+        var activationError: String?
+        if counts.changedAnything && autoActivate {
+            do {
+                try await registry.activateOnline(actor: "synchronization")
+            } catch let error as RegistryError {
+                // The synchronization stands; activation stays required, and the history says why.
+                activationError = "\(error.code): \(error.message)"
+            }
+        }
+        try await store.finishSynchronization(id, outcome: counts.changedAnything ? .succeeded : .unchanged, counts: counts, revision: revision,
+                                              error: nil, activationError: activationError, now: registry.now())
+        return try await record(id)
+    }
+
+    func record(_ id: Int64) async throws -> SynchronizationRun {
+        guard let run = try await registry.store.synchronizations(trigger: nil, beforeID: id + 1, limit: 1).first else {
+            throw StoreError(code: "STORE_FAILURE", message: "The synchronization record is missing.")
+        }
+        return run
+    }
+
+    struct VerifiedFeed {
+        let envelope: FeedEnvelope
+        let keys: [(license: LicenseKey, accessKey: String, kid: String)]
+    }
+
+    /// Checks the envelope and every key in it; any fault refuses the whole feed with a distinct code.
+    func verify(_ body: Data) async throws -> VerifiedFeed {
+        guard let document = try? JSONDecoder().decode(SignedDocument.self, from: body) else {
+            throw RegistryError.feed(code: "FEED_MALFORMED", message: "The authority's answer is not a signed feed.")
+        }
+        let payload: Data
+        do {
+            payload = try document.verifiedPayload(for: .feed, trust: registry.trust)
+        } catch {
+            throw RegistryError.feed(code: "FEED_BAD_SIGNATURE", message: error == .unknownSigningKey
+                ? "The feed is signed by an authority key this installation does not trust."
+                : "The feed's signature does not match its contents.")
+        }
+        guard let envelope = try? JSONDecoder().decode(FeedEnvelope.self, from: payload), envelope.v == FeedEnvelope.currentVersion else {
+            throw RegistryError.feed(code: "FEED_MALFORMED", message: "The feed's envelope cannot be read.")
+        }
+        let organization = registry.installation.organization.id
+        guard envelope.organization.id == organization else {
+            throw RegistryError.feed(code: "FEED_WRONG_ORGANIZATION", message: "The feed is for organization \(envelope.organization.id), not \(organization).")
+        }
+        // Signature checks spread over the cores: each task verifies a slice of the keys.
+        let verifier = AccessKeyVerifier(trustStore: registry.trust)
+        let now = registry.now()
+        let entries = envelope.keys
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let chunk = max(64, (entries.count + workers - 1) / workers)
+        let results = try await withThrowingTaskGroup(of: [(Int, LicenseKey, String)].self) { group in
+            for start in stride(from: 0, to: entries.count, by: chunk) {
+                let slice = entries[start..<min(start + chunk, entries.count)]
+                group.addTask {
+                    try slice.enumerated().map { offset, entry in
+                        let result = verifier.verify(entry.accessKey, organization: organization, now: now)
+                        // Expired or not yet valid keys are the authority's to list; anything else is a bad key.
+                        guard [.valid, .expired, .notYetValid].contains(result.code), let license = result.license, license.serial == entry.serial, let kid = result.kid else {
+                            throw RegistryError.feed(code: "FEED_INVALID_KEY", message: "The feed's key \(entry.serial) is not valid (\(result.code.rawValue)); the whole feed was refused.")
+                        }
+                        return (start + offset, license, kid)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let keys = results.sorted { $0.0 < $1.0 }.map { (license: $0.1, accessKey: entries[$0.0].accessKey, kid: $0.2) }
+        return VerifiedFeed(envelope: envelope, keys: keys)
+    }
+}

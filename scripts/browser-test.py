@@ -183,6 +183,18 @@ def run(driver, base, keys):
     check(len(driver.find_elements(By.CSS_SELECTOR, "#keys tbody tr")) == 2, "the key is deleted after confirming")
     check(driver.find_elements(By.ID, "activation-banner"), "a deletion asks for activation again")
 
+    # Synchronize access keys: the demo authority's other keys arrive, activation follows by itself.
+    click_and_wait(driver, driver.find_element(By.ID, "synchronize"))
+    flash = driver.find_element(By.ID, "flash").text
+    check("added" in flash, f"the button says what the synchronization did: {flash!r}")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#keys tbody tr")) == 5, "every key of the organization is listed")
+    check(not driver.find_elements(By.ID, "activation-banner"), "activation happened by itself")
+    page_checks(driver, "license-keys-synchronized")
+    click_and_wait(driver, driver.find_element(By.ID, "history"))
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 1, "the history shows the manual run")
+    check("succeeded" in driver.find_element(By.ID, "runs").text, "the run succeeded")
+    page_checks(driver, "synchronization-history")
+
     # Narrow screens keep working.
     driver.set_window_size(390, 844)
     driver.get(base + "/license-keys")

@@ -113,6 +113,9 @@ struct RegistryServeCommand: AsyncParsableCommand {
     @Option(help: "A file holding the organization token for the authority; also KEYWARD_SYNC_TOKEN.")
     var syncTokenFile: String?
 
+    @Option(help: "The daily synchronization time, HH:MM UTC (random jitter of up to 30 minutes is added); also KEYWARD_SYNC_AT.")
+    var syncAt: String?
+
     @Flag(help: "Also run a demo authority in this process, with a sample organization and keys, and synchronize with it.")
     var demo = false
 
@@ -164,9 +167,21 @@ struct RegistryServeCommand: AsyncParsableCommand {
         }
         let client = authorityURL.flatMap { url in syncToken.map { AuthorityClient(baseURL: url, token: $0) } }
         let registry = Registry(store: store, installation: installation, trust: trust, catalog: try Authority.defaultCatalog(), authority: client)
+        let synchronizer = Synchronizer(registry: registry)
+        var scheduler: SyncScheduler?
+        if client != nil {
+            let text = syncAt ?? environmentVariables["KEYWARD_SYNC_AT"] ?? "02:00"
+            guard let minute = SyncSchedule.minuteOfDay(text) else {
+                await store.database.close()
+                throw CommandFailure.badInput("--sync-at", "\"\(text)\" is not a time: use HH:MM, 24-hour, UTC, e.g. 02:00.")
+            }
+            scheduler = SyncScheduler(synchronizer: synchronizer, schedule: SyncSchedule(minuteOfDay: minute), logger: logger)
+        }
         let host = host
         let notes = demoNotes
-        let app = buildRegistryApplication(try await RegistryDependencies(registry: registry, metrics: metrics), host: host, port: port, logger: logger) { port in
+        let dependencies = try await RegistryDependencies(registry: registry, metrics: metrics, synchronizer: synchronizer, scheduler: scheduler)
+        if let scheduler { services.append(scheduler) }
+        let app = buildRegistryApplication(dependencies, host: host, port: port, logger: logger) { port in
             var lines = ["Keyward registry listening on http://\(host):\(port) (installation \(installation.installationId), \(installation.organization.id), \(installation.environment.rawValue))"]
             if let adminPassword { lines.append("Administrator: login admin, password \(adminPassword)") }
             lines += notes

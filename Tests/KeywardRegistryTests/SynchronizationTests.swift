@@ -67,6 +67,17 @@ import Testing
         }
     }
 
+    @Test func theScheduleIsShownWhenThereIsOne() async throws {
+        try await RegistryHarness.run(.sqliteFile) { harness in
+            try await harness.withAPI { api in
+                let none = try await api.call(.get, "/api/v1/license-keys/synchronizations/schedule").json
+                #expect(none["enabled"] as? Bool == false)
+                #expect(try await api.call(.post, "/api/v1/license-keys/synchronizations").errorCode == "NO_AUTHORITY")
+                #expect(try await api.call(.get, "/api/v1/license-keys/synchronizations?trigger=sometimes").errorCode == "INVALID_TRIGGER")
+            }
+        }
+    }
+
     @Test func activatesByItselfWhenKeysChanged() async throws {
         try await Self.withAuthority { authority, url, token in
             _ = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")

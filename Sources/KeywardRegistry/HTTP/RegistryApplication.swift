@@ -12,16 +12,19 @@ public struct RegistryDependencies: Sendable {
     public let metrics: PrometheusCollectorRegistry
     public let throttle: LoginThrottle
     public let synchronizer: Synchronizer
+    /// The daily synchronization, when an authority is configured and it runs.
+    public let scheduler: SyncScheduler?
     public let web: WebUI
 
     public init(registry: Registry, metrics: PrometheusCollectorRegistry, throttle: LoginThrottle = LoginThrottle(),
-                synchronizer: Synchronizer? = nil) async throws {
+                synchronizer: Synchronizer? = nil, scheduler: SyncScheduler? = nil) async throws {
         self.registry = registry
         self.metrics = metrics
         self.throttle = throttle
         let synchronizer = synchronizer ?? Synchronizer(registry: registry)
         self.synchronizer = synchronizer
-        self.web = try await WebUI.load(registry: registry, throttle: throttle, synchronizer: synchronizer)
+        self.scheduler = scheduler
+        self.web = try await WebUI.load(registry: registry, throttle: throttle, synchronizer: synchronizer, scheduler: scheduler)
     }
 }
 
@@ -36,7 +39,7 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     AuthAPI(registry: registry, throttle: dependencies.throttle).add(to: router)
     LicenseKeysAPI(registry: registry).add(to: router)
     ActivationAPI(registry: registry).add(to: router)
-    SynchronizationAPI(registry: registry, synchronizer: dependencies.synchronizer).add(to: router)
+    SynchronizationAPI(registry: registry, synchronizer: dependencies.synchronizer, scheduler: dependencies.scheduler).add(to: router)
     router.get("/api/v1/audit-events") { request, context in
         try context.requireAdministrator()
         return ItemsResponse(items: try await AuditLog(database: registry.store.database).list(try AuditQuery.from(request)))

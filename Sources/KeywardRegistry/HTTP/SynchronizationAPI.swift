@@ -10,11 +10,27 @@ extension SynchronizationRun: ResponseEncodable {}
 struct SynchronizationAPI: Sendable {
     let registry: Registry
     let synchronizer: Synchronizer
+    let scheduler: SyncScheduler?
+
+    struct ScheduleResponse: ResponseEncodable {
+        let enabled: Bool
+        let dailyAt: String?
+        let maximumJitterMinutes: Int?
+        let nextRunAt: Date?
+        let retriesSpent: Int
+    }
 
     func add(to router: Router<RegistryRequestContext>) {
         router.post("/api/v1/license-keys/synchronizations") { _, context in
             try context.requireAdministrator()
             return EditedResponse(status: .created, response: try await synchronizer.run(trigger: .manual, actor: context.actor))
+        }
+        router.get("/api/v1/license-keys/synchronizations/schedule") { _, context in
+            try context.requireAdministrator()
+            guard let scheduler else { return ScheduleResponse(enabled: false, dailyAt: nil, maximumJitterMinutes: nil, nextRunAt: nil, retriesSpent: 0) }
+            let next = scheduler.nextRun
+            return ScheduleResponse(enabled: true, dailyAt: scheduler.schedule.dailyTime + " UTC", maximumJitterMinutes: Int(scheduler.schedule.maximumJitter / 60),
+                                    nextRunAt: next.at, retriesSpent: next.retriesSpent)
         }
         router.get("/api/v1/license-keys/synchronizations") { request, context in
             try context.requireAdministrator()

@@ -12,17 +12,19 @@ public struct WebUI: Sendable {
     let sessions: WebSessions
     let authentication: Authentication
     let synchronizer: Synchronizer
+    let scheduler: SyncScheduler?
     let stylesheet: String
 
     /// Loads the templates and the stylesheet shipped with the registry.
-    public static func load(registry: Registry, throttle: LoginThrottle, synchronizer: Synchronizer) async throws -> WebUI {
+    public static func load(registry: Registry, throttle: LoginThrottle, synchronizer: Synchronizer, scheduler: SyncScheduler? = nil) async throws -> WebUI {
         guard let resources = Bundle.module.resourceURL else {
             throw StoreError(code: "RESOURCES_MISSING", message: "The web UI's templates are missing from this build.")
         }
         let templates = try await MustacheLibrary(directory: resources.appendingPathComponent("templates").path)
         let stylesheet = try String(contentsOf: resources.appendingPathComponent("static/keyward.css"), encoding: .utf8)
         return WebUI(registry: registry, templates: templates, sessions: WebSessions(store: registry.store, now: registry.now),
-                     authentication: Authentication(registry: registry, throttle: throttle), synchronizer: synchronizer, stylesheet: stylesheet)
+                     authentication: Authentication(registry: registry, throttle: throttle), synchronizer: synchronizer, scheduler: scheduler,
+                     stylesheet: stylesheet)
     }
 
     static let flashes: [String: (kind: String, text: String)] = [
@@ -189,6 +191,7 @@ public struct WebUI: Sendable {
             values["keys"] = keys.map { keyValues($0, activation: activation) }
             values["hasKeys"] = !keys.isEmpty
             values["installation"] = "\(registry.installation.organization.legalName) · installation \(registry.installation.installationId) · \(registry.installation.environment.rawValue)"
+            if let next = scheduler?.nextRun.at { values["nextSynchronization"] = Timestamp.format(next) }
             return page("keys", values)
         }
         router.post("/license-keys/synchronize") { request, context in

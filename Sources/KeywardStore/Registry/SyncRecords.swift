@@ -22,6 +22,24 @@ public struct SynchronizationRun: Codable, Sendable, Hashable {
     public var errorMessage: String?
     /// Why the activation right after it was refused, when it was.
     public var activationError: String?
+
+    public init(id: Int64, trigger: Trigger, actor: String, startedAt: Date, finishedAt: Date? = nil, outcome: Outcome?, added: Int, renewed: Int,
+                revoked: Int, unchanged: Int, revision: Int64? = nil, errorCode: String? = nil, errorMessage: String? = nil, activationError: String? = nil) {
+        self.id = id
+        self.trigger = trigger
+        self.actor = actor
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.outcome = outcome
+        self.added = added
+        self.renewed = renewed
+        self.revoked = revoked
+        self.unchanged = unchanged
+        self.revision = revision
+        self.errorCode = errorCode
+        self.errorMessage = errorMessage
+        self.activationError = activationError
+    }
 }
 
 /// What applying a feed changed.

@@ -1,0 +1,56 @@
+import Foundation
+import KeywardDomain
+import KeywardStore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Runs the daily synchronization (and its retries) while the registry runs; a service, stopped on shutdown.
+public final class SyncScheduler: Service, Sendable {
+    let synchronizer: Synchronizer
+    public let schedule: SyncSchedule
+    let logger: Logger
+    private let state = Mutex<(next: Date?, retriesSpent: Int)>((nil, 0))
+
+    public init(synchronizer: Synchronizer, schedule: SyncSchedule, logger: Logger) {
+        self.synchronizer = synchronizer
+        self.schedule = schedule
+        self.logger = logger
+    }
+
+    /// When the next scheduled run is due, once the scheduler has planned it.
+    public var nextRun: (at: Date?, retriesSpent: Int) { state.withLock { ($0.next, $0.retriesSpent) } }
+
+    public func run() async throws {
+        var generator = SystemRandomNumberGenerator()
+        var next = schedule.nextDailyRun(after: synchronizer.registry.now(), using: &generator)
+        state.withLock { $0 = (next, 0) }
+        while !Task.isCancelled {
+            let wait = next.timeIntervalSince(synchronizer.registry.now())
+            if wait > 0 {
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(min(wait, 3600))) }
+                } catch {
+                    return
+                }
+                if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                continue  // the clock may have moved; check again
+            }
+            let run: SynchronizationRun
+            do {
+                run = try await synchronizer.run(trigger: .scheduled, actor: "system:schedule")
+            } catch RegistryError.syncInProgress {
+                // A manual run is under way: it does the work; plan the next one as after a success.
+                run = SynchronizationRun(id: 0, trigger: .scheduled, actor: "", startedAt: Date(), outcome: .unchanged, added: 0, renewed: 0, revoked: 0, unchanged: 0)
+            } catch {
+                logger.error("scheduled synchronization could not run", metadata: ["error": "\(error)"])
+                return
+            }
+            let spent = state.withLock { $0.retriesSpent }
+            let planned = schedule.next(after: synchronizer.registry.now(), failed: run.outcome == .failed, retriesSpent: spent, using: &generator)
+            next = planned.at
+            state.withLock { $0 = (planned.at, planned.retriesSpent) }
+            logger.info("scheduled synchronization", metadata: ["outcome": "\(run.outcome?.rawValue ?? "-")", "next": "\(Timestamp.format(planned.at))"])
+        }
+    }
+}

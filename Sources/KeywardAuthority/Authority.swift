@@ -10,13 +10,15 @@ public struct Authority: Sendable {
     public let keyring: AuthorityKeyring
     public let catalog: Catalog
     public let now: @Sendable () -> Date
-    let feeds = FeedCache()
+    let feeds: FeedCache
 
-    public init(store: AuthorityStore, keyring: AuthorityKeyring, catalog: Catalog, now: @escaping @Sendable () -> Date = Date.init) {
+    public init(store: AuthorityStore, keyring: AuthorityKeyring, catalog: Catalog, now: @escaping @Sendable () -> Date = Date.init,
+                feedCacheBudget: Int = 128 << 20) {
         self.store = store
         self.keyring = keyring
         self.catalog = catalog
         self.now = now
+        self.feeds = FeedCache(budget: feedCacheBudget)
     }
 
     /// The catalog shipped with Keyward.
@@ -234,19 +236,32 @@ public enum AuthorityError: Error, Sendable, Equatable, APIErrorConvertible {
     }
 }
 
-/// The last built feed of each organization, reused while its entity tag holds.
+/// The last built feed of each organization, reused while its entity tag holds, within a memory budget.
 final class FeedCache: Sendable {
     private let feeds = Mutex<[String: Authority.Feed]>([:])
-    static let capacity = 256
+    /// Feeds are large (about 0.8 KiB a key): the cache holds at most this many bytes, evicting others first.
+    let budget: Int
+
+    init(budget: Int = 128 << 20) {
+        self.budget = budget
+    }
 
     func feed(for organizationId: String, etag: String) -> Authority.Feed? {
         feeds.withLock { $0[organizationId] }.flatMap { $0.etag == etag ? $0 : nil }
     }
 
     func store(_ feed: Authority.Feed, for organizationId: String) {
+        guard feed.body.count <= budget else { return }
         feeds.withLock { feeds in
-            if feeds.count >= Self.capacity, feeds[organizationId] == nil, let victim = feeds.keys.first { feeds[victim] = nil }
+            feeds[organizationId] = nil
+            var used = feeds.values.reduce(0) { $0 + $1.body.count }
+            while used + feed.body.count > budget, let victim = feeds.keys.first {
+                used -= feeds[victim]!.body.count
+                feeds[victim] = nil
+            }
             feeds[organizationId] = feed
         }
     }
+
+    var bytes: Int { feeds.withLock { $0.values.reduce(0) { $0 + $1.body.count } } }
 }

@@ -124,7 +124,8 @@ let package = Package(
         ),
         // Runs the real `keyward` binary, so it depends on the executable to have it built.
         .testTarget(
-            name: "KeywardCLITests", dependencies: ["KeywardCLI", "keyward", "KeywardDomain", "KeywardAuthority", "KeywardStore"],
+            name: "KeywardCLITests",
+            dependencies: ["KeywardCLI", "keyward", "KeywardDomain", "KeywardAuthority", "KeywardStore", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: swiftSettings
         ),
     ]

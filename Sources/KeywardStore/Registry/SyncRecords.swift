@@ -142,8 +142,9 @@ extension RegistryStore {
                     if try await sql.select().column("serial").from("registered_keys").where("id_number_folded", .equal, RegistryStore.fold(idNumber)).first() != nil {
                         idNumber = "\(serial) (synchronized)"
                     }
-                    try await RegistryStore.insert(RegisteredKey(license: key.license, accessKey: key.accessKey, kid: key.kid, idNumber: idNumber,
-                                                                 source: .synchronized, registeredAt: now, registeredBy: actor), on: sql)
+                    guard try await RegistryStore.insert(RegisteredKey(license: key.license, accessKey: key.accessKey, kid: key.kid, idNumber: idNumber,
+                                                                       source: .synchronized, registeredAt: now, registeredBy: actor), on: sql)
+                    else { throw StoreError(code: "DUPLICATE_ID_NUMBER", message: "The ID # \(idNumber) is taken; rename that key and synchronize again.", kind: .conflict) }
                     counts.added += 1
                     continue
                 }

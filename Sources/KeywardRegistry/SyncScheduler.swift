@@ -38,7 +38,14 @@ public final class SyncScheduler: Service, Sendable {
             }
             let run: SynchronizationRun
             do {
-                run = try await synchronizer.run(trigger: .scheduled, actor: "system:schedule")
+                // With several instances on one database, the first to wake up does the day's run; the others see it.
+                if state.withLock({ $0.retriesSpent }) == 0,
+                   let last = try await synchronizer.registry.store.synchronizations(trigger: .scheduled, limit: 1).first,
+                   last.outcome != .failed, synchronizer.registry.now().timeIntervalSince(last.startedAt) < 12 * 3600 {
+                    run = last
+                } else {
+                    run = try await synchronizer.run(trigger: .scheduled, actor: "system:schedule")
+                }
             } catch RegistryError.syncInProgress {
                 // A manual run is under way: it does the work; plan the next one as after a success.
                 run = SynchronizationRun(id: 0, trigger: .scheduled, actor: "", startedAt: Date(), outcome: .unchanged, added: 0, renewed: 0, revoked: 0, unchanged: 0)

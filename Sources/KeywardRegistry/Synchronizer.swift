@@ -10,6 +10,10 @@ public final class Synchronizer: Sendable {
     /// Activate online right after a synchronization that changed keys (`sync.autoActivate`).
     public let autoActivate: Bool
     private let running = Mutex(false)
+    /// Names this instance in the database lease that serializes synchronization across instances.
+    let holder = "registry-" + UUID().uuidString.lowercased()
+    /// A lease outlives the longest run (timeouts included); a crashed holder's lease frees itself after it.
+    static let leaseDuration: TimeInterval = 10 * 60
 
     public init(registry: Registry, autoActivate: Bool = true) {
         self.registry = registry
@@ -27,6 +31,22 @@ public final class Synchronizer: Sendable {
             throw RegistryError.syncInProgress
         }
         defer { running.withLock { $0 = false } }
+        let store = registry.store
+        // Another instance on the same database may be synchronizing: one at a time, everywhere.
+        guard try await store.acquireSyncLease(holder: holder, now: registry.now(), expiresAt: registry.now().addingTimeInterval(Self.leaseDuration)) else {
+            throw RegistryError.syncInProgress
+        }
+        do {
+            let run = try await runHoldingLease(trigger: trigger, actor: actor, authority: authority)
+            try await store.releaseSyncLease(holder: holder)
+            return run
+        } catch {
+            try? await store.releaseSyncLease(holder: holder)
+            throw error
+        }
+    }
+
+    private func runHoldingLease(trigger: SynchronizationRun.Trigger, actor: String, authority: AuthorityClient) async throws -> SynchronizationRun {
         let store = registry.store
         let id = try await store.startSynchronization(trigger: trigger, actor: actor, now: registry.now())
         var counts = SyncCounts()

@@ -174,6 +174,34 @@ import Testing
         }
     }
 
+    @Test(arguments: Backend.shared)
+    func twoInstancesOnOneDatabaseNeverSynchronizeAtOnce(backend: Backend) async throws {
+        let scripted = ScriptedAuthority()
+        scripted.answer.withLock { $0 = .init(status: .internalServerError, body: "slow", delay: .milliseconds(800)) }
+        let app = Application(router: scripted.router())
+        try await app.test(.live) { client in
+            try await withFreshDatabase(backend) { database, open async throws in
+                try await Migrator(Schema.registry).migrate(database, logger: testLogger)
+                let installation = try await RegistryStore(database: database).createInstallation(RegistryInstallation(
+                    installationId: "inst-1", organization: Organization(id: "acme", legalName: "ACME"), environment: .production, createdAt: Date())).installation
+                let authority = AuthorityClient(baseURL: "http://127.0.0.1:\(client.port!)", token: "kw_x")
+                func instance(_ database: KeywardDatabase) throws -> Synchronizer {
+                    Synchronizer(registry: Registry(store: RegistryStore(database: database), installation: installation, trust: TrustStore(),
+                                                    catalog: try Authority.defaultCatalog(), authority: authority))
+                }
+                let first = try instance(database), second = try instance(try await open())
+                async let running: SynchronizationRun = first.run(trigger: .scheduled, actor: "one")
+                try await Task.sleep(for: .milliseconds(300))
+                await #expect(throws: RegistryError.syncInProgress) { try await second.run(trigger: .manual, actor: "two") }
+                #expect(try await running.errorCode == "AUTHORITY_ERROR")
+                // The lease was given back: the other instance may run now.
+                scripted.answer.withLock { $0 = .init(status: .internalServerError, body: "fast") }
+                #expect(try await second.run(trigger: .manual, actor: "two").outcome == .failed)
+                #expect(try await RegistryStore(database: database).synchronizations(trigger: nil).count == 2)
+            }
+        }
+    }
+
     @Test func aSecondRunWhileOneIsUnderWayIsRefused() async throws {
         let scripted = ScriptedAuthority()
         scripted.answer.withLock { $0 = .init(status: .internalServerError, body: "slow", delay: .milliseconds(800)) }

@@ -94,6 +94,14 @@ extension Schema {
                     activation_error TEXT
                 )
                 """).run()
+            // One row while a synchronization runs: which instance holds it, until when (a crashed holder's lease expires).
+            try await sql.raw("""
+                CREATE TABLE sync_lease (
+                    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                    holder TEXT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """).run()
             // One row: what the last applied feed was, for rollback checks and If-None-Match.
             try await sql.raw("""
                 CREATE TABLE sync_state (

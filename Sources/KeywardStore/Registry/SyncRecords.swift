@@ -105,6 +105,26 @@ extension RegistryStore {
         }
     }
 
+    /// Takes the synchronization lease for `holder` until `expiresAt`, unless another instance holds an unexpired one.
+    /// Serializes synchronization across every registry instance on this database.
+    public func acquireSyncLease(holder: String, now: Date, expiresAt: Date) async throws -> Bool {
+        try await database.write { sql in
+            let inserted = try await sql.insert(into: "sync_lease").columns("singleton", "holder", "expires_at")
+                .values(SQLBind(1), SQLBind(holder), SQLBind(expiresAt.storedMilliseconds)).ignoringConflicts().returning("holder").first()
+            if inserted != nil { return true }
+            let taken = try await sql.update("sync_lease").set("holder", to: holder).set("expires_at", to: expiresAt.storedMilliseconds)
+                .where("singleton", .equal, 1).where("expires_at", .lessThan, now.storedMilliseconds).returning("holder").first()
+            return taken != nil
+        }
+    }
+
+    /// Gives the lease back, if `holder` still has it.
+    public func releaseSyncLease(holder: String) async throws {
+        try await database.write { sql in
+            try await sql.delete(from: "sync_lease").where("holder", .equal, holder).run()
+        }
+    }
+
     /// The revision and entity tag of the last applied feed.
     public func syncState() async throws -> (revision: Int64, etag: String?)? {
         try await database.read { sql in

@@ -1,9 +1,14 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 import KeywardAuthority
 import KeywardDomain
+import KeywardStore
+import Logging
 import Testing
 
 @Suite struct RegistryCLITests {
@@ -119,5 +124,39 @@ import Testing
         let generated = try Keyward.run(["admin", "password"] + data)
         #expect(generated.status == 0)
         #expect(generated.stdout.hasPrefix("New password for admin: "))
+    }
+}
+
+@Suite struct DemoCLITests {
+    static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test func theDemoStartsTwiceWithoutIssuingItsKeysTwice() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-demo-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for start in 0..<2 {
+            let demo = try RegistryCLITests.serve(["--demo", "--data-dir", directory.path, "--demo-authority-port", "\(try Self.freePort())"])
+            #expect(demo.output.contains("Demo authority on http://127.0.0.1:"), "start \(start)")
+            #expect(demo.output.contains("Administrator: login admin, password "), "the demo shows its password on every start")
+            #expect(try await RegistryCLITests.stop(demo.process) == 0)
+        }
+        let samples = try String(contentsOf: directory.appendingPathComponent("demo-authority/sample-access-keys.txt"), encoding: .utf8)
+        #expect(samples.components(separatedBy: "key/").count - 1 == 5)
+        let database = try await KeywardDatabase.open(.sqliteFile(path: directory.appendingPathComponent("demo-authority/authority.sqlite").path), logger: Logger(label: "test"))
+        let keys = try await AuthorityStore(database: database).keys(of: "demo")
+        await database.close()
+        #expect(keys.count == 5)
+        #expect(Set(keys.map(\.license.profile)) == Set(Profile.allCases))
+        #expect(Set(keys.map(\.license.useType)) == Set(UseType.allCases))
     }
 }

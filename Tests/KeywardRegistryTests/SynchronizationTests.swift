@@ -36,15 +36,17 @@ import Testing
             let second = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
             try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token), trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
-                // The customer pasted the first key by hand before synchronizing: it stays theirs.
-                try await harness.registry.register(idNumber: "Pasted", accessKey: first.accessKey, actor: "test")
+                // The customer pasted the first key by hand before synchronizing: it stays theirs. Its ID # happens to be
+                // the second key's serial, which synchronized keys are filed under: the second gets another ID #.
+                try await harness.registry.register(idNumber: second.serial, accessKey: first.accessKey, actor: "test")
                 let synchronizer = Synchronizer(registry: harness.registry, autoActivate: false)
                 let run = try await synchronizer.run(trigger: .manual, actor: "user:admin")
                 #expect(run.outcome == .succeeded)
                 #expect((run.added, run.renewed, run.revoked, run.unchanged) == (1, 0, 0, 1))
                 #expect(run.summary == "1 key added")
                 #expect(try await harness.store.key(second.serial)?.source == .synchronized)
-                #expect(try await harness.store.key(first.serial)?.idNumber == "Pasted")
+                #expect(try await harness.store.key(second.serial)?.idNumber == "\(second.serial) (synchronized)")
+                #expect(try await harness.store.key(first.serial)?.idNumber == second.serial)
 
                 #expect(try await synchronizer.run(trigger: .manual, actor: "user:admin").outcome == .unchanged)  // a 304
 

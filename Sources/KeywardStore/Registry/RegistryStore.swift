@@ -105,18 +105,45 @@ public struct RegistryStore: Sendable {
 
     /// Inserts a key unless its serial or ID # is taken; `false` when nothing was inserted.
     static func insert(_ key: RegisteredKey, on sql: any SQLDatabase) async throws -> Bool {
-        let license = key.license
-        return try await sql.insert(into: "registered_keys")
+        try await insertRows([key], on: sql).contains(key.serial)
+    }
+
+    /// Inserts new synchronized keys 200 rows a statement; a key whose ID # (its serial) is already some other key's
+    /// ID # is filed as "<serial> (synchronized)". Returns how many were inserted.
+    static func insertMany(_ keys: [RegisteredKey], on sql: any SQLDatabase) async throws -> Int {
+        var inserted = 0
+        for start in stride(from: 0, to: keys.count, by: 200) {
+            let batch = Array(keys[start..<min(start + 200, keys.count)])
+            let done = try await insertRows(batch, on: sql)
+            inserted += done.count
+            for var key in batch where !done.contains(key.serial) {
+                key.idNumber = "\(key.serial) (synchronized)"
+                guard try await insert(key, on: sql) else {
+                    throw StoreError(code: "DUPLICATE_ID_NUMBER", message: "The ID # \(key.idNumber) is taken; rename that key and synchronize again.", kind: .conflict)
+                }
+                inserted += 1
+            }
+        }
+        return inserted
+    }
+
+    /// One multi-row insert that skips rows whose serial or ID # is taken; returns the serials inserted.
+    private static func insertRows(_ keys: [RegisteredKey], on sql: any SQLDatabase) async throws -> Set<String> {
+        guard !keys.isEmpty else { return [] }
+        var insert = sql.insert(into: "registered_keys")
             .columns("serial", "id_number", "id_number_folded", "source", "access_key", "kid", "organization_id", "legal_name", "profile", "use_type",
                      "users", "purchase_type", "suite_version", "components", "valid_from", "expires_at", "issued_at", "registered_at", "registered_by")
-            .values(SQLBind(license.serial), SQLBind(key.idNumber), SQLBind(fold(key.idNumber)), SQLBind(key.source.rawValue),
-                    SQLBind(key.accessKey), SQLBind(key.kid), SQLBind(license.organization.id), SQLBind(license.organization.legalName),
-                    SQLBind(license.profile.rawValue), SQLBind(license.useType.rawValue), SQLBind(Int64(license.users)),
-                    SQLBind(license.purchaseType.rawValue), SQLBind(license.suiteVersion), SQLBind(license.components.joined(separator: ",")),
-                    SQLBind(license.validFrom.storedMilliseconds), SQLBind(license.expiresAt?.storedMilliseconds),
-                    SQLBind(license.issuedAt.storedMilliseconds), SQLBind(key.registeredAt.storedMilliseconds), SQLBind(key.registeredBy))
-            .ignoringConflicts()
-            .returning("serial").first() != nil
+        for key in keys {
+            let license = key.license
+            insert = insert.values(
+                SQLBind(license.serial), SQLBind(key.idNumber), SQLBind(fold(key.idNumber)), SQLBind(key.source.rawValue),
+                SQLBind(key.accessKey), SQLBind(key.kid), SQLBind(license.organization.id), SQLBind(license.organization.legalName),
+                SQLBind(license.profile.rawValue), SQLBind(license.useType.rawValue), SQLBind(Int64(license.users)),
+                SQLBind(license.purchaseType.rawValue), SQLBind(license.suiteVersion), SQLBind(license.components.joined(separator: ",")),
+                SQLBind(license.validFrom.storedMilliseconds), SQLBind(license.expiresAt?.storedMilliseconds),
+                SQLBind(license.issuedAt.storedMilliseconds), SQLBind(key.registeredAt.storedMilliseconds), SQLBind(key.registeredBy))
+        }
+        return Set(try await insert.ignoringConflicts().returning("serial").all().map { try $0.decode(column: "serial", as: String.self) })
     }
 
     /// Replaces a synchronized key's license with the authority's newer one (a renewal); it is no longer revoked.

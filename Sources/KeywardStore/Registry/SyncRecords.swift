@@ -153,19 +153,14 @@ extension RegistryStore {
                                                                                try row.decode(column: "revoked_at", as: Int64?.self) != nil)
             }
             var listed = Set<String>()
+            var new: [RegisteredKey] = []
             for key in keys {
                 let serial = key.license.serial
                 listed.insert(serial)
                 guard let current = existing[serial] else {
                     // A new key is filed under its serial as ID #, which an administrator can change.
-                    var idNumber = serial
-                    if try await sql.select().column("serial").from("registered_keys").where("id_number_folded", .equal, RegistryStore.fold(idNumber)).first() != nil {
-                        idNumber = "\(serial) (synchronized)"
-                    }
-                    guard try await RegistryStore.insert(RegisteredKey(license: key.license, accessKey: key.accessKey, kid: key.kid, idNumber: idNumber,
-                                                                       source: .synchronized, registeredAt: now, registeredBy: actor), on: sql)
-                    else { throw StoreError(code: "DUPLICATE_ID_NUMBER", message: "The ID # \(idNumber) is taken; rename that key and synchronize again.", kind: .conflict) }
-                    counts.added += 1
+                    new.append(RegisteredKey(license: key.license, accessKey: key.accessKey, kid: key.kid, idNumber: serial,
+                                             source: .synchronized, registeredAt: now, registeredBy: actor))
                     continue
                 }
                 guard current.source == KeySource.synchronized.rawValue else { counts.unchanged += 1; continue }  // manual keys are the customer's
@@ -176,6 +171,7 @@ extension RegistryStore {
                     counts.renewed += 1
                 }
             }
+            counts.added = try await RegistryStore.insertMany(new, on: sql)
             for (serial, current) in existing where current.source == KeySource.synchronized.rawValue && !listed.contains(serial) && !current.revoked {
                 let reason = revoked[serial] ?? "The licensing authority no longer lists this key."
                 try await sql.update("registered_keys").set("revoked_at", to: now.storedMilliseconds)

@@ -113,6 +113,9 @@ struct RegistryServeCommand: AsyncParsableCommand {
     @Option(help: "A file holding the organization token for the authority; also KEYWARD_SYNC_TOKEN.")
     var syncTokenFile: String?
 
+    @Flag(inversion: .prefixedNo, help: "Activate online right after a synchronization that changed keys (sync.autoActivate); also KEYWARD_SYNC_AUTO_ACTIVATE=false.")
+    var syncAutoActivate = true
+
     @Option(help: "The daily synchronization time, HH:MM UTC (random jitter of up to 30 minutes is added); also KEYWARD_SYNC_AT.")
     var syncAt: String?
 
@@ -167,7 +170,8 @@ struct RegistryServeCommand: AsyncParsableCommand {
         }
         let client = authorityURL.flatMap { url in syncToken.map { AuthorityClient(baseURL: url, token: $0) } }
         let registry = Registry(store: store, installation: installation, trust: trust, catalog: try Authority.defaultCatalog(), authority: client)
-        let synchronizer = Synchronizer(registry: registry)
+        let autoActivate = syncAutoActivate && environmentVariables["KEYWARD_SYNC_AUTO_ACTIVATE"]?.lowercased() != "false"
+        let synchronizer = Synchronizer(registry: registry, autoActivate: autoActivate)
         var scheduler: SyncScheduler?
         if client != nil {
             let text = syncAt ?? environmentVariables["KEYWARD_SYNC_AT"] ?? "02:00"

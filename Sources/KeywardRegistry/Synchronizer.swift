@@ -12,8 +12,9 @@ public final class Synchronizer: Sendable {
     private let running = Mutex(false)
     /// Names this instance in the database lease that serializes synchronization across instances.
     let holder = "registry-" + UUID().uuidString.lowercased()
-    /// A lease outlives the longest run (timeouts included); a crashed holder's lease frees itself after it.
-    static let leaseDuration: TimeInterval = 10 * 60
+    /// A lease outlives the longest run (a 30 s fetch, verification, one transaction); a crashed holder's lease
+    /// frees itself after it.
+    static let leaseDuration: TimeInterval = 3 * 60
 
     public init(registry: Registry, autoActivate: Bool = true) {
         self.registry = registry
@@ -32,16 +33,19 @@ public final class Synchronizer: Sendable {
         }
         defer { running.withLock { $0 = false } }
         let store = registry.store
-        // Another instance on the same database may be synchronizing: one at a time, everywhere.
-        guard try await store.acquireSyncLease(holder: holder, now: registry.now(), expiresAt: registry.now().addingTimeInterval(Self.leaseDuration)) else {
+        // Several instances share a database only on PostgreSQL: there, one synchronizes at a time, everywhere.
+        // (An SQLite file belongs to one registry process, whose lock above suffices, so a killed process never
+        // leaves a lease behind that would hold up its own restart.)
+        let shared = store.database.kind == .postgres
+        if shared, try await !store.acquireSyncLease(holder: holder, now: registry.now(), expiresAt: registry.now().addingTimeInterval(Self.leaseDuration)) {
             throw RegistryError.syncInProgress
         }
         do {
             let run = try await runHoldingLease(trigger: trigger, actor: actor, authority: authority)
-            try await store.releaseSyncLease(holder: holder)
+            if shared { try await store.releaseSyncLease(holder: holder) }
             return run
         } catch {
-            try? await store.releaseSyncLease(holder: holder)
+            if shared { try? await store.releaseSyncLease(holder: holder) }
             throw error
         }
     }

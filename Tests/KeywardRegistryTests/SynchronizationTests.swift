@@ -176,7 +176,8 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.shared)
+    /// Several registry instances share a database on PostgreSQL only.
+    @Test(arguments: Backend.available.filter { $0 == .postgres })
     func twoInstancesOnOneDatabaseNeverSynchronizeAtOnce(backend: Backend) async throws {
         let scripted = ScriptedAuthority()
         scripted.answer.withLock { $0 = .init(status: .internalServerError, body: "slow", delay: .milliseconds(800)) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeywardDomain
+import KeywardHTTP
 
 /// `keyward`: the one executable of both services and every admin task.
 public struct KeywardCommand: AsyncParsableCommand {
@@ -77,12 +78,7 @@ enum Console {
 
     /// Pretty, key-sorted JSON for `--json` output.
     static func json(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(Timestamp.format(date))
-        }
-        return String(decoding: try! encoder.encode(value), as: UTF8.self)
+        // Our own plain values always encode.
+        try! KeywardJSON.pretty(value)
     }
 }

@@ -63,7 +63,7 @@ struct KeysCommand: AsyncParsableCommand {
                 let activation = try await registry.store.activation()
                 let keys = try await registry.store.keys()
                 if json {
-                    print(Console.json(keys.map { KeyLine($0, now: now, activated: activation?.certificate.serials.contains($0.serial) ?? false) }))
+                    print(Console.json(keys.map { KeySummary($0, now: now, activation: activation) }))
                     return
                 }
                 let rows = keys.map { key -> [String] in
@@ -140,27 +140,6 @@ struct KeysCommand: AsyncParsableCommand {
                 print("removed \(key.serial) (\"\(key.idNumber)\")")
             }
         }
-    }
-}
-
-/// One key as `keys list --json` prints it.
-struct KeyLine: Encodable {
-    let serial: String
-    let idNumber: String
-    let source: KeySource
-    let status: ValidationCode
-    let expiresInDays: Int?
-    let activated: Bool
-    let key: LicenseKey
-
-    init(_ key: RegisteredKey, now: Date, activated: Bool) {
-        serial = key.serial
-        idNumber = key.idNumber
-        source = key.source
-        status = key.status(at: now)
-        expiresInDays = key.license.expiresInDays(at: now)
-        self.activated = activated
-        self.key = key.license
     }
 }
 

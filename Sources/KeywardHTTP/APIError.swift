@@ -35,7 +35,10 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 
     /// Several broken fields: 422 with the first one's code and every problem in the details.
     public static func invalidFields(_ problems: [FieldError]) -> APIError {
-        guard let first = problems.first, problems.count > 1 else { return invalidField(problems[0]) }
+        guard let first = problems.first else {
+            return APIError(.unprocessableContent, code: "INVALID_INPUT", message: "The request breaks a rule.")
+        }
+        guard problems.count > 1 else { return invalidField(first) }
         let all = problems.map { JSONValue.object(["field": .string($0.field), "code": .string($0.code), "message": .string($0.message)]) }
         return APIError(.unprocessableContent, code: first.code, message: first.message, details: ["field": .string(first.field), "problems": .array(all)])
     }
@@ -84,6 +87,22 @@ public enum KeywardJSON {
         }
         return encoder
     }()
+
+    /// The same conventions, indented for people: `--json` output and downloaded files.
+    public static let prettyEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.format(date))
+        }
+        return encoder
+    }()
+
+    /// `value` as indented JSON text.
+    public static func pretty(_ value: some Encodable) throws -> String {
+        String(decoding: try prettyEncoder.encode(value), as: UTF8.self)
+    }
 
     public static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()

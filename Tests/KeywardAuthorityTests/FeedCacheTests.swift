@@ -1,4 +1,6 @@
 @testable import KeywardAuthority
+import KeywardDomain
+import KeywardHTTP
 import Testing
 
 @Suite struct FeedCacheTests {
@@ -26,5 +28,21 @@ import Testing
         #expect(cache.feed(for: "acme", etag: "r2") == nil)
         cache.store(Self.feed("r2", bytes: 10), for: "acme")
         #expect(cache.bytes == 10)
+    }
+}
+
+@Suite struct APIErrorTests {
+    @Test func fieldErrorsBecomeOneRefusalNamingTheFirst() {
+        let one = FieldError(field: "users", code: "INVALID_USERS", message: "m1")
+        let two = FieldError(field: "components", code: "NO_COMPONENTS", message: "m2")
+        #expect(APIError.invalidFields([one]).code == "INVALID_USERS")
+        let both = APIError.invalidFields([one, two])
+        #expect(both.code == "INVALID_USERS")
+        #expect(both.details["problems"] == .array([
+            .object(["field": "users", "code": "INVALID_USERS", "message": "m1"]),
+            .object(["field": "components", "code": "NO_COMPONENTS", "message": "m2"]),
+        ]))
+        // No problem at all is still an answer, not a crash.
+        #expect(APIError.invalidFields([]).status == .unprocessableContent)
     }
 }

@@ -42,6 +42,16 @@ struct ActivationAPI: Sendable {
         )
     }
 
+    /// The offline activation request as a file to save, for the API and the web UI alike.
+    static func requestDownload(_ registry: Registry) async throws -> Response {
+        let file = try await registry.activationRequest()
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .contentDisposition: "attachment; filename=\"keyward-activation-request-\(file.installationId).json\""],
+            body: .init(byteBuffer: ByteBuffer(string: try KeywardJSON.pretty(file)))
+        )
+    }
+
     func add(to router: Router<RegistryRequestContext>) {
         router.get("/api/v1/activation") { _, context in
             try context.requireAdministrator()
@@ -55,14 +65,7 @@ struct ActivationAPI: Sendable {
         }
         router.get("/api/v1/activation/request") { _, context in
             try context.requireAdministrator()
-            let file = try await registry.activationRequest()
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            return Response(
-                status: .ok,
-                headers: [.contentType: "application/json", .contentDisposition: "attachment; filename=\"keyward-activation-request-\(file.installationId).json\""],
-                body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(file)))
-            )
+            return try await Self.requestDownload(registry)
         }
         router.post("/api/v1/activation/certificate") { request, context in
             try context.requireAdministrator()

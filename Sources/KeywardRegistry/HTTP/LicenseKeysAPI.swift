@@ -4,26 +4,26 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 
-/// A registered key as the API lists it.
-struct KeySummary: ResponseEncodable {
-    let serial: String
-    let idNumber: String
-    let source: KeySource
-    let status: ValidationCode
-    let expiresInDays: Int?
-    let profile: Profile
-    let useType: UseType
-    let users: Int
-    let purchaseType: PurchaseType
-    let suiteVersion: String
-    let validFrom: Date
-    let expiresAt: Date?
-    let componentCount: Int
+/// A registered key as the API and `keyward keys list --json` list it.
+public struct KeySummary: ResponseEncodable, Sendable {
+    public let serial: String
+    public let idNumber: String
+    public let source: KeySource
+    public let status: ValidationCode
+    public let expiresInDays: Int?
+    public let profile: Profile
+    public let useType: UseType
+    public let users: Int
+    public let purchaseType: PurchaseType
+    public let suiteVersion: String
+    public let validFrom: Date
+    public let expiresAt: Date?
+    public let componentCount: Int
     /// Whether the activation certificate in force covers this key.
-    let activated: Bool
-    let revocationReason: String?
+    public let activated: Bool
+    public let revocationReason: String?
 
-    init(_ key: RegisteredKey, now: Date, activation: StoredActivation?) {
+    public init(_ key: RegisteredKey, now: Date, activation: StoredActivation?) {
         serial = key.serial
         idNumber = key.idNumber
         source = key.source

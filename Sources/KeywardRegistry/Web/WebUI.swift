@@ -360,12 +360,7 @@ public struct WebUI: Sendable {
         }
         router.get("/activation/request") { request, _ in
             _ = try await requireSession(request)
-            let file = try await registry.activationRequest()
-            return Response(
-                status: .ok,
-                headers: [.contentType: "application/json", .contentDisposition: "attachment; filename=\"keyward-activation-request-\(file.installationId).json\""],
-                body: .init(byteBuffer: ByteBuffer(string: Self.prettyJSON(file)))
-            )
+            return try await ActivationAPI.requestDownload(registry)
         }
         router.post("/activation/certificate") { request, context in
             let session = try await requireSession(request)
@@ -389,12 +384,6 @@ public struct WebUI: Sendable {
 
     /// A key in a rounded square, as the tab icon.
     static let favicon = ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f2747"/><circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M17 16h10M23 16v4M27 16v3" stroke="#fff" stroke-width="3"/></svg>"##
-
-    static func prettyJSON(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "{}"
-    }
 }
 
 /// Thrown by page handlers that need a logged-in user; becomes a redirect to the login page.

@@ -205,6 +205,17 @@ def run(driver, base, keys):
     check("succeeded" in driver.find_element(By.ID, "runs").text, "the run succeeded")
     page_checks(driver, "synchronization-history")
 
+    # Settings: the demo's authority comes from its start-up configuration, so it is shown read-only; the
+    # connection test fetches and checks the feed.
+    driver.get(base + "/settings")
+    check(driver.find_elements(By.ID, "settings-locked"), "settings set at start-up are read-only")
+    check("kw_" not in driver.page_source, "the organization token is never shown")
+    click_and_wait(driver, driver.find_element(By.ID, "test-connection"))
+    result = driver.find_element(By.ID, "test-result").text
+    check("CONNECTED" in result and "revision" in result, f"Test connection says what it found: {result!r}")
+    check("Every day at 02:00 UTC" in driver.find_element(By.ID, "schedule").text, "the daily schedule is shown")
+    page_checks(driver, "settings")
+
     # Narrow screens keep working.
     driver.set_window_size(390, 844)
     driver.get(base + "/license-keys")

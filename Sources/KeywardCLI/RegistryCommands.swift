@@ -8,7 +8,7 @@ import KeywardRegistry
 import KeywardStore
 import Logging
 
-extension RegistryOptions {
+extension RegistrySetup {
     /// The registry over the data directory's store; the installation must exist (made by the first `keyward serve`).
     func openRegistry() async throws -> Registry {
         let store = try await openStore(logger: Logger(label: "keyward"))
@@ -17,7 +17,8 @@ extension RegistryOptions {
             throw CommandFailure.failed("\(directory.path) holds no installation yet. Start it once with: keyward serve --data-dir \(directory.path) --organization ID --legal-name NAME")
         }
         do {
-            return Registry(store: store, installation: installation, trust: try loadTrust(), catalog: try Authority.defaultCatalog())
+            let connection = Registry.connection(configured: try configuredAuthority(), saved: try await store.settings())
+            return Registry(store: store, installation: installation, trust: try loadTrust(), catalog: try Authority.defaultCatalog(), connection: connection)
         } catch {
             await store.database.close()
             throw error

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import Hummingbird
 import HummingbirdBcrypt
@@ -12,21 +13,45 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 
-/// The registry's data directory, database and trust options, shared by its commands.
+/// The registry's config file, data directory, database and trust options, shared by its commands.
 struct RegistryOptions: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "The registry's data directory.")
-    var dataDirectory = "./keyward-data"
+    @Option(name: .customLong("config"), help: "A JSON config file (also KEYWARD_CONFIG). Flags, then KEYWARD_* variables, override it.")
+    var configFile: String?
 
-    @Option(help: "The database: a file path for SQLite, or a postgres:// URL. Default: registry.sqlite in the data directory.")
+    @Option(name: .customLong("data-dir"), help: "The registry's data directory (default ./keyward-data; KEYWARD_DATA_DIR, dataDir).")
+    var dataDirectory: String?
+
+    @Option(help: "The database: a file path for SQLite, or a postgres:// URL (KEYWARD_DATABASE, database). Default: registry.sqlite in the data directory.")
     var database: String?
 
-    @Option(name: .customLong("trust-key"), help: "A trusted authority public key, 64 hex characters (repeatable); also KEYWARD_TRUST_KEYS, comma separated.")
+    @Option(name: .customLong("trust-key"), help: "A trusted authority public key, 64 hex characters (repeatable); also KEYWARD_TRUST_KEYS, comma separated, or trust.keys.")
     var trustKeys: [String] = []
 
-    @Option(name: .customLong("trust-file"), help: "A file of trusted authority public keys (repeatable).")
+    @Option(name: .customLong("trust-file"), help: "A file of trusted authority public keys (repeatable); also trust.files.")
     var trustFiles: [String] = []
 
-    var directory: URL { URL(fileURLWithPath: dataDirectory, isDirectory: true) }
+    /// Reads the configuration: these flags and `flags`, the environment, the config file.
+    func load(flags: [AbsoluteConfigKey: String] = [:]) async throws -> RegistrySetup {
+        var given = flags
+        if let dataDirectory { given["dataDir"] = dataDirectory }
+        if let database { given["database"] = database }
+        let config = try await KeywardConfiguration.load(flags: given, file: configFile)
+        return RegistrySetup(config: config, directory: URL(fileURLWithPath: config.string("dataDir") ?? "./keyward-data", isDirectory: true),
+                             database: config.string("database"), trustKeys: trustKeys + config.strings("trust.keys"),
+                             trustFiles: trustFiles + config.strings("trust.files"))
+    }
+
+    func openRegistry() async throws -> Registry { try await load().openRegistry() }
+}
+
+/// The registry's resolved start-up settings: where its data is and which authority keys it trusts.
+struct RegistrySetup {
+    let config: KeywardConfiguration
+    let directory: URL
+    let database: String?
+    let trustKeys: [String]
+    let trustFiles: [String]
+
     /// Trusted keys given once are kept here, so later starts need no flags.
     var trustFileInDirectory: URL { directory.appendingPathComponent("trusted-keys.txt") }
 
@@ -51,12 +76,11 @@ struct RegistryOptions: ParsableArguments {
     /// The trusted keys: flags, `KEYWARD_TRUST_KEYS`, trust files, and the data directory's trust file, which the
     /// flags' keys are added to.
     func loadTrust(extra: [AuthorityPublicKey] = []) throws -> TrustStore {
-        let environment = ProcessInfo.processInfo.environment["KEYWARD_TRUST_KEYS"].map { $0.split(separator: ",").map(String.init) } ?? []
         var files = trustFiles
         if FileManager.default.fileExists(atPath: trustFileInDirectory.path) { files.append(trustFileInDirectory.path) }
         var trust: TrustStore
         do {
-            trust = try TrustConfiguration.load(keys: trustKeys + environment, files: files)
+            trust = try TrustConfiguration.load(keys: trustKeys, files: files)
         } catch {
             throw CommandFailure.badInput("--trust-key", error.message)
         }
@@ -75,6 +99,20 @@ struct RegistryOptions: ParsableArguments {
         }
         return trust
     }
+
+    /// The authority from the configuration (`authority.url` with `sync.token` or `sync.tokenFile`), if it names one.
+    func configuredAuthority() throws -> AuthorityClient? {
+        guard let url = config.string("authority.url") else { return nil }
+        let token: String
+        if let file = config.string("sync.tokenFile") {
+            token = try RegistryServeCommand.readSecret(file, field: "--sync-token-file")
+        } else if let value = config.string("sync.token", secret: true) {
+            token = value
+        } else {
+            throw CommandFailure.badInput("--sync-token-file", "the authority URL \(url) is set, but no organization token: give --sync-token-file FILE or KEYWARD_SYNC_TOKEN.")
+        }
+        return AuthorityClient(baseURL: url, token: token)
+    }
 }
 
 /// `keyward serve`: the registry, the suite's "Configuration > License key" menu.
@@ -92,31 +130,31 @@ struct RegistryServeCommand: AsyncParsableCommand {
 
     @OptionGroup var options: RegistryOptions
 
-    @Option(help: "The address to listen on.")
-    var host = "127.0.0.1"
+    @Option(help: "The address to listen on (default 127.0.0.1; KEYWARD_HOST, host).")
+    var host: String?
 
-    @Option(help: "The port to listen on (0 picks a free one).")
-    var port = 8080
+    @Option(help: "The port to listen on, 0 picks a free one (default 8080; KEYWARD_PORT, port).")
+    var port: Int?
 
-    @Option(help: "First start: the organization id (a lowercase slug).")
+    @Option(help: "First start: the organization id, a lowercase slug (KEYWARD_ORGANIZATION, organization).")
     var organization: String?
 
-    @Option(help: "First start: the organization's legal name.")
+    @Option(help: "First start: the organization's legal name (KEYWARD_LEGAL_NAME, legalName).")
     var legalName: String?
 
-    @Option(help: "First start: production or test.")
+    @Option(help: "First start: production or test (KEYWARD_ENVIRONMENT, environment).")
     var environment: InstallationEnvironment?
 
-    @Option(help: "The licensing authority's URL, for online activation (and synchronization); also KEYWARD_AUTHORITY_URL.")
+    @Option(help: "The licensing authority's URL, for online activation and synchronization (KEYWARD_AUTHORITY_URL, authority.url).")
     var authorityURL: String?
 
-    @Option(help: "A file holding the organization token for the authority; also KEYWARD_SYNC_TOKEN.")
+    @Option(help: "A file holding the organization token for the authority (sync.tokenFile); or KEYWARD_SYNC_TOKEN holds the token itself.")
     var syncTokenFile: String?
 
-    @Flag(inversion: .prefixedNo, help: "Activate online right after a synchronization that changed keys (sync.autoActivate); also KEYWARD_SYNC_AUTO_ACTIVATE=false.")
-    var syncAutoActivate = true
+    @Flag(inversion: .prefixedNo, help: "Activate online right after a synchronization that changed keys; default on (KEYWARD_SYNC_AUTO_ACTIVATE, sync.autoActivate).")
+    var syncAutoActivate: Bool?
 
-    @Option(help: "The daily synchronization time, HH:MM UTC (random jitter of up to 30 minutes is added); also KEYWARD_SYNC_AT.")
+    @Option(help: "The daily synchronization time, HH:MM UTC, plus up to 30 minutes of random delay; default 02:00 (KEYWARD_SYNC_AT, sync.at).")
     var syncAt: String?
 
     @Flag(help: "Also run a demo authority in this process, with a sample organization and keys, and synchronize with it.")
@@ -125,42 +163,67 @@ struct RegistryServeCommand: AsyncParsableCommand {
     @Option(help: "With --demo: the demo authority's port.")
     var demoAuthorityPort = 8081
 
+    /// The flags given, under their configuration keys.
+    var flags: [AbsoluteConfigKey: String] {
+        let given: [(AbsoluteConfigKey, String?)] = [
+            ("host", host), ("port", port.map(String.init)), ("organization", organization), ("legalName", legalName),
+            ("environment", environment?.rawValue), ("authority.url", authorityURL), ("sync.tokenFile", syncTokenFile),
+            ("sync.autoActivate", syncAutoActivate.map(String.init)), ("sync.at", syncAt),
+        ]
+        return .init(flags: given)
+    }
+
     func run() async throws {
+        let setup = try await options.load(flags: flags)
+        let config = setup.config
         var logger = Logger(label: "keyward")
-        logger.logLevel = ProcessInfo.processInfo.environment["KEYWARD_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        logger.logLevel = config.string("log.level").flatMap(Logger.Level.init(rawValue:)) ?? .info
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
-        let environmentVariables = ProcessInfo.processInfo.environment
 
+        let host = config.string("host") ?? "127.0.0.1"
+        let port = try config.int("port", name: "--port") ?? 8080
         var services: [any Service] = []
-        var organization = organization ?? environmentVariables["KEYWARD_ORGANIZATION"]
-        var legalName = legalName ?? environmentVariables["KEYWARD_LEGAL_NAME"]
-        var authorityURL = authorityURL ?? environmentVariables["KEYWARD_AUTHORITY_URL"]
-        var syncToken = try syncTokenFile.map { try Self.readSecret($0, field: "--sync-token-file") } ?? environmentVariables["KEYWARD_SYNC_TOKEN"]
+        var organization = config.string("organization")
+        var legalName = config.string("legalName")
+        var environment: InstallationEnvironment?
+        if let text = config.string("environment") {
+            guard let value = InstallationEnvironment(rawValue: text) else {
+                throw CommandFailure.badInput("--environment", "\"\(text)\" is not an environment: use production or test.")
+            }
+            environment = value
+        }
+        var configured = try setup.configuredAuthority()
         var extraTrust: [AuthorityPublicKey] = []
         var demoNotes: [String] = []
 
         if demo {
-            let demoAuthority = try await DemoAuthority.start(in: options.directory.appendingPathComponent("demo-authority"), host: host, port: demoAuthorityPort,
+            let demoAuthority = try await DemoAuthority.start(in: setup.directory.appendingPathComponent("demo-authority"), host: host, port: demoAuthorityPort,
                                                           logger: logger, metrics: metrics)
             services.append(demoAuthority.service)
             organization = organization ?? DemoAuthority.organization.id
             legalName = legalName ?? DemoAuthority.organization.legalName
-            authorityURL = demoAuthority.url
-            syncToken = demoAuthority.organizationToken
+            configured = AuthorityClient(baseURL: demoAuthority.url, token: demoAuthority.organizationToken)
             extraTrust = demoAuthority.publicKeys
             demoNotes = demoAuthority.notes
         }
+        let text = config.string("sync.at") ?? "02:00"
+        guard let minute = SyncSchedule.minuteOfDay(text) else {
+            throw CommandFailure.badInput("--sync-at", "\"\(text)\" is not a time: use HH:MM, 24-hour, UTC, e.g. 02:00.")
+        }
+        let autoActivate = try config.bool("sync.autoActivate", name: "--sync-auto-activate") ?? true
 
-        let store = try await options.openStore(logger: logger)
+        let store = try await setup.openStore(logger: logger)
         let installation: RegistryInstallation
         let adminPassword: String?
         let trust: TrustStore
+        let connection: AuthorityConnection
         do {
-            installation = try await Self.installation(store: store, organization: organization, legalName: legalName,
-                                                       environment: environment ?? environmentVariables["KEYWARD_ENVIRONMENT"].flatMap(InstallationEnvironment.init(rawValue:)))
-            adminPassword = try await Self.administrator(store: store, demoDirectory: demo ? options.directory : nil)
-            trust = try options.loadTrust(extra: extraTrust)
+            installation = try await Self.installation(store: store, organization: organization, legalName: legalName, environment: environment)
+            adminPassword = try await Self.administrator(store: store, password: config.string("admin.password", secret: true),
+                                                         demoDirectory: demo ? setup.directory : nil)
+            trust = try setup.loadTrust(extra: extraTrust)
+            connection = Registry.connection(configured: configured, saved: try await store.settings())
         } catch {
             await store.database.close()
             throw error
@@ -168,23 +231,13 @@ struct RegistryServeCommand: AsyncParsableCommand {
         if trust.isEmpty {
             logger.warning("no trusted authority key: every key will be refused as UNKNOWN_SIGNING_KEY; pass --trust-key or --trust-file")
         }
-        let client = authorityURL.flatMap { url in syncToken.map { AuthorityClient(baseURL: url, token: $0) } }
-        let registry = Registry(store: store, installation: installation, trust: trust, catalog: try Authority.defaultCatalog(), authority: client)
-        let autoActivate = syncAutoActivate && environmentVariables["KEYWARD_SYNC_AUTO_ACTIVATE"]?.lowercased() != "false"
+        let registry = Registry(store: store, installation: installation, trust: trust, catalog: try Authority.defaultCatalog(), connection: connection)
         let synchronizer = Synchronizer(registry: registry, autoActivate: autoActivate)
-        var scheduler: SyncScheduler?
-        if client != nil {
-            let text = syncAt ?? environmentVariables["KEYWARD_SYNC_AT"] ?? "02:00"
-            guard let minute = SyncSchedule.minuteOfDay(text) else {
-                await store.database.close()
-                throw CommandFailure.badInput("--sync-at", "\"\(text)\" is not a time: use HH:MM, 24-hour, UTC, e.g. 02:00.")
-            }
-            scheduler = SyncScheduler(synchronizer: synchronizer, schedule: SyncSchedule(minuteOfDay: minute), logger: logger)
-        }
-        let host = host
+        // Always planned: an authority set later on the settings page is synchronized with from the next run.
+        let scheduler = SyncScheduler(synchronizer: synchronizer, schedule: SyncSchedule(minuteOfDay: minute), logger: logger)
         let notes = demoNotes
         let dependencies = try await RegistryDependencies(registry: registry, metrics: metrics, synchronizer: synchronizer, scheduler: scheduler)
-        if let scheduler { services.append(scheduler) }
+        services.append(scheduler)
         let app = buildRegistryApplication(dependencies, host: host, port: port, logger: logger) { port in
             var lines = ["Keyward registry listening on http://\(host):\(port) (installation \(installation.installationId), \(installation.organization.id), \(installation.environment.rawValue))"]
             if let adminPassword { lines.append("Administrator: login admin, password \(adminPassword)") }
@@ -211,13 +264,12 @@ struct RegistryServeCommand: AsyncParsableCommand {
     }
 
     /// Creates the built-in administrator at first start; returns the password to print, if there is one to print.
-    static func administrator(store: RegistryStore, demoDirectory: URL?) async throws -> String? {
+    static func administrator(store: RegistryStore, password given: String?, demoDirectory: URL?) async throws -> String? {
         let demoPasswordFile = demoDirectory?.appendingPathComponent("demo-admin-password")
         if try await store.user("admin") != nil {
             // The demo shows its password on every start; a real installation never again.
             return demoPasswordFile.flatMap { try? String(contentsOf: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
         }
-        let given = ProcessInfo.processInfo.environment["KEYWARD_ADMIN_PASSWORD"]
         let password = given ?? APIToken.generate().secret
         _ = try await store.createAdministrator(login: "admin", passwordHash: Bcrypt.hash(password, cost: 12), now: Date())
         if let demoPasswordFile { try password.write(to: demoPasswordFile, atomically: true, encoding: .utf8) }

@@ -7,6 +7,7 @@ import NIOCore
 /// The registry's side of the authority's API: online activation now, the feed with synchronization.
 public struct AuthorityClient: Sendable {
     public let baseURL: String
+    /// Kept inside: never returned by the API, shown by the UI or logged.
     let token: String
     let http: HTTPClient
     public let timeout: TimeAmount
@@ -20,6 +21,9 @@ public struct AuthorityClient: Sendable {
         self.timeout = timeout
         self.maximumFeedSize = maximumFeedSize
     }
+
+    /// Whether this client sends `token`, without handing the token out.
+    public func uses(token candidate: String) -> Bool { token == candidate }
 
     /// Asks the authority to activate this installation and returns the signed certificate.
     public func activate(_ request: ActivationRequestFile) async throws -> SignedDocument {

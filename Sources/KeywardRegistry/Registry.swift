@@ -8,18 +8,22 @@ public struct Registry: Sendable {
     public let installation: RegistryInstallation
     public let trust: TrustStore
     public let catalog: Catalog
-    public let authority: AuthorityClient?
+    /// The licensing authority, which the settings page may change while the registry runs.
+    public let connection: AuthorityConnection
     public let now: @Sendable () -> Date
 
     public init(store: RegistryStore, installation: RegistryInstallation, trust: TrustStore, catalog: Catalog,
-                authority: AuthorityClient? = nil, now: @escaping @Sendable () -> Date = Date.init) {
+                authority: AuthorityClient? = nil, connection: AuthorityConnection? = nil, now: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.installation = installation
         self.trust = trust
         self.catalog = catalog
-        self.authority = authority
+        self.connection = connection ?? AuthorityConnection(client: authority)
         self.now = now
     }
+
+    /// The authority in use now, if any.
+    public var authority: AuthorityClient? { connection.client }
 
     // MARK: Keys
 

@@ -19,6 +19,8 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
     case feed(code: String, message: String)
     /// A synchronization is already under way.
     case syncInProgress
+    /// The server's configuration sets the authority connection; the settings page cannot change it.
+    case settingsLocked
 
     public var code: String {
         switch self {
@@ -27,6 +29,7 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
         case .certificate(let code, _), .authority(let code, _), .feed(let code, _): code
         case .noAuthority: "NO_AUTHORITY"
         case .syncInProgress: "SYNC_IN_PROGRESS"
+        case .settingsLocked: "SETTINGS_LOCKED"
         }
     }
 
@@ -36,7 +39,8 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
         case .accessKey(let code): code.explanation
         case .certificate(_, let message), .authority(_, let message), .feed(_, let message): message
         case .syncInProgress: "A synchronization is already running; wait for it to finish, then look at the history."
-        case .noAuthority: "No licensing authority is configured for this installation. Start it with --authority-url and --sync-token-file, or activate offline."
+        case .noAuthority: "No licensing authority is configured for this installation. Set its URL and organization token in Settings (or start with --authority-url and --sync-token-file), or activate offline."
+        case .settingsLocked: "The authority URL and token are set by the server's configuration (--authority-url, KEYWARD_AUTHORITY_URL or the config file); change them there."
         }
     }
 
@@ -48,7 +52,7 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
         case .accessKey: APIError(.unprocessableContent, code: code, message: message, details: ["field": "accessKey"])
         case .certificate: APIError(.unprocessableContent, code: code, message: message, details: ["field": "certificate"])
         case .authority, .feed: APIError(.badGateway, code: code, message: message)
-        case .noAuthority, .syncInProgress: APIError(.conflict, code: code, message: message)
+        case .noAuthority, .syncInProgress, .settingsLocked: APIError(.conflict, code: code, message: message)
         }
     }
 }

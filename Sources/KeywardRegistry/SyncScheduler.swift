@@ -10,12 +10,16 @@ public final class SyncScheduler: Service, Sendable {
     let synchronizer: Synchronizer
     public let schedule: SyncSchedule
     let logger: Logger
+    /// Waits; tests pass one that moves a test clock instead.
+    let sleep: @Sendable (Duration) async throws -> Void
     private let state = Mutex<(next: Date?, retriesSpent: Int)>((nil, 0))
 
-    public init(synchronizer: Synchronizer, schedule: SyncSchedule, logger: Logger) {
+    public init(synchronizer: Synchronizer, schedule: SyncSchedule, logger: Logger,
+                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
         self.synchronizer = synchronizer
         self.schedule = schedule
         self.logger = logger
+        self.sleep = sleep
     }
 
     /// When the next scheduled run is due, once the scheduler has planned it.
@@ -29,7 +33,7 @@ public final class SyncScheduler: Service, Sendable {
             let wait = next.timeIntervalSince(synchronizer.registry.now())
             if wait > 0 {
                 do {
-                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(min(wait, 3600))) }
+                    try await cancelWhenGracefulShutdown { [sleep] in try await sleep(.seconds(min(wait, 3600))) }
                 } catch {
                     return
                 }
@@ -37,6 +41,13 @@ public final class SyncScheduler: Service, Sendable {
                 continue  // the clock may have moved; check again
             }
             let run: SynchronizationRun
+            if synchronizer.registry.authority == nil {
+                // Nothing to synchronize with yet (the settings page may set an authority later): try again tomorrow.
+                next = schedule.nextDailyRun(after: synchronizer.registry.now(), using: &generator)
+                state.withLock { $0 = (next, 0) }
+                logger.debug("scheduled synchronization skipped: no authority configured")
+                continue
+            }
             do {
                 // With several instances on one database, the first to wake up does the day's run; the others see it.
                 if state.withLock({ $0.retriesSpent }) == 0,

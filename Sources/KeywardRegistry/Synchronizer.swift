@@ -100,27 +100,11 @@ public final class Synchronizer: Sendable {
 
     /// Checks the envelope and every key in it; any fault refuses the whole feed with a distinct code.
     func verify(_ body: Data) async throws -> VerifiedFeed {
-        guard let document = try? JSONDecoder().decode(SignedDocument.self, from: body) else {
-            throw RegistryError.feed(code: "FEED_MALFORMED", message: "The authority's answer is not a signed feed.")
-        }
-        let payload: Data
-        do {
-            payload = try document.verifiedPayload(for: .feed, trust: registry.trust)
-        } catch {
-            throw RegistryError.feed(code: "FEED_BAD_SIGNATURE", message: error == .unknownSigningKey
-                ? "The feed is signed by an authority key this installation does not trust."
-                : "The feed's signature does not match its contents.")
-        }
-        guard let envelope = try? JSONDecoder().decode(FeedEnvelope.self, from: payload), envelope.v == FeedEnvelope.currentVersion else {
-            throw RegistryError.feed(code: "FEED_MALFORMED", message: "The feed's envelope cannot be read.")
-        }
-        let organization = registry.installation.organization.id
-        guard envelope.organization.id == organization else {
-            throw RegistryError.feed(code: "FEED_WRONG_ORGANIZATION", message: "The feed is for organization \(envelope.organization.id), not \(organization).")
-        }
+        let envelope = try registry.verifiedEnvelope(body)
         // Signature checks spread over the cores: each task verifies a slice of the keys.
         let verifier = AccessKeyVerifier(trustStore: registry.trust)
         let now = registry.now()
+        let organization = registry.installation.organization.id
         let entries = envelope.keys
         let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
         let chunk = max(64, (entries.count + workers - 1) / workers)
@@ -142,5 +126,30 @@ public final class Synchronizer: Sendable {
         }
         let keys = results.sorted { $0.0 < $1.0 }.map { (license: $0.1, accessKey: entries[$0.0].accessKey, kid: $0.2) }
         return VerifiedFeed(envelope: envelope, keys: keys)
+    }
+}
+
+extension Registry {
+    /// Reads a feed: its signature by a trusted authority key, its version and its organization.
+    func verifiedEnvelope(_ body: Data) throws -> FeedEnvelope {
+        guard let document = try? JSONDecoder().decode(SignedDocument.self, from: body) else {
+            throw RegistryError.feed(code: "FEED_MALFORMED", message: "The authority's answer is not a signed feed.")
+        }
+        let payload: Data
+        do {
+            payload = try document.verifiedPayload(for: .feed, trust: trust)
+        } catch {
+            throw RegistryError.feed(code: "FEED_BAD_SIGNATURE", message: error == .unknownSigningKey
+                ? "The feed is signed by an authority key this installation does not trust."
+                : "The feed's signature does not match its contents.")
+        }
+        guard let envelope = try? JSONDecoder().decode(FeedEnvelope.self, from: payload), envelope.v == FeedEnvelope.currentVersion else {
+            throw RegistryError.feed(code: "FEED_MALFORMED", message: "The feed's envelope cannot be read.")
+        }
+        let organization = installation.organization.id
+        guard envelope.organization.id == organization else {
+            throw RegistryError.feed(code: "FEED_WRONG_ORGANIZATION", message: "The feed is for organization \(envelope.organization.id), not \(organization).")
+        }
+        return envelope
     }
 }

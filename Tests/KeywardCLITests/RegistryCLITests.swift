@@ -160,3 +160,76 @@ import Testing
         #expect(Set(keys.map(\.license.useType)) == Set(UseType.allCases))
     }
 }
+
+/// `keyward serve --config FILE`: the file, then `KEYWARD_*` variables, then flags, each overriding the one before.
+@Suite struct RegistryConfigurationTests {
+    static func schedule(_ url: String, password: String) async throws -> [String: Any] {
+        var login = URLRequest(url: URL(string: url + "/api/v1/auth/token")!)
+        login.httpMethod = "POST"
+        login.httpBody = Data(#"{"login":"admin","password":"\#(password)"}"#.utf8)
+        let token = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: login).0) as! [String: Any]
+        var request = URLRequest(url: URL(string: url + "/api/v1/license-keys/synchronizations/schedule")!)
+        request.setValue("Bearer \(token["token"] as! String)", forHTTPHeaderField: "Authorization")
+        var settings = URLRequest(url: URL(string: url + "/api/v1/settings/authority")!)
+        settings.setValue("Bearer \(token["token"] as! String)", forHTTPHeaderField: "Authorization")
+        var answer = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: request).0) as! [String: Any]
+        answer["settings"] = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: settings).0)
+        return answer
+    }
+
+    @Test func theConfigFileIsReadAndTheEnvironmentAndFlagsOverrideIt() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-config-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("keyward.json")
+        let token = "kw_h7ks2mq9xv4e_3nq8w2c5r7t9y4u6i8o2p3a5s7d9f2g4"
+        let config: [String: Any] = [
+            "dataDir": directory.appendingPathComponent("data").path, "organization": "acme", "legalName": "ACME from the file", "environment": "test",
+            "authority": ["url": "http://127.0.0.1:9"], "sync": ["token": token, "at": "25:00"],
+        ]
+        try JSONSerialization.data(withJSONObject: config).write(to: file)
+        let password = "a long enough password"
+
+        // The file's bad time is refused, naming the setting: so the file was read.
+        let refused = try Keyward.run(["serve", "--config", file.path, "--port", "0"], environment: ["KEYWARD_ADMIN_PASSWORD": password])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("--sync-at") && refused.stderr.contains("25:00"))
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("data/registry.sqlite").path), "nothing was made")
+
+        // The environment overrides the file.
+        let fromEnvironment = try RegistryCLITests.serve(["--config", file.path], environment: ["KEYWARD_ADMIN_PASSWORD": password, "KEYWARD_SYNC_AT": "03:30"])
+        #expect(fromEnvironment.output.contains("acme, test"))
+        let url = try #require(fromEnvironment.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
+        let schedule = try await Self.schedule(url, password: password)
+        #expect(schedule["dailyAt"] as? String == "03:30 UTC")
+        let settings = try #require(schedule["settings"] as? [String: Any])
+        #expect(settings["source"] as? String == "configuration")
+        #expect(settings["url"] as? String == "http://127.0.0.1:9")
+        #expect(try await RegistryCLITests.stop(fromEnvironment.process) == 0)
+
+        // A flag overrides both; KEYWARD_CONFIG names the file as --config does.
+        let fromFlag = try RegistryCLITests.serve(["--sync-at", "04:15"], environment: ["KEYWARD_CONFIG": file.path, "KEYWARD_SYNC_AT": "03:30"])
+        let flagURL = try #require(fromFlag.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
+        #expect(try await Self.schedule(flagURL, password: password)["dailyAt"] as? String == "04:15 UTC")
+        #expect(try await RegistryCLITests.stop(fromFlag.process) == 0)
+    }
+
+    @Test func aBadConfigFileOrAURLWithoutATokenIsRefused() throws {
+        try withTemporaryDirectory { directory in
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let file = directory.appendingPathComponent("keyward.json")
+            try Data("port = 8080".utf8).write(to: file)
+            let notJSON = try Keyward.run(["serve", "--config", file.path, "--data-dir", directory.path])
+            #expect(notJSON.status == 2)
+            #expect(notJSON.stderr.contains("--config"))
+            let missing = try Keyward.run(["serve", "--config", directory.appendingPathComponent("absent.json").path, "--data-dir", directory.path])
+            #expect(missing.status == 2)
+            #expect(missing.stderr.contains("cannot read the config file"))
+            let noToken = try Keyward.run(["serve", "--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME"],
+                                          environment: ["KEYWARD_AUTHORITY_URL": "https://licensing.example.com", "KEYWARD_SYNC_TOKEN": ""])
+            #expect(noToken.status == 2)
+            #expect(noToken.stderr.contains("no organization token"))
+            #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("registry.sqlite").path), "nothing was made")
+        }
+    }
+}

@@ -79,7 +79,8 @@ import Testing
                 #expect(forged.status == .forbidden)
                 _ = try await browser.logIn()
                 let before = try await harness.fingerprint()
-                for (path, form) in [("/license-keys", ["idNumber": "X", "accessKey": key]), ("/license-keys/synchronize", [:]), ("/activation", [:]), ("/logout", [:])] {
+                for (path, form) in [("/license-keys", ["idNumber": "X", "accessKey": key]), ("/license-keys/synchronize", [:]), ("/activation", [:]),
+                                     ("/settings/authority", ["action": "save", "url": "https://evil.example.com", "token": APIToken.generate().text]), ("/logout", [:])] {
                     let missing = try await browser.request(.post, path, form: form)
                     #expect(missing.status == .forbidden, "\(path)")
                     let wrong = try await browser.request(.post, path, form: form.merging(["_csrf": "not-the-token"]) { $1 })

@@ -40,6 +40,7 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     LicenseKeysAPI(registry: registry).add(to: router)
     ActivationAPI(registry: registry).add(to: router)
     SynchronizationAPI(registry: registry, synchronizer: dependencies.synchronizer, scheduler: dependencies.scheduler).add(to: router)
+    SettingsAPI(registry: registry).add(to: router)
     router.get("/api/v1/audit-events") { request, context in
         try context.requireAdministrator()
         return ItemsResponse(items: try await AuditLog(database: registry.store.database).list(try AuditQuery.from(request)))

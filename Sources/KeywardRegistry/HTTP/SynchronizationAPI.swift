@@ -27,7 +27,7 @@ struct SynchronizationAPI: Sendable {
         }
         router.get("/api/v1/license-keys/synchronizations/schedule") { _, context in
             try context.requireAdministrator()
-            guard let scheduler else { return ScheduleResponse(enabled: false, dailyAt: nil, maximumJitterMinutes: nil, nextRunAt: nil, retriesSpent: 0) }
+            guard let scheduler, registry.authority != nil else { return ScheduleResponse(enabled: false, dailyAt: nil, maximumJitterMinutes: nil, nextRunAt: nil, retriesSpent: 0) }
             let next = scheduler.nextRun
             return ScheduleResponse(enabled: true, dailyAt: scheduler.schedule.dailyTime + " UTC", maximumJitterMinutes: Int(scheduler.schedule.maximumJitter / 60),
                                     nextRunAt: next.at, retriesSpent: next.retriesSpent)

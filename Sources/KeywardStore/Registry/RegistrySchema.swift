@@ -111,5 +111,16 @@ extension Schema {
                 )
                 """).run()
         },
+        Migration(2003, "create registry settings") { sql, _ in
+            // What an administrator set on the settings page, by name (e.g. authority.url, sync.token).
+            try await sql.raw("""
+                CREATE TABLE registry_settings (
+                    name TEXT PRIMARY KEY,
+                    value TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    updated_by TEXT NOT NULL
+                )
+                """).run()
+        },
     ]
 }

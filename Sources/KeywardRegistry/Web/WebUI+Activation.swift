@@ -1,0 +1,71 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardStore
+
+/// The Activation page: state, online activation, offline request and certificate upload.
+extension WebUI {
+    func activationPage(_ session: WebSessions.Session, _ request: Request, certificateError: String? = nil) async throws -> Response {
+        let state = try await registry.activationState()
+        var values = try await layout(session, request: request, nav: "activation")
+        values["installationId"] = registry.installation.installationId
+        values["environment"] = registry.installation.environment.rawValue
+        values["statusText"] = state.status.rawValue
+        values["statusClass"] = state.status.rawValue
+        values["authorityConfigured"] = registry.authority != nil
+        if let current = state.current {
+            values["current"] = ["keyCount": current.certificate.serials.count, "issuedAt": current.certificate.issuedAt,
+                                 "installedAt": Timestamp.format(current.installedAt), "method": current.method.rawValue]
+        }
+        let change = state.change
+        values["hasChange"] = !change.isEmpty
+        values["addedKeys"] = change.addedKeys
+        values["removedKeys"] = change.removedKeys
+        values["addedComponents"] = change.addedComponents
+        values["removedComponents"] = change.removedComponents
+        values["seats"] = change.seats.sorted { $0.key < $1.key }.map { type, seats in
+            ["kind": seats > 0 ? "plus" : "minus", "text": "\(seats > 0 ? "+" : "−")\(abs(seats)) \(type) seats"]
+        }
+        if let certificateError { values["certificateError"] = certificateError }
+        return page("activation", values)
+    }
+
+    func addActivation(to router: Router<RegistryRequestContext>) {
+        router.get("/activation") { request, _ in
+            try await activationPage(try await requireSession(request), request)
+        }
+        router.post("/activation") { request, context in
+            let session = try await requireSession(request)
+            _ = try await form(request, context: context, session: session)
+            do {
+                try await registry.activateOnline(actor: "user:\(session.user.login)")
+                return Self.redirect("/activation?flash=activated")
+            } catch let error as RegistryError {
+                return try await activationPage(session, request, certificateError: "\(error.code): \(error.message)")
+            }
+        }
+        router.get("/activation/request") { request, _ in
+            _ = try await requireSession(request)
+            return try await ActivationAPI.requestDownload(registry)
+        }
+        router.post("/activation/certificate") { request, context in
+            let session = try await requireSession(request)
+            let body = Array(buffer: try await request.body.collect(upTo: context.maxUploadSize))
+            guard let parts = MultipartForm.parse(body, contentType: request.headers[.contentType] ?? ""),
+                  let token = parts["_csrf"].map({ String(decoding: $0.data, as: UTF8.self) }), token == session.csrf
+            else { throw Self.csrfRefusal }
+            guard let file = parts["certificate"], !file.data.isEmpty,
+                  let document = try? KeywardJSON.decoder.decode(SignedDocument.self, from: Data(file.data))
+            else {
+                return try await activationPage(session, request, certificateError: "Choose the certificate file (JSON) the vendor sent.")
+            }
+            do {
+                try await registry.install(document, method: .offline, actor: "user:\(session.user.login)")
+                return Self.redirect("/activation?flash=activated")
+            } catch let error as RegistryError {
+                return try await activationPage(session, request, certificateError: error.message)
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import KeywardDomain
+import SQLKit
+
+/// A setting's name, as stored in `registry_settings`.
+public enum RegistrySetting: String, Sendable, CaseIterable {
+    case authorityURL = "authority.url"
+    case syncToken = "sync.token"
+
+    /// Secret values are never written to the audit log.
+    var isSecret: Bool { self == .syncToken }
+}
+
+extension RegistryStore {
+    /// Every saved setting, by name.
+    public func settings() async throws -> [RegistrySetting: String] {
+        try await database.read { sql in
+            var result: [RegistrySetting: String] = [:]
+            for row in try await sql.select().columns("name", "value").from("registry_settings").all() {
+                if let name = RegistrySetting(rawValue: try row.decode(column: "name", as: String.self)) {
+                    result[name] = try row.decode(column: "value", as: String.self)
+                }
+            }
+            return result
+        }
+    }
+
+    /// Saves (a value) or clears (`nil`) the given settings in one transaction, with one audit event that names them
+    /// but never shows a secret.
+    public func saveSettings(_ changes: [RegistrySetting: String?], actor: String, now: Date) async throws {
+        guard !changes.isEmpty else { return }
+        try await database.write { sql in
+            for (name, value) in changes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                try await sql.delete(from: "registry_settings").where("name", .equal, name.rawValue).run()
+                if let value {
+                    try await sql.insert(into: "registry_settings").columns("name", "value", "updated_at", "updated_by")
+                        .values(SQLBind(name.rawValue), SQLBind(value), SQLBind(now.storedMilliseconds), SQLBind(actor)).run()
+                }
+            }
+            var details: [String: JSONValue] = [:]
+            for (name, value) in changes {
+                switch value {
+                case nil: details[name.rawValue] = .string("cleared")
+                case .some(let value): details[name.rawValue] = .string(name.isSecret ? "saved" : value)
+                }
+            }
+            try await AuditLog.append(.init(actor: actor, action: "settings.changed", target: "settings", details: details), at: now, on: sql)
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+
+/// An immutable, compiled form of the access rules for answering entitlement checks fast (the suite asks thousands
+/// of times a second). Built from an `AccessModel`; swapped whole when anything changes. Open sessions change most
+/// often, so they live beside the compiled index and are replaced on their own.
+public struct EntitlementSnapshot: Sendable {
+    /// The heavy part: users, groups, keys and seats, compiled. Shared between snapshots that differ only in sessions.
+    final class Index: Sendable {
+        struct CompiledGroup: Sendable {
+            let component: String
+            /// One bit per catalog menu index.
+            let menus: [UInt64]
+            let key: Int32
+        }
+
+        struct CompiledKey: Sendable {
+            let serial: String
+            let profile: Profile
+            let floating: Bool
+            let components: Set<String>
+            let validFrom: Date
+            let expiresAt: Date?
+            let revoked: Bool
+            let covered: Bool
+        }
+
+        struct CatalogMenu: Sendable {
+            let component: String
+            let profile: Profile
+        }
+
+        let menuIndex: [String: Int]
+        let menus: [CatalogMenu]
+        let userIndex: [String: Int32]
+        let userActive: [Bool]
+        /// Per user: the active groups listing them.
+        let userGroups: [[Int32]]
+        /// Per user: the nominative keys on which they hold a seat within the limit.
+        let userSeats: [[Int32]]
+        let groups: [CompiledGroup]
+        let keys: [CompiledKey]
+        let keyIndex: [String: Int32]
+
+        init(_ model: AccessModel) {
+            var menuIndex: [String: Int] = [:]
+            var menus: [CatalogMenu] = []
+            for component in model.catalog.components {
+                for menu in component.menus where menuIndex[menu.code] == nil {
+                    menuIndex[menu.code] = menus.count
+                    menus.append(CatalogMenu(component: component.code, profile: menu.profile))
+                }
+            }
+            var keyIndex: [String: Int32] = [:]
+            let keys = model.keys.enumerated().map { offset, key in
+                keyIndex[key.serial] = Int32(offset)
+                return CompiledKey(serial: key.serial, profile: key.profile, floating: key.useType == .floating, components: Set(key.components),
+                                   validFrom: key.validFrom, expiresAt: key.expiresAt, revoked: key.revoked, covered: key.covered)
+            }
+            var userIndex: [String: Int32] = [:]
+            userIndex.reserveCapacity(model.users.count)
+            var userActive: [Bool] = []
+            userActive.reserveCapacity(model.users.count)
+            for user in model.users where !user.builtin {
+                userIndex[AccessModel.fold(user.login)] = Int32(userActive.count)
+                userActive.append(user.active)
+            }
+            var userGroups = Array(repeating: [Int32](), count: userActive.count)
+            var groups: [CompiledGroup] = []
+            let words = (menus.count + 63) / 64
+            for group in model.groups {
+                guard let key = keyIndex[group.keySerial] else { continue }
+                var bits = Array(repeating: UInt64(0), count: words)
+                for code in group.menus {
+                    if let index = menuIndex[code] { bits[index / 64] |= 1 << UInt64(index % 64) }
+                }
+                let index = Int32(groups.count)
+                groups.append(CompiledGroup(component: group.component, menus: bits, key: key))
+                guard group.active else { continue }
+                for member in group.members {
+                    if let user = userIndex[AccessModel.fold(member.login)] { userGroups[Int(user)].append(index) }
+                }
+            }
+            var userSeats = Array(repeating: [Int32](), count: userActive.count)
+            for (serial, allocation) in SeatRules.allocation(model) {
+                guard let key = keyIndex[serial] else { continue }
+                for login in allocation.within {
+                    if let user = userIndex[login] { userSeats[Int(user)].append(key) }
+                }
+            }
+            self.menuIndex = menuIndex
+            self.menus = menus
+            self.userIndex = userIndex
+            self.userActive = userActive
+            self.userGroups = userGroups
+            self.userSeats = userSeats
+            self.groups = groups
+            self.keys = keys
+            self.keyIndex = keyIndex
+        }
+    }
+
+    let index: Index
+    /// Open sessions' lease ends, by user index and key index packed together.
+    let sessions: [Int64: Date]
+
+    /// Compiles `model` (its sessions included).
+    public init(_ model: AccessModel) {
+        let index = Index(model)
+        self.init(index: index, sessions: Self.compile(model.sessions, index))
+    }
+
+    init(index: Index, sessions: [Int64: Date]) {
+        self.index = index
+        self.sessions = sessions
+    }
+
+    /// The same snapshot with other open sessions: cheap, the compiled index is shared.
+    public func replacingSessions(_ sessions: [AccessModel.Session]) -> EntitlementSnapshot {
+        EntitlementSnapshot(index: index, sessions: Self.compile(sessions, index))
+    }
+
+    static func compile(_ sessions: [AccessModel.Session], _ index: Index) -> [Int64: Date] {
+        var result: [Int64: Date] = [:]
+        for session in sessions {
+            guard let user = index.userIndex[AccessModel.fold(session.login)], let key = index.keyIndex[session.keySerial] else { continue }
+            let slot = Int64(user) << 32 | Int64(key)
+            result[slot] = max(result[slot] ?? .distantPast, session.leaseExpiresAt)
+        }
+        return result
+    }
+
+    /// May `login` open `menu` of `component` at `now`?
+    public func check(login: String, component: String, menu: String, at now: Date) -> EntitlementDecision {
+        guard let menuNumber = index.menuIndex[menu], index.menus[menuNumber].component == component else {
+            return EntitlementDecision(code: .unknownMenu)
+        }
+        guard let user = index.userIndex[login] ?? index.userIndex[AccessModel.fold(login)] else { return EntitlementDecision(code: .unknownUser) }
+        guard index.userActive[Int(user)] else { return EntitlementDecision(code: .userDisabled) }
+        let required = index.menus[menuNumber].profile
+        let word = menuNumber / 64, bit = UInt64(1) << UInt64(menuNumber % 64)
+        var best = EntitlementDecision(code: .noAccess)
+        for groupNumber in index.userGroups[Int(user)] {
+            let group = index.groups[Int(groupNumber)]
+            guard group.menus[word] & bit != 0, group.component == component else { continue }
+            let key = index.keys[Int(group.key)]
+            let code: EntitlementCode
+            if !key.components.contains(component) {
+                code = .componentNotInKey
+            } else if !key.profile.includes(required) {
+                code = .profileTooLow
+            } else if !key.covered {
+                code = .keyNotActivated
+            } else if key.revoked || now < key.validFrom || key.expiresAt.map({ now >= $0 }) == true {
+                code = .keyNotValid
+            } else if key.floating {
+                let lease = sessions[Int64(user) << 32 | Int64(group.key)]
+                code = lease.map { $0 > now } == true ? .allowed : .noSession
+            } else {
+                code = index.userSeats[Int(user)].contains(group.key) ? .allowed : .overLimit
+            }
+            if code == .allowed { return EntitlementDecision(code: .allowed, keySerial: key.serial, profile: key.profile) }
+            if code.rank > best.code.rank { best = EntitlementDecision(code: code, keySerial: key.serial, profile: key.profile) }
+        }
+        return best
+    }
+
+    /// Every menu `login` may open at `now`, by component code.
+    public func entitlements(login: String, at now: Date) -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        for (code, number) in index.menuIndex {
+            let component = index.menus[number].component
+            if check(login: login, component: component, menu: code, at: now).allowed { result[component, default: []].append(code) }
+        }
+        return result.mapValues { $0.sorted() }
+    }
+
+    /// Whether the user exists (any case) and is not the built-in administrator.
+    public func knows(_ login: String) -> Bool { index.userIndex[AccessModel.fold(login)] != nil }
+}

@@ -43,6 +43,11 @@ public struct AuthorityClient: Sendable {
         }
     }
 
+    /// The authority's solutions catalog.
+    public func catalog() async throws -> Catalog {
+        try Catalog.decode(try await send("GET", "/v1/catalog", maximumSize: 4 << 20))
+    }
+
     /// The answer to a feed request: a new feed, or `nil` when it is unchanged (`304`).
     public struct FeedAnswer: Sendable {
         public let body: Data

@@ -7,7 +7,8 @@ public struct Registry: Sendable {
     public let store: RegistryStore
     public let installation: RegistryInstallation
     public let trust: TrustStore
-    public let catalog: Catalog
+    /// Users, access groups and the entitlement snapshot; it also holds the catalog, which synchronization may replace.
+    public let access: AccessControl
     /// The licensing authority, which the settings page may change while the registry runs.
     public let connection: AuthorityConnection
     public let now: @Sendable () -> Date
@@ -17,10 +18,13 @@ public struct Registry: Sendable {
         self.store = store
         self.installation = installation
         self.trust = trust
-        self.catalog = catalog
         self.connection = connection ?? AuthorityConnection(client: authority)
         self.now = now
+        self.access = AccessControl(store: store, catalog: catalog, now: now)
     }
+
+    /// The solutions catalog in use: the shipped one until the authority sends its own.
+    public var catalog: Catalog { access.catalog }
 
     /// The authority in use now, if any.
     public var authority: AuthorityClient? { connection.client }
@@ -41,6 +45,7 @@ public struct Registry: Sendable {
         let key = RegisteredKey(license: license, accessKey: canonical, kid: kid, idNumber: idNumber, source: .manual,
                                 registeredAt: time, registeredBy: actor)
         try await store.register(key, actor: actor, now: time)
+        try await access.refresh()
         return key
     }
 
@@ -57,7 +62,9 @@ public struct Registry: Sendable {
     }
 
     public func remove(_ serial: String, actor: String) async throws -> RegisteredKey {
-        try await store.remove(serial, actor: actor, now: now())
+        let key = try await store.remove(serial, actor: actor, now: now())
+        try await access.refresh()
+        return key
     }
 
     /// The components of a key, with their names from the catalog.
@@ -137,6 +144,7 @@ public struct Registry: Sendable {
         let covered = keys.filter { certificate.serials.contains($0.serial) }.map { CoveredKey($0.license) }
         let activation = StoredActivation(document: document, certificate: certificate, covered: covered, installedAt: now(), method: method)
         try await store.install(activation, actor: actor)
+        try await access.refresh()
         return activation
     }
 

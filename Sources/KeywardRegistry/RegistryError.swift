@@ -21,6 +21,8 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
     case syncInProgress
     /// The server's configuration sets the authority connection; the settings page cannot change it.
     case settingsLocked
+    /// Any other refusal of the access rules, with its HTTP status.
+    case refused(code: String, message: String, status: Int, details: [String: JSONValue] = [:])
 
     public var code: String {
         switch self {
@@ -30,6 +32,7 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
         case .noAuthority: "NO_AUTHORITY"
         case .syncInProgress: "SYNC_IN_PROGRESS"
         case .settingsLocked: "SETTINGS_LOCKED"
+        case .refused(let code, _, _, _): code
         }
     }
 
@@ -40,6 +43,7 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
         case .certificate(_, let message), .authority(_, let message), .feed(_, let message): message
         case .syncInProgress: "A synchronization is already running; wait for it to finish, then look at the history."
         case .noAuthority: "No licensing authority is configured for this installation. Set its URL and organization token in Settings (or start with --authority-url and --sync-token-file), or activate offline."
+        case .refused(_, let message, _, _): message
         case .settingsLocked: "The authority URL and token are set by the server's configuration (--authority-url, KEYWARD_AUTHORITY_URL or the config file); change them there."
         }
     }
@@ -53,6 +57,7 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
         case .certificate: APIError(.unprocessableContent, code: code, message: message, details: ["field": "certificate"])
         case .authority, .feed: APIError(.badGateway, code: code, message: message)
         case .noAuthority, .syncInProgress, .settingsLocked: APIError(.conflict, code: code, message: message)
+        case .refused(_, _, let status, let details): APIError(.init(code: status), code: code, message: message, details: details)
         }
     }
 }

@@ -72,6 +72,8 @@ public final class Synchronizer: Sendable {
             try await store.finishSynchronization(id, outcome: .failed, counts: SyncCounts(), revision: revision, error: (error.code, error.message), now: registry.now())
             return try await record(id)
         }
+        if counts.changedAnything { try await registry.access.refresh() }
+        await updateCatalog(from: authority)
         var activationError: String?
         if counts.changedAnything && autoActivate {
             do {
@@ -84,6 +86,15 @@ public final class Synchronizer: Sendable {
         try await store.finishSynchronization(id, outcome: counts.changedAnything ? .succeeded : .unchanged, counts: counts, revision: revision,
                                               error: nil, activationError: activationError, now: registry.now())
         return try await record(id)
+    }
+
+    /// Takes the authority's catalog when it differs from the one in use. A catalog that cannot be read is left: the
+    /// keys are what matters, and the next synchronization tries again.
+    func updateCatalog(from authority: AuthorityClient) async {
+        guard let catalog = try? await authority.catalog(), catalog != registry.catalog,
+              let text = try? String(decoding: JSONEncoder().encode(catalog), as: UTF8.self) else { return }
+        try? await registry.store.saveSettings([.catalog: text], actor: "synchronization", now: registry.now())
+        try? await registry.access.replaceCatalog(catalog)
     }
 
     func record(_ id: Int64) async throws -> SynchronizationRun {

@@ -1,7 +1,8 @@
 import Synchronization
 
 /// A first-come, first-served lock for async code: holds one SQLite connection for one task at a time.
-final class AsyncLock: Sendable {
+public final class AsyncLock: Sendable {
+    public init() {}
     private struct State {
         var locked = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -11,7 +12,7 @@ final class AsyncLock: Sendable {
     private let state = Mutex(State())
 
     /// Runs `body` while holding the lock.
-    func withLock<T>(_ body: () async throws -> T) async rethrows -> T {
+    public func withLock<T>(_ body: () async throws -> T) async rethrows -> T {
         await lock()
         defer { unlock() }
         return try await body()

@@ -43,10 +43,10 @@ struct RegistryHarness: Sendable {
 
     /// An access key for `acme` (or `organization`), valid around the harness's start.
     func accessKey(serial: String = Serial.generate(), organization: String = "acme", users: Int = 10, useType: UseType = .nominative,
-                   components: [String] = ["DOC", "WF"], validFrom: String = "2026-01-01T00:00:00Z", expiresAt: String? = "2027-01-01T00:00:00Z",
+                   profile: Profile = .manager, components: [String] = ["DOC", "WF"], validFrom: String = "2026-01-01T00:00:00Z", expiresAt: String? = "2027-01-01T00:00:00Z",
                    signedWith key: AuthoritySigningKey? = nil) -> String {
         let license = LicenseKey(
-            serial: serial, organization: Organization(id: organization, legalName: "ACME Industries Ltd."), profile: .manager, useType: useType,
+            serial: serial, organization: Organization(id: organization, legalName: "ACME Industries Ltd."), profile: profile, useType: useType,
             users: users, purchaseType: expiresAt == nil ? .sale : .rental, suiteVersion: "2.1", validFrom: Timestamp.parse(validFrom)!,
             expiresAt: expiresAt.flatMap(Timestamp.parse), components: components, issuedAt: Timestamp.parse("2025-12-01T00:00:00Z")!)
         return AccessKey.issue(license, signedWith: key ?? signingKey)
@@ -69,11 +69,26 @@ struct RegistryHarness: Sendable {
         }
     }
 
+    /// Registers a key and activates the installation for every registered key, as an administrator would.
+    @discardableResult
+    func registerAndActivate(_ accessKey: String, idNumber: String) async throws -> RegisteredKey {
+        let key = try await registry.register(idNumber: idNumber, accessKey: accessKey, actor: "test")
+        try await registry.install(certificate(serials: try await store.keys().map(\.serial)), method: .offline, actor: "test")
+        return key
+    }
+
+    /// A service token, as `keyward tokens create --service` makes it.
+    func serviceToken(_ name: String = "suite-login") async throws -> String {
+        try await store.database.write { sql in
+            try await TokenStore.create(kind: RegistryTokenKind.service, name: name, subject: nil, expiresAt: nil, now: clock.now, on: sql).token.text
+        }
+    }
+
     /// Counts of what the registry stores, to prove a refused request wrote nothing.
     func fingerprint() async throws -> [String: Int] {
         try await store.database.read { sql in
             var counts: [String: Int] = [:]
-            for table in ["registered_keys", "activation", "registry_users", "audit_events"] {
+            for table in ["registered_keys", "activation", "registry_users", "audit_events", "access_groups", "group_members", "user_sessions"] {
                 counts[table] = try await sql.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()!.decode(column: "n", as: Int.self)
             }
             return counts

@@ -17,6 +17,7 @@ public struct EntitlementSnapshot: Sendable {
             let serial: String
             let profile: Profile
             let floating: Bool
+            let users: Int
             let components: Set<String>
             let validFrom: Date
             let expiresAt: Date?
@@ -40,6 +41,8 @@ public struct EntitlementSnapshot: Sendable {
         let groups: [CompiledGroup]
         let keys: [CompiledKey]
         let keyIndex: [String: Int32]
+        /// Built-in administrators' logins, folded: they administer without a seat.
+        let builtin: Set<String>
 
         init(_ model: AccessModel) {
             var menuIndex: [String: Int] = [:]
@@ -53,7 +56,7 @@ public struct EntitlementSnapshot: Sendable {
             var keyIndex: [String: Int32] = [:]
             let keys = model.keys.enumerated().map { offset, key in
                 keyIndex[key.serial] = Int32(offset)
-                return CompiledKey(serial: key.serial, profile: key.profile, floating: key.useType == .floating, components: Set(key.components),
+                return CompiledKey(serial: key.serial, profile: key.profile, floating: key.useType == .floating, users: key.users, components: Set(key.components),
                                    validFrom: key.validFrom, expiresAt: key.expiresAt, revoked: key.revoked, covered: key.covered)
             }
             var userIndex: [String: Int32] = [:]
@@ -96,6 +99,7 @@ public struct EntitlementSnapshot: Sendable {
             self.groups = groups
             self.keys = keys
             self.keyIndex = keyIndex
+            self.builtin = Set(model.users.filter(\.builtin).map { AccessModel.fold($0.login) })
         }
     }
 
@@ -173,6 +177,28 @@ public struct EntitlementSnapshot: Sendable {
         }
         return result.mapValues { $0.sorted() }
     }
+
+    /// The keys a session for `login` may use at `now`, best first: nominative keys on which the user holds a seat
+    /// (they cost nothing more), then floating keys, each through an active group of the user, covered, valid and
+    /// carrying the group's component. Empty: the user has no access at all.
+    public func sessionCandidates(login: String, at now: Date) -> [(serial: String, floating: Bool, users: Int)] {
+        guard let user = index.userIndex[AccessModel.fold(login)], index.userActive[Int(user)] else { return [] }
+        var nominative: [Int32] = [], floating: [Int32] = []
+        for groupNumber in index.userGroups[Int(user)] {
+            let group = index.groups[Int(groupNumber)]
+            let key = index.keys[Int(group.key)]
+            guard key.covered, !key.revoked, key.validFrom <= now, key.expiresAt.map({ now < $0 }) ?? true, key.components.contains(group.component) else { continue }
+            if key.floating {
+                if !floating.contains(group.key) { floating.append(group.key) }
+            } else if index.userSeats[Int(user)].contains(group.key), !nominative.contains(group.key) {
+                nominative.append(group.key)
+            }
+        }
+        return (nominative + floating).map { (index.keys[Int($0)].serial, index.keys[Int($0)].floating, index.keys[Int($0)].users) }
+    }
+
+    /// Whether `login` is a built-in administrator.
+    public func isBuiltin(_ login: String) -> Bool { index.builtin.contains(AccessModel.fold(login)) }
 
     /// Whether the user exists (any case) and is not the built-in administrator.
     public func knows(_ login: String) -> Bool { index.userIndex[AccessModel.fold(login)] != nil }

@@ -54,21 +54,21 @@ struct ActivationAPI: Sendable {
 
     func add(to router: Router<RegistryRequestContext>) {
         router.get("/api/v1/activation") { _, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             return try await state()
         }
         router.post("/api/v1/activation") { request, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             let input = try await request.decodeJSONIfPresent(as: ActivateInput.self, context: context)
             try await registry.activateOnline(promote: input?.promote ?? false, actor: context.actor)
             return try await state()
         }
         router.get("/api/v1/activation/request") { _, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             return try await Self.requestDownload(registry)
         }
         router.post("/api/v1/activation/certificate") { request, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             let document = try await request.decodeJSON(as: SignedDocument.self, context: context)
             try await registry.install(document, method: .offline, actor: context.actor)
             return try await state()

@@ -40,7 +40,7 @@ struct AuthAPI: Sendable {
                                                                             expiresAt: made.record.expiresAt ?? now))
         }
         router.delete("/api/v1/auth/token") { _, context in
-            let token = try context.requireAdministrator()
+            let token = try context.requireUser().token
             try await registry.store.database.write { sql in
                 try await TokenStore.revoke(id: token.id, now: registry.now(), on: sql)
                 try await AuditLog.append(.init(actor: context.actor, action: "token.revoked", target: "token:\(token.id)"), at: registry.now(), on: sql)

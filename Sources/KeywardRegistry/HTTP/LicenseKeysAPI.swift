@@ -93,19 +93,19 @@ struct LicenseKeysAPI: Sendable {
 
     func add(to router: Router<RegistryRequestContext>) {
         router.get("/api/v1/license-keys") { _, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             let activation = try await registry.store.activation()
             let now = registry.now()
             return ItemsResponse(items: try await registry.store.keys().map { KeySummary($0, now: now, activation: activation) })
         }
         router.post("/api/v1/license-keys") { request, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             let input = try await request.decodeJSON(as: Register.self, context: context)
             let key = try await registry.register(idNumber: input.idNumber, accessKey: input.accessKey, actor: context.actor)
             return EditedResponse(status: .created, response: try await detail(key))
         }
         router.get("/api/v1/license-keys/:serial") { _, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             let serial = try context.parameters.require("serial")
             guard let key = try await registry.store.key(serial) else {
                 throw APIError(.notFound, code: "UNKNOWN_KEY", message: "There is no registered key \(serial).")
@@ -113,12 +113,12 @@ struct LicenseKeysAPI: Sendable {
             return try await detail(key)
         }
         router.patch("/api/v1/license-keys/:serial") { request, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             let input = try await request.decodeJSON(as: Rename.self, context: context)
             return try await detail(try await registry.rename(try context.parameters.require("serial"), to: input.idNumber, actor: context.actor))
         }
         router.delete("/api/v1/license-keys/:serial") { _, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             _ = try await registry.remove(try context.parameters.require("serial"), actor: context.actor)
             return Response(status: .noContent)
         }

@@ -25,6 +25,7 @@ public struct RegistryDependencies: Sendable {
         self.synchronizer = synchronizer
         self.scheduler = scheduler
         self.web = try await WebUI.load(registry: registry, throttle: throttle, synchronizer: synchronizer, scheduler: scheduler)
+        try await registry.loadAccess()
     }
 }
 
@@ -41,8 +42,12 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     ActivationAPI(registry: registry).add(to: router)
     SynchronizationAPI(registry: registry, synchronizer: dependencies.synchronizer, scheduler: dependencies.scheduler).add(to: router)
     SettingsAPI(registry: registry).add(to: router)
+    UsersAPI(registry: registry).add(to: router)
+    AccessGroupsAPI(registry: registry).add(to: router)
+    SessionsAPI(registry: registry).add(to: router)
+    EntitlementsAPI(registry: registry).add(to: router)
     router.get("/api/v1/audit-events") { request, context in
-        try context.requireAdministrator()
+        try context.requireAdministrator(registry.access)
         return ItemsResponse(items: try await AuditLog(database: registry.store.database).list(try AuditQuery.from(request)))
     }
     dependencies.web.add(to: router)

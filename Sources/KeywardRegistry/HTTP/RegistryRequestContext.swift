@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 import NIOCore
@@ -28,20 +29,55 @@ public struct RegistryRequestContext: TokenAuthenticatedContext, RemoteAddressRe
         return token.kind == RegistryTokenKind.user ? "user:\(token.subject ?? "?")" : "\(token.kind):\(token.name)"
     }
 
-    /// A token of someone who may administer the registry: 401 without one, 403 with any other.
+    /// A user's token: 401 without a token, 403 with a service token.
     @discardableResult
-    public func requireAdministrator() throws -> TokenRecord {
+    public func requireUser() throws -> (token: TokenRecord, login: String) {
         guard let token else { throw APIError.unauthenticated }
-        guard token.kind == RegistryTokenKind.user, token.name == RegistryTokenKind.administratorRole else {
-            throw APIError(.forbidden, code: "FORBIDDEN", message: "This needs an administrator of the registry.")
+        guard token.kind == RegistryTokenKind.user, let login = token.subject else {
+            throw APIError(.forbidden, code: "FORBIDDEN", message: "This needs a user's token, not a service token.")
+        }
+        return (token, login)
+    }
+
+    /// A token of someone who may administer what `menu` (of the Configuration component) covers: the built-in
+    /// administrator, or a user whose access to that menu comes through a manager key. 401 without a token, 403 else.
+    @discardableResult
+    public func requireAdministrator(_ access: AccessControl, menu: String = ConfigurationMenu.licenseKey) throws -> TokenRecord {
+        let (token, login) = try requireUser()
+        let snapshot = access.snapshot
+        if snapshot.isBuiltin(login) { return token }
+        let decision = snapshot.check(login: login, component: ConfigurationMenu.component, menu: menu, at: access.now())
+        guard decision.allowed, decision.profile == .manager else {
+            throw APIError(.forbidden, code: "FORBIDDEN",
+                           message: "This needs the built-in administrator, or access to the Configuration menu \(menu) through a manager key.")
         }
         return token
     }
+
+    /// A service token (the suite's login), or a token of someone who administers sessions.
+    @discardableResult
+    public func requireService(_ access: AccessControl, menu: String = ConfigurationMenu.session) throws -> TokenRecord {
+        guard let token else { throw APIError.unauthenticated }
+        if token.kind == RegistryTokenKind.service { return token }
+        return try requireAdministrator(access, menu: menu)
+    }
+}
+
+/// The Configuration component's menus that guard the registry's own administration (see the catalog).
+public enum ConfigurationMenu {
+    public static let component = "CFG"
+    public static let licenseKey = "CM009"
+    public static let accessGroup = "CM010"
+    public static let user = "CM011"
+    public static let session = "CM012"
+    public static let sessionHistory = "CM013"
 }
 
 /// The kinds of token the registry issues.
 public enum RegistryTokenKind {
     public static let user = "user"
+    /// The suite's own modules: open sessions and ask entitlement questions.
+    public static let service = "service"
     /// The token name of administrators' tokens (the built-in administrator's, for now).
     public static let administratorRole = "administrator"
 }

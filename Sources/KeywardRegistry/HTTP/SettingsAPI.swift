@@ -25,16 +25,16 @@ struct SettingsAPI: Sendable {
 
     func add(to router: Router<RegistryRequestContext>) {
         router.get("/api/v1/settings/authority") { _, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             return registry.authoritySettings()
         }
         router.put("/api/v1/settings/authority") { request, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             let body = try await request.decodeJSON(as: AuthorityBody.self, context: context)
             return try await registry.saveAuthoritySettings(url: body.url, token: body.token, actor: context.actor)
         }
         router.post("/api/v1/settings/authority/test") { request, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             let body = try await request.decodeJSONIfPresent(as: TestBody.self, context: context)
             return try await registry.testConnection(url: body?.url, token: body?.token)
         }

@@ -22,18 +22,18 @@ struct SynchronizationAPI: Sendable {
 
     func add(to router: Router<RegistryRequestContext>) {
         router.post("/api/v1/license-keys/synchronizations") { _, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             return EditedResponse(status: .created, response: try await synchronizer.run(trigger: .manual, actor: context.actor))
         }
         router.get("/api/v1/license-keys/synchronizations/schedule") { _, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             guard let scheduler, registry.authority != nil else { return ScheduleResponse(enabled: false, dailyAt: nil, maximumJitterMinutes: nil, nextRunAt: nil, retriesSpent: 0) }
             let next = scheduler.nextRun
             return ScheduleResponse(enabled: true, dailyAt: scheduler.schedule.dailyTime + " UTC", maximumJitterMinutes: Int(scheduler.schedule.maximumJitter / 60),
                                     nextRunAt: next.at, retriesSpent: next.retriesSpent)
         }
         router.get("/api/v1/license-keys/synchronizations") { request, context in
-            try context.requireAdministrator()
+            try context.requireAdministrator(registry.access)
             let query = request.uri.queryParameters
             let trigger: SynchronizationRun.Trigger?
             switch query.get("trigger") ?? "manual" {

@@ -122,5 +122,49 @@ extension Schema {
                 )
                 """).run()
         },
+        Migration(2004, "create access groups, members and sessions") { sql, kind in
+            try await sql.raw("""
+                CREATE TABLE access_groups (
+                    id \(unsafeRaw: SQLTypes.autoIncrementKey(kind)),
+                    id_number TEXT NOT NULL,
+                    id_number_folded TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    key_serial TEXT NOT NULL REFERENCES registered_keys(serial),
+                    component TEXT NOT NULL,
+                    menus TEXT NOT NULL,
+                    active BOOLEAN NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """).run()
+            try await sql.raw("CREATE INDEX access_groups_key ON access_groups (key_serial)").run()
+            // The id orders assignments: on an over-allocated key the most recent ones lose their seats first.
+            try await sql.raw("""
+                CREATE TABLE group_members (
+                    id \(unsafeRaw: SQLTypes.autoIncrementKey(kind)),
+                    group_id BIGINT NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+                    login_folded TEXT NOT NULL REFERENCES registry_users(login_folded),
+                    assigned_at BIGINT NOT NULL,
+                    UNIQUE (group_id, login_folded)
+                )
+                """).run()
+            try await sql.raw("CREATE INDEX group_members_login ON group_members (login_folded)").run()
+            try await sql.raw("""
+                CREATE TABLE user_sessions (
+                    id TEXT PRIMARY KEY,
+                    login_folded TEXT NOT NULL REFERENCES registry_users(login_folded),
+                    key_serial TEXT NOT NULL,
+                    floating BOOLEAN NOT NULL,
+                    ip TEXT,
+                    started_at BIGINT NOT NULL,
+                    lease_expires_at BIGINT NOT NULL,
+                    ended_at BIGINT,
+                    end_reason TEXT CHECK (end_reason IN ('logout', 'expired', 'disconnected'))
+                )
+                """).run()
+            try await sql.raw("CREATE INDEX user_sessions_open ON user_sessions (key_serial, lease_expires_at) WHERE ended_at IS NULL").run()
+            try await sql.raw("CREATE INDEX user_sessions_started ON user_sessions (started_at)").run()
+            try await sql.raw("CREATE INDEX registry_users_name ON registry_users (name)").run()
+        },
     ]
 }

@@ -96,6 +96,7 @@ public struct RegistryStore: Sendable {
     public func remove(_ serial: String, actor: String, now: Date) async throws -> RegisteredKey {
         try await database.write { sql in
             guard let key = try await Self.key(serial, on: sql) else { throw Self.unknownKey(serial) }
+            try await Self.requireUnused(serial, on: sql)
             try await sql.delete(from: "registered_keys").where("serial", .equal, serial).run()
             try await AuditLog.append(.init(actor: actor, action: "license-key.removed", target: "license-key:\(serial)",
                                             details: ["idNumber": .string(key.idNumber), "source": .string(key.source.rawValue)]), at: now, on: sql)

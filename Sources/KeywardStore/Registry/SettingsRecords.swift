@@ -6,9 +6,11 @@ import SQLKit
 public enum RegistrySetting: String, Sendable, CaseIterable {
     case authorityURL = "authority.url"
     case syncToken = "sync.token"
+    /// The solutions catalog the authority sent (JSON).
+    case catalog = "catalog"
 
-    /// Secret values are never written to the audit log.
-    var isSecret: Bool { self == .syncToken }
+    /// Secret and bulky values are never written to the audit log.
+    var isSecret: Bool { self != .authorityURL }
 }
 
 extension RegistryStore {

@@ -1,0 +1,75 @@
+import Foundation
+import KeywardDomain
+import KeywardStore
+import Synchronization
+
+/// Holds the entitlement snapshot and the catalog, and rebuilds the snapshot after every change that touches access
+/// (users, groups, keys, activation, sessions). A change's caller awaits the rebuild before answering, so the next
+/// request sees it (read your writes); rebuilds requested together are done once.
+public final class AccessControl: Sendable {
+    struct State {
+        var snapshot: EntitlementSnapshot
+        var catalog: Catalog
+    }
+
+    struct Generations {
+        var requested = 0
+        var builtFull = 0
+        var builtSessions = 0
+    }
+
+    let store: RegistryStore
+    let now: @Sendable () -> Date
+    private let state: Mutex<State>
+    private let generations = Mutex(Generations())
+    private let rebuilding = AsyncLock()
+
+    public init(store: RegistryStore, catalog: Catalog, now: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.now = now
+        state = Mutex(State(snapshot: EntitlementSnapshot(AccessModel(users: [], groups: [], keys: [], catalog: catalog)), catalog: catalog))
+    }
+
+    /// The snapshot now in force: immutable, safe to keep for one request.
+    public var snapshot: EntitlementSnapshot { state.withLock { $0.snapshot } }
+    public var catalog: Catalog { state.withLock { $0.catalog } }
+
+    /// Rebuilds the whole snapshot from the store (after a change to users, groups, keys or the activation).
+    public func refresh() async throws { try await rebuild(sessionsOnly: false) }
+
+    /// Reloads only the open sessions (after a session opened or ended): the compiled rest is kept.
+    public func refreshSessions() async throws { try await rebuild(sessionsOnly: true) }
+
+    /// Replaces the catalog (from the authority) and rebuilds.
+    public func replaceCatalog(_ catalog: Catalog) async throws {
+        state.withLock { $0.catalog = catalog }
+        try await refresh()
+    }
+
+    private func rebuild(sessionsOnly: Bool) async throws {
+        let ticket = generations.withLock { generations in
+            generations.requested += 1
+            return generations.requested
+        }
+        try await rebuilding.withLock {
+            let done = generations.withLock { sessionsOnly ? $0.builtSessions : $0.builtFull }
+            guard done < ticket else { return }  // a rebuild that started after this change's commit covered it
+            let target = generations.withLock { $0.requested }
+            let time = now()
+            if sessionsOnly {
+                let sessions = try await store.openSessions(now: time)
+                state.withLock { $0.snapshot = $0.snapshot.replacingSessions(sessions) }
+                generations.withLock { $0.builtSessions = max($0.builtSessions, target) }
+            } else {
+                let covered = Set(try await store.activation()?.certificate.serials ?? [])
+                let model = try await store.accessModel(catalog: catalog, covered: covered, now: time)
+                let snapshot = EntitlementSnapshot(model)
+                state.withLock { $0.snapshot = snapshot }
+                generations.withLock { generations in
+                    generations.builtFull = max(generations.builtFull, target)
+                    generations.builtSessions = max(generations.builtSessions, target)
+                }
+            }
+        }
+    }
+}

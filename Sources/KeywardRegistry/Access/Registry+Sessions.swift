@@ -1,0 +1,58 @@
+import Foundation
+import KeywardDomain
+import KeywardStore
+
+extension Registry {
+    /// How long a session's lease lasts between heartbeats.
+    public static let sessionLease: TimeInterval = 15 * 60
+
+    /// The suite's login: a session on the best key with room (a nominative seat the user holds first), or
+    /// `NO_ACCESS` (no group gives the user anything usable) or `NO_SEAT_AVAILABLE` (every floating seat is taken).
+    public func openSession(login text: String, ip: String?, actor: String) async throws -> UserSession {
+        let login = try UserRules.login(text)
+        if let ip, ip.count > 64 || ip.contains(where: { $0.isWhitespace }) {
+            throw RegistryError.invalid(FieldError(field: "ip", code: "INVALID_IP", message: "The ip is the user's address, e.g. 192.0.2.10 or 2001:db8::1."))
+        }
+        guard let user = try await store.user(login), !user.builtin else {
+            throw RegistryError.refused(code: "UNKNOWN_USER", message: "There is no user \(login).", status: 404)
+        }
+        let candidates = access.snapshot.sessionCandidates(login: login, at: now()).map { SessionCandidate(serial: $0.serial, floating: $0.floating, users: $0.users) }
+        guard user.active else {
+            throw RegistryError.refused(code: "USER_DISABLED", message: "The user \(login) is disabled. An administrator can enable them.", status: 403)
+        }
+        guard !candidates.isEmpty else {
+            throw RegistryError.refused(code: "NO_ACCESS", message: "No active access group gives \(login) a usable key: ask an administrator for access.", status: 403)
+        }
+        let session = try await store.openSession(login: login, candidates: candidates, ip: ip, lease: Self.sessionLease, now: now())
+        try await access.refreshSessions()
+        return session
+    }
+
+    public func heartbeat(_ id: String) async throws -> UserSession {
+        let session = try await store.renewSession(id, lease: Self.sessionLease, now: now())
+        try await access.refreshSessions()
+        return session
+    }
+
+    public func endSession(_ id: String, reason: UserSession.EndReason, actor: String) async throws -> UserSession {
+        let session = try await store.endSession(id, reason: reason, actor: actor, now: now())
+        try await access.refreshSessions()
+        return session
+    }
+
+    /// Disconnects one user's sessions, or everyone's.
+    public func disconnect(login: String?, actor: String) async throws -> Int {
+        let count = try await store.disconnect(login: login, actor: actor, now: now())
+        try await access.refreshSessions()
+        return count
+    }
+
+    /// Loads the saved catalog (if the authority sent one) and builds the first snapshot.
+    public func loadAccess() async throws {
+        if let text = try await store.settings()[.catalog], let saved = try? Catalog.decode(Data(text.utf8)) {
+            try await access.replaceCatalog(saved)
+        } else {
+            try await access.refresh()
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import HummingbirdBcrypt
+import KeywardDomain
+import KeywardStore
+
+/// A user as the API takes it: `{login, name, email, password?, active}`.
+public struct UserInput: Sendable, Hashable, Codable {
+    public var login: String
+    public var name: String
+    public var email: String
+    public var password: String?
+    public var active: Bool?
+
+    public init(login: String, name: String, email: String, password: String? = nil, active: Bool? = nil) {
+        self.login = login
+        self.name = name
+        self.email = email
+        self.password = password
+        self.active = active
+    }
+}
+
+/// The rules for a user's fields; each refusal names its field.
+public enum UserRules {
+    /// 1 to 64 characters: letters, digits and `. _ - @`, so a login is also a safe path segment.
+    public static func login(_ text: String) throws(RegistryError) -> String {
+        let login = text.trimmingCharacters(in: .whitespaces)
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-@"))
+        guard (1...64).contains(login.count), login.unicodeScalars.allSatisfy({ allowed.contains($0) && $0.isASCII }) else {
+            throw .invalid(FieldError(field: "login", code: "INVALID_LOGIN", message: "A login is 1 to 64 characters: letters, digits, and . _ - @ (e.g. j.smith)."))
+        }
+        return login
+    }
+
+    public static func name(_ text: String) throws(RegistryError) -> String {
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...200).contains(name.count), !name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+            throw .invalid(FieldError(field: "name", code: "INVALID_NAME", message: "The name is required: 1 to 200 characters, e.g. Jane Smith."))
+        }
+        return name
+    }
+
+    /// One `@`, a non-empty local part, a domain with a dot, no spaces, at most 254 characters.
+    public static func email(_ text: String) throws(RegistryError) -> String {
+        let email = text.trimmingCharacters(in: .whitespaces)
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        let bad = CharacterSet.whitespacesAndNewlines.union(.controlCharacters).union(CharacterSet(charactersIn: "<>(),;:\"[]\\"))
+        guard email.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              !email.unicodeScalars.contains(where: { bad.contains($0) }) else {
+            throw .invalid(FieldError(field: "email", code: "INVALID_EMAIL", message: "The e-mail address is required and must look like jane.smith@example.com."))
+        }
+        return email
+    }
+
+    public static func password(_ text: String) throws(RegistryError) -> String {
+        guard (12...72).contains(text.utf8.count) else {
+            throw .invalid(FieldError(field: "password", code: "INVALID_PASSWORD", message: "A password is 12 to 72 characters; leave it out for users who never log into the registry."))
+        }
+        return text
+    }
+}
+
+extension Registry {
+    /// Creates a user. The built-in administrator's login is reserved.
+    public func createUser(_ input: UserInput, actor: String) async throws -> RegistryUser {
+        let login = try UserRules.login(input.login), name = try UserRules.name(input.name), email = try UserRules.email(input.email)
+        var hash: String?
+        if let password = input.password { hash = await Self.hash(try UserRules.password(password)) }
+        if let existing = try await store.user(login), existing.builtin { throw Self.reserved(login) }
+        let user = try await store.createUser(login: login, name: name, email: email, passwordHash: hash, active: input.active ?? true, actor: actor, now: now())
+        try await access.refresh()
+        return user
+    }
+
+    /// Changes a user's name, e-mail, password or state; fields left `nil` stay.
+    public func updateUser(_ login: String, name: String?, email: String?, password: String??, active: Bool?, actor: String) async throws -> RegistryUser {
+        var changes = UserChanges()
+        changes.name = try name.map { text throws(RegistryError) in try UserRules.name(text) }
+        changes.email = try email.map { text throws(RegistryError) in try UserRules.email(text) }
+        if let password {
+            if let password { changes.passwordHash = .some(await Self.hash(try UserRules.password(password))) } else { changes.passwordHash = .some(nil) }
+        }
+        changes.active = active
+        let user = try await store.updateUser(login, changes, actor: actor, now: now())
+        if active != nil { try await access.refresh() }
+        return user
+    }
+
+    static func hash(_ password: String) async -> String {
+        await Task.detached { Bcrypt.hash(password, cost: 12) }.value
+    }
+
+    static func reserved(_ login: String) -> RegistryError {
+        .refused(code: "LOGIN_RESERVED", message: "The login \(login) belongs to the built-in administrator. Choose another one.", status: 409)
+    }
+}

@@ -1,0 +1,208 @@
+import Foundation
+import KeywardDomain
+import SQLKit
+
+extension RegistryStore {
+    // MARK: Reading
+
+    /// Every access group with its users, by ID #.
+    public func groups() async throws -> [AccessGroupRecord] {
+        try await database.read { sql in try await Self.groups(where: nil, on: sql) }
+    }
+
+    public func group(_ idNumber: String) async throws -> AccessGroupRecord? {
+        try await database.read { sql in try await Self.groups(where: Self.fold(idNumber), on: sql).first }
+    }
+
+    static func groups(where folded: String?, on sql: any SQLDatabase) async throws -> [AccessGroupRecord] {
+        var query = sql.select().columns("id", "id_number", "name", "key_serial", "component", "menus", "active").from("access_groups")
+        if let folded { query = query.where("id_number_folded", .equal, folded) }
+        let rows = try await query.orderBy("id_number_folded").all()
+        var members: [Int64: [String]] = [:]
+        var membersQuery = sql.select().column(SQLColumn("group_id", table: "m")).column(SQLColumn("login", table: "u")).from(SQLAlias(SQLIdentifier("group_members"), as: SQLIdentifier("m")))
+            .join(SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal, SQLColumn("login_folded", table: "m"))
+        if folded != nil, let id = try rows.first?.decode(column: "id", as: Int64.self) { membersQuery = membersQuery.where(SQLColumn("group_id", table: "m"), .equal, SQLBind(id)) }
+        if folded == nil || !rows.isEmpty {
+            for row in try await membersQuery.orderBy(SQLColumn("id", table: "m")).all() {
+                members[try row.decode(column: "group_id", as: Int64.self), default: []].append(try row.decode(column: "login", as: String.self))
+            }
+        }
+        return try rows.map { row in
+            AccessGroupRecord(idNumber: try row.decode(column: "id_number", as: String.self), name: try row.decode(column: "name", as: String.self),
+                              keySerial: try row.decode(column: "key_serial", as: String.self), component: try row.decode(column: "component", as: String.self),
+                              menus: try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "menus", as: String.self).utf8)),
+                              active: try row.decode(column: "active", as: Bool.self), users: members[try row.decode(column: "id", as: Int64.self)] ?? [])
+        }
+    }
+
+    // MARK: Writing
+
+    /// Creates a group with its first users: all of them fit on the key, or nothing is written.
+    public func createGroup(_ group: AccessGroupRecord, actor: String, now: Date) async throws -> AccessGroupRecord {
+        let kind = database.kind
+        return try await database.write { sql in
+            guard try await Self.key(group.keySerial, on: sql) != nil else { throw Self.unknownKey(group.keySerial) }
+            let logins = try await Self.existingLogins(group.users, on: sql)
+            try await Self.requireSeats(on: group.keySerial, for: Set(logins.map { Self.fold($0) }), kind: kind, on: sql)
+            let row = try await sql.insert(into: "access_groups")
+                .columns("id_number", "id_number_folded", "name", "key_serial", "component", "menus", "active", "created_at", "updated_at")
+                .values(SQLBind(group.idNumber), SQLBind(Self.fold(group.idNumber)), SQLBind(group.name), SQLBind(group.keySerial), SQLBind(group.component),
+                        SQLBind(try Self.menusText(group.menus)), SQLBind(group.active), SQLBind(now.storedMilliseconds), SQLBind(now.storedMilliseconds))
+                .ignoringConflicts().returning("id").first()
+            guard let id = try row?.decode(column: "id", as: Int64.self) else { throw Self.duplicateGroup(group.idNumber) }
+            try await Self.addMembers(logins, to: id, now: now, on: sql)
+            try await AuditLog.append(.init(actor: actor, action: "access-group.created", target: "access-group:\(group.idNumber)",
+                                            details: ["keySerial": .string(group.keySerial), "component": .string(group.component), "users": .int(logins.count)]),
+                                      at: now, on: sql)
+            return try await Self.groups(where: Self.fold(group.idNumber), on: sql)[0]
+        }
+    }
+
+    /// Replaces a group's fields (not its users). Binding it to another key needs a seat there for each of its users.
+    public func updateGroup(_ idNumber: String, to group: AccessGroupRecord, actor: String, now: Date) async throws -> AccessGroupRecord {
+        let kind = database.kind
+        return try await database.write { sql in
+            guard let current = try await Self.groups(where: Self.fold(idNumber), on: sql).first, let id = try await Self.groupID(idNumber, on: sql) else {
+                throw StoreError.unknownGroup(idNumber)
+            }
+            if group.keySerial != current.keySerial {
+                guard try await Self.key(group.keySerial, on: sql) != nil else { throw Self.unknownKey(group.keySerial) }
+                try await Self.requireSeats(on: group.keySerial, for: Set(current.users.map { Self.fold($0) }), kind: kind, on: sql)
+            }
+            if Self.fold(group.idNumber) != Self.fold(idNumber), try await Self.groupID(group.idNumber, on: sql) != nil {
+                throw Self.duplicateGroup(group.idNumber)
+            }
+            try await sql.update("access_groups").set("id_number", to: group.idNumber).set("id_number_folded", to: Self.fold(group.idNumber))
+                .set("name", to: group.name).set("key_serial", to: group.keySerial).set("component", to: group.component)
+                .set("menus", to: try Self.menusText(group.menus)).set("active", to: group.active).set("updated_at", to: now.storedMilliseconds)
+                .where("id", .equal, id).run()
+            try await AuditLog.append(.init(actor: actor, action: "access-group.changed", target: "access-group:\(group.idNumber)",
+                                            details: ["keySerial": .string(group.keySerial), "active": .bool(group.active)]), at: now, on: sql)
+            return try await Self.groups(where: Self.fold(group.idNumber), on: sql)[0]
+        }
+    }
+
+    public func deleteGroup(_ idNumber: String, actor: String, now: Date) async throws {
+        try await database.write { sql in
+            guard let id = try await Self.groupID(idNumber, on: sql) else { throw StoreError.unknownGroup(idNumber) }
+            try await sql.delete(from: "group_members").where("group_id", .equal, id).run()
+            try await sql.delete(from: "access_groups").where("id", .equal, id).run()
+            try await AuditLog.append(.init(actor: actor, action: "access-group.deleted", target: "access-group:\(idNumber)"), at: now, on: sql)
+        }
+    }
+
+    /// Adds users to a group: every one exists and fits on the key, or nothing changes. Users already in it are left.
+    public func addUsers(_ logins: [String], toGroup idNumber: String, actor: String, now: Date) async throws -> AccessGroupRecord {
+        let kind = database.kind
+        return try await database.write { sql in
+            guard let group = try await Self.groups(where: Self.fold(idNumber), on: sql).first, let id = try await Self.groupID(idNumber, on: sql) else {
+                throw StoreError.unknownGroup(idNumber)
+            }
+            let existing = try await Self.existingLogins(logins, on: sql)
+            let present = Set(group.users.map { Self.fold($0) })
+            let new = existing.filter { !present.contains(Self.fold($0)) }
+            try await Self.requireSeats(on: group.keySerial, for: Set(new.map { Self.fold($0) }), kind: kind, on: sql)
+            try await Self.addMembers(new, to: id, now: now, on: sql)
+            try await AuditLog.append(.init(actor: actor, action: "access-group.users-added", target: "access-group:\(group.idNumber)",
+                                            details: ["logins": .array(new.map(JSONValue.string))]), at: now, on: sql)
+            return try await Self.groups(where: Self.fold(idNumber), on: sql)[0]
+        }
+    }
+
+    /// Removes users from a group; each must exist. Users not in it are ignored.
+    public func removeUsers(_ logins: [String], fromGroup idNumber: String, actor: String, now: Date) async throws -> AccessGroupRecord {
+        try await database.write { sql in
+            guard let id = try await Self.groupID(idNumber, on: sql) else { throw StoreError.unknownGroup(idNumber) }
+            let existing = try await Self.existingLogins(logins, on: sql)
+            if !existing.isEmpty {
+                try await sql.delete(from: "group_members").where("group_id", .equal, id)
+                    .where("login_folded", .in, existing.map { Self.fold($0) }).run()
+            }
+            try await AuditLog.append(.init(actor: actor, action: "access-group.users-removed", target: "access-group:\(idNumber)",
+                                            details: ["logins": .array(existing.map(JSONValue.string))]), at: now, on: sql)
+            return try await Self.groups(where: Self.fold(idNumber), on: sql)[0]
+        }
+    }
+
+    // MARK: Seats
+
+    /// Refuses with `SEAT_LIMIT_EXCEEDED` unless a nominative key has a seat for each of `logins` (folded) that does not
+    /// hold one yet. Active users only: disabled ones hold none. On PostgreSQL the key's row is locked first, so two
+    /// requests for the last seats take turns; on SQLite the single writer already serializes them.
+    /// `enabling` counts the users as active: they are about to be.
+    static func requireSeats(on serial: String, for logins: Set<String>, kind: DatabaseKind, enabling: Bool = false, on sql: any SQLDatabase) async throws {
+        let lock = kind == .postgres ? " FOR UPDATE" : ""
+        guard let key = try await sql.raw("SELECT use_type, users FROM registered_keys WHERE serial = \(bind: serial)\(unsafeRaw: lock)").first() else {
+            throw unknownKey(serial)
+        }
+        guard try key.decode(column: "use_type", as: String.self) == UseType.nominative.rawValue, !logins.isEmpty else { return }
+        let limit = try key.decode(column: "users", as: Int.self)
+        let holders = Set(try await sql.raw("""
+            SELECT DISTINCT m.login_folded AS login FROM group_members m
+            JOIN access_groups g ON g.id = m.group_id
+            JOIN registry_users u ON u.login_folded = m.login_folded
+            WHERE g.key_serial = \(bind: serial) AND u.active = \(bind: true) AND u.builtin = \(bind: false)
+            """).all().map { try $0.decode(column: "login", as: String.self) })
+        let eligible = enabling ? logins : try await activeLogins(Array(logins), on: sql)
+        let requested = eligible.subtracting(holders).count
+        if requested > 0, holders.count + requested > limit {
+            throw StoreError.seatLimit(SeatShortage(keySerial: serial, limit: limit, inUse: holders.count, requested: requested))
+        }
+    }
+
+    /// Of `logins` (folded), those of active, non-built-in users.
+    static func activeLogins(_ logins: [String], on sql: any SQLDatabase) async throws -> Set<String> {
+        var result: Set<String> = []
+        for batch in stride(from: 0, to: logins.count, by: 500).map({ Array(logins[$0..<min($0 + 500, logins.count)]) }) {
+            result.formUnion(try await sql.select().column("login_folded").from("registry_users").where("login_folded", .in, batch)
+                .where("active", .equal, true).where("builtin", .equal, false).all().map { try $0.decode(column: "login_folded", as: String.self) })
+        }
+        return result
+    }
+
+    /// The stored spelling of each login, in the order given, without repeats; `UNKNOWN_USER` naming any that do not exist
+    /// (the built-in administrator is not a suite user).
+    static func existingLogins(_ logins: [String], on sql: any SQLDatabase) async throws -> [String] {
+        var seen: Set<String> = []
+        let folded = logins.map { fold($0) }.filter { seen.insert($0).inserted }
+        var found: [String: String] = [:]
+        for batch in stride(from: 0, to: folded.count, by: 500).map({ Array(folded[$0..<min($0 + 500, folded.count)]) }) {
+            for row in try await sql.select().columns("login_folded", "login").from("registry_users").where("login_folded", .in, batch)
+                .where("builtin", .equal, false).all() {
+                found[try row.decode(column: "login_folded", as: String.self)] = try row.decode(column: "login", as: String.self)
+            }
+        }
+        let missing = folded.filter { found[$0] == nil }
+        guard missing.isEmpty else { throw StoreError.unknownUsers(missing) }
+        return folded.compactMap { found[$0] }
+    }
+
+    static func addMembers(_ logins: [String], to group: Int64, now: Date, on sql: any SQLDatabase) async throws {
+        for batch in stride(from: 0, to: logins.count, by: 200).map({ logins[$0..<min($0 + 200, logins.count)] }) {
+            var insert = sql.insert(into: "group_members").columns("group_id", "login_folded", "assigned_at")
+            for login in batch { insert = insert.values(SQLBind(group), SQLBind(fold(login)), SQLBind(now.storedMilliseconds)) }
+            try await insert.ignoringConflicts().run()
+        }
+    }
+
+    static func groupID(_ idNumber: String, on sql: any SQLDatabase) async throws -> Int64? {
+        try await sql.select().column("id").from("access_groups").where("id_number_folded", .equal, fold(idNumber)).first()?.decode(column: "id", as: Int64.self)
+    }
+
+    static func menusText(_ menus: [String]) throws -> String { String(decoding: try JSONEncoder().encode(menus), as: UTF8.self) }
+
+    static func duplicateGroup(_ idNumber: String) -> StoreError {
+        StoreError(code: "DUPLICATE_GROUP", message: "Another access group already has the ID # \"\(idNumber)\" (ignoring case). Choose another one.",
+                   kind: .conflict, details: ["field": "idNumber"])
+    }
+
+    /// `KEY_IN_USE` when access groups are bound to the key.
+    static func requireUnused(_ serial: String, on sql: any SQLDatabase) async throws {
+        let bound = try await sql.select().column("id_number").from("access_groups").where("key_serial", .equal, serial).orderBy("id_number_folded").all()
+            .map { try $0.decode(column: "id_number", as: String.self) }
+        guard bound.isEmpty else {
+            throw StoreError(code: "KEY_IN_USE", message: "Access groups are bound to this key (\(bound.prefix(5).joined(separator: ", "))\(bound.count > 5 ? ", ..." : "")). Migrate their accesses to another key or delete them first.",
+                             kind: .conflict, details: ["groups": .array(bound.map(JSONValue.string))])
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import KeywardDomain
+import SQLKit
+
+extension RegistryStore {
+    /// Opens a session on the first candidate key with room: a nominative key the user holds a seat on needs no more
+    /// room; a floating key has room while its open, unexpired sessions are fewer than its users. `NO_SEAT_AVAILABLE`
+    /// when every floating candidate is full. On PostgreSQL each floating key's row is locked while it is counted.
+    public func openSession(login: String, candidates: [SessionCandidate], ip: String?, lease: TimeInterval, now: Date) async throws -> UserSession {
+        let kind = database.kind
+        return try await database.write { sql in
+            let folded = Self.fold(login)
+            guard let user = try await sql.select().columns("login", "active").from("registry_users").where("login_folded", .equal, folded)
+                .where("builtin", .equal, false).first() else { throw StoreError.unknownUser(login) }
+            guard try user.decode(column: "active", as: Bool.self) else {
+                throw StoreError(code: "USER_DISABLED", message: "The user \(login) is disabled. An administrator can enable them.", kind: .conflict)
+            }
+            for candidate in candidates {
+                if candidate.floating {
+                    let lock = kind == .postgres ? " FOR UPDATE" : ""
+                    guard try await sql.raw("SELECT serial FROM registered_keys WHERE serial = \(bind: candidate.serial)\(unsafeRaw: lock)").first() != nil else { continue }
+                    let open = try await sql.raw("""
+                        SELECT COUNT(*) AS n FROM user_sessions
+                        WHERE key_serial = \(bind: candidate.serial) AND ended_at IS NULL AND lease_expires_at > \(bind: now.storedMilliseconds)
+                        """).first()!.decode(column: "n", as: Int.self)
+                    guard open < candidate.users else { continue }
+                }
+                let session = UserSession(id: "ses_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""),
+                                          login: try user.decode(column: "login", as: String.self), keySerial: candidate.serial, floating: candidate.floating,
+                                          ip: ip, startedAt: now, leaseExpiresAt: now.addingTimeInterval(lease))
+                try await sql.insert(into: "user_sessions")
+                    .columns("id", "login_folded", "key_serial", "floating", "ip", "started_at", "lease_expires_at")
+                    .values(SQLBind(session.id), SQLBind(folded), SQLBind(session.keySerial), SQLBind(session.floating), SQLBind(ip),
+                            SQLBind(now.storedMilliseconds), SQLBind(session.leaseExpiresAt.storedMilliseconds)).run()
+                return session
+            }
+            throw StoreError(code: "NO_SEAT_AVAILABLE", message: "Every seat of the keys that give \(login) access is taken. Try again when someone logs out.",
+                             kind: .conflict, details: ["keys": .array(candidates.map { .string($0.serial) })])
+        }
+    }
+
+    /// Renews an open session's lease; `SESSION_ENDED` when it has ended or its lease ran out.
+    public func renewSession(_ id: String, lease: TimeInterval, now: Date) async throws -> UserSession {
+        try await database.write { sql in
+            guard let session = try await Self.session(id, on: sql) else { throw Self.unknownSession(id) }
+            guard session.endedAt == nil, session.leaseExpiresAt > now else {
+                throw StoreError(code: "SESSION_ENDED", message: "This session has ended; log in again.", kind: .conflict)
+            }
+            let expires = now.addingTimeInterval(lease)
+            try await sql.update("user_sessions").set("lease_expires_at", to: expires.storedMilliseconds).where("id", .equal, id).run()
+            var renewed = session
+            renewed.leaseExpiresAt = expires
+            return renewed
+        }
+    }
+
+    /// Ends one session (logout or disconnection); ending an ended one changes nothing.
+    public func endSession(_ id: String, reason: UserSession.EndReason, actor: String, now: Date) async throws -> UserSession {
+        try await database.write { sql in
+            guard var session = try await Self.session(id, on: sql) else { throw Self.unknownSession(id) }
+            guard session.endedAt == nil else { return session }
+            let end = min(now, session.leaseExpiresAt)
+            let why: UserSession.EndReason = session.leaseExpiresAt <= now ? .expired : reason
+            try await sql.update("user_sessions").set("ended_at", to: end.storedMilliseconds).set("end_reason", to: why.rawValue).where("id", .equal, id).run()
+            if why == .disconnected {
+                try await AuditLog.append(.init(actor: actor, action: "session.disconnected", target: "user:\(session.login)", details: ["session": .string(id)]),
+                                          at: now, on: sql)
+            }
+            session.endedAt = end
+            session.endReason = why
+            return session
+        }
+    }
+
+    /// Disconnects every open session of one user, or of everyone; returns how many ended.
+    @discardableResult
+    public func disconnect(login: String?, actor: String, now: Date) async throws -> Int {
+        try await database.write { sql in
+            let count = try await Self.endSessions(of: login.map { Self.fold($0) }, reason: .disconnected, now: now, on: sql)
+            try await AuditLog.append(.init(actor: actor, action: "session.disconnected", target: login.map { "user:\($0)" } ?? "sessions",
+                                            details: ["sessions": .int(count)]), at: now, on: sql)
+            return count
+        }
+    }
+
+    /// Closes the sessions whose lease ran out, as `expired`, at their lease's end; returns how many.
+    @discardableResult
+    public func expireSessions(now: Date) async throws -> Int {
+        try await database.write { sql in
+            let rows = try await sql.raw("""
+                UPDATE user_sessions SET ended_at = lease_expires_at, end_reason = 'expired'
+                WHERE ended_at IS NULL AND lease_expires_at <= \(bind: now.storedMilliseconds) RETURNING id
+                """).all()
+            return rows.count
+        }
+    }
+
+    /// Ends open sessions (of one user when `login` is given): expired ones as `expired`, the others as `reason`.
+    @discardableResult
+    static func endSessions(of login: String?, reason: UserSession.EndReason, now: Date, on sql: any SQLDatabase) async throws -> Int {
+        let user = login.map { SQLQueryString(" AND login_folded = \(bind: $0)") } ?? SQLQueryString("")
+        _ = try await sql.raw("""
+            UPDATE user_sessions SET ended_at = lease_expires_at, end_reason = 'expired'
+            WHERE ended_at IS NULL AND lease_expires_at <= \(bind: now.storedMilliseconds)\(user)
+            """).run()
+        return try await sql.raw("""
+            UPDATE user_sessions SET ended_at = \(bind: now.storedMilliseconds), end_reason = \(bind: reason.rawValue)
+            WHERE ended_at IS NULL\(user) RETURNING id
+            """).all().count
+    }
+
+    /// Sessions, newest first: the open ones (lease not run out), or the history; optionally one user's; `before` pages.
+    public func sessions(open: Bool, login: String? = nil, before: Date? = nil, limit: Int = 100, now: Date) async throws -> [UserSession] {
+        try await database.read { sql in
+            var query = sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u")).from(SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s")))
+                .join(SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal, SQLColumn("login_folded", table: "s"))
+            if open {
+                query = query.where(SQLColumn("ended_at", table: "s"), .is, SQLLiteral.null)
+                    .where(SQLColumn("lease_expires_at", table: "s"), .greaterThan, SQLBind(now.storedMilliseconds))
+            }
+            if let login { query = query.where(SQLColumn("login_folded", table: "s"), .equal, SQLBind(Self.fold(login))) }
+            if let before { query = query.where(SQLColumn("started_at", table: "s"), .lessThan, SQLBind(before.storedMilliseconds)) }
+            return try await query.orderBy(SQLColumn("started_at", table: "s"), SQLDirection.descending).limit(limit).all().map(Self.session)
+        }
+    }
+
+    /// Open sessions for the entitlement snapshot.
+    public func openSessions(now: Date) async throws -> [AccessModel.Session] {
+        try await sessions(open: true, limit: 1_000_000, now: now).map {
+            AccessModel.Session(id: $0.id, login: $0.login, keySerial: $0.keySerial, leaseExpiresAt: $0.leaseExpiresAt)
+        }
+    }
+
+    static func session(_ id: String, on sql: any SQLDatabase) async throws -> UserSession? {
+        try await sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u")).from(SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s")))
+            .join(SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal, SQLColumn("login_folded", table: "s"))
+            .where(SQLColumn("id", table: "s"), .equal, SQLBind(id)).first().map(Self.session)
+    }
+
+    static func session(_ row: any SQLRow) throws -> UserSession {
+        UserSession(id: try row.decode(column: "id", as: String.self), login: try row.decode(column: "login", as: String.self),
+                    keySerial: try row.decode(column: "key_serial", as: String.self), floating: try row.decode(column: "floating", as: Bool.self),
+                    ip: try row.decode(column: "ip", as: String?.self), startedAt: Date(storedMilliseconds: try row.decode(column: "started_at", as: Int64.self)),
+                    leaseExpiresAt: Date(storedMilliseconds: try row.decode(column: "lease_expires_at", as: Int64.self)),
+                    endedAt: try row.decode(column: "ended_at", as: Int64?.self).map(Date.init(storedMilliseconds:)),
+                    endReason: try row.decode(column: "end_reason", as: String?.self).flatMap(UserSession.EndReason.init(rawValue:)))
+    }
+
+    static func unknownSession(_ id: String) -> StoreError {
+        StoreError(code: "UNKNOWN_SESSION", message: "There is no session \(id).", kind: .notFound)
+    }
+
+    // MARK: The access model
+
+    /// Everything the entitlement snapshot is compiled from. `covered` names the serials the activation in force covers.
+    public func accessModel(catalog: Catalog, covered: Set<String>, now: Date) async throws -> AccessModel {
+        try await database.snapshot { sql in
+            let users = try await sql.select().columns("login", "active", "builtin").from("registry_users").all().map {
+                AccessModel.User(login: try $0.decode(column: "login", as: String.self), active: try $0.decode(column: "active", as: Bool.self),
+                                 builtin: try $0.decode(column: "builtin", as: Bool.self))
+            }
+            var members: [Int64: [AccessModel.Member]] = [:]
+            for row in try await sql.select().columns("id", "group_id", "login_folded").from("group_members").all() {
+                members[try row.decode(column: "group_id", as: Int64.self), default: []].append(
+                    AccessModel.Member(login: try row.decode(column: "login_folded", as: String.self), order: try row.decode(column: "id", as: Int64.self)))
+            }
+            let groups = try await sql.select().columns("id", "id_number", "key_serial", "component", "menus", "active").from("access_groups").all().map { row in
+                AccessModel.Group(idNumber: try row.decode(column: "id_number", as: String.self), keySerial: try row.decode(column: "key_serial", as: String.self),
+                                  component: try row.decode(column: "component", as: String.self),
+                                  menus: try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "menus", as: String.self).utf8)),
+                                  active: try row.decode(column: "active", as: Bool.self), members: members[try row.decode(column: "id", as: Int64.self)] ?? [])
+            }
+            let keys = try await sql.select().columns("*").from("registered_keys").all().map(Self.key).map { key in
+                AccessModel.Key(serial: key.serial, profile: key.license.profile, useType: key.license.useType, users: key.license.users,
+                                components: key.license.components, validFrom: key.license.validFrom, expiresAt: key.license.expiresAt,
+                                revoked: key.revokedAt != nil, covered: covered.contains(key.serial))
+            }
+            let sessions = try await sql.raw("""
+                SELECT s.id, s.key_serial, s.lease_expires_at, u.login FROM user_sessions s JOIN registry_users u ON u.login_folded = s.login_folded
+                WHERE s.ended_at IS NULL AND s.lease_expires_at > \(bind: now.storedMilliseconds)
+                """).all().map { row in
+                AccessModel.Session(id: try row.decode(column: "id", as: String.self), login: try row.decode(column: "login", as: String.self),
+                                    keySerial: try row.decode(column: "key_serial", as: String.self),
+                                    leaseExpiresAt: Date(storedMilliseconds: try row.decode(column: "lease_expires_at", as: Int64.self)))
+            }
+            return AccessModel(users: users, groups: groups, keys: keys, sessions: sessions, catalog: catalog)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import KeywardDomain
+import SQLKit
+
+/// A user to create or the changes to one; `nil` leaves a field as it is.
+public struct UserChanges: Sendable, Hashable {
+    public var name: String?
+    public var email: String?
+    /// `.some(nil)` removes the password.
+    public var passwordHash: String??
+    public var active: Bool?
+
+    public init(name: String? = nil, email: String? = nil, passwordHash: String?? = nil, active: Bool? = nil) {
+        self.name = name
+        self.email = email
+        self.passwordHash = passwordHash
+        self.active = active
+    }
+}
+
+extension RegistryStore {
+    /// Users by login, case ignored, with an optional search of login, name and e-mail; `after` pages by login.
+    public func users(search: String? = nil, after: String? = nil, limit: Int = 50) async throws -> [RegistryUser] {
+        try await database.read { sql in
+            var query = sql.select().columns("*").from("registry_users").where("builtin", .equal, false)
+            if let search, !search.isEmpty {
+                let pattern = "%" + Self.escapeLike(search.lowercased()) + "%"
+                query = query.where(SQLQueryString("""
+                    (login_folded LIKE \(bind: pattern) ESCAPE '!' OR lower(name) LIKE \(bind: pattern) ESCAPE '!'
+                     OR lower(email) LIKE \(bind: pattern) ESCAPE '!')
+                    """))
+            }
+            if let after { query = query.where("login_folded", .greaterThan, Self.fold(after)) }
+            return try await query.orderBy("login_folded").limit(limit).all().map(Self.user)
+        }
+    }
+
+    /// A search text as a LIKE pattern's literal part: `%` and `_` match themselves (escaped with `!`).
+    static func escapeLike(_ text: String) -> String {
+        text.replacingOccurrences(of: "!", with: "!!").replacingOccurrences(of: "%", with: "!%").replacingOccurrences(of: "_", with: "!_")
+    }
+
+    /// Creates a user; `DUPLICATE_LOGIN` when the login is taken, ignoring case.
+    public func createUser(login: String, name: String, email: String, passwordHash: String?, active: Bool, actor: String, now: Date) async throws -> RegistryUser {
+        try await database.write { sql in
+            let row = try await sql.insert(into: "registry_users")
+                .columns("login_folded", "login", "name", "email", "password_hash", "active", "builtin", "created_at")
+                .values(SQLBind(Self.fold(login)), SQLBind(login), SQLBind(name), SQLBind(email), SQLBind(passwordHash), SQLBind(active), SQLBind(false),
+                        SQLBind(now.storedMilliseconds))
+                .ignoringConflicts()
+                .returning("login").first()
+            guard row != nil else {
+                throw StoreError(code: "DUPLICATE_LOGIN", message: "The login \(login) is taken (logins ignore case). Choose another one.", kind: .conflict,
+                                 details: ["field": "login"])
+            }
+            try await AuditLog.append(.init(actor: actor, action: "user.created", target: "user:\(login)"), at: now, on: sql)
+            return RegistryUser(login: login, name: name, email: email, passwordHash: passwordHash, active: active, builtin: false)
+        }
+    }
+
+    /// Creates many users in one transaction, skipping taken logins; returns the logins skipped.
+    public func importUsers(_ users: [(login: String, name: String, email: String, active: Bool)], actor: String, now: Date) async throws -> [String] {
+        try await database.write { sql in
+            var skipped: [String] = []
+            for batch in stride(from: 0, to: users.count, by: 200).map({ users[$0..<min($0 + 200, users.count)] }) {
+                var insert = sql.insert(into: "registry_users").columns("login_folded", "login", "name", "email", "password_hash", "active", "builtin", "created_at")
+                for user in batch {
+                    insert = insert.values(SQLBind(Self.fold(user.login)), SQLBind(user.login), SQLBind(user.name), SQLBind(user.email), SQLBind(String?.none),
+                                           SQLBind(user.active), SQLBind(false), SQLBind(now.storedMilliseconds))
+                }
+                let inserted = Set(try await insert.ignoringConflicts().returning("login_folded").all().map { try $0.decode(column: "login_folded", as: String.self) })
+                skipped += batch.filter { !inserted.contains(Self.fold($0.login)) }.map(\.login)
+            }
+            try await AuditLog.append(.init(actor: actor, action: "user.imported", target: "users",
+                                            details: ["imported": .int(users.count - skipped.count), "skipped": .int(skipped.count)]), at: now, on: sql)
+            return skipped
+        }
+    }
+
+    /// Changes a user. Enabling one gives them back their seats, so it is refused with `SEAT_LIMIT_EXCEEDED` when a
+    /// nominative key has none left; disabling one frees their seats and ends their sessions.
+    public func updateUser(_ login: String, _ changes: UserChanges, actor: String, now: Date) async throws -> RegistryUser {
+        let kind = database.kind
+        return try await database.write { sql in
+            guard var user = try await sql.select().columns("*").from("registry_users").where("login_folded", .equal, Self.fold(login)).first().map(Self.user) else {
+                throw StoreError.unknownUser(login)
+            }
+            guard !user.builtin else {
+                throw StoreError(code: "LOGIN_RESERVED", message: "The built-in administrator is changed with keyward admin password, not here.", kind: .conflict)
+            }
+            if changes.active == true, !user.active {
+                for serial in try await Self.keysOf(user: login, on: sql) {
+                    try await Self.requireSeats(on: serial, for: [Self.fold(login)], kind: kind, enabling: true, on: sql)
+                }
+            }
+            var update = sql.update("registry_users")
+            var fields: [String] = []
+            if let name = changes.name { update = update.set("name", to: name); user.name = name; fields.append("name") }
+            if let email = changes.email { update = update.set("email", to: email); user.email = email; fields.append("email") }
+            if let hash = changes.passwordHash { update = update.set("password_hash", to: SQLBind(hash)); user.passwordHash = hash; fields.append("password") }
+            if let active = changes.active { update = update.set("active", to: active); user.active = active; fields.append("active") }
+            guard !fields.isEmpty else { return user }
+            try await update.where("login_folded", .equal, Self.fold(login)).run()
+            if changes.active == false || changes.passwordHash != nil {
+                // Whoever held this user's sign-ins loses them.
+                try await sql.delete(from: "web_sessions").where("login_folded", .equal, Self.fold(login)).run()
+                try await sql.update("api_tokens").set("revoked_at", to: now.storedMilliseconds)
+                    .where("kind", .equal, "user").where("subject", .equal, Self.fold(login)).where("revoked_at", .is, SQLLiteral.null).run()
+            }
+            if changes.active == false {
+                try await Self.endSessions(of: Self.fold(login), reason: .disconnected, now: now, on: sql)
+            }
+            var details: [String: JSONValue] = ["fields": .array(fields.map(JSONValue.string))]
+            if let active = changes.active { details["active"] = .bool(active) }
+            try await AuditLog.append(.init(actor: actor, action: "user.changed", target: "user:\(user.login)", details: details), at: now, on: sql)
+            return user
+        }
+    }
+
+    /// The keys on which a user is assigned (through any group).
+    static func keysOf(user login: String, on sql: any SQLDatabase) async throws -> [String] {
+        try await sql.raw("""
+            SELECT DISTINCT g.key_serial AS serial FROM group_members m JOIN access_groups g ON g.id = m.group_id
+            WHERE m.login_folded = \(bind: fold(login)) ORDER BY g.key_serial
+            """).all().map { try $0.decode(column: "serial", as: String.self) }
+    }
+}

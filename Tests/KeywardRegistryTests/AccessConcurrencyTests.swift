@@ -1,0 +1,72 @@
+import Foundation
+import KeywardDomain
+import KeywardRegistry
+import KeywardStore
+import KeywardTestSupport
+import Testing
+
+/// Seats under concurrent requests, on SQLite and PostgreSQL: never over-allocated.
+@Suite struct AccessConcurrencyTests {
+    static func outcome(_ body: @escaping @Sendable () async throws -> Void) async -> String {
+        do {
+            try await body()
+            return "ok"
+        } catch let error as StoreError {
+            return error.code
+        } catch let error as RegistryError {
+            return error.code
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test(arguments: AccessAPITests.backends)
+    func fiftyRequestsForTheLastTenSeatsGiveExactlyTen(backend: Backend) async throws {
+        try await RegistryHarness.run(backend) { harness in
+            let key = try await harness.registerAndActivate(harness.accessKey(users: 20, components: ["DOC"]), idNumber: "Docs")
+            let logins = (0..<60).map { "user\($0)" }
+            for login in logins {
+                _ = try await harness.registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com"), actor: "test")
+            }
+            _ = try await harness.registry.createGroup(GroupInput(idNumber: "First", name: "First", keySerial: key.serial, component: "DOC", menus: ["DC021"],
+                                                                  users: Array(logins.prefix(10))), actor: "test")
+            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Second", name: "Second", keySerial: key.serial, component: "DOC", menus: ["DC022"]),
+                                                       actor: "test")
+            let registry = harness.registry
+            let outcomes = await withTaskGroup(of: String.self) { group in
+                for login in logins.dropFirst(10) {
+                    group.addTask { await Self.outcome { _ = try await registry.changeMembers(login.hasSuffix("1") ? "First" : "Second", add: true, logins: [login], actor: "test") } }
+                }
+                return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+            }
+            #expect(outcomes == ["ok": 10, "SEAT_LIMIT_EXCEEDED": 40])
+            let holders = SeatRules.nominativeHolders(try await harness.store.accessModel(catalog: harness.registry.catalog, covered: [key.serial], now: harness.clock.now))
+            #expect(holders[key.serial]?.count == 20)
+        }
+    }
+
+    @Test(arguments: AccessAPITests.backends)
+    func twoHundredLoginsOnAFloatingKeyOfTwentyFiveGiveExactlyTwentyFive(backend: Backend) async throws {
+        try await RegistryHarness.run(backend) { harness in
+            let key = try await harness.registerAndActivate(harness.accessKey(users: 25, useType: .floating, components: ["WF"]), idNumber: "Floating")
+            let logins = (0..<200).map { "user\($0)" }
+            for login in logins {
+                _ = try await harness.registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com"), actor: "test")
+            }
+            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Everyone", name: "Everyone", keySerial: key.serial, component: "WF", menus: ["WF001"],
+                                                                  users: logins), actor: "test")
+            let registry = harness.registry
+            let outcomes = await withTaskGroup(of: String.self) { group in
+                for login in logins {
+                    group.addTask { await Self.outcome { _ = try await registry.openSession(login: login, ip: nil, actor: "test") } }
+                }
+                return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+            }
+            #expect(outcomes == ["ok": 25, "NO_SEAT_AVAILABLE": 175])
+            #expect(try await harness.store.sessions(open: true, limit: 1000, now: harness.clock.now).count == 25)
+            // The snapshot agrees: exactly the 25 with a session may use the key.
+            let snapshot = harness.registry.access.snapshot
+            #expect(logins.filter { snapshot.check(login: $0, component: "WF", menu: "WF001", at: harness.clock.now).allowed }.count == 25)
+        }
+    }
+}

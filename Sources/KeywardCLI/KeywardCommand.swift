@@ -8,7 +8,8 @@ public struct KeywardCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "keyward",
         abstract: "Keyward: signed license keys, their registry, and access to the licensed components.",
-        subcommands: [RegistryServeCommand.self, KeysCommand.self, ActivationCommand.self, AdminCommand.self, AuthorityCommand.self, KeyCommand.self]
+        subcommands: [RegistryServeCommand.self, KeysCommand.self, ActivationCommand.self, UsersCommand.self, TokensCommand.self, AdminCommand.self,
+                      AuthorityCommand.self, KeyCommand.self]
     )
 
     public init() {}
@@ -77,6 +78,13 @@ enum Console {
     }
 
     /// Pretty, key-sorted JSON for `--json` output.
+    /// A progress bar on standard error, redrawn in place: `[#####.....] 45,000/100,000`.
+    static func progress(_ done: Int, _ total: Int) {
+        let width = 30, filled = total == 0 ? width : width * done / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total)".utf8))
+    }
+
     static func json(_ value: some Encodable) -> String {
         // Our own plain values always encode.
         try! KeywardJSON.pretty(value)

@@ -233,3 +233,67 @@ import Testing
         }
     }
 }
+
+/// `keyward users import` and `keyward tokens`, on a registry made by a first `keyward serve`.
+@Suite struct AccessCLITests {
+    static func installation(_ directory: URL) async throws -> [String] {
+        let server = try RegistryCLITests.serve(["--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME"],
+                                                environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"])
+        #expect(try await RegistryCLITests.stop(server.process) == 0)
+        return ["--data-dir", directory.path]
+    }
+
+    @Test func usersAreImportedFromCSVWithEveryBadLineReported() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-import-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = try await Self.installation(directory)
+        let csv = """
+            login,name,email,active
+            j.smith,Jane Smith,jane@example.com,true
+            bob,"Stone, Bob",bob@example.com,
+            admin,Sneaky,admin@example.com,true
+            bad login,Bad,bad@example.com,true
+            ann,Ann,not-an-email,true
+            J.SMITH,Jane Again,jane2@example.com,true
+            cyd,Cyd,cyd@example.com,maybe
+            dee,Dee,dee@example.com,false
+
+            """
+        let file = directory.appendingPathComponent("users.csv")
+        try Data(csv.utf8).write(to: file)
+
+        let dry = try Keyward.run(["users", "import", file.path, "--dry-run"] + data)
+        #expect(dry.status == 1)
+        #expect(dry.stdout.contains("3 users would be imported, 5 lines refused."))
+        for expected in ["line 4: login admin is taken", "line 5: A login is", "line 6: The e-mail", "line 7: login J.SMITH repeats line 2", "line 8: active is true or false"] {
+            #expect(dry.stderr.contains(expected), "\(expected) in \(dry.stderr)")
+        }
+        let again = try Keyward.run(["users", "import", file.path, "--dry-run", "--json"] + data)
+        #expect(again.stdout.contains(#""imported" : 3"#), "the dry run wrote nothing: \(again.stdout)")
+
+        let real = try Keyward.run(["users", "import", file.path] + data)
+        #expect(real.stdout.contains("3 users imported, 5 lines refused."))
+        let repeated = try Keyward.run(["users", "import", file.path, "--json"] + data)
+        #expect(repeated.stdout.contains(#""imported" : 0"#))
+        #expect(repeated.stdout.contains("login bob is taken"))
+        let empty = directory.appendingPathComponent("empty.csv")
+        try Data("name,email\n".utf8).write(to: empty)
+        #expect(try Keyward.run(["users", "import", empty.path] + data).stderr.contains("line 1: The header must name the columns login, name and email"))
+    }
+
+    @Test func serviceTokensAreShownOnceListedAndRevoked() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-tokens-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = try await Self.installation(directory)
+        let made = try Keyward.run(["tokens", "create", "--service", "suite-login"] + data)
+        #expect(made.status == 0)
+        let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(APIToken(token) != nil)
+        let id = String(token.split(separator: "_")[1])
+        let list = try Keyward.run(["tokens", "list"] + data)
+        #expect(list.stdout.contains(id) && list.stdout.contains("suite-login"))
+        #expect(!list.stdout.contains(token), "the secret is never shown again")
+        #expect(try Keyward.run(["tokens", "revoke", id] + data).status == 0)
+        #expect(try Keyward.run(["tokens", "create", "--service", ""] + data).status == 2)
+    }
+}

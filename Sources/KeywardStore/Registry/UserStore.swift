@@ -125,3 +125,18 @@ extension RegistryStore {
             """).all().map { try $0.decode(column: "serial", as: String.self) }
     }
 }
+
+extension RegistryStore {
+    /// Of `logins`, those already taken (ignoring case).
+    public func takenLogins(_ logins: [String]) async throws -> [String] {
+        try await database.read { sql in
+            var taken: [String] = []
+            for batch in stride(from: 0, to: logins.count, by: 500).map({ Array(logins[$0..<min($0 + 500, logins.count)]) }) {
+                let folded = Set(try await sql.select().column("login_folded").from("registry_users").where("login_folded", .in, batch.map { Self.fold($0) })
+                    .all().map { try $0.decode(column: "login_folded", as: String.self) })
+                taken += batch.filter { folded.contains(Self.fold($0)) }
+            }
+            return taken
+        }
+    }
+}

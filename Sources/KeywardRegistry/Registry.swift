@@ -117,7 +117,7 @@ public struct Registry: Sendable {
 
     /// Installs a certificate after checking it is signed by a trusted authority and made for this installation.
     @discardableResult
-    public func install(_ document: SignedDocument, method: StoredActivation.Method, actor: String) async throws -> StoredActivation {
+    public func install(_ document: SignedDocument, method: StoredActivation.Method, force: Bool = false, actor: String) async throws -> StoredActivation {
         let payload: Data
         do {
             payload = try document.verifiedPayload(for: .certificate, trust: trust)
@@ -142,6 +142,7 @@ public struct Registry: Sendable {
         }
         let keys = try await store.keys()
         let covered = keys.filter { certificate.serials.contains($0.serial) }.map { CoveredKey($0.license) }
+        try await requireAllocationFits(serials: certificate.serials, force: force)
         let activation = StoredActivation(document: document, certificate: certificate, covered: covered, installedAt: now(), method: method)
         try await store.install(activation, actor: actor)
         try await access.refresh()
@@ -150,11 +151,14 @@ public struct Registry: Sendable {
 
     /// Activates online through the configured authority.
     @discardableResult
-    public func activateOnline(promote: Bool = false, actor: String) async throws -> StoredActivation {
+    public func activateOnline(promote: Bool = false, force: Bool = false, actor: String) async throws -> StoredActivation {
         guard let authority else { throw RegistryError.noAuthority }
-        let document = try await authority.activate(try await activationRequest(promote: promote))
+        let request = try await activationRequest(promote: promote)
+        // Refused before asking the authority, so a refusal never spends one of the month's environment changes.
+        try await requireAllocationFits(serials: request.serials, force: force)
+        let document = try await authority.activate(request)
         do {
-            return try await install(document, method: .online, actor: actor)
+            return try await install(document, method: .online, force: true, actor: actor)
         } catch RegistryError.certificate(_, let message) {
             // The authority answered, but not with a certificate this installation can use: its fault, not the caller's.
             throw RegistryError.authority(code: "AUTHORITY_BAD_CERTIFICATE", message: "The licensing authority sent a certificate this installation refuses: \(message)")

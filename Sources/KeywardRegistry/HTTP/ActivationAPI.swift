@@ -28,6 +28,8 @@ struct ActivationAPI: Sendable {
 
     struct ActivateInput: Decodable {
         let promote: Bool?
+        /// Activate even when a key cannot hold its assigned users (`OVER_ALLOCATED`): the most recent ones go over the limit.
+        let force: Bool?
     }
 
     func state() async throws -> StateResponse {
@@ -60,7 +62,7 @@ struct ActivationAPI: Sendable {
         router.post("/api/v1/activation") { request, context in
             try context.requireAdministrator(registry.access)
             let input = try await request.decodeJSONIfPresent(as: ActivateInput.self, context: context)
-            try await registry.activateOnline(promote: input?.promote ?? false, actor: context.actor)
+            try await registry.activateOnline(promote: input?.promote ?? false, force: input?.force ?? false, actor: context.actor)
             return try await state()
         }
         router.get("/api/v1/activation/request") { _, context in
@@ -70,7 +72,7 @@ struct ActivationAPI: Sendable {
         router.post("/api/v1/activation/certificate") { request, context in
             try context.requireAdministrator(registry.access)
             let document = try await request.decodeJSON(as: SignedDocument.self, context: context)
-            try await registry.install(document, method: .offline, actor: context.actor)
+            try await registry.install(document, method: .offline, force: request.uri.queryParameters.get("force") == "true", actor: context.actor)
             return try await state()
         }
     }

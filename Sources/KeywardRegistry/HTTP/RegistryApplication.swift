@@ -46,6 +46,7 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     AccessGroupsAPI(registry: registry).add(to: router)
     SessionsAPI(registry: registry).add(to: router)
     EntitlementsAPI(registry: registry).add(to: router)
+    MigrationsAPI(registry: registry).add(to: router)
     router.get("/api/v1/audit-events") { request, context in
         try context.requireAdministrator(registry.access)
         return ItemsResponse(items: try await AuditLog(database: registry.store.database).list(try AuditQuery.from(request)))

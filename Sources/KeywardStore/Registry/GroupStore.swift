@@ -206,3 +206,28 @@ extension RegistryStore {
         }
     }
 }
+
+extension RegistryStore {
+    /// Moves groups to another key in one transaction, with their (possibly trimmed) menus; the target must have a
+    /// seat for every user it does not hold yet, checked here again under the key's lock.
+    public func moveGroups(_ moves: [(idNumber: String, menus: [String])], to serial: String, from source: String, actor: String, now: Date) async throws {
+        let kind = database.kind
+        try await database.write { sql in
+            var logins: Set<String> = []
+            var ids: [Int64] = []
+            for move in moves {
+                guard let group = try await Self.groups(where: Self.fold(move.idNumber), on: sql).first, group.keySerial == source,
+                      let id = try await Self.groupID(move.idNumber, on: sql) else { throw StoreError.unknownGroup(move.idNumber) }
+                logins.formUnion(group.users.map { Self.fold($0) })
+                ids.append(id)
+            }
+            try await Self.requireSeats(on: serial, for: logins, kind: kind, on: sql)
+            for (move, id) in zip(moves, ids) {
+                try await sql.update("access_groups").set("key_serial", to: serial).set("menus", to: try Self.menusText(move.menus))
+                    .set("updated_at", to: now.storedMilliseconds).where("id", .equal, id).run()
+            }
+            try await AuditLog.append(.init(actor: actor, action: "access.migrated", target: "license-key:\(serial)",
+                                            details: ["from": .string(source), "groups": .array(moves.map { .string($0.idNumber) })]), at: now, on: sql)
+        }
+    }
+}

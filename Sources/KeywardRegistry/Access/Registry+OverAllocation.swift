@@ -1,0 +1,41 @@
+import Foundation
+import KeywardDomain
+import KeywardStore
+
+/// A nominative key whose assigned users outnumber its seats.
+public struct OverAllocatedKey: Sendable, Hashable, Codable {
+    public let keySerial: String
+    public let limit: Int
+    public let inUse: Int
+    /// The most recently assigned users beyond the limit: with `force` they are `over-limit` and have no access.
+    public let overLimit: [String]
+}
+
+extension Registry {
+    /// The keys among `serials` that cannot hold their current nominative assignments (after a key was renewed or
+    /// switched with fewer users).
+    public func overAllocation(serials: [String]) async throws -> [OverAllocatedKey] {
+        let model = try await store.accessModel(catalog: catalog, covered: Set(serials), now: now())
+        let limits = Dictionary(model.keys.map { ($0.serial, $0.users) }) { a, _ in a }
+        let displayed = Dictionary(model.users.map { (AccessModel.fold($0.login), $0.login) }) { a, _ in a }
+        return SeatRules.allocation(model).filter { serials.contains($0.key) && !$0.value.over.isEmpty }.map { serial, allocation in
+            OverAllocatedKey(keySerial: serial, limit: limits[serial] ?? 0, inUse: allocation.within.count + allocation.over.count,
+                             overLimit: allocation.over.map { displayed[$0] ?? $0 })
+        }.sorted { $0.keySerial < $1.keySerial }
+    }
+
+    /// Refuses with `OVER_ALLOCATED` (listing keys, seats and users) unless `force`.
+    func requireAllocationFits(serials: [String], force: Bool) async throws {
+        guard !force else { return }
+        let over = try await overAllocation(serials: serials)
+        guard over.isEmpty else {
+            let listing = over.map { "\($0.keySerial) has \($0.limit) seats for \($0.inUse) users" }.joined(separator: "; ")
+            throw RegistryError.refused(code: "OVER_ALLOCATED",
+                                        message: "Activating would leave keys with more assigned users than seats: \(listing). Remove users from their groups, or activate with force: the most recently assigned users beyond the limit lose access until seats free up.",
+                                        status: 409, details: ["keys": .array(over.map { key in
+                                            .object(["keySerial": .string(key.keySerial), "limit": .int(key.limit), "inUse": .int(key.inUse),
+                                                     "overLimit": .array(key.overLimit.map(JSONValue.string))])
+                                        })])
+        }
+    }
+}

@@ -2,12 +2,12 @@ import Foundation
 
 /// `application/x-www-form-urlencoded` bodies, as browsers send forms.
 enum URLEncodedForm {
-    static func parse(_ bytes: [UInt8]) -> [String: String] {
-        var fields: [String: String] = [:]
+    static func parse(_ bytes: [UInt8]) -> FormFields {
+        var fields = FormFields()
         for pair in bytes.split(separator: UInt8(ascii: "&")) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             guard let name = decode(parts[0]) else { continue }
-            fields[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
+            fields.values.append((name, parts.count > 1 ? decode(parts[1]) ?? "" : ""))
         }
         return fields
     }
@@ -15,6 +15,17 @@ enum URLEncodedForm {
     private static func decode(_ bytes: ArraySlice<UInt8>) -> String? {
         String(decoding: bytes.map { $0 == UInt8(ascii: "+") ? UInt8(ascii: " ") : $0 }, as: UTF8.self).removingPercentEncoding
     }
+}
+
+/// A form's fields in order; a name may repeat (checkboxes).
+struct FormFields: Sendable {
+    var values: [(name: String, value: String)] = []
+
+    /// The last value of `name`.
+    subscript(name: String) -> String? { values.last { $0.name == name }?.value }
+
+    /// Every value of `name`, in order.
+    func all(_ name: String) -> [String] { values.filter { $0.name == name }.map(\.value) }
 }
 
 /// `multipart/form-data` bodies: just enough for a form with a file field and hidden fields.

@@ -6,7 +6,7 @@ import KeywardStore
 
 /// The Activation page: state, online activation, offline request and certificate upload.
 extension WebUI {
-    func activationPage(_ session: WebSessions.Session, _ request: Request, certificateError: String? = nil) async throws -> Response {
+    func activationPage(_ session: WebSessions.Session, _ request: Request, certificateError: String? = nil, activationError: RegistryError? = nil) async throws -> Response {
         let state = try await registry.activationState()
         var values = try await layout(session, request: request, nav: "activation")
         values["installationId"] = registry.installation.installationId
@@ -28,6 +28,15 @@ extension WebUI {
             ["kind": seats > 0 ? "plus" : "minus", "text": "\(seats > 0 ? "+" : "−")\(abs(seats)) \(type) seats"]
         }
         if let certificateError { values["certificateError"] = certificateError }
+        if let activationError {
+            values["activationError"] = "\(activationError.code): \(activationError.message)"
+            if activationError.code == "OVER_ALLOCATED" {
+                values["canForce"] = true
+                values["overAllocated"] = try await registry.overAllocation(serials: try await registry.activationState().serials).map {
+                    ["keySerial": $0.keySerial, "limit": $0.limit, "inUse": $0.inUse, "users": $0.overLimit.joined(separator: ", ")]
+                }
+            }
+        }
         return page("activation", values)
     }
 
@@ -37,12 +46,12 @@ extension WebUI {
         }
         router.post("/activation") { request, context in
             let session = try await requireSession(request)
-            _ = try await form(request, context: context, session: session)
+            let fields = try await form(request, context: context, session: session)
             do {
-                try await registry.activateOnline(actor: "user:\(session.user.login)")
+                try await registry.activateOnline(force: fields["force"] == "true", actor: "user:\(session.user.login)")
                 return Self.redirect("/activation?flash=activated")
             } catch let error as RegistryError {
-                return try await activationPage(session, request, certificateError: "\(error.code): \(error.message)")
+                return try await activationPage(session, request, activationError: error)
             }
         }
         router.get("/activation/request") { request, _ in
@@ -61,7 +70,8 @@ extension WebUI {
                 return try await activationPage(session, request, certificateError: "Choose the certificate file (JSON) the vendor sent.")
             }
             do {
-                try await registry.install(document, method: .offline, actor: "user:\(session.user.login)")
+                let force = parts["force"].map { String(decoding: $0.data, as: UTF8.self) } == "on"
+                try await registry.install(document, method: .offline, force: force, actor: "user:\(session.user.login)")
                 return Self.redirect("/activation?flash=activated")
             } catch let error as RegistryError {
                 return try await activationPage(session, request, certificateError: error.message)

@@ -155,7 +155,16 @@ extension WebUI {
         router.post("/license-keys/:serial/delete") { request, context in
             let session = try await requireSession(request)
             _ = try await form(request, context: context, session: session)
-            _ = try await registry.remove(try await existingKey(context).serial, actor: "user:\(session.user.login)")
+            let key = try await existingKey(context)
+            do {
+                _ = try await registry.remove(key.serial, actor: "user:\(session.user.login)")
+            } catch let error as StoreError where error.code == "KEY_IN_USE" {
+                var values = try await layout(session, request: request, nav: "keys")
+                values["serial"] = key.serial
+                values["idNumber"] = key.idNumber
+                values["formError"] = error.message
+                return page("key-delete", values)
+            }
             return Self.redirect("/license-keys?flash=deleted")
         }
     }

@@ -36,6 +36,15 @@ public struct WebUI: Sendable {
         "no-authority": ("info", "Synchronization is not available: no licensing authority is configured for this installation. Set one in Settings, or register keys with Create."),
         "sync-in-progress": ("info", "A synchronization is already running. Look at the history in a moment."),
         "settings-saved": ("ok", "The settings were saved and are in use."),
+        "user-created": ("ok", "The user was created."),
+        "user-saved": ("ok", "The user was saved."),
+        "group-created": ("ok", "The access group was created."),
+        "group-saved": ("ok", "The access group was saved."),
+        "group-deleted": ("ok", "The access group was deleted; its users' seats on the key are free."),
+        "users-added": ("ok", "The users were added to the group."),
+        "users-removed": ("ok", "The users were removed from the group."),
+        "disconnected": ("ok", "The sessions were disconnected."),
+        "migrated": ("ok", "The accesses were migrated to the new key."),
         "settings-cleared": ("ok", "The authority connection was removed. Synchronization and online activation are off until you set one."),
     ]
 
@@ -78,14 +87,25 @@ public struct WebUI: Sendable {
         return response
     }
 
-    /// The logged-in session, or a redirect to the login page.
-    func requireSession(_ request: Request) async throws -> WebSessions.Session {
+    /// The logged-in session of someone who may administer `menu` (of Configuration), or a redirect to the login page.
+    func requireSession(_ request: Request, menu: String = ConfigurationMenu.licenseKey) async throws -> WebSessions.Session {
         guard let session = try await sessions.session(of: request) else { throw WebRedirect(location: "/login") }
+        guard mayAdminister(session.user.login, menu: menu) else {
+            throw APIError(.forbidden, code: "FORBIDDEN", message: "Your account may not use this page: it needs access to Configuration \(menu) through a manager key.")
+        }
         return session
     }
 
+    /// The built-in administrator, or a user whose access to `menu` of Configuration comes through a manager key.
+    func mayAdminister(_ login: String, menu: String) -> Bool {
+        let snapshot = registry.access.snapshot
+        if snapshot.isBuiltin(login) { return true }
+        let decision = snapshot.check(login: login, component: ConfigurationMenu.component, menu: menu, at: registry.now())
+        return decision.allowed && decision.profile == .manager
+    }
+
     /// The form fields of a POST, after checking its CSRF token against the session's.
-    func form(_ request: Request, context: RegistryRequestContext, session: WebSessions.Session) async throws -> [String: String] {
+    func form(_ request: Request, context: RegistryRequestContext, session: WebSessions.Session) async throws -> FormFields {
         let fields = URLEncodedForm.parse(Array(buffer: try await request.body.collect(upTo: context.maxUploadSize)))
         guard let token = fields["_csrf"], token == session.csrf else { throw Self.csrfRefusal }
         return fields
@@ -96,7 +116,7 @@ public struct WebUI: Sendable {
     // MARK: Routes
 
     public func add(to router: Router<RegistryRequestContext>) {
-        router.add(middleware: WebRedirectMiddleware())
+        router.add(middleware: WebRedirectMiddleware(web: self))
         router.get("/static/keyward.css") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
                      body: .init(byteBuffer: ByteBuffer(string: stylesheet)))
@@ -110,6 +130,11 @@ public struct WebUI: Sendable {
         addKeys(to: router)
         addActivation(to: router)
         addSettings(to: router)
+        addDashboard(to: router)
+        addUsers(to: router)
+        addGroups(to: router)
+        addSessions(to: router)
+        addMigration(to: router)
     }
 
     func addLogin(to router: Router<RegistryRequestContext>) {
@@ -128,6 +153,9 @@ public struct WebUI: Sendable {
             let login = fields["login"] ?? ""
             do {
                 let user = try await authentication.logIn(login: login, password: fields["password"] ?? "", address: context.clientAddress)
+                guard [ConfigurationMenu.licenseKey, ConfigurationMenu.accessGroup, ConfigurationMenu.user].contains(where: { mayAdminister(user.login, menu: $0) }) else {
+                    throw APIError(.forbidden, code: "FORBIDDEN", message: "This account may not administer the registry: that needs access to the Configuration menus through a manager key.")
+                }
                 return Self.redirect("/license-keys", cookies: [try await sessions.start(for: user)])
             } catch let error as APIError {
                 var values = try await layout(nil, request: request)
@@ -157,13 +185,28 @@ struct WebRedirect: Error {
     let location: String
 }
 
-/// Turns `WebRedirect` into a `303 See Other`.
+/// Turns `WebRedirect` into a `303 See Other`, and a page's refusal into an HTML page with its status and sentence.
 struct WebRedirectMiddleware: RouterMiddleware {
+    let web: WebUI
+
     func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let redirect as WebRedirect {
             return Response.redirect(to: redirect.location, type: .normal)
+        } catch {
+            let refusal: APIError
+            switch error {
+            case let error as APIError: refusal = error
+            case let error as StoreError: refusal = APIError(error)
+            case let error as any APIErrorConvertible: refusal = error.apiError
+            default: throw error
+            }
+            var values: [String: Any] = ["status": Int(refusal.status.code), "code": refusal.code, "message": refusal.message]
+            if let session = try? await web.sessions.session(of: request) { values["user"] = session.user.login; values["csrf"] = session.csrf }
+            var response = web.page("error", values, status: refusal.status)
+            response.headers.append(contentsOf: refusal.headers)
+            return response
         }
     }
 }

@@ -1,0 +1,119 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardStore
+
+/// The Users pages: list with search and paging, create, edit, enable and disable, CSV import.
+extension WebUI {
+    func userValues(_ user: RegistryUser, groups: [AccessGroupRecord] = []) -> [String: Any] {
+        ["login": user.login, "name": user.name, "email": user.email, "active": user.active, "hasPassword": user.passwordHash != nil,
+         "state": user.active ? "active" : "disabled", "groups": groups.map { ["idNumber": $0.idNumber, "keySerial": $0.keySerial, "component": $0.component] }]
+    }
+
+    func userForm(_ session: WebSessions.Session, _ request: Request, template: String, fields: FormFields?, user: RegistryUser?, error: RegistryError?) async throws -> Response {
+        var values = try await layout(session, request: request, nav: "users")
+        if let user { values.merge(userValues(user, groups: try await registry.store.groups().filter { $0.users.contains { $0.lowercased() == user.login.lowercased() } })) { $1 } }
+        if let fields {
+            for name in ["login", "name", "email"] { if let value = fields[name] { values[name] = value } }
+        }
+        if let error {
+            if case .invalid(let problem) = error { values[problem.field + "Error"] = problem.message } else { values["formError"] = "\(error.code): \(error.message)" }
+        }
+        return page(template, values)
+    }
+
+    func addUsers(to router: Router<RegistryRequestContext>) {
+        router.get("/users") { request, _ in
+            let session = try await requireSession(request, menu: ConfigurationMenu.user)
+            let query = request.uri.queryParameters
+            let search = query.get("search").map { String($0.prefix(200)) } ?? ""
+            let users = try await registry.store.users(search: search.isEmpty ? nil : search, after: query.get("after"), limit: 51)
+            var values = try await layout(session, request: request, nav: "users")
+            values["search"] = search
+            values["users"] = users.prefix(50).map { userValues($0) }
+            values["hasUsers"] = !users.isEmpty
+            if users.count > 50, let last = users.prefix(50).last {
+                values["next"] = "/users?after=\(last.login.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&search=\(search.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+            }
+            return page("users", values)
+        }
+        router.get("/users/new") { request, _ in
+            let session = try await requireSession(request, menu: ConfigurationMenu.user)
+            return try await userForm(session, request, template: "user-new", fields: nil, user: nil, error: nil)
+        }
+        router.post("/users") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.user)
+            let fields = try await form(request, context: context, session: session)
+            let password = fields["password"].flatMap { $0.isEmpty ? nil : $0 }
+            do {
+                let user = try await registry.createUser(UserInput(login: fields["login"] ?? "", name: fields["name"] ?? "", email: fields["email"] ?? "",
+                                                                   password: password), actor: "user:\(session.user.login)")
+                return Self.redirect("/users/\(user.login)?flash=user-created")
+            } catch let error as RegistryError {
+                return try await userForm(session, request, template: "user-new", fields: fields, user: nil, error: error)
+            } catch let error as StoreError where error.code == "DUPLICATE_LOGIN" {
+                return try await userForm(session, request, template: "user-new", fields: fields, user: nil,
+                                          error: .invalid(FieldError(field: "login", code: error.code, message: error.message)))
+            }
+        }
+        router.get("/users/import") { request, _ in
+            let session = try await requireSession(request, menu: ConfigurationMenu.user)
+            return page("users-import", try await layout(session, request: request, nav: "users"))
+        }
+        router.post("/users/import") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.user)
+            // CSV files of 100,000 users run to several MiB.
+            let body = Array(buffer: try await request.body.collect(upTo: 64 << 20))
+            guard let parts = MultipartForm.parse(body, contentType: request.headers[.contentType] ?? ""),
+                  let token = parts["_csrf"].map({ String(decoding: $0.data, as: UTF8.self) }), token == session.csrf
+            else { throw Self.csrfRefusal }
+            var values = try await layout(session, request: request, nav: "users")
+            guard let file = parts["file"], !file.data.isEmpty, let text = String(bytes: file.data, encoding: .utf8) else {
+                values["fileError"] = "Choose a CSV file (UTF-8) with the header login,name,email[,active]."
+                return page("users-import", values)
+            }
+            let dryRun = parts["dryRun"].map { String(decoding: $0.data, as: UTF8.self) } == "on"
+            let report = try await registry.importUsers(csv: text, dryRun: dryRun, actor: "user:\(session.user.login)")
+            values["report"] = ["imported": report.imported, "dryRun": dryRun, "refused": report.problems.count,
+                                "problems": report.problems.prefix(500).map { ["line": $0.line, "reason": $0.reason] }, "hasProblems": !report.problems.isEmpty]
+            return page("users-import", values)
+        }
+        router.get("/users/:login") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.user)
+            return try await userForm(session, request, template: "user", fields: nil, user: try await existingUser(context), error: nil)
+        }
+        router.post("/users/:login") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.user)
+            let fields = try await form(request, context: context, session: session)
+            let user = try await existingUser(context)
+            let actor = "user:\(session.user.login)"
+            do {
+                switch fields["action"] {
+                case "disable", "enable":
+                    _ = try await registry.updateUser(user.login, name: nil, email: nil, password: nil, active: fields["action"] == "enable", actor: actor)
+                case "remove-password":
+                    _ = try await registry.updateUser(user.login, name: nil, email: nil, password: .some(nil), active: nil, actor: actor)
+                default:
+                    let password = fields["password"].flatMap { $0.isEmpty ? nil : $0 }
+                    _ = try await registry.updateUser(user.login, name: fields["name"] ?? "", email: fields["email"] ?? "",
+                                                      password: password.map { .some($0) }, active: nil, actor: actor)
+                }
+                return Self.redirect("/users/\(user.login)?flash=user-saved")
+            } catch let error as RegistryError {
+                return try await userForm(session, request, template: "user", fields: fields, user: user, error: error)
+            } catch let error as StoreError where error.code == "SEAT_LIMIT_EXCEEDED" {
+                return try await userForm(session, request, template: "user", fields: fields, user: user,
+                                          error: .refused(code: error.code, message: error.message, status: 409))
+            }
+        }
+    }
+
+    func existingUser(_ context: RegistryRequestContext) async throws -> RegistryUser {
+        let login = try context.parameters.require("login")
+        guard login.count <= 64, let user = try await registry.store.user(login), !user.builtin else {
+            throw APIError(.notFound, code: "UNKNOWN_USER", message: "There is no user \(login.prefix(64)).")
+        }
+        return user
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import KeywardDomain
+import KeywardHTTP
 import KeywardStore
 
 /// The registry's operations, shared by its API, its web UI and its CLI: checks first, then one store transaction.
@@ -11,6 +12,8 @@ public struct Registry: Sendable {
     public let access: AccessControl
     /// The licensing authority, which the settings page may change while the registry runs.
     public let connection: AuthorityConnection
+    /// Authenticated API tokens, emptied whenever this process revokes tokens.
+    public let tokenCache = TokenCache()
     public let now: @Sendable () -> Date
 
     public init(store: RegistryStore, installation: RegistryInstallation, trust: TrustStore, catalog: Catalog,

@@ -105,7 +105,10 @@ import Testing
         var allowedSeen = 0, refusals: Set<EntitlementCode> = []
         for round in 0..<400 {
             let model = Self.randomModel(&random)
-            let snapshot = EntitlementSnapshot(model)
+            // Every other round reuses a snapshot of the same users with other groups, as a rebuild after a change does.
+            var earlier = model
+            earlier.groups = Array(earlier.groups.reversed().dropFirst())
+            let snapshot = round % 2 == 0 ? EntitlementSnapshot(model) : EntitlementSnapshot(model, previous: EntitlementSnapshot(earlier))
             let logins = model.users.map(\.login) + ["nobody", model.users[0].login.uppercased()]
             for login in logins {
                 for component in ["CFG", "DOC", "WF"] {

@@ -108,6 +108,8 @@ public struct AccessModel: Sendable, Hashable {
         self.catalog = catalog
     }
 
-    /// How logins are compared: case is ignored.
-    public static func fold(_ login: String) -> String { login.lowercased() }
+    /// How logins are compared: case is ignored. Most logins are lower-case ASCII already, and are returned as they are.
+    public static func fold(_ login: String) -> String {
+        login.utf8.allSatisfy({ $0 < 0x80 && !(0x41...0x5A).contains($0) }) ? login : login.lowercased()
+    }
 }

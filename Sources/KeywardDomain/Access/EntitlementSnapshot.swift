@@ -35,16 +35,65 @@ public struct EntitlementSnapshot: Sendable {
         let userIndex: [String: Int32]
         let userActive: [Bool]
         /// Per user: the active groups listing them.
-        let userGroups: [[Int32]]
+        let userGroups: Adjacency
         /// Per user: the nominative keys on which they hold a seat within the limit.
-        let userSeats: [[Int32]]
+        let userSeats: Adjacency
         let groups: [CompiledGroup]
         let keys: [CompiledKey]
         let keyIndex: [String: Int32]
         /// Built-in administrators' logins, folded: they administer without a seat.
         let builtin: Set<String>
 
-        init(_ model: AccessModel) {
+        /// For each user, a list of numbers (groups, keys), all in one flat array: 100,000 users cost two arrays, not
+        /// 100,000.
+        struct Adjacency: Sendable {
+            let offsets: [Int32]
+            let values: [Int32]
+
+            init(_ pairs: [(Int32, Int32)], count: Int) {
+                var offsets = Array(repeating: Int32(0), count: count + 1)
+                for (owner, _) in pairs { offsets[Int(owner) + 1] += 1 }
+                for index in 0..<count { offsets[index + 1] += offsets[index] }
+                var next = offsets
+                var values = Array(repeating: Int32(0), count: pairs.count)
+                for (owner, value) in pairs {
+                    values[Int(next[Int(owner)])] = value
+                    next[Int(owner)] += 1
+                }
+                self.offsets = offsets
+                self.values = values
+            }
+
+            subscript(owner: Int) -> ArraySlice<Int32> { values[Int(offsets[owner])..<Int(offsets[owner + 1])] }
+        }
+
+        /// The users, folded and numbered.
+        struct UserTable: Sendable {
+            let index: [String: Int32]
+            let active: [Bool]
+            let logins: [String]
+
+            init(_ users: [AccessModel.User]) {
+                var index: [String: Int32] = [:], active: [Bool] = [], logins: [String] = []
+                index.reserveCapacity(users.count)
+                active.reserveCapacity(users.count)
+                logins.reserveCapacity(users.count)
+                for user in users where !user.builtin {
+                    let login = AccessModel.fold(user.login)
+                    index[login] = Int32(active.count)
+                    active.append(user.active)
+                    logins.append(login)
+                }
+                self.index = index
+                self.active = active
+                self.logins = logins
+            }
+        }
+
+        let users: [AccessModel.User]
+        let userTable: UserTable
+
+        init(_ model: AccessModel, previous: Index? = nil) {
             var menuIndex: [String: Int] = [:]
             var menus: [CatalogMenu] = []
             for component in model.catalog.components {
@@ -59,15 +108,10 @@ public struct EntitlementSnapshot: Sendable {
                 return CompiledKey(serial: key.serial, profile: key.profile, floating: key.useType == .floating, users: key.users, components: Set(key.components),
                                    validFrom: key.validFrom, expiresAt: key.expiresAt, revoked: key.revoked, covered: key.covered)
             }
-            var userIndex: [String: Int32] = [:]
-            userIndex.reserveCapacity(model.users.count)
-            var userActive: [Bool] = []
-            userActive.reserveCapacity(model.users.count)
-            for user in model.users where !user.builtin {
-                userIndex[AccessModel.fold(user.login)] = Int32(userActive.count)
-                userActive.append(user.active)
-            }
-            var userGroups = Array(repeating: [Int32](), count: userActive.count)
+            // The user table is the largest part and changes least: reused when the users are the same as last time.
+            let users = previous.flatMap { $0.users == model.users ? $0 : nil }?.userTable ?? UserTable(model.users)
+            let userIndex = users.index, userActive = users.active, logins = users.logins
+            var groupPairs: [(Int32, Int32)] = []
             var groups: [CompiledGroup] = []
             let words = (menus.count + 63) / 64
             for group in model.groups {
@@ -80,22 +124,35 @@ public struct EntitlementSnapshot: Sendable {
                 groups.append(CompiledGroup(component: group.component, menus: bits, key: key))
                 guard group.active else { continue }
                 for member in group.members {
-                    if let user = userIndex[AccessModel.fold(member.login)] { userGroups[Int(user)].append(index) }
+                    if let user = userIndex[AccessModel.fold(member.login)] { groupPairs.append((user, index)) }
                 }
             }
-            var userSeats = Array(repeating: [Int32](), count: userActive.count)
-            for (serial, allocation) in SeatRules.allocation(model) {
-                guard let key = keyIndex[serial] else { continue }
-                for login in allocation.within {
-                    if let user = userIndex[login] { userSeats[Int(user)].append(key) }
+            // Seats, by the rules of SeatRules but on indices: each active user's oldest assignment on each nominative
+            // key, ranked; the first `users` of them hold a seat.
+            var oldest = Array(repeating: [Int32: Int64](), count: keys.count)
+            for group in model.groups {
+                guard let key = keyIndex[group.keySerial], !keys[Int(key)].floating else { continue }
+                for member in group.members {
+                    guard let user = userIndex[AccessModel.fold(member.login)], userActive[Int(user)] else { continue }
+                    if let known = oldest[Int(key)][user], known <= member.order { continue }
+                    oldest[Int(key)][user] = member.order
                 }
+            }
+            var seatPairs: [(Int32, Int32)] = []
+            for (key, orders) in oldest.enumerated() where !orders.isEmpty {
+                let limit = keys[key].users
+                let ranked = orders.count <= limit ? Array(orders.keys)
+                    : orders.sorted { ($0.value, logins[Int($0.key)]) < ($1.value, logins[Int($1.key)]) }.prefix(limit).map(\.key)
+                for user in ranked { seatPairs.append((user, Int32(key))) }
             }
             self.menuIndex = menuIndex
             self.menus = menus
+            self.users = model.users
+            self.userTable = users
             self.userIndex = userIndex
             self.userActive = userActive
-            self.userGroups = userGroups
-            self.userSeats = userSeats
+            self.userGroups = Adjacency(groupPairs, count: userActive.count)
+            self.userSeats = Adjacency(seatPairs, count: userActive.count)
             self.groups = groups
             self.keys = keys
             self.keyIndex = keyIndex
@@ -107,9 +164,9 @@ public struct EntitlementSnapshot: Sendable {
     /// Open sessions' lease ends, by user index and key index packed together.
     let sessions: [Int64: Date]
 
-    /// Compiles `model` (its sessions included).
-    public init(_ model: AccessModel) {
-        let index = Index(model)
+    /// Compiles `model` (its sessions included), reusing what `previous` compiled of the same users.
+    public init(_ model: AccessModel, previous: EntitlementSnapshot? = nil) {
+        let index = Index(model, previous: previous?.index)
         self.init(index: index, sessions: Self.compile(model.sessions, index))
     }
 

@@ -63,7 +63,7 @@ public final class AccessControl: Sendable {
             } else {
                 let covered = Set(try await store.activation()?.certificate.serials ?? [])
                 let model = try await store.accessModel(catalog: catalog, covered: covered, now: time)
-                let snapshot = EntitlementSnapshot(model)
+                let snapshot = EntitlementSnapshot(model, previous: self.snapshot)
                 state.withLock { $0.snapshot = snapshot }
                 generations.withLock { generations in
                     generations.builtFull = max(generations.builtFull, target)

@@ -82,6 +82,8 @@ extension Registry {
         }
         changes.active = active
         let user = try await store.updateUser(login, changes, actor: actor, now: now())
+        // Disabling a user or changing their password revoked their tokens.
+        if active == false || password != nil { tokenCache.removeAll() }
         if active != nil { try await access.refresh() }
         return user
     }

@@ -45,6 +45,7 @@ struct AuthAPI: Sendable {
                 try await TokenStore.revoke(id: token.id, now: registry.now(), on: sql)
                 try await AuditLog.append(.init(actor: context.actor, action: "token.revoked", target: "token:\(token.id)"), at: registry.now(), on: sql)
             }
+            registry.tokenCache.removeAll()
             return Response(status: .noContent)
         }
     }

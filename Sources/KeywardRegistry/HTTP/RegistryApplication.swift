@@ -36,7 +36,7 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: MetricsMiddleware())
     OperationalRoutes(database: registry.store.database, metrics: dependencies.metrics, openAPI: Registry.openAPIDescription()).add(to: router)
-    router.add(middleware: BearerTokenMiddleware(tokens: TokenStore(database: registry.store.database), now: registry.now))
+    router.add(middleware: BearerTokenMiddleware(tokens: TokenStore(database: registry.store.database), now: registry.now, cache: registry.tokenCache))
     AuthAPI(registry: registry, throttle: dependencies.throttle).add(to: router)
     LicenseKeysAPI(registry: registry).add(to: router)
     ActivationAPI(registry: registry).add(to: router)

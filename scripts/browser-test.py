@@ -7,7 +7,10 @@ Every page is checked for console errors and unlabelled form fields; screenshots
 
     python3 scripts/browser-test.py [path/to/keyward]
 """
+import json
 import os
+import urllib.error
+import urllib.request
 import re
 import socket
 import subprocess
@@ -19,6 +22,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -216,10 +220,118 @@ def run(driver, base, keys):
     check("Every day at 02:00 UTC" in driver.find_element(By.ID, "schedule").text, "the daily schedule is shown")
     page_checks(driver, "settings")
 
+    access(driver, base)
+
     # Narrow screens keep working.
     driver.set_window_size(390, 844)
     driver.get(base + "/license-keys")
     page_checks(driver, "license-keys-phone")
+
+
+def api(base, method, path, token, body=None):
+    """A JSON call to the registry's API; returns (status, body)."""
+    request = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def access(driver, base):
+    """Users, an access group up to its seats and a refused assignment, sessions until a floating key is full,
+    disconnections, entitlement checks, the dashboard and a migration preview."""
+    _, login = api(base, "POST", "/api/v1/auth/token", None, {"login": "admin", "password": "browser-test-password"})
+    token = login["token"]
+    _, listed = api(base, "GET", "/api/v1/license-keys", token)
+    keys = listed["items"]
+    nominative = next(k for k in keys if k["useType"] == "nominative" and k["users"] == 50)
+    manager = next(k for k in keys if k["useType"] == "nominative" and k["users"] == 25)
+    floating = next(k for k in keys if k["useType"] == "floating" and k["users"] == 10)
+
+    # Users: one through the form, fifty through the API.
+    driver.get(base + "/users")
+    page_checks(driver, "users-empty")
+    click_and_wait(driver, driver.find_element(By.ID, "create-user"))
+    driver.find_element(By.ID, "login").send_keys("ann")
+    driver.find_element(By.ID, "name").send_keys("Ann Archer")
+    driver.find_element(By.ID, "email").send_keys("not an address")
+    click_and_wait(driver, driver.find_element(By.ID, "save"))
+    check("e-mail" in driver.find_element(By.ID, "email-error").text, "a bad e-mail is refused beside the field")
+    field = driver.find_element(By.ID, "email")
+    field.clear()
+    field.send_keys("ann@example.com")
+    click_and_wait(driver, driver.find_element(By.ID, "save"))
+    check(driver.current_url.endswith("/users/ann?flash=user-created"), f"the user is created: {driver.current_url}")
+    page_checks(driver, "user")
+    for number in range(1, 61):
+        api(base, "POST", "/api/v1/users", token, {"login": f"user{number}", "name": f"User {number}", "email": f"user{number}@example.com"})
+    driver.get(base + "/users?search=user1")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#users tbody tr")
+    check(len(rows) == 11, f"the search finds user1 and user10..user19: {len(rows)}")
+    page_checks(driver, "users")
+
+    # An access group on the 50-seat key, filled, then one more refused with the figures.
+    driver.get(base + "/access-groups/new")
+    driver.find_element(By.ID, "idNumber").send_keys("Writers")
+    driver.find_element(By.ID, "name").send_keys("Writers")
+    Select(driver.find_element(By.ID, "keySerial")).select_by_value(nominative["serial"])
+    Select(driver.find_element(By.ID, "component")).select_by_value("DOC")
+    driver.find_element(By.ID, "menu-DC021").click()
+    driver.find_element(By.ID, "menu-DC030").click()
+    click_and_wait(driver, driver.find_element(By.ID, "save"))
+    check("MENU_NOT_ALLOWED_FOR_PROFILE" in driver.find_element(By.ID, "form-error").text, "a menu above the key's profile is refused in words")
+    page_checks(driver, "access-group-refused")
+    driver.find_element(By.ID, "menu-DC030").click()
+    click_and_wait(driver, driver.find_element(By.ID, "save"))
+    check("/access-groups/Writers" in driver.current_url, f"the group is created: {driver.current_url}")
+    status, _ = api(base, "POST", "/api/v1/access-groups/Writers/users", token, {"logins": [f"user{n}" for n in range(1, 51)]})
+    check(status == 200, "fifty users fill the fifty seats")
+    driver.get(base + "/access-groups/Writers?search=ann")
+    driver.find_element(By.ID, "add-ann").click()
+    click_and_wait(driver, driver.find_element(By.ID, "add-users"))
+    refusal = driver.find_element(By.ID, "form-error").text
+    check("SEAT_LIMIT_EXCEEDED" in refusal and "50 seats" in refusal and "50 are in use" in refusal, f"the 51st is refused with the figures: {refusal!r}")
+    page_checks(driver, "access-group-seat-refusal")
+    driver.get(base + "/access-groups")
+    page_checks(driver, "access-groups")
+
+    # Sessions on the 10-seat floating key until it is full; then disconnections.
+    api(base, "POST", "/api/v1/access-groups", token, {"idNumber": "Maintenance", "name": "Maintenance", "keySerial": floating["serial"],
+                                                      "component": "MNT", "menus": ["MT001"], "users": [f"user{n}" for n in range(51, 61)] + ["ann"]})
+    opened = [api(base, "POST", "/api/v1/sessions", token, {"login": login, "ip": f"192.0.2.{i}"}) for i, login in
+              enumerate([f"user{n}" for n in range(51, 61)] + ["ann"], start=1)]
+    check([status for status, _ in opened] == [201] * 10 + [409] and opened[-1][1]["error"]["code"] == "NO_SEAT_AVAILABLE",
+          "ten sessions fill the floating key; the eleventh login is refused")
+    _, decision = api(base, "GET", "/api/v1/entitlements/check?login=user51&component=MNT&menu=MT001", token)
+    check(decision.get("allowed") is True and decision.get("keySerial") == floating["serial"], f"a logged-in user may open the menu: {decision}")
+    _, decision = api(base, "GET", "/api/v1/entitlements/check?login=user1&component=DOC&menu=DC021", token)
+    check(decision.get("allowed") is True, f"a nominative seat grants the menu: {decision}")
+    _, decision = api(base, "GET", "/api/v1/entitlements/check?login=ann&component=DOC&menu=DC021", token)
+    check(decision.get("code") == "NO_ACCESS", f"a user outside the groups may not: {decision}")
+    driver.get(base + "/sessions")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")) == 10, "the open sessions are listed")
+    page_checks(driver, "sessions")
+    click_and_wait(driver, driver.find_elements(By.CSS_SELECTOR, "#sessions tbody button")[0])
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")) == 9, "Disconnect ends one user's session")
+    click_and_wait(driver, driver.find_element(By.ID, "disconnect-all"))
+    check(not driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr"), "Disconnect all ends every session")
+    click_and_wait(driver, driver.find_element(By.ID, "session-history"))
+    check("disconnected" in driver.find_element(By.ID, "history").text, "the history says how each session ended")
+    page_checks(driver, "session-history")
+
+    # The dashboard, and a migration preview that cannot fit fifty users in twenty-five seats.
+    driver.get(base + "/dashboard")
+    check(driver.find_elements(By.ID, "seat-chart"), "the dashboard draws the seat use")
+    check("50 / 50 assigned" in driver.page_source, "the full key is shown full")
+    page_checks(driver, "dashboard")
+    driver.get(base + f"/license-keys/{nominative['serial']}/migrate")
+    Select(driver.find_element(By.ID, "to")).select_by_value(manager["serial"])
+    click_and_wait(driver, driver.find_element(By.ID, "preview"))
+    plan = driver.find_element(By.ID, "plan").text
+    check("cannot move" in plan and "SEAT_LIMIT_EXCEEDED" in plan, f"the preview says why the accesses cannot move: {plan!r}")
+    page_checks(driver, "migrate-accesses")
 
 
 if __name__ == "__main__":

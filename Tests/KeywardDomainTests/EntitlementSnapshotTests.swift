@@ -56,19 +56,7 @@ import Testing
         return (allowed, allowed.isEmpty ? best : .allowed)
     }
 
-    /// A seeded generator, so a failure can be replayed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func randomModel(_ random: inout SplitMix) -> AccessModel {
+    static func randomModel(_ random: inout SeededGenerator) -> AccessModel {
         let users = (0..<Int.random(in: 1...12, using: &random)).map { index in
             AccessModel.User(login: index % 3 == 0 ? "User\(index)" : "user\(index)", active: Int.random(in: 0..<5, using: &random) > 0,
                              builtin: index == 0 && Bool.random(using: &random))
@@ -101,7 +89,7 @@ import Testing
     }
 
     @Test func theSnapshotAgreesWithTheRulesOnRandomModels() {
-        var random = SplitMix(state: 20261129)
+        var random = SeededGenerator(seed: 20261129)
         var allowedSeen = 0, refusals: Set<EntitlementCode> = []
         for round in 0..<400 {
             let model = Self.randomModel(&random)

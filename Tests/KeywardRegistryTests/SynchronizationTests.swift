@@ -13,12 +13,12 @@ import Testing
 /// Synchronization against real HTTP servers on loopback: the real authority, and a scripted one for faults.
 @Suite struct SynchronizationTests {
     /// A real authority on a fresh database, serving over a live socket while `body` runs.
-    static func withAuthority(_ body: @escaping @Sendable (_ authority: Authority, _ url: String, _ token: String) async throws -> Void) async throws {
+    static func withAuthority(catalog: Catalog? = nil, _ body: @escaping @Sendable (_ authority: Authority, _ url: String, _ token: String) async throws -> Void) async throws {
         try await withTemporaryDirectory { directory in
             try await withFreshDatabase(.sqliteFile) { database, _ async throws in
                 try await Migrator(Schema.authority).migrate(database, logger: testLogger)
                 let authority = Authority(store: AuthorityStore(database: database), keyring: try AuthorityKeyring.create(in: directory, rotate: false, now: Date()),
-                                          catalog: try Authority.defaultCatalog())
+                                          catalog: try catalog ?? Authority.defaultCatalog())
                 _ = try await authority.createOrganization(id: "acme", legalName: "ACME Industries Ltd.", actor: "test")
                 let token = try await authority.store.createToken(kind: TokenKind.organization, name: "registry", subject: "acme", actor: "test", now: Date()).token.text
                 let app = Application(router: buildAuthorityRouter(AuthorityDependencies(authority: authority, metrics: PrometheusCollectorRegistry())))
@@ -65,6 +65,33 @@ import Testing
 
                 #expect(try await harness.store.synchronizations(trigger: .manual).map(\.id).count == 3)
                 #expect(try await harness.store.synchronizations(trigger: nil).count == 4)
+            }
+        }
+    }
+
+    @Test func theRegistryTakesTheAuthoritysCatalogAndKeepsIt() async throws {
+        var catalog = try Authority.defaultCatalog()
+        catalog.version = "2027.01"
+        catalog.components.append(Catalog.Component(code: "LAB", name: "Laboratory", menus: [Catalog.Menu(code: "LB001", name: "Samples", profile: .view)]))
+        try await Self.withAuthority(catalog: catalog) { authority, url, token in
+            let spec = LicenseKeySpecification(profile: .staff, useType: .nominative, users: 5, purchaseType: .sale, components: ["LAB"])
+            _ = try await authority.issue(spec, organizationId: "acme", actor: "test")
+            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token), trusting: authority.keyring.publicKeys) { harness in
+                harness.clock.set(Date())
+                #expect(harness.registry.catalog.component("LAB") == nil, "the shipped catalog has no LAB")
+                #expect(try await Synchronizer(registry: harness.registry).run(trigger: .manual, actor: "test").outcome == .succeeded)
+                #expect(harness.registry.catalog.version == "2027.01")
+                #expect(harness.registry.catalog.component("LAB")?.menus.map(\.code) == ["LB001"])
+                // Kept for the next start, and used by access groups at once.
+                let restarted = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
+                                         catalog: try Authority.defaultCatalog())
+                try await restarted.loadAccess()
+                #expect(restarted.catalog.version == "2027.01")
+                let key = try #require(try await harness.store.keys().first)
+                _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
+                _ = try await harness.registry.createGroup(GroupInput(idNumber: "Lab", name: "Lab", keySerial: key.serial, component: "LAB", menus: ["LB001"],
+                                                                      users: ["ann"]), actor: "test")
+                #expect(harness.registry.access.snapshot.check(login: "ann", component: "LAB", menu: "LB001", at: Date()).allowed)
             }
         }
     }

@@ -8,14 +8,15 @@ import KeywardStore
 extension WebUI {
     /// One bar per key, drawn on the server: no script, no style attributes (the CSP forbids inline styles).
     static func seatChart(_ rows: [(label: String, used: Int, limit: Int, floating: Bool)]) -> String {
-        let width = 640, barX = 230, barWidth = 300, rowHeight = 34
+        let width = 820, barX = 300, barWidth = 320, rowHeight = 34
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(width) \(max(rows.count, 1) * rowHeight + 8)\" role=\"img\" aria-labelledby=\"seat-chart-title\" class=\"seat-chart\" id=\"seat-chart\">"
         svg += "<title id=\"seat-chart-title\">Seat use per key</title>"
         for (index, row) in rows.enumerated() {
             let y = index * rowHeight + 8
             let share = row.limit > 0 ? min(1, Double(row.used) / Double(row.limit)) : 0
             let color = row.used > row.limit ? "#b3261e" : share >= 0.9 ? "#b06000" : "#1a5fb4"
-            svg += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\" fill=\"#1b2430\">\(Self.escape(row.label))</text>"
+            let label = row.label.count > 38 ? row.label.prefix(37) + "…" : Substring(row.label)
+            svg += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\" fill=\"#1b2430\">\(Self.escape(String(label)))</text>"
             svg += "<rect x=\"\(barX)\" y=\"\(y + 4)\" width=\"\(barWidth)\" height=\"18\" rx=\"4\" fill=\"#e7ebf1\"/>"
             svg += "<rect x=\"\(barX)\" y=\"\(y + 4)\" width=\"\(Int(share * Double(barWidth)))\" height=\"18\" rx=\"4\" fill=\"\(color)\"/>"
             svg += "<text x=\"\(barX + barWidth + 10)\" y=\"\(y + 17)\" font-size=\"13\" fill=\"#1b2430\">\(row.used) / \(row.limit) \(row.floating ? "in session" : "assigned")</text>"

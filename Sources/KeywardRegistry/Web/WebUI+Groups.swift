@@ -26,6 +26,17 @@ extension WebUI {
         values["active"] = fields.map { $0["active"] == "on" } ?? group?.active ?? true
     }
 
+    /// The create or edit form, with what was typed and the refusal, if any (`nil` when the error is not a refusal).
+    func groupFormPage(_ session: WebSessions.Session, _ request: Request, editing group: AccessGroupRecord?, fields: FormFields?,
+                       error: (any Error)? = nil) async throws -> Response? {
+        var values = try await layout(session, request: request, nav: "groups")
+        if let error, !Self.place(error, in: &values) { return nil }
+        try await groupFormValues(&values, group: group, fields: fields)
+        values["action"] = group.map { "/access-groups/\(Self.segment($0.idNumber))/edit" } ?? "/access-groups"
+        values["editing"] = group != nil
+        return page("group-form", values)
+    }
+
     func groupInput(_ fields: FormFields) -> GroupInput {
         GroupInput(idNumber: fields["idNumber"] ?? "", name: fields["name"] ?? "", keySerial: fields["keySerial"] ?? "", component: fields["component"] ?? "",
                    menus: fields.all("menus"), active: fields["active"] == "on")
@@ -82,10 +93,7 @@ extension WebUI {
         }
         router.get("/access-groups/new") { request, _ in
             let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            var values = try await layout(session, request: request, nav: "groups")
-            try await groupFormValues(&values, group: nil, fields: nil)
-            values["action"] = "/access-groups"
-            return page("group-form", values)
+            return try await groupFormPage(session, request, editing: nil, fields: nil)!
         }
         router.post("/access-groups") { request, context in
             let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
@@ -94,11 +102,8 @@ extension WebUI {
                 let group = try await registry.createGroup(groupInput(fields), actor: "user:\(session.user.login)")
                 return Self.redirect("/access-groups/\(Self.segment(group.idNumber))?flash=group-created")
             } catch {
-                var values = try await layout(session, request: request, nav: "groups")
-                guard Self.place(error, in: &values) else { throw error }
-                try await groupFormValues(&values, group: nil, fields: fields)
-                values["action"] = "/access-groups"
-                return page("group-form", values)
+                guard let page = try await groupFormPage(session, request, editing: nil, fields: fields, error: error) else { throw error }
+                return page
             }
         }
         router.get("/access-groups/:idNumber") { request, context in
@@ -107,12 +112,7 @@ extension WebUI {
         }
         router.get("/access-groups/:idNumber/edit") { request, context in
             let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            let group = try await existingGroup(context)
-            var values = try await layout(session, request: request, nav: "groups")
-            try await groupFormValues(&values, group: group, fields: nil)
-            values["action"] = "/access-groups/\(Self.segment(group.idNumber))/edit"
-            values["editing"] = true
-            return page("group-form", values)
+            return try await groupFormPage(session, request, editing: try await existingGroup(context), fields: nil)!
         }
         router.post("/access-groups/:idNumber/edit") { request, context in
             let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
@@ -122,12 +122,8 @@ extension WebUI {
                 let saved = try await registry.updateGroup(group.idNumber, groupInput(fields), actor: "user:\(session.user.login)")
                 return Self.redirect("/access-groups/\(Self.segment(saved.idNumber))?flash=group-saved")
             } catch {
-                var values = try await layout(session, request: request, nav: "groups")
-                guard Self.place(error, in: &values) else { throw error }
-                try await groupFormValues(&values, group: group, fields: fields)
-                values["action"] = "/access-groups/\(Self.segment(group.idNumber))/edit"
-                values["editing"] = true
-                return page("group-form", values)
+                guard let page = try await groupFormPage(session, request, editing: group, fields: fields, error: error) else { throw error }
+                return page
             }
         }
         router.post("/access-groups/:idNumber/delete") { request, context in

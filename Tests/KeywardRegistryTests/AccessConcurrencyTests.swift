@@ -70,3 +70,29 @@ import Testing
         }
     }
 }
+
+/// Two registry instances on one PostgreSQL database: each sees the other's access changes.
+@Suite struct AccessWatcherTests {
+    @Test(arguments: Backend.available.filter { $0 == .postgres })
+    func anInstanceSeesAccessChangesMadeByAnother(backend: Backend) async throws {
+        try await RegistryHarness.run(backend) { harness in
+            let key = try await harness.registerAndActivate(harness.accessKey(users: 5, useType: .floating, components: ["WF"]), idNumber: "Float")
+            let other = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
+                                 catalog: harness.registry.catalog, now: { harness.clock.now })
+            try await other.loadAccess()
+            let watcher = AccessWatcher(registry: other, logger: .init(label: "test"))
+            #expect(try await watcher.poll() == "nothing")
+
+            _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
+            _ = try await harness.registry.createGroup(GroupInput(idNumber: "G", name: "G", keySerial: key.serial, component: "WF", menus: ["WF001"], users: ["ann"]), actor: "test")
+            #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF001", at: harness.clock.now).code == .unknownUser, "not seen yet")
+            #expect(try await watcher.poll() == "full")
+            #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF001", at: harness.clock.now).code == .noSession)
+
+            _ = try await harness.registry.openSession(login: "ann", ip: nil, actor: "test")
+            #expect(try await watcher.poll() == "sessions")
+            #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF001", at: harness.clock.now).allowed)
+            #expect(try await watcher.poll() == "nothing")
+        }
+    }
+}

@@ -100,6 +100,15 @@ import Testing
                 }
                 #expect(try await check("ann") == "ALLOWED")
                 #expect(try await check("cyd") == "OVER_LIMIT")
+                // The UI shows who is over the limit: on the group's page and on the dashboard.
+                try await WebUITests().withBrowser(harness) { browser in
+                    _ = try await browser.logIn()
+                    let group = String(buffer: try await browser.request(.get, "/access-groups/Docs").body)
+                    #expect(group.contains(#"value="cyd"> cyd <span class="badge badge-overlimit""#))
+                    #expect(!group.contains(#"value="ann"> ann <span class="badge badge-overlimit""#))
+                    let dashboard = String(buffer: try await browser.request(.get, "/dashboard").body)
+                    #expect(dashboard.contains("Over the limit on") && dashboard.contains(#"<strong class="over-limit-users">cyd</strong>"#))
+                }
                 // A seat frees up: cyd regains access by itself.
                 #expect(try await api.call(.delete, "/api/v1/access-groups/Docs/users", json: AccessAPITests.json(["logins": ["bob"]])).status == .ok)
                 #expect(try await check("cyd") == "ALLOWED")

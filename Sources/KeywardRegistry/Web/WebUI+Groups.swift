@@ -55,10 +55,18 @@ extension WebUI {
         return true
     }
 
+    /// The group's users, each marked when a forced activation left them over the key's limit (no access until a
+    /// seat frees up).
+    func memberValues(_ group: AccessGroupRecord) async throws -> [[String: Any]] {
+        let over = Set(try await registry.overAllocation(serials: [group.keySerial]).flatMap(\.overLimit).map { $0.lowercased() })
+        return group.users.map { ["login": $0, "overLimit": over.contains($0.lowercased())] }
+    }
+
     func groupPage(_ session: WebSessions.Session, _ request: Request, _ group: AccessGroupRecord, error: (any Error)? = nil) async throws -> Response {
         var values = try await layout(session, request: request, nav: "groups")
         values.merge(["idNumber": group.idNumber, "path": Self.segment(group.idNumber), "name": group.name, "keySerial": group.keySerial, "component": group.component, "menus": group.menus,
-                      "state": group.active ? "active" : "inactive", "users": group.users, "hasUsers": !group.users.isEmpty,
+                      "state": group.active ? "active" : "inactive", "hasUsers": !group.users.isEmpty,
+                      "users": try await memberValues(group),
                       "userCount": group.users.count]) { $1 }
         if let key = try await registry.store.key(group.keySerial) {
             values["keyLabel"] = "\(key.idNumber) (\(key.license.useType.rawValue), \(key.license.users) users, \(key.license.profile.rawValue))"

@@ -61,8 +61,10 @@ public final class SyncScheduler: Service, Sendable {
                 // A manual run is under way: it does the work; plan the next one as after a success.
                 run = SynchronizationRun(id: 0, trigger: .scheduled, actor: "", startedAt: Date(), outcome: .unchanged, added: 0, renewed: 0, revoked: 0, unchanged: 0)
             } catch {
+                // The history could not be read or written (the database is away): try again like a failed run, and
+                // keep the server up, since a service that returns stops it.
                 logger.error("scheduled synchronization could not run", metadata: ["error": "\(error)"])
-                return
+                run = SynchronizationRun(id: 0, trigger: .scheduled, actor: "", startedAt: Date(), outcome: .failed, added: 0, renewed: 0, revoked: 0, unchanged: 0)
             }
             let spent = state.withLock { $0.retriesSpent }
             let planned = schedule.next(after: synchronizer.registry.now(), failed: run.outcome == .failed, retriesSpent: spent, using: &generator)

@@ -28,7 +28,11 @@ public final class AccessWatcher: Service, Sendable {
     }
 
     public func run() async throws {
-        guard registry.store.database.kind == .postgres else { return }
+        guard registry.store.database.kind == .postgres else {
+            // A service that returns stops the whole server: wait for the shutdown instead.
+            try? await gracefulShutdown()
+            return
+        }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 try await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }

@@ -229,3 +229,29 @@ import Testing
         }
     }
 }
+
+/// The Authorization header as clients write it: the scheme in any case, spaces around the token.
+@Suite struct BearerHeaderTests {
+    @Test func theSchemeIgnoresCaseAndSpacesAroundTheTokenAreIgnored() async throws {
+        try await RegistryHarness.run(.sqliteMemory) { harness in
+            let token = try await harness.serviceToken()
+            let app = Application(router: buildRegistryRouter(try await RegistryDependencies(registry: harness.registry, metrics: .init())))
+            try await app.test(.router) { client async throws in
+                func status(_ header: String) async throws -> HTTPResponse.Status {
+                    try await client.executeRequest(uri: "/api/v1/entitlements/check?login=a&component=DOC&menu=DC021", method: .get,
+                                                    headers: [.authorization: header], body: nil).status
+                }
+                for header in ["Bearer \(token)", "bearer \(token)", "BEARER   \(token)  "] {
+                    #expect(try await status(header) == .ok, "\(header)")
+                }
+                // Twice: the second answer comes from the token cache and must agree.
+                #expect(try await status("Bearer \(token)x") == .unauthorized)
+                #expect(try await status("Bearer \(token)x") == .unauthorized)
+                // RFC 7235: the scheme, then a space (a tab is not one).
+                for header in ["Basic \(token)", "Bearer", "Bearer    ", "Bearers \(token)", "Bearer\t\(token)"] {
+                    #expect(try await status(header) == .unauthorized, "\(header)")
+                }
+            }
+        }
+    }
+}

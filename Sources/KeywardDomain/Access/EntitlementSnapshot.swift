@@ -93,6 +93,14 @@ public struct EntitlementSnapshot: Sendable {
         let users: [AccessModel.User]
         let userTable: UserTable
 
+        /// A group's members and their user numbers (-1: no such user), kept for the next rebuild.
+        struct ResolvedMembers: Sendable {
+            let members: [AccessModel.Member]
+            let users: [Int32]
+        }
+
+        let resolved: [String: ResolvedMembers]
+
         init(_ model: AccessModel, previous: Index? = nil) {
             var menuIndex: [String: Int] = [:]
             var menus: [CatalogMenu] = []
@@ -108,9 +116,22 @@ public struct EntitlementSnapshot: Sendable {
                 return CompiledKey(serial: key.serial, profile: key.profile, floating: key.useType == .floating, users: key.users, components: Set(key.components),
                                    validFrom: key.validFrom, expiresAt: key.expiresAt, revoked: key.revoked, covered: key.covered)
             }
-            // The user table is the largest part and changes least: reused when the users are the same as last time.
-            let users = previous.flatMap { $0.users == model.users ? $0 : nil }?.userTable ?? UserTable(model.users)
+            // The user table is the largest part and changes least: reused when the users are the same as last time,
+            // and with it each unchanged group's members as resolved to user numbers (hashing 100,000s of logins is
+            // most of a rebuild).
+            let same = previous.flatMap { $0.users == model.users ? $0 : nil }
+            let users = same?.userTable ?? UserTable(model.users)
             let userIndex = users.index, userActive = users.active, logins = users.logins
+            var resolved: [String: ResolvedMembers] = [:]
+            resolved.reserveCapacity(model.groups.count)
+            for group in model.groups {
+                if let old = same?.resolved[group.idNumber], old.members == group.members {
+                    resolved[group.idNumber] = old
+                } else {
+                    resolved[group.idNumber] = ResolvedMembers(members: group.members,
+                                                               users: group.members.map { userIndex[AccessModel.fold($0.login)] ?? -1 })
+                }
+            }
             var groupPairs: [(Int32, Int32)] = []
             var groups: [CompiledGroup] = []
             let words = (menus.count + 63) / 64
@@ -122,20 +143,18 @@ public struct EntitlementSnapshot: Sendable {
                 }
                 let index = Int32(groups.count)
                 groups.append(CompiledGroup(component: group.component, menus: bits, key: key))
-                guard group.active else { continue }
-                for member in group.members {
-                    if let user = userIndex[AccessModel.fold(member.login)] { groupPairs.append((user, index)) }
-                }
+                guard group.active, let members = resolved[group.idNumber] else { continue }
+                for user in members.users where user >= 0 { groupPairs.append((user, index)) }
             }
             // Seats, by the rules of SeatRules but on indices: each active user's oldest assignment on each nominative
             // key, ranked; the first `users` of them hold a seat.
             var oldest = Array(repeating: [Int32: Int64](), count: keys.count)
             for group in model.groups {
-                guard let key = keyIndex[group.keySerial], !keys[Int(key)].floating else { continue }
-                for member in group.members {
-                    guard let user = userIndex[AccessModel.fold(member.login)], userActive[Int(user)] else { continue }
-                    if let known = oldest[Int(key)][user], known <= member.order { continue }
-                    oldest[Int(key)][user] = member.order
+                guard let key = keyIndex[group.keySerial], !keys[Int(key)].floating, let members = resolved[group.idNumber] else { continue }
+                for (position, user) in members.users.enumerated() where user >= 0 && userActive[Int(user)] {
+                    let order = members.members[position].order
+                    if let known = oldest[Int(key)][user], known <= order { continue }
+                    oldest[Int(key)][user] = order
                 }
             }
             var seatPairs: [(Int32, Int32)] = []
@@ -149,6 +168,7 @@ public struct EntitlementSnapshot: Sendable {
             self.menus = menus
             self.users = model.users
             self.userTable = users
+            self.resolved = resolved
             self.userIndex = userIndex
             self.userActive = userActive
             self.userGroups = Adjacency(groupPairs, count: userActive.count)

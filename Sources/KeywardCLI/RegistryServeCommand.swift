@@ -239,7 +239,7 @@ struct RegistryServeCommand: AsyncParsableCommand {
         let dependencies = try await RegistryDependencies(registry: registry, metrics: metrics, synchronizer: synchronizer, scheduler: scheduler)
         services.append(scheduler)
         services.append(SessionSweeper(registry: registry, logger: logger))
-        services.append(AccessWatcher(registry: registry, logger: logger))
+        if store.database.kind == .postgres { services.append(AccessWatcher(registry: registry, logger: logger)) }
         let app = buildRegistryApplication(dependencies, host: host, port: port, logger: logger) { port in
             var lines = ["Keyward registry listening on http://\(host):\(port) (installation \(installation.installationId), \(installation.organization.id), \(installation.environment.rawValue))"]
             if let adminPassword { lines.append("Administrator: login admin, password \(adminPassword)") }

@@ -274,6 +274,14 @@ public struct EntitlementSnapshot: Sendable {
         return (nominative + floating).map { (index.keys[Int($0)].serial, index.keys[Int($0)].floating, index.keys[Int($0)].users) }
     }
 
+    /// Whether an active user assigned to nominative key `keySerial` is beyond its number of users (no seat, no
+    /// access until one frees up). Only meaningful for users in one of the key's groups.
+    public func isOverLimit(login: String, keySerial: String) -> Bool {
+        guard let user = index.userIndex[AccessModel.fold(login)], index.userActive[Int(user)], let key = index.keyIndex[keySerial],
+              !index.keys[Int(key)].floating else { return false }
+        return !index.userSeats[Int(user)].contains(key)
+    }
+
     /// Whether `login` is a built-in administrator.
     public func isBuiltin(_ login: String) -> Bool { index.builtin.contains(AccessModel.fold(login)) }
 

@@ -7,8 +7,8 @@ import Synchronization
 
 /// Keeps the entitlement snapshot in step with changes made by other registry instances on the same PostgreSQL
 /// database. Every access change is audited, so a new audit event means a full rebuild; sessions are not audited,
-/// so their number and latest lease are watched as well (a heartbeat on another instance moves the lease). An
-/// SQLite file belongs to one process, whose own changes rebuild the snapshot as they happen: nothing to watch.
+/// so their number and latest lease are watched as well (a heartbeat on another instance moves the lease). `serve`
+/// runs it on PostgreSQL only: an SQLite file belongs to one process, whose own changes rebuild the snapshot.
 public final class AccessWatcher: Service, Sendable {
     struct Mark: Equatable {
         var audit: Int64?
@@ -28,11 +28,6 @@ public final class AccessWatcher: Service, Sendable {
     }
 
     public func run() async throws {
-        guard registry.store.database.kind == .postgres else {
-            // A service that returns stops the whole server: wait for the shutdown instead.
-            try? await gracefulShutdown()
-            return
-        }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 try await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }

@@ -51,23 +51,23 @@ public struct MigrationPlan: Sendable, Hashable, Codable {
 
 extension Registry {
     public func migrateAccesses(_ input: MigrationInput, actor: String) async throws -> MigrationPlan {
-        let plan = try await planMigration(input)
+        let (plan, chosen) = try await planMigration(input)
         guard input.dryRun != true else { return plan }
         guard plan.canMove else {
             let details = (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(plan))).map { ["plan": $0] } ?? [:]
             throw RegistryError.refused(code: "MIGRATION_REFUSED", message: "The accesses cannot move: \(plan.reasons.joined(separator: "; ")).",
                                         status: 409, details: details)
         }
-        let moves = try await store.groups().filter { group in plan.groups.contains { $0.idNumber == group.idNumber } }.map { group in
-            let dropped = Set(plan.groups.first { $0.idNumber == group.idNumber }?.droppedMenus ?? [])
-            return (idNumber: group.idNumber, menus: group.menus.filter { !dropped.contains($0) })
+        let moves = zip(chosen, plan.groups).map { group, planned in
+            (idNumber: group.idNumber, menus: group.menus.filter { !planned.droppedMenus.contains($0) })
         }
         try await store.moveGroups(moves, to: plan.to.keySerial, from: plan.from.keySerial, actor: actor, now: now())
         try await access.refresh()
         return MigrationPlan(from: plan.from, to: plan.to, groups: plan.groups, canMove: true, reasons: [], dryRun: false, applied: true)
     }
 
-    func planMigration(_ input: MigrationInput) async throws -> MigrationPlan {
+    /// The plan, and the groups it moves in the plan's order.
+    func planMigration(_ input: MigrationInput) async throws -> (MigrationPlan, [AccessGroupRecord]) {
         func key(_ serial: String, field: String) async throws -> RegisteredKey {
             guard let key = try await store.key(serial.trimmingCharacters(in: .whitespaces)) else {
                 throw RegistryError.invalid(FieldError(field: field, code: "UNKNOWN_KEY", message: "There is no registered key \(serial)."))
@@ -124,6 +124,7 @@ extension Registry {
             reasons.append("SEAT_LIMIT_EXCEEDED: \(to.serial) has \(to.license.users) seats and would need \(needed)")
         }
         if chosen.isEmpty { reasons.append("NOTHING_TO_MOVE: no access group is bound to \(from.serial)") }
-        return MigrationPlan(from: seats(from), to: toSeats, groups: groups, canMove: reasons.isEmpty, reasons: reasons, dryRun: input.dryRun == true, applied: false)
+        return (MigrationPlan(from: seats(from), to: toSeats, groups: groups, canMove: reasons.isEmpty, reasons: reasons, dryRun: input.dryRun == true,
+                              applied: false), chosen)
     }
 }

@@ -15,7 +15,11 @@ extension Registry {
     /// The keys among `serials` that cannot hold their current nominative assignments (after a key was renewed or
     /// switched with fewer users).
     public func overAllocation(serials: [String]) async throws -> [OverAllocatedKey] {
-        let model = try await store.accessModel(catalog: catalog, covered: Set(serials), now: now())
+        Self.overAllocation(in: try await store.accessModel(catalog: catalog, covered: Set(serials), now: now()), serials: serials)
+    }
+
+    /// The same, from a model already loaded.
+    static func overAllocation(in model: AccessModel, serials: [String]) -> [OverAllocatedKey] {
         let limits = Dictionary(model.keys.map { ($0.serial, $0.users) }) { a, _ in a }
         let displayed = Dictionary(model.users.map { (AccessModel.fold($0.login), $0.login) }) { a, _ in a }
         return SeatRules.allocation(model).filter { serials.contains($0.key) && !$0.value.over.isEmpty }.map { serial, allocation in

@@ -50,10 +50,10 @@ extension WebUI {
                 .sorted { ($0.license.expiresAt ?? .distantFuture) < ($1.license.expiresAt ?? .distantFuture) }
             values["expiring"] = expiring.map { keyValues($0, activation: activation) }
             values["hasExpiring"] = !expiring.isEmpty
-            let over = try await registry.overAllocation(serials: keys.map(\.serial))
+            let over = Registry.overAllocation(in: model, serials: keys.map(\.serial))
             values["overAllocated"] = over.map { ["keySerial": $0.keySerial, "limit": $0.limit, "inUse": $0.inUse, "users": $0.overLimit.joined(separator: ", ")] }
             let open = try await registry.store.sessions(open: true, limit: 50, now: now)
-            values["openCount"] = try await registry.store.sessions(open: true, limit: 100_000, now: now).count
+            values["openCount"] = model.sessions.count  // the model holds the open, unexpired sessions
             values["sessions"] = open.map(sessionValues)
             values["hasSessions"] = !open.isEmpty
             return page("dashboard", values)

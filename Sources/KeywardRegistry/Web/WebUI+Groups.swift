@@ -42,31 +42,41 @@ extension WebUI {
                    menus: fields.all("menus"), active: fields["active"] == "on")
     }
 
-    /// A refusal as the form shows it: beside the field when it names one, else above the form.
-    static func place(_ error: any Error, in values: inout [String: Any]) -> Bool {
+    /// Whether a form shows `error` in words (a refusal of the rules) rather than as an error page.
+    static func isRefusal(_ error: any Error) -> Bool {
         switch error {
-        case let error as RegistryError:
-            if case .invalid(let problem) = error { values[problem.field + "Error"] = problem.message } else { values["formError"] = "\(error.code): \(error.message)" }
-        case let error as StoreError where error.kind != .notFound || error.code == "UNKNOWN_KEY":
+        case is RegistryError: true
+        case let error as StoreError: error.kind != .notFound || error.code == "UNKNOWN_KEY"
+        default: false
+        }
+    }
+
+    /// A refusal as the form shows it: beside the field when it names one, else above the form; `false` when `error`
+    /// is not a refusal.
+    static func place(_ error: any Error, in values: inout [String: Any]) -> Bool {
+        guard isRefusal(error) else { return false }
+        if case .invalid(let problem) = error as? RegistryError {
+            values[problem.field + "Error"] = problem.message
+        } else if let error = error as? any APIErrorConvertible {
+            values["formError"] = "\(error.apiError.code): \(error.apiError.message)"
+        } else if let error = error as? StoreError {
             values["formError"] = "\(error.code): \(error.message)"
-        default:
-            return false
         }
         return true
     }
 
     /// The group's users, each marked when a forced activation left them over the key's limit (no access until a
     /// seat frees up).
-    func memberValues(_ group: AccessGroupRecord) async throws -> [[String: Any]] {
-        let over = Set(try await registry.overAllocation(serials: [group.keySerial]).flatMap(\.overLimit).map { $0.lowercased() })
-        return group.users.map { ["login": $0, "overLimit": over.contains($0.lowercased())] }
+    func memberValues(_ group: AccessGroupRecord) -> [[String: Any]] {
+        let snapshot = registry.access.snapshot
+        return group.users.map { ["login": $0, "overLimit": snapshot.isOverLimit(login: $0, keySerial: group.keySerial)] }
     }
 
     func groupPage(_ session: WebSessions.Session, _ request: Request, _ group: AccessGroupRecord, error: (any Error)? = nil) async throws -> Response {
         var values = try await layout(session, request: request, nav: "groups")
         values.merge(["idNumber": group.idNumber, "path": Self.segment(group.idNumber), "name": group.name, "keySerial": group.keySerial, "component": group.component, "menus": group.menus,
                       "state": group.active ? "active" : "inactive", "hasUsers": !group.users.isEmpty,
-                      "users": try await memberValues(group),
+                      "users": memberValues(group),
                       "userCount": group.users.count]) { $1 }
         if let key = try await registry.store.key(group.keySerial) {
             values["keyLabel"] = "\(key.idNumber) (\(key.license.useType.rawValue), \(key.license.users) users, \(key.license.profile.rawValue))"
@@ -149,8 +159,7 @@ extension WebUI {
                     _ = try await registry.changeMembers(group.idNumber, add: add, logins: fields.all("logins"), actor: "user:\(session.user.login)")
                     return Self.redirect("/access-groups/\(Self.segment(group.idNumber))?flash=users-\(add ? "added" : "removed")")
                 } catch {
-                    var probe: [String: Any] = [:]
-                    guard Self.place(error, in: &probe) else { throw error }
+                    guard Self.isRefusal(error) else { throw error }
                     return try await groupPage(session, request, group, error: error)
                 }
             }

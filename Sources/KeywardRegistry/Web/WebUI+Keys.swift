@@ -124,12 +124,7 @@ extension WebUI {
             return page("key", values)
         }
         router.get("/license-keys/:serial/edit") { request, context in
-            let session = try await requireSession(request)
-            let key = try await existingKey(context)
-            var values = try await layout(session, request: request, nav: "keys")
-            values["serial"] = key.serial
-            values["idNumber"] = key.idNumber
-            return page("key-edit", values)
+            try await keyFormPage("key-edit", try await requireSession(request), request, try await existingKey(context))
         }
         router.post("/license-keys/:serial/edit") { request, context in
             let session = try await requireSession(request)
@@ -145,12 +140,7 @@ extension WebUI {
             }
         }
         router.get("/license-keys/:serial/delete") { request, context in
-            let session = try await requireSession(request)
-            let key = try await existingKey(context)
-            var values = try await layout(session, request: request, nav: "keys")
-            values["serial"] = key.serial
-            values["idNumber"] = key.idNumber
-            return page("key-delete", values)
+            try await keyFormPage("key-delete", try await requireSession(request), request, try await existingKey(context))
         }
         router.post("/license-keys/:serial/delete") { request, context in
             let session = try await requireSession(request)
@@ -159,14 +149,19 @@ extension WebUI {
             do {
                 _ = try await registry.remove(key.serial, actor: "user:\(session.user.login)")
             } catch let error as StoreError where error.code == "KEY_IN_USE" {
-                var values = try await layout(session, request: request, nav: "keys")
-                values["serial"] = key.serial
-                values["idNumber"] = key.idNumber
-                values["formError"] = error.message
-                return page("key-delete", values)
+                return try await keyFormPage("key-delete", session, request, key, error: error.message)
             }
             return Self.redirect("/license-keys?flash=deleted")
         }
+    }
+
+    /// The Edit and Delete pages of a key: its serial and ID #, and a refusal to show.
+    func keyFormPage(_ template: String, _ session: WebSessions.Session, _ request: Request, _ key: RegisteredKey, error: String? = nil) async throws -> Response {
+        var values = try await layout(session, request: request, nav: "keys")
+        values["serial"] = key.serial
+        values["idNumber"] = key.idNumber
+        if let error { values["formError"] = error }
+        return page(template, values)
     }
 
     func existingKey(_ context: RegistryRequestContext) async throws -> RegisteredKey {

@@ -48,8 +48,7 @@ extension WebUI {
                 if plan.applied { return Self.redirect("/license-keys/\(key.serial)?flash=migrated") }
                 return try await migrationPage(session, request, key: key, fields: fields, plan: plan, error: nil)
             } catch {
-                var probe: [String: Any] = [:]
-                guard Self.place(error, in: &probe) else { throw error }
+                guard Self.isRefusal(error) else { throw error }
                 let plan = try? await registry.migrateAccesses(MigrationInput(from: input.from, to: input.to, groups: input.groups, dryRun: true,
                                                                               dropDisallowedMenus: input.dropDisallowedMenus), actor: "")
                 return try await migrationPage(session, request, key: key, fields: fields, plan: plan, error: error)

@@ -59,15 +59,46 @@ enum MultipartForm {
             let headers = String(decoding: bytes[..<split], as: UTF8.self)
             let data = Array(bytes[(split + 4)...])
             guard let disposition = headers.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-disposition:") }) else { continue }
-            func parameter(_ name: String) -> String? {
-                guard let range = disposition.range(of: "\(name)=\"") else { return nil }
-                let rest = disposition[range.upperBound...]
-                return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
-            }
-            guard let name = parameter("name") else { continue }
-            parts[name] = Part(filename: parameter("filename"), data: data)
+            let parameters = dispositionParameters(disposition.dropFirst("content-disposition:".count))
+            guard let name = parameters["name"] else { continue }
+            parts[name] = Part(filename: parameters["filename"], data: data)
         }
         return parts
+    }
+
+    /// The `key=value` parameters after `form-data;`, names lowercased; a quoted value may hold `;` and `\"`.
+    /// (A parameter is matched by its whole name, so `filename="…"` is never taken for `name`.)
+    static func dispositionParameters(_ text: Substring) -> [String: String] {
+        var parameters: [String: String] = [:]
+        var index = text.startIndex
+        func advance() { index = text.index(after: index) }
+        func skip(while condition: (Character) -> Bool) { while index < text.endIndex, condition(text[index]) { advance() } }
+        while index < text.endIndex {
+            let nameStart = index
+            skip { $0 != "=" && $0 != ";" }
+            let name = text[nameStart..<index].trimmingCharacters(in: .whitespaces).lowercased()
+            var value: String?
+            if index < text.endIndex, text[index] == "=" {
+                advance()
+                skip { $0 == " " || $0 == "\t" }
+                if index < text.endIndex, text[index] == "\"" {
+                    advance()
+                    var quoted = ""
+                    while index < text.endIndex, text[index] != "\"" {
+                        if text[index] == "\\", text.index(after: index) < text.endIndex { advance() }
+                        quoted.append(text[index])
+                        advance()
+                    }
+                    value = quoted
+                }
+                let valueStart = index
+                skip { $0 != ";" }
+                if value == nil { value = text[valueStart..<index].trimmingCharacters(in: .whitespaces) }
+            }
+            if index < text.endIndex { advance() }  // the `;`
+            if let value, !name.isEmpty, parameters[name] == nil { parameters[name] = value }
+        }
+        return parameters
     }
 
     private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {

@@ -162,10 +162,9 @@ public struct WebUI: Sendable {
                 values["csrf"] = token
                 values["login"] = login
                 values["error"] = error.message
-                // 200 with the message: a form shown again is a page, not a failed resource (the API has the real codes).
-                var response = page("login", values)
-                response.headers.append(contentsOf: error.headers)
-                return response
+                // 200 with the message: a form shown again is a page, not a failed resource (the API has the real codes);
+                // but a throttled login says 429 with its Retry-After, so tools and proxies see the limit.
+                return page("login", values, status: error.status == .tooManyRequests ? .tooManyRequests : .ok, headers: error.headers)
             }
         }
         router.post("/logout") { request, context in

@@ -1,0 +1,223 @@
+"""Shared pieces of `scripts/verify` and its parts: free ports, JSON calls, starting a registry (with its demo
+authority, or against a separate authority process), RSS, and wrk.
+
+Every part of the verification imports this module instead of writing its own process handling, so a server
+is always started the same way, waited for the same way ("listening on" on its first line) and stopped the same
+way (SIGTERM, then SIGKILL after a grace period).
+"""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ADMIN_PASSWORD = "verify-admin-password"
+
+
+def debug_binary():
+    return os.path.join(ROOT, ".build", "debug", "keyward")
+
+
+def release_binary():
+    return os.path.join(ROOT, ".build", "release", "keyward")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(base, method, path, token=None, body=None, headers=None, timeout=60):
+    """One HTTP call; returns (status, parsed JSON or None, response headers). Never raises on an HTTP status."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, method=method, data=data)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = response.read()
+            return response.status, _json(payload), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        payload = error.read()
+        return error.code, _json(payload), dict(error.headers)
+
+
+def _json(payload):
+    if not payload:
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return None
+
+
+class Server:
+    """A started keyward process. `base` is its URL; `stop()` ends it gracefully, `kill()` with SIGKILL."""
+
+    def __init__(self, process, port, log_path=None):
+        self.process, self.port, self.log_path = process, port, log_path
+        self.base = f"http://127.0.0.1:{port}"
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def stop(self, grace=30):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def pause(self):
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.process.send_signal(signal.SIGCONT)
+
+
+def start(arguments, port, environment=None, log_path=None, timeout=120):
+    """Starts `keyward ARGUMENTS…` and waits for its "listening on" line. Its stderr (the log) goes to log_path."""
+    env = dict(os.environ, KEYWARD_ADMIN_PASSWORD=ADMIN_PASSWORD, KEYWARD_LOG_LEVEL="warning")
+    env.update(environment or {})
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    deadline = time.monotonic() + timeout
+    line = process.stdout.readline()
+    while "listening on" not in line:
+        if process.poll() is not None or time.monotonic() > deadline or not line:
+            process.kill()
+            raise RuntimeError(f"{arguments[0]} {arguments[1]} did not start: {line!r} (log: {log_path})")
+        line = process.stdout.readline()
+    # Keep reading stdout in the background so a chatty server never blocks on a full pipe.
+    _drain(process.stdout)
+    return Server(process, port, log_path)
+
+
+def _drain(stream):
+    import threading
+    threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+
+
+def start_demo(binary, directory, database=None, log_path=None, port=None, authority_port=None):
+    """`keyward serve --demo`: a registry with a demo authority in the same process, synchronized with it.
+    Returns (server, authority base URL, operator token of the demo authority)."""
+    port, authority_port = port or free_port(), authority_port or free_port()
+    arguments = [binary, "serve", "--demo", "--data-dir", directory, "--port", str(port), "--demo-authority-port", str(authority_port)]
+    if database:
+        arguments += ["--database", database]
+    server = start(arguments, port, log_path=log_path)
+    operator = open(os.path.join(directory, "demo-authority", "operator-token")).read().strip()
+    return server, f"http://127.0.0.1:{authority_port}", operator
+
+
+class Authority:
+    """A separate `keyward authority serve` process with one organization and its registry token."""
+
+    def __init__(self, binary, directory, organization="verify", log_path=None):
+        self.binary, self.directory, self.organization, self.log_path = binary, directory, organization, log_path
+        init = json.loads(subprocess.run([binary, "authority", "init", "--data-dir", directory, "--json"],
+                                         check=True, capture_output=True, text=True).stdout)
+        self.public_key, self.operator = init["publicKey"], init["operatorToken"]
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.server = None
+        self.start()
+        status, _, _ = call(self.base, "POST", "/v1/organizations", self.operator, {"id": organization, "legalName": "Verify Corp"})
+        assert status == 201, status
+        status, token, _ = call(self.base, "POST", f"/v1/organizations/{organization}/tokens", self.operator, {"name": "registry"})
+        assert status == 201, token
+        self.organization_token = token["token"]
+
+    def start(self):
+        self.server = start([self.binary, "authority", "serve", "--data-dir", self.directory, "--port", str(self.port)],
+                            self.port, log_path=self.log_path)
+        return self.server
+
+    def issue(self, profile="manager", use_type="nominative", users=10, components=("DOC", "WF", "AUD", "CFG")):
+        status, key, _ = call(self.base, "POST", f"/v1/organizations/{self.organization}/license-keys", self.operator,
+                              {"profile": profile, "useType": use_type, "users": users, "purchaseType": "sale", "components": list(components)})
+        assert status == 201, (status, key)
+        return key
+
+
+def start_registry(binary, directory, authority, database=None, log_path=None, port=None, extra=()):
+    """A registry trusting `authority` and synchronizing with it (its token in a file in `directory`)."""
+    os.makedirs(directory, exist_ok=True)
+    token_file = os.path.join(directory, "sync-token")
+    with open(token_file, "w") as handle:
+        handle.write(authority.organization_token)
+    port = port or free_port()
+    arguments = [binary, "serve", "--data-dir", directory, "--port", str(port), "--organization", authority.organization,
+                 "--legal-name", "Verify Corp", "--trust-key", authority.public_key, "--authority-url", authority.base,
+                 "--sync-token-file", token_file, *extra]
+    if database:
+        arguments += ["--database", database]
+    return start(arguments, port, log_path=log_path)
+
+
+def admin_token(base, password=ADMIN_PASSWORD):
+    status, body, _ = call(base, "POST", "/api/v1/auth/token", body={"login": "admin", "password": password})
+    assert status in (200, 201), (status, body)
+    return body["token"]
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wrk(url, seconds, connections, threads=2, headers=(), script=None):
+    """Runs wrk and returns {rate, p50, p99, max (ms), requests, errors}. errors counts socket errors and
+    non-2xx/3xx answers together."""
+    arguments = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    for header in headers:
+        arguments += ["-H", header]
+    if script:
+        arguments += ["-s", script]
+    output = subprocess.run(arguments + [url], capture_output=True, text=True, check=True).stdout
+
+    def milliseconds(text, unit):
+        value = float(text)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value * 60000 if unit == "m" else value
+
+    def percentile(label):
+        match = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s|m)\b", output)
+        return milliseconds(*match.groups())
+
+    latency = re.search(r"Latency\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s|m)\b", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+        "p50": percentile("50"), "p99": percentile("99"), "max": milliseconds(*latency.groups()),
+        "errors": (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0) + (int(non_2xx.group(1)) if non_2xx else 0),
+        "output": output,
+    }
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)

@@ -221,3 +221,23 @@ def wrk(url, seconds, connections, threads=2, headers=(), script=None):
 
 def log(message):
     print(message, file=sys.stderr, flush=True)
+
+
+def section_markdown(section):
+    """A part's result as Markdown: its table, then its notes and failures."""
+    lines = [f"## {section['name']}", ""]
+    if section.get("rows"):
+        lines.append("| " + " | ".join(str(header) for header in section["headers"]) + " |")
+        lines.append("|" + "---|" * len(section["headers"]))
+        lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in section["rows"]]
+        lines.append("")
+    lines += [f"- {note}" for note in section.get("notes", [])]
+    lines += [f"- **FAILED:** {failure}" for failure in section.get("failures", [])]
+    if not section.get("failures"):
+        lines.append("- No failures.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def print_section(section):
+    print(section_markdown(section), flush=True)

@@ -5,7 +5,8 @@ import KeywardDomain
 
 extension Request {
     /// The body decoded as `T`: 400 `INVALID_JSON` when it is not JSON, 422 `INVALID_FIELD` naming the field
-    /// when a field is missing or has the wrong type, 413 past the context's size limit. Unknown fields are ignored.
+    /// when a field is missing or has the wrong type, 413 past the context's size limit, 400 `NUL_IN_TEXT` when a string
+    /// holds U+0000. Unknown fields are ignored.
     public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
         let buffer: ByteBuffer
         do {
@@ -16,6 +17,7 @@ extension Request {
         guard buffer.readableBytes > 0 else {
             throw APIError(.badRequest, code: "INVALID_JSON", message: "The request needs a JSON body.")
         }
+        if NULGuard.jsonContainsNUL(buffer.readableBytesView) { throw NULGuard.refusal }
         do {
             return try KeywardJSON.decoder.decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {

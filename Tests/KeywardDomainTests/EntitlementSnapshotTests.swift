@@ -121,6 +121,34 @@ import Testing
                                         .keyNotActivated, .keyNotValid, .overLimit, .noSession]), "\(refusals)")
     }
 
+    @Test func addingSessionsOneByOneAnswersAsReloadingThemAll() {
+        var random = SeededGenerator(seed: 20261130)
+        for round in 0..<200 {
+            var model = Self.randomModel(&random)
+            let all = model.sessions
+            // A few renewals: the same session again with a later lease, as a heartbeat sends it.
+            let renewals = all.filter { _ in Bool.random(using: &random) }.map { session in
+                var renewed = session
+                renewed.leaseExpiresAt = Self.now.addingTimeInterval(1200)
+                return renewed
+            }
+            model.sessions = []
+            var patched = EntitlementSnapshot(model)
+            for session in all + renewals { patched = patched.addingSession(session) }
+            model.sessions = all + renewals
+            let reloaded = EntitlementSnapshot(model)
+            for login in model.users.map(\.login) {
+                for (component, menu) in [("CFG", "CM009"), ("DOC", "DC021"), ("DOC", "DC024"), ("WF", "WF001")] {
+                    for offset: TimeInterval in [0, 900] {
+                        let time = Self.now.addingTimeInterval(offset)
+                        #expect(patched.check(login: login, component: component, menu: menu, at: time) == reloaded.check(login: login, component: component, menu: menu, at: time),
+                                "round \(round): \(login) \(component)/\(menu) at +\(offset) s")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func oldestAssignmentsKeepTheirSeatsAndDisabledUsersHoldNone() {
         let key = AccessModel.Key(serial: "KW-N", profile: .staff, useType: .nominative, users: 2, components: ["DOC"], validFrom: Self.now.addingTimeInterval(-10), expiresAt: nil)
         var model = AccessModel(users: ["ann", "bob", "cyd"].map { AccessModel.User(login: $0) },

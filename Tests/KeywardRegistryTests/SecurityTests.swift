@@ -180,6 +180,61 @@ import Testing
         }
     }
 
+    /// Found by the sweep above on PostgreSQL, which cannot store U+0000: a NUL in a key serial, an IP, a migration's
+    /// serials, a login to authenticate or a search gave 500. It is now refused at the edge, the same on every store.
+    @Test(arguments: backends)
+    func theNULCharacterIsRefusedAtTheEdgeOnEveryStore(backend: Backend) async throws {
+        try await RegistryHarness.run(backend) { harness in
+            let key = try await harness.registerAndActivate(harness.accessKey(users: 5, components: ["DOC"]), idNumber: "Main")
+            try await harness.withAPI { api in
+                #expect(try await api.call(.post, "/api/v1/users", json: Self.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])).status == .created)
+                let before = try await harness.fingerprint()
+                let attempts: [(HTTPRequest.Method, String, String?)] = [
+                    (.post, "/api/v1/access-groups", Self.json(["idNumber": "G", "name": "G", "keySerial": "KW\u{0}", "component": "DOC", "menus": ["DC021"]])),
+                    (.post, "/api/v1/sessions", Self.json(["login": "ann", "ip": "10.0.0.1\u{0}"])),
+                    (.post, "/api/v1/access-migrations", Self.json(["from": key.serial, "to": "\u{0}", "dryRun": true])),
+                    (.post, "/api/v1/auth/token", Self.json(["login": "admin\u{0}", "password": "whatever it is"])),
+                    (.get, "/api/v1/users?search=%00", nil), (.get, "/api/v1/users/ann%00", nil),
+                    (.get, "/api/v1/entitlements/check?login=ann%00&component=DOC&menu=DC021", nil),
+                ]
+                for (method, path, body) in attempts {
+                    let reply = try await api.call(method, path, json: body)
+                    #expect(reply.status == .badRequest, "\(method) \(path)")
+                    #expect(reply.errorCode == "NUL_IN_TEXT", "\(method) \(path)")
+                }
+                #expect(try await harness.fingerprint() == before)
+                // The six characters \u0000 typed as text are not a NUL: a backslash, then u0000.
+                let literal = try await api.call(.patch, "/api/v1/users/ann", json: #"{"name":"Ann \\u0000 Smith"}"#)
+                #expect(literal.status == .ok)
+                #expect(literal.json["name"] as? String == #"Ann \u0000 Smith"#)
+            }
+        }
+    }
+
+    @Test func aJSONTextHoldsANULOnlyWhenTheEscapeIsReal() {
+        #expect(NULGuard.jsonContainsNUL(Array(#"{"a":"x\u0000"}"#.utf8)))
+        #expect(NULGuard.jsonContainsNUL(Array(#"{"a":"\\\u0000"}"#.utf8)), "an escaped backslash, then the escape")
+        #expect(!NULGuard.jsonContainsNUL(Array(#"{"a":"\\u0000"}"#.utf8)), "an escaped backslash, then the letters u0000")
+        #expect(NULGuard.jsonContainsNUL(Array(#"{"a":"\u00001"}"#.utf8)), "the escape followed by a digit is still a NUL")
+        #expect(!NULGuard.jsonContainsNUL(Array(#"{"a":"\u0001 u0000"}"#.utf8)))
+        #expect(NULGuard.jsonContainsNUL([0x7B, 0x00, 0x7D]))
+    }
+
+    @Test func aWebFormWithANULIsRefusedAndWritesNothing() async throws {
+        try await RegistryHarness.run(.sqliteFile) { harness in
+            try await WebUITests().withBrowser(harness) { browser in
+                _ = try await browser.logIn()
+                let csrf = try #require(WebUITests.Browser.csrf(in: try await browser.request(.get, "/users/new")))
+                let before = try await harness.fingerprint()
+                let reply = try await browser.request(.post, "/users", body: ByteBuffer(string: "_csrf=\(csrf)&login=ann&name=A%00nn&email=ann%40example.com"),
+                                                      contentType: "application/x-www-form-urlencoded")
+                #expect(reply.status == .badRequest)
+                #expect(String(buffer: reply.body).contains("NUL character"))
+                #expect(try await harness.fingerprint() == before)
+            }
+        }
+    }
+
     /// `body` with `path` ("name", or "menus.0", or "checks.0.login") set to `value`.
     static func setting(_ path: String, to value: Any, in body: [String: Any]) -> [String: Any] {
         let parts = path.split(separator: ".", maxSplits: 1).map(String.init)

@@ -21,6 +21,7 @@ public struct AuthorityDependencies: Sendable {
 public func buildAuthorityRouter(_ dependencies: AuthorityDependencies) -> Router<AuthorityRequestContext> {
     let router = Router(context: AuthorityRequestContext.self)
     router.add(middleware: ErrorMiddleware())
+    router.add(middleware: NULGuardMiddleware())
     router.add(middleware: MetricsMiddleware())
     OperationalRoutes(database: dependencies.authority.store.database, metrics: dependencies.metrics, openAPI: Authority.openAPIDescription())
         .add(to: router)

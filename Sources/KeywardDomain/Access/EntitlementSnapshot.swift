@@ -200,14 +200,24 @@ public struct EntitlementSnapshot: Sendable {
         EntitlementSnapshot(index: index, sessions: Self.compile(sessions, index))
     }
 
+    /// The same snapshot with one session opened or renewed, without reloading the others. Exact, because a
+    /// session's lease only ever grows until it ends (an ended session needs `replacingSessions`).
+    public func addingSession(_ session: AccessModel.Session) -> EntitlementSnapshot {
+        var sessions = self.sessions
+        Self.add(session, to: &sessions, index)
+        return EntitlementSnapshot(index: index, sessions: sessions)
+    }
+
     static func compile(_ sessions: [AccessModel.Session], _ index: Index) -> [Int64: Date] {
         var result: [Int64: Date] = [:]
-        for session in sessions {
-            guard let user = index.userIndex[AccessModel.fold(session.login)], let key = index.keyIndex[session.keySerial] else { continue }
-            let slot = Int64(user) << 32 | Int64(key)
-            result[slot] = max(result[slot] ?? .distantPast, session.leaseExpiresAt)
-        }
+        for session in sessions { add(session, to: &result, index) }
         return result
+    }
+
+    private static func add(_ session: AccessModel.Session, to sessions: inout [Int64: Date], _ index: Index) {
+        guard let user = index.userIndex[AccessModel.fold(session.login)], let key = index.keyIndex[session.keySerial] else { return }
+        let slot = Int64(user) << 32 | Int64(key)
+        sessions[slot] = max(sessions[slot] ?? .distantPast, session.leaseExpiresAt)
     }
 
     /// May `login` open `menu` of `component` at `now`?

@@ -40,6 +40,16 @@ public final class AccessControl: Sendable {
     /// Reloads only the open sessions (after a session opened or ended): the compiled rest is kept.
     public func refreshSessions() async throws { try await rebuild(sessionsOnly: true) }
 
+    /// Adds a session just opened or renewed to the snapshot in force, without reading the others back: a heartbeat
+    /// or a login costs one row, not every open session. Under the rebuild lock, so a reload that read the store
+    /// before this session's write cannot swap in a snapshot without it afterwards.
+    public func sessionOpenedOrRenewed(_ session: UserSession) async {
+        let added = AccessModel.Session(id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt)
+        await rebuilding.withLock {
+            state.withLock { $0.snapshot = $0.snapshot.addingSession(added) }
+        }
+    }
+
     /// Replaces the catalog (from the authority) and rebuilds.
     public func replaceCatalog(_ catalog: Catalog) async throws {
         state.withLock { $0.catalog = catalog }

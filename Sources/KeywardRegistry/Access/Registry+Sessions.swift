@@ -24,13 +24,13 @@ extension Registry {
             throw RegistryError.refused(code: "NO_ACCESS", message: "No active access group gives \(login) a usable key: ask an administrator for access.", status: 403)
         }
         let session = try await store.openSession(login: login, candidates: candidates, ip: ip, lease: Self.sessionLease, now: now())
-        try await access.refreshSessions()
+        await access.sessionOpenedOrRenewed(session)
         return session
     }
 
     public func heartbeat(_ id: String) async throws -> UserSession {
         let session = try await store.renewSession(id, lease: Self.sessionLease, now: now())
-        try await access.refreshSessions()
+        await access.sessionOpenedOrRenewed(session)
         return session
     }
 
@@ -40,8 +40,10 @@ extension Registry {
         return session
     }
 
-    /// Disconnects one user's sessions, or everyone's.
-    public func disconnect(login: String?, actor: String) async throws -> Int {
+    /// Disconnects one user's sessions, or everyone's. A login that is not one is `INVALID_LOGIN` (it would otherwise
+    /// reach the audit log as the event's target).
+    public func disconnect(login text: String?, actor: String) async throws -> Int {
+        let login = try text.map { text throws(RegistryError) in try UserRules.login(text) }
         let count = try await store.disconnect(login: login, actor: actor, now: now())
         try await access.refreshSessions()
         return count

@@ -34,6 +34,7 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     let registry = dependencies.registry
     let router = Router(context: RegistryRequestContext.self)
     router.add(middleware: ErrorMiddleware())
+    router.add(middleware: NULGuardMiddleware())
     router.add(middleware: MetricsMiddleware())
     OperationalRoutes(database: registry.store.database, metrics: dependencies.metrics, openAPI: Registry.openAPIDescription()).add(to: router)
     router.add(middleware: BearerTokenMiddleware(tokens: TokenStore(database: registry.store.database), now: registry.now, cache: registry.tokenCache))

@@ -1,13 +1,17 @@
 import Foundation
+import KeywardHTTP
 
 /// `application/x-www-form-urlencoded` bodies, as browsers send forms.
 enum URLEncodedForm {
-    static func parse(_ bytes: [UInt8]) -> FormFields {
+    /// The fields; 400 `NUL_IN_TEXT` when a value holds U+0000 (see `NULGuard`).
+    static func parse(_ bytes: [UInt8]) throws -> FormFields {
         var fields = FormFields()
         for pair in bytes.split(separator: UInt8(ascii: "&")) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             guard let name = decode(parts[0]) else { continue }
-            fields.values.append((name, parts.count > 1 ? decode(parts[1]) ?? "" : ""))
+            let value = parts.count > 1 ? decode(parts[1]) ?? "" : ""
+            if name.contains("\u{0}") || value.contains("\u{0}") { throw NULGuard.refusal }
+            fields.values.append((name, value))
         }
         return fields
     }

@@ -106,7 +106,7 @@ public struct WebUI: Sendable {
 
     /// The form fields of a POST, after checking its CSRF token against the session's.
     func form(_ request: Request, context: RegistryRequestContext, session: WebSessions.Session) async throws -> FormFields {
-        let fields = URLEncodedForm.parse(Array(buffer: try await request.body.collect(upTo: context.maxUploadSize)))
+        let fields = try URLEncodedForm.parse(Array(buffer: try await request.body.collect(upTo: context.maxUploadSize)))
         guard let token = fields["_csrf"], token == session.csrf else { throw Self.csrfRefusal }
         return fields
     }
@@ -146,7 +146,7 @@ public struct WebUI: Sendable {
             return page("login", values, headers: [.setCookie: WebSessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600).description])
         }
         router.post("/login") { request, context in
-            let fields = URLEncodedForm.parse(Array(buffer: try await request.body.collect(upTo: context.maxUploadSize)))
+            let fields = try URLEncodedForm.parse(Array(buffer: try await request.body.collect(upTo: context.maxUploadSize)))
             guard let token = fields["_csrf"], let expected = request.cookies[WebSessions.loginCSRFCookie]?.value, token == expected else {
                 throw Self.csrfRefusal
             }

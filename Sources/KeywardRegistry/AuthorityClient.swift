@@ -14,7 +14,7 @@ public struct AuthorityClient: Sendable {
     /// The largest feed read; a larger answer is refused unread (`FEED_TOO_LARGE`).
     public let maximumFeedSize: Int
 
-    public init(baseURL: String, token: String, http: HTTPClient = .shared, timeout: TimeAmount = .seconds(30), maximumFeedSize: Int = 64 << 20) {
+    public init(baseURL: String, token: String, http: HTTPClient = .authority, timeout: TimeAmount = .seconds(30), maximumFeedSize: Int = 64 << 20) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.token = token
         self.http = http
@@ -108,4 +108,16 @@ public struct AuthorityClient: Sendable {
         }
         return (Int(response.status.code), data, response.headers.first(name: "etag"))
     }
+}
+
+extension HTTPClient {
+    /// The client the registry calls its authority with: AsyncHTTPClient's shared configuration, except that a refused
+    /// connection fails the request at once. By default the pool retries connecting with backoff until the request's
+    /// 30 s deadline, so a stopped authority took 30 s to report `AUTHORITY_UNREACHABLE`, and the backoff delayed the
+    /// first run after it came back (found by scripts/verify_faults.py). Never shut down, like `.shared`.
+    public static let authority: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 }

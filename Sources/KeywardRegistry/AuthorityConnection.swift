@@ -94,22 +94,29 @@ extension Registry {
             throw RegistryError.invalid(FieldError(field: "url", code: "INVALID_URL",
                                                    message: "The authority URL must be an http:// or https:// address, such as https://licensing.example.com."))
         }
-        let typed = tokenText?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         let token: String
-        if typed.isEmpty {
+        if let typed = try typedToken(tokenText) {
+            token = typed
+        } else {
             guard let saved else {
                 throw RegistryError.invalid(FieldError(field: "token", code: "TOKEN_REQUIRED",
                                                        message: "Enter the organization token the vendor gave you (it starts with kw_)."))
             }
             token = saved.token
-        } else {
-            guard APIToken(typed) != nil else {
-                throw RegistryError.invalid(FieldError(field: "token", code: "INVALID_TOKEN",
-                                                       message: "This is not an organization token: it looks like kw_ followed by 12 and 32 letters and digits."))
-            }
-            token = typed
         }
-        return AuthorityClient(baseURL: url, token: token, http: saved?.http ?? .shared)
+        return AuthorityClient(baseURL: url, token: token, http: saved?.http ?? .authority)
+    }
+
+    /// A token typed on the settings page, trimmed: `nil` when blank (the saved one), `INVALID_TOKEN` when it is not shaped
+    /// like an organization token.
+    static func typedToken(_ text: String?) throws -> String? {
+        let typed = text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard !typed.isEmpty else { return nil }
+        guard APIToken(typed) != nil else {
+            throw RegistryError.invalid(FieldError(field: "token", code: "INVALID_TOKEN",
+                                                   message: "This is not an organization token: it looks like kw_ followed by 12 and 32 letters and digits."))
+        }
+        return typed
     }
 
     /// Tries the authority: the given URL and token, or the saved ones. It fetches the organization's feed and checks
@@ -120,6 +127,10 @@ extension Registry {
         var client: AuthorityClient
         if let url, !url.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             client = try Self.client(url: url.trimmingCharacters(in: .whitespacesAndNewlines), token: token, saved: saved)
+        } else if let typed = try Self.typedToken(token) {
+            // A token without a URL: the URL in use, with this token (it used to be ignored).
+            guard let saved else { throw RegistryError.noAuthority }
+            client = AuthorityClient(baseURL: saved.baseURL, token: typed, http: saved.http)
         } else if let saved {
             client = saved
         } else {

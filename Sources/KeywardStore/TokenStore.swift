@@ -39,7 +39,8 @@ public struct TokenStore: Sendable {
         guard !trimmed.isEmpty, trimmed.count <= maximumNameLength,
               !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else {
-            throw StoreError(code: "INVALID_TOKEN_NAME", message: "A token name must be 1 to \(maximumNameLength) characters without control characters.")
+            throw StoreError(code: "INVALID_TOKEN_NAME", message: "A token name must be 1 to \(maximumNameLength) characters without control characters.",
+                             details: ["field": "name"])
         }
         let token = APIToken.generate()
         let record = TokenRecord(id: token.id, kind: kind, name: trimmed, subject: subject, createdAt: now, expiresAt: expiresAt, revokedAt: nil)

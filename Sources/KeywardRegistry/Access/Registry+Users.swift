@@ -34,7 +34,7 @@ public enum UserRules {
 
     public static func name(_ text: String) throws(RegistryError) -> String {
         let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...200).contains(name.count), !name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+        guard (1...200).contains(name.count), !name.unicodeScalars.contains(where: isControlOrFormat) else {
             throw .invalid(FieldError(field: "name", code: "INVALID_NAME", message: "The name is required: 1 to 200 characters, e.g. Jane Smith."))
         }
         return name
@@ -44,12 +44,19 @@ public enum UserRules {
     public static func email(_ text: String) throws(RegistryError) -> String {
         let email = text.trimmingCharacters(in: .whitespaces)
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        let bad = CharacterSet.whitespacesAndNewlines.union(.controlCharacters).union(CharacterSet(charactersIn: "<>(),;:\"[]\\"))
+        let bad = CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: "<>(),;:\"[]\\"))
         guard email.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
-              !email.unicodeScalars.contains(where: { bad.contains($0) }) else {
+              !email.unicodeScalars.contains(where: { bad.contains($0) || isControlOrFormat($0) }) else {
             throw .invalid(FieldError(field: "email", code: "INVALID_EMAIL", message: "The e-mail address is required and must look like jane.smith@example.com."))
         }
         return email
+    }
+
+    /// Unicode's control (Cc) and format (Cf) characters, as for an ID #. (On Linux, Foundation's
+    /// `CharacterSet.controlCharacters` also holds the unassigned code points of plane 14, so a name or e-mail with one
+    /// was refused.)
+    static func isControlOrFormat(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format
     }
 
     public static func password(_ text: String) throws(RegistryError) -> String {

@@ -1,0 +1,34 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import KeywardAuthority
+import KeywardDomain
+import KeywardTestSupport
+import Testing
+
+/// What API fuzzing (scripts/verify_api.py, schemathesis against authority.yaml) found in the authority's routes, one
+/// test per defect, so none comes back.
+@Suite struct AuthorityAPIFuzzRegressionTests {
+    /// `POST /v1/organizations/{id}/tokens` refused a bad token name with `INVALID_TOKEN_NAME` but no `details.field`,
+    /// unlike every other field refusal.
+    @Test func aBadTokenNameIsRefusedNamingTheField() async throws {
+        try await AuthorityHarness.run(.sqliteFile) { harness in
+            try await harness.withAPI { api in
+                try await api.createOrganization("acme")
+                let before = try await harness.fingerprint()
+                for name in ["", "   ", "\u{7}bell", String(repeating: "n", count: 101)] {
+                    let body = String(decoding: try JSONSerialization.data(withJSONObject: ["name": name]), as: UTF8.self)
+                    let reply = try await api.call(.post, "/v1/organizations/acme/tokens", json: body)
+                    #expect(reply.status == .unprocessableContent, "\(name.debugDescription)")
+                    #expect(reply.errorCode == "INVALID_TOKEN_NAME")
+                    #expect(reply.errorField == "name")
+                }
+                #expect(try await harness.fingerprint() == before, "no refusal wrote anything")
+                // `null` is the same as no name.
+                let unnamed = try await api.call(.post, "/v1/organizations/acme/tokens", json: #"{"name": null}"#)
+                #expect(unnamed.status == .created)
+                #expect(unnamed.json["name"] as? String == "registry")
+            }
+        }
+    }
+}

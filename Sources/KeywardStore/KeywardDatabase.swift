@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SQLKit
+import Synchronization
 
 /// The SQL dialect behind a store; only the store looks at it.
 public enum DatabaseKind: String, Sendable {
@@ -50,11 +51,24 @@ public final class KeywardDatabase: Sendable {
     }
 
     /// Whether the database answers a trivial query; for readiness checks.
-    public func ping() async -> Bool {
-        do {
-            return try await read { try await $0.raw("SELECT 1 AS one").first()?.decode(column: "one", as: Int.self) == 1 }
-        } catch {
-            return false
+    public func ping(timeout: Duration = .seconds(2)) async -> Bool {
+        // Bounded: while PostgreSQL is gone, the pool keeps a request waiting for a connection until it is back, and a
+        // readiness check must say "not ready" now rather than hang (found by scripts/verify_faults.py).
+        let answer = FirstAnswer()
+        return await withCheckedContinuation { continuation in
+            let timer = Task { try await Task.sleep(for: timeout) }
+            let query = Task {
+                let ok = (try? await read { try await $0.raw("SELECT 1 AS one").first()?.decode(column: "one", as: Int.self) == 1 }) ?? false
+                if answer.claim() {
+                    timer.cancel()
+                    continuation.resume(returning: ok)
+                }
+            }
+            Task {
+                guard (try? await timer.value) != nil, answer.claim() else { return }
+                query.cancel()
+                continuation.resume(returning: false)
+            }
         }
     }
 
@@ -83,4 +97,17 @@ protocol DatabaseBackend: Sendable {
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func close() async
+}
+
+/// Which of two racing tasks answers first.
+private final class FirstAnswer: Sendable {
+    private let answered = Mutex(false)
+
+    /// True for the first caller only.
+    func claim() -> Bool {
+        answered.withLock { answered in
+            defer { answered = true }
+            return !answered
+        }
+    }
 }

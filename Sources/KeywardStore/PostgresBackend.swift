@@ -32,7 +32,7 @@ final class PostgresBackend: DatabaseBackend {
 
     func withReader<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            try await body(connection.sql(logger: logger))
+            try await body(OpenConnectionSQL(base: connection.sql(logger: logger), connection: connection))
         }
     }
 
@@ -48,5 +48,32 @@ final class PostgresBackend: DatabaseBackend {
     func close() async {
         runner.cancel()
         await runner.value
+    }
+}
+
+/// A pooled connection's SQL that refuses to send a query once the server has closed the connection.
+///
+/// PostgresNIO (1.33) writes each query to its channel without a write promise: a query sent after the channel closed
+/// (typically the ROLLBACK that follows a query failed by PostgreSQL stopping) is never answered, and its caller waits
+/// for ever, with whatever it holds: the snapshot rebuild lock, and so every later write. Found by
+/// `scripts/verify_faults.py` (PostgreSQL stopped under load); `FaultRegressionTests` keeps it fixed.
+struct OpenConnectionSQL: SQLDatabase {
+    let base: any SQLDatabase
+    let connection: PostgresConnection
+
+    var logger: Logger { base.logger }
+    var eventLoop: any EventLoop { base.eventLoop }
+    var version: (any SQLDatabaseReportedVersion)? { base.version }
+    var dialect: any SQLDialect { base.dialect }
+    var queryLogLevel: Logger.Level? { base.queryLogLevel }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
+        guard !connection.isClosed else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        return base.execute(sql: query, onRow)
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+        guard !connection.isClosed else { throw ChannelError.ioOnClosedChannel }
+        try await base.execute(sql: query, onRow)
     }
 }

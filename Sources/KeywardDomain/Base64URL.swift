@@ -42,7 +42,8 @@ public enum Base64URL {
             padding += 1
         }
         guard count % 4 != 1, count > 0 else { return nil }
-        if padding > 0 && (count + padding) % 4 != 0 { return nil }
+        // Padding, when kept, is exactly what completes the last group of four: `AA==`, never `AA======` or `AAAA====`.
+        if padding > 0 && padding != (4 - count % 4) % 4 { return nil }
 
         var output = [UInt8]()
         output.reserveCapacity(count * 3 / 4)

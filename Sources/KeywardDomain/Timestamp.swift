@@ -47,6 +47,9 @@ public enum Timestamp {
         }
     }
 
+    /// The seconds since the epoch of the times `format` writes: years 0000 to 9999, UTC.
+    static let writableSeconds = days(year: 0, month: 1, day: 1) * 86_400..<days(year: 10_000, month: 1, day: 1) * 86_400
+
     /// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days-from-civil algorithm).
     static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
@@ -145,6 +148,9 @@ public enum Timestamp {
                 return nil
             }
             let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+            // An offset can move 0000-01-01 or 9999-12-31 out of the years `format` writes; such a time would not
+            // read back once written (a re-issued key, a stored one), so it is not a time.
+            guard Timestamp.writableSeconds.contains(seconds) else { return nil }
             return Date(timeIntervalSince1970: TimeInterval(seconds) + fraction)
         }
     }

@@ -1,0 +1,1 @@
+../../../Tests/KeywardDomainTests/FuzzHarness.swift

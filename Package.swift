@@ -49,6 +49,7 @@ let package = Package(
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -61,6 +62,7 @@ let package = Package(
                 "KeywardDomain",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -70,7 +72,7 @@ let package = Package(
         // The vendor's authority: signing keys, organizations, issuing, feeds, activations.
         .target(
             name: "KeywardAuthority",
-            dependencies: ["KeywardHTTP", "KeywardStore", "KeywardDomain", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["KeywardHTTP", "KeywardStore", "KeywardDomain", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             resources: [.copy("Resources/catalog.json"), .copy("Resources/authority.yaml")],
             swiftSettings: swiftSettings
         ),
@@ -84,6 +86,7 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Resources/registry.yaml"), .copy("Resources/templates"), .copy("Resources/static")],
@@ -108,7 +111,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Shared by the test targets only: fresh databases on every backend, a hand-moved clock.
-        .target(name: "KeywardTestSupport", dependencies: ["KeywardStore"], swiftSettings: swiftSettings),
+        .target(name: "KeywardTestSupport", dependencies: ["KeywardStore", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: swiftSettings),
         .executableTarget(
             name: "keyward",
             dependencies: ["KeywardCLI"],

@@ -2,7 +2,7 @@ import Foundation
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The authority's operations, shared by its HTTP API and its CLI: validation first, then one store transaction.
 public struct Authority: Sendable {
@@ -238,7 +238,7 @@ public enum AuthorityError: Error, Sendable, Equatable, APIErrorConvertible {
 
 /// The last built feed of each organization, reused while its entity tag holds, within a memory budget.
 final class FeedCache: Sendable {
-    private let feeds = Mutex<[String: Authority.Feed]>([:])
+    private let feeds = NIOLockedValueBox<[String: Authority.Feed]>([:])
     /// Feeds are large (about 0.8 KiB a key): the cache holds at most this many bytes, evicting others first.
     let budget: Int
 
@@ -247,12 +247,12 @@ final class FeedCache: Sendable {
     }
 
     func feed(for organizationId: String, etag: String) -> Authority.Feed? {
-        feeds.withLock { $0[organizationId] }.flatMap { $0.etag == etag ? $0 : nil }
+        feeds.withLockedValue { $0[organizationId] }.flatMap { $0.etag == etag ? $0 : nil }
     }
 
     func store(_ feed: Authority.Feed, for organizationId: String) {
         guard feed.body.count <= budget else { return }
-        feeds.withLock { feeds in
+        feeds.withLockedValue { feeds in
             feeds[organizationId] = nil
             var used = feeds.values.reduce(0) { $0 + $1.body.count }
             while used + feed.body.count > budget, let victim = feeds.keys.first {
@@ -263,5 +263,5 @@ final class FeedCache: Sendable {
         }
     }
 
-    var bytes: Int { feeds.withLock { $0.values.reduce(0) { $0 + $1.body.count } } }
+    var bytes: Int { feeds.withLockedValue { $0.values.reduce(0) { $0 + $1.body.count } } }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Counts failed logins per login and per client address in a sliding window, to stop password guessing.
 ///
@@ -8,7 +8,7 @@ public final class LoginThrottle: Sendable {
     public let maximumPerLogin: Int
     public let maximumPerAddress: Int
     public let window: TimeInterval
-    private let failures = Mutex<[String: [Date]]>([:])
+    private let failures = NIOLockedValueBox<[String: [Date]]>([:])
 
     public init(maximumPerLogin: Int = 5, maximumPerAddress: Int = 20, window: TimeInterval = 15 * 60) {
         self.maximumPerLogin = maximumPerLogin
@@ -18,7 +18,7 @@ public final class LoginThrottle: Sendable {
 
     /// Seconds to wait before trying again, or `nil` when a login attempt may go ahead.
     public func retryAfter(login: String, address: String?, now: Date) -> Int? {
-        failures.withLock { failures in
+        failures.withLockedValue { failures in
             var wait: TimeInterval = 0
             for (key, limit) in keys(login: login, address: address) {
                 let recent = (failures[key] ?? []).filter { now.timeIntervalSince($0) < window }
@@ -31,7 +31,7 @@ public final class LoginThrottle: Sendable {
 
     /// Records a failed attempt.
     public func recordFailure(login: String, address: String?, now: Date) {
-        failures.withLock { failures in
+        failures.withLockedValue { failures in
             for (key, _) in keys(login: login, address: address) { failures[key, default: []].append(now) }
             if failures.count > 100_000 { failures = failures.filter { $0.value.contains { now.timeIntervalSince($0) < window } } }
         }
@@ -39,7 +39,7 @@ public final class LoginThrottle: Sendable {
 
     /// Forgets the failures of a login that just succeeded.
     public func recordSuccess(login: String) {
-        _ = failures.withLock { $0.removeValue(forKey: "login:" + login.lowercased()) }
+        _ = failures.withLockedValue { $0.removeValue(forKey: "login:" + login.lowercased()) }
     }
 
     private func keys(login: String, address: String?) -> [(String, Int)] {

@@ -1,6 +1,6 @@
 import Foundation
 import KeywardStore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Recently authenticated tokens, so a busy caller (the entitlement check) does not cost a database read per request.
 /// An entry lives `lifetime` at most and never past its token's expiry; whoever revokes tokens in this process
@@ -11,7 +11,7 @@ public final class TokenCache: Sendable {
         let cachedAt: Date
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = NIOLockedValueBox<[String: Entry]>([:])
     let lifetime: TimeInterval
     let capacity: Int
 
@@ -22,7 +22,7 @@ public final class TokenCache: Sendable {
 
     /// The cached record of the presented token, if it is still fresh and usable.
     func record(for presented: String, now: Date) -> TokenRecord? {
-        entries.withLock { entries in
+        entries.withLockedValue { entries in
             guard let entry = entries[presented] else { return nil }
             guard now.timeIntervalSince(entry.cachedAt) < lifetime, now >= entry.cachedAt, entry.record.isUsable(at: now) else {
                 entries[presented] = nil
@@ -33,7 +33,7 @@ public final class TokenCache: Sendable {
     }
 
     func store(_ record: TokenRecord, for presented: String, now: Date) {
-        entries.withLock { entries in
+        entries.withLockedValue { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             entries[presented] = Entry(record: record, cachedAt: now)
         }
@@ -41,6 +41,6 @@ public final class TokenCache: Sendable {
 
     /// Forgets every token: call after revoking any.
     public func removeAll() {
-        entries.withLock { $0.removeAll() }
+        entries.withLockedValue { $0.removeAll() }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import KeywardDomain
 import NIOCore
 import KeywardStore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The licensing authority this registry talks to, which an administrator may change while it runs (the settings
 /// page); every activation and synchronization reads the current one.
@@ -22,18 +22,18 @@ public final class AuthorityConnection: Sendable {
         public let source: Source
     }
 
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
     public init(client: AuthorityClient?, source: Source? = nil) {
-        state = Mutex(State(client: client, source: source ?? (client == nil ? .none : .configuration)))
+        state = NIOLockedValueBox(State(client: client, source: source ?? (client == nil ? .none : .configuration)))
     }
 
-    public var current: State { state.withLock { $0 } }
+    public var current: State { state.withLockedValue { $0 } }
     public var client: AuthorityClient? { current.client }
 
     /// Replaces the client after the settings changed; refused when the configuration fixed it.
     func replace(with client: AuthorityClient?) throws {
-        try state.withLock { state in
+        try state.withLockedValue { state in
             guard state.source != .configuration else { throw RegistryError.settingsLocked }
             state = State(client: client, source: client == nil ? .none : .settings)
         }

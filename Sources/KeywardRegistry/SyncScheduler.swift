@@ -3,7 +3,7 @@ import KeywardDomain
 import KeywardStore
 import Logging
 import ServiceLifecycle
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Runs the daily synchronization (and its retries) while the registry runs; a service, stopped on shutdown.
 public final class SyncScheduler: Service, Sendable {
@@ -12,7 +12,7 @@ public final class SyncScheduler: Service, Sendable {
     let logger: Logger
     /// Waits; tests pass one that moves a test clock instead.
     let sleep: @Sendable (Duration) async throws -> Void
-    private let state = Mutex<(next: Date?, retriesSpent: Int)>((nil, 0))
+    private let state = NIOLockedValueBox<(next: Date?, retriesSpent: Int)>((nil, 0))
 
     public init(synchronizer: Synchronizer, schedule: SyncSchedule, logger: Logger,
                 sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
@@ -23,12 +23,12 @@ public final class SyncScheduler: Service, Sendable {
     }
 
     /// When the next scheduled run is due, once the scheduler has planned it.
-    public var nextRun: (at: Date?, retriesSpent: Int) { state.withLock { ($0.next, $0.retriesSpent) } }
+    public var nextRun: (at: Date?, retriesSpent: Int) { state.withLockedValue { ($0.next, $0.retriesSpent) } }
 
     public func run() async throws {
         var generator = SystemRandomNumberGenerator()
         var next = schedule.nextDailyRun(after: synchronizer.registry.now(), using: &generator)
-        state.withLock { $0 = (next, 0) }
+        state.withLockedValue { $0 = (next, 0) }
         while !Task.isCancelled {
             let wait = next.timeIntervalSince(synchronizer.registry.now())
             if wait > 0 {
@@ -44,13 +44,13 @@ public final class SyncScheduler: Service, Sendable {
             if synchronizer.registry.authority == nil {
                 // Nothing to synchronize with yet (the settings page may set an authority later): try again tomorrow.
                 next = schedule.nextDailyRun(after: synchronizer.registry.now(), using: &generator)
-                state.withLock { $0 = (next, 0) }
+                state.withLockedValue { $0 = (next, 0) }
                 logger.debug("scheduled synchronization skipped: no authority configured")
                 continue
             }
             do {
                 // With several instances on one database, the first to wake up does the day's run; the others see it.
-                if state.withLock({ $0.retriesSpent }) == 0,
+                if state.withLockedValue({ $0.retriesSpent }) == 0,
                    let last = try await synchronizer.registry.store.synchronizations(trigger: .scheduled, limit: 1).first,
                    last.outcome != .failed, synchronizer.registry.now().timeIntervalSince(last.startedAt) < 12 * 3600 {
                     run = last
@@ -66,10 +66,10 @@ public final class SyncScheduler: Service, Sendable {
                 logger.error("scheduled synchronization could not run", metadata: ["error": "\(error)"])
                 run = SynchronizationRun(id: 0, trigger: .scheduled, actor: "", startedAt: Date(), outcome: .failed, added: 0, renewed: 0, revoked: 0, unchanged: 0)
             }
-            let spent = state.withLock { $0.retriesSpent }
+            let spent = state.withLockedValue { $0.retriesSpent }
             let planned = schedule.next(after: synchronizer.registry.now(), failed: run.outcome == .failed, retriesSpent: spent, using: &generator)
             next = planned.at
-            state.withLock { $0 = (planned.at, planned.retriesSpent) }
+            state.withLockedValue { $0 = (planned.at, planned.retriesSpent) }
             logger.info("scheduled synchronization", metadata: ["outcome": "\(run.outcome?.rawValue ?? "-")", "next": "\(Timestamp.format(planned.at))"])
         }
     }

@@ -1,7 +1,7 @@
 import Foundation
 import KeywardDomain
 import KeywardStore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Pulls the organization's keys from the authority (DESIGN.md section 5): verifies the signed envelope and every
 /// key, then applies it in one transaction, recording every run in the synchronization history.
@@ -9,7 +9,7 @@ public final class Synchronizer: Sendable {
     let registry: Registry
     /// Activate online right after a synchronization that changed keys (`sync.autoActivate`).
     public let autoActivate: Bool
-    private let running = Mutex(false)
+    private let running = NIOLockedValueBox(false)
     /// Names this instance in the database lease that serializes synchronization across instances.
     let holder = "registry-" + UUID().uuidString.lowercased()
     /// A lease outlives the longest run (a 30 s fetch, verification, one transaction); a crashed holder's lease
@@ -25,13 +25,13 @@ public final class Synchronizer: Sendable {
     @discardableResult
     public func run(trigger: SynchronizationRun.Trigger, actor: String) async throws -> SynchronizationRun {
         guard let authority = registry.authority else { throw RegistryError.noAuthority }
-        guard running.withLock({ running in
+        guard running.withLockedValue({ running in
             defer { running = true }
             return !running
         }) else {
             throw RegistryError.syncInProgress
         }
-        defer { running.withLock { $0 = false } }
+        defer { running.withLockedValue { $0 = false } }
         let store = registry.store
         // Several instances share a database only on PostgreSQL: there, one synchronizes at a time, everywhere.
         // (An SQLite file belongs to one registry process, whose lock above suffices, so a killed process never

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A first-come, first-served lock for async code: holds one SQLite connection for one task at a time.
 public final class AsyncLock: Sendable {
@@ -9,7 +9,7 @@ public final class AsyncLock: Sendable {
         var head = 0
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     /// Runs `body` while holding the lock.
     public func withLock<T>(_ body: () async throws -> T) async rethrows -> T {
@@ -20,7 +20,7 @@ public final class AsyncLock: Sendable {
 
     private func lock() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = state.withLock { state in
+            let acquired = state.withLockedValue { state in
                 if state.locked {
                     state.waiters.append(continuation)
                     return false
@@ -33,7 +33,7 @@ public final class AsyncLock: Sendable {
     }
 
     private func unlock() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let next = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             guard state.head < state.waiters.count else {
                 state.locked = false
                 state.waiters.removeAll(keepingCapacity: true)

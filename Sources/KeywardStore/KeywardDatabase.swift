@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import SQLKit
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The SQL dialect behind a store; only the store looks at it.
 public enum DatabaseKind: String, Sendable {
@@ -101,11 +101,11 @@ protocol DatabaseBackend: Sendable {
 
 /// Which of two racing tasks answers first.
 private final class FirstAnswer: Sendable {
-    private let answered = Mutex(false)
+    private let answered = NIOLockedValueBox(false)
 
     /// True for the first caller only.
     func claim() -> Bool {
-        answered.withLock { answered in
+        answered.withLockedValue { answered in
             defer { answered = true }
             return !answered
         }

@@ -1,7 +1,7 @@
 import Foundation
 import KeywardStore
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The store backends every store test runs on: SQLite always, PostgreSQL when `KEYWARD_TEST_POSTGRES_URL` is set.
 public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
@@ -87,20 +87,20 @@ private actor OpenedDatabases {
 
 /// A clock tests move by hand, so no test depends on the wall clock.
 public final class TestClock: Sendable {
-    private let current: Mutex<Date>
+    private let current: NIOLockedValueBox<Date>
 
     public init(_ start: Date) {
-        current = Mutex(start)
+        current = NIOLockedValueBox(start)
     }
 
-    public var now: Date { current.withLock { $0 } }
+    public var now: Date { current.withLockedValue { $0 } }
 
     public func advance(by seconds: TimeInterval) {
-        current.withLock { $0 = $0.addingTimeInterval(seconds) }
+        current.withLockedValue { $0 = $0.addingTimeInterval(seconds) }
     }
 
     public func set(_ date: Date) {
-        current.withLock { $0 = date }
+        current.withLockedValue { $0 = date }
     }
 }
 

@@ -12,25 +12,24 @@ import Testing
     static let closedPort = 1
 
     /// A stopped authority is reported as unreachable at once. AsyncHTTPClient's default pool retried the refused
-    /// connection until the 30 s deadline, so every synchronization against a stopped authority took 30 s.
+    /// connection until the request's deadline, so every synchronization against a stopped authority took 30 s. Here
+    /// the deadline is 10 minutes: waiting for it would overrun the test's time limit (no stopwatch in a unit test).
     @Test(.timeLimit(.minutes(1)))
     func aRefusedAuthorityConnectionFailsAtOnce() async throws {
-        let client = AuthorityClient(baseURL: "http://\(Self.closedAddress):\(Self.closedPort)", token: "kw_000000000000_00000000000000000000000000000000")
-        let started = ContinuousClock.now
+        let client = AuthorityClient(baseURL: "http://\(Self.closedAddress):\(Self.closedPort)", token: "kw_000000000000_00000000000000000000000000000000",
+                                     timeout: .minutes(10))
         let error = await #expect(throws: RegistryError.self) { _ = try await client.feed(organizationId: "acme", etag: nil) }
         #expect(error?.code == "AUTHORITY_UNREACHABLE")
-        #expect(ContinuousClock.now - started < .seconds(10), "the refusal waited for the request's deadline")
     }
 
     /// Readiness says "not ready" while PostgreSQL does not answer. The pool keeps a request waiting for a connection
-    /// until the server is back, so `/health/ready` used to hang for the whole outage instead of answering 503.
+    /// until the server is back (here: never), so `/health/ready` used to hang for the whole outage instead of
+    /// answering 503; a hang overruns the time limit.
     @Test(.timeLimit(.minutes(1)))
     func pingAnswersFalseWhilePostgreSQLIsUnreachable() async throws {
         let location = DatabaseLocation.postgres(PostgresLocation(host: Self.closedAddress, port: Self.closedPort, username: "keyward", database: "keyward", tls: .disable))
         let database = try await KeywardDatabase.open(location, logger: testLogger)
-        let started = ContinuousClock.now
         #expect(await database.ping(timeout: .seconds(1)) == false)
-        #expect(ContinuousClock.now - started < .seconds(10))
         await database.close()
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import KeywardDomain
 import KeywardStore
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Holds the entitlement snapshot and the catalog, and rebuilds the snapshot after every change that touches access
 /// (users, groups, keys, activation, sessions). A change's caller awaits the rebuild before answering, so the next
@@ -20,19 +20,19 @@ public final class AccessControl: Sendable {
 
     let store: RegistryStore
     let now: @Sendable () -> Date
-    private let state: Mutex<State>
-    private let generations = Mutex(Generations())
+    private let state: NIOLockedValueBox<State>
+    private let generations = NIOLockedValueBox(Generations())
     private let rebuilding = AsyncLock()
 
     public init(store: RegistryStore, catalog: Catalog, now: @escaping @Sendable () -> Date) {
         self.store = store
         self.now = now
-        state = Mutex(State(snapshot: EntitlementSnapshot(AccessModel(users: [], groups: [], keys: [], catalog: catalog)), catalog: catalog))
+        state = NIOLockedValueBox(State(snapshot: EntitlementSnapshot(AccessModel(users: [], groups: [], keys: [], catalog: catalog)), catalog: catalog))
     }
 
     /// The snapshot now in force: immutable, safe to keep for one request.
-    public var snapshot: EntitlementSnapshot { state.withLock { $0.snapshot } }
-    public var catalog: Catalog { state.withLock { $0.catalog } }
+    public var snapshot: EntitlementSnapshot { state.withLockedValue { $0.snapshot } }
+    public var catalog: Catalog { state.withLockedValue { $0.catalog } }
 
     /// Rebuilds the whole snapshot from the store (after a change to users, groups, keys or the activation).
     public func refresh() async throws { try await rebuild(sessionsOnly: false) }
@@ -46,36 +46,36 @@ public final class AccessControl: Sendable {
     public func sessionOpenedOrRenewed(_ session: UserSession) async {
         let added = AccessModel.Session(id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt)
         await rebuilding.withLock {
-            state.withLock { $0.snapshot = $0.snapshot.addingSession(added) }
+            state.withLockedValue { $0.snapshot = $0.snapshot.addingSession(added) }
         }
     }
 
     /// Replaces the catalog (from the authority) and rebuilds.
     public func replaceCatalog(_ catalog: Catalog) async throws {
-        state.withLock { $0.catalog = catalog }
+        state.withLockedValue { $0.catalog = catalog }
         try await refresh()
     }
 
     private func rebuild(sessionsOnly: Bool) async throws {
-        let ticket = generations.withLock { generations in
+        let ticket = generations.withLockedValue { generations in
             generations.requested += 1
             return generations.requested
         }
         try await rebuilding.withLock {
-            let done = generations.withLock { sessionsOnly ? $0.builtSessions : $0.builtFull }
+            let done = generations.withLockedValue { sessionsOnly ? $0.builtSessions : $0.builtFull }
             guard done < ticket else { return }  // a rebuild that started after this change's commit covered it
-            let target = generations.withLock { $0.requested }
+            let target = generations.withLockedValue { $0.requested }
             let time = now()
             if sessionsOnly {
                 let sessions = try await store.openSessions(now: time)
-                state.withLock { $0.snapshot = $0.snapshot.replacingSessions(sessions) }
-                generations.withLock { $0.builtSessions = max($0.builtSessions, target) }
+                state.withLockedValue { $0.snapshot = $0.snapshot.replacingSessions(sessions) }
+                generations.withLockedValue { $0.builtSessions = max($0.builtSessions, target) }
             } else {
                 let covered = Set(try await store.activation()?.certificate.serials ?? [])
                 let model = try await store.accessModel(catalog: catalog, covered: covered, now: time)
                 let snapshot = EntitlementSnapshot(model, previous: self.snapshot)
-                state.withLock { $0.snapshot = snapshot }
-                generations.withLock { generations in
+                state.withLockedValue { $0.snapshot = snapshot }
+                generations.withLockedValue { generations in
                     generations.builtFull = max(generations.builtFull, target)
                     generations.builtSessions = max(generations.builtSessions, target)
                 }

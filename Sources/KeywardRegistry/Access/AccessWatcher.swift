@@ -3,7 +3,7 @@ import KeywardStore
 import Logging
 import ServiceLifecycle
 import SQLKit
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Keeps the entitlement snapshot in step with changes made by other registry instances on the same PostgreSQL
 /// database. Every access change is audited, so a new audit event means a full rebuild; sessions are not audited,
@@ -19,7 +19,7 @@ public final class AccessWatcher: Service, Sendable {
     let registry: Registry
     let interval: Duration
     let logger: Logger
-    private let last = Mutex<Mark?>(nil)
+    private let last = NIOLockedValueBox<Mark?>(nil)
 
     public init(registry: Registry, interval: Duration = .seconds(2), logger: Logger) {
         self.registry = registry
@@ -54,7 +54,7 @@ public final class AccessWatcher: Service, Sendable {
             return Mark(audit: try row?.decode(column: "audit", as: Int64?.self), sessions: try row?.decode(column: "sessions", as: Int.self) ?? 0,
                         latestLease: try row?.decode(column: "lease", as: Int64?.self))
         }
-        let previous = last.withLock { last in
+        let previous = last.withLockedValue { last in
             defer { last = mark }
             return last
         }

@@ -340,19 +340,6 @@ def run(binary, quick, workdir, kills=None, seed=None):
     return {"name": "crash", "headers": ["figure", "value", "expected", "result"], "rows": rows, "failures": failures, "notes": notes}
 
 
-def print_table(result):
-    headers, rows = result["headers"], [[str(cell) for cell in row] for row in result["rows"]]
-    widths = [max([len(header)] + [len(row[i]) for row in rows]) for i, header in enumerate(headers)]
-    print(" | ".join(header.ljust(width) for header, width in zip(headers, widths)))
-    print("-+-".join("-" * width for width in widths))
-    for row in rows:
-        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths)))
-    for note in result["notes"]:
-        print("note: " + note)
-    for failure in result["failures"]:
-        print("FAILURE: " + failure)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="about 5 kills (CI)")
@@ -364,7 +351,7 @@ def main():
     arguments = parser.parse_args()
     workdir = arguments.workdir or tempfile.mkdtemp(prefix="keyward-crash-")
     result = run(arguments.binary, arguments.quick, workdir, kills=arguments.kills, seed=arguments.seed)
-    (getattr(v, "print_section", None) or print_table)(result)
+    v.print_section(result)
     if not result["failures"] and not arguments.keep and not arguments.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     sys.exit(1 if result["failures"] else 0)

@@ -96,12 +96,6 @@ class Report:
         return condition
 
 
-def timed(function, *arguments, **keywords):
-    started = time.monotonic()
-    result = function(*arguments, **keywords)
-    return result, time.monotonic() - started
-
-
 def synchronize(server, token, timeout=120):
     """POST a manual synchronization; returns (status, body, seconds). A transport failure is status None."""
     started = time.monotonic()
@@ -584,19 +578,6 @@ def run(binary, quick, workdir):
             "failures": report.failures, "notes": report.notes}
 
 
-def print_table(result):
-    headers, rows = result["headers"], [[str(cell) for cell in row] for row in result["rows"]]
-    widths = [max(len(str(header)), *(len(row[i]) for row in rows)) if rows else len(header) for i, header in enumerate(headers)]
-    print(" | ".join(header.ljust(width) for header, width in zip(headers, widths)))
-    print("-+-".join("-" * width for width in widths))
-    for row in rows:
-        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths)))
-    for note in result["notes"]:
-        print("note: " + note)
-    for failure in result["failures"]:
-        print("FAILURE: " + failure)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and shorter outages (CI)")
@@ -606,7 +587,7 @@ def main():
     arguments = parser.parse_args()
     workdir = arguments.workdir or tempfile.mkdtemp(prefix="keyward-faults-")
     result = run(arguments.binary, arguments.quick, workdir)
-    (getattr(v, "print_section", None) or print_table)(result)
+    v.print_section(result)
     if not result["failures"] and not arguments.keep and not arguments.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     sys.exit(1 if result["failures"] else 0)

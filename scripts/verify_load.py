@@ -117,7 +117,7 @@ def soak(server, targets, minutes, failures):
                 continue
             status, _, _ = v.call(server.base, "DELETE", f"/api/v1/sessions/{body['sessionId']}", service)
             cycles["opened"] += 1
-            cycles["errors"] += status != 204
+            cycles["errors"] += status != 200
             time.sleep(0.05)
 
     cycler = threading.Thread(target=sessions)
@@ -156,8 +156,9 @@ def run(binary, quick, workdir, seconds=None, soak_minutes=None):
     soak_minutes = 0 if quick else (soak_minutes if soak_minutes is not None else 10)
     failures, notes = [], []
     directory = tempfile.mkdtemp(prefix="load-", dir=workdir)
-    server, authority, admin, service, session, organization_token, etag = prepare(binary, directory)
+    server = None
     try:
+        server, authority, admin, service, session, organization_token, etag = prepare(binary, directory)
         targets = routes(directory, server, authority, admin, service, session, organization_token, etag)
         results = load(directory, targets, seconds)
         rows = []
@@ -185,7 +186,8 @@ def run(binary, quick, workdir, seconds=None, soak_minutes=None):
                          f"trend after the first minute {figures['slope MiB/min']:+.2f} MiB/min.")
             notes.append("RSS samples (s, MiB): " + ", ".join(f"{t:.0f}:{rss:.0f}" for t, rss in figures["samples"]))
     finally:
-        server.stop()
+        if server:
+            server.stop()
     return {"name": "Load and soak (wrk)", "headers": ["route", "connections", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "ratio to trivial"],
             "rows": rows, "failures": failures, "notes": notes}
 

@@ -7,11 +7,13 @@ way (SIGTERM, then SIGKILL after a grace period).
 """
 import json
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -101,21 +103,25 @@ def start(arguments, port, environment=None, log_path=None, timeout=120):
     env.update(environment or {})
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    # stdout is read on a thread of its own (so a server that starts silently cannot hang the caller, and a chatty
+    # one never blocks on a full pipe); its lines come here until "listening on".
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout] + [lines.put(None)], daemon=True).start()
     deadline = time.monotonic() + timeout
-    line = process.stdout.readline()
-    while "listening on" not in line:
-        if process.poll() is not None or time.monotonic() > deadline or not line:
-            process.kill()
-            raise RuntimeError(f"{arguments[0]} {arguments[1]} did not start: {line!r} (log: {log_path})")
-        line = process.stdout.readline()
-    # Keep reading stdout in the background so a chatty server never blocks on a full pipe.
-    _drain(process.stdout)
-    return Server(process, port, log_path)
-
-
-def _drain(stream):
-    import threading
-    threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+    seen = []
+    while True:
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line and "listening on" in line:
+            return Server(process, port, log_path)
+        if line:
+            seen.append(line)
+            continue
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"{arguments[0]} {arguments[1]} did not start within {timeout} s: {''.join(seen)[-500:]!r} (log: {log_path})")
 
 
 def start_demo(binary, directory, database=None, log_path=None, port=None, authority_port=None):

@@ -150,8 +150,10 @@ public enum Timestamp {
             let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
             // An offset can move 0000-01-01 or 9999-12-31 out of the years `format` writes; such a time would not
             // read back once written (a re-issued key, a stored one), so it is not a time.
-            guard Timestamp.writableSeconds.contains(seconds) else { return nil }
-            return Date(timeIntervalSince1970: TimeInterval(seconds) + fraction)
+            // Checked on the time itself: a fraction close to 1 can round the last second of 9999 up into 10000.
+            let date = Date(timeIntervalSince1970: TimeInterval(seconds) + fraction)
+            guard Timestamp.writableSeconds.contains(Int64(date.timeIntervalSince1970.rounded(.down))) else { return nil }
+            return date
         }
     }
 }

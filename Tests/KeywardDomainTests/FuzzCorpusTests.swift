@@ -11,9 +11,6 @@ struct FuzzCorpusTests {
     /// The repository root: this file is Tests/KeywardDomainTests/FuzzCorpusTests.swift.
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Longer than any input takes even in a debug build on a busy machine; a parser that loops runs past it.
-    static let hangLimit: Duration = .seconds(5)
-
     struct Input: Sendable, CustomTestStringConvertible {
         let target: FuzzTarget
         /// Relative to the repository root.
@@ -87,7 +84,8 @@ struct FuzzCorpusTests {
     /// An offset moved 0000-01-01 or 9999-12-31 outside the four-digit years `Timestamp.format` writes: a signed key
     /// with such a time was read, but once written again (re-issued, stored) it no longer read back.
     @Test func timesOutsideTheFourDigitYearsAreRefused() throws {
-        for text in ["0000-01-01T00:00:00+00:01", "0000-01-01T23:00:00+23:59", "9999-12-31T23:59:59-00:01", "9999-12-31T00:01:00.5-23:59"] {
+        for text in ["0000-01-01T00:00:00+00:01", "0000-01-01T23:00:00+23:59", "9999-12-31T23:59:59-00:01", "9999-12-31T00:01:00.5-23:59",
+                     "9999-12-31T23:59:59.99999999Z"] {  // the fraction rounds up into the year 10000
             #expect(Timestamp.parse(text) == nil, "\(text)")
         }
         for text in ["0000-01-01T00:00:00Z", "0000-01-01T00:01:00+00:01", "9999-12-31T23:59:59Z", "9999-12-31T23:58:59-00:01"] {
@@ -98,9 +96,7 @@ struct FuzzCorpusTests {
 
     private func replay(_ input: Input) throws {
         let bytes = try [UInt8](Data(contentsOf: Self.root.appendingPathComponent(input.path)))
-        var result = FuzzResult()
-        let elapsed = ContinuousClock().measure { result = FuzzHarness.run(input.target, bytes) }
-        #expect(elapsed < Self.hangLimit, "\(input.path) took \(elapsed)")
+        let result = FuzzHarness.run(input.target, bytes)  // a parser that loops overruns the suite's time limit
         for violation in result.violations {
             Issue.record("\(input.path): \(violation)")
         }

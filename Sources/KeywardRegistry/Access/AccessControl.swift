@@ -37,15 +37,17 @@ public final class AccessControl: Sendable {
     /// Rebuilds the whole snapshot from the store (after a change to users, groups, keys or the activation).
     public func refresh() async throws { try await rebuild(sessionsOnly: false) }
 
-    /// Reloads only the open sessions (after a session opened or ended): the compiled rest is kept.
+    /// Reloads only the open sessions (after sessions ended): the compiled rest is kept.
     public func refreshSessions() async throws { try await rebuild(sessionsOnly: true) }
 
-    /// Adds a session just opened or renewed to the snapshot in force, without reading the others back: a heartbeat
-    /// or a login costs one row, not every open session. Under the rebuild lock, so a reload that read the store
-    /// before this session's write cannot swap in a snapshot without it afterwards.
-    public func sessionOpenedOrRenewed(_ session: UserSession) async {
-        let added = AccessModel.Session(id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt)
-        await rebuilding.withLock {
+    /// Adds a session just opened or renewed to the snapshot in force without reloading every open session: a login
+    /// or a heartbeat reads its own row back, not all of them. Under the rebuild lock, and read back there: a reload
+    /// that read the store before this session's write cannot drop it afterwards, and a logout or disconnection
+    /// written since (whose reload waits behind this) is not undone by it.
+    public func sessionOpenedOrRenewed(_ id: String) async throws {
+        try await rebuilding.withLock {
+            guard let session = try await store.session(id), session.endedAt == nil, session.leaseExpiresAt > now() else { return }
+            let added = AccessModel.Session(id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt)
             state.withLockedValue { $0.snapshot = $0.snapshot.addingSession(added) }
         }
     }

@@ -24,13 +24,13 @@ extension Registry {
             throw RegistryError.refused(code: "NO_ACCESS", message: "No active access group gives \(login) a usable key: ask an administrator for access.", status: 403)
         }
         let session = try await store.openSession(login: login, candidates: candidates, ip: ip, lease: Self.sessionLease, now: now())
-        await access.sessionOpenedOrRenewed(session)
+        try await access.sessionOpenedOrRenewed(session.id)
         return session
     }
 
     public func heartbeat(_ id: String) async throws -> UserSession {
         let session = try await store.renewSession(id, lease: Self.sessionLease, now: now())
-        await access.sessionOpenedOrRenewed(session)
+        try await access.sessionOpenedOrRenewed(session.id)
         return session
     }
 

@@ -34,8 +34,8 @@ struct FormFields: Sendable {
 
 /// `multipart/form-data` bodies: just enough for a form with a file field and hidden fields.
 enum MultipartForm {
+    /// A part's bytes. Its file name, if any, is never used: not as a path, not on a page.
     struct Part {
-        let filename: String?
         let data: [UInt8]
     }
 
@@ -65,7 +65,7 @@ enum MultipartForm {
             guard let disposition = headers.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-disposition:") }) else { continue }
             let parameters = dispositionParameters(disposition.dropFirst("content-disposition:".count))
             guard let name = parameters["name"] else { continue }
-            parts[name] = Part(filename: parameters["filename"], data: data)
+            parts[name] = Part(data: data)
         }
         return parts
     }

@@ -125,6 +125,11 @@ extension RegistryStore {
     }
 
     /// Open sessions for the entitlement snapshot.
+    /// One session, open or ended.
+    public func session(_ id: String) async throws -> UserSession? {
+        try await database.read { sql in try await Self.session(id, on: sql) }
+    }
+
     public func openSessions(now: Date) async throws -> [AccessModel.Session] {
         try await sessions(open: true, limit: 1_000_000, now: now).map {
             AccessModel.Session(id: $0.id, login: $0.login, keySerial: $0.keySerial, leaseExpiresAt: $0.leaseExpiresAt)

@@ -45,7 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import verifylib  # noqa: E402
 
 NAME = "API fuzzing (schemathesis)"
-HEADERS = ["API", "operations", "requests", "failures", "errors"]
+HEADERS = ["API", "operations", "requests", "kinds of failure", "schemathesis errors"]
 
 CHECKS = [
     "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_headers_conformance",
@@ -273,7 +273,7 @@ def _results(api, directory, log_path):
     reports = sorted(glob.glob(os.path.join(directory, "report", "json-*.json")))
     if not reports:
         tail = open(log_path).read()[-3000:]
-        return {"operations": 0, "requests": 0, "failures": [f"{api}: schemathesis produced no report:\n{tail}"], "errors": 1}
+        return {"operations": 0, "requests": 0, "failures": [f"{api}: schemathesis produced no report:\n{tail}"], "errors": 1, "error_kinds": 1}
     report = json.load(open(reports[-1]))
     requests, statuses, examples = 0, {}, {}
     for path in glob.glob(os.path.join(directory, "report", "ndjson-*.ndjson")):
@@ -311,7 +311,7 @@ def _results(api, directory, log_path):
     failures += [f"{api}: schemathesis error: {error.get('title')} x{error.get('count')} (see {log_path})" for error in errors]
     return {
         "operations": report["operations"]["tested"], "selected": report["operations"]["selected"], "requests": requests,
-        "failures": failures, "errors": sum(error.get("count", 1) for error in errors), "statuses": statuses,
+        "failures": failures, "errors": sum(error.get("count", 1) for error in errors), "error_kinds": len(errors), "statuses": statuses,
         "phases": report.get("phases", {}), "exit_code": report.get("exit_code"),
     }
 
@@ -355,11 +355,12 @@ def run(binary=None, quick=False, workdir=None, local_schema=False):
         authority_state = _authority_state(authority)
         _log(f"state ready: registry {registry.base}, authority {authority.base}")
 
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        root = verifylib.ROOT
         runs = {}
         started = time.monotonic()
         for api, base, state in [("registry", registry.base, registry_state), ("authority", authority.base, authority_state)]:
-            schema = os.path.join(root, "openapi", f"{api}.yaml") if local_schema else base + "/openapi.yaml"
+            local = os.path.join(root, "Sources", "KeywardRegistry" if api == "registry" else "KeywardAuthority", "Resources", f"{api}.yaml")
+            schema = local if local_schema else base + "/openapi.yaml"
             directory = os.path.join(workdir, f"schemathesis-{api}")
             log_path = os.path.join(workdir, f"schemathesis-{api}.log")
             auth = dict(state["tokens"], api=api, pool=os.path.join(workdir, f"{api}-spare-tokens.json"))
@@ -379,7 +380,7 @@ def run(binary=None, quick=False, workdir=None, local_schema=False):
         for api, (process, directory, log_path) in runs.items():
             counts = _results(api, directory, log_path)
             result["rows"].append([api, f"{counts['operations']}/{counts.get('selected', counts['operations'])}",
-                                   counts["requests"], len(counts["failures"]) - counts["errors"], counts["errors"]])
+                                   counts["requests"], len(counts["failures"]) - counts["error_kinds"], counts["errors"]])
             result["failures"] += counts["failures"]
             if counts.get("statuses"):
                 spread = ", ".join(f"{code}: {count}" for code, count in sorted(counts["statuses"].items(), key=lambda kv: str(kv[0])))

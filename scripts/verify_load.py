@@ -133,22 +133,31 @@ def soak(server, targets, minutes, failures):
     stop.set()
     cycler.join()
     samples.append((time.monotonic() - started, v.rss_mib(server.pid)))
-    # The trend after the first minute (warm-up: caches, pools, the allocator's arenas filling).
+    # The trend after the first minute (warm-up: caches, pools, the allocator's arenas filling). Single samples swing by
+    # tens of MiB with the requests in flight, so growth is judged two ways that both have to show it: the slope over
+    # every sample, significant (t = slope / its standard error >= 3), and the floor (each minute's lowest sample,
+    # which in-flight work does not inflate) higher at the end than after the first minute by more than 10%.
     settled = [(t, rss) for t, rss in samples if t >= 60] or samples
     times, values = [t for t, _ in settled], [rss for _, rss in settled]
     mean_t, mean_v = statistics.fmean(times), statistics.fmean(values)
     denominator = sum((t - mean_t) ** 2 for t in times) or 1
-    slope = sum((t - mean_t) * (rss - mean_v) for t, rss in settled) / denominator * 60  # MiB per minute
+    slope = sum((t - mean_t) * (rss - mean_v) for t, rss in settled) / denominator
+    residuals = [rss - (mean_v + slope * (t - mean_t)) for t, rss in settled]
+    error = (sum(r * r for r in residuals) / max(1, len(settled) - 2) / denominator) ** 0.5 or 1e-9
+    floors = {}
+    for t, rss in settled:
+        minute = int(t // 60)
+        floors[minute] = min(floors.get(minute, rss), rss)
+    floor_first, floor_last = floors[min(floors)], floors[max(floors)]
     errors = sum(outcome["errors"] for outcome in outcomes.values()) + cycles["errors"]
     requests = sum(outcome["requests"] for outcome in outcomes.values()) + cycles["opened"] * 2
-    growth = values[-1] - values[0]
     if errors:
         failures.append(f"soak: {errors} errors")
-    if slope > 0.5 and growth > 0.1 * values[0]:
-        failures.append(f"soak: RSS grows {slope:.2f} MiB/min ({values[0]:.0f} → {values[-1]:.0f} MiB)")
+    if slope / error >= 3 and floor_last > 1.1 * floor_first:
+        failures.append(f"soak: RSS grows {slope * 60:.2f} ± {error * 60:.2f} MiB/min, floor {floor_first:.0f} → {floor_last:.0f} MiB")
     return {"minutes": minutes, "requests": requests, "errors": errors, "sessions opened and closed": cycles["opened"],
             "rss first": samples[0][1], "rss at 1 min": values[0], "rss last": values[-1], "rss max": max(rss for _, rss in samples),
-            "slope MiB/min": slope, "samples": samples}
+            "slope MiB/min": slope * 60, "slope error": error * 60, "floors": [floors[m] for m in sorted(floors)], "samples": samples}
 
 
 def run(binary, quick, workdir, seconds=None, soak_minutes=None):
@@ -183,7 +192,8 @@ def run(binary, quick, workdir, seconds=None, soak_minutes=None):
             notes.append(f"Soak {figures['minutes']} min: {figures['requests']:,} requests, {figures['errors']} errors, "
                          f"{figures['sessions opened and closed']:,} sessions opened and closed; RSS {figures['rss first']:.0f} MiB at start, "
                          f"{figures['rss at 1 min']:.0f} MiB at 1 min, {figures['rss last']:.0f} MiB at the end (max {figures['rss max']:.0f}); "
-                         f"trend after the first minute {figures['slope MiB/min']:+.2f} MiB/min.")
+                         f"trend after the first minute {figures['slope MiB/min']:+.2f} ± {figures['slope error']:.2f} MiB/min; "
+                         f"each minute's lowest sample (MiB): {', '.join(f'{floor:.0f}' for floor in figures['floors'])}.")
             notes.append("RSS samples (s, MiB): " + ", ".join(f"{t:.0f}:{rss:.0f}" for t, rss in figures["samples"]))
     finally:
         if server:

@@ -31,4 +31,19 @@ import Testing
             }
         }
     }
+
+    /// The description allowed `1..2` for a suite version (`^[0-9]([0-9.]*[0-9])?$`), which the server rightly refuses
+    /// (found by the full schemathesis run). The pattern now says what the server checks, and agrees on these.
+    @Test func theSuiteVersionPatternAgreesWithTheServer() throws {
+        let yaml = Authority.openAPIDescription()
+        let line = try #require(yaml.split(separator: "\n").first { $0.contains("pattern: '^[0-9]+") })
+        let pattern = String(line.split(separator: "'")[1])
+        let regex = try NSRegularExpression(pattern: pattern)
+        for text in ["2.1", "10.0.3", "7", "1..2", "1.", ".1", "", "2.x", "١.٢"] {
+            let matches = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+            let spec = LicenseKeySpecification(profile: .staff, useType: .floating, users: 1, purchaseType: .sale, components: ["DOC"], suiteVersion: text)
+            let valid = !spec.problems(for: Organization(id: "acme", legalName: "ACME")).contains { $0.code == "INVALID_SUITE_VERSION" }
+            #expect(matches == valid, "\(text.debugDescription): pattern \(matches), server \(valid)")
+        }
+    }
 }

@@ -70,6 +70,18 @@ import Testing
         }
     }
 
+    /// An `@` followed by an emoji modifier or a combining mark is one `Character` with it, so splitting the address by
+    /// `Character` found no `@` and refused a schema-valid address (found by the full schemathesis run). The address is
+    /// now read scalar by scalar, and its length counted in scalars, as the description's `maxLength` counts.
+    @Test func anEmailIsReadScalarByScalar() throws {
+        for email in ["\u{DE}@\u{1F3FB}\u{23A}.-\u{10F}5", "ann@\u{301}example.com", "x@" + String(repeating: "e\u{301}", count: 125) + ".c"] {
+            #expect(throws: Never.self, "\(email.debugDescription)") { _ = try UserRules.email(email) }
+        }
+        let tooLong = "x@" + String(repeating: "e\u{301}", count: 126) + ".c"  // 128 characters, 256 scalars
+        #expect(throws: RegistryError.self) { _ = try UserRules.email(tooLong) }
+        #expect(throws: RegistryError.self) { _ = try UserRules.email("a\u{301}b.example.com") }
+    }
+
     /// `POST /api/v1/settings/authority/test` with a `token` but no `url` ignored the token: a malformed token was
     /// answered `200 CONNECTED` (the saved connection's result), and a well-formed one was never tried.
     @Test func testingTheConnectionUsesATokenSentWithoutAURL() async throws {

@@ -118,7 +118,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KeywardDomainTests", dependencies: ["KeywardDomain"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardTestSupport", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "SQLKit", package: "sql-kit")], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeywardAuthorityTests",
             dependencies: ["KeywardAuthority", "KeywardTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],

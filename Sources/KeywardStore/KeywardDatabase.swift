@@ -100,7 +100,7 @@ protocol DatabaseBackend: Sendable {
 }
 
 /// Which of two racing tasks answers first.
-private final class FirstAnswer: Sendable {
+final class FirstAnswer: Sendable {
     private let answered = NIOLockedValueBox(false)
 
     /// True for the first caller only.

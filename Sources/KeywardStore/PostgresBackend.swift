@@ -51,12 +51,18 @@ final class PostgresBackend: DatabaseBackend {
     }
 }
 
-/// A pooled connection's SQL that refuses to send a query once the server has closed the connection.
+/// A pooled connection's SQL that never leaves a query waiting on a connection the server has closed.
 ///
-/// PostgresNIO (1.33) writes each query to its channel without a write promise: a query sent after the channel closed
-/// (typically the ROLLBACK that follows a query failed by PostgreSQL stopping) is never answered, and its caller waits
-/// for ever, with whatever it holds: the snapshot rebuild lock, and so every later write. Found by
-/// `scripts/verify_faults.py` (PostgreSQL stopped under load); `FaultRegressionTests` keeps it fixed.
+/// PostgresNIO (1.33) writes each query to its channel without a write promise: a query written after the channel
+/// closed (typically the ROLLBACK that follows a query failed by PostgreSQL stopping, or any query racing the close)
+/// is never answered, and its caller waits for ever with whatever it holds: the snapshot rebuild lock, the write
+/// lock, and so every later write. Found by `scripts/verify_faults.py` (PostgreSQL stopped under load).
+/// - A query is not sent on a connection already closed.
+/// - A query in flight runs on a task of its own while this one waits for the first of: its answer, or the
+///   connection found closed (checked every second) and still no answer a second later. A healthy connection's
+///   query is never cut short, however long it takes. On the failure path the abandoned query's task stays
+///   suspended; it holds nothing of ours.
+/// `FaultRegressionTests` keeps both fixed.
 struct OpenConnectionSQL: SQLDatabase {
     let base: any SQLDatabase
     let connection: PostgresConnection
@@ -74,6 +80,28 @@ struct OpenConnectionSQL: SQLDatabase {
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
         guard !connection.isClosed else { throw ChannelError.ioOnClosedChannel }
-        try await base.execute(sql: query, onRow)
+        let (base, connection) = (self.base, self.connection)
+        let answer = FirstAnswer()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let watchdog = Task {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(1))
+                    guard connection.isClosed else { continue }
+                    try await Task.sleep(for: .seconds(1))  // what PostgresNIO had taken before the close, it fails itself
+                    if answer.claim() { continuation.resume(throwing: ChannelError.ioOnClosedChannel) }
+                    return
+                }
+            }
+            Task {
+                do {
+                    try await base.execute(sql: query, onRow)
+                    watchdog.cancel()
+                    if answer.claim() { continuation.resume() }
+                } catch {
+                    watchdog.cancel()
+                    if answer.claim() { continuation.resume(throwing: error) }
+                }
+            }
+        }
     }
 }

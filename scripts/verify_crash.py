@@ -17,13 +17,10 @@ the registry is restarted and the same is read through the API (groups and their
 `run(binary, quick, workdir, kills=None, seed=None)` returns the table for `scripts/verify`; standalone it prints it
 and exits 1 on any failure.
 """
-import argparse
 import os
 import random
-import shutil
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 
@@ -67,6 +64,12 @@ class Ledger:
         with self.lock:
             self.refused[code] = self.refused.get(code, 0) + 1
 
+    def acknowledge(self, written, item):
+        """Records a write the registry answered 2xx: `item` is now in `written` (one of the sets above)."""
+        with self.lock:
+            written.add(item)
+            self.acknowledged += 1
+
 
 class Workers:
     def __init__(self, base, token, ledger, pool, rng, round_):
@@ -88,15 +91,13 @@ class Workers:
 
     def _register(self):
         with self.ledger.lock:
-            if not self.pool:
-                self.stopping.wait(0.05)
-                return
-            key = self.pool.pop()
+            key = self.pool.pop() if self.pool else None
+        if key is None:
+            self.stopping.wait(0.05)  # outside the lock, which every other writer needs
+            return
         status, body = call(self.base, self.token, "POST", "/api/v1/license-keys", {"idNumber": "R-" + key["serial"], "accessKey": key["accessKey"]})
         if status == 201:
-            with self.ledger.lock:
-                self.ledger.keys.add(key["serial"])
-                self.ledger.acknowledged += 1
+            self.ledger.acknowledge(self.ledger.keys, key["serial"])
         else:
             self.unexpected.append(f"registering {key['serial']}: {status} {body}")
 
@@ -106,9 +107,7 @@ class Workers:
             login = f"c{self.round}x{self.counter}"
         status, body = call(self.base, self.token, "POST", "/api/v1/users", {"login": login, "name": "Crash " + login, "email": login + "@example.com"})
         if status == 201:
-            with self.ledger.lock:
-                self.ledger.users.add(login)
-                self.ledger.acknowledged += 1
+            self.ledger.acknowledge(self.ledger.users, login)
         else:
             self.unexpected.append(f"creating {login}: {status} {body}")
 
@@ -129,7 +128,7 @@ class Workers:
                         self.ledger.members[group][login] = adding
                     self.ledger.acknowledged += 1
                 elif status == 409 and (body or {}).get("error", {}).get("code") == "SEAT_LIMIT_EXCEEDED":
-                    self.ledger.refused["SEAT_LIMIT_EXCEEDED"] = self.ledger.refused.get("SEAT_LIMIT_EXCEEDED", 0) + 1
+                    self.ledger.refused["SEAT_LIMIT_EXCEEDED"] = self.ledger.refused.get("SEAT_LIMIT_EXCEEDED", 0) + 1  # the lock is held
                 else:
                     self.unexpected.append(f"{'adding to' if adding else 'removing from'} {group} {logins}: {status} {body}")
                 self.ledger.uncertain[group].difference_update(logins)
@@ -140,15 +139,11 @@ class Workers:
             status, body = call(self.base, self.token, "POST", "/api/v1/sessions", {"login": rng.choice(FLOATING_USERS), "ip": "192.0.2.7"})
             if status == 201:
                 session = body["sessionId"]
-                with self.ledger.lock:
-                    self.ledger.sessions.add(session)
-                    self.ledger.acknowledged += 1
+                self.ledger.acknowledge(self.ledger.sessions, session)
                 if rng.random() < 0.8:
                     status, body = call(self.base, self.token, "DELETE", f"/api/v1/sessions/{session}")
                     if status == 200:
-                        with self.ledger.lock:
-                            self.ledger.logouts.add(session)
-                            self.ledger.acknowledged += 1
+                        self.ledger.acknowledge(self.ledger.logouts, session)
                     else:
                         self.unexpected.append(f"ending {session}: {status} {body}")
             elif status == 409 and (body or {}).get("error", {}).get("code") == "NO_SEAT_AVAILABLE":
@@ -341,21 +336,11 @@ def run(binary, quick, workdir, kills=None, seed=None):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="about 5 kills (CI)")
-    parser.add_argument("--kills", type=int, help="how many kills (default 100, or 5 with --quick)")
-    parser.add_argument("--seed", type=int, help="random seed for the kill times and the writes")
-    parser.add_argument("--binary", default=v.debug_binary())
-    parser.add_argument("--workdir", help="where data and logs go (default: a temporary directory, removed on success)")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    arguments = parser.parse_args()
-    workdir = arguments.workdir or tempfile.mkdtemp(prefix="keyward-crash-")
-    result = run(arguments.binary, arguments.quick, workdir, kills=arguments.kills, seed=arguments.seed)
-    v.print_section(result)
-    if not result["failures"] and not arguments.keep and not arguments.workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
-    sys.exit(1 if result["failures"] else 0)
+    def add_arguments(parser):
+        parser.add_argument("--kills", type=int, help="how many kills (default 100, or 5 with --quick)")
+        parser.add_argument("--seed", type=int, help="random seed for the kill times and the writes")
+    return v.standalone(run, __doc__.split("\n\n")[0], "keyward-crash-", add_arguments, lambda a: {"kills": a.kills, "seed": a.seed})
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -19,7 +19,6 @@ Scenarios, each against the real `keyward` binary:
 `run(binary, quick, workdir)` returns the table for `scripts/verify`; run standalone it prints it and exits 1 on
 any failure.
 """
-import argparse
 import glob
 import os
 import random
@@ -195,11 +194,16 @@ def scenario_killed(report, authority, registries, token_of):
         recorded = runs and runs[0]["outcome"] == "failed" and runs[0].get("errorCode") == "AUTHORITY_UNREACHABLE"
         report.row(f"{scenario} ({name})", "history records the failure", "yes" if recorded else repr(runs[:1]), "yes", bool(recorded))
     authority.start()
+    synchronizes_again(report, scenario, "after the restart", registries, token_of, new_key)
+
+
+def synchronizes_again(report, scenario, when, registries, token_of, new_key):
+    """Once the authority is back, each registry's next synchronization succeeds and brings the key issued meanwhile."""
     for name, server in registries.items():
         status, body, seconds = synchronize(server, token_of[name])
         after = keys_state(server, token_of[name])
         ok = status == 201 and body.get("outcome") == "succeeded" and body.get("added") == 1 and new_key["serial"] in after
-        report.row(f"{scenario} ({name})", "after the restart", f"{status} {body.get('outcome')} added {body.get('added')} in {seconds:.2f} s",
+        report.row(f"{scenario} ({name})", when, f"{status} {body.get('outcome')} added {body.get('added')} in {seconds:.2f} s",
                    "201 succeeded added 1", ok)
 
 
@@ -259,12 +263,7 @@ def scenario_stalled(report, authority, registries, token_of):
             report.check(allowed.get("code") == "ALLOWED", f"{scenario} ({name}): the entitlement check answered {allowed} instead of ALLOWED")
     finally:
         authority.server.resume()
-    for name, server in registries.items():
-        status, body, seconds = synchronize(server, token_of[name])
-        after = keys_state(server, token_of[name])
-        ok = status == 201 and body.get("outcome") == "succeeded" and body.get("added") == 1 and new_key["serial"] in after
-        report.row(f"{scenario} ({name})", "after SIGCONT", f"{status} {body.get('outcome')} added {body.get('added')} in {seconds:.2f} s",
-                   "201 succeeded added 1", ok)
+    synchronizes_again(report, scenario, "after SIGCONT", registries, token_of, new_key)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -579,19 +578,8 @@ def run(binary, quick, workdir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and shorter outages (CI)")
-    parser.add_argument("--binary", default=v.debug_binary())
-    parser.add_argument("--workdir", help="where data directories and logs go (default: a temporary directory, removed on success)")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    arguments = parser.parse_args()
-    workdir = arguments.workdir or tempfile.mkdtemp(prefix="keyward-faults-")
-    result = run(arguments.binary, arguments.quick, workdir)
-    v.print_section(result)
-    if not result["failures"] and not arguments.keep and not arguments.workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
-    sys.exit(1 if result["failures"] else 0)
+    return v.standalone(run, __doc__.split("\n\n")[0], "keyward-faults-")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -21,13 +21,11 @@ every corpus and regression file through the same harness.
 `run(binary, quick, workdir, seconds=None)` returns the table for `scripts/verify`; standalone it prints it and
 exits 1 on any failure.
 """
-import argparse
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -181,21 +179,10 @@ def run(binary, quick_mode, workdir, seconds=None):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="replay the corpus in the Swift test only (CI)")
-    parser.add_argument("--seconds", type=int, help="how long each target runs in full mode (default 300)")
-    parser.add_argument("--workdir", help="where the grown corpora and logs go (default: a temporary directory)")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory")
-    arguments = parser.parse_args()
-    workdir = arguments.workdir or tempfile.mkdtemp(prefix="keyward-fuzz-")
-    result = run(None, arguments.quick, workdir, seconds=arguments.seconds)
-    v.print_section(result)
-    if arguments.keep or arguments.workdir:
-        print(f"work directory: {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    sys.exit(1 if result["failures"] else 0)
+    def add_arguments(parser):
+        parser.add_argument("--seconds", type=int, help="how long each target runs in full mode (default 300)")
+    return v.standalone(run, __doc__.split("\n\n")[0], "keyward-fuzz-", add_arguments, lambda a: {"seconds": a.seconds})
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -247,3 +247,28 @@ def section_markdown(section):
 
 def print_section(section):
     print(section_markdown(section), flush=True)
+
+
+def standalone(run, description, prefix, add_arguments=None, keywords=lambda arguments: {}):
+    """What `python3 scripts/verify_<part>.py` does for every part: --quick, --binary, --workdir and --keep, plus the
+    part's own arguments (`add_arguments(parser)`, handed to `run` through `keywords(arguments)`); prints the
+    part's table and returns the exit status (1 on failures). The work directory goes unless kept or given."""
+    import argparse
+    import shutil
+    import tempfile
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="the small run CI makes")
+    parser.add_argument("--binary", default=debug_binary())
+    parser.add_argument("--workdir", help="where data and logs go (default: a temporary directory, removed unless --keep)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    if add_arguments:
+        add_arguments(parser)
+    arguments = parser.parse_args()
+    workdir = arguments.workdir or tempfile.mkdtemp(prefix=prefix)
+    result = run(arguments.binary, arguments.quick, workdir, **keywords(arguments))
+    print_section(result)
+    if arguments.keep or arguments.workdir:
+        print(f"work directory: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if result["failures"] else 0

@@ -4,6 +4,7 @@ import Hummingbird
 /// carrying one, in the address or in a JSON body, are refused at the edge with 400 `NUL_IN_TEXT` before any handler
 /// or query sees them, the same on every store.
 public enum NULGuard {
+    /// The answer to a request that carries a NUL.
     public static let refusal = APIError(.badRequest, code: "NUL_IN_TEXT",
                                          message: "Text may not contain the NUL character (U+0000, %00 or \\u0000): remove it and send the request again.")
 
@@ -31,7 +32,7 @@ public enum NULGuard {
 
     /// Whether a request target holds `%00` in its path or query.
     public static func uriContainsNUL(_ uri: String) -> Bool {
-        uri.utf8.contains(UInt8(ascii: "%")) && uri.contains("%00")
+        uri.contains("%00")
     }
 }
 

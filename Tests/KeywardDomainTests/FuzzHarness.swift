@@ -207,15 +207,9 @@ public enum FuzzHarness {
 
     /// What `Registry.verifiedEnvelope` and the synchronizer do with a verified feed payload.
     private static func feed(_ payload: Data, into result: inout FuzzResult) {
-        guard let envelope: FeedEnvelope = decodePayload(payload, into: &result) else { return }
-        guard envelope.v == FeedEnvelope.currentVersion else {
-            result.code = "UNSUPPORTED_VERSION"
-            return
-        }
-        result.accepted = true
-        result.code = envelope.organization.id == organization.id ? "VALID" : "WRONG_ORGANIZATION"
-        _ = Timestamp.parse(envelope.issuedAt)
-        _ = Organization.isValidID(envelope.organization.id)
+        guard let envelope: FeedEnvelope = decodePayload(payload, into: &result),
+              accept(version: envelope.v, current: FeedEnvelope.currentVersion, organization: envelope.organization.id, issuedAt: envelope.issuedAt, into: &result)
+        else { return }
         _ = Organization.isValidLegalName(envelope.organization.legalName)
         for key in envelope.keys {
             _ = verifier.verify(key.accessKey, organization: envelope.organization.id, now: now)
@@ -228,17 +222,26 @@ public enum FuzzHarness {
         checkRoundTrip(envelope, into: &result)
     }
 
-    /// What `Registry.install` does with a verified certificate payload.
-    private static func certificate(_ payload: Data, into result: inout FuzzResult) {
-        guard let certificate: ActivationCertificate = decodePayload(payload, into: &result) else { return }
-        guard certificate.v == ActivationCertificate.currentVersion else {
+    /// What feeds and certificates share once decoded: the version gate, then the organization and the time it was
+    /// issued. `false` (with `UNSUPPORTED_VERSION`) when the version is not this one.
+    private static func accept(version: Int, current: Int, organization id: String, issuedAt: String, into result: inout FuzzResult) -> Bool {
+        guard version == current else {
             result.code = "UNSUPPORTED_VERSION"
-            return
+            return false
         }
         result.accepted = true
-        result.code = certificate.organization.id == organization.id ? "VALID" : "WRONG_ORGANIZATION"
-        _ = Timestamp.parse(certificate.issuedAt)
-        _ = Organization.isValidID(certificate.organization.id)
+        result.code = id == organization.id ? "VALID" : "WRONG_ORGANIZATION"
+        _ = Timestamp.parse(issuedAt)
+        _ = Organization.isValidID(id)
+        return true
+    }
+
+    /// What `Registry.install` does with a verified certificate payload.
+    private static func certificate(_ payload: Data, into result: inout FuzzResult) {
+        guard let certificate: ActivationCertificate = decodePayload(payload, into: &result),
+              accept(version: certificate.v, current: ActivationCertificate.currentVersion, organization: certificate.organization.id,
+                     issuedAt: certificate.issuedAt, into: &result)
+        else { return }
         _ = certificate.serials.allSatisfy(Serial.isValid)
         checkRoundTrip(certificate, into: &result)
     }

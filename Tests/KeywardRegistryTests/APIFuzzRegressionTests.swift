@@ -10,10 +10,6 @@ import Testing
 /// What API fuzzing (scripts/verify_api.py, schemathesis against registry.yaml) found in the registry's routes, one test
 /// per defect, so none comes back.
 @Suite struct APIFuzzRegressionTests {
-    static func json(_ object: [String: Any]) -> String {
-        String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
-    }
-
     /// `POST /api/v1/sessions/disconnect` took any text as a login: a malformed one reached the audit log as the event's
     /// target and came back as `422 INVALID_AUDIT_EVENT` ("The audit event's target must be…"), a code the description
     /// does not have and a message about nothing the caller sent.
@@ -22,7 +18,7 @@ import Testing
             try await harness.withAPI { api in
                 let before = try await harness.fingerprint()
                 for login in ["/åÜë\n", String(repeating: "x", count: 300), "", "j smith"] {
-                    let reply = try await api.call(.post, "/api/v1/sessions/disconnect", json: Self.json(["login": login]))
+                    let reply = try await api.call(.post, "/api/v1/sessions/disconnect", json: AccessAPITests.json(["login": login]))
                     #expect(reply.status == .unprocessableContent, "\(login.debugDescription)")
                     #expect(reply.errorCode == "INVALID_LOGIN")
                     #expect((reply.json["error"] as? [String: Any])?["details"] as? [String: String] == ["field": "login"])
@@ -50,7 +46,7 @@ import Testing
             try await harness.withAPI { api in
                 let accepted: [(String, String)] = [("N\u{E864F}", "n@example.com"), ("Zoë \u{1F600}", "a\u{E864F}@example.com"), ("\u{E000} Private", "p@example.com")]
                 for (index, (name, email)) in accepted.enumerated() {
-                    let reply = try await api.call(.post, "/api/v1/users", json: Self.json(["login": "ok\(index)", "name": name, "email": email]))
+                    let reply = try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "ok\(index)", "name": name, "email": email]))
                     #expect(reply.status == .created, "\(name.debugDescription) \(email.debugDescription)")
                     #expect(reply.json["name"] as? String == name)
                 }
@@ -62,7 +58,7 @@ import Testing
                     ("X", "a\u{85}@example.com", "INVALID_EMAIL"),
                 ]
                 for (name, email, code) in refused {
-                    let reply = try await api.call(.post, "/api/v1/users", json: Self.json(["login": "no", "name": name, "email": email]))
+                    let reply = try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "no", "name": name, "email": email]))
                     #expect(reply.status == .unprocessableContent, "\(name.debugDescription) \(email.debugDescription)")
                     #expect(reply.errorCode == code)
                 }
@@ -90,26 +86,26 @@ import Testing
                 harness.clock.set(Date())
                 try await harness.withAPI { api in
                     // Nothing saved yet: a malformed token is refused as such, before anything is looked up.
-                    let unsaved = try await api.call(.post, "/api/v1/settings/authority/test", json: Self.json(["token": "secret"]))
+                    let unsaved = try await api.call(.post, "/api/v1/settings/authority/test", json: AccessAPITests.json(["token": "secret"]))
                     #expect(unsaved.status == .unprocessableContent)
                     #expect(unsaved.errorCode == "INVALID_TOKEN")
-                    #expect(try await api.call(.post, "/api/v1/settings/authority/test", json: Self.json(["token": "kw_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"])).errorCode == "NO_AUTHORITY")
+                    #expect(try await api.call(.post, "/api/v1/settings/authority/test", json: AccessAPITests.json(["token": "kw_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"])).errorCode == "NO_AUTHORITY")
 
-                    #expect(try await api.call(.put, "/api/v1/settings/authority", json: Self.json(["url": url, "token": token])).status == .ok)
-                    let malformed = try await api.call(.post, "/api/v1/settings/authority/test", json: Self.json(["token": "\u{84}"]))
+                    #expect(try await api.call(.put, "/api/v1/settings/authority", json: AccessAPITests.json(["url": url, "token": token])).status == .ok)
+                    let malformed = try await api.call(.post, "/api/v1/settings/authority/test", json: AccessAPITests.json(["token": "\u{84}"]))
                     #expect(malformed.status == .unprocessableContent)
                     #expect(malformed.errorCode == "INVALID_TOKEN")
                     #expect((malformed.json["error"] as? [String: Any])?["details"] as? [String: String] == ["field": "token"])
 
                     // A well-formed token the authority does not know is tried against the saved URL, and fails.
-                    let other = try await api.call(.post, "/api/v1/settings/authority/test", json: Self.json(["token": "kw_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]))
+                    let other = try await api.call(.post, "/api/v1/settings/authority/test", json: AccessAPITests.json(["token": "kw_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]))
                     #expect(other.status == .ok)
                     #expect(other.json["ok"] as? Bool == false)
                     #expect(other.json["code"] as? String == "AUTHORITY_UNAUTHORIZED")
 
                     // The saved token, blank or absent, still connects.
                     for body in [["token": " "], [:]] as [[String: String]] {
-                        let saved = try await api.call(.post, "/api/v1/settings/authority/test", json: Self.json(body))
+                        let saved = try await api.call(.post, "/api/v1/settings/authority/test", json: AccessAPITests.json(body))
                         #expect(saved.json["code"] as? String == "CONNECTED", "\(body)")
                     }
                 }

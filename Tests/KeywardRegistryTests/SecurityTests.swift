@@ -24,10 +24,6 @@ import Testing
     ]
     static let overLong = String(repeating: "A", count: 100_000)
 
-    static func json(_ object: [String: Any]) -> String {
-        String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
-    }
-
     static func encoded(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
     }
@@ -59,9 +55,9 @@ import Testing
             let main = try await harness.registerAndActivate(harness.accessKey(users: 50, profile: .manager, components: ["DOC", "WF"]), idNumber: "Main")
             let spare = try await harness.registerAndActivate(harness.accessKey(users: 50, profile: .manager, components: ["DOC", "WF"]), idNumber: "Spare")
             try await harness.withAPI { api in
-                #expect(try await api.call(.post, "/api/v1/users", json: Self.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])).status == .created)
+                #expect(try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])).status == .created)
                 let group: [String: Any] = ["idNumber": "Writers", "name": "Writers", "keySerial": main.serial, "component": "DOC", "menus": ["DC021"], "users": ["ann"]]
-                #expect(try await api.call(.post, "/api/v1/access-groups", json: Self.json(group)).status == .created)
+                #expect(try await api.call(.post, "/api/v1/access-groups", json: AccessAPITests.json(group)).status == .created)
 
                 let operations = [
                     Operation(method: .post, path: "/api/v1/users", fields: ["login", "name", "email", "password"]) { n in
@@ -106,7 +102,7 @@ import Testing
                             counter += 1
                             let body = Self.setting(field, to: value, in: operation.body(counter))
                             let before = try await Self.state(harness, api, serial: main.serial)
-                            let reply = try await api.call(operation.method, operation.path, json: Self.json(body))
+                            let reply = try await api.call(operation.method, operation.path, json: AccessAPITests.json(body))
                             let what = "\(operation.method) \(operation.path) with \(field) = \(value.prefix(40).debugDescription) (\(value.count) characters)"
                             #expect(reply.status.code < 500, "\(what): \(reply.status)")
                             if (200..<300).contains(reply.status.code) {
@@ -132,7 +128,7 @@ import Testing
 
                 // Free text is stored exactly as sent, quotes and all, and a search for it finds it literally.
                 for value in Self.hostile where !value.isEmpty && !value.contains("\u{0}") && value.trimmingCharacters(in: .whitespaces) == value {
-                    let saved = try await api.call(.patch, "/api/v1/users/ann", json: Self.json(["name": value]))
+                    let saved = try await api.call(.patch, "/api/v1/users/ann", json: AccessAPITests.json(["name": value]))
                     #expect(saved.status == .ok, "name \(value.debugDescription)")
                     #expect(try await api.call(.get, "/api/v1/users/ann").json["name"] as? String == value)
                     let found = try await api.call(.get, "/api/v1/users?search=\(Self.encoded(value))").items
@@ -165,7 +161,7 @@ import Testing
                 #expect(try await Self.state(harness, api, serial: main.serial) == before, "hostile paths and queries wrote nothing")
 
                 // A body over the upload limit is refused before it is read in full.
-                let huge = try await api.call(.post, "/api/v1/users", json: Self.json(["login": "big", "name": String(repeating: "B", count: 2 << 20), "email": "b@example.com"]))
+                let huge = try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "big", "name": String(repeating: "B", count: 2 << 20), "email": "b@example.com"]))
                 #expect(huge.status == .contentTooLarge)
                 #expect(huge.errorCode == "PAYLOAD_TOO_LARGE")
 
@@ -188,13 +184,13 @@ import Testing
         try await RegistryHarness.run(backend) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 5, components: ["DOC"]), idNumber: "Main")
             try await harness.withAPI { api in
-                #expect(try await api.call(.post, "/api/v1/users", json: Self.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])).status == .created)
+                #expect(try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])).status == .created)
                 let before = try await harness.fingerprint()
                 let attempts: [(HTTPRequest.Method, String, String?)] = [
-                    (.post, "/api/v1/access-groups", Self.json(["idNumber": "G", "name": "G", "keySerial": "KW\u{0}", "component": "DOC", "menus": ["DC021"]])),
-                    (.post, "/api/v1/sessions", Self.json(["login": "ann", "ip": "10.0.0.1\u{0}"])),
-                    (.post, "/api/v1/access-migrations", Self.json(["from": key.serial, "to": "\u{0}", "dryRun": true])),
-                    (.post, "/api/v1/auth/token", Self.json(["login": "admin\u{0}", "password": "whatever it is"])),
+                    (.post, "/api/v1/access-groups", AccessAPITests.json(["idNumber": "G", "name": "G", "keySerial": "KW\u{0}", "component": "DOC", "menus": ["DC021"]])),
+                    (.post, "/api/v1/sessions", AccessAPITests.json(["login": "ann", "ip": "10.0.0.1\u{0}"])),
+                    (.post, "/api/v1/access-migrations", AccessAPITests.json(["from": key.serial, "to": "\u{0}", "dryRun": true])),
+                    (.post, "/api/v1/auth/token", AccessAPITests.json(["login": "admin\u{0}", "password": "whatever it is"])),
                     (.get, "/api/v1/users?search=%00", nil), (.get, "/api/v1/users/ann%00", nil),
                     (.get, "/api/v1/entitlements/check?login=ann%00&component=DOC&menu=DC021", nil),
                 ]

@@ -28,18 +28,7 @@ public final class AccessWatcher: Service, Sendable {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                try await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
-            do {
-                try await poll()
-            } catch {
-                logger.warning("could not check for access changes", metadata: ["error": "\(error)"])
-            }
-        }
+        await repeatUntilShutdown(every: interval, logger: logger, failure: "could not check for access changes") { try await poll() }
     }
 
     /// Rebuilds what changed since the last look; returns what it did (for tests): `full`, `sessions` or `nothing`.

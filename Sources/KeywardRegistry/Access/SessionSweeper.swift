@@ -17,20 +17,11 @@ public struct SessionSweeper: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                try await cancelWhenGracefulShutdown { [interval] in try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
-            do {
-                let expired = try await registry.store.expireSessions(now: registry.now())
-                if expired > 0 {
-                    try await registry.access.refreshSessions()
-                    logger.debug("sessions expired", metadata: ["count": "\(expired)"])
-                }
-            } catch {
-                logger.warning("could not close expired sessions", metadata: ["error": "\(error)"])
+        await repeatUntilShutdown(every: interval, logger: logger, failure: "could not close expired sessions") {
+            let expired = try await registry.store.expireSessions(now: registry.now())
+            if expired > 0 {
+                try await registry.access.refreshSessions()
+                logger.debug("sessions expired", metadata: ["count": "\(expired)"])
             }
         }
     }

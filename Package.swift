@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .executable(name: "keyward", targets: ["keyward"]),
         .library(name: "KeywardDomain", targets: ["KeywardDomain"]),
+        // For the benchmarks package: the registry's router in process.
+        .library(name: "KeywardRegistry", targets: ["KeywardRegistry", "KeywardStore", "KeywardAuthority", "KeywardHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),

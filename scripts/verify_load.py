@@ -82,11 +82,18 @@ def routes(directory, server, authority, admin, service, session, organization_t
     ]
 
 
-def load(directory, targets, seconds):
+def load(targets, seconds, rounds):
+    """Every route at every connection count, in `rounds` turns of seconds / rounds each: the routes take turns
+    round after round, so a busier moment of the shared machine falls on all of them, and each cell is pooled over
+    its rounds (rate over all its requests and time, percentiles over all its requests)."""
     results = {}
     for connections in CONNECTIONS:
-        for name, url, headers, script, _ in targets:
-            results[(name, connections)] = v.wrk(url, seconds, connections, headers=headers, script=script)
+        runs = {name: [] for name, _, _, _, _ in targets}
+        for _ in range(rounds):
+            for name, url, headers, script, _ in targets:
+                runs[name].append(v.wrk(url, max(1, round(seconds / rounds)), connections, headers=headers, script=script))
+        for name in runs:
+            results[(name, connections)] = v.pooled(runs[name])
             v.log(f"  {name} @ {connections}: {results[(name, connections)]['rate']:.0f} req/s, errors {results[(name, connections)]['errors']}")
     return results
 
@@ -162,6 +169,7 @@ def soak(server, targets, minutes, failures):
 
 def run(binary, quick, workdir, seconds=None, soak_minutes=None):
     seconds = seconds or (2 if quick else 10)
+    rounds = 1 if quick else 5
     soak_minutes = 0 if quick else (soak_minutes if soak_minutes is not None else 10)
     failures, notes = [], []
     directory = tempfile.mkdtemp(prefix="load-", dir=workdir)
@@ -169,7 +177,7 @@ def run(binary, quick, workdir, seconds=None, soak_minutes=None):
     try:
         server, authority, admin, service, session, organization_token, etag = prepare(binary, directory)
         targets = routes(directory, server, authority, admin, service, session, organization_token, etag)
-        results = load(directory, targets, seconds)
+        results = load(targets, seconds, rounds)
         rows = []
         for connections in CONNECTIONS:
             trivial = {"registry": results[("GET /health/live", connections)]["rate"], "authority": results[("GET authority /health/live", connections)]["rate"]}
@@ -181,7 +189,8 @@ def run(binary, quick, workdir, seconds=None, soak_minutes=None):
                     failures.append(f"{name} @ {connections}: {result['errors']} errors")
                 if result["requests"] == 0:
                     failures.append(f"{name} @ {connections}: no request finished in {seconds} s")
-        notes.append(f"wrk, 2 threads, {seconds} s per route and connection count, on one 2-core machine shared by wrk and the server; "
+        notes.append(f"wrk, 2 threads, {seconds} s per route and connection count in {rounds} rounds taking turns with the other routes "
+                     "(rate and percentiles pooled over the rounds), on one 2-core machine shared by wrk and the server; "
                      "build: " + ("release" if "/release/" in binary else "debug") + "; SQLite. Ratio = req/s over the same server's /health/live "
                      "at the same connections (the feed's over the authority's).")
         status, _, _ = v.call(server.base, "GET", "/api/v1/entitlements/check?login=load42&component=DOC&menu=DC021", service)

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -195,15 +196,37 @@ def rss_mib(pid):
     return float("nan")
 
 
+# Each wrk run also hands back its latency distribution as this many quantiles (0.05 % apart), so runs of the same
+# route can be pooled into one distribution (see `pooled`).
+QUANTILES = 2000
+
+_QUANTILE_SCRIPT = """
+done = function(summary, latency, requests)
+  local out = io.open("{path}", "w")
+  for i = 1, {steps} do
+    out:write(latency:percentile((i - 0.5) * 100 / {steps}), "\\n")
+  end
+  out:close()
+end
+"""
+
+
 def wrk(url, seconds, connections, threads=2, headers=(), script=None):
-    """Runs wrk and returns {rate, p50, p99, max (ms), requests, errors}. errors counts socket errors and
-    non-2xx/3xx answers together."""
+    """Runs wrk and returns {rate, p50, p99, max (ms), requests, seconds, errors, quantiles (ms)}. errors counts
+    socket errors and non-2xx/3xx answers together."""
     arguments = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     for header in headers:
         arguments += ["-H", header]
-    if script:
-        arguments += ["-s", script]
-    output = subprocess.run(arguments + [url], capture_output=True, text=True, check=True).stdout
+    with tempfile.TemporaryDirectory(prefix="wrk-") as directory:
+        quantiles_path = os.path.join(directory, "quantiles")
+        combined = os.path.join(directory, "script.lua")
+        with open(combined, "w") as handle:
+            if script:
+                handle.write(open(script).read() + "\n")
+            handle.write(_QUANTILE_SCRIPT.format(path=quantiles_path, steps=QUANTILES))
+        output = subprocess.run(arguments + ["-s", combined, url], capture_output=True, text=True, check=True).stdout
+        with open(quantiles_path) as handle:
+            quantiles = [float(line) / 1000 for line in handle if line.strip()]
 
     def milliseconds(text, unit):
         value = float(text)
@@ -216,12 +239,34 @@ def wrk(url, seconds, connections, threads=2, headers=(), script=None):
     latency = re.search(r"Latency\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s|m)\b", output)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    finished = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", output)
     return {
         "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+        "requests": int(finished.group(1)), "seconds": milliseconds(*finished.groups()[1:]) / 1000,
         "p50": percentile("50"), "p99": percentile("99"), "max": milliseconds(*latency.groups()),
         "errors": (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0) + (int(non_2xx.group(1)) if non_2xx else 0),
-        "output": output,
+        "quantiles": quantiles, "output": output,
+    }
+
+
+def pooled(runs):
+    """One figure for several wrk runs of the same route (rounds taking turns with other routes, so a busier moment
+    of the shared machine falls on every route alike): the rate over all their requests and time, and p50/p99 over
+    all their requests, each run's distribution weighted by its number of requests."""
+    requests = sum(run["requests"] for run in runs)
+    points = sorted((value, run["requests"] / len(run["quantiles"])) for run in runs for value in run["quantiles"])
+
+    def quantile(fraction):
+        target, seen = fraction * requests, 0.0
+        for value, weight in points:
+            seen += weight
+            if seen >= target:
+                return value
+        return points[-1][0] if points else float("nan")
+
+    return {
+        "rate": requests / sum(run["seconds"] for run in runs), "requests": requests, "p50": quantile(0.50), "p99": quantile(0.99),
+        "max": max(run["max"] for run in runs), "errors": sum(run["errors"] for run in runs), "rounds": [run["rate"] for run in runs],
     }
 
 

@@ -30,9 +30,21 @@ public enum NULGuard {
         return false
     }
 
-    /// Whether a request target holds `%00` in its path or query.
+    /// Whether a request target holds `%00` in its path or query. Read over the bytes: every request passes here, and
+    /// `String.contains` goes through Foundation's locale-aware search (a microsecond on the entitlement check's URI).
     public static func uriContainsNUL(_ uri: String) -> Bool {
-        uri.contains("%00")
+        var matched = 0  // how much of "%00" the bytes just read spell
+        for byte in uri.utf8 {
+            if byte == UInt8(ascii: "%") {
+                matched = 1
+            } else if byte == UInt8(ascii: "0"), matched > 0 {
+                matched += 1
+                if matched == 3 { return true }
+            } else {
+                matched = 0
+            }
+        }
+        return false
     }
 }
 

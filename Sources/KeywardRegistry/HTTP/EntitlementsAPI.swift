@@ -24,17 +24,29 @@ extension EntitlementDecision {
         buffer.writeString("}")
     }
 
-    static func response(_ decisions: [EntitlementDecision], batch: Bool) -> Response {
+    /// The answer to one check.
+    static func response(_ decision: EntitlementDecision) -> Response {
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(batch ? 16 + decisions.count * 96 : 112)
-        if batch { buffer.writeString(#"{"results":["#) }
+        buffer.reserveCapacity(112)
+        decision.write(to: &buffer)
+        return Response(status: .ok, headers: jsonHeaders, body: .init(byteBuffer: buffer))
+    }
+
+    /// The answer to a batch: `{"results": [...]}` in the order asked.
+    static func response(_ decisions: [EntitlementDecision]) -> Response {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(16 + decisions.count * 96)
+        buffer.writeString(#"{"results":["#)
         for (index, decision) in decisions.enumerated() {
             if index > 0 { buffer.writeString(",") }
             decision.write(to: &buffer)
         }
-        if batch { buffer.writeString("]}") }
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+        buffer.writeString("]}")
+        return Response(status: .ok, headers: jsonHeaders, body: .init(byteBuffer: buffer))
     }
+
+    /// Made once: building the field validates its value, which the hot path need not pay for each answer.
+    private static let jsonHeaders: HTTPFields = [.contentType: "application/json"]
 }
 
 /// `/api/v1/entitlements/check`: the hot path, answered from the in-memory snapshot without touching the database.
@@ -54,11 +66,19 @@ struct EntitlementsAPI: Sendable {
     func add(to router: Router<RegistryRequestContext>) {
         router.get("/api/v1/entitlements/check") { request, context in
             try context.requireService(registry.access)
-            let query = request.uri.queryParameters
-            guard let login = query.get("login"), let component = query.get("component"), let menu = query.get("menu") else {
+            var login: Substring?, component: Substring?, menu: Substring?
+            request.forEachQueryParameter { key, value in
+                switch key {
+                case "login": login = login ?? value
+                case "component": component = component ?? value
+                case "menu": menu = menu ?? value
+                default: break
+                }
+            }
+            guard let login, let component, let menu else {
                 throw APIError.invalidField(FieldError(field: "login", code: "INVALID_CHECK", message: "Give login, component and menu, e.g. ?login=jsmith&component=DOC&menu=DC021."))
             }
-            return EntitlementDecision.response([registry.access.snapshot.check(login: login, component: component, menu: menu, at: registry.now())], batch: false)
+            return EntitlementDecision.response(registry.access.snapshot.check(login: String(login), component: String(component), menu: String(menu), at: registry.now()))
         }
         router.post("/api/v1/entitlements/check") { request, context in
             try context.requireService(registry.access)
@@ -67,7 +87,7 @@ struct EntitlementsAPI: Sendable {
                 throw APIError.invalidField(FieldError(field: "checks", code: "INVALID_BATCH", message: "A batch holds 1 to 1,000 checks."))
             }
             let snapshot = registry.access.snapshot, now = registry.now()
-            return EntitlementDecision.response(batch.checks.map { snapshot.check(login: $0.login, component: $0.component, menu: $0.menu, at: now) }, batch: true)
+            return EntitlementDecision.response(batch.checks.map { snapshot.check(login: $0.login, component: $0.component, menu: $0.menu, at: now) })
         }
     }
 }

@@ -26,46 +26,26 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     ],
     targets: [
-        .executableTarget(
-            name: "KeyFormatBenchmarks",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "KeywardDomain", package: "keyward"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            path: "Benchmarks/KeyFormatBenchmarks",
-            plugins: [
-                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
-            ]
-        ),
-        .executableTarget(
-            name: "EntitlementBenchmarks",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "KeywardDomain", package: "keyward"),
-            ],
-            path: "Benchmarks/EntitlementBenchmarks",
-            plugins: [
-                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
-            ]
-        ),
-        .executableTarget(
-            name: "RouteBenchmarks",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "KeywardDomain", package: "keyward"),
-                .product(name: "KeywardRegistry", package: "keyward"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/RouteBenchmarks",
-            plugins: [
-                .plugin(name: "BenchmarkPlugin", package: "benchmark"),
-            ]
-        ),
+        benchmark("KeyFormatBenchmarks", [.product(name: "Crypto", package: "swift-crypto")]),
+        benchmark("EntitlementBenchmarks", []),
+        benchmark("RouteBenchmarks", [
+            .product(name: "KeywardRegistry", package: "keyward"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )
+
+/// A benchmark executable: its sources in `Benchmarks/<name>/`, the benchmark library, the domain and `extra`.
+func benchmark(_ name: String, _ extra: [Target.Dependency]) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [.product(name: "Benchmark", package: "benchmark"), .product(name: "KeywardDomain", package: "keyward")] + extra,
+        path: "Benchmarks/\(name)",
+        plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+    )
+}

@@ -119,7 +119,7 @@ let package = Package(
             dependencies: ["KeywardCLI"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "KeywardDomainTests", dependencies: ["KeywardDomain"], swiftSettings: swiftSettings),
+        .testTarget(name: "KeywardDomainTests", dependencies: ["KeywardDomain", "KeywardTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardTestSupport", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "SQLKit", package: "sql-kit")], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeywardAuthorityTests",

@@ -1,5 +1,6 @@
 import Foundation
 import KeywardDomain
+import KeywardTestSupport
 import Testing
 
 /// The compiled snapshot against the rules of DESIGN.md section 4, evaluated directly and slowly.

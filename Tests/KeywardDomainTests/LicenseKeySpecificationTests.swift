@@ -1,5 +1,6 @@
 import Foundation
 import KeywardDomain
+import KeywardTestSupport
 import Testing
 
 @Suite struct LicenseKeySpecificationTests {

@@ -1,5 +1,6 @@
 import Foundation
 import KeywardDomain
+import KeywardTestSupport
 import Testing
 
 /// The hand-written payload reader must read exactly what JSON allows, nothing more.

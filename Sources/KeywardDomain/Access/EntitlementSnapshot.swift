@@ -201,10 +201,19 @@ public struct EntitlementSnapshot: Sendable {
     }
 
     /// The same snapshot with one session opened or renewed, without reloading the others. Exact, because a
-    /// session's lease only ever grows until it ends (an ended session needs `replacingSessions`).
+    /// session's lease only ever grows until it ends (an ended one needs `settingSessionLease` or `replacingSessions`).
     public func addingSession(_ session: AccessModel.Session) -> EntitlementSnapshot {
         var sessions = self.sessions
         Self.add(session, to: &sessions, index)
+        return EntitlementSnapshot(index: index, sessions: sessions)
+    }
+
+    /// The same snapshot with `login`'s lease on `keySerial` set to `lease`, or removed when nil: after one of the
+    /// user's sessions on that key ended, `lease` is the latest of their other open sessions there, read from the store.
+    public func settingSessionLease(login: String, keySerial: String, to lease: Date?) -> EntitlementSnapshot {
+        guard let slot = Self.slot(login: login, keySerial: keySerial, index) else { return self }
+        var sessions = self.sessions
+        sessions[slot] = lease
         return EntitlementSnapshot(index: index, sessions: sessions)
     }
 
@@ -215,9 +224,14 @@ public struct EntitlementSnapshot: Sendable {
     }
 
     private static func add(_ session: AccessModel.Session, to sessions: inout [Int64: Date], _ index: Index) {
-        guard let user = index.userIndex[AccessModel.fold(session.login)], let key = index.keyIndex[session.keySerial] else { return }
-        let slot = Int64(user) << 32 | Int64(key)
+        guard let slot = slot(login: session.login, keySerial: session.keySerial, index) else { return }
         sessions[slot] = max(sessions[slot] ?? .distantPast, session.leaseExpiresAt)
+    }
+
+    /// Where a user's lease on a key is kept: user index and key index packed together; nil for an unknown user or key.
+    private static func slot(login: String, keySerial: String, _ index: Index) -> Int64? {
+        guard let user = index.userIndex[AccessModel.fold(login)], let key = index.keyIndex[keySerial] else { return nil }
+        return Int64(user) << 32 | Int64(key)
     }
 
     /// May `login` open `menu` of `component` at `now`?

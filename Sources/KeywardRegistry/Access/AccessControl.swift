@@ -37,7 +37,8 @@ public final class AccessControl: Sendable {
     /// Rebuilds the whole snapshot from the store (after a change to users, groups, keys or the activation).
     public func refresh() async throws { try await rebuild(sessionsOnly: false) }
 
-    /// Reloads only the open sessions (after sessions ended): the compiled rest is kept.
+    /// Reloads only the open sessions (after many ended: a disconnection, the sweep of run-out leases): the compiled
+    /// rest is kept.
     public func refreshSessions() async throws { try await rebuild(sessionsOnly: true) }
 
     /// Adds a session just opened or renewed to the snapshot in force without reloading every open session: a login
@@ -49,6 +50,16 @@ public final class AccessControl: Sendable {
             guard let session = try await store.session(id), session.endedAt == nil, session.leaseExpiresAt > now() else { return }
             let added = AccessModel.Session(id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt)
             state.withLockedValue { $0.snapshot = $0.snapshot.addingSession(added) }
+        }
+    }
+
+    /// After `session` ended: the snapshot keeps, for its user and key, the latest lease of the user's other open
+    /// sessions there, read back under the rebuild lock (as in `sessionOpenedOrRenewed`), instead of reloading every
+    /// open session. A login or heartbeat written after that read patches itself in afterwards.
+    public func sessionEnded(_ session: UserSession) async throws {
+        try await rebuilding.withLock {
+            let lease = try await store.openLease(login: session.login, keySerial: session.keySerial, now: now())
+            state.withLockedValue { $0.snapshot = $0.snapshot.settingSessionLease(login: session.login, keySerial: session.keySerial, to: lease) }
         }
     }
 

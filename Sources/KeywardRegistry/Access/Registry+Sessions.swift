@@ -36,7 +36,7 @@ extension Registry {
 
     public func endSession(_ id: String, reason: UserSession.EndReason, actor: String) async throws -> UserSession {
         let session = try await store.endSession(id, reason: reason, actor: actor, now: now())
-        try await access.refreshSessions()
+        try await access.sessionEnded(session)
         return session
     }
 

@@ -166,5 +166,9 @@ extension Schema {
             try await sql.raw("CREATE INDEX user_sessions_started ON user_sessions (started_at)").run()
             try await sql.raw("CREATE INDEX registry_users_name ON registry_users (name)").run()
         },
+        Migration(2005, "index open sessions by user and key") { sql, _ in
+            // A logout reads the user's remaining lease on the key (SessionStore.openLease) instead of every open session.
+            try await sql.raw("CREATE INDEX user_sessions_open_login ON user_sessions (login_folded, key_serial, lease_expires_at) WHERE ended_at IS NULL").run()
+        },
     ]
 }

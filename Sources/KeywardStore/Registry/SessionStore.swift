@@ -130,6 +130,18 @@ extension RegistryStore {
         try await database.read { sql in try await Self.session(id, on: sql) }
     }
 
+    /// The latest lease among `login`'s open sessions on `keySerial` that have not run out, or nil when none is left:
+    /// what the entitlement snapshot keeps for that user and key after one of those sessions ended.
+    public func openLease(login: String, keySerial: String, now: Date) async throws -> Date? {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT MAX(lease_expires_at) AS lease FROM user_sessions
+                WHERE login_folded = \(bind: Self.fold(login)) AND key_serial = \(bind: keySerial)
+                  AND ended_at IS NULL AND lease_expires_at > \(bind: now.storedMilliseconds)
+                """).first()?.decode(column: "lease", as: Int64?.self).map(Date.init(storedMilliseconds:))
+        }
+    }
+
     public func openSessions(now: Date) async throws -> [AccessModel.Session] {
         try await sessions(open: true, limit: 1_000_000, now: now).map {
             AccessModel.Session(id: $0.id, login: $0.login, keySerial: $0.keySerial, leaseExpiresAt: $0.leaseExpiresAt)

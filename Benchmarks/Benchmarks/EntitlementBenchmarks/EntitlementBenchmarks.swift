@@ -82,4 +82,19 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(snapshot.replacingSessions(AccessFixture.model.sessions))
         }
     }
+
+    // What a login or heartbeat (addingSession) and a logout (settingSessionLease) do to the snapshot in force, with
+    // the fixture's 15,000 sessions open.
+    let session = AccessFixture.model.sessions[AccessFixture.model.sessions.count / 2]
+    Benchmark("Session patch: login or heartbeat", configuration: .init(maxIterations: 2_000)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(snapshot.addingSession(session))
+        }
+    }
+
+    Benchmark("Session patch: logout", configuration: .init(maxIterations: 2_000)) { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(snapshot.settingSessionLease(login: session.login, keySerial: session.keySerial, to: nil))
+        }
+    }
 }

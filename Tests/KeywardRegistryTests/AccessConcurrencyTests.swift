@@ -93,6 +93,24 @@ import Testing
             #expect(try await watcher.poll() == "sessions")
             #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF001", at: harness.clock.now).allowed)
             #expect(try await watcher.poll() == "nothing")
+
+            // A password change is audited but changes no access: no rebuild.
+            try await harness.store.setPassword("ann", hash: "x", actor: "test", now: harness.clock.now)
+            #expect(try await watcher.poll() == "nothing")
+
+            // A synchronization that brought a new catalog: the other instance rebuilds with it, not with its own.
+            var catalog = harness.registry.catalog
+            catalog.version += "-next"
+            let index = try #require(catalog.components.firstIndex { $0.code == "WF" })
+            catalog.components[index].menus.append(Catalog.Menu(code: "WF900", name: "New", profile: .staff))
+            try await harness.store.saveSettings([.catalog: String(decoding: try JSONEncoder().encode(catalog), as: UTF8.self)],
+                                                 actor: "synchronization", now: harness.clock.now)
+            try await harness.registry.access.replaceCatalog(catalog)
+            #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF900", at: harness.clock.now).code == .unknownMenu)
+            #expect(try await watcher.poll() == "full")
+            #expect(other.catalog == catalog)
+            #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF900", at: harness.clock.now).code == .noAccess,
+                    "the new menu is known; ann's group does not grant it")
         }
     }
 }

@@ -49,7 +49,8 @@ extension Registry {
         return count
     }
 
-    /// Loads the saved catalog (if the authority sent one) and builds the first snapshot.
+    /// Loads the saved catalog (if the authority sent one) and rebuilds the snapshot with it: at start, and when
+    /// another instance changed access (`AccessWatcher`).
     public func loadAccess() async throws {
         if let text = try await store.settings()[.catalog], let saved = try? Catalog.decode(Data(text.utf8)) {
             try await access.replaceCatalog(saved)

@@ -73,14 +73,15 @@ import Testing
 
 /// Two registry instances on one PostgreSQL database: each sees the other's access changes.
 @Suite struct AccessWatcherTests {
-    @Test(arguments: Backend.available.filter { $0 == .postgres })
-    func anInstanceSeesAccessChangesMadeByAnother(backend: Backend) async throws {
+    /// With the floor of counted audit events kept (60 s) and moved at every look (0 s).
+    @Test(arguments: Backend.available.filter { $0 == .postgres }, [60, 0])
+    func anInstanceSeesAccessChangesMadeByAnother(backend: Backend, settleSeconds: Int) async throws {
         try await RegistryHarness.run(backend) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 5, useType: .floating, components: ["WF"]), idNumber: "Float")
             let other = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
                                  catalog: harness.registry.catalog, now: { harness.clock.now })
             try await other.loadAccess()
-            let watcher = AccessWatcher(registry: other, logger: .init(label: "test"))
+            let watcher = AccessWatcher(registry: other, settle: .seconds(settleSeconds), logger: .init(label: "test"))
             #expect(try await watcher.poll() == "nothing")
 
             _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
@@ -111,6 +112,49 @@ import Testing
             #expect(other.catalog == catalog)
             #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF900", at: harness.clock.now).code == .noAccess,
                     "the new menu is known; ann's group does not grant it")
+        }
+    }
+
+    /// An audit event's id is taken when it is written and seen when its transaction commits, so an event with a
+    /// lower id can appear after one with a higher id. The watcher compared only the highest id, and missed such a
+    /// late commit for good: the other instance kept answering without the change.
+    @Test(arguments: Backend.available.filter { $0 == .postgres })
+    func anInstanceSeesAChangeCommittedAfterALaterOne(backend: Backend) async throws {
+        try await RegistryHarness.run(backend) { harness in
+            let other = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
+                                 catalog: harness.registry.catalog, now: { harness.clock.now })
+            try await other.loadAccess()
+            let watcher = AccessWatcher(registry: other, logger: .init(label: "test"))
+            #expect(try await watcher.poll() == "nothing")
+            func known(_ login: String) -> Bool {
+                other.access.snapshot.check(login: login, component: "WF", menu: "WF001", at: harness.clock.now).code != .unknownUser
+            }
+
+            // "late" is written (its audit event takes its id) in a transaction that stays open...
+            let (written, wroteLate) = AsyncStream<Void>.makeStream()
+            let (release, commitLate) = AsyncStream<Void>.makeStream()
+            let late = Task {
+                try await harness.store.database.write { sql in
+                    try await sql.raw("""
+                        INSERT INTO registry_users (login_folded, login, name, email, active, builtin, created_at)
+                        VALUES ('late', 'late', 'Late', 'late@example.com', TRUE, FALSE, 0)
+                        """).run()
+                    _ = try await AuditLog.append(.init(actor: "test", action: "user.created", target: "user:late"), at: harness.clock.now, on: sql)
+                    wroteLate.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in written { break }
+            // ...while "early" is written and committed after it, with a higher id, and seen.
+            _ = try await harness.registry.createUser(UserInput(login: "early", name: "Early", email: "early@example.com"), actor: "test")
+            #expect(try await watcher.poll() == "full")
+            #expect(known("early") && !known("late"))
+
+            commitLate.yield()
+            try await late.value
+            #expect(try await watcher.poll() == "full", "the event committed late is seen")
+            #expect(known("late"))
+            #expect(try await watcher.poll() == "nothing")
         }
     }
 }

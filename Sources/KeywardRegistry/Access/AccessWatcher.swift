@@ -12,8 +12,13 @@ import NIOConcurrencyHelpers
 /// on another instance moves the lease). `serve` runs it on PostgreSQL only: an SQLite file belongs to one process,
 /// whose own changes rebuild the snapshot.
 public final class AccessWatcher: Service, Sendable {
-    struct Mark: Equatable {
-        var audit: Int64?
+    /// What one look saw.
+    struct Mark {
+        /// Access-changing audit events above `floor`.
+        var floor: Int64
+        var changes: Int
+        /// The highest audit id at each recent look, for the next floor.
+        var seen: [(at: ContinuousClock.Instant, id: Int64)]
         var sessions: Int
         var latestLease: Int64?
     }
@@ -24,12 +29,17 @@ public final class AccessWatcher: Service, Sendable {
 
     let registry: Registry
     let interval: Duration
+    /// How long a transaction that wrote an audit event may take to commit. An event's id is taken when it is written
+    /// and seen when its transaction commits, so a lower id can appear after a higher one: the events are counted
+    /// above a floor that trails the highest id by this long, not above the highest id of the last look.
+    let settle: Duration
     let logger: Logger
     private let last = NIOLockedValueBox<Mark?>(nil)
 
-    public init(registry: Registry, interval: Duration = .seconds(2), logger: Logger) {
+    public init(registry: Registry, interval: Duration = .seconds(2), settle: Duration = .seconds(60), logger: Logger) {
         self.registry = registry
         self.interval = interval
+        self.settle = settle
         self.logger = logger
     }
 
@@ -40,24 +50,31 @@ public final class AccessWatcher: Service, Sendable {
     /// Rebuilds what changed since the last look; returns what it did (for tests): `full`, `sessions` or `nothing`.
     @discardableResult
     public func poll() async throws -> String {
+        let now = ContinuousClock.now
         let previous = last.withLockedValue { $0 }
-        // The first look only takes the mark (start-up built the snapshot); later ones count what was audited since.
-        let since = previous.map { $0.audit ?? 0 } ?? Int64.max
+        // The first look only takes the mark (start-up built the snapshot), with the floor at the highest id.
+        let floor = previous?.floor ?? Int64.max
+        let settled = previous.flatMap { mark in mark.seen.last { now - $0.at >= settle }.map { max($0.id, mark.floor) } } ?? floor
         let unrelated = SQLList(Self.unrelatedActions.map { SQLBind($0) })
-        let (mark, accessChanges) = try await registry.store.database.read { sql -> (Mark, Int) in
+        let (highest, changes, changesAboveSettled, sessions, lease) = try await registry.store.database.read { sql in
             let row = try await sql.raw("""
                 SELECT (SELECT MAX(id) FROM audit_events) AS audit,
-                       (SELECT COUNT(*) FROM audit_events WHERE id > \(bind: since) AND action NOT IN (\(unrelated))) AS changes,
+                       (SELECT COUNT(*) FROM audit_events WHERE id > \(bind: floor) AND action NOT IN (\(unrelated))) AS changes,
+                       (SELECT COUNT(*) FROM audit_events WHERE id > \(bind: settled) AND action NOT IN (\(unrelated))) AS settled,
                        (SELECT COUNT(*) FROM user_sessions WHERE ended_at IS NULL) AS sessions,
                        (SELECT MAX(lease_expires_at) FROM user_sessions WHERE ended_at IS NULL) AS lease
                 """).first()
-            return (Mark(audit: try row?.decode(column: "audit", as: Int64?.self), sessions: try row?.decode(column: "sessions", as: Int.self) ?? 0,
-                         latestLease: try row?.decode(column: "lease", as: Int64?.self)),
-                    try row?.decode(column: "changes", as: Int.self) ?? 0)
+            return (try row?.decode(column: "audit", as: Int64?.self) ?? 0, try row?.decode(column: "changes", as: Int.self) ?? 0,
+                    try row?.decode(column: "settled", as: Int.self) ?? 0, try row?.decode(column: "sessions", as: Int.self) ?? 0,
+                    try row?.decode(column: "lease", as: Int64?.self))
         }
+        let recent = (previous?.seen ?? []).filter { $0.id > settled } + [(at: now, id: highest)]
+        let mark = previous == nil
+            ? Mark(floor: highest, changes: 0, seen: [(at: now, id: highest)], sessions: sessions, latestLease: lease)
+            : Mark(floor: settled, changes: changesAboveSettled, seen: recent, sessions: sessions, latestLease: lease)
         last.withLockedValue { $0 = mark }
         guard let previous else { return "nothing" }
-        if accessChanges > 0 {
+        if changes != previous.changes {
             try await registry.loadAccess()
             return "full"
         }

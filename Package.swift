@@ -109,6 +109,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -128,7 +129,8 @@ let package = Package(
         ),
         .testTarget(
             name: "KeywardRegistryTests",
-            dependencies: ["KeywardRegistry", "KeywardAuthority", "KeywardTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["KeywardRegistry", "KeywardAuthority", "KeywardTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: swiftSettings
         ),
         // Runs the real `keyward` binary, so it depends on the executable to have it built.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import HummingbirdBcrypt
 import KeywardAuthority
@@ -10,14 +11,14 @@ import Logging
 
 extension RegistrySetup {
     /// The registry over the data directory's store; the installation must exist (made by the first `keyward serve`).
-    func openRegistry() async throws -> Registry {
+    func openRegistry(http: HTTPClient) async throws -> Registry {
         let store = try await openStore(logger: Logger(label: "keyward"))
         guard let installation = try await store.installation() else {
             await store.database.close()
             throw CommandFailure.failed("\(directory.path) holds no installation yet. Start it once with: keyward serve --data-dir \(directory.path) --organization ID --legal-name NAME")
         }
         do {
-            let connection = Registry.connection(configured: try configuredAuthority(), saved: try await store.settings())
+            let connection = Registry.connection(configured: try configuredAuthority(http: http), saved: try await store.settings(), http: http)
             return Registry(store: store, installation: installation, trust: try loadTrust(), catalog: try Authority.defaultCatalog(), connection: connection)
         } catch {
             await store.database.close()
@@ -28,21 +29,37 @@ extension RegistrySetup {
 
 /// Runs `body` with the registry open, closing it after, and turns refusals into exit statuses.
 func withRegistry(_ options: RegistryOptions, _ body: (Registry) async throws -> Void) async throws {
-    let registry = try await options.openRegistry()
+    try await withAuthorityHTTP { http in
+        let registry = try await options.openRegistry(http: http)
+        do {
+            try await body(registry)
+        } catch let error as RegistryError {
+            await registry.store.database.close()
+            if case .invalid = error { throw CommandFailure(message: "error: \(error.code): \(error.message)", exitCode: 2) }
+            throw CommandFailure.failed("\(error.code): \(error.message)")
+        } catch let error as StoreError {
+            await registry.store.database.close()
+            throw CommandFailure.failed("\(error.code): \(error.message)")
+        } catch {
+            await registry.store.database.close()
+            throw error
+        }
+        await registry.store.database.close()
+    }
+}
+
+/// Runs `body` with an HTTP client for the licensing authority (`HTTPClient.forAuthority()`), shut down after.
+func withAuthorityHTTP<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+    let http = HTTPClient.forAuthority()
+    let result: T
     do {
-        try await body(registry)
-    } catch let error as RegistryError {
-        await registry.store.database.close()
-        if case .invalid = error { throw CommandFailure(message: "error: \(error.code): \(error.message)", exitCode: 2) }
-        throw CommandFailure.failed("\(error.code): \(error.message)")
-    } catch let error as StoreError {
-        await registry.store.database.close()
-        throw CommandFailure.failed("\(error.code): \(error.message)")
+        result = try await body(http)
     } catch {
-        await registry.store.database.close()
+        try? await http.shutdown()
         throw error
     }
-    await registry.store.database.close()
+    try await http.shutdown()
+    return result
 }
 
 /// `keyward keys ...`: the License key menu from the command line.

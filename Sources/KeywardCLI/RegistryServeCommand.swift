@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Configuration
 import Foundation
 import Hummingbird
@@ -41,7 +42,7 @@ struct RegistryOptions: ParsableArguments {
                              trustFiles: trustFiles + config.strings("trust.files"))
     }
 
-    func openRegistry() async throws -> Registry { try await load().openRegistry() }
+    func openRegistry(http: HTTPClient) async throws -> Registry { try await load().openRegistry(http: http) }
 }
 
 /// The registry's resolved start-up settings: where its data is and which authority keys it trusts.
@@ -101,7 +102,7 @@ struct RegistrySetup {
     }
 
     /// The authority from the configuration (`authority.url` with `sync.token` or `sync.tokenFile`), if it names one.
-    func configuredAuthority() throws -> AuthorityClient? {
+    func configuredAuthority(http: HTTPClient) throws -> AuthorityClient? {
         guard let url = config.string("authority.url") else { return nil }
         let token: String
         if let file = config.string("sync.tokenFile") {
@@ -111,7 +112,7 @@ struct RegistrySetup {
         } else {
             throw CommandFailure.badInput("--sync-token-file", "the authority URL \(url) is set, but no organization token: give --sync-token-file FILE or KEYWARD_SYNC_TOKEN.")
         }
-        return AuthorityClient(baseURL: url, token: token)
+        return AuthorityClient(baseURL: url, token: token, http: http)
     }
 }
 
@@ -174,6 +175,10 @@ struct RegistryServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await withAuthorityHTTP { http in try await serve(http: http) }
+    }
+
+    func serve(http: HTTPClient) async throws {
         let setup = try await options.load(flags: flags)
         let config = setup.config
         var logger = Logger(label: "keyward")
@@ -193,7 +198,7 @@ struct RegistryServeCommand: AsyncParsableCommand {
             }
             environment = value
         }
-        var configured = try setup.configuredAuthority()
+        var configured = try setup.configuredAuthority(http: http)
         var extraTrust: [AuthorityPublicKey] = []
         var demoNotes: [String] = []
 
@@ -203,7 +208,7 @@ struct RegistryServeCommand: AsyncParsableCommand {
             services.append(demoAuthority.service)
             organization = organization ?? DemoAuthority.organization.id
             legalName = legalName ?? DemoAuthority.organization.legalName
-            configured = AuthorityClient(baseURL: demoAuthority.url, token: demoAuthority.organizationToken)
+            configured = AuthorityClient(baseURL: demoAuthority.url, token: demoAuthority.organizationToken, http: http)
             extraTrust = demoAuthority.publicKeys
             demoNotes = demoAuthority.notes
         }
@@ -223,7 +228,7 @@ struct RegistryServeCommand: AsyncParsableCommand {
             adminPassword = try await Self.administrator(store: store, password: config.string("admin.password", secret: true),
                                                          demoDirectory: demo ? setup.directory : nil)
             trust = try setup.loadTrust(extra: extraTrust)
-            connection = Registry.connection(configured: configured, saved: try await store.settings())
+            connection = Registry.connection(configured: configured, saved: try await store.settings(), http: http)
         } catch {
             await store.database.close()
             throw error

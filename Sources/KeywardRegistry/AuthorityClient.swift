@@ -14,7 +14,8 @@ public struct AuthorityClient: Sendable {
     /// The largest feed read; a larger answer is refused unread (`FEED_TOO_LARGE`).
     public let maximumFeedSize: Int
 
-    public init(baseURL: String, token: String, http: HTTPClient = .authority, timeout: TimeAmount = .seconds(30), maximumFeedSize: Int = 64 << 20) {
+    /// `http` is the client made with `HTTPClient.forAuthority()`, which the caller shuts down.
+    public init(baseURL: String, token: String, http: HTTPClient, timeout: TimeAmount = .seconds(30), maximumFeedSize: Int = 64 << 20) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.token = token
         self.http = http
@@ -111,13 +112,14 @@ public struct AuthorityClient: Sendable {
 }
 
 extension HTTPClient {
-    /// The client the registry calls its authority with: AsyncHTTPClient's shared configuration, except that a refused
+    /// A client for calling the licensing authority: AsyncHTTPClient's shared configuration, except that a refused
     /// connection fails the request at once. By default the pool retries connecting with backoff until the request's
     /// 30 s deadline, so a stopped authority took 30 s to report `AUTHORITY_UNREACHABLE`, and the backoff delayed the
-    /// first run after it came back (found by scripts/verify_faults.py). Never shut down, like `.shared`.
-    public static let authority: HTTPClient = {
+    /// first run after it came back (found by scripts/verify_faults.py). Whoever makes it shuts it down
+    /// (`keyward serve` when it stops, a CLI command when it is done).
+    public static func forAuthority() -> HTTPClient {
         var configuration = HTTPClient.Configuration.singletonConfiguration
         configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }()
+    }
 }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import KeywardDomain
 import NIOCore
@@ -23,9 +24,12 @@ public final class AuthorityConnection: Sendable {
     }
 
     private let state: NIOLockedValueBox<State>
+    /// The HTTP client of every authority client, including one set later on the settings page.
+    public let http: HTTPClient
 
-    public init(client: AuthorityClient?, source: Source? = nil) {
+    public init(client: AuthorityClient?, source: Source? = nil, http: HTTPClient) {
         state = NIOLockedValueBox(State(client: client, source: source ?? (client == nil ? .none : .configuration)))
+        self.http = http
     }
 
     public var current: State { state.withLockedValue { $0 } }
@@ -79,7 +83,7 @@ extension Registry {
             try connection.replace(with: nil)
             return authoritySettings()
         }
-        let client = try Self.client(url: url, token: tokenText, saved: state.client)
+        let client = try Self.client(url: url, token: tokenText, saved: state.client, http: connection.http)
         var changes: [RegistrySetting: String?] = [.authorityURL: client.baseURL]
         if client.token != state.client?.token { changes[.syncToken] = client.token }
         try await store.saveSettings(changes, actor: actor, now: now())
@@ -88,7 +92,7 @@ extension Registry {
     }
 
     /// A client for a URL and token typed on the settings page, checked; a blank token means the saved one.
-    static func client(url: String, token tokenText: String?, saved: AuthorityClient?) throws -> AuthorityClient {
+    static func client(url: String, token tokenText: String?, saved: AuthorityClient?, http: HTTPClient) throws -> AuthorityClient {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
               let host = parsed.host, !host.isEmpty, parsed.query == nil, parsed.user == nil, url.count <= 2048 else {
             throw RegistryError.invalid(FieldError(field: "url", code: "INVALID_URL",
@@ -104,7 +108,7 @@ extension Registry {
             }
             token = saved.token
         }
-        return AuthorityClient(baseURL: url, token: token, http: saved?.http ?? .authority)
+        return AuthorityClient(baseURL: url, token: token, http: http)
     }
 
     /// A token typed on the settings page, trimmed: `nil` when blank (the saved one), `INVALID_TOKEN` when it is not shaped
@@ -126,7 +130,7 @@ extension Registry {
         let saved = connection.client
         var client: AuthorityClient
         if let url, !url.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            client = try Self.client(url: url.trimmingCharacters(in: .whitespacesAndNewlines), token: token, saved: saved)
+            client = try Self.client(url: url.trimmingCharacters(in: .whitespacesAndNewlines), token: token, saved: saved, http: connection.http)
         } else if let typed = try Self.typedToken(token) {
             // A token without a URL: the URL in use, with this token (it used to be ignored).
             guard let saved else { throw RegistryError.noAuthority }
@@ -151,11 +155,11 @@ extension Registry {
     }
 
     /// The saved settings applied over what the configuration left unset, at start-up.
-    public static func connection(configured: AuthorityClient?, saved: [RegistrySetting: String]) -> AuthorityConnection {
-        if let configured { return AuthorityConnection(client: configured, source: .configuration) }
+    public static func connection(configured: AuthorityClient?, saved: [RegistrySetting: String], http: HTTPClient) -> AuthorityConnection {
+        if let configured { return AuthorityConnection(client: configured, source: .configuration, http: http) }
         if let url = saved[.authorityURL], let token = saved[.syncToken] {
-            return AuthorityConnection(client: AuthorityClient(baseURL: url, token: token), source: .settings)
+            return AuthorityConnection(client: AuthorityClient(baseURL: url, token: token, http: http), source: .settings, http: http)
         }
-        return AuthorityConnection(client: nil)
+        return AuthorityConnection(client: nil, http: http)
     }
 }

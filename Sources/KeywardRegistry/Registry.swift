@@ -17,11 +17,11 @@ public struct Registry: Sendable {
     public let now: @Sendable () -> Date
 
     public init(store: RegistryStore, installation: RegistryInstallation, trust: TrustStore, catalog: Catalog,
-                authority: AuthorityClient? = nil, connection: AuthorityConnection? = nil, now: @escaping @Sendable () -> Date = Date.init) {
+                connection: AuthorityConnection, now: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.installation = installation
         self.trust = trust
-        self.connection = connection ?? AuthorityConnection(client: authority)
+        self.connection = connection
         self.now = now
         self.access = AccessControl(store: store, catalog: catalog, now: now)
     }

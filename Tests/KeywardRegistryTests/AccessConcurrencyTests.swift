@@ -79,7 +79,7 @@ import Testing
         try await RegistryHarness.run(backend) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 5, useType: .floating, components: ["WF"]), idNumber: "Float")
             let other = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
-                                 catalog: harness.registry.catalog, now: { harness.clock.now })
+                                 catalog: harness.registry.catalog, connection: harness.registry.connection, now: { harness.clock.now })
             try await other.loadAccess()
             let watcher = AccessWatcher(registry: other, settle: .seconds(settleSeconds), logger: .init(label: "test"))
             #expect(try await watcher.poll() == "nothing")
@@ -122,7 +122,7 @@ import Testing
     func anInstanceSeesAChangeCommittedAfterALaterOne(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let other = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
-                                 catalog: harness.registry.catalog, now: { harness.clock.now })
+                                 catalog: harness.registry.catalog, connection: harness.registry.connection, now: { harness.clock.now })
             try await other.loadAccess()
             let watcher = AccessWatcher(registry: other, logger: .init(label: "test"))
             #expect(try await watcher.poll() == "nothing")

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import KeywardRegistry
 import KeywardStore
@@ -16,7 +17,7 @@ import Testing
     /// the deadline is 10 minutes: waiting for it would overrun the test's time limit (no stopwatch in a unit test).
     @Test(.timeLimit(.minutes(1)))
     func aRefusedAuthorityConnectionFailsAtOnce() async throws {
-        let client = AuthorityClient(baseURL: "http://\(Self.closedAddress):\(Self.closedPort)", token: "kw_000000000000_00000000000000000000000000000000",
+        let client = AuthorityClient(baseURL: "http://\(Self.closedAddress):\(Self.closedPort)", token: "kw_000000000000_00000000000000000000000000000000", http: .forTests,
                                      timeout: .minutes(10))
         let error = await #expect(throws: RegistryError.self) { _ = try await client.feed(organizationId: "acme", etag: nil) }
         #expect(error?.code == "AUTHORITY_UNREACHABLE")

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdBcrypt
@@ -36,7 +37,8 @@ struct RegistryHarness: Sendable {
             let signingKey = AuthoritySigningKey()
             let clock = TestClock(start)
             let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey] + extra),
-                                    catalog: try Authority.defaultCatalog(), authority: authority, now: { clock.now })
+                                    catalog: try Authority.defaultCatalog(), connection: AuthorityConnection(client: authority, http: .forTests),
+                                    now: { clock.now })
             try await body(RegistryHarness(registry: registry, signingKey: signingKey, clock: clock, throttle: LoginThrottle(maximumPerLogin: 3, maximumPerAddress: 10)))
         }
     }
@@ -121,4 +123,10 @@ struct RegistryAPI: Sendable {
         let body = try String(decoding: JSONSerialization.data(withJSONObject: ["idNumber": idNumber, "accessKey": accessKey]), as: UTF8.self)
         return try await call(.post, "/api/v1/license-keys", json: body)
     }
+}
+
+extension HTTPClient {
+    /// The tests' client for authorities they start: one for the whole test process, never shut down (`keyward serve`
+    /// and the CLI make their own and shut it down).
+    static let forTests = HTTPClient.forAuthority()
 }

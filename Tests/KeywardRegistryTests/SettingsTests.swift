@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -90,18 +91,18 @@ import Testing
             let token = APIToken.generate().text
             try await harness.registry.saveAuthoritySettings(url: "https://licensing.example.com", token: token, actor: "test")
             let saved = try await harness.store.settings()
-            let restarted = Registry.connection(configured: nil, saved: saved)
+            let restarted = Registry.connection(configured: nil, saved: saved, http: .forTests)
             #expect(restarted.current.source == .settings)
             #expect(restarted.client?.baseURL == "https://licensing.example.com")
             #expect(restarted.client?.uses(token: token) == true)
-            let configured = Registry.connection(configured: AuthorityClient(baseURL: "https://other.example.com", token: "kw_x"), saved: saved)
+            let configured = Registry.connection(configured: AuthorityClient(baseURL: "https://other.example.com", token: "kw_x", http: .forTests), saved: saved, http: .forTests)
             #expect(configured.current.source == .configuration)
             #expect(configured.client?.baseURL == "https://other.example.com")
         }
     }
 
     @Test func theSettingsPageCannotChangeWhatTheConfigurationSets() async throws {
-        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "https://licensing.example.com", token: "kw_x")) { harness in
+        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "https://licensing.example.com", token: "kw_x", http: .forTests)) { harness in
             try await harness.withAPI { api in
                 let shown = try await api.call(.get, "/api/v1/settings/authority").json
                 #expect(shown["source"] as? String == "configuration")
@@ -144,7 +145,7 @@ import Testing
 
     /// The daily loop: a failing authority is retried after 1, 5 and 30 minutes, then the next day.
     @Test func theSchedulerRetriesAFailedRunThenWaitsForTheNextDay() async throws {
-        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", timeout: .milliseconds(300))) { harness in
+        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", http: .forTests, timeout: .milliseconds(300))) { harness in
             let clock = harness.clock
             let stopAt = clock.now.addingTimeInterval(36 * 3600)
             let scheduler = SyncScheduler(synchronizer: Synchronizer(registry: harness.registry), schedule: SyncSchedule(minuteOfDay: 120),

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -34,7 +35,7 @@ import Testing
         try await Self.withAuthority { authority, url, token in
             let first = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
             let second = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token), trusting: authority.keyring.publicKeys) { harness in
+            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests), trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
                 // The customer pasted the first key by hand before synchronizing: it stays theirs. Its ID # happens to be
                 // the second key's serial, which synchronized keys are filed under: the second gets another ID #.
@@ -76,7 +77,7 @@ import Testing
         try await Self.withAuthority(catalog: catalog) { authority, url, token in
             let spec = LicenseKeySpecification(profile: .staff, useType: .nominative, users: 5, purchaseType: .sale, components: ["LAB"])
             _ = try await authority.issue(spec, organizationId: "acme", actor: "test")
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token), trusting: authority.keyring.publicKeys) { harness in
+            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests), trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
                 #expect(harness.registry.catalog.component("LAB") == nil, "the shipped catalog has no LAB")
                 #expect(try await Synchronizer(registry: harness.registry).run(trigger: .manual, actor: "test").outcome == .succeeded)
@@ -84,7 +85,7 @@ import Testing
                 #expect(harness.registry.catalog.component("LAB")?.menus.map(\.code) == ["LB001"])
                 // Kept for the next start, and used by access groups at once.
                 let restarted = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
-                                         catalog: try Authority.defaultCatalog())
+                                         catalog: try Authority.defaultCatalog(), connection: harness.registry.connection)
                 try await restarted.loadAccess()
                 #expect(restarted.catalog.version == "2027.01")
                 let key = try #require(try await harness.store.keys().first)
@@ -110,7 +111,7 @@ import Testing
     @Test func activatesByItselfWhenKeysChanged() async throws {
         try await Self.withAuthority { authority, url, token in
             _ = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token), trusting: authority.keyring.publicKeys) { harness in
+            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests), trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
                 let run = try await Synchronizer(registry: harness.registry).run(trigger: .manual, actor: "user:admin")
                 #expect(run.activationError == nil)
@@ -152,7 +153,7 @@ import Testing
         try await app.test(.live) { client in
             let url = "http://127.0.0.1:\(client.port!)"
             let authorityKey = AuthoritySigningKey()
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: "kw_x", timeout: .seconds(1), maximumFeedSize: 64 * 1024),
+            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: "kw_x", http: .forTests, timeout: .seconds(1), maximumFeedSize: 64 * 1024),
                                           trusting: [authorityKey.publicKey]) { harness in
                 let acme = Organization(id: "acme", legalName: "ACME Industries Ltd.")
                 let goodKey = harness.accessKey(serial: "KW-SYNC-0001", signedWith: authorityKey)
@@ -197,7 +198,7 @@ import Testing
             }
         }
         // The authority is gone: connection refused.
-        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", timeout: .seconds(2))) { harness in
+        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", http: .forTests, timeout: .seconds(2))) { harness in
             let run = try await Synchronizer(registry: harness.registry).run(trigger: .manual, actor: "test")
             #expect(run.errorCode == "AUTHORITY_UNREACHABLE")
         }
@@ -214,10 +215,10 @@ import Testing
                 try await Migrator(Schema.registry).migrate(database, logger: testLogger)
                 let installation = try await RegistryStore(database: database).createInstallation(RegistryInstallation(
                     installationId: "inst-1", organization: Organization(id: "acme", legalName: "ACME"), environment: .production, createdAt: Date())).installation
-                let authority = AuthorityClient(baseURL: "http://127.0.0.1:\(client.port!)", token: "kw_x")
+                let authority = AuthorityClient(baseURL: "http://127.0.0.1:\(client.port!)", token: "kw_x", http: .forTests)
                 func instance(_ database: KeywardDatabase) throws -> Synchronizer {
                     Synchronizer(registry: Registry(store: RegistryStore(database: database), installation: installation, trust: TrustStore(),
-                                                    catalog: try Authority.defaultCatalog(), authority: authority))
+                                                    catalog: try Authority.defaultCatalog(), connection: AuthorityConnection(client: authority, http: .forTests)))
                 }
                 let first = try instance(database), second = try instance(try await open())
                 async let running: SynchronizationRun = first.run(trigger: .scheduled, actor: "one")
@@ -237,7 +238,7 @@ import Testing
         scripted.answer.withLock { $0 = .init(status: .internalServerError, body: "slow", delay: .milliseconds(800)) }
         let app = Application(router: scripted.router())
         try await app.test(.live) { client in
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:\(client.port!)", token: "kw_x")) { harness in
+            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:\(client.port!)", token: "kw_x", http: .forTests)) { harness in
                 let synchronizer = Synchronizer(registry: harness.registry)
                 async let first: SynchronizationRun = synchronizer.run(trigger: .manual, actor: "a")
                 try await Task.sleep(for: .milliseconds(200))

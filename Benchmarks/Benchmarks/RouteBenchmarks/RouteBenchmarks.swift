@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Benchmark
 import Foundation
 import Hummingbird
@@ -38,7 +39,9 @@ enum RouteFixture {
         let installation = try await store.createInstallation(RegistryInstallation(
             installationId: "inst-bench", organization: Organization(id: "bench", legalName: "Bench Ltd."), environment: .production, createdAt: now)).installation
         let signingKey = AuthoritySigningKey()
-        let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey]), catalog: try Authority.defaultCatalog())
+        // No authority: the client is made for the connection's sake and lives as long as the benchmark process.
+        let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey]), catalog: try Authority.defaultCatalog(),
+                                connection: AuthorityConnection(client: nil, http: .forAuthority()))
         let serial = Serial.generate()
         let license = LicenseKey(serial: serial, organization: installation.organization, profile: .manager, useType: .nominative, users: 1000,
                                  purchaseType: .sale, suiteVersion: "2.1", validFrom: now.addingTimeInterval(-86_400), expiresAt: nil,

@@ -48,6 +48,15 @@ func withRegistry(_ options: RegistryOptions, _ body: (Registry) async throws ->
     }
 }
 
+/// The built-in administrator's password under the users' rule (`UserRules.password`), or a bad-input failure.
+func checkAdministratorPassword(_ password: String, field: String) throws {
+    do {
+        _ = try UserRules.password(password)
+    } catch {
+        throw CommandFailure.badInput(field, "use at least 12 characters and at most 72 bytes (72 letters without accents, fewer with).")
+    }
+}
+
 /// Runs `body` with an HTTP client for the licensing authority (`HTTPClient.forAuthority()`), shut down after.
 func withAuthorityHTTP<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
     let http = HTTPClient.forAuthority()
@@ -254,9 +263,7 @@ struct AdminCommand: AsyncParsableCommand {
             let given = passwordStdin
                 ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
                 : ProcessInfo.processInfo.environment["KEYWARD_ADMIN_PASSWORD"]
-            if let given, given.count < 12 || given.count > 72 {
-                throw CommandFailure.badInput("password", "use 12 to 72 characters.")
-            }
+            if let given { try checkAdministratorPassword(given, field: "password") }
             let password = given ?? APIToken.generate().secret
             try await withRegistry(options) { registry in
                 try await registry.store.setPassword("admin", hash: Bcrypt.hash(password, cost: 12), actor: "cli", now: Date())

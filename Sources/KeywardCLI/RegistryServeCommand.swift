@@ -217,6 +217,9 @@ struct RegistryServeCommand: AsyncParsableCommand {
             throw CommandFailure.badInput("--sync-at", "\"\(text)\" is not a time: use HH:MM, 24-hour, UTC, e.g. 02:00.")
         }
         let autoActivate = try config.bool("sync.autoActivate", name: "--sync-auto-activate") ?? true
+        // Checked before anything is written: a refused password leaves no installation behind.
+        let givenAdminPassword = config.string("admin.password", secret: true)
+        if let givenAdminPassword { try checkAdministratorPassword(givenAdminPassword, field: "KEYWARD_ADMIN_PASSWORD") }
 
         let store = try await setup.openStore(logger: logger)
         let installation: RegistryInstallation
@@ -225,7 +228,7 @@ struct RegistryServeCommand: AsyncParsableCommand {
         let connection: AuthorityConnection
         do {
             installation = try await Self.installation(store: store, organization: organization, legalName: legalName, environment: environment)
-            adminPassword = try await Self.administrator(store: store, password: config.string("admin.password", secret: true),
+            adminPassword = try await Self.administrator(store: store, password: givenAdminPassword,
                                                          demoDirectory: demo ? setup.directory : nil)
             trust = try setup.loadTrust(extra: extraTrust)
             connection = Registry.connection(configured: configured, saved: try await store.settings(), http: http)

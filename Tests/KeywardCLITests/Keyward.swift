@@ -19,8 +19,10 @@ struct Keyward {
         return directory.appendingPathComponent("keyward")
     }()
 
+    /// A command still running after `timeout` seconds is stopped with SIGTERM (a `serve` that should have been refused
+    /// would otherwise keep the test waiting for ever).
     @discardableResult
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], timeout: TimeInterval = 300) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -30,6 +32,9 @@ struct Keyward {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        let stop = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: stop)
+        defer { stop.cancel() }
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         // Read both pipes before waiting, so a large output cannot fill a pipe and stall the child.

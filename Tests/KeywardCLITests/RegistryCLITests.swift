@@ -47,6 +47,21 @@ import Testing
         }
     }
 
+    /// The administrator's password follows the users' rule (at least 12 characters, at most 72 bytes), and a refused one
+    /// leaves nothing behind: the next start with a good one makes the installation.
+    @Test func aFirstStartWithATooShortAdministratorPasswordWritesNothing() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-registry-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let start = ["serve", "--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME", "--port", "0"]
+        for password in ["short", String(repeating: "\u{e9}", count: 8), String(repeating: "\u{1F512}", count: 19)] {
+            let refused = try Keyward.run(start, environment: ["KEYWARD_ADMIN_PASSWORD": password], timeout: 30)
+            #expect(refused.status == 2)
+            #expect(refused.stderr.contains("KEYWARD_ADMIN_PASSWORD") && refused.stderr.contains("12 characters"))
+        }
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).isEmpty, "no database was made")
+        _ = try await AccessCLITests.installation(directory)
+    }
+
     @Test func theFirstStartMakesTheInstallationAndAdministratorOnce() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-registry-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }

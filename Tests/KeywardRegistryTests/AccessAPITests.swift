@@ -34,6 +34,10 @@ import Testing
                     (["login": "robert'); DROP TABLE registry_users;--", "name": "X", "email": "x@example.com"], .unprocessableContent, "INVALID_LOGIN"),
                     (["login": "x", "name": "", "email": "x@example.com"], .unprocessableContent, "INVALID_NAME"),
                     (["login": "x", "name": "X", "email": "x@example.com", "password": "short"], .unprocessableContent, "INVALID_PASSWORD"),
+                    // 8 characters in 13 bytes: the minimum counts characters (found by scripts/verify_api.py).
+                    (["login": "x", "name": "X", "email": "x@example.com", "password": "\u{ed}\u{9a}\u{c7}{\u{f9}\u{5bc46}(\u{c3}"], .unprocessableContent, "INVALID_PASSWORD"),
+                    // 20 characters in 80 bytes: the maximum counts bytes, bcrypt's limit.
+                    (["login": "x", "name": "X", "email": "x@example.com", "password": String(repeating: "\u{1F512}", count: 20)], .unprocessableContent, "INVALID_PASSWORD"),
                     (["login": "x", "name": "X"], .unprocessableContent, "INVALID_FIELD"),
                 ]
                 for (body, status, code) in refusals {
@@ -58,6 +62,10 @@ import Testing
                 #expect(try await api.call(.post, "/api/v1/users/j.smith/enable").json["active"] as? Bool == true)
                 #expect(try await api.call(.post, "/api/v1/auth/token", token: .some(nil), json: #"{"login":"bob","password":""}"#).status == .unauthorized,
                         "a user without a password cannot log in")
+                // 12 characters in 20 bytes: long enough, and the user logs in with it.
+                let accented = String(repeating: "\u{c9}t\u{e9}", count: 4)
+                #expect(try await api.call(.post, "/api/v1/users", json: Self.json(["login": "ana", "name": "Ana", "email": "ana@example.com", "password": accented])).status == .created)
+                #expect(try await api.call(.post, "/api/v1/auth/token", token: .some(nil), json: Self.json(["login": "ana", "password": accented])).status == .created)
             }
         }
     }

@@ -4,7 +4,8 @@
 Routes, each at 16, 64 and 256 connections: the trivial route (/health/live), the entitlement check, the key list,
 the authority's feed (200, and 304 with If-None-Match), session open and heartbeat. Reported: req/s, p50/p99/max,
 errors (socket errors and non-2xx/3xx), and the ratio to the trivial route of the same server at the same number of
-connections (sent with the same token as the routes it is compared with). The routes take turns at each connection count, so a busier moment of the shared machine falls on all.
+connections (sent with the same token as the routes it is compared with). The routes take turns at each connection
+count, so a busier moment of the shared machine falls on all.
 
 Full mode adds a 10-minute soak: the check, the key list, heartbeats and the trivial route at once, plus a steady
 open/close of sessions, with the registry's RSS sampled every 10 s. It must show no errors and no growth trend.

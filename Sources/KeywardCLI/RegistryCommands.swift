@@ -33,16 +33,17 @@ func withRegistry(_ options: RegistryOptions, _ body: (Registry) async throws ->
         let registry = try await options.openRegistry(http: http)
         do {
             try await body(registry)
-        } catch let error as RegistryError {
-            await registry.store.database.close()
-            if case .invalid = error { throw CommandFailure(message: "error: \(error.code): \(error.message)", exitCode: 2) }
-            throw CommandFailure.failed("\(error.code): \(error.message)")
-        } catch let error as StoreError {
-            await registry.store.database.close()
-            throw CommandFailure.failed("\(error.code): \(error.message)")
         } catch {
             await registry.store.database.close()
-            throw error
+            switch error {
+            case let error as RegistryError:
+                if case .invalid = error { throw CommandFailure(message: "error: \(error.code): \(error.message)", exitCode: 2) }
+                throw CommandFailure.failed("\(error.code): \(error.message)")
+            case let error as StoreError:
+                throw CommandFailure.failed("\(error.code): \(error.message)")
+            default:
+                throw error
+            }
         }
         await registry.store.database.close()
     }

@@ -73,14 +73,20 @@ import Testing
 
 /// Two registry instances on one PostgreSQL database: each sees the other's access changes.
 @Suite struct AccessWatcherTests {
+    /// Another registry instance on the harness's database, with its snapshot built as `serve` builds it at start.
+    static func secondInstance(_ harness: RegistryHarness) async throws -> Registry {
+        let other = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
+                             catalog: harness.registry.catalog, connection: harness.registry.connection, now: { harness.clock.now })
+        try await other.loadAccess()
+        return other
+    }
+
     /// With the floor of counted audit events kept (60 s) and moved at every look (0 s).
     @Test(arguments: Backend.available.filter { $0 == .postgres }, [60, 0])
     func anInstanceSeesAccessChangesMadeByAnother(backend: Backend, settleSeconds: Int) async throws {
         try await RegistryHarness.run(backend) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 5, useType: .floating, components: ["WF"]), idNumber: "Float")
-            let other = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
-                                 catalog: harness.registry.catalog, connection: harness.registry.connection, now: { harness.clock.now })
-            try await other.loadAccess()
+            let other = try await Self.secondInstance(harness)
             let watcher = AccessWatcher(registry: other, settle: .seconds(settleSeconds), logger: .init(label: "test"))
             #expect(try await watcher.poll() == "nothing")
 
@@ -121,9 +127,7 @@ import Testing
     @Test(arguments: Backend.available.filter { $0 == .postgres })
     func anInstanceSeesAChangeCommittedAfterALaterOne(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
-            let other = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
-                                 catalog: harness.registry.catalog, connection: harness.registry.connection, now: { harness.clock.now })
-            try await other.loadAccess()
+            let other = try await Self.secondInstance(harness)
             let watcher = AccessWatcher(registry: other, logger: .init(label: "test"))
             #expect(try await watcher.poll() == "nothing")
             func known(_ login: String) -> Bool {
@@ -134,6 +138,7 @@ import Testing
             let (written, wroteLate) = AsyncStream<Void>.makeStream()
             let (release, commitLate) = AsyncStream<Void>.makeStream()
             let late = Task {
+                defer { wroteLate.finish() }  // a failed write ends the wait below instead of hanging the test
                 try await harness.store.database.write { sql in
                     try await sql.raw("""
                         INSERT INTO registry_users (login_folded, login, name, email, active, builtin, created_at)

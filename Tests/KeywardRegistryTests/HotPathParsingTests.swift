@@ -1,5 +1,6 @@
 import Hummingbird
 import KeywardHTTP
+import KeywardTestSupport
 import Testing
 
 /// The entitlement check's hand-written readers of the request target agree with the ones they stand in for.
@@ -27,7 +28,7 @@ import Testing
     }
 
     @Test func randomQueriesAreReadAsHummingbirdReadsThem() {
-        var generator = SystemRandomNumberGenerator()
+        var generator = SeededGenerator(seed: 7)
         let pieces = ["login", "menu", "a", "=", "=", "&", "&", "+", "é", "%", "2", "0", "E", "#", "?", "/"]
         var fastPathSeen = 0
         for _ in 0..<5_000 {

@@ -11,16 +11,22 @@ import Testing
 @Suite struct SessionSnapshotTests {
     static let backends = Backend.available.filter { $0 != .sqliteMemory }
 
+    /// A floating key of 5 seats for WF, and ann in a group granting WF001 on it; returns the key.
+    static func annInAGroupOnAFloatingKey(_ harness: RegistryHarness) async throws -> RegisteredKey {
+        let key = try await harness.registerAndActivate(harness.accessKey(users: 5, useType: .floating, components: ["WF"]), idNumber: "Float")
+        _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
+        _ = try await harness.registry.createGroup(GroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "WF", menus: ["WF001"],
+                                                              users: ["ann"]), actor: "test")
+        return key
+    }
+
     /// Found in review: a heartbeat's late patch put back a session that a logout had ended in between (renew written,
     /// logout written and reloaded, then the heartbeat's patch), so the check allowed the user again for a lease.
     @Test(arguments: backends)
     func aLatePatchDoesNotBringBackAnEndedSession(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let registry = harness.registry
-            let key = try await harness.registerAndActivate(harness.accessKey(users: 5, useType: .floating, components: ["WF"]), idNumber: "Float")
-            _ = try await registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
-            _ = try await registry.createGroup(GroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "WF", menus: ["WF001"], users: ["ann"]),
-                                               actor: "test")
+            let key = try await Self.annInAGroupOnAFloatingKey(harness)
             func allowed() -> Bool { registry.access.snapshot.check(login: "ann", component: "WF", menu: "WF001", at: harness.clock.now).allowed }
 
             let session = try await registry.openSession(login: "ann", ip: nil, actor: "test")
@@ -47,10 +53,7 @@ import Testing
     func aLogoutLeavesTheUsersOtherSessionsOnTheKey(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let registry = harness.registry
-            let key = try await harness.registerAndActivate(harness.accessKey(users: 5, useType: .floating, components: ["WF"]), idNumber: "Float")
-            _ = try await registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
-            _ = try await registry.createGroup(GroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "WF", menus: ["WF001"], users: ["ann"]),
-                                               actor: "test")
+            let key = try await Self.annInAGroupOnAFloatingKey(harness)
             func allowed() -> Bool { registry.access.snapshot.check(login: "ann", component: "WF", menu: "WF001", at: harness.clock.now).allowed }
 
             let first = try await registry.openSession(login: "ann", ip: nil, actor: "test")

@@ -68,10 +68,9 @@ public final class AccessWatcher: Service, Sendable {
                     try row?.decode(column: "settled", as: Int.self) ?? 0, try row?.decode(column: "sessions", as: Int.self) ?? 0,
                     try row?.decode(column: "lease", as: Int64?.self))
         }
-        let recent = (previous?.seen ?? []).filter { $0.id > settled } + [(at: now, id: highest)]
-        let mark = previous == nil
-            ? Mark(floor: highest, changes: 0, seen: [(at: now, id: highest)], sessions: sessions, latestLease: lease)
-            : Mark(floor: settled, changes: changesAboveSettled, seen: recent, sessions: sessions, latestLease: lease)
+        // On the first look nothing is above `settled` (Int64.max), and the floor starts at the highest id.
+        let mark = Mark(floor: previous == nil ? highest : settled, changes: changesAboveSettled,
+                        seen: (previous?.seen ?? []).filter { $0.id > settled } + [(at: now, id: highest)], sessions: sessions, latestLease: lease)
         last.withLockedValue { $0 = mark }
         guard let previous else { return "nothing" }
         if changes != previous.changes {

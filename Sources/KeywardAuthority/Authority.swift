@@ -9,6 +9,8 @@ public struct Authority: Sendable {
     public let store: AuthorityStore
     public let keyring: AuthorityKeyring
     public let catalog: Catalog
+    /// The catalog signed with the active key, made once: registries take only a signed catalog.
+    public let signedCatalog: SignedDocument
     public let now: @Sendable () -> Date
     let feeds: FeedCache
 
@@ -17,6 +19,7 @@ public struct Authority: Sendable {
         self.store = store
         self.keyring = keyring
         self.catalog = catalog
+        self.signedCatalog = catalog.signed(with: keyring.activeKey)
         self.now = now
         self.feeds = FeedCache(budget: feedCacheBudget)
     }

@@ -22,18 +22,31 @@ struct AuthorityServeCommand: AsyncParsableCommand {
     @Option(help: "The port to listen on (0 picks a free one).")
     var port = 8081
 
+    @OptionGroup var server: ServerOptions
+
     func run() async throws {
         var logger = Logger(label: "keyward.authority")
         logger.logLevel = ProcessInfo.processInfo.environment["KEYWARD_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let metrics = PrometheusCollectorRegistry()
         // Process-wide by design of swift-metrics: bootstrapped once, here at the edge.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
+        let config = try await KeywardConfiguration.load(flags: .init(flags: server.flags), file: nil)
+        let limits = try ServerOptions.limits(config)
+        let metricsToken = try ServerOptions.metricsToken(config)
+        try ServerOptions.checkFree(host: host, port: port, flag: "--port")
+        DataDirectoryPermissions.restrictNewFiles()
         let authority = try await dataDirectory.openAuthority(logger: logger)
         let host = host
-        let app = buildAuthorityApplication(AuthorityDependencies(authority: authority, metrics: metrics), host: host, port: port, logger: logger) { port in
+        let dependencies = AuthorityDependencies(authority: authority, metrics: metrics, metricsToken: metricsToken)
+        let app = buildAuthorityApplication(dependencies, host: host, port: port, limits: limits, logger: logger) { port in
             // Written unbuffered: when standard output is a pipe, scripts and supervisors wait for this line.
             FileHandle.standardOutput.write(Data("Keyward authority listening on http://\(host):\(port) (database \(authority.store.database.location))\n".utf8))
         }
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch {
+            await authority.store.database.close()
+            throw CommandFailure.failed("the authority stopped: \(error). If the address \(host):\(port) is in use, choose another with --port.")
+        }
     }
 }

@@ -10,7 +10,7 @@ struct KeywardConfiguration: Sendable {
     let reader: ConfigReader
 
     /// Environment variables whose values are secrets: never printed by the configuration's access reports.
-    static let secretVariables: Set<String> = ["KEYWARD_SYNC_TOKEN", "KEYWARD_ADMIN_PASSWORD"]
+    static let secretVariables: Set<String> = ["KEYWARD_SYNC_TOKEN", "KEYWARD_ADMIN_PASSWORD", "KEYWARD_METRICS_TOKEN"]
 
     static func load(flags: [AbsoluteConfigKey: String], file: String?,
                      environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> KeywardConfiguration {

@@ -267,7 +267,7 @@ struct AdminCommand: AsyncParsableCommand {
             if let given { try checkAdministratorPassword(given, field: "password") }
             let password = given ?? APIToken.generate().secret
             try await withRegistry(options) { registry in
-                try await registry.store.setPassword("admin", hash: Bcrypt.hash(password, cost: 12), actor: "cli", now: Date())
+                try await registry.store.setPassword("admin", hash: Bcrypt.hash(password, cost: PasswordHasher.cost), actor: "cli", now: Date())
             }
             if given == nil { print("New password for admin: \(password)") } else { print("Password for admin changed.") }
         }

@@ -57,6 +57,7 @@ struct RegistrySetup {
     var trustFileInDirectory: URL { directory.appendingPathComponent("trusted-keys.txt") }
 
     func openStore(logger: Logger) async throws -> RegistryStore {
+        DataDirectoryPermissions.restrictNewFiles()
         let location: DatabaseLocation
         do {
             location = try DatabaseLocation.parse(database ?? directory.appendingPathComponent("registry.sqlite").path)
@@ -64,6 +65,7 @@ struct RegistrySetup {
             throw CommandFailure.badInput("--database", error.message)
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for warning in DataDirectoryPermissions.tighten(directory) { logger.warning("\(warning)") }
         let database = try await KeywardDatabase.open(location, logger: logger)
         do {
             try await Migrator(Schema.registry).migrate(database, logger: logger)
@@ -164,13 +166,18 @@ struct RegistryServeCommand: AsyncParsableCommand {
     @Option(help: "With --demo: the demo authority's port.")
     var demoAuthorityPort = 8081
 
+    @OptionGroup var server: ServerOptions
+
+    @Option(help: "Secure on the web UI's cookies: auto (when a proxy says the request came over HTTPS), always or never (KEYWARD_SECURE_COOKIES, secureCookies).")
+    var secureCookies: SecureCookies?
+
     /// The flags given, under their configuration keys.
     var flags: [AbsoluteConfigKey: String] {
         let given: [(AbsoluteConfigKey, String?)] = [
             ("host", host), ("port", port.map(String.init)), ("organization", organization), ("legalName", legalName),
             ("environment", environment?.rawValue), ("authority.url", authorityURL), ("sync.tokenFile", syncTokenFile),
-            ("sync.autoActivate", syncAutoActivate.map(String.init)), ("sync.at", syncAt),
-        ]
+            ("sync.autoActivate", syncAutoActivate.map(String.init)), ("sync.at", syncAt), ("secureCookies", secureCookies?.rawValue),
+        ] + server.flags
         return .init(flags: given)
     }
 
@@ -188,6 +195,15 @@ struct RegistryServeCommand: AsyncParsableCommand {
 
         let host = config.string("host") ?? "127.0.0.1"
         let port = try config.int("port", name: "--port") ?? 8080
+        let limits = try ServerOptions.limits(config)
+        let metricsToken = try ServerOptions.metricsToken(config)
+        let cookieText = config.string("secureCookies") ?? SecureCookies.auto.rawValue
+        guard let cookies = SecureCookies(rawValue: cookieText) else {
+            throw CommandFailure.badInput("--secure-cookies", "\"\(cookieText)\" is not auto, always or never.")
+        }
+        // Before anything is written: a port in use refuses the start with one sentence, and leaves no database behind.
+        try ServerOptions.checkFree(host: host, port: port, flag: "--port (KEYWARD_PORT)")
+        if demo { try ServerOptions.checkFree(host: host, port: demoAuthorityPort, flag: "--demo-authority-port") }
         var services: [any Service] = []
         var organization = config.string("organization")
         var legalName = config.string("legalName")
@@ -244,11 +260,12 @@ struct RegistryServeCommand: AsyncParsableCommand {
         // Always planned: an authority set later on the settings page is synchronized with from the next run.
         let scheduler = SyncScheduler(synchronizer: synchronizer, schedule: SyncSchedule(minuteOfDay: minute), logger: logger)
         let notes = demoNotes
-        let dependencies = try await RegistryDependencies(registry: registry, metrics: metrics, synchronizer: synchronizer, scheduler: scheduler)
+        let dependencies = try await RegistryDependencies(registry: registry, metrics: metrics, synchronizer: synchronizer, scheduler: scheduler,
+                                                          metricsToken: metricsToken, secureCookies: cookies)
         services.append(scheduler)
         services.append(SessionSweeper(registry: registry, logger: logger))
         if store.database.kind == .postgres { services.append(AccessWatcher(registry: registry, logger: logger)) }
-        let app = buildRegistryApplication(dependencies, host: host, port: port, logger: logger) { port in
+        let app = buildRegistryApplication(dependencies, host: host, port: port, limits: limits, logger: logger) { port in
             var lines = ["Keyward registry listening on http://\(host):\(port) (installation \(installation.installationId), \(installation.organization.id), \(installation.environment.rawValue))"]
             if let adminPassword { lines.append("Administrator: login admin, password \(adminPassword)") }
             lines += notes
@@ -256,7 +273,14 @@ struct RegistryServeCommand: AsyncParsableCommand {
         }
         services.append(app)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            // The server could not start (the port was taken between the check and the bind): one sentence, and the
+            // database closed instead of left to its deinitializer.
+            await store.database.close()
+            throw CommandFailure.failed("the registry stopped: \(error). If the address \(host):\(port) is in use, choose another with --port.")
+        }
     }
 
     /// The installation, made at first start from the options.
@@ -281,7 +305,7 @@ struct RegistryServeCommand: AsyncParsableCommand {
             return demoPasswordFile.flatMap { try? String(contentsOf: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
         }
         let password = given ?? APIToken.generate().secret
-        _ = try await store.createAdministrator(login: "admin", passwordHash: Bcrypt.hash(password, cost: 12), now: Date())
+        _ = try await store.createAdministrator(login: "admin", passwordHash: Bcrypt.hash(password, cost: PasswordHasher.cost), now: Date())
         if let demoPasswordFile { try password.write(to: demoPasswordFile, atomically: true, encoding: .utf8) }
         return given == nil || demoPasswordFile != nil ? password : nil
     }
@@ -295,3 +319,4 @@ struct RegistryServeCommand: AsyncParsableCommand {
 }
 
 extension InstallationEnvironment: ExpressibleByArgument {}
+extension SecureCookies: ExpressibleByArgument {}

@@ -62,3 +62,17 @@ public struct Catalog: Codable, Sendable, Hashable {
         return catalog
     }
 }
+
+extension Catalog {
+    /// This catalog signed with `key`, as the authority publishes it at `/v1/catalog/signed`.
+    public func signed(with key: AuthoritySigningKey) -> SignedDocument {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return SignedDocument.sign(try! encoder.encode(self), for: .catalog, with: key)
+    }
+
+    /// The catalog a signed document carries, once its signature checks out with a trusted key.
+    public static func verified(_ document: SignedDocument, trust: TrustStore) throws -> Catalog {
+        try decode(try document.verifiedPayload(for: .catalog, trust: trust))
+    }
+}

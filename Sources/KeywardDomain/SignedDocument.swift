@@ -1,6 +1,6 @@
 import Foundation
 
-/// A JSON document signed by the authority: the feed envelope and the activation certificate.
+/// A JSON document signed by the authority: the feed envelope, the activation certificate and the catalog.
 ///
 ///     {"kid": "...", "payload": "<base64url(JSON)>", "signature": "<base64url(Ed25519)>"}
 ///
@@ -15,6 +15,9 @@ public struct SignedDocument: Codable, Sendable, Hashable {
     public enum Purpose: String, Sendable {
         case feed
         case certificate
+        /// The solutions catalog: which menus each profile opens, so whoever answers at the authority's address
+        /// cannot rewrite them.
+        case catalog
     }
 
     /// Signs `payload` JSON for `purpose` with `key`.

@@ -6,13 +6,14 @@ import KeywardDomain
 extension Request {
     /// The body decoded as `T`: 400 `INVALID_JSON` when it is not JSON, 422 `INVALID_FIELD` naming the field
     /// when a field is missing or has the wrong type, 413 past the context's size limit, 400 `NUL_IN_TEXT` when a string
-    /// holds U+0000. Unknown fields are ignored.
-    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
+    /// holds U+0000. Unknown fields are ignored. `limit` lowers the context's size limit for this body.
+    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext, limit: Int? = nil) async throws -> T {
         let buffer: ByteBuffer
+        let limit = min(limit ?? context.maxUploadSize, context.maxUploadSize)
         do {
-            buffer = try await body.collect(upTo: context.maxUploadSize)
+            buffer = try await body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
-            throw APIError.payloadTooLarge(limit: context.maxUploadSize)
+            throw APIError.payloadTooLarge(limit: limit)
         }
         guard buffer.readableBytes > 0 else {
             throw APIError(.badRequest, code: "INVALID_JSON", message: "The request needs a JSON body.")

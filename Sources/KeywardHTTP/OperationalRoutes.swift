@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import KeywardStore
@@ -8,11 +9,21 @@ public struct OperationalRoutes<Context: RequestContext>: Sendable {
     let database: KeywardDatabase
     let metrics: PrometheusCollectorRegistry
     let openAPI: String
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>` (Prometheus' `authorization` scrape setting).
+    let metricsToken: String?
 
-    public init(database: KeywardDatabase, metrics: PrometheusCollectorRegistry, openAPI: String) {
+    public init(database: KeywardDatabase, metrics: PrometheusCollectorRegistry, openAPI: String, metricsToken: String? = nil) {
         self.database = database
         self.metrics = metrics
         self.openAPI = openAPI
+        self.metricsToken = metricsToken
+    }
+
+    /// Whether the request carries the metrics token, compared in constant time (as hashes, so lengths do not show).
+    func mayReadMetrics(_ request: Request) -> Bool {
+        guard let metricsToken else { return true }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return false }
+        return SHA256.hash(data: Data(header.dropFirst(7).utf8)) == SHA256.hash(data: Data(metricsToken.utf8))
     }
 
     public func add(to router: Router<Context>) {
@@ -26,7 +37,13 @@ public struct OperationalRoutes<Context: RequestContext>: Sendable {
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
         }
-        router.get("/metrics") { _, _ in
+        router.get("/metrics") { request, _ in
+            guard mayReadMetrics(request) else {
+                var refusal = APIError(.unauthorized, code: "UNAUTHENTICATED",
+                                       message: "The metrics need the metrics token: \"Authorization: Bearer <token>\" (Prometheus: authorization.credentials_file).")
+                refusal.headers[.wwwAuthenticate] = "Bearer"
+                throw refusal
+            }
             var text: [UInt8] = []
             metrics.emit(into: &text)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))

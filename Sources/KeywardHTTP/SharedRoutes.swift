@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import KeywardDomain
 import KeywardStore
 import Logging
@@ -35,14 +36,17 @@ extension AuditQuery {
     }
 }
 
-/// A Keyward service's application: `router` on `host:port`, with the database closed after the server on shutdown.
+/// A Keyward service's application: `router` on `host:port` within `limits`, with the database closed after the
+/// server on shutdown.
 public func buildKeywardApplication<Context: RequestContext>(
-    router: Router<Context>, database: KeywardDatabase, serverName: String, host: String, port: Int, logger: Logger,
-    onServerRunning: @escaping @Sendable (Int) async -> Void
+    router: Router<Context>, database: KeywardDatabase, serverName: String, host: String, port: Int, limits: ConnectionLimits = .init(),
+    logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void
 ) -> some ApplicationProtocol where Context: InitializableFromSource<ApplicationRequestContextSource> {
     var app = Application(
         router: router,
-        configuration: .init(address: .hostname(host, port: port), serverName: serverName),
+        server: limits.server,
+        configuration: .init(address: .hostname(host, port: port), serverName: serverName,
+                             availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections)),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
         logger: logger
     )

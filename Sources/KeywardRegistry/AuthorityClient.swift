@@ -44,9 +44,16 @@ public struct AuthorityClient: Sendable {
         }
     }
 
-    /// The authority's solutions catalog.
-    public func catalog() async throws -> Catalog {
-        try Catalog.decode(try await send("GET", "/v1/catalog", maximumSize: 4 << 20))
+    /// The authority's solutions catalog, signed by a key `trust` holds: an unsigned or wrongly signed one is refused
+    /// (`CATALOG_NOT_SIGNED`), since the catalog decides which menus each profile opens.
+    public func catalog(trust: TrustStore) async throws -> Catalog {
+        let data = try await send("GET", "/v1/catalog/signed", maximumSize: 4 << 20)
+        do {
+            return try Catalog.verified(try JSONDecoder().decode(SignedDocument.self, from: data), trust: trust)
+        } catch {
+            throw RegistryError.feed(code: "CATALOG_NOT_SIGNED",
+                                     message: "The licensing authority's catalog is not signed by a key this registry trusts; the catalog in use is kept.")
+        }
     }
 
     /// The answer to a feed request: a new feed, or `nil` when it is unchanged (`304`).

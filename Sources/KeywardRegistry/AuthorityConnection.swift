@@ -127,11 +127,21 @@ extension Registry {
     /// its signature and organization, so a wrong URL, token or trusted key all show up, and applies nothing.
     /// The test waits at most `timeout`: an administrator is waiting for the page.
     public func testConnection(url: String? = nil, token: String? = nil, timeout: TimeAmount = .seconds(10)) async throws -> ConnectionTest {
-        let saved = connection.client
+        let state = connection.current
+        let saved = state.client
+        let typedURL = url?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let typedToken = try Self.typedToken(token)
+        // The configuration fixes the connection: only it may be tried, so nothing typed can point the token elsewhere.
+        if state.source == .configuration, !typedURL.isEmpty || typedToken != nil { throw RegistryError.settingsLocked }
         var client: AuthorityClient
-        if let url, !url.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            client = try Self.client(url: url.trimmingCharacters(in: .whitespacesAndNewlines), token: token, saved: saved, http: connection.http)
-        } else if let typed = try Self.typedToken(token) {
+        if !typedURL.isEmpty {
+            // The saved token goes only to the saved URL: another URL needs its own token typed beside it.
+            guard typedToken != nil || typedURL == saved?.baseURL else {
+                throw RegistryError.invalid(FieldError(field: "token", code: "TOKEN_REQUIRED",
+                                                       message: "Type the organization token to try another URL: the saved token is sent only to the saved URL."))
+            }
+            client = try Self.client(url: typedURL, token: token, saved: saved, http: connection.http)
+        } else if let typed = typedToken {
             // A token without a URL: the URL in use, with this token (it used to be ignored).
             guard let saved else { throw RegistryError.noAuthority }
             client = AuthorityClient(baseURL: saved.baseURL, token: typed, http: saved.http)

@@ -14,11 +14,14 @@ public struct Registry: Sendable {
     public let connection: AuthorityConnection
     /// Authenticated API tokens, emptied whenever this process revokes tokens.
     public let tokenCache = TokenCache()
+    /// bcrypt for logins and new passwords, on a thread of its own.
+    public let passwords: PasswordHasher
     public let now: @Sendable () -> Date
 
     public init(store: RegistryStore, installation: RegistryInstallation, trust: TrustStore, catalog: Catalog,
-                connection: AuthorityConnection, now: @escaping @Sendable () -> Date = Date.init) {
+                connection: AuthorityConnection, passwords: PasswordHasher = PasswordHasher(), now: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
+        self.passwords = passwords
         self.installation = installation
         self.trust = trust
         self.connection = connection

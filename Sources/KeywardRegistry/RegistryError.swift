@@ -50,6 +50,10 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
 
     public var description: String { "\(code): \(message)" }
 
+    /// Too many passwords are waiting to be checked: `503 BUSY`.
+    public static let busy = RegistryError.refused(
+        code: "BUSY", message: "The server is checking too many passwords at once. Try again in a few seconds.", status: 503)
+
     public var apiError: APIError {
         switch self {
         case .invalid(let problem): APIError.invalidField(problem)

@@ -88,10 +88,10 @@ public final class Synchronizer: Sendable {
         return try await record(id)
     }
 
-    /// Takes the authority's catalog when it differs from the one in use. A catalog that cannot be read is left: the
-    /// keys are what matters, and the next synchronization tries again.
+    /// Takes the authority's signed catalog when it differs from the one in use. A catalog that cannot be read, or is
+    /// not signed by a trusted key, is left: the keys are what matters, and the next synchronization tries again.
     func updateCatalog(from authority: AuthorityClient) async {
-        guard let catalog = try? await authority.catalog(), catalog != registry.catalog,
+        guard let catalog = try? await authority.catalog(trust: registry.trust), catalog != registry.catalog,
               let text = try? String(decoding: JSONEncoder().encode(catalog), as: UTF8.self) else { return }
         try? await registry.store.saveSettings([.catalog: text], actor: "synchronization", now: registry.now())
         try? await registry.access.replaceCatalog(catalog)

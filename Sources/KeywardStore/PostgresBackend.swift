@@ -30,9 +30,11 @@ final class PostgresBackend: DatabaseBackend {
         self.runner = Task { await client.run() }
     }
 
+    /// Queries are not logged (`queryLogLevel: nil`): SQLKit would log their bind values, which hold token hashes,
+    /// password hashes and CSRF tokens.
     func withReader<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            try await body(OpenConnectionSQL(base: connection.sql(logger: logger), connection: connection))
+            try await body(OpenConnectionSQL(base: connection.sql(queryLogLevel: nil, logger: logger), connection: connection))
         }
     }
 

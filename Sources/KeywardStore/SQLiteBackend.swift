@@ -23,6 +23,8 @@ final class SQLiteBackend: DatabaseBackend {
     }
 
     static let readerCount = 4
+    /// SQLKit logs each query with its bind values, which hold token hashes, password hashes and CSRF tokens: never.
+    static let queryLogLevel: Logger.Level? = nil
 
     static func open(_ location: DatabaseLocation, logger: Logger) async throws -> SQLiteBackend {
         // SQLite calls block their thread (a busy writer waits in busy_timeout), so each database gets a thread
@@ -57,7 +59,7 @@ final class SQLiteBackend: DatabaseBackend {
     }
 
     private static func configure(_ connection: SQLiteConnection, reader: Bool) async throws {
-        let sql = connection.sql()
+        let sql = connection.sql(queryLogLevel: queryLogLevel)
         // First, so every later statement (even switching to WAL) waits for other processes instead of failing.
         try await sql.raw("PRAGMA busy_timeout = 10000").run()
         // WAL lets readers run beside the writer; FULL makes every acknowledged commit survive a crash.
@@ -70,14 +72,14 @@ final class SQLiteBackend: DatabaseBackend {
     }
 
     func withReader<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        guard !readers.isEmpty else { return try await writer.lock.withLock { try await body(writer.connection.sql()) } }
+        guard !readers.isEmpty else { return try await writer.lock.withLock { try await body(writer.connection.sql(queryLogLevel: Self.queryLogLevel)) } }
         let lane = readers[nextReader.add(1, ordering: .relaxed).oldValue % readers.count]
-        return try await lane.lock.withLock { try await body(lane.connection.sql()) }
+        return try await lane.lock.withLock { try await body(lane.connection.sql(queryLogLevel: Self.queryLogLevel)) }
     }
 
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         // IMMEDIATE takes the write lock now, so a transaction never fails half-way on a busy database.
-        try await writer.lock.withLock { try await inTransaction(writer.connection.sql(), begin: "BEGIN IMMEDIATE", body) }
+        try await writer.lock.withLock { try await inTransaction(writer.connection.sql(queryLogLevel: Self.queryLogLevel), begin: "BEGIN IMMEDIATE", body) }
     }
 
     func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {

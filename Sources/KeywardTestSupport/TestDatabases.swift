@@ -27,8 +27,9 @@ extension Backend {
 }
 
 /// A fresh, empty database on `backend`, removed after `body`; `open` makes more handles on the same database.
+/// `logger` is the database's (the tests' quiet one unless a test listens to what the store logs).
 public func withFreshDatabase<T>(
-    _ backend: Backend,
+    _ backend: Backend, logger: Logger = testLogger,
     _ body: (_ database: KeywardDatabase, _ open: @escaping @Sendable () async throws -> KeywardDatabase) async throws -> T
 ) async throws -> T {
     let location: DatabaseLocation
@@ -55,10 +56,10 @@ public func withFreshDatabase<T>(
             await adminDatabase.close()
         }
     }
-    let database = try await KeywardDatabase.open(location, logger: testLogger)
+    let database = try await KeywardDatabase.open(location, logger: logger)
     let opened = OpenedDatabases()
     let open: @Sendable () async throws -> KeywardDatabase = {
-        let extra = try await KeywardDatabase.open(location, logger: testLogger)
+        let extra = try await KeywardDatabase.open(location, logger: logger)
         await opened.add(extra)
         return extra
     }
@@ -134,4 +135,41 @@ public func describedOperations(_ yaml: String) -> Set<String> {
 /// A router path such as `/v1/organizations/:id` written as OpenAPI does, `/v1/organizations/{id}`.
 public func openAPIPath(_ routerPath: String) -> String {
     "/" + routerPath.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+}
+
+/// A log handler that keeps every message and its metadata as text, for tests of what is (never) logged.
+public struct CapturingLogHandler: LogHandler {
+    public final class Records: Sendable {
+        private let lines = NIOLockedValueBox<[String]>([])
+        public init() {}
+        public var all: [String] { lines.withLockedValue { $0 } }
+        func append(_ line: String) { lines.withLockedValue { $0.append(line) } }
+    }
+
+    public let records: Records
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .trace
+
+    public init(records: Records) {
+        self.records = records
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        let all = metadata.merging(explicit ?? [:]) { $1 }
+        records.append("\(level) \(message) \(all)")
+    }
+}
+
+extension Logger {
+    /// A logger at trace level whose every record lands in `records`.
+    public static func capturing(_ records: CapturingLogHandler.Records) -> Logger {
+        var logger = Logger(label: "keyward.tests.capture") { _ in CapturingLogHandler(records: records) }
+        logger.logLevel = .trace
+        return logger
+    }
 }

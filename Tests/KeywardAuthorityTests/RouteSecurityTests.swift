@@ -14,7 +14,7 @@ import Testing
 @Suite struct AuthorityRouteSecurityTests {
     static let open: Set<String> = ["GET /health/live", "GET /health/ready", "GET /metrics", "GET /openapi.yaml", "GET /v1/signing-keys"]
     /// Routes any valid token may call.
-    static let anyToken: Set<String> = ["GET /v1/catalog"]
+    static let anyToken: Set<String> = ["GET /v1/catalog", "GET /v1/catalog/signed"]
 
     @Test func everyRouteRefusesCallersWithoutTheRightToken() async throws {
         try await AuthorityHarness.run(.sqliteFile) { harness in

@@ -202,6 +202,7 @@ public enum FuzzHarness {
         switch purpose {
         case .feed: feed(payload, into: &result)
         case .certificate: certificate(payload, into: &result)
+        case .catalog: _ = try? Catalog.decode(payload)
         }
     }
 

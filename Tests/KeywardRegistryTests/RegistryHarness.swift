@@ -38,8 +38,8 @@ struct RegistryHarness: Sendable {
             let clock = TestClock(start)
             let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey] + extra),
                                     catalog: try Authority.defaultCatalog(), connection: AuthorityConnection(client: authority, http: .forTests),
-                                    now: { clock.now })
-            try await body(RegistryHarness(registry: registry, signingKey: signingKey, clock: clock, throttle: LoginThrottle(maximumPerLogin: 3, maximumPerAddress: 10)))
+                                    passwords: PasswordHasher(cost: 4), now: { clock.now })
+            try await body(RegistryHarness(registry: registry, signingKey: signingKey, clock: clock, throttle: LoginThrottle(maximumPerPair: 3, slowDownAfter: 10, maximumDelay: .milliseconds(1))))
         }
     }
 

@@ -69,7 +69,7 @@ import Testing
                     let refused = try await api.call(.post, "/api/v1/settings/authority/test", json: Self.json(["url": url, "token": other]))
                     #expect(refused.json["ok"] as? Bool == false)
                     #expect(refused.json["code"] as? String == "AUTHORITY_UNAUTHORIZED")
-                    let unreachable = try await harness.registry.testConnection(url: "http://127.0.0.1:9", timeout: .seconds(1))
+                    let unreachable = try await harness.registry.testConnection(url: "http://127.0.0.1:9", token: other, timeout: .seconds(1))
                     #expect(unreachable.code == "AUTHORITY_UNREACHABLE" || unreachable.code == "AUTHORITY_TIMEOUT")
                     #expect(!unreachable.ok)
                     #expect(harness.registry.authority?.uses(token: token) == true)
@@ -113,6 +113,40 @@ import Testing
                 #expect(refused.errorCode == "SETTINGS_LOCKED")
                 #expect(try await harness.fingerprint() == before)
                 #expect(harness.registry.authority?.baseURL == "https://licensing.example.com")
+            }
+        }
+    }
+
+    @Test func testConnectionSendsTheSavedTokenOnlyToTheSavedURL() async throws {
+        try await RegistryHarness.run(.sqliteFile) { harness in
+            let token = APIToken.generate().text
+            try await harness.registry.saveAuthoritySettings(url: "https://licensing.example.com", token: token, actor: "test")
+            try await harness.withAPI { api in
+                let before = try await harness.fingerprint()
+                for url in ["http://127.0.0.1:9", "http://169.254.169.254/latest", "https://licensing.example.com.evil.example"] {
+                    let refused = try await api.call(.post, "/api/v1/settings/authority/test", json: Self.json(["url": url]))
+                    #expect(refused.status == .unprocessableContent, "\(url)")
+                    #expect(refused.errorCode == "TOKEN_REQUIRED", "\(url)")
+                }
+                #expect(try await harness.fingerprint() == before)
+            }
+        }
+    }
+
+    @Test func aConnectionTheConfigurationSetsIsTestedOnlyAsItIs() async throws {
+        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", http: .forTests)) { harness in
+            try await harness.withAPI { api in
+                let before = try await harness.fingerprint()
+                for body in [["url": "http://127.0.0.1:10"], ["token": APIToken.generate().text], ["url": "http://127.0.0.1:9", "token": APIToken.generate().text]] {
+                    let refused = try await api.call(.post, "/api/v1/settings/authority/test", json: Self.json(body))
+                    #expect(refused.status == .conflict, "\(body)")
+                    #expect(refused.errorCode == "SETTINGS_LOCKED", "\(body)")
+                }
+                // Nothing typed: the configured connection is tried (and found unreachable here).
+                let tried = try await api.call(.post, "/api/v1/settings/authority/test")
+                #expect(tried.status == .ok)
+                #expect(tried.json["ok"] as? Bool == false)
+                #expect(try await harness.fingerprint() == before)
             }
         }
     }

@@ -33,6 +33,10 @@ struct MetaController: Sendable {
             try context.requireToken()
             return authority.catalog
         }
+        router.get("/v1/catalog/signed") { _, context in
+            try context.requireToken()
+            return authority.signedCatalog
+        }
         router.get("/v1/audit-events") { request, context in
             try context.requireOperator()
             return ItemsResponse(items: try await AuditLog(database: authority.store.database).list(try AuditQuery.from(request)))

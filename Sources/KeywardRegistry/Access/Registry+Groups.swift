@@ -59,7 +59,9 @@ extension Registry {
     }
 
     public func createGroup(_ input: GroupInput, actor: String) async throws -> AccessGroupRecord {
-        let group = try await store.createGroup(try await validGroup(input), actor: actor, now: now())
+        let record = try await validGroup(input)
+        try requireHolds(record.menus, of: record.component, actor: actor)
+        let group = try await store.createGroup(record, actor: actor, now: now())
         try await access.refresh()
         return group
     }
@@ -69,12 +71,15 @@ extension Registry {
         var record = try await validGroup(GroupInput(idNumber: input.idNumber, name: input.name, keySerial: input.keySerial, component: input.component,
                                                      menus: input.menus, active: input.active))
         record.users = []
+        try await requireMayChange(group: idNumber, actor: actor)
+        try requireHolds(record.menus, of: record.component, actor: actor)
         let group = try await store.updateGroup(idNumber, to: record, actor: actor, now: now())
         try await access.refresh()
         return group
     }
 
     public func deleteGroup(_ idNumber: String, actor: String) async throws {
+        try await requireMayChange(group: idNumber, actor: actor)
         try await store.deleteGroup(idNumber, actor: actor, now: now())
         try await access.refresh()
     }
@@ -85,6 +90,7 @@ extension Registry {
             throw RegistryError.invalid(FieldError(field: "logins", code: "INVALID_LOGINS", message: "Give 1 to 10,000 logins."))
         }
         let valid = try logins.map { text throws(RegistryError) in try UserRules.login(text) }
+        try await requireMayChange(group: idNumber, actor: actor)
         let group = add ? try await store.addUsers(valid, toGroup: idNumber, actor: actor, now: now())
                         : try await store.removeUsers(valid, fromGroup: idNumber, actor: actor, now: now())
         try await access.refresh()

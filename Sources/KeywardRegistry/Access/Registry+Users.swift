@@ -79,7 +79,7 @@ extension Registry {
     public func createUser(_ input: UserInput, actor: String) async throws -> RegistryUser {
         let login = try UserRules.login(input.login), name = try UserRules.name(input.name), email = try UserRules.email(input.email)
         var hash: String?
-        if let password = input.password { hash = await Self.hash(try UserRules.password(password)) }
+        if let password = input.password { hash = try await passwords.hash(try UserRules.password(password)) }
         if let existing = try await store.user(login), existing.builtin { throw Self.reserved(login) }
         let user = try await store.createUser(login: login, name: name, email: email, passwordHash: hash, active: input.active ?? true, actor: actor, now: now())
         try await access.refresh()
@@ -88,11 +88,12 @@ extension Registry {
 
     /// Changes a user's name, e-mail, password or state; fields left `nil` stay.
     public func updateUser(_ login: String, name: String?, email: String?, password: String??, active: Bool?, actor: String) async throws -> RegistryUser {
+        try await requireMayChange(user: login, actor: actor)
         var changes = UserChanges()
         changes.name = try name.map { text throws(RegistryError) in try UserRules.name(text) }
         changes.email = try email.map { text throws(RegistryError) in try UserRules.email(text) }
         if let password {
-            if let password { changes.passwordHash = .some(await Self.hash(try UserRules.password(password))) } else { changes.passwordHash = .some(nil) }
+            if let password { changes.passwordHash = .some(try await passwords.hash(try UserRules.password(password))) } else { changes.passwordHash = .some(nil) }
         }
         changes.active = active
         let user = try await store.updateUser(login, changes, actor: actor, now: now())
@@ -100,10 +101,6 @@ extension Registry {
         if active == false || password != nil { tokenCache.removeAll() }
         if active != nil { try await access.refresh() }
         return user
-    }
-
-    static func hash(_ password: String) async -> String {
-        await Task.detached { Bcrypt.hash(password, cost: 12) }.value
     }
 
     static func reserved(_ login: String) -> RegistryError {

@@ -26,7 +26,7 @@ struct AuthAPI: Sendable {
 
     func add(to router: Router<RegistryRequestContext>) {
         router.post("/api/v1/auth/token") { request, context in
-            let input = try await request.decodeJSON(as: Login.self, context: context)
+            let input = try await request.decodeJSON(as: Login.self, context: context, limit: Authentication.maximumBodySize)
             let user = try await Authentication(registry: registry, throttle: throttle)
                 .logIn(login: input.login, password: input.password, address: context.clientAddress)
             let now = registry.now()
@@ -56,32 +56,36 @@ public struct Authentication: Sendable {
     let registry: Registry
     let throttle: LoginThrottle
 
+    /// The largest login request body read: a login of 64 characters and a password of 72 bytes fit many times over.
+    public static let maximumBodySize = 4096
+
     public init(registry: Registry, throttle: LoginThrottle) {
         self.registry = registry
         self.throttle = throttle
     }
 
-    /// The user, or `401 INVALID_CREDENTIALS` (the same for an unknown login and a wrong password), or `429` when throttled.
+    /// The user, or `401 INVALID_CREDENTIALS` (the same for an unknown login and a wrong password), or `429` when this
+    /// address failed this login too often. The attempt is counted before the password is compared.
     public func logIn(login: String, password: String, address: String?) async throws -> RegistryUser {
-        let now = registry.now()
-        if let wait = throttle.retryAfter(login: login, address: address, now: now) {
-            var error = APIError(.tooManyRequests, code: "TOO_MANY_ATTEMPTS", message: "Too many failed logins. Try again in \(wait) seconds.",
+        let attempt: LoginThrottle.Attempt
+        switch throttle.begin(login: login, address: address, now: registry.now()) {
+        case .refuse(let wait):
+            var error = APIError(.tooManyRequests, code: "TOO_MANY_ATTEMPTS",
+                                 message: "Too many failed logins from this address. Try again in \(wait) seconds, or from another device.",
                                  details: ["retryAfter": .int(wait)])
             error.headers[.retryAfter] = "\(wait)"
             throw error
+        case .proceed(let counted, let delay):
+            attempt = counted
+            if delay > .zero { try await Task.sleep(for: delay) }
         }
         let user = login.count <= 64 ? try await registry.store.user(login) : nil
-        // bcrypt runs even for unknown logins, so timing does not tell which logins exist.
-        let hash = user?.passwordHash ?? Self.decoyHash
-        let matches = await Task.detached { Bcrypt.verify(password, hash: hash) }.value
-        guard let user, matches, user.active, user.passwordHash != nil else {
-            throttle.recordFailure(login: login, address: address, now: now)
+        // Compared even for unknown logins (with a decoy of the same cost), so timing does not tell which logins exist.
+        let matches = try await registry.passwords.verify(password, against: user?.passwordHash)
+        guard let user, matches, user.active else {
             throw APIError(.unauthorized, code: "INVALID_CREDENTIALS", message: "The login or password is wrong.")
         }
-        throttle.recordSuccess(login: login)
+        throttle.succeeded(attempt)
         return user
     }
-
-    /// A bcrypt hash of a random password, compared against when the login is unknown.
-    static let decoyHash = Bcrypt.hash(UUID().uuidString, cost: 10)
 }

@@ -15,16 +15,21 @@ public struct RegistryDependencies: Sendable {
     /// The daily synchronization, when an authority is configured and it runs.
     public let scheduler: SyncScheduler?
     public let web: WebUI
+    /// The bearer token `/metrics` asks for; `nil` leaves it open (for a scraper on a private network).
+    public let metricsToken: String?
 
     public init(registry: Registry, metrics: PrometheusCollectorRegistry, throttle: LoginThrottle = LoginThrottle(),
-                synchronizer: Synchronizer? = nil, scheduler: SyncScheduler? = nil) async throws {
+                synchronizer: Synchronizer? = nil, scheduler: SyncScheduler? = nil, metricsToken: String? = nil,
+                secureCookies: SecureCookies = .auto) async throws {
         self.registry = registry
         self.metrics = metrics
         self.throttle = throttle
+        self.metricsToken = metricsToken
         let synchronizer = synchronizer ?? Synchronizer(registry: registry)
         self.synchronizer = synchronizer
         self.scheduler = scheduler
-        self.web = try await WebUI.load(registry: registry, throttle: throttle, synchronizer: synchronizer, scheduler: scheduler)
+        self.web = try await WebUI.load(registry: registry, throttle: throttle, synchronizer: synchronizer, scheduler: scheduler,
+                                        secureCookies: secureCookies)
         try await registry.loadAccess()
     }
 }
@@ -33,10 +38,13 @@ public struct RegistryDependencies: Sendable {
 public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<RegistryRequestContext> {
     let registry = dependencies.registry
     let router = Router(context: RegistryRequestContext.self)
+    // Metrics outermost, so refusals are counted by the status they are answered with.
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: NULGuardMiddleware())
-    router.add(middleware: MetricsMiddleware())
-    OperationalRoutes(database: registry.store.database, metrics: dependencies.metrics, openAPI: Registry.openAPIDescription()).add(to: router)
+    OperationalRoutes(database: registry.store.database, metrics: dependencies.metrics, openAPI: Registry.openAPIDescription(),
+                      metricsToken: dependencies.metricsToken).add(to: router)
     router.add(middleware: BearerTokenMiddleware(tokens: TokenStore(database: registry.store.database), now: registry.now, cache: registry.tokenCache))
     AuthAPI(registry: registry, throttle: dependencies.throttle).add(to: router)
     LicenseKeysAPI(registry: registry).add(to: router)
@@ -58,11 +66,11 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
 
 /// The registry's application on `host:port`, with the database closed after the server on shutdown.
 public func buildRegistryApplication(
-    _ dependencies: RegistryDependencies, host: String, port: Int, logger: Logger,
+    _ dependencies: RegistryDependencies, host: String, port: Int, limits: ConnectionLimits = .init(), logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     buildKeywardApplication(router: buildRegistryRouter(dependencies), database: dependencies.registry.store.database,
-                            serverName: "keyward", host: host, port: port, logger: logger, onServerRunning: onServerRunning)
+                            serverName: "keyward", host: host, port: port, limits: limits, logger: logger, onServerRunning: onServerRunning)
 }
 
 extension Registry {

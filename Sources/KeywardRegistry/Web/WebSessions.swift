@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import KeywardDomain
+import KeywardHTTP
 import KeywardStore
 
 /// Web UI sessions: an HttpOnly, SameSite=Lax cookie naming a session stored by its hash, with a CSRF token.
@@ -12,6 +13,7 @@ struct WebSessions: Sendable {
 
     let store: RegistryStore
     let now: @Sendable () -> Date
+    let secureCookies: SecureCookies
 
     struct Session: Sendable {
         let user: RegistryUser
@@ -31,16 +33,17 @@ struct WebSessions: Sendable {
         return Session(user: found.user, csrf: found.csrfToken, idHash: idHash)
     }
 
-    /// Starts a session for `user` and returns the cookie to set.
-    func start(for user: RegistryUser) async throws -> Cookie {
+    /// Starts a session for `user` and returns the cookie to set (`Secure` when the request came over HTTPS).
+    func start(for user: RegistryUser, request: Request) async throws -> Cookie {
         let id = Self.randomToken()
         let time = now()
         try await store.createWebSession(idHash: Self.hash(id), login: user.login, csrfToken: Self.randomToken(), now: time,
                                          expiresAt: time.addingTimeInterval(Self.lifetime))
-        return Self.cookie(Self.cookie, id, maxAge: Int(Self.lifetime))
+        return cookie(Self.cookie, id, maxAge: Int(Self.lifetime), request: request)
     }
 
-    static func cookie(_ name: String, _ value: String, maxAge: Int) -> Cookie {
-        Cookie(name: name, value: value, maxAge: maxAge, path: "/", secure: false, httpOnly: true, sameSite: .lax)
+    /// An HttpOnly, SameSite=Lax cookie for the whole site, `Secure` as `secureCookies` decides for `request`.
+    func cookie(_ name: String, _ value: String, maxAge: Int, request: Request) -> Cookie {
+        Cookie(name: name, value: value, maxAge: maxAge, path: "/", secure: secureCookies.isSecure(request), httpOnly: true, sameSite: .lax)
     }
 }

@@ -16,17 +16,12 @@ extension WebUI {
             let share = row.limit > 0 ? min(1, Double(row.used) / Double(row.limit)) : 0
             let color = row.used > row.limit ? "#b3261e" : share >= 0.9 ? "#b06000" : "#1a5fb4"
             let label = row.label.count > 38 ? row.label.prefix(37) + "…" : Substring(row.label)
-            svg += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\" fill=\"#1b2430\">\(Self.escape(String(label)))</text>"
+            svg += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\" fill=\"#1b2430\">\(HTML.escape(String(label)))</text>"
             svg += "<rect x=\"\(barX)\" y=\"\(y + 4)\" width=\"\(barWidth)\" height=\"18\" rx=\"4\" fill=\"#e7ebf1\"/>"
             svg += "<rect x=\"\(barX)\" y=\"\(y + 4)\" width=\"\(Int(share * Double(barWidth)))\" height=\"18\" rx=\"4\" fill=\"\(color)\"/>"
             svg += "<text x=\"\(barX + barWidth + 10)\" y=\"\(y + 17)\" font-size=\"13\" fill=\"#1b2430\">\(row.used) / \(row.limit) \(row.floating ? "in session" : "assigned")</text>"
         }
         return svg + "</svg>"
-    }
-
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
     func addDashboard(to router: Router<RegistryRequestContext>) {

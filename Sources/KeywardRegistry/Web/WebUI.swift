@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 import Mustache
+import NIOCore
 
 /// The registry's web UI: server-rendered pages that work without JavaScript, CSRF-protected forms.
 public struct WebUI: Sendable {
@@ -16,13 +17,16 @@ public struct WebUI: Sendable {
     let stylesheet: String
 
     /// Loads the templates and the stylesheet shipped with the registry.
-    public static func load(registry: Registry, throttle: LoginThrottle, synchronizer: Synchronizer, scheduler: SyncScheduler? = nil) async throws -> WebUI {
+    public static func load(registry: Registry, throttle: LoginThrottle, synchronizer: Synchronizer, scheduler: SyncScheduler? = nil,
+                            secureCookies: SecureCookies = .auto) async throws -> WebUI {
         guard let resources = Bundle.module.resourceURL else {
             throw StoreError(code: "RESOURCES_MISSING", message: "The web UI's templates are missing from this build.")
         }
+        // Every template names this content type in its first line, so every value goes through `HTML.escape`.
+        MustacheContentTypes.register(EscapedHTML(), named: EscapedHTML.name)
         let templates = try await MustacheLibrary(directory: resources.appendingPathComponent("templates").path)
         let stylesheet = try String(contentsOf: resources.appendingPathComponent("static/keyward.css"), encoding: .utf8)
-        return WebUI(registry: registry, templates: templates, sessions: WebSessions(store: registry.store, now: registry.now),
+        return WebUI(registry: registry, templates: templates, sessions: WebSessions(store: registry.store, now: registry.now, secureCookies: secureCookies),
                      authentication: Authentication(registry: registry, throttle: throttle), synchronizer: synchronizer, scheduler: scheduler,
                      stylesheet: stylesheet)
     }
@@ -77,7 +81,7 @@ public struct WebUI: Sendable {
         fields[.contentType] = "text/html; charset=utf-8"
         fields[.cacheControl] = "no-store"
         fields[.init("X-Frame-Options")!] = "DENY"
-        fields[.init("Content-Security-Policy")!] = "default-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'"
+        fields[.init("Content-Security-Policy")!] = HTML.contentSecurityPolicy
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
@@ -143,10 +147,16 @@ public struct WebUI: Sendable {
             let csrf = WebSessions.randomToken()
             var values = try await layout(nil, request: request)
             values["csrf"] = csrf
-            return page("login", values, headers: [.setCookie: WebSessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600).description])
+            return page("login", values, headers: [.setCookie: sessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600, request: request).description])
         }
         router.post("/login") { request, context in
-            let fields = try URLEncodedForm.parse(Array(buffer: try await request.body.collect(upTo: context.maxUploadSize)))
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: Authentication.maximumBodySize)
+            } catch is NIOTooManyBytesError {
+                throw APIError.payloadTooLarge(limit: Authentication.maximumBodySize)
+            }
+            let fields = try URLEncodedForm.parse(Array(buffer: body))
             guard let token = fields["_csrf"], let expected = request.cookies[WebSessions.loginCSRFCookie]?.value, token == expected else {
                 throw Self.csrfRefusal
             }
@@ -156,7 +166,7 @@ public struct WebUI: Sendable {
                 guard [ConfigurationMenu.licenseKey, ConfigurationMenu.accessGroup, ConfigurationMenu.user].contains(where: { mayAdminister(user.login, menu: $0) }) else {
                     throw APIError(.forbidden, code: "FORBIDDEN", message: "This account may not administer the registry: that needs access to the Configuration menus through a manager key.")
                 }
-                return Self.redirect("/license-keys", cookies: [try await sessions.start(for: user)])
+                return Self.redirect("/license-keys", cookies: [try await sessions.start(for: user, request: request)])
             } catch let error as APIError {
                 var values = try await layout(nil, request: request)
                 values["csrf"] = token
@@ -171,12 +181,20 @@ public struct WebUI: Sendable {
             let session = try await requireSession(request)
             _ = try await form(request, context: context, session: session)
             try await registry.store.deleteWebSession(idHash: session.idHash)
-            return Self.redirect("/login?flash=logged-out", cookies: [WebSessions.cookie(WebSessions.cookie, "", maxAge: 0)])
+            return Self.redirect("/login?flash=logged-out", cookies: [sessions.cookie(WebSessions.cookie, "", maxAge: 0, request: request)])
         }
     }
 
     /// A key in a rounded square, as the tab icon.
     static let favicon = ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f2747"/><circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M17 16h10M23 16v4M27 16v3" stroke="#fff" stroke-width="3"/></svg>"##
+}
+
+/// The templates' content type: values escaped by `HTML.escape` (by byte), not by swift-mustache's own escaping, which
+/// compares whole grapheme clusters and so misses a `<` joined to the letter before it.
+struct EscapedHTML: MustacheContentType {
+    static let name = "KEYWARD_HTML"
+
+    func escapeText(_ text: String) -> String { HTML.escape(text) }
 }
 
 /// Thrown by page handlers that need a logged-in user; becomes a redirect to the login page.

@@ -14,6 +14,34 @@ extension RegistryStore {
         try await database.read { sql in try await Self.groups(where: Self.fold(idNumber), on: sql).first }
     }
 
+    /// What the groups that list `login` grant, active or not, by component: the menus the user holds or may hold
+    /// again when a group is switched back on.
+    public func menusGranted(to login: String) async throws -> [String: Set<String>] {
+        try await database.read { sql in
+            let rows = try await sql.select().column(SQLColumn("component", table: "g")).column(SQLColumn("menus", table: "g"))
+                .from(SQLAlias(SQLIdentifier("access_groups"), as: SQLIdentifier("g")))
+                .join(SQLAlias(SQLIdentifier("group_members"), as: SQLIdentifier("m")), on: SQLColumn("group_id", table: "m"), .equal, SQLColumn("id", table: "g"))
+                .where(SQLColumn("login_folded", table: "m"), .equal, SQLBind(Self.fold(login)))
+                .all()
+            var granted: [String: Set<String>] = [:]
+            for row in rows {
+                let menus = try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "menus", as: String.self).utf8))
+                granted[try row.decode(column: "component", as: String.self), default: []].formUnion(menus)
+            }
+            return granted
+        }
+    }
+
+    /// The component and menus group `idNumber` grants, without its members; `nil` when there is no such group.
+    public func grant(ofGroup idNumber: String) async throws -> (component: String, menus: [String])? {
+        try await database.read { sql in
+            guard let row = try await sql.select().columns("component", "menus").from("access_groups")
+                .where("id_number_folded", .equal, Self.fold(idNumber)).first() else { return nil }
+            return (try row.decode(column: "component", as: String.self),
+                    try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "menus", as: String.self).utf8)))
+        }
+    }
+
     static func groups(where folded: String?, on sql: any SQLDatabase) async throws -> [AccessGroupRecord] {
         var query = sql.select().columns("id", "id_number", "name", "key_serial", "component", "menus", "active").from("access_groups")
         if let folded { query = query.where("id_number_folded", .equal, folded) }

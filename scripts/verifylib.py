@@ -5,10 +5,12 @@ Every part of the verification imports this module instead of writing its own pr
 is always started the same way, waited for the same way ("listening on" on its first line) and stopped the same
 way (SIGTERM, then SIGKILL after a grace period).
 """
+import http.client
 import json
 import os
 import queue
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -56,6 +58,26 @@ def call(base, method, path, token=None, body=None, headers=None, timeout=60):
         return error.code, _json(payload), dict(error.headers)
 
 
+def request(base, method, path, body=None, headers=None, token=None, source=None, timeout=60):
+    """One HTTP call on a fresh connection, optionally from a given loopback source address (`source`, such as
+    "127.0.0.2": the registry throttles by the address it sees); returns (status, raw body, headers with lowercase
+    names). `body` is sent as JSON unless it is bytes. Raises OSError when the connection fails or is closed early."""
+    host, port = base.split("://", 1)[1].rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout, source_address=(source, 0) if source else None)
+    fields = dict(headers or {})
+    if token:
+        fields["Authorization"] = f"Bearer {token}"
+    if body is not None and not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+        fields.setdefault("Content-Type", "application/json")
+    try:
+        connection.request(method, path, body=body, headers=fields)
+        response = connection.getresponse()
+        return response.status, response.read(), {name.lower(): value for name, value in response.getheaders()}
+    finally:
+        connection.close()
+
+
 def _json(payload):
     if not payload:
         return None
@@ -98,12 +120,14 @@ class Server:
         self.process.send_signal(signal.SIGCONT)
 
 
-def start(arguments, port, environment=None, log_path=None, timeout=120):
-    """Starts `keyward ARGUMENTS…` and waits for its "listening on" line. Its stderr (the log) goes to log_path."""
+def start(arguments, port, environment=None, log_path=None, timeout=120, open_files=None):
+    """Starts `keyward ARGUMENTS…` and waits for its "listening on" line. Its stderr (the log) goes to log_path.
+    `open_files` lowers its limit of open files (RLIMIT_NOFILE), to see what it does when it runs out."""
     env = dict(os.environ, KEYWARD_ADMIN_PASSWORD=ADMIN_PASSWORD, KEYWARD_LOG_LEVEL="warning")
     env.update(environment or {})
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))) if open_files else None
+    process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=log, text=True, env=env, preexec_fn=limit)
     # stdout is read on a thread of its own (so a server that starts silently cannot hang the caller, and a chatty
     # one never blocks on a full pipe); its lines come here until "listening on".
     lines = queue.Queue()
@@ -125,14 +149,14 @@ def start(arguments, port, environment=None, log_path=None, timeout=120):
         raise RuntimeError(f"{arguments[0]} {arguments[1]} did not start within {timeout} s: {''.join(seen)[-500:]!r} (log: {log_path})")
 
 
-def start_demo(binary, directory, database=None, log_path=None, port=None, authority_port=None):
+def start_demo(binary, directory, database=None, log_path=None, port=None, authority_port=None, extra=(), open_files=None):
     """`keyward serve --demo`: a registry with a demo authority in the same process, synchronized with it.
     Returns (server, authority base URL, operator token of the demo authority)."""
     port, authority_port = port or free_port(), authority_port or free_port()
-    arguments = [binary, "serve", "--demo", "--data-dir", directory, "--port", str(port), "--demo-authority-port", str(authority_port)]
+    arguments = [binary, "serve", "--demo", "--data-dir", directory, "--port", str(port), "--demo-authority-port", str(authority_port), *extra]
     if database:
         arguments += ["--database", database]
-    server = start(arguments, port, log_path=log_path)
+    server = start(arguments, port, log_path=log_path, open_files=open_files)
     operator = open(os.path.join(directory, "demo-authority", "operator-token")).read().strip()
     return server, f"http://127.0.0.1:{authority_port}", operator
 
@@ -186,6 +210,12 @@ def admin_token(base, password=ADMIN_PASSWORD):
     status, body, _ = call(base, "POST", "/api/v1/auth/token", body={"login": "admin", "password": password})
     assert status in (200, 201), (status, body)
     return body["token"]
+
+
+def accepts_option(binary, option, command=("serve",)):
+    """Whether `keyward COMMAND --help` lists `option` (a flag a newer build has and an older one refuses)."""
+    result = subprocess.run([binary, *command, "--help"], capture_output=True, text=True)
+    return option in result.stdout + result.stderr
 
 
 def rss_mib(pid):
@@ -268,6 +298,23 @@ def pooled(runs):
         "rate": requests / sum(run["seconds"] for run in runs), "requests": requests, "p50": quantile(0.50), "p99": quantile(0.99),
         "max": max(run["max"] for run in runs), "errors": sum(run["errors"] for run in runs), "rounds": [run["rate"] for run in runs],
     }
+
+
+class Report:
+    """A part's rows (scenario, figure, value, expected, ok/FAIL), its failures (one per failed row or check) and notes."""
+
+    def __init__(self):
+        self.rows, self.failures, self.notes = [], [], []
+
+    def row(self, scenario, figure, value, expected, ok=True):
+        self.rows.append([scenario, figure, value, expected, "ok" if ok else "FAIL"])
+        if not ok:
+            self.failures.append(f"{scenario}: {figure} = {value} (expected {expected})")
+
+    def check(self, condition, message):
+        if not condition:
+            self.failures.append(message)
+        return condition
 
 
 def log(message):

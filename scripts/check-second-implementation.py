@@ -74,9 +74,11 @@ def main(binary):
             ["--profile", "staff", "--use-type", "floating", "--users", "500", "--purchase-type", "rental", "--components", "DOC,WF,AUD,CFG",
              "--valid-from", "2026-01-01T08:30:00Z", "--expires", "2031-01-01", "--suite-version", "3.0"],
         ]
+        keyward(binary, "authority", "organization", "create", "--data-dir", directory, "--id", "acme",
+                "--legal-name", "ACME Industries Ltd. – Ünïcode")
         for arguments in specifications:
             issued = json.loads(keyward(binary, "authority", "issue", "--data-dir", directory, "--organization", "acme",
-                                        "--legal-name", "ACME Industries Ltd. – Ünïcode", *arguments, "--json"))
+                                        *arguments, "--json"))
             access_key = issued["accessKey"]
             check(access_key.startswith("key/"), "access keys start with key/")
             check(verify(public_key, access_key), f"cryptography verifies {issued['serial']}")

@@ -11,8 +11,8 @@ struct AuthorityCommand: AsyncParsableCommand {
         commandName: "authority",
         abstract: "The vendor's licensing authority: signing keys and issuing access keys.",
         subcommands: [
-            AuthorityServeCommand.self, AuthorityInitCommand.self, AuthorityPublicKeyCommand.self, AuthorityIssueCommand.self,
-            AuthorityTokenCommand.self, AuthorityActivateCommand.self,
+            AuthorityServeCommand.self, AuthorityInitCommand.self, AuthorityPublicKeyCommand.self, AuthorityOrganizationCommand.self,
+            AuthorityIssueCommand.self, AuthorityTokenCommand.self, AuthorityActivateCommand.self,
         ]
     )
 }

@@ -7,12 +7,16 @@ extension Profile: ExpressibleByArgument {}
 extension UseType: ExpressibleByArgument {}
 extension PurchaseType: ExpressibleByArgument {}
 
-/// `keyward authority issue`: signs one license key and prints its access key.
+/// `keyward authority issue`: signs one license key for a recorded organization, records it (audited) and prints its
+/// access key, exactly as the API does: a key the authority cannot revoke, renew or activate never exists.
 struct AuthorityIssueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "issue",
-        abstract: "Issue one signed license key and print its access key.",
+        abstract: "Issue one signed license key to an organization, record it, and print its access key.",
         discussion: """
+        The organization must exist (keyward authority organization create --id ID --legal-name NAME); the key carries
+        its recorded legal name, is stored in the authority's database and audited, and the organization's feed revision
+        rises, so synchronizing registries receive it.
         DATE is ISO 8601: a day (2027-12-31, midnight UTC) or a full timestamp (2027-12-31T18:00:00Z).
         Dates in the past are allowed, with a warning: that is how expired keys are made for tests.
         Bad input exits with status 2 and names the field.
@@ -21,11 +25,11 @@ struct AuthorityIssueCommand: AsyncParsableCommand {
 
     @OptionGroup var dataDirectory: AuthorityDataDirectory
 
-    @Option(help: "The organization id, a lowercase slug such as acme.")
+    @Option(help: "The id of a recorded organization, a lowercase slug such as acme.")
     var organization: String
 
-    @Option(help: "The organization's legal name (1 to 200 characters).")
-    var legalName: String
+    @Option(help: "Optional: the organization's legal name as recorded, checked (a key always carries the recorded name).")
+    var legalName: String?
 
     @Option(help: "manager, staff, basic or view.")
     var profile: Profile
@@ -63,27 +67,24 @@ struct AuthorityIssueCommand: AsyncParsableCommand {
             expiresAt: try expires.map { try Self.date($0, field: "--expires") },
             suiteVersion: suiteVersion
         )
-        // Keys may only name components of the solutions catalog, as through the API.
-        let catalog = try Authority.defaultCatalog()
-        let unknown = catalog.unknownComponents(in: specification.components)
-        if !unknown.isEmpty, specification.components.allSatisfy(ComponentCode.isValid) {
-            throw CommandFailure.badInput("--components", "not in the solutions catalog: \(unknown.joined(separator: ", ")). Known: \(catalog.components.map(\.code).joined(separator: ", ")).")
+        if let legalName, !Organization.isValidLegalName(legalName) {
+            throw CommandFailure.badInput("--legal-name", "the legal name must be 1 to \(Organization.maximumLegalNameLength) characters, without control characters.")
         }
-        let issuer = KeyIssuer(signingKey: try dataDirectory.loadKeyring().activeKey)
-        let issued: IssuedKey
-        do {
-            issued = try issuer.issue(specification, for: Organization(id: organization, legalName: legalName), now: now)
-        } catch {
-            let first = error.problems[0]
-            let others = error.problems.dropFirst().map { "error: \(Self.flag(for: $0.field)): \($0.message)" }
-            throw CommandFailure(
-                message: (["error: \(Self.flag(for: first.field)): \(first.message)"] + others).joined(separator: "\n"),
-                exitCode: 2
-            )
+        guard Organization.isValidID(organization) else { throw CommandFailure.badInput("--organization", Authority.organizationRules) }
+        _ = try dataDirectory.loadKeyring()
+        let organization = organization, legalName = legalName
+        let issued = try await dataDirectory.withAuthority { authority in
+            guard let record = try await authority.store.organization(organization) else {
+                throw CommandFailure.badInput("--organization", "there is no organization \(organization): create it first with keyward authority organization create --id \(organization) --legal-name NAME.")
+            }
+            if let legalName, legalName != record.legalName {
+                throw CommandFailure.badInput("--legal-name", "organization \(organization) is recorded as \"\(record.legalName)\", which every key carries; leave --legal-name out, or give the recorded name.")
+            }
+            return try await authority.issue(specification, organizationId: organization, actor: AuthorityDataDirectory.actor)
         }
         for warning in specification.warnings(at: now) { Console.warning(warning) }
         if json {
-            print(Console.json(IssueOutput(serial: issued.serial, accessKey: issued.accessKey, key: issued.license)))
+            print(Console.json(IssueOutput(serial: issued.license.serial, accessKey: issued.accessKey, key: issued.license)))
         } else {
             print(issued.accessKey)
         }

@@ -1,5 +1,7 @@
 import Foundation
 import KeywardDomain
+import KeywardStore
+import Logging
 import Testing
 
 @Suite struct AuthorityCLITests {
@@ -15,6 +17,13 @@ import Testing
             index += 2
         }
         return arguments
+    }
+
+    /// A signing key and organization acme, as a clerk sets them up before issuing.
+    static func initialize(_ directory: URL) throws {
+        try Keyward.run(["authority", "init", "--data-dir", directory.path])
+        let created = try Keyward.run(["authority", "organization", "create", "--data-dir", directory.path, "--id", "acme", "--legal-name", "ACME Industries Ltd."])
+        #expect(created.status == 0, "\(created.stderr)")
     }
 
     @Test func initPrintsTheKidAndPublicKeyAndRefusesToOverwrite() throws {
@@ -48,7 +57,7 @@ import Testing
 
     @Test func issuesAKeyThatInspectsAsValid() throws {
         try withTemporaryDirectory { directory in
-            try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            try Self.initialize(directory)
             let issued = try Keyward.run(Self.issueArguments(directory) + ["--json"])
             #expect(issued.status == 0)
             #expect(!issued.stderr.contains("error"))
@@ -86,7 +95,7 @@ import Testing
     ])
     func refusesBadInputWithStatusTwoNamingTheField(flag: String, value: String, named: String) throws {
         try withTemporaryDirectory { directory in
-            try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            try Self.initialize(directory)
             let result = try Keyward.run(Self.issueArguments(directory, replacing: [flag: value]))
             #expect(result.status == 2)
             #expect(result.stdout.isEmpty)
@@ -96,7 +105,7 @@ import Testing
 
     @Test func refusesAnExpiringPurchaseWithoutExpiry() throws {
         try withTemporaryDirectory { directory in
-            try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            try Self.initialize(directory)
             for type in ["trial", "monthly", "rental"] {
                 let result = try Keyward.run(Self.issueArguments(directory, replacing: ["--purchase-type": type], removing: ["--expires"]))
                 #expect(result.status == 2)
@@ -109,7 +118,7 @@ import Testing
 
     @Test func pastDatesAreAllowedWithAWarningAndMakeExpiredKeys() throws {
         try withTemporaryDirectory { directory in
-            try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            try Self.initialize(directory)
             let result = try Keyward.run(Self.issueArguments(directory, replacing: ["--valid-from": "2020-01-01", "--expires": "2021-01-01T00:00:00Z"]))
             #expect(result.status == 0)
             #expect(result.stderr.contains("warning"))
@@ -117,6 +126,52 @@ import Testing
             let inspected = try Keyward.run(["key", "inspect", "--trust", publicKey.trimmingCharacters(in: .newlines), result.stdout])
             #expect(inspected.status == 1)
             #expect(inspected.stdout.contains("EXPIRED"))
+        }
+    }
+
+    /// Every key the authority signs is recorded first: an unknown organization is refused and nothing is signed; an
+    /// issued key is in the authority's store, audited, and can be revoked there.
+    @Test func issuingRecordsTheKeyAndRefusesAnUnknownOrganization() async throws {
+        try await withTemporaryDirectory { directory in
+            try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            let unknown = try Keyward.run(Self.issueArguments(directory))
+            #expect(unknown.status == 2)
+            #expect(unknown.stdout.isEmpty)
+            #expect(unknown.stderr.contains("--organization") && unknown.stderr.contains("organization create"))
+            try Self.initialize(directory)
+            let renamed = try Keyward.run(Self.issueArguments(directory, replacing: ["--legal-name": "Someone Else Ltd."]))
+            #expect(renamed.status == 2)
+            #expect(renamed.stderr.contains("recorded as"))
+            let issued = try Keyward.run(Self.issueArguments(directory, removing: ["--legal-name"]) + ["--json"])
+            #expect(issued.status == 0, "\(issued.stderr)")
+            let serial = try #require((try JSONSerialization.jsonObject(with: Data(issued.stdout.utf8)) as? [String: Any])?["serial"] as? String)
+            let listed = try Keyward.run(["authority", "organization", "show", "--data-dir", directory.path, "acme", "--json"])
+            #expect((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])?["revision"] as? Int == 1, "\(listed.stdout)")
+            // Recorded and audited in the authority's own database, so it can be revoked, renewed and activated.
+            let database = try await KeywardDatabase.open(.sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path), logger: Logger(label: "test"))
+            let store = AuthorityStore(database: database)
+            let recorded = try await store.key(serial)
+            let audit = try await AuditLog(database: database).list()
+            await database.close()
+            #expect(recorded?.license.organization.legalName == "ACME Industries Ltd.")
+            #expect(audit.contains { $0.actor.hasPrefix("cli:") && $0.target.contains(serial) }, "\(audit.map(\.action))")
+        }
+    }
+
+    @Test func organizationsAreCreatedListedAndShown() throws {
+        try withTemporaryDirectory { directory in
+            try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            #expect(try Keyward.run(["authority", "organization", "list", "--data-dir", directory.path]).stdout.contains("No organization yet"))
+            try Self.initialize(directory)
+            let again = try Keyward.run(["authority", "organization", "create", "--data-dir", directory.path, "--id", "acme", "--legal-name", "ACME"])
+            #expect(again.status == 1)
+            #expect(again.stderr.contains("acme"))
+            let bad = try Keyward.run(["authority", "organization", "create", "--data-dir", directory.path, "--id", "Not A Slug", "--legal-name", "X"])
+            #expect(bad.status == 2)
+            #expect(bad.stderr.contains("--id"))
+            let list = try Keyward.run(["authority", "organization", "list", "--data-dir", directory.path])
+            #expect(list.stdout.contains("acme") && list.stdout.contains("ACME Industries Ltd."))
+            #expect(try Keyward.run(["authority", "organization", "show", "--data-dir", directory.path, "nobody"]).status == 1)
         }
     }
 

@@ -6,7 +6,7 @@ import Testing
     /// An authority directory, its public key, and one key valid from 2026 to 2099 for `acme`.
     static func withIssuedKey(_ body: (_ directory: URL, _ publicKey: String, _ accessKey: String) throws -> Void) throws {
         try withTemporaryDirectory { directory in
-            try Keyward.run(["authority", "init", "--data-dir", directory.path])
+            try AuthorityCLITests.initialize(directory)
             let publicKey = try Keyward.run(["authority", "public-key", "--data-dir", directory.path]).stdout.trimmingCharacters(in: .newlines)
             let accessKey = try Keyward.run(AuthorityCLITests.issueArguments(directory)).stdout.trimmingCharacters(in: .newlines)
             try body(directory, publicKey, accessKey)

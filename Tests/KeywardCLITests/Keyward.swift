@@ -51,3 +51,10 @@ func withTemporaryDirectory<T>(_ body: (URL) throws -> T) rethrows -> T {
     defer { try? FileManager.default.removeItem(at: url) }
     return try body(url)
 }
+
+/// A temporary directory removed when the asynchronous `body` ends.
+func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async rethrows -> T {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-cli-\(UUID().uuidString)", isDirectory: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try await body(url)
+}

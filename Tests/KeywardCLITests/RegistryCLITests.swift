@@ -88,7 +88,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-keys-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let authorityDirectory = directory.appendingPathComponent("authority"), registryDirectory = directory.appendingPathComponent("registry")
-        #expect(try Keyward.run(["authority", "init", "--data-dir", authorityDirectory.path]).status == 0)
+        try AuthorityCLITests.initialize(authorityDirectory)
         let publicKey = try Keyward.run(["authority", "public-key", "--data-dir", authorityDirectory.path]).stdout.trimmingCharacters(in: .newlines)
         let accessKey = try Keyward.run(AuthorityCLITests.issueArguments(authorityDirectory)).stdout.trimmingCharacters(in: .newlines)
         let server = try Self.serve(["--data-dir", registryDirectory.path, "--organization", "acme", "--legal-name", "ACME", "--trust-key", publicKey],

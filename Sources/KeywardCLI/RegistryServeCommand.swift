@@ -53,6 +53,12 @@ struct RegistrySetup {
     let trustKeys: [String]
     let trustFiles: [String]
 
+    /// Whether the database is SQLite and its file does not exist yet: a first start, told before anything is written.
+    var isFirstStartOnSQLite: Bool {
+        guard case .sqliteFile(let path)? = try? DatabaseLocation.parse(database ?? directory.appendingPathComponent("registry.sqlite").path) else { return false }
+        return !FileManager.default.fileExists(atPath: path)
+    }
+
     /// Trusted keys given once are kept here, so later starts need no flags.
     var trustFileInDirectory: URL { directory.appendingPathComponent("trusted-keys.txt") }
 
@@ -236,6 +242,8 @@ struct RegistryServeCommand: AsyncParsableCommand {
         // Checked before anything is written: a refused password leaves no installation behind.
         let givenAdminPassword = config.string("admin.password", secret: true)
         if let givenAdminPassword { try checkAdministratorPassword(givenAdminPassword, field: "KEYWARD_ADMIN_PASSWORD") }
+        // A first start on SQLite (no database file yet) needs the organization: refused before the file is made.
+        if setup.isFirstStartOnSQLite { try Self.checkFirstStart(organization: organization, legalName: legalName) }
 
         let store = try await setup.openStore(logger: logger)
         let installation: RegistryInstallation
@@ -283,15 +291,21 @@ struct RegistryServeCommand: AsyncParsableCommand {
         }
     }
 
-    /// The installation, made at first start from the options.
-    static func installation(store: RegistryStore, organization: String?, legalName: String?, environment: InstallationEnvironment?) async throws -> RegistryInstallation {
-        if let existing = try await store.installation() { return existing }
+    /// Refuses a first start without a valid organization id and legal name.
+    static func checkFirstStart(organization: String?, legalName: String?) throws {
         guard let organization, Organization.isValidID(organization) else {
             throw CommandFailure.badInput("--organization", "the first start needs the organization id, a lowercase slug such as acme (or KEYWARD_ORGANIZATION).")
         }
         guard let legalName, Organization.isValidLegalName(legalName) else {
             throw CommandFailure.badInput("--legal-name", "the first start needs the organization's legal name, 1 to 200 characters (or KEYWARD_LEGAL_NAME).")
         }
+    }
+
+    /// The installation, made at first start from the options.
+    static func installation(store: RegistryStore, organization: String?, legalName: String?, environment: InstallationEnvironment?) async throws -> RegistryInstallation {
+        if let existing = try await store.installation() { return existing }
+        try checkFirstStart(organization: organization, legalName: legalName)
+        guard let organization, let legalName else { preconditionFailure("checked by checkFirstStart") }
         let installation = RegistryInstallation(installationId: "inst-" + UUID().uuidString.lowercased(), organization: Organization(id: organization, legalName: legalName),
                                                 environment: environment ?? .production, createdAt: Date())
         return try await store.createInstallation(installation).installation

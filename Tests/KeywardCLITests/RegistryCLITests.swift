@@ -44,6 +44,7 @@ import Testing
             let result = try Keyward.run(["serve", "--data-dir", directory.path, "--port", "0"])
             #expect(result.status == 2)
             #expect(result.stderr.contains("--organization"))
+            #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("registry.sqlite").path), "nothing was written")
         }
     }
 

@@ -38,18 +38,30 @@ public enum SeatRules {
 /// A refusal for want of seats, with the figures an administrator needs.
 public struct SeatShortage: Error, Sendable, Hashable, Codable {
     public let keySerial: String
+    /// The ID # the administrator gave the key, by which the message names it.
+    public let keyIdNumber: String?
     public let limit: Int
     public let inUse: Int
     public let requested: Int
 
-    public init(keySerial: String, limit: Int, inUse: Int, requested: Int) {
+    public init(keySerial: String, keyIdNumber: String? = nil, limit: Int, inUse: Int, requested: Int) {
         self.keySerial = keySerial
+        self.keyIdNumber = keyIdNumber
         self.limit = limit
         self.inUse = inUse
         self.requested = requested
     }
 
     public var message: String {
-        "Key \(keySerial) has \(limit) seats: \(inUse) are in use and this needs \(requested) more. Free seats, or use a key with more users."
+        "Key \(KeyName.of(serial: keySerial, idNumber: keyIdNumber)) has \(limit) seats: \(inUse) are in use and this needs \(requested) more. Free seats, or use a key with more users."
+    }
+}
+
+/// How pages and refusals name a registered key: by the ID # the administrator chose, the serial beside it.
+public enum KeyName {
+    /// `"Engineering" (KW-…)`, or the serial alone when the ID # is the serial (a synchronized key not renamed yet).
+    public static func of(serial: String, idNumber: String?) -> String {
+        guard let idNumber, idNumber != serial, !idNumber.isEmpty else { return serial }
+        return "\u{201C}\(idNumber)\u{201D} (\(serial))"
     }
 }

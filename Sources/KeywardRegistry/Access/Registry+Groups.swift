@@ -26,15 +26,22 @@ public struct GroupInput: Sendable, Hashable, Codable {
 extension Registry {
     /// Checks a group against its key and the catalog: the component is in the key, every menu is the component's,
     /// and none is above the key's profile.
-    func validGroup(_ input: GroupInput) async throws -> AccessGroupRecord {
+    func validGroup(_ input: GroupInput, boundTo current: String? = nil) async throws -> AccessGroupRecord {
         let idNumber = try Self.validIDNumber(input.idNumber)
         let name = try UserRules.name(input.name)
         guard let key = try await store.key(input.keySerial.trimmingCharacters(in: .whitespaces)) else {
             throw RegistryError.invalid(FieldError(field: "keySerial", code: "UNKNOWN_KEY", message: "There is no registered key \(input.keySerial). Pick one from the License key list."))
         }
+        // A revoked key grants nothing: binding a group to it would leave its users without access and say nothing.
+        // A group already on it may still be edited (and its accesses migrated).
+        if key.revokedAt != nil, key.serial != current {
+            throw RegistryError.refused(code: "KEY_REVOKED",
+                                        message: "Key \(key.name) was revoked by the vendor\(key.revocationReason.map { " (\($0))" } ?? ""); it grants nothing. Choose another key.",
+                                        status: 409, details: ["field": "keySerial", "keySerial": .string(key.serial)])
+        }
         let component = input.component.trimmingCharacters(in: .whitespaces)
         guard key.license.components.contains(component) else {
-            throw RegistryError.refused(code: "COMPONENT_NOT_IN_KEY", message: "Key \(key.serial) does not license the component \(component); it has \(key.license.components.joined(separator: ", ")).",
+            throw RegistryError.refused(code: "COMPONENT_NOT_IN_KEY", message: "Key \(key.name) does not license the component \(component); it has \(key.license.components.joined(separator: ", ")).",
                                         status: 422, details: ["field": "component", "keyComponents": .array(key.license.components.map(JSONValue.string))])
         }
         var seen: Set<String> = []
@@ -51,7 +58,7 @@ extension Registry {
         let tooHigh = menus.filter { code in catalogMenus.first { $0.code == code }.map { !key.license.profile.includes($0.profile) } ?? false }
         guard tooHigh.isEmpty else {
             throw RegistryError.refused(code: "MENU_NOT_ALLOWED_FOR_PROFILE",
-                                        message: "Key \(key.serial) is a \(key.license.profile.rawValue) key; these menus need a higher profile: \(tooHigh.joined(separator: ", ")).",
+                                        message: "Key \(key.name) is a \(key.license.profile.rawValue) key; these menus need a higher profile: \(tooHigh.joined(separator: ", ")).",
                                         status: 422, details: ["field": "menus", "menus": .array(tooHigh.map(JSONValue.string)), "profile": .string(key.license.profile.rawValue)])
         }
         let users = try (input.users ?? []).map { text throws(RegistryError) in try UserRules.login(text) }
@@ -69,7 +76,8 @@ extension Registry {
     /// Replaces a group's fields; its users stay (they move with it to another key, seats permitting).
     public func updateGroup(_ idNumber: String, _ input: GroupInput, actor: String) async throws -> AccessGroupRecord {
         var record = try await validGroup(GroupInput(idNumber: input.idNumber, name: input.name, keySerial: input.keySerial, component: input.component,
-                                                     menus: input.menus, active: input.active))
+                                                     menus: input.menus, active: input.active),
+                                          boundTo: try await store.grant(ofGroup: idNumber)?.keySerial)
         record.users = []
         try await requireMayChange(group: idNumber, actor: actor)
         try requireHolds(record.menus, of: record.component, actor: actor)

@@ -33,7 +33,8 @@ extension Registry {
         guard !force else { return }
         let over = try await overAllocation(serials: serials)
         guard over.isEmpty else {
-            let listing = over.map { "\($0.keySerial) has \($0.limit) seats for \($0.inUse) users" }.joined(separator: "; ")
+            let names = Dictionary(try await store.keys().map { ($0.serial, $0.name) }) { a, _ in a }
+            let listing = over.map { "\(names[$0.keySerial] ?? $0.keySerial) has \($0.limit) seats for \($0.inUse) users" }.joined(separator: "; ")
             throw RegistryError.refused(code: "OVER_ALLOCATED",
                                         message: "Activating would leave keys with more assigned users than seats: \(listing). Remove users from their groups, or activate with force: the most recently assigned users beyond the limit lose access until seats free up.",
                                         status: 409, details: ["keys": .array(over.map { key in

@@ -35,6 +35,18 @@ extension WebUI {
             "organization": "\(key.license.organization.legalName) (\(key.license.organization.id))",
             "registeredAt": Timestamp.format(key.registeredAt), "registeredBy": key.registeredBy,
         ]
+        // What the key does for the installation now, in words: only a valid key waits for an activation.
+        let covered = activation?.certificate.serials.contains(key.serial) ?? false
+        switch status {
+        case .revoked:
+            values["grantsNothing"] = "Grants nothing: the vendor revoked this key. Migrate its accesses to another key, then delete it."
+        case .expired:
+            values["grantsNothing"] = "Grants nothing: the key expired on \(expires.prefix(10)). Synchronize or paste its renewal, or migrate its accesses."
+        case .notYetValid:
+            values["grantsNothing"] = "Grants nothing before \(Timestamp.format(key.license.validFrom).prefix(10)), when it becomes valid."
+        default:
+            values["awaitsActivation"] = !covered
+        }
         // Absent values stay out of the dictionary: Mustache would print an Optional's "nil".
         if let warning { values["warning"] = ["text": warning, "level": warningLevel] }
         if let reason = key.revocationReason { values["revocationReason"] = reason }

@@ -70,7 +70,7 @@ extension StoreError {
         StoreError(code: "SEAT_LIMIT_EXCEEDED", message: shortage.message, kind: .conflict, details: [
             "keySerial": .string(shortage.keySerial), "limit": .int(shortage.limit), "inUse": .int(shortage.inUse),
             "requested": .int(shortage.requested),
-        ])
+        ].merging(shortage.keyIdNumber.map { ["keyIdNumber": .string($0)] } ?? [:]) { a, _ in a })
     }
 
     static func unknownUsers(_ logins: [String]) -> StoreError {

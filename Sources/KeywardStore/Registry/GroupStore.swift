@@ -32,12 +32,12 @@ extension RegistryStore {
         }
     }
 
-    /// The component and menus group `idNumber` grants, without its members; `nil` when there is no such group.
-    public func grant(ofGroup idNumber: String) async throws -> (component: String, menus: [String])? {
+    /// The key, component and menus of group `idNumber`, without its members; `nil` when there is no such group.
+    public func grant(ofGroup idNumber: String) async throws -> (keySerial: String, component: String, menus: [String])? {
         try await database.read { sql in
-            guard let row = try await sql.select().columns("component", "menus").from("access_groups")
+            guard let row = try await sql.select().columns("key_serial", "component", "menus").from("access_groups")
                 .where("id_number_folded", .equal, Self.fold(idNumber)).first() else { return nil }
-            return (try row.decode(column: "component", as: String.self),
+            return (try row.decode(column: "key_serial", as: String.self), try row.decode(column: "component", as: String.self),
                     try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "menus", as: String.self).utf8)))
         }
     }
@@ -160,7 +160,7 @@ extension RegistryStore {
     /// `enabling` counts the users as active: they are about to be.
     static func requireSeats(on serial: String, for logins: Set<String>, kind: DatabaseKind, enabling: Bool = false, on sql: any SQLDatabase) async throws {
         let lock = kind == .postgres ? " FOR UPDATE" : ""
-        guard let key = try await sql.raw("SELECT use_type, users FROM registered_keys WHERE serial = \(bind: serial)\(unsafeRaw: lock)").first() else {
+        guard let key = try await sql.raw("SELECT use_type, users, id_number FROM registered_keys WHERE serial = \(bind: serial)\(unsafeRaw: lock)").first() else {
             throw unknownKey(serial)
         }
         guard try key.decode(column: "use_type", as: String.self) == UseType.nominative.rawValue, !logins.isEmpty else { return }
@@ -174,7 +174,8 @@ extension RegistryStore {
         let eligible = enabling ? logins : try await activeLogins(Array(logins), on: sql)
         let requested = eligible.subtracting(holders).count
         if requested > 0, holders.count + requested > limit {
-            throw StoreError.seatLimit(SeatShortage(keySerial: serial, limit: limit, inUse: holders.count, requested: requested))
+            throw StoreError.seatLimit(SeatShortage(keySerial: serial, keyIdNumber: try key.decode(column: "id_number", as: String.self), limit: limit,
+                                                    inUse: holders.count, requested: requested))
         }
     }
 

@@ -30,6 +30,9 @@ public struct RegisteredKey: Sendable, Hashable {
     public var revokedAt: Date?
     public var revocationReason: String?
 
+    /// How pages and refusals name the key: its ID #, the serial beside it.
+    public var name: String { KeyName.of(serial: serial, idNumber: idNumber) }
+
     public init(license: LicenseKey, accessKey: String, kid: String, idNumber: String, source: KeySource, registeredAt: Date,
                 registeredBy: String, revokedAt: Date? = nil, revocationReason: String? = nil) {
         self.license = license

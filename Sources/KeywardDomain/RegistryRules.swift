@@ -63,8 +63,12 @@ public struct ActivationChange: Codable, Sendable, Hashable {
         let before = Set(certified.map(\.serial)), after = Set(current.map(\.serial))
         let componentsBefore = Set(certified.flatMap(\.components)), componentsAfter = Set(current.flatMap(\.components))
         var seats: [String: Int] = [:]
-        for key in current where !before.contains(key.serial) { seats[key.useType.rawValue, default: 0] += key.users }
-        for key in certified where !after.contains(key.serial) { seats[key.useType.rawValue, default: 0] -= key.users }
+        for key in current where !before.contains(key.serial) {
+            seats[key.useType.rawValue] = SeatRules.adding(seats[key.useType.rawValue] ?? 0, key.users)
+        }
+        for key in certified where !after.contains(key.serial) {
+            seats[key.useType.rawValue] = SeatRules.subtracting(key.users, from: seats[key.useType.rawValue] ?? 0)
+        }
         return ActivationChange(
             addedKeys: after.subtracting(before).sorted(), removedKeys: before.subtracting(after).sorted(),
             addedComponents: componentsAfter.subtracting(componentsBefore).sorted(),

@@ -118,6 +118,12 @@ public enum FuzzHarness {
             result.violations.append("text that does not split is \(verification.code.rawValue), not MALFORMED")
         }
         guard let license = verification.license else { return }
+        // The activation page adds up the seats of every key it reads: ten keys of this count must not overflow.
+        _ = ActivationChange.between(certified: [], current: (1...10).map { number in
+            var copy = license
+            copy.serial += "-\(number)"
+            return CoveredKey(copy)
+        })
         // What the registry stores it writes again: the license must survive being issued anew and read back.
         let reissued = verifier.verify(AccessKey.issue(license, signedWith: signingKey), organization: organization.id, now: now)
         guard let again = reissued.license else {

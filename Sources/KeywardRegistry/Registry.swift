@@ -132,8 +132,9 @@ public struct Registry: Sendable {
             }
             throw RegistryError.certificate(code: error == .malformed ? "MALFORMED_CERTIFICATE" : "UNTRUSTED_CERTIFICATE", message: message)
         }
-        guard let certificate = try? JSONDecoder().decode(ActivationCertificate.self, from: payload) else {
-            throw RegistryError.certificate(code: "MALFORMED_CERTIFICATE", message: "This is not an activation certificate.")
+        guard let certificate = try? SignedDocument.decode(ActivationCertificate.self, payload: payload) else {
+            throw RegistryError.certificate(code: "MALFORMED_CERTIFICATE",
+                                            message: "This is not an activation certificate: it cannot be read, or names a member twice. Ask the vendor for the certificate file again.")
         }
         guard certificate.installationId == installation.installationId, certificate.organization.id == installation.organization.id else {
             throw RegistryError.certificate(code: "WRONG_INSTALLATION",

@@ -186,6 +186,11 @@ public enum FuzzHarness {
         if (try? JSONDecoder().decode(SignedDocument.self, from: data)) == nil {
             data = encode(SignedDocument.sign(data, for: purpose, with: signingKey))
         }
+        // Read as `SignedDocument.read` reads it: strict JSON that names each member once, then `JSONDecoder`.
+        guard SignedDocument.isUniquelyNamed(data) else {
+            result.code = "DOCUMENT_MALFORMED"
+            return
+        }
         let document: SignedDocument
         do {
             document = try JSONDecoder().decode(SignedDocument.self, from: data)
@@ -252,7 +257,12 @@ public enum FuzzHarness {
         checkRoundTrip(certificate, into: &result)
     }
 
+    /// Read as `SignedDocument.decode` reads it: strict JSON that names each member once, then `JSONDecoder`.
     private static func decodePayload<Value: Decodable>(_ payload: Data, into result: inout FuzzResult) -> Value? {
+        guard SignedDocument.isUniquelyNamed(payload) else {
+            result.code = "PAYLOAD_MALFORMED"
+            return nil
+        }
         do {
             return try JSONDecoder().decode(Value.self, from: payload)
         } catch {

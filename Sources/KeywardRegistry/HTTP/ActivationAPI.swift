@@ -71,7 +71,7 @@ struct ActivationAPI: Sendable {
         }
         router.post("/api/v1/activation/certificate") { request, context in
             try context.requireAdministrator(registry.access)
-            let document = try await request.decodeJSON(as: SignedDocument.self, context: context)
+            let document = try await request.decodeJSON(as: SignedDocument.self, context: context, uniqueMembers: true)
             try await registry.install(document, method: .offline, force: request.uri.queryParameters.get("force") == "true", actor: context.actor)
             return try await state()
         }

@@ -10,14 +10,17 @@ public struct Authority: Sendable {
     public let keyring: AuthorityKeyring
     public let catalog: Catalog
     public let now: @Sendable () -> Date
+    /// How long the activation certificates it signs stay good.
+    public let certificateLifetime: TimeInterval
     let feeds: FeedCache
 
     public init(store: AuthorityStore, keyring: AuthorityKeyring, catalog: Catalog, now: @escaping @Sendable () -> Date = Date.init,
-                feedCacheBudget: Int = 128 << 20) {
+                feedCacheBudget: Int = 128 << 20, certificateLifetime: TimeInterval = ActivationCertificate.defaultLifetime) {
         self.store = store
         self.keyring = keyring
         self.catalog = catalog
         self.now = now
+        self.certificateLifetime = certificateLifetime
         self.feeds = FeedCache(budget: feedCacheBudget)
     }
 
@@ -216,10 +219,11 @@ public struct Authority: Sendable {
         guard problems.isEmpty else { throw AuthorityError.invalid(problems) }
         let signingKey = keyring.activeKey
         let time = now()
+        let certificateLifetime = certificateLifetime
         let storeRequest = AuthorityStore.ActivationRequest(installationId: installation, environment: request.environment, serials: request.serials, promote: request.promote)
         return try await store.activate(storeRequest, organizationId: request.organizationId, actor: actor, now: time) { organization in
             ActivationCertificate(installationId: installation, organization: organization, environment: request.environment,
-                                  serials: Array(Set(request.serials)), issuedAt: time).signed(with: signingKey)
+                                  serials: Array(Set(request.serials)), issuedAt: time, expiresAt: time.addingTimeInterval(certificateLifetime)).signed(with: signingKey)
         }
     }
 }

@@ -64,4 +64,20 @@ import Testing
         }
         #expect(throws: SignedDocument.Failure.malformed) { try SignedDocument.read(Data("not json".utf8)) }
     }
+
+    /// Certificates from before expiries have no `expiresAt`, and still read; ones with it read it back.
+    @Test func certificatesWithAndWithoutAnExpiryRead() throws {
+        let old = try SignedDocument.decode(ActivationCertificate.self, payload: Data(Self.certificate.utf8))
+        #expect(old.expiresAt == nil)
+        #expect(!old.isExpired(at: .distantFuture))
+        let issued = Timestamp.parse("2026-06-15T11:00:00Z")!
+        let new = ActivationCertificate(installationId: "inst-1", organization: Fixtures.organization, environment: .test, serials: [], issuedAt: issued,
+                                        expiresAt: issued.addingTimeInterval(ActivationCertificate.defaultLifetime))
+        let again = try SignedDocument.decode(ActivationCertificate.self, payload: try JSONEncoder().encode(new))
+        #expect(again == new)
+        #expect(again.expiresAt == "2027-07-20T11:00:00Z")
+        #expect(!again.isExpired(at: issued.addingTimeInterval(ActivationCertificate.defaultLifetime - 1)))
+        #expect(again.isExpired(at: issued.addingTimeInterval(ActivationCertificate.defaultLifetime)))
+        #expect(!String(decoding: try JSONEncoder().encode(old), as: UTF8.self).contains("expiresAt"), "an old certificate writes no expiry")
+    }
 }

@@ -12,14 +12,18 @@ public enum KeySource: String, Codable, Sendable, CaseIterable {
 public enum IDNumber {
     public static let maximumLength = 50
 
-    /// `text` trimmed, or a refusal `INVALID_ID_NUMBER` when empty, over 50 characters or holding control characters.
+    /// `text` in Unicode NFC and trimmed, or a refusal `INVALID_ID_NUMBER` when empty, over 50 characters or holding
+    /// control or format characters (among them the bidirectional overrides, embeddings, isolates and marks).
+    ///
+    /// NFC, so that an ID # typed composed ("é") and one pasted decomposed ("e" and a combining accent), which look
+    /// the same, are one ID #: the store compares the bytes.
     public static func validate(_ text: String) throws(FieldError) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.precomposedStringWithCanonicalMapping.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, trimmed.count <= maximumLength,
               !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format })
         else {
             throw FieldError(field: "idNumber", code: "INVALID_ID_NUMBER",
-                             message: "The ID # must be 1 to \(maximumLength) characters without control characters, e.g. \"Engineering\".")
+                             message: "The ID # must be 1 to \(maximumLength) characters without control, formatting or text-direction characters, e.g. \"Engineering\".")
         }
         return trimmed
     }

@@ -277,7 +277,10 @@ public struct RegistryStore: Sendable {
     // MARK: Helpers
 
     /// Logins and ID #s are unique ignoring case.
-    static func fold(_ text: String) -> String { text.lowercased() }
+    /// How ID #s and logins are compared: in Unicode NFC (what the validators store), ignoring case.
+    static func fold(_ text: String) -> String {
+        text.utf8.allSatisfy { $0 < 0x80 } ? text.lowercased() : text.precomposedStringWithCanonicalMapping.lowercased()
+    }
 
     static func unknownKey(_ serial: String) -> StoreError {
         StoreError(code: "UNKNOWN_KEY", message: "There is no registered key \(serial).", kind: .notFound)

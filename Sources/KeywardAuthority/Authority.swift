@@ -12,15 +12,18 @@ public struct Authority: Sendable {
     /// The catalog signed with the active key, made once: registries take only a signed catalog.
     public let signedCatalog: SignedDocument
     public let now: @Sendable () -> Date
+    /// How long the activation certificates it signs stay good.
+    public let certificateLifetime: TimeInterval
     let feeds: FeedCache
 
     public init(store: AuthorityStore, keyring: AuthorityKeyring, catalog: Catalog, now: @escaping @Sendable () -> Date = Date.init,
-                feedCacheBudget: Int = 128 << 20) {
+                feedCacheBudget: Int = 128 << 20, certificateLifetime: TimeInterval = ActivationCertificate.defaultLifetime) {
         self.store = store
         self.keyring = keyring
         self.catalog = catalog
         self.signedCatalog = catalog.signed(with: keyring.activeKey)
         self.now = now
+        self.certificateLifetime = certificateLifetime
         self.feeds = FeedCache(budget: feedCacheBudget)
     }
 
@@ -219,10 +222,11 @@ public struct Authority: Sendable {
         guard problems.isEmpty else { throw AuthorityError.invalid(problems) }
         let signingKey = keyring.activeKey
         let time = now()
+        let certificateLifetime = certificateLifetime
         let storeRequest = AuthorityStore.ActivationRequest(installationId: installation, environment: request.environment, serials: request.serials, promote: request.promote)
         return try await store.activate(storeRequest, organizationId: request.organizationId, actor: actor, now: time) { organization in
             ActivationCertificate(installationId: installation, organization: organization, environment: request.environment,
-                                  serials: Array(Set(request.serials)), issuedAt: time).signed(with: signingKey)
+                                  serials: Array(Set(request.serials)), issuedAt: time, expiresAt: time.addingTimeInterval(certificateLifetime)).signed(with: signingKey)
         }
     }
 }

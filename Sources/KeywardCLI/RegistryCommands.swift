@@ -233,8 +233,8 @@ struct ActivationCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure.badInput("FILE", "cannot read \(file).") }
-            guard let document = try? KeywardJSON.decoder.decode(SignedDocument.self, from: data) else {
-                throw CommandFailure.badInput("FILE", "\(file) is not an activation certificate.")
+            guard let document = try? SignedDocument.read(data) else {
+                throw CommandFailure.badInput("FILE", "\(file) is not an activation certificate: it is not its JSON, or names a member twice. Ask the vendor for the file again.")
             }
             try await withRegistry(options) { registry in
                 let activation = try await registry.install(document, method: .offline, actor: "cli")

@@ -50,7 +50,7 @@ public struct AccessKeyVerifier: Sendable {
 
     /// Rules a signed payload must also meet; a key that breaks them was not made by a Keyward authority.
     static func isWellFormed(_ license: LicenseKey) -> Bool {
-        license.users >= 1
+        (1...LicenseKeySpecification.maximumUsers).contains(license.users)
             && !license.components.isEmpty
             && !hasRepeats(license.components)
             && license.components.allSatisfy(ComponentCode.isValid)

@@ -3,6 +3,8 @@ import Foundation
 /// What the authority certifies when it activates an installation: which keys it may use, where.
 public struct ActivationCertificate: Codable, Sendable, Hashable {
     public static let currentVersion = 1
+    /// How long a certificate stays good unless its authority is set up otherwise: 400 days, a year and some slack.
+    public static let defaultLifetime: TimeInterval = 400 * 86_400
 
     public var v: Int
     public var installationId: String
@@ -11,14 +13,24 @@ public struct ActivationCertificate: Codable, Sendable, Hashable {
     /// The serials of the keys this activation covers; keys outside it grant nothing yet.
     public var serials: [String]
     public var issuedAt: String
+    /// From this instant on the certificate covers nothing; absent in certificates made before they expired, which
+    /// never do.
+    public var expiresAt: String?
 
-    public init(installationId: String, organization: Organization, environment: InstallationEnvironment, serials: [String], issuedAt: Date) {
+    public init(installationId: String, organization: Organization, environment: InstallationEnvironment, serials: [String], issuedAt: Date,
+                expiresAt: Date? = nil) {
         self.v = Self.currentVersion
         self.installationId = installationId
         self.organization = organization
         self.environment = environment
         self.serials = serials.sorted()
         self.issuedAt = Timestamp.format(issuedAt)
+        self.expiresAt = expiresAt.map(Timestamp.format)
+    }
+
+    /// Whether the certificate has expired at `now`; one without an expiry never does.
+    public func isExpired(at now: Date) -> Bool {
+        expiresAt.flatMap(Timestamp.parse).map { now >= $0 } ?? false
     }
 
     /// Signs this certificate with `key`.

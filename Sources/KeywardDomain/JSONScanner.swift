@@ -2,7 +2,8 @@
 ///
 /// `JSONDecoder` spends more time on a 400-byte payload than the rest of verification outside the signature
 /// check; this reads values straight from the bytes. It accepts only RFC 8259 JSON, refuses duplicate keys in
-/// the objects it reads as maps, and nests at most `maximumDepth` deep.
+/// the objects it reads as maps, and nests at most `maximumDepth` deep. ``checkValue(depth:)`` checks a whole
+/// document that `JSONDecoder` then reads (signed feeds and certificates), refusing duplicate keys at every depth.
 struct JSONScanner {
     struct Invalid: Error {}
 
@@ -113,6 +114,51 @@ struct JSONScanner {
         case UInt8(ascii: "n"): try literal("null")
         default: _ = try number()
         }
+    }
+
+    /// Skips one value like ``skipValue(depth:)``, also refusing an object, at any depth, that names a member twice:
+    /// readers disagree on which of the two counts (`JSONDecoder` and most others keep the last, some the first).
+    mutating func checkValue(depth: Int) throws(Invalid) {
+        guard depth <= Self.maximumDepth else { throw Invalid() }
+        switch try peek() {
+        case UInt8(ascii: "{"):
+            index += 1
+            if try peek() == UInt8(ascii: "}") { index += 1; return }
+            var names: Set<String> = []
+            while true {
+                guard try peek() == UInt8(ascii: "\""), names.insert(try string()).inserted else { throw Invalid() }
+                try consume(UInt8(ascii: ":"))
+                try checkValue(depth: depth + 1)
+                let next = try peek()
+                index += 1
+                if next == UInt8(ascii: "}") { return }
+                guard next == UInt8(ascii: ",") else { throw Invalid() }
+            }
+        case UInt8(ascii: "["):
+            index += 1
+            if try peek() == UInt8(ascii: "]") { index += 1; return }
+            while true {
+                try checkValue(depth: depth + 1)
+                let next = try peek()
+                index += 1
+                if next == UInt8(ascii: "]") { return }
+                guard next == UInt8(ascii: ",") else { throw Invalid() }
+            }
+        default:
+            try skipValue(depth: depth)
+        }
+    }
+
+    /// Whether `bytes` are one strict JSON value, with white space around it only, whose objects name each member once.
+    static func isUniquelyNamed(_ bytes: [UInt8]) -> Bool {
+        var scanner = JSONScanner(bytes)
+        do {
+            try scanner.checkValue(depth: 1)
+        } catch {
+            return false
+        }
+        scanner.skipWhitespace()
+        return scanner.atEnd
     }
 
     private mutating func literal(_ word: StaticString) throws(Invalid) {

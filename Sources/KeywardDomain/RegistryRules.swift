@@ -12,14 +12,18 @@ public enum KeySource: String, Codable, Sendable, CaseIterable {
 public enum IDNumber {
     public static let maximumLength = 50
 
-    /// `text` trimmed, or a refusal `INVALID_ID_NUMBER` when empty, over 50 characters or holding control characters.
+    /// `text` in Unicode NFC and trimmed, or a refusal `INVALID_ID_NUMBER` when empty, over 50 characters or holding
+    /// control or format characters (among them the bidirectional overrides, embeddings, isolates and marks).
+    ///
+    /// NFC, so that an ID # typed composed ("é") and one pasted decomposed ("e" and a combining accent), which look
+    /// the same, are one ID #: the store compares the bytes.
     public static func validate(_ text: String) throws(FieldError) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.precomposedStringWithCanonicalMapping.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, trimmed.count <= maximumLength,
               !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format })
         else {
             throw FieldError(field: "idNumber", code: "INVALID_ID_NUMBER",
-                             message: "The ID # must be 1 to \(maximumLength) characters without control characters, e.g. \"Engineering\".")
+                             message: "The ID # must be 1 to \(maximumLength) characters without control, formatting or text-direction characters, e.g. \"Engineering\".")
         }
         return trimmed
     }
@@ -63,8 +67,12 @@ public struct ActivationChange: Codable, Sendable, Hashable {
         let before = Set(certified.map(\.serial)), after = Set(current.map(\.serial))
         let componentsBefore = Set(certified.flatMap(\.components)), componentsAfter = Set(current.flatMap(\.components))
         var seats: [String: Int] = [:]
-        for key in current where !before.contains(key.serial) { seats[key.useType.rawValue, default: 0] += key.users }
-        for key in certified where !after.contains(key.serial) { seats[key.useType.rawValue, default: 0] -= key.users }
+        for key in current where !before.contains(key.serial) {
+            seats[key.useType.rawValue] = SeatRules.adding(seats[key.useType.rawValue] ?? 0, key.users)
+        }
+        for key in certified where !after.contains(key.serial) {
+            seats[key.useType.rawValue] = SeatRules.subtracting(key.users, from: seats[key.useType.rawValue] ?? 0)
+        }
         return ActivationChange(
             addedKeys: after.subtracting(before).sorted(), removedKeys: before.subtracting(after).sorted(),
             addedComponents: componentsAfter.subtracting(componentsBefore).sorted(),

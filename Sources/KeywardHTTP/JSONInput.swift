@@ -4,10 +4,11 @@ import NIOCore
 import KeywardDomain
 
 extension Request {
-    /// The body decoded as `T`: 400 `INVALID_JSON` when it is not JSON, 422 `INVALID_FIELD` naming the field
-    /// when a field is missing or has the wrong type, 413 past the context's size limit, 400 `NUL_IN_TEXT` when a string
-    /// holds U+0000. Unknown fields are ignored. `limit` lowers the context's size limit for this body.
-    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext, limit: Int? = nil) async throws -> T {
+    /// The body decoded as `T`: 400 `INVALID_JSON` when it is not JSON (or, with `uniqueMembers`, names a member
+    /// twice), 422 `INVALID_FIELD` naming the field when a field is missing or has the wrong type, 413 past the
+    /// context's size limit, 400 `NUL_IN_TEXT` when a string holds U+0000. Unknown fields are ignored. `limit` lowers
+    /// the context's size limit for this body.
+    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext, limit: Int? = nil, uniqueMembers: Bool = false) async throws -> T {
         let buffer: ByteBuffer
         let limit = min(limit ?? context.maxUploadSize, context.maxUploadSize)
         do {
@@ -19,6 +20,9 @@ extension Request {
             throw APIError(.badRequest, code: "INVALID_JSON", message: "The request needs a JSON body.")
         }
         if NULGuard.jsonContainsNUL(buffer.readableBytesView) { throw NULGuard.refusal }
+        if uniqueMembers, !SignedDocument.isUniquelyNamed(buffer.readableBytesView) {
+            throw APIError(.badRequest, code: "INVALID_JSON", message: "The request body must be strict JSON that names each member once; send the document as it was written.")
+        }
         do {
             return try KeywardJSON.decoder.decode(T.self, from: Data(buffer: buffer))
         } catch let error as DecodingError {

@@ -107,7 +107,7 @@ public struct Registry: Sendable {
         let change = ActivationChange.between(certified: current?.covered ?? [], current: eligible.map { CoveredKey($0.license) })
         let status: ActivationStatus = if current == nil {
             .never
-        } else if Set(current!.certificate.serials) == Set(eligible.map(\.serial)) {
+        } else if !current!.certificate.isExpired(at: time), Set(current!.certificate.serials) == Set(eligible.map(\.serial)) {
             .active
         } else {
             .required
@@ -121,7 +121,8 @@ public struct Registry: Sendable {
                               environment: installation.environment, serials: try await activationState().serials, promote: promote)
     }
 
-    /// Installs a certificate after checking it is signed by a trusted authority and made for this installation.
+    /// Installs a certificate after checking it is signed by a trusted authority, made for this installation, not
+    /// expired, and not issued before the one in force.
     @discardableResult
     public func install(_ document: SignedDocument, method: StoredActivation.Method, force: Bool = false, actor: String) async throws -> StoredActivation {
         let payload: Data
@@ -135,8 +136,9 @@ public struct Registry: Sendable {
             }
             throw RegistryError.certificate(code: error == .malformed ? "MALFORMED_CERTIFICATE" : "UNTRUSTED_CERTIFICATE", message: message)
         }
-        guard let certificate = try? JSONDecoder().decode(ActivationCertificate.self, from: payload) else {
-            throw RegistryError.certificate(code: "MALFORMED_CERTIFICATE", message: "This is not an activation certificate.")
+        guard let certificate = try? SignedDocument.decode(ActivationCertificate.self, payload: payload) else {
+            throw RegistryError.certificate(code: "MALFORMED_CERTIFICATE",
+                                            message: "This is not an activation certificate: it cannot be read, or names a member twice. Ask the vendor for the certificate file again.")
         }
         guard certificate.installationId == installation.installationId, certificate.organization.id == installation.organization.id else {
             throw RegistryError.certificate(code: "WRONG_INSTALLATION",
@@ -146,11 +148,24 @@ public struct Registry: Sendable {
             throw RegistryError.certificate(code: "WRONG_INSTALLATION",
                                             message: "This certificate is for a \(certificate.environment.rawValue) installation; this one is \(installation.environment.rawValue).")
         }
+        guard Timestamp.parse(certificate.issuedAt) != nil, certificate.expiresAt.map({ Timestamp.parse($0) != nil }) ?? true else {
+            throw RegistryError.certificate(code: "MALFORMED_CERTIFICATE",
+                                            message: "This certificate's issue or expiry time is not a time. Ask the vendor for the certificate file again.")
+        }
+        let time = now()
+        if certificate.isExpired(at: time), let expiresAt = certificate.expiresAt {
+            throw RegistryError.certificate(code: "CERTIFICATE_EXPIRED",
+                                            message: "This certificate expired at \(expiresAt). Activate again, online or with a new activation request, for a current one.")
+        }
         let keys = try await store.keys()
         let covered = keys.filter { certificate.serials.contains($0.serial) }.map { CoveredKey($0.license) }
         try await requireAllocationFits(serials: certificate.serials, force: force)
-        let activation = StoredActivation(document: document, certificate: certificate, covered: covered, installedAt: now(), method: method)
-        try await store.install(activation, actor: actor)
+        let activation = StoredActivation(document: document, certificate: certificate, covered: covered, installedAt: time, method: method)
+        do {
+            try await store.install(activation, actor: actor)
+        } catch let error as StoreError where error.code == "CERTIFICATE_OUTDATED" {
+            throw RegistryError.certificate(code: error.code, message: error.message)
+        }
         try await access.refresh()
         return activation
     }

@@ -143,8 +143,8 @@ public final class Synchronizer: Sendable {
 extension Registry {
     /// Reads a feed: its signature by a trusted authority key, its version and its organization.
     func verifiedEnvelope(_ body: Data) throws -> FeedEnvelope {
-        guard let document = try? JSONDecoder().decode(SignedDocument.self, from: body) else {
-            throw RegistryError.feed(code: "FEED_MALFORMED", message: "The authority's answer is not a signed feed.")
+        guard let document = try? SignedDocument.read(body) else {
+            throw RegistryError.feed(code: "FEED_MALFORMED", message: "The authority's answer is not a signed feed, or names a member twice.")
         }
         let payload: Data
         do {
@@ -154,8 +154,8 @@ extension Registry {
                 ? "The feed is signed by an authority key this installation does not trust."
                 : "The feed's signature does not match its contents.")
         }
-        guard let envelope = try? JSONDecoder().decode(FeedEnvelope.self, from: payload), envelope.v == FeedEnvelope.currentVersion else {
-            throw RegistryError.feed(code: "FEED_MALFORMED", message: "The feed's envelope cannot be read.")
+        guard let envelope = try? SignedDocument.decode(FeedEnvelope.self, payload: payload), envelope.v == FeedEnvelope.currentVersion else {
+            throw RegistryError.feed(code: "FEED_MALFORMED", message: "The feed's envelope cannot be read: it is not a feed of this version, or names a member twice.")
         }
         let organization = installation.organization.id
         guard envelope.organization.id == organization else {

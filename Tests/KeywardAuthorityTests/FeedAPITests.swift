@@ -104,6 +104,24 @@ import Testing
         }
     }
 
+    /// A certificate carries, signed, when it stops being good: 400 days after it was issued.
+    @Test func certificatesExpireFourHundredDaysAfterTheyAreIssued() async throws {
+        try await AuthorityHarness.run(.sqliteFile) { harness in
+            try await harness.withAPI { api in
+                try await api.createOrganization("acme")
+                let serial = try await api.issue("acme")
+                let reply = try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "production", serials: [serial]))
+                #expect(reply.status == .created)
+                let document = try JSONDecoder().decode(SignedDocument.self, from: try JSONSerialization.data(withJSONObject: try #require(reply.json["certificate"])))
+                let payload = try #require(try JSONSerialization.jsonObject(with: try document.verifiedPayload(for: .certificate, trust: harness.trust)) as? [String: Any])
+                let issuedAt = try #require((payload["issuedAt"] as? String).flatMap(Timestamp.parse))
+                let expiresAt = try #require((payload["expiresAt"] as? String).flatMap(Timestamp.parse))
+                #expect(issuedAt == harness.clock.now)
+                #expect(expiresAt == issuedAt.addingTimeInterval(400 * 86_400))
+            }
+        }
+    }
+
     @Test(arguments: Backend.services)
     func enforcesTheEnvironmentRules(backend: Backend) async throws {
         try await AuthorityHarness.run(backend) { harness in

@@ -118,6 +118,12 @@ public enum FuzzHarness {
             result.violations.append("text that does not split is \(verification.code.rawValue), not MALFORMED")
         }
         guard let license = verification.license else { return }
+        // The activation page adds up the seats of every key it reads: ten keys of this count must not overflow.
+        _ = ActivationChange.between(certified: [], current: (1...10).map { number in
+            var copy = license
+            copy.serial += "-\(number)"
+            return CoveredKey(copy)
+        })
         // What the registry stores it writes again: the license must survive being issued anew and read back.
         let reissued = verifier.verify(AccessKey.issue(license, signedWith: signingKey), organization: organization.id, now: now)
         guard let again = reissued.license else {
@@ -179,6 +185,11 @@ public enum FuzzHarness {
         var data = Data(bytes)
         if (try? JSONDecoder().decode(SignedDocument.self, from: data)) == nil {
             data = encode(SignedDocument.sign(data, for: purpose, with: signingKey))
+        }
+        // Read as `SignedDocument.read` reads it: strict JSON that names each member once, then `JSONDecoder`.
+        guard SignedDocument.isUniquelyNamed(data) else {
+            result.code = "DOCUMENT_MALFORMED"
+            return
         }
         let document: SignedDocument
         do {
@@ -247,7 +258,12 @@ public enum FuzzHarness {
         checkRoundTrip(certificate, into: &result)
     }
 
+    /// Read as `SignedDocument.decode` reads it: strict JSON that names each member once, then `JSONDecoder`.
     private static func decodePayload<Value: Decodable>(_ payload: Data, into result: inout FuzzResult) -> Value? {
+        guard SignedDocument.isUniquelyNamed(payload) else {
+            result.code = "PAYLOAD_MALFORMED"
+            return nil
+        }
         do {
             return try JSONDecoder().decode(Value.self, from: payload)
         } catch {

@@ -59,9 +59,11 @@ public struct AccessModel: Sendable, Hashable {
         public var revoked: Bool
         /// Whether the activation certificate in force covers it.
         public var covered: Bool
+        /// When the certificate that covers it expires, if it does: from then on it is covered no more.
+        public var coveredUntil: Date?
 
         public init(serial: String, profile: Profile, useType: UseType, users: Int, components: [String], validFrom: Date,
-                    expiresAt: Date?, revoked: Bool = false, covered: Bool = true) {
+                    expiresAt: Date?, revoked: Bool = false, covered: Bool = true, coveredUntil: Date? = nil) {
             self.serial = serial
             self.profile = profile
             self.useType = useType
@@ -71,6 +73,7 @@ public struct AccessModel: Sendable, Hashable {
             self.expiresAt = expiresAt
             self.revoked = revoked
             self.covered = covered
+            self.coveredUntil = coveredUntil
         }
 
         /// Valid at `now`: started, not expired, not revoked.

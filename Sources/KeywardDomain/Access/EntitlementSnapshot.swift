@@ -23,6 +23,9 @@ public struct EntitlementSnapshot: Sendable {
             let expiresAt: Date?
             let revoked: Bool
             let covered: Bool
+            let coveredUntil: Date?
+
+            func isCovered(at now: Date) -> Bool { covered && (coveredUntil.map { now < $0 } ?? true) }
         }
 
         struct CatalogMenu: Sendable {
@@ -114,7 +117,8 @@ public struct EntitlementSnapshot: Sendable {
             let keys = model.keys.enumerated().map { offset, key in
                 keyIndex[key.serial] = Int32(offset)
                 return CompiledKey(serial: key.serial, profile: key.profile, floating: key.useType == .floating, users: key.users, components: Set(key.components),
-                                   validFrom: key.validFrom, expiresAt: key.expiresAt, revoked: key.revoked, covered: key.covered)
+                                   validFrom: key.validFrom, expiresAt: key.expiresAt, revoked: key.revoked, covered: key.covered,
+                                   coveredUntil: key.coveredUntil)
             }
             // The user table is the largest part and changes least: reused when the users are the same as last time,
             // and with it each unchanged group's members as resolved to user numbers (hashing 100,000s of logins is
@@ -253,7 +257,7 @@ public struct EntitlementSnapshot: Sendable {
                 code = .componentNotInKey
             } else if !key.profile.includes(required) {
                 code = .profileTooLow
-            } else if !key.covered {
+            } else if !key.isCovered(at: now) {
                 code = .keyNotActivated
             } else if key.revoked || now < key.validFrom || key.expiresAt.map({ now >= $0 }) == true {
                 code = .keyNotValid
@@ -288,7 +292,7 @@ public struct EntitlementSnapshot: Sendable {
         for groupNumber in index.userGroups[Int(user)] {
             let group = index.groups[Int(groupNumber)]
             let key = index.keys[Int(group.key)]
-            guard key.covered, !key.revoked, key.validFrom <= now, key.expiresAt.map({ now < $0 }) ?? true, key.components.contains(group.component) else { continue }
+            guard key.isCovered(at: now), !key.revoked, key.validFrom <= now, key.expiresAt.map({ now < $0 }) ?? true, key.components.contains(group.component) else { continue }
             if key.floating {
                 if !floating.contains(group.key) { floating.append(group.key) }
             } else if index.userSeats[Int(user)].contains(group.key), !nominative.contains(group.key) {

@@ -29,6 +29,19 @@ public enum SeatRules {
         }
     }
 
+    /// `a + b` seats, held at `Int.max` or `Int.min` instead of trapping: keys stored before the authority's cap on
+    /// users may carry counts whose sum does not fit.
+    public static func adding(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+
+    /// `a - b` seats, held at `Int.max` or `Int.min` instead of trapping.
+    public static func subtracting(_ b: Int, from a: Int) -> Int {
+        let (difference, overflow) = a.subtractingReportingOverflow(b)
+        return overflow ? (b < 0 ? .max : .min) : difference
+    }
+
     /// Open sessions on each floating key at `now`.
     public static func openSessions(_ model: AccessModel, at now: Date) -> [String: Int] {
         model.sessions.filter { $0.leaseExpiresAt > now }.reduce(into: [:]) { $0[$1.keySerial, default: 0] += 1 }

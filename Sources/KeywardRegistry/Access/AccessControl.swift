@@ -84,8 +84,9 @@ public final class AccessControl: Sendable {
                 state.withLockedValue { $0.snapshot = $0.snapshot.replacingSessions(sessions) }
                 generations.withLockedValue { $0.builtSessions = max($0.builtSessions, target) }
             } else {
-                let covered = Set(try await store.activation()?.certificate.serials ?? [])
-                let model = try await store.accessModel(catalog: catalog, covered: covered, now: time)
+                let certificate = try await store.activation()?.certificate
+                let model = try await store.accessModel(catalog: catalog, covered: Set(certificate?.serials ?? []),
+                                                        coveredUntil: certificate?.expiresAt.flatMap(Timestamp.parse), now: time)
                 let snapshot = EntitlementSnapshot(model, previous: self.snapshot)
                 state.withLockedValue { $0.snapshot = snapshot }
                 generations.withLockedValue { generations in

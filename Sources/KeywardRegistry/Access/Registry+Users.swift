@@ -32,10 +32,13 @@ public enum UserRules {
         return login
     }
 
+    /// A user's or an access group's name: in Unicode NFC (as an ID # is), trimmed, 1 to 200 characters without control
+    /// or format characters, so none of the bidirectional controls that make a name read other than it is stored.
     public static func name(_ text: String) throws(RegistryError) -> String {
-        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = text.precomposedStringWithCanonicalMapping.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...200).contains(name.count), !name.unicodeScalars.contains(where: isControlOrFormat) else {
-            throw .invalid(FieldError(field: "name", code: "INVALID_NAME", message: "The name is required: 1 to 200 characters, e.g. Jane Smith."))
+            throw .invalid(FieldError(field: "name", code: "INVALID_NAME",
+                                      message: "The name is required: 1 to 200 characters without control, formatting or text-direction characters, e.g. Jane Smith."))
         }
         return name
     }

@@ -14,6 +14,8 @@ struct ActivationAPI: Sendable {
             let environment: InstallationEnvironment
             let serials: [String]
             let issuedAt: String
+            /// When the certificate stops covering anything; absent when it never does.
+            let expiresAt: String?
             let installedAt: Date
             let method: StoredActivation.Method
         }
@@ -38,7 +40,7 @@ struct ActivationAPI: Sendable {
             status: state.status, installationId: registry.installation.installationId, environment: registry.installation.environment,
             current: state.current.map {
                 .init(installationId: $0.certificate.installationId, environment: $0.certificate.environment, serials: $0.certificate.serials,
-                      issuedAt: $0.certificate.issuedAt, installedAt: $0.installedAt, method: $0.method)
+                      issuedAt: $0.certificate.issuedAt, expiresAt: $0.certificate.expiresAt, installedAt: $0.installedAt, method: $0.method)
             },
             change: state.change, authorityConfigured: registry.authority != nil
         )
@@ -71,7 +73,7 @@ struct ActivationAPI: Sendable {
         }
         router.post("/api/v1/activation/certificate") { request, context in
             try context.requireAdministrator(registry.access)
-            let document = try await request.decodeJSON(as: SignedDocument.self, context: context)
+            let document = try await request.decodeJSON(as: SignedDocument.self, context: context, uniqueMembers: true)
             try await registry.install(document, method: .offline, force: request.uri.queryParameters.get("force") == "true", actor: context.actor)
             return try await state()
         }

@@ -65,7 +65,7 @@ extension WebUI {
                   let token = parts["_csrf"].map({ String(decoding: $0.data, as: UTF8.self) }), token == session.csrf
             else { throw Self.csrfRefusal }
             guard let file = parts["certificate"], !file.data.isEmpty,
-                  let document = try? KeywardJSON.decoder.decode(SignedDocument.self, from: Data(file.data))
+                  let document = try? SignedDocument.read(Data(file.data))
             else {
                 return try await activationPage(session, request, certificateError: "Choose the certificate file (JSON) the vendor sent.")
             }

@@ -173,7 +173,7 @@ extension RegistryStore {
             """).all().map { try $0.decode(column: "login", as: String.self) })
         let eligible = enabling ? logins : try await activeLogins(Array(logins), on: sql)
         let requested = eligible.subtracting(holders).count
-        if requested > 0, holders.count + requested > limit {
+        if requested > 0, SeatRules.adding(holders.count, requested) > limit {
             throw StoreError.seatLimit(SeatShortage(keySerial: serial, keyIdNumber: try key.decode(column: "id_number", as: String.self), limit: limit,
                                                     inUse: holders.count, requested: requested))
         }

@@ -176,19 +176,30 @@ public struct RegistryStore: Sendable {
         }
     }
 
-    /// Installs a verified certificate, replacing the one in force.
+    /// Installs a verified certificate, replacing the one in force; `CERTIFICATE_OUTDATED` when that one was issued
+    /// later, even by a concurrent installation.
     public func install(_ activation: StoredActivation, actor: String) async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let text = String(decoding: try encoder.encode(activation.document), as: UTF8.self)
         let covered = String(decoding: try encoder.encode(activation.covered), as: UTF8.self)
+        let issuedAt = Timestamp.parse(activation.certificate.issuedAt) ?? activation.installedAt
+        let lock = database.kind == .postgres ? " FOR UPDATE" : ""
         try await database.write { sql in
+            if let row = try await sql.raw("SELECT issued_at FROM activation\(unsafeRaw: lock)").first() {
+                let inForce = try row.decode(column: "issued_at", as: Int64.self)
+                guard issuedAt.storedMilliseconds >= inForce else {
+                    throw StoreError(code: "CERTIFICATE_OUTDATED",
+                                     message: "This certificate was issued at \(activation.certificate.issuedAt), before the one in force (issued at \(Timestamp.format(Date(storedMilliseconds: inForce)))): it is out of date. Install the newest certificate the vendor sent, or activate again.",
+                                     details: ["field": "certificate"])
+                }
+            }
             try await sql.delete(from: "activation").run()
             try await sql.insert(into: "activation")
                 .columns("singleton", "certificate", "serials", "covered_keys", "environment", "issued_at", "installed_at", "method")
                 .values(SQLBind(1), SQLBind(text), SQLBind(activation.certificate.serials.joined(separator: ",")), SQLBind(covered),
                         SQLBind(activation.certificate.environment.rawValue),
-                        SQLBind((Timestamp.parse(activation.certificate.issuedAt) ?? activation.installedAt).storedMilliseconds),
+                        SQLBind(issuedAt.storedMilliseconds),
                         SQLBind(activation.installedAt.storedMilliseconds), SQLBind(activation.method.rawValue))
                 .run()
             try await AuditLog.append(.init(actor: actor, action: "installation.activated", target: "installation:\(activation.certificate.installationId)",
@@ -266,7 +277,10 @@ public struct RegistryStore: Sendable {
     // MARK: Helpers
 
     /// Logins and ID #s are unique ignoring case.
-    static func fold(_ text: String) -> String { text.lowercased() }
+    /// How ID #s and logins are compared: in Unicode NFC (what the validators store), ignoring case.
+    static func fold(_ text: String) -> String {
+        text.utf8.allSatisfy { $0 < 0x80 } ? text.lowercased() : text.precomposedStringWithCanonicalMapping.lowercased()
+    }
 
     static func unknownKey(_ serial: String) -> StoreError {
         StoreError(code: "UNKNOWN_KEY", message: "There is no registered key \(serial).", kind: .notFound)

@@ -169,8 +169,9 @@ extension RegistryStore {
 
     // MARK: The access model
 
-    /// Everything the entitlement snapshot is compiled from. `covered` names the serials the activation in force covers.
-    public func accessModel(catalog: Catalog, covered: Set<String>, now: Date) async throws -> AccessModel {
+    /// Everything the entitlement snapshot is compiled from. `covered` names the serials the activation in force covers,
+    /// until `coveredUntil` when its certificate expires.
+    public func accessModel(catalog: Catalog, covered: Set<String>, coveredUntil: Date? = nil, now: Date) async throws -> AccessModel {
         try await database.snapshot { sql in
             let users = try await sql.select().columns("login", "active", "builtin").from("registry_users").all().map {
                 AccessModel.User(login: try $0.decode(column: "login", as: String.self), active: try $0.decode(column: "active", as: Bool.self),
@@ -190,7 +191,7 @@ extension RegistryStore {
             let keys = try await sql.select().columns("*").from("registered_keys").all().map(Self.key).map { key in
                 AccessModel.Key(serial: key.serial, profile: key.license.profile, useType: key.license.useType, users: key.license.users,
                                 components: key.license.components, validFrom: key.license.validFrom, expiresAt: key.license.expiresAt,
-                                revoked: key.revokedAt != nil, covered: covered.contains(key.serial))
+                                revoked: key.revokedAt != nil, covered: covered.contains(key.serial), coveredUntil: coveredUntil)
             }
             let sessions = try await sql.raw("""
                 SELECT s.id, s.key_serial, s.lease_expires_at, u.login FROM user_sessions s JOIN registry_users u ON u.login_folded = s.login_folded

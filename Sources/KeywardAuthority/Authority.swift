@@ -210,23 +210,28 @@ public struct Authority: Sendable {
     // MARK: Activations
 
     /// Activates an installation and returns its signed certificate.
-    public func activate(_ request: ActivationRequestFile, actor: String) async throws -> (certificate: SignedDocument, changes: [ActivationRules.Change]) {
+    /// Revoked keys the request names are not refused: the certificate covers the others and carries these, signed.
+    public func activate(_ request: ActivationRequestFile, actor: String) async throws
+        -> (certificate: SignedDocument, changes: [ActivationRules.Change], revoked: [FeedEnvelope.Revoked])
+    {
         var problems: [FieldError] = []
         let installation = request.installationId
         if installation.isEmpty || installation.count > 64 || !installation.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
             problems.append(FieldError(field: "installationId", code: "INVALID_INSTALLATION_ID", message: "The installation id must be 1 to 64 letters, digits or hyphens."))
         }
-        if request.serials.count > 1_000 {
-            problems.append(FieldError(field: "serials", code: "INVALID_SERIALS", message: "An activation covers at most 1,000 keys."))
+        let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let reason, reason.count > 500 || reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            problems.append(FieldError(field: "reason", code: "INVALID_REASON", message: "The reason must be at most 500 characters, without control characters."))
         }
         guard problems.isEmpty else { throw AuthorityError.invalid(problems) }
         let signingKey = keyring.activeKey
         let time = now()
         let certificateLifetime = certificateLifetime
-        let storeRequest = AuthorityStore.ActivationRequest(installationId: installation, environment: request.environment, serials: request.serials, promote: request.promote)
-        return try await store.activate(storeRequest, organizationId: request.organizationId, actor: actor, now: time) { organization in
-            ActivationCertificate(installationId: installation, organization: organization, environment: request.environment,
-                                  serials: Array(Set(request.serials)), issuedAt: time, expiresAt: time.addingTimeInterval(certificateLifetime)).signed(with: signingKey)
+        let storeRequest = AuthorityStore.ActivationRequest(installationId: installation, environment: request.environment, serials: request.serials,
+                                                            promote: request.promote, reason: reason?.isEmpty == true ? nil : reason)
+        return try await store.activate(storeRequest, organizationId: request.organizationId, actor: actor, now: time) { organization, valid, revoked in
+            ActivationCertificate(installationId: installation, organization: organization, environment: request.environment, serials: valid, issuedAt: time,
+                                  expiresAt: time.addingTimeInterval(certificateLifetime), revoked: revoked).signed(with: signingKey)
         }
     }
 }

@@ -11,7 +11,12 @@ struct AuthorityActivateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "activate",
         abstract: "Activate an installation from its offline request file and write the signed certificate.",
-        discussion: "The registry writes the request with `keyward activation request`; hand the certificate back for `keyward activation apply`."
+        discussion: """
+        The registry writes the request with `keyward activation request`; hand the certificate back for `keyward activation apply`.
+        Revoked keys in the request are not refused: the certificate covers the others and names these, so the registry
+        learns of the revocation. --promote makes the installation production (the current one becomes test); say why
+        with --reason.
+        """
     )
 
     @OptionGroup var dataDirectory: AuthorityDataDirectory
@@ -21,6 +26,12 @@ struct AuthorityActivateCommand: AsyncParsableCommand {
 
     @Option(help: "Where to write the certificate; standard output when absent.")
     var out: String?
+
+    @Flag(help: "Make this installation the organization's production one; the current production installation becomes test.")
+    var promote = false
+
+    @Option(help: "Why the environment changes (kept in the environment history and the audit log).")
+    var reason: String?
 
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: request) else {
@@ -35,18 +46,17 @@ struct AuthorityActivateCommand: AsyncParsableCommand {
         guard file.v == ActivationRequestFile.currentVersion else {
             throw CommandFailure.badInput("--request", "\(request) has version \(file.v); this authority reads version \(ActivationRequestFile.currentVersion).")
         }
-        let authority = try await dataDirectory.openAuthority(logger: Logger(label: "keyward.authority"))
-        let certificate: SignedDocument
-        do {
-            certificate = try await authority.activate(file, actor: "operator:offline").certificate
-        } catch let error as StoreError {
-            await authority.store.database.close()
-            throw CommandFailure.failed("\(error.code): \(error.message)")
-        } catch let AuthorityError.invalid(problems) {
-            await authority.store.database.close()
-            throw CommandFailure.badInput("--request", problems.map(\.message).joined(separator: " "))
+        var asked = file
+        if promote { asked.promote = true }
+        if let reason { asked.reason = reason }
+        let result = try await dataDirectory.withAuthority { try await $0.activate(asked, actor: AuthorityDataDirectory.actor) }
+        let certificate = result.certificate
+        for revoked in result.revoked {
+            Console.warning("\(revoked.serial) is revoked (\(revoked.reason ?? "no reason given")): the certificate leaves it out and tells the registry.")
         }
-        await authority.store.database.close()
+        for change in result.changes {
+            Console.error("Installation \(change.installationId): \(change.from.rawValue) -> \(change.to.rawValue).")
+        }
         let text = Console.json(certificate) + "\n"
         if let out {
             do {

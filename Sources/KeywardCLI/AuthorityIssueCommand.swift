@@ -107,6 +107,8 @@ struct AuthorityIssueCommand: AsyncParsableCommand {
     static func flag(for field: String) -> String {
         switch field {
         case "expiresAt": "--expires"
+        case "id": "--id"
+        case "installationId", "serials", "environment": "--request"
         case "legalName": "--legal-name"
         case "suiteVersion": "--suite-version"
         case "useType": "--use-type"

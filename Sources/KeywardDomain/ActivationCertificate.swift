@@ -16,9 +16,12 @@ public struct ActivationCertificate: Codable, Sendable, Hashable {
     /// From this instant on the certificate covers nothing; absent in certificates made before they expired, which
     /// never do.
     public var expiresAt: String?
+    /// Keys the request named that the authority revoked (a switched key's reason names its replacement): signed, so
+    /// a registry that never synchronizes learns of the revocation too. Absent when there are none.
+    public var revoked: [FeedEnvelope.Revoked]?
 
     public init(installationId: String, organization: Organization, environment: InstallationEnvironment, serials: [String], issuedAt: Date,
-                expiresAt: Date? = nil) {
+                expiresAt: Date? = nil, revoked: [FeedEnvelope.Revoked] = []) {
         self.v = Self.currentVersion
         self.installationId = installationId
         self.organization = organization
@@ -26,6 +29,7 @@ public struct ActivationCertificate: Codable, Sendable, Hashable {
         self.serials = serials.sorted()
         self.issuedAt = Timestamp.format(issuedAt)
         self.expiresAt = expiresAt.map(Timestamp.format)
+        self.revoked = revoked.isEmpty ? nil : revoked.sorted { $0.serial < $1.serial }
     }
 
     /// Whether the certificate has expired at `now`; one without an expiry never does.

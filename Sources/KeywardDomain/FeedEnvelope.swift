@@ -64,13 +64,17 @@ public struct ActivationRequestFile: Codable, Sendable, Hashable {
     public var environment: InstallationEnvironment
     public var serials: [String]
     public var promote: Bool
+    /// Why the installation is promoted to production (shown in the vendor's environment history).
+    public var reason: String?
 
-    public init(organizationId: String, installationId: String, environment: InstallationEnvironment, serials: [String], promote: Bool) {
+    public init(organizationId: String, installationId: String, environment: InstallationEnvironment, serials: [String], promote: Bool,
+                reason: String? = nil) {
         self.v = Self.currentVersion
         self.organizationId = organizationId
         self.installationId = installationId
         self.environment = environment
         self.serials = serials
         self.promote = promote
+        self.reason = reason
     }
 }

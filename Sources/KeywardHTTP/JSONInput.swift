@@ -6,11 +6,11 @@ import KeywardDomain
 extension Request {
     /// The body decoded as `T`: 400 `INVALID_JSON` when it is not JSON (or, with `uniqueMembers`, names a member
     /// twice), 422 `INVALID_FIELD` naming the field when a field is missing or has the wrong type, 413 past the
-    /// context's size limit, 400 `NUL_IN_TEXT` when a string holds U+0000. Unknown fields are ignored. `limit` lowers
-    /// the context's size limit for this body.
+    /// context's size limit, 400 `NUL_IN_TEXT` when a string holds U+0000. Unknown fields are ignored. `limit` replaces
+    /// the context's size limit for this body (lower for a login, higher for an activation of 100,000 keys).
     public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext, limit: Int? = nil, uniqueMembers: Bool = false) async throws -> T {
         let buffer: ByteBuffer
-        let limit = min(limit ?? context.maxUploadSize, context.maxUploadSize)
+        let limit = limit ?? context.maxUploadSize
         do {
             buffer = try await body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import KeywardDomain
 import KeywardHTTP
+import KeywardStore
 import NIOCore
 
 /// The registry's side of the authority's API: online activation now, the feed with synchronization.
@@ -33,10 +34,14 @@ public struct AuthorityClient: Sendable {
             let environment: InstallationEnvironment
             let serials: [String]
             let promote: Bool
+            let reason: String?
         }
         struct Answer: Decodable { let certificate: SignedDocument }
-        let body = Body(installationId: request.installationId, environment: request.environment, serials: request.serials, promote: request.promote)
-        let data = try await send("POST", "/v1/organizations/\(request.organizationId)/activations", body: try JSONEncoder().encode(body))
+        let body = Body(installationId: request.installationId, environment: request.environment, serials: request.serials, promote: request.promote,
+                        reason: request.reason)
+        // A certificate names every key of the installation: 100,000 serials and the response around them are a few MiB.
+        let data = try await send("POST", "/v1/organizations/\(request.organizationId)/activations", body: try JSONEncoder().encode(body),
+                                  maximumSize: StoredActivation.maximumCertificateSize)
         do {
             return try JSONDecoder().decode(Answer.self, from: data).certificate
         } catch {

@@ -116,9 +116,10 @@ public struct Registry: Sendable {
     }
 
     /// The offline activation request for the current keys.
-    public func activationRequest(promote: Bool = false) async throws -> ActivationRequestFile {
+    public func activationRequest(promote: Bool = false, reason: String? = nil) async throws -> ActivationRequestFile {
         ActivationRequestFile(organizationId: installation.organization.id, installationId: installation.installationId,
-                              environment: installation.environment, serials: try await activationState().serials, promote: promote)
+                              environment: installation.environment, serials: try await activationState().serials, promote: promote,
+                              reason: reason.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 })
     }
 
     /// Installs a certificate after checking it is signed by a trusted authority, made for this installation, not
@@ -158,7 +159,8 @@ public struct Registry: Sendable {
                                             message: "This certificate expired at \(expiresAt). Activate again, online or with a new activation request, for a current one.")
         }
         let keys = try await store.keys()
-        let covered = keys.filter { certificate.serials.contains($0.serial) }.map { CoveredKey($0.license) }
+        let certified = Set(certificate.serials)
+        let covered = keys.filter { certified.contains($0.serial) }.map { CoveredKey($0.license) }
         try await requireAllocationFits(serials: certificate.serials, force: force)
         let activation = StoredActivation(document: document, certificate: certificate, covered: covered, installedAt: time, method: method)
         do {
@@ -172,9 +174,9 @@ public struct Registry: Sendable {
 
     /// Activates online through the configured authority.
     @discardableResult
-    public func activateOnline(promote: Bool = false, force: Bool = false, actor: String) async throws -> StoredActivation {
+    public func activateOnline(promote: Bool = false, reason: String? = nil, force: Bool = false, actor: String) async throws -> StoredActivation {
         guard let authority else { throw RegistryError.noAuthority }
-        let request = try await activationRequest(promote: promote)
+        let request = try await activationRequest(promote: promote, reason: reason)
         // Refused before asking the authority, so a refusal never spends one of the month's environment changes.
         try await requireAllocationFits(serials: request.serials, force: force)
         let document = try await authority.activate(request)

@@ -158,7 +158,7 @@ import Testing
     }
 
     @Test(arguments: Backend.services)
-    func refusesUnknownAndRevokedKeys(backend: Backend) async throws {
+    func refusesUnknownKeysAndCertifiesRevokedOnesAsRevoked(backend: Backend) async throws {
         try await AuthorityHarness.run(backend) { harness in
             try await harness.withAPI { api in
                 try await api.createOrganization("acme")
@@ -171,10 +171,20 @@ import Testing
                 let unknown = try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "test", serials: [mine, theirs]))
                 #expect(unknown.errorCode == "UNKNOWN_KEY")
                 #expect(((unknown.json["error"] as? [String: Any])?["details"] as? [String: Any])?["serials"] as? [String] == [theirs])
-                #expect(try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "test", serials: [revoked])).errorCode == "KEY_REVOKED")
                 #expect(try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("bad id!", "test", serials: [mine])).errorCode == "INVALID_INSTALLATION_ID")
                 #expect(try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "staging", serials: [mine])).errorCode == "INVALID_FIELD")
                 #expect(try await harness.fingerprint() == before)
+                // A revoked key is not refused: the certificate covers the others and carries it, signed, with the reason.
+                let partly = try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "test", serials: [mine, revoked]))
+                #expect(partly.status == .created)
+                #expect(partly.json["serials"] as? [String] == [mine])
+                #expect((partly.json["revoked"] as? [[String: Any]])?.map { $0["serial"] as? String } == [revoked])
+                let document = try JSONDecoder().decode(SignedDocument.self, from: JSONSerialization.data(withJSONObject: partly.json["certificate"] as Any))
+                let certificate = try JSONDecoder().decode(ActivationCertificate.self,
+                                                           from: try document.verifiedPayload(for: .certificate, trust: TrustStore(harness.authority.keyring.publicKeys)))
+                #expect(certificate.serials == [mine])
+                #expect(certificate.revoked?.map(\.serial) == [revoked])
+                #expect(certificate.revoked?.first?.reason == "x")
             }
         }
     }

@@ -58,11 +58,16 @@ import Testing
                 _ = try await authority.revoke(second.serial, reason: "contract ended", actor: "test")
                 _ = try await authority.revoke(first.serial, reason: "contract ended", actor: "test")
                 let revoked = try await synchronizer.run(trigger: .manual, actor: "user:admin")
-                #expect((revoked.added, revoked.renewed, revoked.revoked) == (0, 0, 1))
+                // A revocation signed by the authority applies to the serial whatever its source (DESIGN.md section 5):
+                // the pasted key is revoked too, and stays the customer's (source and ID # unchanged).
+                #expect((revoked.added, revoked.renewed, revoked.revoked) == (0, 0, 2))
                 let kept = try #require(try await harness.store.key(second.serial))
                 #expect(kept.status(at: Date()) == .revoked)
                 #expect(kept.revocationReason == "contract ended")
-                #expect(try await harness.store.key(first.serial)?.revokedAt == nil, "a manual key is never touched")
+                let pasted = try #require(try await harness.store.key(first.serial))
+                #expect(pasted.status(at: Date()) == .revoked)
+                #expect(pasted.revocationReason == "contract ended")
+                #expect(pasted.source == .manual && pasted.idNumber == second.serial, "a manual key is never replaced or renamed")
 
                 #expect(try await harness.store.synchronizations(trigger: .manual).map(\.id).count == 3)
                 #expect(try await harness.store.synchronizations(trigger: nil).count == 4)

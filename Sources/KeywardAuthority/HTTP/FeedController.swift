@@ -13,16 +13,23 @@ struct FeedController: Sendable {
         let environment: InstallationEnvironment
         let serials: [String]
         let promote: Bool?
+        let reason: String?
     }
 
     struct ActivationResponse: ResponseEncodable {
         let certificate: SignedDocument
         let installationId: String
         let environment: InstallationEnvironment
+        /// The keys the certificate covers: those requested, less the revoked ones.
         let serials: [String]
+        /// Keys the request named that are revoked, with the reason (the certificate carries them too).
+        let revoked: [FeedEnvelope.Revoked]
         /// Installations this activation moved from production to test.
         let demoted: [String]
     }
+
+    /// An activation request names every key of an installation: 100,000 serials are about 2.5 MiB.
+    static let maximumActivationSize = 16 << 20
 
     func add(to router: Router<AuthorityRequestContext>) {
         router.get("/v1/organizations/:id/feed") { request, context in
@@ -48,13 +55,14 @@ struct FeedController: Sendable {
         router.post("/v1/organizations/:id/activations") { request, context in
             let organizationId = try context.parameters.require("id")
             try context.requireAccess(to: organizationId)
-            let input = try await request.decodeJSON(as: ActivationInput.self, context: context)
+            let input = try await request.decodeJSON(as: ActivationInput.self, context: context, limit: Self.maximumActivationSize)
             let file = ActivationRequestFile(organizationId: organizationId, installationId: input.installationId, environment: input.environment,
-                                             serials: input.serials, promote: input.promote ?? false)
+                                             serials: input.serials, promote: input.promote ?? false, reason: input.reason)
             let result = try await authority.activate(file, actor: context.actor)
+            let revoked = Set(result.revoked.map(\.serial))
             return created(ActivationResponse(
                 certificate: result.certificate, installationId: file.installationId, environment: file.environment,
-                serials: Array(Set(file.serials)).sorted(),
+                serials: Array(Set(file.serials)).filter { !revoked.contains($0) }.sorted(), revoked: result.revoked,
                 demoted: result.changes.filter { $0.installationId != file.installationId }.map(\.installationId)
             ))
         }

@@ -17,7 +17,13 @@ extension WebUI {
         if let current = state.current {
             values["current"] = ["keyCount": current.certificate.serials.count, "issuedAt": current.certificate.issuedAt,
                                  "installedAt": Timestamp.format(current.installedAt), "method": current.method.rawValue]
+            let keys = Dictionary(try await registry.store.keys().map { ($0.serial, $0.name) }) { a, _ in a }
+            if let revoked = current.certificate.revoked, !revoked.isEmpty {
+                values["revokedKeys"] = revoked.map { ["key": keys[$0.serial] ?? $0.serial, "serial": $0.serial, "reason": $0.reason ?? "revoked"] }
+                values["hasRevokedKeys"] = true
+            }
         }
+        values["isProduction"] = registry.installation.environment == .production
         let change = state.change
         values["hasChange"] = !change.isEmpty
         values["addedKeys"] = change.addedKeys
@@ -40,6 +46,11 @@ extension WebUI {
         return page("activation", values)
     }
 
+    /// The flash after an activation: a warning, never a success, when the vendor revoked some of the keys.
+    static func activatedFlash(_ activation: StoredActivation) -> String {
+        (activation.certificate.revoked ?? []).isEmpty ? "activated" : "activated-with-revoked"
+    }
+
     func addActivation(to router: Router<RegistryRequestContext>) {
         router.get("/activation") { request, _ in
             try await activationPage(try await requireSession(request), request)
@@ -48,19 +59,21 @@ extension WebUI {
             let session = try await requireSession(request)
             let fields = try await form(request, context: context, session: session)
             do {
-                try await registry.activateOnline(force: fields["force"] == "true", actor: "user:\(session.user.login)")
-                return Self.redirect("/activation?flash=activated")
+                let activation = try await registry.activateOnline(promote: fields["promote"] == "on", reason: fields["reason"], force: fields["force"] == "true",
+                                                                   actor: "user:\(session.user.login)")
+                return Self.redirect("/activation?flash=\(Self.activatedFlash(activation))")
             } catch let error as RegistryError {
                 return try await activationPage(session, request, activationError: error)
             }
         }
         router.get("/activation/request") { request, _ in
             _ = try await requireSession(request)
-            return try await ActivationAPI.requestDownload(registry)
+            let query = request.uri.queryParameters
+            return try await ActivationAPI.requestDownload(registry, promote: query.get("promote") == "on", reason: query.get("reason").map { String($0.prefix(500)) })
         }
         router.post("/activation/certificate") { request, context in
             let session = try await requireSession(request)
-            let body = Array(buffer: try await request.body.collect(upTo: context.maxUploadSize))
+            let body = Array(buffer: try await request.body.collect(upTo: StoredActivation.maximumCertificateSize))
             guard let parts = MultipartForm.parse(body, contentType: request.headers[.contentType] ?? ""),
                   let token = parts["_csrf"].map({ String(decoding: $0.data, as: UTF8.self) }), token == session.csrf
             else { throw Self.csrfRefusal }
@@ -71,8 +84,8 @@ extension WebUI {
             }
             do {
                 let force = parts["force"].map { String(decoding: $0.data, as: UTF8.self) } == "on"
-                try await registry.install(document, method: .offline, force: force, actor: "user:\(session.user.login)")
-                return Self.redirect("/activation?flash=activated")
+                let activation = try await registry.install(document, method: .offline, force: force, actor: "user:\(session.user.login)")
+                return Self.redirect("/activation?flash=\(Self.activatedFlash(activation))")
             } catch let error as RegistryError {
                 return try await activationPage(session, request, certificateError: error.message)
             }

@@ -36,6 +36,7 @@ public struct WebUI: Sendable {
         "renamed": ("ok", "The ID # was changed."),
         "deleted": ("ok", "The license key was deleted. Activate the installation to apply the change."),
         "activated": ("ok", "The installation is activated."),
+        "activated-with-revoked": ("warning", "The installation is activated, but not for every key: the vendor revoked some of them, listed below. They grant nothing now. Migrate their accesses to another key (the key's Migrate accesses), then delete them."),
         "logged-out": ("info", "You are logged out."),
         "no-authority": ("info", "Synchronization is not available: no licensing authority is configured for this installation. Set one in Settings, or register keys with Create."),
         "sync-in-progress": ("info", "A synchronization is already running. Look at the history in a moment."),

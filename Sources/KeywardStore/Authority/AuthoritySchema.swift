@@ -70,5 +70,8 @@ extension Schema {
                 """).run()
             try await sql.raw("CREATE INDEX environment_changes_by_period ON environment_changes (organization_id, period)").run()
         },
+        Migration(1002, "environment changes keep their reason") { sql, _ in
+            try await sql.raw("ALTER TABLE environment_changes ADD COLUMN reason TEXT").run()
+        },
     ]
 }

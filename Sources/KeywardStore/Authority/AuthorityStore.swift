@@ -263,12 +263,15 @@ public struct AuthorityStore: Sendable {
         public var environment: InstallationEnvironment
         public var serials: [String]
         public var promote: Bool
+        /// Why the environment changes (a promotion), kept with the change and in the audit log.
+        public var reason: String?
 
-        public init(installationId: String, environment: InstallationEnvironment, serials: [String], promote: Bool) {
+        public init(installationId: String, environment: InstallationEnvironment, serials: [String], promote: Bool, reason: String? = nil) {
             self.installationId = installationId
             self.environment = environment
             self.serials = serials
             self.promote = promote
+            self.reason = reason
         }
     }
 
@@ -276,8 +279,8 @@ public struct AuthorityStore: Sendable {
     /// certificate `sign` makes, all in one transaction serialized per organization.
     public func activate(
         _ request: ActivationRequest, organizationId: String, actor: String, now: Date,
-        sign: @Sendable (Organization) -> SignedDocument
-    ) async throws -> (certificate: SignedDocument, changes: [ActivationRules.Change]) {
+        sign: @Sendable (_ organization: Organization, _ valid: [String], _ revoked: [FeedEnvelope.Revoked]) -> SignedDocument
+    ) async throws -> (certificate: SignedDocument, changes: [ActivationRules.Change], revoked: [FeedEnvelope.Revoked]) {
         try await database.write { sql in
             // Taking the organization row first serializes activations of one organization on PostgreSQL.
             guard let organization = try await sql.update("organizations").set("updated_at", to: SQLColumn("updated_at"))
@@ -285,25 +288,30 @@ public struct AuthorityStore: Sendable {
             else { throw Self.unknownOrganization(organizationId) }
             let legalName = try organization.decode(column: "legal_name", as: String.self)
 
-            let serials = Array(Set(request.serials)).sorted()
-            var found: [String: (organization: String, revoked: Bool)] = [:]
-            if !serials.isEmpty {
-                for row in try await sql.select().columns("serial", "organization_id", "revoked_at").from("license_keys")
-                    .where("serial", .in, serials).all() {
+            let requested = Array(Set(request.serials)).sorted()
+            var found: [String: (organization: String, revokedAt: Int64?, reason: String?)] = [:]
+            // In batches: an installation may name 100,000 keys, more than a statement may bind.
+            for batch in stride(from: 0, to: requested.count, by: 1_000).map({ Array(requested[$0..<min($0 + 1_000, requested.count)]) }) {
+                for row in try await sql.select().columns("serial", "organization_id", "revoked_at", "revocation_reason").from("license_keys")
+                    .where("serial", .in, batch).all() {
                     found[try row.decode(column: "serial", as: String.self)] =
-                        (try row.decode(column: "organization_id", as: String.self), try row.decode(column: "revoked_at", as: Int64?.self) != nil)
+                        (try row.decode(column: "organization_id", as: String.self), try row.decode(column: "revoked_at", as: Int64?.self),
+                         try row.decode(column: "revocation_reason", as: String?.self))
                 }
             }
-            let unknown = serials.filter { found[$0]?.organization != organizationId }
+            let unknown = requested.filter { found[$0]?.organization != organizationId }
             guard unknown.isEmpty else {
-                throw StoreError(code: "UNKNOWN_KEY", message: "These keys are not keys of organization \(organizationId): \(unknown.joined(separator: ", ")).",
+                throw StoreError(code: "UNKNOWN_KEY", message: "These keys are not keys of organization \(organizationId): \(unknown.prefix(20).joined(separator: ", "))\(unknown.count > 20 ? " and \(unknown.count - 20) more" : "").",
                                  kind: .invalid, details: ["serials": .array(unknown.map(JSONValue.string))])
             }
-            let revoked = serials.filter { found[$0]?.revoked == true }
-            guard revoked.isEmpty else {
-                throw StoreError(code: "KEY_REVOKED", message: "These keys are revoked and cannot be activated: \(revoked.joined(separator: ", ")). Synchronize to get their replacements.",
-                                 kind: .conflict, details: ["serials": .array(revoked.map(JSONValue.string))])
+            // Revoked keys are not refused: the certificate covers the others and carries these, signed, so the
+            // registry learns of the revocation even without synchronizing.
+            let revoked = requested.compactMap { serial -> FeedEnvelope.Revoked? in
+                guard let at = found[serial]?.revokedAt else { return nil }
+                return FeedEnvelope.Revoked(serial: serial, revokedAt: Date(storedMilliseconds: at), reason: found[serial]?.reason ?? "Revoked by the licensing authority.")
             }
+            let revokedSerials = Set(revoked.map(\.serial))
+            let serials = requested.filter { !revokedSerials.contains($0) }
 
             if let owner = try await sql.select().column("organization_id").from("installations")
                 .where("installation_id", .equal, request.installationId).first()?.decode(column: "organization_id", as: String.self),
@@ -344,17 +352,22 @@ public struct AuthorityStore: Sendable {
                         .where("installation_id", .equal, change.installationId).run()
                 }
                 try await sql.insert(into: "environment_changes")
-                    .columns("organization_id", "installation_id", "from_environment", "to_environment", "period", "changed_at")
+                    .columns("organization_id", "installation_id", "from_environment", "to_environment", "period", "changed_at", "reason")
                     .values(SQLBind(organizationId), SQLBind(change.installationId), SQLBind(change.from.rawValue), SQLBind(change.to.rawValue),
-                            SQLBind(period), SQLBind(now.storedMilliseconds))
+                            SQLBind(period), SQLBind(now.storedMilliseconds), SQLBind(request.reason))
                     .run()
             }
-            try await AuditLog.append(.init(actor: actor, action: "installation.activated", target: "installation:\(request.installationId)",
-                                            details: ["organization": .string(organizationId), "environment": .string(request.environment.rawValue),
-                                                      "serials": .array(serials.map(JSONValue.string)),
-                                                      "demoted": .array(changes.filter { $0.installationId != request.installationId }.map { .string($0.installationId) })]),
+            var details: [String: JSONValue] = [
+                "organization": .string(organizationId), "environment": .string(request.environment.rawValue), "keys": .int(serials.count),
+                // The serials themselves up to 1,000: an audit event is not the place for an installation's 100,000.
+                "serials": .array(serials.prefix(1_000).map(JSONValue.string)),
+                "demoted": .array(changes.filter { $0.installationId != request.installationId }.map { .string($0.installationId) }),
+            ]
+            if !revoked.isEmpty { details["revoked"] = .array(revoked.map { .string($0.serial) }) }
+            if let reason = request.reason { details["reason"] = .string(reason) }
+            try await AuditLog.append(.init(actor: actor, action: "installation.activated", target: "installation:\(request.installationId)", details: details),
                                       at: now, on: sql)
-            return (sign(Organization(id: organizationId, legalName: legalName)), changes)
+            return (sign(Organization(id: organizationId, legalName: legalName), serials, revoked), changes, revoked)
         }
     }
 

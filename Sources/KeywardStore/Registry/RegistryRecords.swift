@@ -56,6 +56,9 @@ public struct RegisteredKey: Sendable, Hashable {
 public struct StoredActivation: Sendable, Hashable {
     public enum Method: String, Codable, Sendable { case online, offline }
 
+    /// The largest certificate read, from the authority or an upload: one for 100,000 keys is about 3.5 MiB.
+    public static let maximumCertificateSize = 16 << 20
+
     public var document: SignedDocument
     public var certificate: ActivationCertificate
     /// What the certified keys were when it was installed.

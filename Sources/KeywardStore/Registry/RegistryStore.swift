@@ -202,11 +202,37 @@ public struct RegistryStore: Sendable {
                         SQLBind(issuedAt.storedMilliseconds),
                         SQLBind(activation.installedAt.storedMilliseconds), SQLBind(activation.method.rawValue))
                 .run()
+            // The certificate names, signed, the requested keys the vendor revoked: whatever their source, they are
+            // revoked here too, so an installation that never synchronizes learns it.
+            let revoked = activation.certificate.revoked ?? []
+            let marked = try await Self.markRevoked(revoked, now: activation.installedAt, on: sql)
+            var details: [String: JSONValue] = [
+                "method": .string(activation.method.rawValue), "environment": .string(activation.certificate.environment.rawValue),
+                "keys": .int(activation.certificate.serials.count), "serials": .array(activation.certificate.serials.prefix(1_000).map(JSONValue.string)),
+            ]
+            if !revoked.isEmpty { details["revoked"] = .array(revoked.map { .string($0.serial) }) }
             try await AuditLog.append(.init(actor: actor, action: "installation.activated", target: "installation:\(activation.certificate.installationId)",
-                                            details: ["method": .string(activation.method.rawValue), "environment": .string(activation.certificate.environment.rawValue),
-                                                      "serials": .array(activation.certificate.serials.map(JSONValue.string))]),
+                                            details: details),
                                       at: activation.installedAt, on: sql)
+            for serial in marked {
+                try await AuditLog.append(.init(actor: actor, action: "license-key.revoked", target: "license-key:\(serial)",
+                                                details: ["by": "activation certificate"]), at: activation.installedAt, on: sql)
+            }
         }
+    }
+
+    /// Marks the registered keys among `revoked` as revoked by the authority, with its reason, whatever their source;
+    /// returns the serials that were not revoked before.
+    static func markRevoked(_ revoked: [FeedEnvelope.Revoked], now: Date, on sql: any SQLDatabase) async throws -> [String] {
+        var marked: [String] = []
+        for key in revoked {
+            let at = Timestamp.parse(key.revokedAt) ?? now
+            let changed = try await sql.update("registered_keys").set("revoked_at", to: at.storedMilliseconds)
+                .set("revocation_reason", to: key.reason ?? "Revoked by the licensing authority.")
+                .where("serial", .equal, key.serial).where("revoked_at", .is, SQLLiteral.null).returning("serial").first()
+            if changed != nil { marked.append(key.serial) }
+        }
+        return marked
     }
 
     // MARK: Users and web sessions

@@ -134,8 +134,9 @@ extension RegistryStore {
         }
     }
 
-    /// Applies a verified feed in one transaction: synchronized keys added, renewed or marked revoked; manual keys
-    /// never touched. Refuses a revision lower than the last applied (`FEED_ROLLBACK`) inside the same transaction.
+    /// Applies a verified feed in one transaction: synchronized keys added, renewed or marked revoked; manual keys are
+    /// never replaced, renamed or removed, but a revocation the authority signed (`revoked`) applies to the serial
+    /// whatever its source. Refuses a revision lower than the last applied (`FEED_ROLLBACK`) in the same transaction.
     public func applyFeed(
         keys: [(license: LicenseKey, accessKey: String, kid: String)], revoked: [String: String?], revision: Int64, etag: String?,
         actor: String, now: Date
@@ -172,7 +173,8 @@ extension RegistryStore {
                 }
             }
             counts.added = try await RegistryStore.insertMany(new, on: sql)
-            for (serial, current) in existing where current.source == KeySource.synchronized.rawValue && !listed.contains(serial) && !current.revoked {
+            for (serial, current) in existing where !current.revoked && !listed.contains(serial)
+                && (current.source == KeySource.synchronized.rawValue || revoked[serial] != nil) {
                 let reason = revoked[serial] ?? "The licensing authority no longer lists this key."
                 try await sql.update("registered_keys").set("revoked_at", to: now.storedMilliseconds)
                     .set("revocation_reason", to: reason ?? "Revoked by the licensing authority.").where("serial", .equal, serial).run()

@@ -1,0 +1,106 @@
+import Foundation
+import KeywardAuthority
+import KeywardDomain
+import KeywardRegistry
+import KeywardStore
+import KeywardTestSupport
+import Testing
+
+/// A pasted key the vendor revokes or switches no longer blocks activation: synchronizing revokes it whatever its
+/// source, and an installation that never synchronizes learns it from its next certificate, online or offline.
+@Suite struct RevocationTests {
+    static let spec = SynchronizationTests.spec
+
+    @Test func pastedKeysTheVendorSwitchesOrRevokesAreRevokedAtTheNextSynchronization() async throws {
+        try await SynchronizationTests.withAuthority { authority, url, token in
+            let switched = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
+            let cancelled = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
+            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
+                                          trusting: authority.keyring.publicKeys) { harness in
+                harness.clock.set(Date())
+                try await harness.registry.register(idNumber: "Engineering", accessKey: switched.accessKey, actor: "test")
+                try await harness.registry.register(idNumber: "SOX", accessKey: cancelled.accessKey, actor: "test")
+                _ = try await harness.registry.activateOnline(actor: "test")
+                let replacement = try await authority.switchKey(switched.license.serial, to: Self.spec, actor: "test").issued
+                _ = try await authority.revoke(cancelled.license.serial, reason: "contract ended", actor: "test")
+
+                let run = try await Synchronizer(registry: harness.registry).run(trigger: .manual, actor: "user:admin")
+                #expect((run.added, run.revoked) == (1, 2))
+                #expect(run.activationError == nil, "\(run.activationError ?? "")")
+                let engineering = try #require(try await harness.store.key(switched.license.serial))
+                #expect(engineering.status(at: harness.clock.now) == .revoked)
+                #expect(engineering.revocationReason == "switched to \(replacement.license.serial)")
+                #expect(try await harness.store.key(cancelled.license.serial)?.revocationReason == "contract ended")
+                // The synchronization activated for what is valid: the replacement, not the revoked keys.
+                let state = try await harness.registry.activationState()
+                #expect(state.status == .active)
+                #expect(state.current?.certificate.serials == [replacement.license.serial])
+            }
+        }
+    }
+
+    @Test func anInstallationThatNeverSynchronizesLearnsOfARevocationFromItsCertificate() async throws {
+        try await SynchronizationTests.withAuthority { authority, url, token in
+            let kept = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
+            let online = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
+            let offline = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
+            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
+                                          trusting: authority.keyring.publicKeys) { harness in
+                harness.clock.set(Date())
+                for (id, key) in [("Kept", kept), ("Online", online), ("Offline", offline)] {
+                    try await harness.registry.register(idNumber: id, accessKey: key.accessKey, actor: "test")
+                }
+                _ = try await harness.registry.activateOnline(actor: "test")
+
+                // Online: the next activation's certificate leaves the revoked key out and names it.
+                _ = try await authority.revoke(online.license.serial, reason: "contract ended", actor: "test")
+                let activation = try await harness.registry.activateOnline(actor: "user:admin")
+                #expect(activation.certificate.serials == [kept.license.serial, offline.license.serial].sorted())
+                #expect(activation.certificate.revoked?.map(\.serial) == [online.license.serial])
+                #expect(try await harness.store.key(online.license.serial)?.status(at: harness.clock.now) == .revoked)
+                #expect(try await harness.store.key(online.license.serial)?.revocationReason == "contract ended")
+                #expect(try await harness.registry.activationState().status == .active)
+
+                // Offline: the vendor answers the request file with a certificate that carries the revocation.
+                _ = try await authority.revoke(offline.license.serial, reason: "unpaid", actor: "test")
+                harness.clock.advance(by: 1)
+                let request = try await harness.registry.activationRequest()
+                #expect(request.serials.contains(offline.license.serial), "the registry does not know yet")
+                let answer = try await authority.activate(request, actor: "operator:offline")
+                #expect(answer.revoked.map(\.serial) == [offline.license.serial])
+                let installed = try await harness.registry.install(answer.certificate, method: .offline, actor: "user:admin")
+                #expect(installed.certificate.serials == [kept.license.serial])
+                #expect(try await harness.store.key(offline.license.serial)?.revocationReason == "unpaid")
+                #expect(try await harness.registry.activationState().status == .active)
+                let entitled = harness.registry.access.snapshot.check(login: "nobody", component: "DOC", menu: "DC021", at: harness.clock.now)
+                #expect(!entitled.allowed)
+            }
+        }
+    }
+
+    @Test func theActivationPageWarnsInsteadOfCelebratingWhenKeysWereLeftOut() async throws {
+        try await SynchronizationTests.withAuthority { authority, url, token in
+            let kept = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
+            let gone = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
+            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
+                                          trusting: authority.keyring.publicKeys) { harness in
+                harness.clock.set(Date())
+                try await harness.registry.register(idNumber: "Kept", accessKey: kept.accessKey, actor: "test")
+                try await harness.registry.register(idNumber: "Gone", accessKey: gone.accessKey, actor: "test")
+                _ = try await authority.revoke(gone.license.serial, reason: "contract ended", actor: "test")
+                try await WebUITests().withBrowser(harness) { browser in
+                    _ = try await browser.logIn()
+                    let page = try await browser.request(.get, "/activation")
+                    let activated = try await browser.request(.post, "/activation", form: ["_csrf": WebUITests.Browser.csrf(in: page) ?? ""])
+                    #expect(activated.status == .seeOther)
+                    let location = try #require(activated.headers[.location])
+                    #expect(location == "/activation?flash=activated-with-revoked")
+                    let shown = String(buffer: try await browser.request(.get, location).body)
+                    #expect(shown.contains("flash-warning") && !shown.contains("flash-ok"))
+                    #expect(shown.contains("Migrate their accesses"))
+                    #expect(shown.contains("\u{201C}Gone\u{201D}") && shown.contains("contract ended"))
+                }
+            }
+        }
+    }
+}

@@ -220,7 +220,7 @@ public struct Authority: Sendable {
             problems.append(FieldError(field: "installationId", code: "INVALID_INSTALLATION_ID", message: "The installation id must be 1 to 64 letters, digits or hyphens."))
         }
         let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let reason, reason.count > 500 || reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if let reason, reason.unicodeScalars.count > 500 || reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             problems.append(FieldError(field: "reason", code: "INVALID_REASON", message: "The reason must be at most 500 characters, without control characters."))
         }
         guard problems.isEmpty else { throw AuthorityError.invalid(problems) }

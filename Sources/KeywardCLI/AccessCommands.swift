@@ -41,6 +41,7 @@ struct UsersCommand: AsyncParsableCommand {
             if json {
                 print(Console.json(report))
             } else {
+                for note in report.notes { Console.error("note: \(note)") }
                 for problem in report.problems { Console.error("line \(problem.line): \(problem.reason)") }
                 print("\(report.imported) user\(report.imported == 1 ? "" : "s") \(dryRun ? "would be imported" : "imported"), \(report.problems.count) line\(report.problems.count == 1 ? "" : "s") refused.")
             }

@@ -117,7 +117,10 @@ public struct Registry: Sendable {
 
     /// The offline activation request for the current keys.
     public func activationRequest(promote: Bool = false, reason: String? = nil) async throws -> ActivationRequestFile {
-        ActivationRequestFile(organizationId: installation.organization.id, installationId: installation.installationId,
+        if let reason, reason.unicodeScalars.count > 500 || reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw RegistryError.invalid(FieldError(field: "reason", code: "INVALID_REASON", message: "The reason must be at most 500 characters, without control characters."))
+        }
+        return ActivationRequestFile(organizationId: installation.organization.id, installationId: installation.installationId,
                               environment: installation.environment, serials: try await activationState().serials, promote: promote,
                               reason: reason.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 })
     }

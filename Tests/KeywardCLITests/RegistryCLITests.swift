@@ -281,7 +281,9 @@ import Testing
         let dry = try Keyward.run(["users", "import", file.path, "--dry-run"] + data)
         #expect(dry.status == 1)
         #expect(dry.stdout.contains("3 users would be imported, 5 lines refused."))
-        for expected in ["line 4: login admin is taken", "line 5: A login is", "line 6: The e-mail", "line 7: login J.SMITH repeats line 2", "line 8: active is true or false"] {
+        // Each reason quotes the value at fault.
+        for expected in [#"line 4: login "admin" is taken"#, #"line 5: login "bad login": A login is"#, #"line 6: email "not-an-email": The e-mail"#,
+                         #"line 7: login "J.SMITH" repeats line 2"#, #"line 8: active "maybe": active is true or false"#] {
             #expect(dry.stderr.contains(expected), "\(expected) in \(dry.stderr)")
         }
         let again = try Keyward.run(["users", "import", file.path, "--dry-run", "--json"] + data)
@@ -291,7 +293,7 @@ import Testing
         #expect(real.stdout.contains("3 users imported, 5 lines refused."))
         let repeated = try Keyward.run(["users", "import", file.path, "--json"] + data)
         #expect(repeated.stdout.contains(#""imported" : 0"#))
-        #expect(repeated.stdout.contains("login bob is taken"))
+        #expect(repeated.stdout.contains(#"login \"bob\" is taken"#))
         let empty = directory.appendingPathComponent("empty.csv")
         try Data("name,email\n".utf8).write(to: empty)
         #expect(try Keyward.run(["users", "import", empty.path] + data).stderr.contains("line 1: The header must name the columns login, name and email"))

@@ -139,7 +139,9 @@ import Testing
 
                 // Hostile path segments and query values read nothing they should not and write nothing.
                 let before = try await Self.state(harness, api, serial: main.serial)
-                for value in Self.hostile + [Self.overLong] where !value.isEmpty {
+                // A hostile value that is a valid login ("_") was stored as a user above: its path, percent-encoded,
+                // rightly finds that user (checked below), so it is left out of the "finds nothing" sweep.
+                for value in Self.hostile + [Self.overLong] where !value.isEmpty && (try? UserRules.login(value)) == nil {
                     let segment = Self.encoded(value)
                     for (method, path) in [(HTTPRequest.Method.get, "/api/v1/users/\(segment)"), (.get, "/api/v1/access-groups/\(segment)"),
                                            (.get, "/api/v1/license-keys/\(segment)"), (.delete, "/api/v1/access-groups/\(segment)"),
@@ -159,6 +161,7 @@ import Testing
                     }
                 }
                 #expect(try await Self.state(harness, api, serial: main.serial) == before, "hostile paths and queries wrote nothing")
+                #expect(try await api.call(.get, "/api/v1/users/%5F").json["login"] as? String == "_", "a percent-encoded login finds its user")
 
                 // A body over the upload limit is refused before it is read in full.
                 let huge = try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "big", "name": String(repeating: "B", count: 2 << 20), "email": "b@example.com"]))

@@ -22,14 +22,31 @@ public struct UserInput: Sendable, Hashable, Codable {
 
 /// The rules for a user's fields; each refusal names its field.
 public enum UserRules {
-    /// 1 to 64 characters: letters, digits and `. _ - @`, so a login is also a safe path segment.
+    /// 1 to 64 code points (as the API's description counts), in Unicode NFC: letters and digits of any script (`joão.silva`, `zoë`), the marks that
+    /// complete them, and `. _ - @`; no spaces, punctuation or symbols, so a login reads as what it is. Compared
+    /// without regard to case (see `AccessModel.fold`).
     public static func login(_ text: String) throws(RegistryError) -> String {
-        let login = text.trimmingCharacters(in: .whitespaces)
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-@"))
-        guard (1...64).contains(login.count), login.unicodeScalars.allSatisfy({ allowed.contains($0) && $0.isASCII }) else {
-            throw .invalid(FieldError(field: "login", code: "INVALID_LOGIN", message: "A login is 1 to 64 characters: letters, digits, and . _ - @ (e.g. j.smith)."))
+        let login = text.precomposedStringWithCanonicalMapping.trimmingCharacters(in: .whitespaces)
+        let scalars = Array(login.unicodeScalars)
+        guard (1...64).contains(scalars.count), let first = scalars.first, !isMark(first), scalars.allSatisfy(isLoginScalar) else {
+            throw .invalid(FieldError(field: "login", code: "INVALID_LOGIN",
+                                      message: "A login is 1 to 64 letters or digits (of any alphabet), and . _ - @, without spaces (e.g. j.smith or joão.silva)."))
         }
         return login
+    }
+
+    static func isLoginScalar(_ scalar: Unicode.Scalar) -> Bool {
+        if "._-@".unicodeScalars.contains(scalar) { return true }
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .decimalNumber, .nonspacingMark, .spacingMark:
+            return true
+        default:
+            return false
+        }
+    }
+
+    static func isMark(_ scalar: Unicode.Scalar) -> Bool {
+        [.nonspacingMark, .spacingMark].contains(scalar.properties.generalCategory)
     }
 
     /// A user's or an access group's name: in Unicode NFC (as an ID # is), trimmed, 1 to 200 characters without control

@@ -15,6 +15,9 @@ public struct UserImport: Sendable {
         public var imported = 0
         public var problems: [Problem] = []
         public var dryRun = false
+        /// How the file was read, when that needs saying (a semicolon-separated file, as spreadsheets write in many
+        /// countries).
+        public var notes: [String] = []
 
         public init() {}
     }
@@ -28,34 +31,51 @@ public struct UserImport: Sendable {
     }
 
     /// The rows of `text` that pass the field rules, and the problems of the others (repeats within the file too).
-    static func parse(_ text: String) -> (rows: [Row], problems: [Problem]) {
-        var rows: [Row] = [], problems: [Problem] = []
+    static func parse(_ text: String) -> (rows: [Row], problems: [Problem], notes: [String]) {
+        var rows: [Row] = [], problems: [Problem] = [], notes: [String] = []
         var lines = CSV.records(text)
-        guard let header = lines.first else { return ([], [Problem(line: 1, reason: "The file is empty: it needs a header line login,name,email[,active].")]) }
+        // A spreadsheet set to a language whose decimal mark is a comma writes semicolons between fields.
+        if let header = lines.first, header.fields.count == 1, header.fields[0].contains(";") {
+            lines = CSV.records(text, separator: ";")
+            notes.append("The file is separated by semicolons (;), not commas; it was read that way.")
+        }
+        guard let header = lines.first else {
+            return ([], [Problem(line: 1, reason: "The file is empty: it needs a header line login,name,email[,active].")], notes)
+        }
         let columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard let login = columns.firstIndex(of: "login"), let name = columns.firstIndex(of: "name"), let email = columns.firstIndex(of: "email") else {
-            return ([], [Problem(line: header.line, reason: "The header must name the columns login, name and email (and optionally active).")])
+            return ([], [Problem(line: header.line, reason: "The header must name the columns login, name and email (and optionally active).")], notes)
         }
         let active = columns.firstIndex(of: "active")
+        let index = ["login": login, "name": name, "email": email, "active": active ?? -1]
         lines.removeFirst()
         var seen: [String: Int] = [:]
         for record in lines {
             if record.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
-            func field(_ index: Int) -> String { index < record.fields.count ? record.fields[index] : "" }
+            guard record.fields.count <= columns.count else {
+                problems.append(Problem(line: record.line, reason: "this line has \(record.fields.count) fields and the header \(columns.count): put a value that holds a comma in double quotes, e.g. \"Stone, Bob\""))
+                continue
+            }
+            func field(_ index: Int) -> String { index >= 0 && index < record.fields.count ? record.fields[index] : "" }
             do throws(RegistryError) {
                 let row = Row(line: record.line, login: try UserRules.login(field(login)), name: try UserRules.name(field(name)), email: try UserRules.email(field(email)),
                               active: try active.map { index throws(RegistryError) in try Self.flag(field(index)) } ?? true)
                 if let first = seen[AccessModel.fold(row.login)] {
-                    problems.append(Problem(line: record.line, reason: "login \(row.login) repeats line \(first)"))
+                    problems.append(Problem(line: record.line, reason: "login \"\(row.login)\" repeats line \(first)"))
                     continue
                 }
                 seen[AccessModel.fold(row.login)] = record.line
                 rows.append(row)
             } catch {
-                problems.append(Problem(line: record.line, reason: error.message))
+                // The value at fault, quoted, so the line can be found and mended.
+                if case .invalid(let problem) = error, let column = index[problem.field] {
+                    problems.append(Problem(line: record.line, reason: "\(problem.field) \"\(field(column).prefix(80))\": \(error.message)"))
+                } else {
+                    problems.append(Problem(line: record.line, reason: error.message))
+                }
             }
         }
-        return (rows, problems)
+        return (rows, problems, notes)
     }
 
     static func flag(_ text: String) throws(RegistryError) -> Bool {
@@ -75,6 +95,7 @@ extension Registry {
         let parsed = UserImport.parse(text)
         var report = UserImport.Report()
         report.problems = parsed.problems
+        report.notes = parsed.notes
         report.dryRun = dryRun
         let total = parsed.rows.count
         for start in stride(from: 0, to: total, by: chunk) {
@@ -87,7 +108,7 @@ extension Registry {
             }
             let takenSet = Set(taken.map(AccessModel.fold))
             for row in rows where takenSet.contains(AccessModel.fold(row.login)) {
-                report.problems.append(UserImport.Problem(line: row.line, reason: "login \(row.login) is taken"))
+                report.problems.append(UserImport.Problem(line: row.line, reason: "login \"\(row.login)\" is taken"))
             }
             report.imported += rows.count - takenSet.count
             progress(min(start + chunk, total), total)
@@ -98,14 +119,14 @@ extension Registry {
     }
 }
 
-/// A small RFC 4180 reader: commas, double quotes with `""` inside, CRLF or LF; each record keeps its first line number.
+/// A small RFC 4180 reader: commas (or another separator), double quotes with `""` inside, CRLF or LF; each record keeps its first line number.
 enum CSV {
     struct Record {
         let line: Int
         let fields: [String]
     }
 
-    static func records(_ text: String) -> [Record] {
+    static func records(_ text: String, separator: Unicode.Scalar = ",") -> [Record] {
         var records: [Record] = []
         var fields: [String] = [], field = "", quoted = false, line = 1, start = 1
         var iterator = text.unicodeScalars.makeIterator()
@@ -127,7 +148,7 @@ enum CSV {
             }
             switch scalar {
             case "\"" where field.isEmpty: quoted = true
-            case ",": fields.append(field); field = ""
+            case separator: fields.append(field); field = ""
             case "\r": continue
             case "\n":
                 fields.append(field)

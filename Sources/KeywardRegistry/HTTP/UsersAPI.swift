@@ -96,7 +96,9 @@ struct UsersAPI: Sendable {
     }
 
     func existingUser(_ context: RegistryRequestContext) async throws -> RegistryUser {
-        let login = try context.parameters.require("login")
+        // A login of letters beyond ASCII arrives percent-encoded in the path.
+        let raw = try context.parameters.require("login")
+        let login = raw.removingPercentEncoding ?? raw
         guard login.count <= 64, let user = try await registry.store.user(login), !user.builtin else {
             throw APIError(.notFound, code: "UNKNOWN_USER", message: "There is no user \(login.prefix(64)).")
         }

@@ -75,7 +75,7 @@ extension WebUI {
             }
             let dryRun = parts["dryRun"].map { String(decoding: $0.data, as: UTF8.self) } == "on"
             let report = try await registry.importUsers(csv: text, dryRun: dryRun, actor: "user:\(session.user.login)")
-            values["report"] = ["imported": report.imported, "dryRun": dryRun, "refused": report.problems.count,
+            values["report"] = ["imported": report.imported, "dryRun": dryRun, "refused": report.problems.count, "notes": report.notes,
                                 "problems": report.problems.prefix(500).map { ["line": $0.line, "reason": $0.reason] }, "hasProblems": !report.problems.isEmpty]
             return page("users-import", values)
         }

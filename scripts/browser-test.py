@@ -2,7 +2,10 @@
 """Walks the seed article in a real browser (Selenium, headless Chromium) against `keyward serve --demo`:
 
 log in; create a key by pasting it (and see a tampered key refused, in words, beside the field); open its data
-screen and see its components; edit its ID #; activate; see the activation banner disappear.
+screen and see its components; edit its ID #; activate; see the activation banner disappear. Then the access
+pages: users, an access group form driven by the chosen key, finding and adding users page by page, sessions
+(each disconnection confirmed), the error page a browser gets. Wide lists are checked to fit a 1280 px window
+(Status and the hover Edit link inside it, with a 50-character ID #) and a 390 px phone (ID #, status, actions).
 Every page is checked for console errors and unlabelled form fields; screenshots go to docs/screenshots/.
 
     python3 scripts/browser-test.py [path/to/keyward]
@@ -21,6 +24,7 @@ import time
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from selenium.common.exceptions import WebDriverException
@@ -49,7 +53,7 @@ def free_port():
 
 def browser():
     options = Options()
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"]:
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"]:
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for candidate in ["/usr/bin/chromium", "/usr/bin/chromium-browser"]:
@@ -76,15 +80,30 @@ def click_and_wait(driver, element):
     WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
-def page_checks(driver, name):
-    """No console errors, every visible form field has a label, and a screenshot."""
-    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+def page_checks(driver, name, status=None):
+    """No console errors, every visible form field has a label, and a screenshot. An error page names its own
+    `status`, which the console reports for the page itself: that one is expected."""
+    errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
+              and not (status and entry.get("source") == "network" and f"status of {status} " in entry["message"])]
     check(not errors, f"{name}: console errors {errors}")
     for field in driver.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]):not([type=submit]), textarea, select"):
         identifier = field.get_attribute("id")
         labelled = identifier and driver.find_elements(By.CSS_SELECTOR, f"label[for='{identifier}']")
         check(bool(labelled), f"{name}: field {field.get_attribute('name')} has no label")
     driver.save_screenshot(os.path.join(SCREENSHOTS, f"{name}.png"))
+
+
+def inside_viewport(driver, element):
+    """Whether the element is drawn and its right edge is inside the window (nothing cut off to the right)."""
+    box = driver.execute_script("var r = arguments[0].getBoundingClientRect(); return [r.left, r.right, r.width, window.innerWidth];", element)
+    return box[2] > 0 and box[0] >= 0 and box[1] <= box[3]
+
+
+def table_fits(driver, table_id):
+    """Whether the table is no wider than the window and than its box (no column pushed off-screen)."""
+    return driver.execute_script(
+        "var t = document.getElementById(arguments[0]); if (!t) return false; var w = t.parentElement;"
+        "return t.getBoundingClientRect().right <= window.innerWidth && t.scrollWidth <= w.clientWidth + 1;", table_id)
 
 
 def main(binary):
@@ -207,7 +226,36 @@ def run(driver, base, keys):
     click_and_wait(driver, driver.find_element(By.ID, "history"))
     check(len(driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 1, "the history shows the manual run")
     check("succeeded" in driver.find_element(By.ID, "runs").text, "the run succeeded")
+    check(table_fits(driver, "runs"), "the synchronization history fits a 1280 px window")
     page_checks(driver, "synchronization-history")
+
+    # The key list at 1280 px with a 50-character ID #: it wraps, Status and the hover Edit link stay on screen,
+    # and a synchronized key (whose ID # is its serial) shows the serial once.
+    driver.get(base + "/license-keys")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#keys tbody tr")
+    check(any(not r.find_elements(By.CSS_SELECTOR, "small.serial") for r in rows), "a key named by its serial shows it once")
+    check(all(r.find_element(By.CSS_SELECTOR, "a.row-link").text not in
+              [s.text for s in r.find_elements(By.CSS_SELECTOR, "small.serial")] for r in rows), "no row repeats its serial")
+    last = driver.find_elements(By.CSS_SELECTOR, "#keys tbody tr a.row-link")[-1]
+    click_and_wait(driver, last)
+    click_and_wait(driver, driver.find_element(By.ID, "edit"))
+    long_name = "Engineering and quality, Curitiba plant 2026 (SOX)"
+    check(len(long_name) == 50, "the long ID # has 50 characters")
+    field = driver.find_element(By.ID, "idNumber")
+    field.clear()
+    field.send_keys(long_name)
+    click_and_wait(driver, driver.find_element(By.ID, "save"))
+    driver.get(base + "/license-keys")
+    row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#keys tbody tr") if long_name in r.text)
+    ActionChains(driver).move_to_element(row.find_element(By.CSS_SELECTOR, "td.status")).perform()
+    edit = row.find_element(By.CSS_SELECTOR, "a.edit")
+    check(edit.is_displayed(), "hovering the row shows Edit")
+    check(inside_viewport(driver, row.find_element(By.CSS_SELECTOR, "td.status")), "at 1280 px the Status cell of a key with a 50-character ID # is on screen")
+    check(inside_viewport(driver, edit), "at 1280 px the Edit link of a key with a 50-character ID # is on screen")
+    check(table_fits(driver, "keys"), "the key list fits its box at 1280 px")
+    check(row.find_element(By.CSS_SELECTOR, "td.col-id").size["height"] > row.find_element(By.CSS_SELECTOR, "td.col-id a").size["height"] - 1,
+          "the long ID # wraps inside its cell")
+    driver.save_screenshot(os.path.join(SCREENSHOTS, "license-keys-1280.png"))
 
     # Settings: the demo's authority comes from its start-up configuration, so it is shown read-only; the
     # connection test fetches and checks the feed.
@@ -217,15 +265,46 @@ def run(driver, base, keys):
     click_and_wait(driver, driver.find_element(By.ID, "test-connection"))
     result = driver.find_element(By.ID, "test-result").text
     check("CONNECTED" in result and "revision" in result, f"Test connection says what it found: {result!r}")
+    check("Connected:" not in result, f"the result does not say CONNECTED twice: {result!r}")
     check("Every day at 02:00 UTC" in driver.find_element(By.ID, "schedule").text, "the daily schedule is shown")
     page_checks(driver, "settings")
 
     access(driver, base)
+    errors(driver, base)
 
-    # Narrow screens keep working.
+    # Narrow screens keep working: a phone shows each key's ID #, its status and its actions.
     driver.set_window_size(390, 844)
     driver.get(base + "/license-keys")
+    for row in driver.find_elements(By.CSS_SELECTOR, "#keys tbody tr"):
+        for selector, what in [("td.col-id a", "ID #"), ("td.status .badge", "status"), ("a.edit", "Edit")]:
+            element = row.find_element(By.CSS_SELECTOR, selector)
+            check(element.is_displayed() and inside_viewport(driver, element), f"at 390 px the {what} of every key is on screen")
+        check(not row.find_element(By.CSS_SELECTOR, "td.opt").is_displayed(), "at 390 px the secondary columns are left out")
     page_checks(driver, "license-keys-phone")
+    for path, table in [("/users", "users"), ("/access-groups", "groups"), ("/sessions/history", "history"),
+                        ("/license-keys/synchronizations?trigger=all", "runs")]:
+        driver.get(base + path)
+        check(table_fits(driver, table), f"at 390 px {path} fits the screen")
+    driver.get(base + "/access-groups")
+    page_checks(driver, "access-groups-phone")
+    driver.set_window_size(1280, 1000)
+
+
+def errors(driver, base):
+    """A browser gets the site's error page, not the API's JSON: an unknown address, and a paste over 1 MiB."""
+    driver.get(base + "/no-such-page")
+    check(driver.find_elements(By.ID, "error-page"), "an unknown address shows the error page")
+    check("nothing at this address" in driver.find_element(By.ID, "error-page").text, "it says there is nothing there")
+    check('"error"' not in driver.page_source, "no raw JSON is shown")
+    page_checks(driver, "error-page", status=404)
+    driver.get(base + "/license-keys/new")
+    driver.find_element(By.ID, "idNumber").send_keys("Too big")
+    driver.execute_script("document.getElementById('accessKey').value = 'key/' + 'A'.repeat(1100000);")
+    click_and_wait(driver, driver.find_element(By.ID, "save"))
+    check(driver.find_elements(By.ID, "error-page") and "413" in driver.find_element(By.TAG_NAME, "h1").text,
+          "a paste over 1 MiB is refused on the error page")
+    check('"error"' not in driver.page_source, "no raw JSON for the large paste")
+    page_checks(driver, "error-too-large", status=413)
 
 
 def api(base, method, path, token, body=None):
@@ -272,18 +351,34 @@ def access(driver, base):
     check(len(rows) == 11, f"the search finds user1 and user10..user19: {len(rows)}")
     page_checks(driver, "users")
 
-    # An access group on the 50-seat key, filled, then one more refused with the figures.
+    # The key is named by its ID #, which the administrator chose.
+    status, _ = api(base, "PATCH", f"/api/v1/license-keys/{nominative['serial']}", token, {"idNumber": "Documents (50 seats)"})
+    check(status == 200, "the nominative key gets an ID #")
+    status, _ = api(base, "PATCH", f"/api/v1/license-keys/{floating['serial']}", token, {"idNumber": "Maintenance floating"})
+    check(status == 200, "the floating key gets an ID #")
+
+    # An access group on the 50-seat key: the form offers only the chosen key's components and the menus its
+    # profile allows, at once (the script); a refusal is still explained; then filled, and one more refused.
     driver.get(base + "/access-groups/new")
+    check(not driver.find_element(By.ID, "group-step-2").is_displayed(), "before a key is chosen, no component or menu is offered")
+    check(not driver.find_element(By.ID, "choose-key").is_displayed(), "with the script, no Next step is needed")
     driver.find_element(By.ID, "idNumber").send_keys("Writers")
     driver.find_element(By.ID, "name").send_keys("Writers")
     Select(driver.find_element(By.ID, "keySerial")).select_by_value(nominative["serial"])
+    check(driver.find_element(By.ID, "group-step-2").is_displayed(), "choosing the key offers its components and menus at once")
+    offered = [o.get_attribute("value") for o in Select(driver.find_element(By.ID, "component")).options if o.is_enabled()]
+    check(sorted(offered) == ["DOC", "TRN", "WF"], f"only the key's components are offered: {offered}")
     Select(driver.find_element(By.ID, "component")).select_by_value("DOC")
-    driver.find_element(By.ID, "menu-DC021").click()
-    driver.find_element(By.ID, "menu-DC030").click()
+    check(driver.find_element(By.ID, "menu-DC021").is_displayed() and driver.find_element(By.ID, "menu-DC023").is_displayed(),
+          "the menus the staff profile allows are offered")
+    check(not driver.find_element(By.ID, "menu-DC030").is_displayed(), "a menu above the key's profile is not offered")
+    check(not driver.find_element(By.ID, "menu-WF001").is_displayed(), "menus of another component are not offered")
+    page_checks(driver, "access-group-form")
     click_and_wait(driver, driver.find_element(By.ID, "save"))
-    check("MENU_NOT_ALLOWED_FOR_PROFILE" in driver.find_element(By.ID, "form-error").text, "a menu above the key's profile is refused in words")
+    check("at least one menu" in driver.find_element(By.ID, "menus-error").text, "a group without menus is refused in words")
+    check(not driver.find_element(By.ID, "menu-DC030").is_displayed(), "after a refusal the form still offers only the key's menus")
     page_checks(driver, "access-group-refused")
-    driver.find_element(By.ID, "menu-DC030").click()
+    driver.find_element(By.ID, "menu-DC021").click()
     click_and_wait(driver, driver.find_element(By.ID, "save"))
     check("/access-groups/Writers" in driver.current_url, f"the group is created: {driver.current_url}")
     status, _ = api(base, "POST", "/api/v1/access-groups/Writers/users", token, {"logins": [f"user{n}" for n in range(1, 51)]})
@@ -294,8 +389,46 @@ def access(driver, base):
     refusal = driver.find_element(By.ID, "form-error").text
     check("SEAT_LIMIT_EXCEEDED" in refusal and "50 seats" in refusal and "50 are in use" in refusal, f"the 51st is refused with the figures: {refusal!r}")
     page_checks(driver, "access-group-seat-refusal")
+
+    # Finding users pages through every match with the total; "Add all matching" takes the whole set, the seat
+    # check applies to it, and a refusal keeps the ticks; "Add selected" with nothing ticked says so.
+    for number in range(1, 121):
+        api(base, "POST", "/api/v1/users", token, {"login": f"clerk{number}", "name": f"Clerk {number}", "email": f"clerk{number}@example.com"})
+    status, _ = api(base, "POST", "/api/v1/access-groups", token, {"idNumber": "Clerks", "name": "Clerks", "keySerial": manager["serial"],
+                                                                   "component": "DOC", "menus": ["DC021"]})
+    check(status == 201, "a group on the 25-seat key")
+    driver.get(base + "/access-groups/Clerks?search=clerk")
+    check("1–50 of 120 users" in driver.find_element(By.ID, "candidate-count").text, "the search says how many users match")
+    click_and_wait(driver, driver.find_element(By.ID, "candidates-next"))
+    check("51–100 of 120 users" in driver.find_element(By.ID, "candidate-count").text, "the next page of matches")
+    logins = [box.get_attribute("value") for box in driver.find_elements(By.CSS_SELECTOR, "#candidates input")]
+    check(logins[:3] == ["clerk51", "clerk52", "clerk53"], f"matches in natural order: {logins[:3]}")
+    driver.find_element(By.ID, "add-clerk51").click()
+    driver.find_element(By.ID, "add-clerk52").click()
+    click_and_wait(driver, driver.find_element(By.ID, "add-all-matching"))
+    refusal = driver.find_element(By.ID, "form-error").text
+    check("SEAT_LIMIT_EXCEEDED" in refusal and "25 seats" in refusal, f"adding all 120 to 25 seats is refused with the figures: {refusal!r}")
+    check(driver.find_element(By.ID, "add-clerk51").is_selected() and driver.find_element(By.ID, "add-clerk52").is_selected(),
+          "the refusal keeps the ticks")
+    check("51–100 of 120 users" in driver.find_element(By.ID, "candidate-count").text, "and the page")
+    page_checks(driver, "access-group-add-users")
+    driver.find_element(By.ID, "add-clerk51").click()
+    driver.find_element(By.ID, "add-clerk52").click()
+    click_and_wait(driver, driver.find_element(By.ID, "add-users"))
+    check("No user was ticked" in driver.find_element(By.ID, "form-error").text, "Add selected with nothing ticked says so")
+    driver.find_element(By.ID, "add-clerk51").click()
+    driver.find_element(By.ID, "add-clerk52").click()
+    click_and_wait(driver, driver.find_element(By.ID, "add-users"))
+    check(driver.find_element(By.ID, "user-count").text == "2", "the ticked users are added")
+
     driver.get(base + "/access-groups")
+    groups = driver.find_element(By.ID, "groups").text
+    check("Documents (50 seats)" in groups, f"the groups list names the key by its ID #: {groups!r}")
+    check(table_fits(driver, "groups"), "the groups list fits a 1280 px window")
     page_checks(driver, "access-groups")
+    driver.get(base + "/users")
+    check("of 181 users" in driver.find_element(By.ID, "user-count").text, f"the users list says how many there are")
+    check(table_fits(driver, "users"), "the users list fits a 1280 px window")
 
     # Sessions on the 10-seat floating key until it is full; then disconnections.
     api(base, "POST", "/api/v1/access-groups", token, {"idNumber": "Maintenance", "name": "Maintenance", "keySerial": floating["serial"],
@@ -312,13 +445,25 @@ def access(driver, base):
     check(decision.get("code") == "NO_ACCESS", f"a user outside the groups may not: {decision}")
     driver.get(base + "/sessions")
     check(len(driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")) == 10, "the open sessions are listed")
+    check("Maintenance floating" in driver.find_element(By.ID, "sessions").text, "sessions name the key by its ID #")
+    check(re.search(r"\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC", driver.find_element(By.ID, "sessions").text), "times are readable, with the zone")
+    check(table_fits(driver, "sessions"), "the sessions list fits a 1280 px window")
     page_checks(driver, "sessions")
-    click_and_wait(driver, driver.find_elements(By.CSS_SELECTOR, "#sessions tbody button")[0])
+    click_and_wait(driver, driver.find_elements(By.CSS_SELECTOR, "#sessions tbody a.disconnect")[0])
+    check(driver.find_element(By.ID, "disconnect-question").text.startswith("Disconnect user"), "Disconnect asks first")
+    page_checks(driver, "disconnect-confirmation")
+    click_and_wait(driver, driver.find_element(By.ID, "confirm-disconnect"))
     check(len(driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr")) == 9, "Disconnect ends one user's session")
+    check(re.match(r"User user\d+ was disconnected\.", driver.find_element(By.ID, "flash").text), "it says who was disconnected")
     click_and_wait(driver, driver.find_element(By.ID, "disconnect-all"))
+    check("all 9 open sessions" in driver.find_element(By.ID, "disconnect-question").text, "Disconnect all asks first, with the number")
+    click_and_wait(driver, driver.find_element(By.ID, "confirm-disconnect"))
     check(not driver.find_elements(By.CSS_SELECTOR, "#sessions tbody tr"), "Disconnect all ends every session")
+    check(driver.find_element(By.ID, "flash").text == "9 sessions were disconnected.", "it says how many")
     click_and_wait(driver, driver.find_element(By.ID, "session-history"))
     check("disconnected" in driver.find_element(By.ID, "history").text, "the history says how each session ended")
+    check("Maintenance floating" in driver.find_element(By.ID, "history").text, "the history names the key by its ID #")
+    check(table_fits(driver, "history"), "the session history fits a 1280 px window")
     page_checks(driver, "session-history")
 
     # The dashboard, and a migration preview that cannot fit fifty users in twenty-five seats.

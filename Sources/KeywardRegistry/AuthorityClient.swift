@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 import NIOCore
+import NIOPosix
 
 /// The registry's side of the authority's API: online activation now, the feed with synchronization.
 public struct AuthorityClient: Sendable {
@@ -103,7 +104,7 @@ public struct AuthorityClient: Sendable {
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             throw RegistryError.authority(code: "AUTHORITY_TIMEOUT", message: "The licensing authority at \(baseURL) did not answer within \(timeout.nanoseconds / 1_000_000_000) seconds.")
         } catch {
-            throw RegistryError.authority(code: "AUTHORITY_UNREACHABLE", message: "The licensing authority at \(baseURL) cannot be reached (\(error)). Check the authority URL and the network, or activate offline.")
+            throw RegistryError.authority(code: "AUTHORITY_UNREACHABLE", message: unreachable(error))
         }
         if response.status.code == 304 { return (304, data, response.headers.first(name: "etag")) }
         if response.status.code == 401 {
@@ -114,12 +115,54 @@ public struct AuthorityClient: Sendable {
                 struct Content: Decodable { let code: String; let message: String }
                 let error: Content
             }
-            if let refusal = try? JSONDecoder().decode(Refusal.self, from: data) {
+            let refusal = try? JSONDecoder().decode(Refusal.self, from: data)
+            if response.status.code == 404, refusal.map({ $0.error.code == "NOT_FOUND" }) ?? true, let organization = Self.organization(inPath: path) {
+                // The authority answers another organization's token as it answers an unknown organization, so as not
+                // to say which organizations exist: the registry can only name both.
+                throw RegistryError.authority(
+                    code: "AUTHORITY_UNKNOWN_ORGANIZATION",
+                    message: "The licensing authority at \(baseURL) knows no organization \(organization) for this token: the token belongs to another organization, "
+                        + "or the organization is unknown to the vendor. Check the organization token (it must be the one issued for \(organization)) or ask the vendor.")
+            }
+            if let refusal {
                 throw RegistryError.authority(code: refusal.error.code, message: "The licensing authority refused: \(refusal.error.message)")
             }
             throw RegistryError.authority(code: "AUTHORITY_ERROR", message: "The licensing authority answered \(response.status.code).")
         }
         return (Int(response.status.code), data, response.headers.first(name: "etag"))
+    }
+}
+
+extension AuthorityClient {
+    /// The organization of an authority path `/v1/organizations/{id}/...`.
+    static func organization(inPath path: String) -> String? {
+        let parts = path.split(separator: "/")
+        guard parts.count >= 3, parts[0] == "v1", parts[1] == "organizations" else { return nil }
+        return String(parts[2])
+    }
+
+    /// A failed connection in words: nothing listening, a name that does not resolve, or the error as it came.
+    func unreachable(_ error: any Error) -> String {
+        let url = URL(string: baseURL)
+        let host = url?.host ?? baseURL
+        let port = url?.port ?? (url?.scheme == "https" ? 443 : 80)
+        let advice = "Check the authority URL and its port, and that the authority is running, or activate offline."
+        if Self.isRefused(error) {
+            return "Nothing answers at \(host) port \(port): the connection to the licensing authority at \(baseURL) was refused. \(advice)"
+        }
+        if let connection = error as? NIOConnectionError, connection.dnsAError != nil || connection.dnsAAAAError != nil, connection.connectionErrors.isEmpty {
+            return "The name \(host) cannot be resolved, so the licensing authority at \(baseURL) cannot be reached. Check the authority URL and the network, or activate offline."
+        }
+        return "The licensing authority at \(baseURL) cannot be reached (\(error)). Check the authority URL and the network, or activate offline."
+    }
+
+    /// Whether `error` is a refused connection (`ECONNREFUSED`), however AsyncHTTPClient wrapped it.
+    static func isRefused(_ error: any Error) -> Bool {
+        if let io = error as? IOError { return io.errnoCode == ECONNREFUSED }
+        if let connection = error as? NIOConnectionError {
+            return !connection.connectionErrors.isEmpty && connection.connectionErrors.allSatisfy { isRefused($0.error) }
+        }
+        return "\(error)".contains("Connection refused") || "\(error)".contains("errno: \(ECONNREFUSED))")
     }
 }
 

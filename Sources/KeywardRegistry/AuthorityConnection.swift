@@ -157,7 +157,7 @@ extension Registry {
             }
             let envelope = try verifiedEnvelope(answer.body)
             return ConnectionTest(ok: true, code: "CONNECTED",
-                                  message: "Connected: \(client.baseURL) accepted the token and sent organization \(envelope.organization.id)'s feed, revision \(envelope.revision), with \(envelope.keys.count) keys, signed by a trusted key.",
+                                  message: "\(client.baseURL) accepted the token and sent organization \(envelope.organization.id)'s feed, revision \(envelope.revision), with \(envelope.keys.count) keys, signed by a trusted key.",
                                   revision: envelope.revision, keys: envelope.keys.count)
         } catch let error as RegistryError {
             return ConnectionTest(ok: false, code: error.code, message: error.message, revision: nil, keys: nil)

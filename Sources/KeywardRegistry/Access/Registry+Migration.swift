@@ -123,7 +123,11 @@ extension Registry {
         if let needed = toSeats.after, let had = toSeats.before, needed > to.license.users, needed > had {
             reasons.append("SEAT_LIMIT_EXCEEDED: \(to.serial) has \(to.license.users) seats and would need \(needed)")
         }
-        if chosen.isEmpty { reasons.append("NOTHING_TO_MOVE: no access group is bound to \(from.serial)") }
+        if all.isEmpty {
+            reasons.append("NOTHING_TO_MOVE: no access group is bound to \(from.serial)")
+        } else if chosen.isEmpty {
+            reasons.append("NOTHING_TO_MOVE: no access group was chosen; tick at least one of the \(all.count) groups bound to \(from.serial)")
+        }
         return (MigrationPlan(from: seats(from), to: toSeats, groups: groups, canMove: reasons.isEmpty, reasons: reasons, dryRun: input.dryRun == true,
                               applied: false), chosen)
     }

@@ -41,6 +41,7 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     // Metrics outermost, so refusals are counted by the status they are answered with.
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
+    router.add(middleware: BrowserErrorPageMiddleware(web: dependencies.web))
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: NULGuardMiddleware())
     OperationalRoutes(database: registry.store.database, metrics: dependencies.metrics, openAPI: Registry.openAPIDescription(),

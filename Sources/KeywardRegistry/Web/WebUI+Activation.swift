@@ -15,19 +15,20 @@ extension WebUI {
         values["statusClass"] = state.status.rawValue
         values["authorityConfigured"] = registry.authority != nil
         if let current = state.current {
-            values["current"] = ["keyCount": current.certificate.serials.count, "issuedAt": current.certificate.issuedAt,
-                                 "installedAt": Timestamp.format(current.installedAt), "method": current.method.rawValue]
-            let keys = Dictionary(try await registry.store.keys().map { ($0.serial, $0.name) }) { a, _ in a }
+            values["current"] = ["keyCount": current.certificate.serials.count, "issuedAt": Timestamp.parse(current.certificate.issuedAt).map { WebFormatting.time($0) } ?? ["iso": current.certificate.issuedAt, "text": current.certificate.issuedAt],
+                                 "installedAt": WebFormatting.time(current.installedAt), "method": current.method.rawValue]
             if let revoked = current.certificate.revoked, !revoked.isEmpty {
-                values["revokedKeys"] = revoked.map { ["key": keys[$0.serial] ?? $0.serial, "serial": $0.serial, "reason": $0.reason ?? "revoked"] }
+                let names = KeyNames(try await registry.store.keys())
+                values["revokedKeys"] = revoked.map { names.values($0.serial).merging(["reason": $0.reason ?? "revoked"]) { a, _ in a } }
                 values["hasRevokedKeys"] = true
             }
         }
         values["isProduction"] = registry.installation.environment == .production
         let change = state.change
         values["hasChange"] = !change.isEmpty
-        values["addedKeys"] = change.addedKeys
-        values["removedKeys"] = change.removedKeys
+        let names = KeyNames(try await registry.store.keys())
+        values["addedKeys"] = change.addedKeys.map { names.values($0) }
+        values["removedKeys"] = change.removedKeys.map { names.values($0) }
         values["addedComponents"] = change.addedComponents
         values["removedComponents"] = change.removedComponents
         values["seats"] = change.seats.sorted { $0.key < $1.key }.map { type, seats in
@@ -39,7 +40,7 @@ extension WebUI {
             if activationError.code == "OVER_ALLOCATED" {
                 values["canForce"] = true
                 values["overAllocated"] = try await registry.overAllocation(serials: try await registry.activationState().serials).map {
-                    ["keySerial": $0.keySerial, "limit": $0.limit, "inUse": $0.inUse, "users": $0.overLimit.joined(separator: ", ")]
+                    ["keySerial": $0.keySerial, "keyName": names.idNumber($0.keySerial), "limit": $0.limit, "inUse": $0.inUse, "users": $0.overLimit.joined(separator: ", ")]
                 }
             }
         }
@@ -77,10 +78,13 @@ extension WebUI {
             guard let parts = MultipartForm.parse(body, contentType: request.headers[.contentType] ?? ""),
                   let token = parts["_csrf"].map({ String(decoding: $0.data, as: UTF8.self) }), token == session.csrf
             else { throw Self.csrfRefusal }
-            guard let file = parts["certificate"], !file.data.isEmpty,
-                  let document = try? SignedDocument.read(Data(file.data))
-            else {
-                return try await activationPage(session, request, certificateError: "Choose the certificate file (JSON) the vendor sent.")
+            guard let file = parts["certificate"], !file.data.isEmpty else {
+                return try await activationPage(session, request, certificateError: "No file was chosen: choose the certificate file (JSON) the vendor sent, then Install certificate.")
+            }
+            // Read strictly (a member named twice is refused), as the API reads it.
+            guard let document = try? SignedDocument.read(Data(file.data)) else {
+                return try await activationPage(session, request, certificateError: "This file is not an activation certificate: it is not the signed JSON document the vendor sends. "
+                    + "Choose the certificate file the vendor returned for your activation request (not the request itself).")
             }
             do {
                 let force = parts["force"].map { String(decoding: $0.data, as: UTF8.self) } == "on"

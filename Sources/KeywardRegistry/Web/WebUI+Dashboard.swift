@@ -46,21 +46,23 @@ extension WebUI {
             values["expiring"] = expiring.map { keyValues($0, activation: activation) }
             values["hasExpiring"] = !expiring.isEmpty
             let over = Registry.overAllocation(in: model, serials: keys.map(\.serial))
-            values["overAllocated"] = over.map { ["keySerial": $0.keySerial, "limit": $0.limit, "inUse": $0.inUse, "users": $0.overLimit.joined(separator: ", ")] }
+            values["overAllocated"] = over.map { ["keySerial": $0.keySerial, "keyName": KeyNames(keys).idNumber($0.keySerial), "limit": $0.limit, "inUse": $0.inUse, "users": $0.overLimit.joined(separator: ", ")] }
             let open = try await registry.store.sessions(open: true, limit: 50, now: now)
             values["openCount"] = model.sessions.count  // the model holds the open, unexpired sessions
-            values["sessions"] = open.map(sessionValues)
+            let names = KeyNames(keys)
+            values["sessions"] = open.map { sessionValues($0, names: names) }
             values["hasSessions"] = !open.isEmpty
             return page("dashboard", values)
         }
     }
 
-    func sessionValues(_ session: UserSession) -> [String: Any] {
-        var values: [String: Any] = ["id": session.id, "login": session.login, "keySerial": session.keySerial, "useType": session.floating ? "floating" : "nominative",
-                                     "startedAt": Timestamp.format(session.startedAt), "leaseExpiresAt": Timestamp.format(session.leaseExpiresAt)]
+    func sessionValues(_ session: UserSession, names: KeyNames) -> [String: Any] {
+        var values: [String: Any] = ["id": session.id, "login": session.login, "keySerial": session.keySerial, "key": names.values(session.keySerial),
+                                     "useType": session.floating ? "floating" : "nominative",
+                                     "startedAt": WebFormatting.time(session.startedAt), "leaseExpiresAt": WebFormatting.time(session.leaseExpiresAt)]
         if let ip = session.ip { values["ip"] = ip }
         if let ended = session.endedAt {
-            values["endedAt"] = Timestamp.format(ended)
+            values["endedAt"] = WebFormatting.time(ended)
             let minutes = Int(ended.timeIntervalSince(session.startedAt) / 60)
             values["duration"] = minutes < 60 ? "\(minutes) min" : "\(minutes / 60) h \(minutes % 60) min"
         }

@@ -30,6 +30,8 @@ extension WebUI {
             "users": key.license.users, "purchaseType": key.license.purchaseType.rawValue, "suiteVersion": key.license.suiteVersion,
             "validFrom": Timestamp.format(key.license.validFrom), "expires": expires,
             "validity": "\(Timestamp.format(key.license.validFrom).prefix(10)) – \(key.license.expiresAt.map { String(Timestamp.format($0).prefix(10)) } ?? "no expiry")",
+            "validFromTime": WebFormatting.day(key.license.validFrom), "showSerial": key.idNumber != key.serial,
+            "validFromAt": WebFormatting.time(key.license.validFrom), "registeredTime": WebFormatting.time(key.registeredAt),
             "statusText": status.rawValue, "statusClass": statusClass, "source": key.source.rawValue,
             "activated": activation?.certificate.serials.contains(key.serial) ?? false,
             "organization": "\(key.license.organization.legalName) (\(key.license.organization.id))",
@@ -50,6 +52,10 @@ extension WebUI {
         // Absent values stay out of the dictionary: Mustache would print an Optional's "nil".
         if let warning { values["warning"] = ["text": warning, "level": warningLevel] }
         if let reason = key.revocationReason { values["revocationReason"] = reason }
+        if let expiresAt = key.license.expiresAt {
+            values["expiresTime"] = WebFormatting.day(expiresAt)
+            values["expiresAt"] = WebFormatting.time(expiresAt)
+        }
         return values
     }
 
@@ -62,7 +68,7 @@ extension WebUI {
             values["keys"] = keys.map { keyValues($0, activation: activation) }
             values["hasKeys"] = !keys.isEmpty
             values["installation"] = "\(registry.installation.organization.legalName) · installation \(registry.installation.installationId) · \(registry.installation.environment.rawValue)"
-            if let next = scheduler?.nextRun.at { values["nextSynchronization"] = Timestamp.format(next) }
+            if let next = scheduler?.nextRun.at { values["nextSynchronization"] = WebFormatting.time(next) }
             return page("keys", values)
         }
         router.post("/license-keys/synchronize") { request, context in
@@ -86,12 +92,12 @@ extension WebUI {
             values["hasRuns"] = !runs.isEmpty
             values["runs"] = runs.map { run -> [String: Any] in
                 var row: [String: Any] = [
-                    "id": run.id, "trigger": run.trigger.rawValue, "actor": run.actor, "startedAt": Timestamp.format(run.startedAt),
+                    "id": run.id, "trigger": run.trigger.rawValue, "actor": run.actor, "startedAt": WebFormatting.time(run.startedAt),
                     "outcome": run.outcome?.rawValue ?? "running", "summary": run.summary,
                     "counts": "+\(run.added) / ↻\(run.renewed) / −\(run.revoked) / =\(run.unchanged)",
                 ]
                 if let revision = run.revision { row["revision"] = revision }
-                if let finished = run.finishedAt { row["finishedAt"] = Timestamp.format(finished) }
+                if let finished = run.finishedAt { row["finishedAt"] = WebFormatting.time(finished) }
                 return row
             }
             values["authorityConfigured"] = registry.authority != nil
@@ -103,7 +109,17 @@ extension WebUI {
         }
         router.post("/license-keys") { request, context in
             let session = try await requireSession(request)
-            let fields = try await form(request, context: context, session: session)
+            let fields = try await uncheckedForm(request, context: context)
+            guard Self.hasValidToken(fields, session: session) else {
+                // A stale form (the session was renewed, the page was open for hours) keeps the pasted key: the page
+                // comes back with a fresh token, nothing written, and says to submit it again.
+                var values = try await layout(session, request: request, nav: "keys")
+                values["idNumber"] = fields["idNumber"] ?? ""
+                values["accessKey"] = fields["accessKey"] ?? ""
+                values["formError"] = "\(Self.csrfRefusal.code): this form had expired or did not come from this page, so nothing was saved. "
+                    + "What you typed is kept below: check it and press Save again."
+                return page("key-new", values, status: .forbidden)
+            }
             do {
                 try await registry.register(idNumber: fields["idNumber"] ?? "", accessKey: fields["accessKey"] ?? "", actor: "user:\(session.user.login)")
                 return Self.redirect("/license-keys?flash=registered")

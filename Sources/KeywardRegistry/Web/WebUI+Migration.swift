@@ -10,20 +10,22 @@ extension WebUI {
         var values = try await layout(session, request: request, nav: "keys")
         values["serial"] = key.serial
         values["idNumber"] = key.idNumber
+        values["showSerial"] = key.idNumber != key.serial
         let chosen = Set(fields?.all("groups") ?? [])
         let groups = try await registry.store.groups().filter { $0.keySerial == key.serial }
         values["groups"] = groups.map { ["idNumber": $0.idNumber, "users": $0.users.count, "checked": fields == nil || chosen.contains($0.idNumber)] }
         values["hasGroups"] = !groups.isEmpty
         values["targets"] = try await registry.store.keys().filter { $0.serial != key.serial }.map { target in
-            ["serial": target.serial, "label": "\(target.idNumber) · \(target.serial) · \(target.license.profile.rawValue), \(target.license.users) \(target.license.useType.rawValue)",
+            ["serial": target.serial, "label": "\(target.idNumber)\(target.idNumber == target.serial ? "" : " (\(target.serial))") · \(target.license.profile.rawValue), \(target.license.users) \(target.license.useType.rawValue)",
              "selected": fields?["to"] == target.serial]
         }
         values["dropDisallowedMenus"] = fields?["dropDisallowedMenus"] == "on"
         if let plan {
+            let names = KeyNames(try await registry.store.keys())
             values["plan"] = [
                 "canMove": plan.canMove, "applied": plan.applied, "reasons": plan.reasons,
-                "from": "\(plan.from.keySerial): \(plan.from.before.map(String.init) ?? "–") → \(plan.from.after.map(String.init) ?? "–") of \(plan.from.limit) seats",
-                "to": "\(plan.to.keySerial): \(plan.to.before.map(String.init) ?? "–") → \(plan.to.after.map(String.init) ?? "–") of \(plan.to.limit) seats",
+                "from": "\(names.idNumber(plan.from.keySerial)): \(plan.from.before.map(String.init) ?? "–") → \(plan.from.after.map(String.init) ?? "–") of \(plan.from.limit) seats",
+                "to": "\(names.idNumber(plan.to.keySerial)): \(plan.to.before.map(String.init) ?? "–") → \(plan.to.after.map(String.init) ?? "–") of \(plan.to.limit) seats",
                 "groups": plan.groups.map { ["idNumber": $0.idNumber, "canMove": $0.canMove, "reasons": $0.reasons.joined(separator: "; "),
                                              "dropped": $0.droppedMenus.joined(separator: ", ")] },
             ]

@@ -6,14 +6,18 @@ import KeywardStore
 
 /// The Users pages: list with search and paging, create, edit, enable and disable, CSV import.
 extension WebUI {
-    func userValues(_ user: RegistryUser, groups: [AccessGroupRecord] = []) -> [String: Any] {
+    func userValues(_ user: RegistryUser, groups: [AccessGroupRecord] = [], names: KeyNames = KeyNames([])) -> [String: Any] {
         ["login": user.login, "name": user.name, "email": user.email, "active": user.active, "hasPassword": user.passwordHash != nil,
-         "state": user.active ? "active" : "disabled", "groups": groups.map { ["idNumber": $0.idNumber, "keySerial": $0.keySerial, "component": $0.component] }]
+         "state": user.active ? "active" : "disabled",
+         "groups": groups.map { ["idNumber": $0.idNumber, "path": Self.segment($0.idNumber), "keySerial": $0.keySerial, "key": names.values($0.keySerial), "component": $0.component] }]
     }
 
     func userForm(_ session: WebSessions.Session, _ request: Request, template: String, fields: FormFields?, user: RegistryUser?, error: RegistryError?) async throws -> Response {
         var values = try await layout(session, request: request, nav: "users")
-        if let user { values.merge(userValues(user, groups: try await registry.store.groups().filter { $0.users.contains { $0.lowercased() == user.login.lowercased() } })) { $1 } }
+        if let user {
+            let groups = try await registry.store.groups().filter { $0.users.contains { $0.lowercased() == user.login.lowercased() } }
+            values.merge(userValues(user, groups: groups, names: KeyNames(try await registry.store.keys()))) { $1 }
+        }
         if let fields {
             for name in ["login", "name", "email"] { if let value = fields[name] { values[name] = value } }
         }
@@ -23,19 +27,46 @@ extension WebUI {
         return page(template, values)
     }
 
+    /// Previous and next links and "41–50 of 5,000 users" for a list paged by number.
+    static func pager(path: String, parameters: [String: String], page: Int, pageSize: Int, shown: Int, total: Int,
+                      noun: (one: String, many: String)) -> [String: Any] {
+        func link(_ number: Int) -> String {
+            let query = (parameters.filter { !$0.value.isEmpty }.sorted { $0.key < $1.key } + [("page", String(number))])
+                .map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
+            return path + "?" + query
+        }
+        func grouped(_ number: Int) -> String {
+            var digits = String(number), result = ""
+            while digits.count > 3 { result = "," + digits.suffix(3) + result; digits = String(digits.dropLast(3)) }
+            return digits + result
+        }
+        let first = (page - 1) * pageSize + 1
+        var values: [String: Any] = [
+            "total": total,
+            "range": shown == 0 ? "\(total) \(total == 1 ? noun.one : noun.many)"
+                : total == 1 ? "1 \(noun.one)" : "\(first)–\(first + shown - 1) of \(grouped(total)) \(noun.many)",
+        ]
+        if page > 1 { values["previous"] = link(page - 1) }
+        if first - 1 + shown < total { values["next"] = link(page + 1) }
+        values["hasPages"] = values["previous"] != nil || values["next"] != nil
+        return values
+    }
+
     func addUsers(to router: Router<RegistryRequestContext>) {
         router.get("/users") { request, _ in
             let session = try await requireSession(request, menu: ConfigurationMenu.user)
             let query = request.uri.queryParameters
-            let search = query.get("search").map { String($0.prefix(200)) } ?? ""
-            let users = try await registry.store.users(search: search.isEmpty ? nil : search, after: query.get("after"), limit: 51)
+            let search = query.get("search").map { String($0.prefix(200)).trimmingCharacters(in: .whitespaces) } ?? ""
+            let pageSize = 50
+            let number = max(1, query.get("page").flatMap { Int($0) }.map { min($0, 1_000_000) } ?? 1)
+            let found = try await registry.store.usersPage(search: search.isEmpty ? nil : search, offset: (number - 1) * pageSize, limit: pageSize)
             var values = try await layout(session, request: request, nav: "users")
             values["search"] = search
-            values["users"] = users.prefix(50).map { userValues($0) }
-            values["hasUsers"] = !users.isEmpty
-            if users.count > 50, let last = users.prefix(50).last {
-                values["next"] = "/users?after=\(last.login.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&search=\(search.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
-            }
+            values["hasSearch"] = !search.isEmpty
+            values["users"] = found.users.map { userValues($0) }
+            values["hasUsers"] = !found.users.isEmpty
+            values.merge(Self.pager(path: "/users", parameters: ["search": search], page: number, pageSize: pageSize, shown: found.users.count, total: found.total,
+                                    noun: ("user", "users"))) { $1 }
             return page("users", values)
         }
         router.get("/users/new") { request, _ in

@@ -15,6 +15,8 @@ public struct WebUI: Sendable {
     let synchronizer: Synchronizer
     let scheduler: SyncScheduler?
     let stylesheet: String
+    /// The one script, for forms that work without it too (the access group form offers the chosen key's choices at once).
+    let script: String
 
     /// Loads the templates and the stylesheet shipped with the registry.
     public static func load(registry: Registry, throttle: LoginThrottle, synchronizer: Synchronizer, scheduler: SyncScheduler? = nil,
@@ -26,9 +28,10 @@ public struct WebUI: Sendable {
         MustacheContentTypes.register(EscapedHTML(), named: EscapedHTML.name)
         let templates = try await MustacheLibrary(directory: resources.appendingPathComponent("templates").path)
         let stylesheet = try String(contentsOf: resources.appendingPathComponent("static/keyward.css"), encoding: .utf8)
+        let script = try String(contentsOf: resources.appendingPathComponent("static/keyward.js"), encoding: .utf8)
         return WebUI(registry: registry, templates: templates, sessions: WebSessions(store: registry.store, now: registry.now, secureCookies: secureCookies),
                      authentication: Authentication(registry: registry, throttle: throttle), synchronizer: synchronizer, scheduler: scheduler,
-                     stylesheet: stylesheet)
+                     stylesheet: stylesheet, script: script)
     }
 
     static let flashes: [String: (kind: String, text: String)] = [
@@ -67,7 +70,8 @@ public struct WebUI: Sendable {
         }
         if let nav { values["nav" + nav.prefix(1).uppercased() + nav.dropFirst()] = true }
         if let code = request.uri.queryParameters.get("flash"), let flash = Self.flashes[code] {
-            values["flash"] = ["kind": flash.kind, "text": flash.text]
+            let text = code == "disconnected" ? Self.disconnectedText(request.cookies[Self.noticeCookie]?.value) ?? flash.text : flash.text
+            values["flash"] = ["kind": flash.kind, "text": text]
         }
         if let id = request.uri.queryParameters.get("synchronization").flatMap(Int64.init),
            let run = try await registry.store.synchronizations(trigger: nil, beforeID: id + 1, limit: 1).first, run.id == id {
@@ -111,9 +115,19 @@ public struct WebUI: Sendable {
 
     /// The form fields of a POST, after checking its CSRF token against the session's.
     func form(_ request: Request, context: RegistryRequestContext, session: WebSessions.Session) async throws -> FormFields {
-        let fields = try URLEncodedForm.parse(Array(buffer: try await request.body.collect(upTo: context.maxUploadSize)))
-        guard let token = fields["_csrf"], token == session.csrf else { throw Self.csrfRefusal }
+        let fields = try await uncheckedForm(request, context: context)
+        guard Self.hasValidToken(fields, session: session) else { throw Self.csrfRefusal }
         return fields
+    }
+
+    /// The form fields of a POST before its CSRF token is checked, for a form that shows itself again when it is stale.
+    func uncheckedForm(_ request: Request, context: RegistryRequestContext) async throws -> FormFields {
+        try URLEncodedForm.parse(Array(buffer: try await request.body.collect(upTo: context.maxUploadSize)))
+    }
+
+    static func hasValidToken(_ fields: FormFields, session: WebSessions.Session) -> Bool {
+        guard let token = fields["_csrf"] else { return false }
+        return token == session.csrf
     }
 
     static let csrfRefusal = APIError(.forbidden, code: "CSRF_TOKEN_INVALID", message: "This form has expired or did not come from this site. Reload the page and try again.")
@@ -125,6 +139,10 @@ public struct WebUI: Sendable {
         router.get("/static/keyward.css") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
                      body: .init(byteBuffer: ByteBuffer(string: stylesheet)))
+        }
+        router.get("/static/keyward.js") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
+                     body: .init(byteBuffer: ByteBuffer(string: script)))
         }
         router.get("/") { _, _ in Self.redirect("/license-keys") }
         router.get("/favicon.ico") { _, _ in
@@ -203,6 +221,43 @@ struct WebRedirect: Error {
     let location: String
 }
 
+extension WebUI {
+    /// A refusal as the site's error page, with its status, sentence and headers (`Retry-After`, ...).
+    func errorPage(_ refusal: APIError, request: Request) async -> Response {
+        var values: [String: Any] = ["status": Int(refusal.status.code), "code": refusal.code, "message": refusal.message]
+        switch refusal.status {
+        case .contentTooLarge: values["hint"] = "Nothing was saved. Go back and send less: an access key is a few KiB, so check that only the key was pasted."
+        case .notFound: values["hint"] = "Check the address, or start again from the menu above."
+        default: break
+        }
+        if let session = try? await sessions.session(of: request) { values["user"] = session.user.login; values["csrf"] = session.csrf }
+        var response = page("error", values, status: refusal.status)
+        for field in refusal.headers where field.name != .contentType { response.headers.append(field) }
+        return response
+    }
+
+    /// Whether an answer goes to a person's browser: it asks for HTML, and the path is not the API's or SCIM's.
+    static func isBrowser(_ request: Request) -> Bool {
+        let path = request.uri.path
+        if path.hasPrefix("/api/") || path.hasPrefix("/scim/") || path == "/api" { return false }
+        return request.headers[values: .accept].contains { $0.lowercased().contains("text/html") }
+    }
+}
+
+/// Answers a browser's refusals that no page handled (an unknown address, a body too large, a method not allowed)
+/// with the site's error page instead of the API's JSON; API clients keep the JSON.
+struct BrowserErrorPageMiddleware: RouterMiddleware {
+    let web: WebUI
+
+    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError where WebUI.isBrowser(request) {
+            return await web.errorPage(error, request: request)
+        }
+    }
+}
+
 /// Turns `WebRedirect` into a `303 See Other`, and a page's refusal into an HTML page with its status and sentence.
 struct WebRedirectMiddleware: RouterMiddleware {
     let web: WebUI
@@ -220,11 +275,7 @@ struct WebRedirectMiddleware: RouterMiddleware {
             case let error as any APIErrorConvertible: refusal = error.apiError
             default: throw error
             }
-            var values: [String: Any] = ["status": Int(refusal.status.code), "code": refusal.code, "message": refusal.message]
-            if let session = try? await web.sessions.session(of: request) { values["user"] = session.user.login; values["csrf"] = session.csrf }
-            var response = web.page("error", values, status: refusal.status)
-            response.headers.append(contentsOf: refusal.headers)
-            return response
+            return await web.errorPage(refusal, request: request)
         }
     }
 }

@@ -35,6 +35,49 @@ extension RegistryStore {
         }
     }
 
+    /// A page of users in natural order (`user2` before `user10`: a trailing number by its value), with how many match
+    /// in all; `outsideGroup` leaves out the members of that access group (by ID #). For pages, which page by offset.
+    public func usersPage(search: String? = nil, outsideGroup: String? = nil, offset: Int = 0, limit: Int = 50) async throws
+        -> (users: [RegistryUser], total: Int)
+    {
+        let filter = Self.userFilter(search: search, outsideGroup: outsideGroup)
+        return try await database.read { sql in
+            let total = try await sql.raw("SELECT COUNT(*) AS n FROM registry_users WHERE " + filter).first()?.decode(column: "n", as: Int.self) ?? 0
+            // The name without its trailing digits, then its length (a longer run of digits is a larger number), then the name.
+            let rows = try await sql.raw("SELECT * FROM registry_users WHERE " + filter + """
+                 ORDER BY rtrim(login_folded, '0123456789'), length(login_folded), login_folded LIMIT \(bind: max(0, limit)) OFFSET \(bind: max(0, offset))
+                """).all()
+            return (try rows.map(Self.user), total)
+        }
+    }
+
+    /// Every login that `usersPage` would list on all its pages, in the same order (at most `limit`).
+    public func matchingLogins(search: String? = nil, outsideGroup: String? = nil, limit: Int = 100_000) async throws -> [String] {
+        let filter = Self.userFilter(search: search, outsideGroup: outsideGroup)
+        return try await database.read { sql in
+            try await sql.raw("SELECT login FROM registry_users WHERE " + filter + """
+                 ORDER BY rtrim(login_folded, '0123456789'), length(login_folded), login_folded LIMIT \(bind: limit)
+                """).all().map { try $0.decode(column: "login", as: String.self) }
+        }
+    }
+
+    static func userFilter(search: String?, outsideGroup: String?) -> SQLQueryString {
+        var filter: SQLQueryString = "builtin = \(bind: false)"
+        if let search, !search.isEmpty {
+            let pattern = "%" + escapeLike(search.lowercased()) + "%"
+            filter += """
+                 AND (login_folded LIKE \(bind: pattern) ESCAPE '!' OR lower(name) LIKE \(bind: pattern) ESCAPE '!' OR lower(email) LIKE \(bind: pattern) ESCAPE '!')
+                """
+        }
+        if let outsideGroup {
+            filter += """
+                 AND NOT EXISTS (SELECT 1 FROM group_members m JOIN access_groups g ON g.id = m.group_id
+                 WHERE g.id_number_folded = \(bind: fold(outsideGroup)) AND m.login_folded = registry_users.login_folded)
+                """
+        }
+        return filter
+    }
+
     /// A search text as a LIKE pattern's literal part: `%` and `_` match themselves (escaped with `!`).
     static func escapeLike(_ text: String) -> String {
         text.replacingOccurrences(of: "!", with: "!!").replacingOccurrences(of: "%", with: "!%").replacingOccurrences(of: "_", with: "!_")

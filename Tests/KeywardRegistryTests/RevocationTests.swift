@@ -104,3 +104,29 @@ import Testing
         }
     }
 }
+
+/// A synchronization that brought keys but could not activate is shown as a warning that says what to do.
+@Suite struct PartialOutcomeTests {
+    @Test func aSynchronizationWhoseActivationWasRefusedIsAWarningNotASuccess() async throws {
+        try await SynchronizationTests.withAuthority { authority, url, token in
+            let key = try await authority.issue(SynchronizationTests.spec, organizationId: "acme", actor: "test")
+            // Another installation of acme is production: this one's activation is refused (PRODUCTION_EXISTS).
+            _ = try await authority.activate(ActivationRequestFile(organizationId: "acme", installationId: "inst-other", environment: .production,
+                                                                   serials: [key.license.serial], promote: false), actor: "test")
+            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
+                                          trusting: authority.keyring.publicKeys) { harness in
+                harness.clock.set(Date())
+                let run = try await Synchronizer(registry: harness.registry).run(trigger: .manual, actor: "user:admin")
+                #expect(run.outcome == .succeeded)
+                #expect(run.activationError?.contains("PRODUCTION_EXISTS") == true)
+                try await WebUITests().withBrowser(harness) { browser in
+                    _ = try await browser.logIn()
+                    let page = String(buffer: try await browser.request(.get, "/license-keys?synchronization=\(run.id)").body)
+                    #expect(page.contains("flash-warning"))
+                    #expect(!page.contains("flash-ok"))
+                    #expect(page.contains("Activation is still required") && page.contains("Open Activation"))
+                }
+            }
+        }
+    }
+}

@@ -75,7 +75,9 @@ public struct WebUI: Sendable {
         }
         if let id = request.uri.queryParameters.get("synchronization").flatMap(Int64.init),
            let run = try await registry.store.synchronizations(trigger: nil, beforeID: id + 1, limit: 1).first, run.id == id {
-            values["flash"] = ["kind": run.outcome == .failed ? "error" : "ok", "text": run.summary]
+            // A run that brought keys but could not activate is partly a refusal: a warning that says what to do, not a success.
+            values["flash"] = ["kind": run.outcome == .failed ? "error" : run.activationError != nil ? "warning" : "ok",
+                               "text": run.activationError != nil ? run.summary + " Open Activation to see why and activate again." : run.summary]
         }
         return values
     }

@@ -29,6 +29,8 @@ struct AuthorityDataDirectory: ParsableArguments {
 
     /// The store, opened and migrated.
     func openStore(logger: Logger) async throws -> AuthorityStore {
+        // The authority's database holds token hashes and every key it issued: readable by this account only.
+        DataDirectoryPermissions.restrictNewFiles()
         let location: DatabaseLocation
         do {
             location = try DatabaseLocation.parse(database ?? url.appendingPathComponent("authority.sqlite").path)

@@ -13,12 +13,17 @@ public struct ConnectionLimits: Sendable, Hashable {
     public var headerTimeout: TimeAmount
     /// A request whose body stops arriving for this long is dropped.
     public var idleTimeout: TimeAmount
+    /// A request's whole body must arrive within this time of its head, however slowly it trickles (the largest body,
+    /// a 16 MiB certificate, needs 140 KiB/s).
+    public var bodyTimeout: TimeAmount
     /// Connections served at once; more wait in the listen backlog until one closes.
     public var maximumConnections: Int
 
-    public init(headerTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(30), maximumConnections: Int? = nil) {
+    public init(headerTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(30), bodyTimeout: TimeAmount = .seconds(120),
+                maximumConnections: Int? = nil) {
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
+        self.bodyTimeout = bodyTimeout
         self.maximumConnections = maximumConnections ?? Self.connectionsForFileLimit()
     }
 
@@ -37,14 +42,16 @@ public struct ConnectionLimits: Sendable, Hashable {
 
     /// The HTTP/1.1 server with these limits.
     public var server: HTTPServerBuilder {
-        let headerTimeout = headerTimeout
-        return .http1(configuration: .init(additionalChannelHandlers: [RequestHeadDeadline(timeout: headerTimeout)], idleTimeout: idleTimeout))
+        let headerTimeout = headerTimeout, bodyTimeout = bodyTimeout
+        return .http1(configuration: .init(additionalChannelHandlers: [RequestHeadDeadline(timeout: headerTimeout, bodyTimeout: bodyTimeout)],
+                                           idleTimeout: idleTimeout))
     }
 }
 
-/// Closes a connection that has not sent a complete request head within `timeout` of opening or of its last answer.
-/// Hummingbird's idle timeout is reset by every byte read, so a client sending one header line every few seconds
-/// would keep a connection (and a file descriptor) for ever without this.
+/// Closes a connection that has not sent a complete request head within `timeout` of opening or of its last answer,
+/// or a request's whole body within `bodyTimeout` of its head. Hummingbird's idle timeout is reset by every byte
+/// read, so a client sending one header line, or one body byte, every few seconds would keep a connection (and a file
+/// descriptor) for ever without this.
 final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -52,12 +59,14 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     let timeout: TimeAmount
+    let bodyTimeout: TimeAmount
     private var deadline: Scheduled<Void>?
-    /// Requests whose head arrived and whose answer has not ended: while any is, no deadline runs.
+    /// Requests whose head arrived and whose answer has not ended: while any is, no head deadline runs.
     private var inFlight = 0
 
-    init(timeout: TimeAmount) {
+    init(timeout: TimeAmount, bodyTimeout: TimeAmount = .seconds(120)) {
         self.timeout = timeout
+        self.bodyTimeout = bodyTimeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -79,9 +88,14 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) {
+        switch unwrapInboundIn(data) {
+        case .head:
             inFlight += 1
+            arm(context, after: bodyTimeout)
+        case .end:
             disarm()
+        case .body:
+            break
         }
         context.fireChannelRead(data)
     }
@@ -94,10 +108,10 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
     }
 
-    private func arm(_ context: ChannelHandlerContext) {
+    private func arm(_ context: ChannelHandlerContext, after delay: TimeAmount? = nil) {
         disarm()
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        deadline = context.eventLoop.scheduleTask(in: timeout) { bound.value.close(promise: nil) }
+        deadline = context.eventLoop.scheduleTask(in: delay ?? timeout) { bound.value.close(promise: nil) }
     }
 
     private func disarm() {

@@ -97,6 +97,17 @@ public final class LoginThrottle: Sendable {
         }
     }
 
+    /// The attempt never reached the password (the server was too busy to compare it): it counts for nothing.
+    public func release(_ attempt: Attempt) {
+        counters.withLockedValue { counters in
+            for key in attempt.keys {
+                guard var counter = counters[key], counter.start <= attempt.at else { continue }
+                counter.failures = max(0, counter.failures - 1)
+                counters[key] = counter
+            }
+        }
+    }
+
     /// How many entries the throttle holds (for tests and the memory check).
     public var count: Int { counters.withLockedValue { $0.count } }
 

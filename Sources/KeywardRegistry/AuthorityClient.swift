@@ -18,12 +18,15 @@ public struct AuthorityClient: Sendable {
 
     /// `http` is the client made with `HTTPClient.forAuthority()`, which the caller shuts down.
     public init(baseURL: String, token: String, http: HTTPClient, timeout: TimeAmount = .seconds(30), maximumFeedSize: Int = 64 << 20) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.baseURL = Self.normalized(baseURL)
         self.token = token
         self.http = http
         self.timeout = timeout
         self.maximumFeedSize = maximumFeedSize
     }
+
+    /// A base URL as clients keep it: without a trailing slash.
+    public static func normalized(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
 
     /// Whether this client sends `token`, without handing the token out.
     public func uses(token candidate: String) -> Bool { token == candidate }

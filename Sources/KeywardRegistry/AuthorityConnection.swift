@@ -106,6 +106,11 @@ extension Registry {
                 throw RegistryError.invalid(FieldError(field: "token", code: "TOKEN_REQUIRED",
                                                        message: "Enter the organization token the vendor gave you (it starts with kw_)."))
             }
+            // The saved token goes only to the saved URL, whether saving or testing: another URL needs its own token.
+            guard AuthorityClient.normalized(url) == saved.baseURL else {
+                throw RegistryError.invalid(FieldError(field: "token", code: "TOKEN_REQUIRED",
+                                                       message: "Type the organization token to use another URL: the saved token is sent only to the saved URL."))
+            }
             token = saved.token
         }
         return AuthorityClient(baseURL: url, token: token, http: http)
@@ -135,11 +140,6 @@ extension Registry {
         if state.source == .configuration, !typedURL.isEmpty || typedToken != nil { throw RegistryError.settingsLocked }
         var client: AuthorityClient
         if !typedURL.isEmpty {
-            // The saved token goes only to the saved URL: another URL needs its own token typed beside it.
-            guard typedToken != nil || typedURL == saved?.baseURL else {
-                throw RegistryError.invalid(FieldError(field: "token", code: "TOKEN_REQUIRED",
-                                                       message: "Type the organization token to try another URL: the saved token is sent only to the saved URL."))
-            }
             client = try Self.client(url: typedURL, token: token, saved: saved, http: connection.http)
         } else if let typed = typedToken {
             // A token without a URL: the URL in use, with this token (it used to be ignored).

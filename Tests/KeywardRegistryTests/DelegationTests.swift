@@ -78,6 +78,13 @@ import Testing
                 }
                 #expect(try await harness.fingerprint() == before)
                 #expect(!harness.registry.access.snapshot.check(login: "groupadmin", component: "CFG", menu: "CM009", at: harness.clock.now).allowed)
+                // Moving a group onto another key gives its menus back: not for someone who lacks them.
+                let spare = try await harness.registerAndActivate(harness.accessKey(users: 20, profile: .manager, components: ["CFG", "DOC"]), idNumber: "Spare")
+                let moved = try await manager.call(.post, "/api/v1/access-migrations",
+                                                   json: #"{"from":"\#(serial)","to":"\#(spare.serial)","groups":["Keepers"]}"#)
+                #expect(moved.status == .forbidden)
+                #expect(moved.errorCode == "FORBIDDEN")
+                #expect(try await harness.store.group("Keepers")?.keySerial == serial)
                 // Granting what they hold is still theirs to do.
                 let own = #"{"idNumber":"Helpers","name":"Helpers","keySerial":"\#(serial)","component":"CFG","menus":["CM010"],"users":["plain"]}"#
                 #expect(try await manager.call(.post, "/api/v1/access-groups", json: own).status == .created)

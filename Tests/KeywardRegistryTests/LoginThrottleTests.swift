@@ -61,8 +61,11 @@ import Testing
         #expect(delays[11] == .milliseconds(500))
         #expect(delays.last == .seconds(4))
         // Another address is not slowed down by this one's guesses at other logins.
-        #expect(throttle.begin(login: "someone", address: "192.0.2.2", now: Self.now) != .refuse(retryAfter: 0))
-        if case .proceed(_, let delay) = throttle.begin(login: "someone", address: "192.0.2.2", now: Self.now) { #expect(delay == .zero) }
+        guard case .proceed(_, let delay) = throttle.begin(login: "someone", address: "192.0.2.2", now: Self.now) else {
+            Issue.record("another address was refused")
+            return
+        }
+        #expect(delay == .zero)
     }
 
     @Test func aSuccessTakesTheAttemptBackAndTheWindowEnds() {
@@ -78,7 +81,28 @@ import Testing
             return
         }
         throttle.succeeded(attempt)
-        #expect(throttle.begin(login: "ann", address: "192.0.2.1", now: Self.now.addingTimeInterval(62)) != .refuse(retryAfter: 0))
+        // The success forgot this address's failures for ann: the next attempts go ahead, up to the limit again.
+        for _ in 0..<2 {
+            guard case .proceed = throttle.begin(login: "ann", address: "192.0.2.1", now: Self.now.addingTimeInterval(62)) else {
+                Issue.record("refused after a success")
+                return
+            }
+        }
+        guard case .refuse = throttle.begin(login: "ann", address: "192.0.2.1", now: Self.now.addingTimeInterval(62)) else {
+            Issue.record("the limit no longer holds after a success")
+            return
+        }
+    }
+
+    @Test func anAttemptRefusedAsBusyCountsForNothing() {
+        let throttle = LoginThrottle(maximumPerPair: 2)
+        for _ in 0..<10 {
+            guard case .proceed(let attempt, _) = throttle.begin(login: "ann", address: "192.0.2.1", now: Self.now) else {
+                Issue.record("released attempts were counted")
+                return
+            }
+            throttle.release(attempt)
+        }
     }
 
     @Test func memoryIsBoundedWhateverIsSent() {

@@ -133,6 +133,26 @@ import Testing
         }
     }
 
+    @Test func savingAnotherURLWithoutItsTokenIsRefusedAndSavesNothing() async throws {
+        try await RegistryHarness.run(.sqliteFile) { harness in
+            let token = APIToken.generate().text
+            try await harness.registry.saveAuthoritySettings(url: "https://licensing.example.com", token: token, actor: "test")
+            try await harness.withAPI { api in
+                let before = try await harness.fingerprint()
+                let settings = try await harness.store.settings()
+                let refused = try await api.call(.put, "/api/v1/settings/authority", json: Self.json(["url": "https://elsewhere.example.net"]))
+                #expect(refused.status == .unprocessableContent)
+                #expect(refused.errorCode == "TOKEN_REQUIRED")
+                #expect(try await harness.fingerprint() == before)
+                #expect(try await harness.store.settings() == settings)
+                #expect(harness.registry.authority?.baseURL == "https://licensing.example.com")
+                // The same URL (with or without its trailing slash) keeps the saved token.
+                #expect(try await api.call(.put, "/api/v1/settings/authority", json: Self.json(["url": "https://licensing.example.com/"])).status == .ok)
+                #expect(harness.registry.authority?.uses(token: token) == true)
+            }
+        }
+    }
+
     @Test func aConnectionTheConfigurationSetsIsTestedOnlyAsItIs() async throws {
         try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", http: .forTests)) { harness in
             try await harness.withAPI { api in

@@ -53,6 +53,8 @@ extension Registry {
     public func migrateAccesses(_ input: MigrationInput, actor: String) async throws -> MigrationPlan {
         let (plan, chosen) = try await planMigration(input)
         guard input.dryRun != true else { return plan }
+        // Moving a group onto a valid key gives its menus back: a delegated manager moves only what they hold.
+        for group in chosen { try requireHolds(group.menus, of: group.component, actor: actor) }
         guard plan.canMove else {
             let details = (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(plan))).map { ["plan": $0] } ?? [:]
             throw RegistryError.refused(code: "MIGRATION_REFUSED", message: "The accesses cannot move: \(plan.reasons.joined(separator: "; ")).",

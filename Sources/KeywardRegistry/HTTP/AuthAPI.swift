@@ -81,7 +81,14 @@ public struct Authentication: Sendable {
         }
         let user = login.count <= 64 ? try await registry.store.user(login) : nil
         // Compared even for unknown logins (with a decoy of the same cost), so timing does not tell which logins exist.
-        let matches = try await registry.passwords.verify(password, against: user?.passwordHash)
+        let matches: Bool
+        do {
+            matches = try await registry.passwords.verify(password, against: user?.passwordHash)
+        } catch {
+            // Refused as BUSY before the comparison: no guess was made, so none is counted.
+            throttle.release(attempt)
+            throw error
+        }
         guard let user, matches, user.active else {
             throw APIError(.unauthorized, code: "INVALID_CREDENTIALS", message: "The login or password is wrong.")
         }

@@ -43,7 +43,8 @@ extension WebUI {
             })
             let expiring = keys.filter { key in key.status(at: now) == .valid && (key.license.expiresInDays(at: now).map { $0 <= 30 } ?? false) }
                 .sorted { ($0.license.expiresAt ?? .distantFuture) < ($1.license.expiresAt ?? .distantFuture) }
-            values["expiring"] = expiring.map { keyValues($0, activation: activation) }
+            let covered = Set(activation?.certificate.serials ?? [])
+            values["expiring"] = expiring.map { keyValues($0, covered: covered) }
             values["hasExpiring"] = !expiring.isEmpty
             let over = Registry.overAllocation(in: model, serials: keys.map(\.serial))
             values["overAllocated"] = over.map { ["keySerial": $0.keySerial, "keyName": KeyNames(keys).idNumber($0.keySerial), "limit": $0.limit, "inUse": $0.inUse, "users": $0.overLimit.joined(separator: ", ")] }

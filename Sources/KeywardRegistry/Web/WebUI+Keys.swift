@@ -6,7 +6,9 @@ import KeywardStore
 
 /// The License key pages: list, synchronization and history, create, data, edit and delete.
 extension WebUI {
-    func keyValues(_ key: RegisteredKey, activation: StoredActivation?) -> [String: Any] {
+    /// `covered`: the serials the activation in force covers, made into a set once per page (a list may hold 100,000 keys).
+    func keyValues(_ key: RegisteredKey, covered: Set<String>) -> [String: Any] {
+        let isCovered = covered.contains(key.serial)
         let now = registry.now()
         let status = key.status(at: now)
         let days = key.license.expiresInDays(at: now)
@@ -33,12 +35,11 @@ extension WebUI {
             "validFromTime": WebFormatting.day(key.license.validFrom), "showSerial": key.idNumber != key.serial,
             "validFromAt": WebFormatting.time(key.license.validFrom), "registeredTime": WebFormatting.time(key.registeredAt),
             "statusText": status.rawValue, "statusClass": statusClass, "source": key.source.rawValue,
-            "activated": activation?.certificate.serials.contains(key.serial) ?? false,
+            "activated": isCovered,
             "organization": "\(key.license.organization.legalName) (\(key.license.organization.id))",
             "registeredAt": Timestamp.format(key.registeredAt), "registeredBy": key.registeredBy,
         ]
         // What the key does for the installation now, in words: only a valid key waits for an activation.
-        let covered = activation?.certificate.serials.contains(key.serial) ?? false
         switch status {
         case .revoked:
             values["grantsNothing"] = "Grants nothing: the vendor revoked this key. Migrate its accesses to another key, then delete it."
@@ -47,7 +48,7 @@ extension WebUI {
         case .notYetValid:
             values["grantsNothing"] = "Grants nothing before \(Timestamp.format(key.license.validFrom).prefix(10)), when it becomes valid."
         default:
-            values["awaitsActivation"] = !covered
+            values["awaitsActivation"] = !isCovered
         }
         // Absent values stay out of the dictionary: Mustache would print an Optional's "nil".
         if let warning { values["warning"] = ["text": warning, "level": warningLevel] }
@@ -65,7 +66,8 @@ extension WebUI {
             let activation = try await registry.store.activation()
             let keys = try await registry.store.keys()
             var values = try await layout(session, request: request, nav: "keys")
-            values["keys"] = keys.map { keyValues($0, activation: activation) }
+            let covered = Set(activation?.certificate.serials ?? [])
+            values["keys"] = keys.map { keyValues($0, covered: covered) }
             values["hasKeys"] = !keys.isEmpty
             values["installation"] = "\(registry.installation.organization.legalName) · installation \(registry.installation.installationId) · \(registry.installation.environment.rawValue)"
             if let next = scheduler?.nextRun.at { values["nextSynchronization"] = WebFormatting.time(next) }
@@ -147,7 +149,7 @@ extension WebUI {
             let session = try await requireSession(request)
             let key = try await existingKey(context)
             var values = try await layout(session, request: request, nav: "keys")
-            values.merge(keyValues(key, activation: try await registry.store.activation())) { $1 }
+            values.merge(keyValues(key, covered: Set(try await registry.store.activation()?.certificate.serials ?? []))) { $1 }
             values["components"] = registry.components(of: key).map { ["code": $0.code, "name": $0.name, "menuCount": $0.menus.count] }
             return page("key", values)
         }

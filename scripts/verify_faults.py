@@ -80,19 +80,7 @@ class Postgres:
         return [line.split("\t") for line in result.stdout.splitlines() if line]
 
 
-class Report:
-    def __init__(self):
-        self.rows, self.failures, self.notes = [], [], []
-
-    def row(self, scenario, figure, value, expected, ok=True):
-        self.rows.append([scenario, figure, value, expected, "ok" if ok else "FAIL"])
-        if not ok:
-            self.failures.append(f"{scenario}: {figure} = {value} (expected {expected})")
-
-    def check(self, condition, message):
-        if not condition:
-            self.failures.append(message)
-        return condition
+Report = v.Report
 
 
 def synchronize(server, token, timeout=120):

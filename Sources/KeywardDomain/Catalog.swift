@@ -71,8 +71,11 @@ extension Catalog {
         return SignedDocument.sign(try! encoder.encode(self), for: .catalog, with: key)
     }
 
-    /// The catalog a signed document carries, once its signature checks out with a trusted key.
+    /// The catalog a signed document carries, once its signature checks out with a trusted key; read strictly, as
+    /// feeds and certificates are (a member named twice is refused, however well signed).
     public static func verified(_ document: SignedDocument, trust: TrustStore) throws -> Catalog {
-        try decode(try document.verifiedPayload(for: .catalog, trust: trust))
+        let payload = try document.verifiedPayload(for: .catalog, trust: trust)
+        guard SignedDocument.isUniquelyNamed(payload) else { throw SignedDocument.Failure.malformed }
+        return try decode(payload)
     }
 }

@@ -38,7 +38,11 @@ import Testing
         // A feed's signature over the same bytes: another purpose, so it does not count as a catalog's.
         let encoded = Base64URL.encode(try JSONEncoder().encode(forged))
         let replayed = #"{"kid":"\#(trusted.kid)","payload":"\#(encoded)","signature":"\#(Base64URL.encode(trusted.signature(for: Array("feed/\(encoded)".utf8))))"}"#
-        for body in [plain, byStranger, replayed] {
+        // Well signed by the trusted key, but naming a member twice: the registry would read the first, others the last.
+        let catalogJSON = String(decoding: try JSONEncoder().encode(forged), as: UTF8.self)
+        let twice = Base64URL.encode(Data(("{\"version\":\"x\"," + catalogJSON.dropFirst()).utf8))
+        let duplicated = #"{"kid":"\#(trusted.kid)","payload":"\#(twice)","signature":"\#(Base64URL.encode(trusted.signature(for: Array("catalog/\(twice)".utf8))))"}"#
+        for body in [plain, byStranger, replayed, duplicated] {
             try await Self.withServer(answering: body) { url in
                 let client = AuthorityClient(baseURL: url, token: APIToken.generate().text, http: .forTests)
                 await #expect(throws: RegistryError.feed(code: "CATALOG_NOT_SIGNED",

@@ -2,7 +2,7 @@
 ///
 /// `JSONDecoder` spends more time on a 400-byte payload than the rest of verification outside the signature
 /// check; this reads values straight from the bytes. It accepts only RFC 8259 JSON, refuses duplicate keys in
-/// the objects it reads as maps, and nests at most `maximumDepth` deep. ``checkValue(depth:)`` checks a whole
+/// the objects it reads as maps, and nests at most `maximumDepth` deep. ``skipValue(depth:uniqueMembers:)`` checks a whole
 /// document that `JSONDecoder` then reads (signed feeds and certificates), refusing duplicate keys at every depth.
 struct JSONScanner {
     struct Invalid: Error {}
@@ -80,8 +80,10 @@ struct JSONScanner {
         }
     }
 
-    /// Skips one value of any kind, checking its syntax.
-    mutating func skipValue(depth: Int) throws(Invalid) {
+    /// Skips one value of any kind, checking its syntax. With `uniqueMembers`, also refuses an object, at any depth,
+    /// that names a member twice: readers disagree on which of the two counts (`JSONDecoder` and most others keep the
+    /// last, some the first).
+    mutating func skipValue(depth: Int, uniqueMembers: Bool = false) throws(Invalid) {
         guard depth <= Self.maximumDepth else { throw Invalid() }
         switch try peek() {
         case UInt8(ascii: "\""):
@@ -89,11 +91,16 @@ struct JSONScanner {
         case UInt8(ascii: "{"):
             index += 1
             if try peek() == UInt8(ascii: "}") { index += 1; return }
+            var names: Set<String> = []
             while true {
                 guard try peek() == UInt8(ascii: "\"") else { throw Invalid() }
-                try skipString()
+                if uniqueMembers {
+                    guard names.insert(try string()).inserted else { throw Invalid() }
+                } else {
+                    try skipString()
+                }
                 try consume(UInt8(ascii: ":"))
-                try skipValue(depth: depth + 1)
+                try skipValue(depth: depth + 1, uniqueMembers: uniqueMembers)
                 let next = try peek()
                 index += 1
                 if next == UInt8(ascii: "}") { return }
@@ -103,7 +110,7 @@ struct JSONScanner {
             index += 1
             if try peek() == UInt8(ascii: "]") { index += 1; return }
             while true {
-                try skipValue(depth: depth + 1)
+                try skipValue(depth: depth + 1, uniqueMembers: uniqueMembers)
                 let next = try peek()
                 index += 1
                 if next == UInt8(ascii: "]") { return }
@@ -116,44 +123,11 @@ struct JSONScanner {
         }
     }
 
-    /// Skips one value like ``skipValue(depth:)``, also refusing an object, at any depth, that names a member twice:
-    /// readers disagree on which of the two counts (`JSONDecoder` and most others keep the last, some the first).
-    mutating func checkValue(depth: Int) throws(Invalid) {
-        guard depth <= Self.maximumDepth else { throw Invalid() }
-        switch try peek() {
-        case UInt8(ascii: "{"):
-            index += 1
-            if try peek() == UInt8(ascii: "}") { index += 1; return }
-            var names: Set<String> = []
-            while true {
-                guard try peek() == UInt8(ascii: "\""), names.insert(try string()).inserted else { throw Invalid() }
-                try consume(UInt8(ascii: ":"))
-                try checkValue(depth: depth + 1)
-                let next = try peek()
-                index += 1
-                if next == UInt8(ascii: "}") { return }
-                guard next == UInt8(ascii: ",") else { throw Invalid() }
-            }
-        case UInt8(ascii: "["):
-            index += 1
-            if try peek() == UInt8(ascii: "]") { index += 1; return }
-            while true {
-                try checkValue(depth: depth + 1)
-                let next = try peek()
-                index += 1
-                if next == UInt8(ascii: "]") { return }
-                guard next == UInt8(ascii: ",") else { throw Invalid() }
-            }
-        default:
-            try skipValue(depth: depth)
-        }
-    }
-
     /// Whether `bytes` are one strict JSON value, with white space around it only, whose objects name each member once.
     static func isUniquelyNamed(_ bytes: [UInt8]) -> Bool {
         var scanner = JSONScanner(bytes)
         do {
-            try scanner.checkValue(depth: 1)
+            try scanner.skipValue(depth: 1, uniqueMembers: true)
         } catch {
             return false
         }

@@ -561,8 +561,7 @@ def run(binary, quick, workdir):
         pg.stop()
         shutil.rmtree(pg.directory, ignore_errors=True)
     report.notes.append(f"took {time.monotonic() - started:.0f} s; logs in {workdir}")
-    return {"name": "faults", "headers": ["scenario", "figure", "value", "expected", "result"], "rows": report.rows,
-            "failures": report.failures, "notes": report.notes}
+    return report.section("faults", ["scenario", "figure", "value", "expected", "result"])
 
 
 def main():

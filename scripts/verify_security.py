@@ -420,8 +420,7 @@ def run(binary, quick, workdir):
             server.stop()
     check_slowloris(report, binary, tempfile.mkdtemp(prefix="slowloris-", dir=workdir), quick)
     report.notes.append(f"took {time.monotonic() - started:.0f} s; build: " + ("release" if "/release/" in binary else "debug") + f"; logs in {workdir}")
-    return {"name": "security", "headers": ["check", "figure", "value", "expected", "result"], "rows": report.rows,
-            "failures": report.failures, "notes": report.notes}
+    return report.section("security", ["check", "figure", "value", "expected", "result"])
 
 
 def main():

@@ -316,6 +316,10 @@ class Report:
             self.failures.append(message)
         return condition
 
+    def section(self, name, headers):
+        """The part's result for `scripts/verify`: its table, failures and notes under `name`."""
+        return {"name": name, "headers": headers, "rows": self.rows, "failures": self.failures, "notes": self.notes}
+
 
 def log(message):
     print(message, file=sys.stderr, flush=True)

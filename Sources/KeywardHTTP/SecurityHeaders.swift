@@ -1,13 +1,19 @@
 import HTTPTypes
 import Hummingbird
 
+/// Header names made once: every answer sets two of them, the entitlement check's too.
+enum HeaderNames {
+    static let contentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+    static let forwarded = HTTPField.Name("Forwarded")!
+}
+
 /// Headers every answer of both services carries: browsers must not guess content types nor send this site's URLs
 /// to others, and an answer that did not choose its own caching (API answers, refusals) is never stored.
 public struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
-    static var contentTypeOptions: HTTPField.Name { HTTPField.Name("X-Content-Type-Options")! }
-    static var referrerPolicy: HTTPField.Name { HTTPField.Name("Referrer-Policy")! }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -22,8 +28,8 @@ public struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddlewa
     }
 
     static func add(to headers: inout HTTPFields) {
-        headers[contentTypeOptions] = "nosniff"
-        headers[referrerPolicy] = "no-referrer"
+        headers[HeaderNames.contentTypeOptions] = "nosniff"
+        headers[HeaderNames.referrerPolicy] = "no-referrer"
         if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }
     }
 }
@@ -40,8 +46,8 @@ public enum SecureCookies: String, Sendable, CaseIterable {
         case .always: return true
         case .never: return false
         case .auto:
-            if let proto = request.headers[HTTPField.Name("X-Forwarded-Proto")!], proto.lowercased().hasPrefix("https") { return true }
-            if let forwarded = request.headers[HTTPField.Name("Forwarded")!], forwarded.lowercased().contains("proto=https") { return true }
+            if let proto = request.headers[HeaderNames.forwardedProto], proto.lowercased().hasPrefix("https") { return true }
+            if let forwarded = request.headers[HeaderNames.forwarded], forwarded.lowercased().contains("proto=https") { return true }
             return false
         }
     }

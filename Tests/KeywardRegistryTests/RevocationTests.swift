@@ -11,15 +11,26 @@ import Testing
 @Suite struct RevocationTests {
     static let spec = SynchronizationTests.spec
 
-    @Test func pastedKeysTheVendorSwitchesOrRevokesAreRevokedAtTheNextSynchronization() async throws {
+    /// A registry connected to a real authority, with one key issued for each ID # and pasted under it (manual keys).
+    static func withPastedKeys(_ idNumbers: [String],
+                               _ body: @escaping @Sendable (Authority, RegistryHarness, [IssuedKeyRecord]) async throws -> Void) async throws {
         try await SynchronizationTests.withAuthority { authority, url, token in
-            let switched = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
-            let cancelled = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
+            var keys: [IssuedKeyRecord] = []
+            for _ in idNumbers { keys.append(try await authority.issue(Self.spec, organizationId: "acme", actor: "test")) }
+            let issued = keys
             try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
                                           trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
-                try await harness.registry.register(idNumber: "Engineering", accessKey: switched.accessKey, actor: "test")
-                try await harness.registry.register(idNumber: "SOX", accessKey: cancelled.accessKey, actor: "test")
+                for (id, key) in zip(idNumbers, issued) { try await harness.registry.register(idNumber: id, accessKey: key.accessKey, actor: "test") }
+                try await body(authority, harness, issued)
+            }
+        }
+    }
+
+    @Test func pastedKeysTheVendorSwitchesOrRevokesAreRevokedAtTheNextSynchronization() async throws {
+        try await Self.withPastedKeys(["Engineering", "SOX"]) { authority, harness, keys in
+            do {
+                let switched = keys[0], cancelled = keys[1]
                 _ = try await harness.registry.activateOnline(actor: "test")
                 let replacement = try await authority.switchKey(switched.license.serial, to: Self.spec, actor: "test").issued
                 _ = try await authority.revoke(cancelled.license.serial, reason: "contract ended", actor: "test")
@@ -40,16 +51,9 @@ import Testing
     }
 
     @Test func anInstallationThatNeverSynchronizesLearnsOfARevocationFromItsCertificate() async throws {
-        try await SynchronizationTests.withAuthority { authority, url, token in
-            let kept = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
-            let online = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
-            let offline = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
-                                          trusting: authority.keyring.publicKeys) { harness in
-                harness.clock.set(Date())
-                for (id, key) in [("Kept", kept), ("Online", online), ("Offline", offline)] {
-                    try await harness.registry.register(idNumber: id, accessKey: key.accessKey, actor: "test")
-                }
+        try await Self.withPastedKeys(["Kept", "Online", "Offline"]) { authority, harness, keys in
+            do {
+                let kept = keys[0], online = keys[1], offline = keys[2]
                 _ = try await harness.registry.activateOnline(actor: "test")
 
                 // Online: the next activation's certificate leaves the revoked key out and names it.
@@ -79,14 +83,9 @@ import Testing
     }
 
     @Test func theActivationPageWarnsInsteadOfCelebratingWhenKeysWereLeftOut() async throws {
-        try await SynchronizationTests.withAuthority { authority, url, token in
-            let kept = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
-            let gone = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
-                                          trusting: authority.keyring.publicKeys) { harness in
-                harness.clock.set(Date())
-                try await harness.registry.register(idNumber: "Kept", accessKey: kept.accessKey, actor: "test")
-                try await harness.registry.register(idNumber: "Gone", accessKey: gone.accessKey, actor: "test")
+        try await Self.withPastedKeys(["Kept", "Gone"]) { authority, harness, keys in
+            do {
+                let gone = keys[1]
                 _ = try await authority.revoke(gone.license.serial, reason: "contract ended", actor: "test")
                 try await WebUITests().withBrowser(harness) { browser in
                     _ = try await browser.logIn()

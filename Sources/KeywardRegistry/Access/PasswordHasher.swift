@@ -33,10 +33,12 @@ public final class PasswordHasher: Sendable {
     /// Whether `password` matches `hash`; with `nil` (an unknown login, or a user without a password) it is compared
     /// with the decoy, which takes the same time, and is `false`.
     public func verify(_ password: String, against hash: String?) async throws -> Bool {
-        let stored = hash
-        let decoy = try await decoyHash()
-        let matches = try await run { Bcrypt.verify(password, hash: stored ?? decoy) }
-        return stored != nil && matches
+        guard let stored = hash else {
+            let decoy = try await decoyHash()
+            _ = try await run { Bcrypt.verify(password, hash: decoy) }
+            return false
+        }
+        return try await run { Bcrypt.verify(password, hash: stored) }
     }
 
     /// A hash of a random password at the stored cost, made once on first use.

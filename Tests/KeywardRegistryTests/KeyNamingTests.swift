@@ -60,6 +60,9 @@ import Testing
                 let page = String(buffer: try await browser.request(.get, "/license-keys/\(feedKey.license.serial)").body)
                 #expect(page.contains("Grants nothing: the vendor revoked this key"))
                 #expect(!page.contains("Not covered yet"))
+                // Nor does the list suggest that activating would help it.
+                let list = String(buffer: try await browser.request(.get, "/license-keys").body)
+                #expect(list.contains(feedKey.license.serial) && !list.contains("badge-pending"))
             }
         }
     }

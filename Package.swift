@@ -12,7 +12,7 @@ let package = Package(
         .executable(name: "keyward", targets: ["keyward"]),
         .library(name: "KeywardDomain", targets: ["KeywardDomain"]),
         // For the benchmarks package: the registry's router in process.
-        .library(name: "KeywardRegistry", targets: ["KeywardRegistry", "KeywardStore", "KeywardAuthority", "KeywardHTTP"]),
+        .library(name: "KeywardRegistry", targets: ["KeywardRegistry", "KeywardRegistryHTTP", "KeywardStore", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -37,10 +37,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
     ],
     targets: [
-        // Pure domain: key format, payloads, validation codes, trust store. Foundation and Crypto only.
+        // The pure domain: key format, payloads, validation codes, seat arithmetic, the entitlement snapshot,
+        // the feed-diff rules, the shipped catalog. Foundation and Crypto only, no I/O.
         .target(
             name: "KeywardDomain",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Resources/catalog.json")],
             swiftSettings: swiftSettings
         ),
         // The store: SQLKit over SQLite (embedded default) and PostgreSQL, migrations, repositories.
@@ -55,10 +57,34 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
-        // What both HTTP services share: error bodies, JSON input, health, metrics, the OpenAPI route.
+        // The vendor's authority service: signing keys, organizations, issuing, feeds, activations. No HTTP.
+        .target(
+            name: "KeywardAuthority",
+            dependencies: ["KeywardStore", "KeywardDomain", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // The customer's registry service: registered keys, activation, synchronization, access control. No HTTP server.
+        .target(
+            name: "KeywardRegistry",
+            dependencies: [
+                "KeywardStore", "KeywardDomain",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // What both HTTP adapters share: error bodies, JSON input, limits, headers, health, metrics, the OpenAPI route.
         .target(
             name: "KeywardHTTP",
             dependencies: [
@@ -73,26 +99,40 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
-        // The vendor's authority: signing keys, organizations, issuing, feeds, activations.
+        // The authority's HTTP adapter: its API under /v1 and the composition root.
         .target(
-            name: "KeywardAuthority",
-            dependencies: ["KeywardHTTP", "KeywardStore", "KeywardDomain", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
-            resources: [.copy("Resources/catalog.json"), .copy("Resources/authority.yaml")],
+            name: "KeywardAuthorityHTTP",
+            dependencies: [
+                "KeywardAuthority", "KeywardHTTP", "KeywardStore", "KeywardDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            resources: [.copy("Resources/authority.yaml")],
             swiftSettings: swiftSettings
         ),
-        // The customer's registry: registered keys, activation, administrators, its API.
+        // The registry's HTTP adapters: its API, the web UI (the License key menu) and the composition root.
         .target(
-            name: "KeywardRegistry",
+            name: "KeywardRegistryHTTP",
             dependencies: [
-                "KeywardHTTP", "KeywardStore", "KeywardDomain",
+                "KeywardRegistry", "KeywardHTTP", "KeywardStore", "KeywardDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -106,7 +146,9 @@ let package = Package(
             name: "KeywardCLI",
             dependencies: [
                 "KeywardAuthority",
+                "KeywardAuthorityHTTP",
                 "KeywardRegistry",
+                "KeywardRegistryHTTP",
                 "KeywardHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -131,12 +173,13 @@ let package = Package(
         .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardTestSupport", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "SQLKit", package: "sql-kit")], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeywardAuthorityTests",
-            dependencies: ["KeywardAuthority", "KeywardTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: ["KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP", "KeywardTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Configuration", package: "swift-configuration")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KeywardRegistryTests",
-            dependencies: ["KeywardRegistry", "KeywardAuthority", "KeywardTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            dependencies: ["KeywardRegistry", "KeywardRegistryHTTP", "KeywardHTTP", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardTestSupport",
+                           .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Configuration", package: "swift-configuration"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"),
                            .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings

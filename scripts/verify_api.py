@@ -365,7 +365,7 @@ def run(binary=None, quick=False, workdir=None, local_schema=False):
         runs = {}
         started = time.monotonic()
         for api, base, state in [("registry", registry.base, registry_state), ("authority", authority.base, authority_state)]:
-            local = os.path.join(root, "Sources", "KeywardRegistry" if api == "registry" else "KeywardAuthority", "Resources", f"{api}.yaml")
+            local = os.path.join(root, "Sources", "KeywardRegistryHTTP" if api == "registry" else "KeywardAuthorityHTTP", "Resources", f"{api}.yaml")
             schema = local if local_schema else base + "/openapi.yaml"
             directory = os.path.join(workdir, f"schemathesis-{api}")
             log_path = os.path.join(workdir, f"schemathesis-{api}.log")

@@ -1,6 +1,5 @@
 import Foundation
 import KeywardDomain
-import KeywardHTTP
 import KeywardStore
 import NIOConcurrencyHelpers
 
@@ -25,19 +24,6 @@ public struct Authority: Sendable {
         self.now = now
         self.certificateLifetime = certificateLifetime
         self.feeds = FeedCache(budget: feedCacheBudget)
-    }
-
-    /// The catalog shipped with Keyward.
-    public static func defaultCatalog() throws -> Catalog {
-        guard let url = Bundle.module.url(forResource: "catalog", withExtension: "json") else {
-            throw StoreError(code: "CATALOG_MISSING", message: "The default catalog resource is missing from this build.")
-        }
-        return try Catalog.decode(Data(contentsOf: url))
-    }
-
-    /// The authority's OpenAPI description, served at `/openapi.yaml`.
-    public static func openAPIDescription() -> String {
-        Bundle.module.url(forResource: "authority", withExtension: "yaml").flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
     }
 
     // MARK: Organizations
@@ -143,7 +129,7 @@ public struct Authority: Sendable {
     }
 
     /// Checks a specification (rules and catalog) and signs it with a new serial.
-    func sign(_ specification: LicenseKeySpecification, for organization: OrganizationRecord, field prefix: String?) throws -> NewIssuedKey {
+    public func sign(_ specification: LicenseKeySpecification, for organization: OrganizationRecord, field prefix: String?) throws -> NewIssuedKey {
         var problems = specification.problems(for: organization.organization)
         let unknown = catalog.unknownComponents(in: specification.components)
         if !unknown.isEmpty, !problems.contains(where: { $0.field == "components" }) {
@@ -159,7 +145,7 @@ public struct Authority: Sendable {
         return NewIssuedKey(license: issued.license, accessKey: issued.accessKey, kid: keyring.activeKey.kid)
     }
 
-    func requireOrganization(_ id: String) async throws -> OrganizationRecord {
+    public func requireOrganization(_ id: String) async throws -> OrganizationRecord {
         guard let organization = try await store.organization(id) else {
             throw StoreError(code: "UNKNOWN_ORGANIZATION", message: "There is no organization \(id).", kind: .notFound)
         }
@@ -237,32 +223,26 @@ public struct Authority: Sendable {
 }
 
 /// Refusals of the authority's own rules, before anything reaches the store.
-public enum AuthorityError: Error, Sendable, Equatable, APIErrorConvertible {
+public enum AuthorityError: Error, Sendable, Equatable {
     /// Fields that break the rules, each named.
     case invalid([FieldError])
-
-    public var apiError: APIError {
-        switch self {
-        case .invalid(let problems): APIError.invalidFields(problems)
-        }
-    }
 }
 
 /// The last built feed of each organization, reused while its entity tag holds, within a memory budget.
 final class FeedCache: Sendable {
     private let feeds = NIOLockedValueBox<[String: Authority.Feed]>([:])
     /// Feeds are large (about 0.8 KiB a key): the cache holds at most this many bytes, evicting others first.
-    let budget: Int
+    public let budget: Int
 
-    init(budget: Int = 128 << 20) {
+    public init(budget: Int = 128 << 20) {
         self.budget = budget
     }
 
-    func feed(for organizationId: String, etag: String) -> Authority.Feed? {
+    public func feed(for organizationId: String, etag: String) -> Authority.Feed? {
         feeds.withLockedValue { $0[organizationId] }.flatMap { $0.etag == etag ? $0 : nil }
     }
 
-    func store(_ feed: Authority.Feed, for organizationId: String) {
+    public func store(_ feed: Authority.Feed, for organizationId: String) {
         guard feed.body.count <= budget else { return }
         feeds.withLockedValue { feeds in
             feeds[organizationId] = nil
@@ -275,5 +255,5 @@ final class FeedCache: Sendable {
         }
     }
 
-    var bytes: Int { feeds.withLockedValue { $0.values.reduce(0) { $0 + $1.body.count } } }
+    public var bytes: Int { feeds.withLockedValue { $0.values.reduce(0) { $0 + $1.body.count } } }
 }

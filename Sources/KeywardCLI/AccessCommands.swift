@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KeywardDomain
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 
 /// `keyward users ...`: the suite's users from the command line.

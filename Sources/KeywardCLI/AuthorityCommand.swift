@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import Logging
@@ -50,7 +51,7 @@ struct AuthorityDataDirectory: ParsableArguments {
     /// The authority's operations over the store and the keyring.
     func openAuthority(logger: Logger) async throws -> Authority {
         let keyring = try loadKeyring()
-        let catalog = try Authority.defaultCatalog()
+        let catalog = try Catalog.shipped()
         return Authority(store: try await openStore(logger: logger), keyring: keyring, catalog: catalog)
     }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import KeywardStore
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 
 extension Profile: ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import Logging

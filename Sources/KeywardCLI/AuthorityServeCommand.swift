@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import KeywardStore
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import Logging
 import Metrics
 import Prometheus

@@ -1,5 +1,6 @@
 import Foundation
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import Logging
@@ -26,7 +27,7 @@ struct DemoAuthority {
             : try AuthorityKeyring.create(in: directory, rotate: false, now: Date())
         let database = try await KeywardDatabase.open(.sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path), logger: logger)
         try await Migrator(Schema.authority).migrate(database, logger: logger)
-        let authority = Authority(store: AuthorityStore(database: database), keyring: keyring, catalog: try Authority.defaultCatalog())
+        let authority = Authority(store: AuthorityStore(database: database), keyring: keyring, catalog: try Catalog.shipped())
 
         let operatorTokenFile = directory.appendingPathComponent("operator-token")
         if !FileManager.default.fileExists(atPath: operatorTokenFile.path) {

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import KeywardStore
 import KeywardDomain
 import KeywardRegistry
+import KeywardRegistryHTTP
 
 /// `keyward key ...`: working with access keys.
 struct KeyCommand: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeywardStore
 import KeywardDomain
 import KeywardHTTP
 

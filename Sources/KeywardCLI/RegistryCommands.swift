@@ -3,9 +3,11 @@ import AsyncHTTPClient
 import Foundation
 import HummingbirdBcrypt
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import Logging
 
@@ -19,7 +21,7 @@ extension RegistrySetup {
         }
         do {
             let connection = Registry.connection(configured: try configuredAuthority(http: http), saved: try await store.settings(), http: http)
-            return Registry(store: store, installation: installation, trust: try loadTrust(), catalog: try Authority.defaultCatalog(), connection: connection)
+            return Registry(store: store, installation: installation, trust: try loadTrust(), catalog: try Catalog.shipped(), connection: connection)
         } catch {
             await store.database.close()
             throw error

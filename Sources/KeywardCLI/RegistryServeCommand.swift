@@ -5,9 +5,11 @@ import Foundation
 import Hummingbird
 import HummingbirdBcrypt
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import Logging
 import Metrics
@@ -263,7 +265,7 @@ struct RegistryServeCommand: AsyncParsableCommand {
         if trust.isEmpty {
             logger.warning("no trusted authority key: every key will be refused as UNKNOWN_SIGNING_KEY; pass --trust-key or --trust-file")
         }
-        let registry = Registry(store: store, installation: installation, trust: trust, catalog: try Authority.defaultCatalog(), connection: connection)
+        let registry = Registry(store: store, installation: installation, trust: trust, catalog: try Catalog.shipped(), connection: connection)
         let synchronizer = Synchronizer(registry: registry, autoActivate: autoActivate)
         // Always planned: an authority set later on the settings page is synchronized with from the next run.
         let scheduler = SyncScheduler(synchronizer: synchronizer, schedule: SyncSchedule(minuteOfDay: minute), logger: logger)

@@ -79,3 +79,16 @@ extension Catalog {
         return try decode(payload)
     }
 }
+
+extension Catalog {
+    /// The build has no catalog resource: a packaging fault, not an input error.
+    public struct ResourceMissing: Error, CustomStringConvertible {
+        public var description: String { "CATALOG_MISSING: The default catalog resource is missing from this build." }
+    }
+
+    /// The catalog shipped with Keyward: the authority's default, and the registry's until a synchronization brings the vendor's.
+    public static func shipped() throws -> Catalog {
+        guard let url = Bundle.module.url(forResource: "catalog", withExtension: "json") else { throw ResourceMissing() }
+        return try Catalog.decode(Data(contentsOf: url))
+    }
+}

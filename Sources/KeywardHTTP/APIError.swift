@@ -76,6 +76,19 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 }
 
+extension RefusalKind {
+    /// The HTTP status a refusal of this kind is answered with.
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .invalid: .unprocessableContent
+        case .notFound: .notFound
+        case .forbidden: .forbidden
+        case .conflict: .conflict
+        case .busy: .serviceUnavailable
+        }
+    }
+}
+
 /// The JSON conventions of both APIs: camelCase fields, ISO 8601 UTC times, sorted keys.
 public enum KeywardJSON {
     public static let encoder: JSONEncoder = {

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import KeywardDomain
-import KeywardHTTP
+
 import KeywardStore
 import NIOCore
 import NIOPosix
@@ -10,8 +10,8 @@ import NIOPosix
 public struct AuthorityClient: Sendable {
     public let baseURL: String
     /// Kept inside: never returned by the API, shown by the UI or logged.
-    let token: String
-    let http: HTTPClient
+    public let token: String
+    public let http: HTTPClient
     public let timeout: TimeAmount
     /// The largest feed read; a larger answer is refused unread (`FEED_TOO_LARGE`).
     public let maximumFeedSize: Int
@@ -82,7 +82,7 @@ public struct AuthorityClient: Sendable {
     }
 
     /// Sends a request and returns the body of a 2xx answer; anything else becomes a `RegistryError.authority`.
-    func send(_ method: String, _ path: String, body: Data? = nil, maximumSize: Int = 1 << 20) async throws -> Data {
+    public func send(_ method: String, _ path: String, body: Data? = nil, maximumSize: Int = 1 << 20) async throws -> Data {
         try await exchange(method, path, body: body, maximumSize: maximumSize).data
     }
 
@@ -138,7 +138,7 @@ public struct AuthorityClient: Sendable {
 
 extension AuthorityClient {
     /// The organization of an authority path `/v1/organizations/{id}/...`.
-    static func organization(inPath path: String) -> String? {
+    public static func organization(inPath path: String) -> String? {
         let parts = path.split(separator: "/")
         guard parts.count >= 3, parts[0] == "v1", parts[1] == "organizations" else { return nil }
         return String(parts[2])

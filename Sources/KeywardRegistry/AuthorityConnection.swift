@@ -61,6 +61,14 @@ public struct ConnectionTest: Codable, Sendable, Hashable {
     /// The feed's revision and key count, when the authority sent a feed this installation accepts.
     public let revision: Int64?
     public let keys: Int?
+
+    public init(ok: Bool, code: String, message: String, revision: Int64?, keys: Int?) {
+        self.ok = ok
+        self.code = code
+        self.message = message
+        self.revision = revision
+        self.keys = keys
+    }
 }
 
 extension Registry {
@@ -92,7 +100,7 @@ extension Registry {
     }
 
     /// A client for a URL and token typed on the settings page, checked; a blank token means the saved one.
-    static func client(url: String, token tokenText: String?, saved: AuthorityClient?, http: HTTPClient) throws -> AuthorityClient {
+    public static func client(url: String, token tokenText: String?, saved: AuthorityClient?, http: HTTPClient) throws -> AuthorityClient {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
               let host = parsed.host, !host.isEmpty, parsed.query == nil, parsed.user == nil, url.count <= 2048 else {
             throw RegistryError.invalid(FieldError(field: "url", code: "INVALID_URL",

@@ -1,6 +1,6 @@
 import Foundation
 import KeywardDomain
-import KeywardHTTP
+
 import KeywardStore
 
 /// The registry's operations, shared by its API, its web UI and its CLI: checks first, then one store transaction.

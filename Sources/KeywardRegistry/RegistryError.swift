@@ -1,10 +1,8 @@
 import Foundation
-import Hummingbird
 import KeywardDomain
-import KeywardHTTP
 
 /// Refusals of the registry's own rules, with a stable code and a sentence to act on.
-public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, CustomStringConvertible {
+public enum RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A field that breaks a rule.
     case invalid(FieldError)
     /// An access key that is not VALID: its validation code is the error code.
@@ -21,8 +19,8 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
     case syncInProgress
     /// The server's configuration sets the authority connection; the settings page cannot change it.
     case settingsLocked
-    /// Any other refusal of the access rules, with its HTTP status.
-    case refused(code: String, message: String, status: Int, details: [String: JSONValue] = [:])
+    /// Any other refusal of the access rules, with its kind.
+    case refused(code: String, message: String, kind: RefusalKind, details: [String: JSONValue] = [:])
 
     public var code: String {
         switch self {
@@ -52,16 +50,5 @@ public enum RegistryError: Error, Sendable, Equatable, APIErrorConvertible, Cust
 
     /// Too many passwords are waiting to be checked: `503 BUSY`.
     public static let busy = RegistryError.refused(
-        code: "BUSY", message: "The server is checking too many passwords at once. Try again in a few seconds.", status: 503)
-
-    public var apiError: APIError {
-        switch self {
-        case .invalid(let problem): APIError.invalidField(problem)
-        case .accessKey: APIError(.unprocessableContent, code: code, message: message, details: ["field": "accessKey"])
-        case .certificate: APIError(.unprocessableContent, code: code, message: message, details: ["field": "certificate"])
-        case .authority, .feed: APIError(.badGateway, code: code, message: message)
-        case .noAuthority, .syncInProgress, .settingsLocked: APIError(.conflict, code: code, message: message)
-        case .refused(_, _, let status, let details): APIError(.init(code: status), code: code, message: message, details: details)
-        }
-    }
+        code: "BUSY", message: "The server is checking too many passwords at once. Try again in a few seconds.", kind: .busy)
 }

@@ -7,11 +7,11 @@ import NIOConcurrencyHelpers
 
 /// Runs the daily synchronization (and its retries) while the registry runs; a service, stopped on shutdown.
 public final class SyncScheduler: Service, Sendable {
-    let synchronizer: Synchronizer
+    public let synchronizer: Synchronizer
     public let schedule: SyncSchedule
-    let logger: Logger
+    public let logger: Logger
     /// Waits; tests pass one that moves a test clock instead.
-    let sleep: @Sendable (Duration) async throws -> Void
+    public let sleep: @Sendable (Duration) async throws -> Void
     private let state = NIOLockedValueBox<(next: Date?, retriesSpent: Int)>((nil, 0))
 
     public init(synchronizer: Synchronizer, schedule: SyncSchedule, logger: Logger,

@@ -6,7 +6,7 @@ import NIOConcurrencyHelpers
 /// Pulls the organization's keys from the authority (DESIGN.md section 5): verifies the signed envelope and every
 /// key, then applies it in one transaction, recording every run in the synchronization history.
 public final class Synchronizer: Sendable {
-    let registry: Registry
+    public let registry: Registry
     /// Activate online right after a synchronization that changed keys (`sync.autoActivate`).
     public let autoActivate: Bool
     private let running = NIOLockedValueBox(false)
@@ -97,7 +97,7 @@ public final class Synchronizer: Sendable {
         try? await registry.access.replaceCatalog(catalog)
     }
 
-    func record(_ id: Int64) async throws -> SynchronizationRun {
+    public func record(_ id: Int64) async throws -> SynchronizationRun {
         guard let run = try await registry.store.synchronizations(trigger: nil, beforeID: id + 1, limit: 1).first else {
             throw StoreError(code: "STORE_FAILURE", message: "The synchronization record is missing.")
         }

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KeywardHTTP
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import KeywardTestSupport
@@ -28,7 +30,7 @@ struct AuthorityHarness: Sendable {
                 let authority = Authority(
                     store: AuthorityStore(database: database),
                     keyring: try AuthorityKeyring.create(in: directory, rotate: false, now: start),
-                    catalog: try Authority.defaultCatalog(),
+                    catalog: try Catalog.shipped(),
                     now: { clock.now }
                 )
                 let token = try await authority.store.createToken(kind: TokenKind.operator, name: "tester", subject: nil, actor: "system:test", now: start)

@@ -1,5 +1,8 @@
 import Foundation
+import KeywardHTTP
+import KeywardStore
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardTestSupport
 import Testing

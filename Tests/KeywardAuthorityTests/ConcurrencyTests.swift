@@ -1,5 +1,7 @@
 import Foundation
+import KeywardHTTP
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import KeywardTestSupport
@@ -13,7 +15,7 @@ import Testing
             try await withFreshDatabase(backend) { database, open async throws in
                 try await Migrator(Schema.authority).migrate(database, logger: testLogger)
                 let keyring = try AuthorityKeyring.create(in: directory, rotate: false, now: Date())
-                let catalog = try Authority.defaultCatalog()
+                let catalog = try Catalog.shipped()
                 let first = Authority(store: AuthorityStore(database: database), keyring: keyring, catalog: catalog)
                 let second = Authority(store: AuthorityStore(database: try await open()), keyring: keyring, catalog: catalog)
                 _ = try await first.createOrganization(id: "acme", legalName: "ACME", actor: "test")

@@ -1,4 +1,6 @@
 @testable import KeywardAuthority
+import KeywardStore
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import Testing

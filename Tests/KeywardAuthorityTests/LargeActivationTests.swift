@@ -1,5 +1,7 @@
 import Foundation
+import KeywardHTTP
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import KeywardTestSupport

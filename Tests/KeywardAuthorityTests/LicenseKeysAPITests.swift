@@ -1,7 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KeywardHTTP
+import KeywardStore
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardTestSupport
 import Testing

@@ -1,6 +1,9 @@
 import Foundation
 import Hummingbird
+import KeywardHTTP
+import KeywardStore
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardTestSupport
 import Prometheus
 import Testing

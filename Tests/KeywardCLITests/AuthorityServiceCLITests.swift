@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import Logging
@@ -107,7 +108,7 @@ import Testing
         let (publicKey, _) = try Self.initAuthority(directory)
         // The organization and its key, made through the library on the same database the command will open.
         let database = try await KeywardDatabase.open(.sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path), logger: Logger(label: "test"))
-        let authority = Authority(store: AuthorityStore(database: database), keyring: try AuthorityKeyring.load(from: directory), catalog: try Authority.defaultCatalog())
+        let authority = Authority(store: AuthorityStore(database: database), keyring: try AuthorityKeyring.load(from: directory), catalog: try Catalog.shipped())
         _ = try await authority.createOrganization(id: "acme", legalName: "ACME", actor: "test")
         let serial = try await authority.issue(LicenseKeySpecification(profile: .view, useType: .floating, users: 1, purchaseType: .sale, components: ["DOC"]),
                                                organizationId: "acme", actor: "test").serial

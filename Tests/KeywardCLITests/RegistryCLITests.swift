@@ -6,6 +6,7 @@ import Glibc
 import FoundationNetworking
 #endif
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import Logging

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import Logging
@@ -24,7 +25,7 @@ import Testing
         let logger = Logger(label: "test")
         let authorityDatabase = try await KeywardDatabase.open(.sqliteFile(path: authorityDirectory.appendingPathComponent("authority.sqlite").path), logger: logger)
         let authority = Authority(store: AuthorityStore(database: authorityDatabase), keyring: try AuthorityKeyring.load(from: authorityDirectory),
-                                  catalog: try Authority.defaultCatalog())
+                                  catalog: try Catalog.shipped())
         _ = try await authority.createOrganization(id: "acme", legalName: "ACME", actor: "test")
         let line = LicenseKeySpecification(profile: .view, useType: .floating, users: 1, purchaseType: .sale, components: ["DOC"])
         for batch in 0..<(Self.keys / 100) {

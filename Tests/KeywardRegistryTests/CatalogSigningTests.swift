@@ -1,10 +1,13 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KeywardStore
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 @testable import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardTestSupport
 import Testing
 
@@ -22,7 +25,7 @@ import Testing
 
     /// The shipped catalog with every manager menu lowered to `view`: what an attacker would send.
     static func forged() throws -> Catalog {
-        var catalog = try Authority.defaultCatalog()
+        var catalog = try Catalog.shipped()
         for component in catalog.components.indices {
             for menu in catalog.components[component].menus.indices { catalog.components[component].menus[menu].profile = .view }
         }

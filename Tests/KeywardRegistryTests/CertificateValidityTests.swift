@@ -1,8 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KeywardHTTP
 import KeywardDomain
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing

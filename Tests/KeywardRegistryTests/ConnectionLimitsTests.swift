@@ -4,8 +4,10 @@ import Glibc
 #endif
 import Hummingbird
 import HummingbirdTesting
+import KeywardStore
 import KeywardHTTP
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardTestSupport
 import Logging
 import NIOCore

@@ -2,9 +2,11 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import KeywardStore
 import KeywardDomain
 import KeywardHTTP
 @testable import KeywardRegistry
+@testable import KeywardRegistryHTTP
 import KeywardTestSupport
 import Mustache
 import Testing
@@ -54,7 +56,7 @@ import Testing
     }
 
     static let templateDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Sources/KeywardRegistry/Resources/templates").standardizedFileURL
+        .appendingPathComponent("../../Sources/KeywardRegistryHTTP/Resources/templates").standardizedFileURL
 
     static var templateNames: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: templateDirectory.path)) ?? [])

@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+import KeywardHTTP
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import SQLKit

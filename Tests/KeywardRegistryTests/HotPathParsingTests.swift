@@ -1,4 +1,5 @@
 import Hummingbird
+import KeywardStore
 import KeywardHTTP
 import KeywardTestSupport
 import Testing

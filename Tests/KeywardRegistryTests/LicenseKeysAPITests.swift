@@ -1,7 +1,10 @@
 import Foundation
 import Hummingbird
+import KeywardHTTP
+import KeywardStore
 import KeywardDomain
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardTestSupport
 import Testing
 

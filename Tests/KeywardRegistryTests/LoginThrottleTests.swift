@@ -1,6 +1,8 @@
 import Foundation
+import KeywardStore
 import KeywardHTTP
 @testable import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardTestSupport
 import Testing
 

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
+import KeywardHTTP
 import KeywardDomain
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing

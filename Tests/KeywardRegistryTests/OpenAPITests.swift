@@ -1,6 +1,9 @@
 import Foundation
 import Hummingbird
+import KeywardHTTP
+import KeywardStore
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardTestSupport
 import Prometheus
 import Testing

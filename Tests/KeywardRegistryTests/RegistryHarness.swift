@@ -4,9 +4,11 @@ import Hummingbird
 import HummingbirdBcrypt
 import HummingbirdTesting
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Prometheus
@@ -37,7 +39,7 @@ struct RegistryHarness: Sendable {
             let signingKey = AuthoritySigningKey()
             let clock = TestClock(start)
             let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey] + extra),
-                                    catalog: try Authority.defaultCatalog(), connection: AuthorityConnection(client: authority, http: .forTests),
+                                    catalog: try Catalog.shipped(), connection: AuthorityConnection(client: authority, http: .forTests),
                                     passwords: PasswordHasher(cost: 4), now: { clock.now })
             try await body(RegistryHarness(registry: registry, signingKey: signingKey, clock: clock, throttle: LoginThrottle(maximumPerPair: 3, slowDownAfter: 10, maximumDelay: .milliseconds(1))))
         }

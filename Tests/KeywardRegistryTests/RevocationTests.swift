@@ -1,7 +1,10 @@
 import Foundation
+import KeywardHTTP
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing

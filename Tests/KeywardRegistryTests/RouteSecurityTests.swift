@@ -4,6 +4,7 @@ import HummingbirdTesting
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Prometheus

@@ -1,6 +1,8 @@
 import Foundation
+import KeywardHTTP
 import KeywardDomain
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing

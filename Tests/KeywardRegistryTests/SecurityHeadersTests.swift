@@ -2,8 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import KeywardStore
 import KeywardHTTP
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardTestSupport
 import Prometheus
 import Testing

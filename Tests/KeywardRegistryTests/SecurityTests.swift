@@ -4,6 +4,7 @@ import HummingbirdTesting
 import KeywardDomain
 import KeywardHTTP
 @testable import KeywardRegistry
+@testable import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import SQLKit

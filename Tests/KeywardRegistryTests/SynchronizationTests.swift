@@ -2,9 +2,12 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KeywardHTTP
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Prometheus
@@ -19,7 +22,7 @@ import Testing
             try await withFreshDatabase(.sqliteFile) { database, _ async throws in
                 try await Migrator(Schema.authority).migrate(database, logger: testLogger)
                 let authority = Authority(store: AuthorityStore(database: database), keyring: try AuthorityKeyring.create(in: directory, rotate: false, now: Date()),
-                                          catalog: try catalog ?? Authority.defaultCatalog())
+                                          catalog: try catalog ?? Catalog.shipped())
                 _ = try await authority.createOrganization(id: "acme", legalName: "ACME Industries Ltd.", actor: "test")
                 let token = try await authority.store.createToken(kind: TokenKind.organization, name: "registry", subject: "acme", actor: "test", now: Date()).token.text
                 let app = Application(router: buildAuthorityRouter(AuthorityDependencies(authority: authority, metrics: PrometheusCollectorRegistry())))
@@ -76,7 +79,7 @@ import Testing
     }
 
     @Test func theRegistryTakesTheAuthoritysCatalogAndKeepsIt() async throws {
-        var catalog = try Authority.defaultCatalog()
+        var catalog = try Catalog.shipped()
         catalog.version = "2027.01"
         catalog.components.append(Catalog.Component(code: "LAB", name: "Laboratory", menus: [Catalog.Menu(code: "LB001", name: "Samples", profile: .view)]))
         try await Self.withAuthority(catalog: catalog) { authority, url, token in
@@ -90,7 +93,7 @@ import Testing
                 #expect(harness.registry.catalog.component("LAB")?.menus.map(\.code) == ["LB001"])
                 // Kept for the next start, and used by access groups at once.
                 let restarted = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
-                                         catalog: try Authority.defaultCatalog(), connection: harness.registry.connection)
+                                         catalog: try Catalog.shipped(), connection: harness.registry.connection)
                 try await restarted.loadAccess()
                 #expect(restarted.catalog.version == "2027.01")
                 let key = try #require(try await harness.store.keys().first)
@@ -223,7 +226,7 @@ import Testing
                 let authority = AuthorityClient(baseURL: "http://127.0.0.1:\(client.port!)", token: "kw_x", http: .forTests)
                 func instance(_ database: KeywardDatabase) throws -> Synchronizer {
                     Synchronizer(registry: Registry(store: RegistryStore(database: database), installation: installation, trust: TrustStore(),
-                                                    catalog: try Authority.defaultCatalog(), connection: AuthorityConnection(client: authority, http: .forTests)))
+                                                    catalog: try Catalog.shipped(), connection: AuthorityConnection(client: authority, http: .forTests)))
                 }
                 let first = try instance(database), second = try instance(try await open())
                 async let running: SynchronizationRun = first.run(trigger: .scheduled, actor: "one")

@@ -1,6 +1,9 @@
 import Foundation
+import KeywardHTTP
+import KeywardStore
 import KeywardDomain
 import KeywardRegistry
+import KeywardRegistryHTTP
 import Testing
 
 @Suite struct TrustConfigurationTests {

@@ -1,5 +1,7 @@
 import Foundation
+import KeywardHTTP
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing

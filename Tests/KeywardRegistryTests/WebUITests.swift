@@ -1,8 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KeywardHTTP
+import KeywardStore
 import KeywardDomain
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardTestSupport
 import Testing
 

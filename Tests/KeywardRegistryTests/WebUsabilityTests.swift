@@ -1,9 +1,12 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import KeywardHTTP
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 @testable import KeywardRegistry
+@testable import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing

@@ -3,8 +3,10 @@ import Benchmark
 import Foundation
 import Hummingbird
 import KeywardAuthority
+import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardRegistry
+import KeywardRegistryHTTP
 import KeywardStore
 import Logging
 import Metrics
@@ -40,7 +42,7 @@ enum RouteFixture {
             installationId: "inst-bench", organization: Organization(id: "bench", legalName: "Bench Ltd."), environment: .production, createdAt: now)).installation
         let signingKey = AuthoritySigningKey()
         // No authority: the client is made for the connection's sake and lives as long as the benchmark process.
-        let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey]), catalog: try Authority.defaultCatalog(),
+        let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey]), catalog: try Catalog.shipped(),
                                 connection: AuthorityConnection(client: nil, http: .forAuthority()))
         let serial = Serial.generate()
         let license = LicenseKey(serial: serial, organization: installation.organization, profile: .manager, useType: .nominative, users: 1000,

@@ -18,8 +18,8 @@ public final class AccessControl: Sendable {
         var builtSessions = 0
     }
 
-    let store: RegistryStore
-    let now: @Sendable () -> Date
+    public let store: RegistryStore
+    public let now: @Sendable () -> Date
     private let state: NIOLockedValueBox<State>
     private let generations = NIOLockedValueBox(Generations())
     private let rebuilding = AsyncLock()

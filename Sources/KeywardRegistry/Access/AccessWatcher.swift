@@ -27,13 +27,13 @@ public final class AccessWatcher: Service, Sendable {
     /// their own. Any other action, including one added later, rebuilds.
     static let unrelatedActions = ["token.created", "token.revoked", "user.password-changed", "session.disconnected"]
 
-    let registry: Registry
+    public let registry: Registry
     let interval: Duration
     /// How long a transaction that wrote an audit event may take to commit. An event's id is taken when it is written
     /// and seen when its transaction commits, so a lower id can appear after a higher one: the events are counted
     /// above a floor that trails the highest id by this long, not above the highest id of the last look.
     let settle: Duration
-    let logger: Logger
+    public let logger: Logger
     private let last = NIOLockedValueBox<Mark?>(nil)
 
     public init(registry: Registry, interval: Duration = .seconds(2), settle: Duration = .seconds(60), logger: Logger) {

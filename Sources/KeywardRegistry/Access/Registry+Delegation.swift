@@ -23,7 +23,7 @@ extension Registry {
             throw RegistryError.refused(
                 code: "FORBIDDEN",
                 message: "You may not grant or change access to \(component) \(missing.prefix(10).joined(separator: ", ")): your own access does not include \(missing.count == 1 ? "it" : "them"). Ask an administrator who holds \(missing.count == 1 ? "that menu" : "those menus").",
-                status: 403, details: ["component": .string(component), "menus": .array(missing.map(JSONValue.string))])
+                kind: .forbidden, details: ["component": .string(component), "menus": .array(missing.map(JSONValue.string))])
         }
     }
 
@@ -38,7 +38,7 @@ extension Registry {
                 throw RegistryError.refused(
                     code: "FORBIDDEN",
                     message: "You may not change \(login): their access groups grant \(component) menus your own access does not include. Ask an administrator who holds them.",
-                    status: 403, details: ["login": .string(login), "component": .string(component), "menus": .array(names)])
+                    kind: .forbidden, details: ["login": .string(login), "component": .string(component), "menus": .array(names)])
             }
         }
     }

@@ -37,12 +37,12 @@ extension Registry {
         if key.revokedAt != nil, key.serial != current {
             throw RegistryError.refused(code: "KEY_REVOKED",
                                         message: "Key \(key.name) was revoked by the vendor\(key.revocationReason.map { " (\($0))" } ?? ""); it grants nothing. Choose another key.",
-                                        status: 409, details: ["field": "keySerial", "keySerial": .string(key.serial)])
+                                        kind: .conflict, details: ["field": "keySerial", "keySerial": .string(key.serial)])
         }
         let component = input.component.trimmingCharacters(in: .whitespaces)
         guard key.license.components.contains(component) else {
             throw RegistryError.refused(code: "COMPONENT_NOT_IN_KEY", message: "Key \(key.name) does not license the component \(component); it has \(key.license.components.joined(separator: ", ")).",
-                                        status: 422, details: ["field": "component", "keyComponents": .array(key.license.components.map(JSONValue.string))])
+                                        kind: .invalid, details: ["field": "component", "keyComponents": .array(key.license.components.map(JSONValue.string))])
         }
         var seen: Set<String> = []
         let menus = input.menus.map { $0.trimmingCharacters(in: .whitespaces) }.filter { seen.insert($0).inserted }
@@ -53,13 +53,13 @@ extension Registry {
         let unknown = menus.filter { code in !catalogMenus.contains { $0.code == code } }
         guard unknown.isEmpty else {
             throw RegistryError.refused(code: "UNKNOWN_MENU", message: "The component \(component) has no menu \(unknown.prefix(10).joined(separator: ", ")).",
-                                        status: 422, details: ["field": "menus", "menus": .array(unknown.map(JSONValue.string))])
+                                        kind: .invalid, details: ["field": "menus", "menus": .array(unknown.map(JSONValue.string))])
         }
         let tooHigh = menus.filter { code in catalogMenus.first { $0.code == code }.map { !key.license.profile.includes($0.profile) } ?? false }
         guard tooHigh.isEmpty else {
             throw RegistryError.refused(code: "MENU_NOT_ALLOWED_FOR_PROFILE",
                                         message: "Key \(key.name) is a \(key.license.profile.rawValue) key; these menus need a higher profile: \(tooHigh.joined(separator: ", ")).",
-                                        status: 422, details: ["field": "menus", "menus": .array(tooHigh.map(JSONValue.string)), "profile": .string(key.license.profile.rawValue)])
+                                        kind: .invalid, details: ["field": "menus", "menus": .array(tooHigh.map(JSONValue.string)), "profile": .string(key.license.profile.rawValue)])
         }
         let users = try (input.users ?? []).map { text throws(RegistryError) in try UserRules.login(text) }
         return AccessGroupRecord(idNumber: idNumber, name: name, keySerial: key.serial, component: component, menus: menus, active: input.active ?? true, users: users)

@@ -58,7 +58,7 @@ extension Registry {
         guard plan.canMove else {
             let details = (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(plan))).map { ["plan": $0] } ?? [:]
             throw RegistryError.refused(code: "MIGRATION_REFUSED", message: "The accesses cannot move: \(plan.reasons.joined(separator: "; ")).",
-                                        status: 409, details: details)
+                                        kind: .conflict, details: details)
         }
         let moves = zip(chosen, plan.groups).map { group, planned in
             (idNumber: group.idNumber, menus: group.menus.filter { !planned.droppedMenus.contains($0) })
@@ -87,7 +87,7 @@ extension Registry {
             chosen = all.filter { folded.contains($0.idNumber.lowercased()) }
             let missing = names.filter { name in !all.contains { $0.idNumber.lowercased() == name.lowercased() } }
             guard missing.isEmpty else {
-                throw RegistryError.refused(code: "UNKNOWN_GROUP", message: "Key \(from.serial) has no access group \(missing.joined(separator: ", ")).", status: 422,
+                throw RegistryError.refused(code: "UNKNOWN_GROUP", message: "Key \(from.serial) has no access group \(missing.joined(separator: ", ")).", kind: .invalid,
                                             details: ["field": "groups", "groups": .array(missing.map(JSONValue.string))])
             }
         }

@@ -19,7 +19,7 @@ extension Registry {
     }
 
     /// The same, from a model already loaded.
-    static func overAllocation(in model: AccessModel, serials: [String]) -> [OverAllocatedKey] {
+    public static func overAllocation(in model: AccessModel, serials: [String]) -> [OverAllocatedKey] {
         let limits = Dictionary(model.keys.map { ($0.serial, $0.users) }) { a, _ in a }
         let displayed = Dictionary(model.users.map { (AccessModel.fold($0.login), $0.login) }) { a, _ in a }
         return SeatRules.allocation(model).filter { serials.contains($0.key) && !$0.value.over.isEmpty }.map { serial, allocation in
@@ -37,7 +37,7 @@ extension Registry {
             let listing = over.map { "\(names[$0.keySerial] ?? $0.keySerial) has \($0.limit) seats for \($0.inUse) users" }.joined(separator: "; ")
             throw RegistryError.refused(code: "OVER_ALLOCATED",
                                         message: "Activating would leave keys with more assigned users than seats: \(listing). Remove users from their groups, or activate with force: the most recently assigned users beyond the limit lose access until seats free up.",
-                                        status: 409, details: ["keys": .array(over.map { key in
+                                        kind: .conflict, details: ["keys": .array(over.map { key in
                                             .object(["keySerial": .string(key.keySerial), "limit": .int(key.limit), "inUse": .int(key.inUse),
                                                      "overLimit": .array(key.overLimit.map(JSONValue.string))])
                                         })])

@@ -124,6 +124,6 @@ extension Registry {
     }
 
     static func reserved(_ login: String) -> RegistryError {
-        .refused(code: "LOGIN_RESERVED", message: "The login \(login) belongs to the built-in administrator. Choose another one.", status: 409)
+        .refused(code: "LOGIN_RESERVED", message: "The login \(login) belongs to the built-in administrator. Choose another one.", kind: .conflict)
     }
 }

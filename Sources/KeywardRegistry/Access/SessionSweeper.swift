@@ -6,9 +6,9 @@ import ServiceLifecycle
 /// Closes sessions whose lease ran out, as `expired`, once a minute, so the session history shows when they ended.
 /// (Seats do not wait for it: an expired lease holds none the moment it runs out.)
 public struct SessionSweeper: Service {
-    let registry: Registry
+    public let registry: Registry
     let interval: Duration
-    let logger: Logger
+    public let logger: Logger
 
     public init(registry: Registry, interval: Duration = .seconds(60), logger: Logger) {
         self.registry = registry

@@ -78,7 +78,7 @@ public struct UserImport: Sendable {
         return (rows, problems, notes)
     }
 
-    static func flag(_ text: String) throws(RegistryError) -> Bool {
+    public static func flag(_ text: String) throws(RegistryError) -> Bool {
         switch text.trimmingCharacters(in: .whitespaces).lowercased() {
         case "", "true", "yes", "1", "active": return true
         case "false", "no", "0", "disabled": return false
@@ -120,7 +120,7 @@ extension Registry {
 }
 
 /// A small RFC 4180 reader: commas (or another separator), double quotes with `""` inside, CRLF or LF; each record keeps its first line number.
-enum CSV {
+public enum CSV {
     struct Record {
         let line: Int
         let fields: [String]

@@ -1,0 +1,20 @@
+import Foundation
+import Hummingbird
+import KeywardAuthority
+import KeywardHTTP
+
+/// How the authority's own refusals are answered over HTTP.
+extension AuthorityError: APIErrorConvertible {
+    public var apiError: APIError {
+        switch self {
+        case .invalid(let problems): APIError.invalidFields(problems)
+        }
+    }
+}
+
+extension Authority {
+    /// The authority's OpenAPI description, served at `/openapi.yaml`.
+    public static func openAPIDescription() -> String {
+        Bundle.module.url(forResource: "authority", withExtension: "yaml").flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
+    }
+}

@@ -1,0 +1,75 @@
+import KeywardAuthority
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardStore
+
+/// The feed registries synchronize from, and activations.
+struct FeedController: Sendable {
+    let authority: Authority
+
+    struct ActivationInput: Decodable {
+        let installationId: String
+        let environment: InstallationEnvironment
+        let serials: [String]
+        let promote: Bool?
+        let reason: String?
+    }
+
+    struct ActivationResponse: ResponseEncodable {
+        let certificate: SignedDocument
+        let installationId: String
+        let environment: InstallationEnvironment
+        /// The keys the certificate covers: those requested, less the revoked ones.
+        let serials: [String]
+        /// Keys the request named that are revoked, with the reason (the certificate carries them too).
+        let revoked: [FeedEnvelope.Revoked]
+        /// Installations this activation moved from production to test.
+        let demoted: [String]
+    }
+
+    /// An activation request names every key of an installation: 100,000 serials are about 2.5 MiB.
+    static let maximumActivationSize = 16 << 20
+
+    func add(to router: Router<AuthorityRequestContext>) {
+        router.get("/v1/organizations/:id/feed") { request, context in
+            let organizationId = try context.parameters.require("id")
+            try context.requireAccess(to: organizationId)
+            let presented = request.headers[values: .ifNoneMatch].flatMap { $0.split(separator: ",") }
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .map { $0.hasPrefix("W/") ? String($0.dropFirst(2)) : $0 }  // If-None-Match compares weakly
+            if !presented.isEmpty {
+                // The cheap path: one indexed read of the revision, no feed built.
+                let etag = authority.etag(revision: try await authority.feedRevision(organizationId))
+                if presented.contains(etag) || presented.contains("*") {
+                    return Response(status: .notModified, headers: [.eTag: etag])
+                }
+            }
+            let feed = try await authority.feed(organizationId)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json", .eTag: feed.etag, .cacheControl: "no-cache"],
+                body: .init(byteBuffer: ByteBuffer(bytes: feed.body))
+            )
+        }
+        router.post("/v1/organizations/:id/activations") { request, context in
+            let organizationId = try context.parameters.require("id")
+            try context.requireAccess(to: organizationId)
+            let input = try await request.decodeJSON(as: ActivationInput.self, context: context, limit: Self.maximumActivationSize)
+            let file = ActivationRequestFile(organizationId: organizationId, installationId: input.installationId, environment: input.environment,
+                                             serials: input.serials, promote: input.promote ?? false, reason: input.reason)
+            let result = try await authority.activate(file, actor: context.actor)
+            let revoked = Set(result.revoked.map(\.serial))
+            return created(ActivationResponse(
+                certificate: result.certificate, installationId: file.installationId, environment: file.environment,
+                serials: Array(Set(file.serials)).filter { !revoked.contains($0) }.sorted(), revoked: result.revoked,
+                demoted: result.changes.filter { $0.installationId != file.installationId }.map(\.installationId)
+            ))
+        }
+        router.get("/v1/organizations/:id/activations") { _, context in
+            try context.requireOperator()
+            return ItemsResponse(items: try await authority.store.installations(of: try context.parameters.require("id")))
+        }
+    }
+}

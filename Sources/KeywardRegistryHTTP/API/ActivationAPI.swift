@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardRegistry
+import KeywardStore
+
+/// `/api/v1/activation`: the state, online activation, the offline request and certificate.
+struct ActivationAPI: Sendable {
+    let registry: Registry
+
+    struct StateResponse: ResponseEncodable {
+        struct Current: Encodable, Sendable {
+            let installationId: String
+            let environment: InstallationEnvironment
+            let serials: [String]
+            let issuedAt: String
+            /// When the certificate stops covering anything; absent when it never does.
+            let expiresAt: String?
+            let installedAt: Date
+            let method: StoredActivation.Method
+            /// Keys the request named that the vendor revoked: left out of the certificate, and revoked here too.
+            let revoked: [FeedEnvelope.Revoked]
+        }
+
+        let status: Registry.ActivationStatus
+        let installationId: String
+        let environment: InstallationEnvironment
+        let current: Current?
+        let change: ActivationChange
+        let authorityConfigured: Bool
+    }
+
+    struct ActivateInput: Decodable {
+        /// Make this installation production; the organization's current production installation becomes test.
+        let promote: Bool?
+        /// Why, for the vendor's environment history.
+        let reason: String?
+        /// Activate even when a key cannot hold its assigned users (`OVER_ALLOCATED`): the most recent ones go over the limit.
+        let force: Bool?
+    }
+
+    func state() async throws -> StateResponse {
+        let state = try await registry.activationState()
+        return StateResponse(
+            status: state.status, installationId: registry.installation.installationId, environment: registry.installation.environment,
+            current: state.current.map {
+                .init(installationId: $0.certificate.installationId, environment: $0.certificate.environment, serials: $0.certificate.serials,
+                      issuedAt: $0.certificate.issuedAt, expiresAt: $0.certificate.expiresAt, installedAt: $0.installedAt, method: $0.method,
+                      revoked: $0.certificate.revoked ?? [])
+            },
+            change: state.change, authorityConfigured: registry.authority != nil
+        )
+    }
+
+    /// The offline activation request as a file to save, for the API and the web UI alike.
+    static func requestDownload(_ registry: Registry, promote: Bool = false, reason: String? = nil) async throws -> Response {
+        let file = try await registry.activationRequest(promote: promote, reason: reason)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .contentDisposition: "attachment; filename=\"keyward-activation-request-\(file.installationId).json\""],
+            body: .init(byteBuffer: ByteBuffer(string: try KeywardJSON.pretty(file)))
+        )
+    }
+
+    func add(to router: Router<RegistryRequestContext>) {
+        router.get("/api/v1/activation") { _, context in
+            try context.requireAdministrator(registry.access)
+            return try await state()
+        }
+        router.post("/api/v1/activation") { request, context in
+            try context.requireAdministrator(registry.access)
+            let input = try await request.decodeJSONIfPresent(as: ActivateInput.self, context: context)
+            try await registry.activateOnline(promote: input?.promote ?? false, reason: input?.reason, force: input?.force ?? false, actor: context.actor)
+            return try await state()
+        }
+        router.get("/api/v1/activation/request") { request, context in
+            try context.requireAdministrator(registry.access)
+            let query = request.uri.queryParameters
+            return try await Self.requestDownload(registry, promote: query.get("promote") == "true", reason: query.get("reason").map { String($0.prefix(500)) })
+        }
+        router.post("/api/v1/activation/certificate") { request, context in
+            try context.requireAdministrator(registry.access)
+            let document = try await request.decodeJSON(as: SignedDocument.self, context: context, limit: StoredActivation.maximumCertificateSize,
+                                                        uniqueMembers: true)
+            try await registry.install(document, method: .offline, force: request.uri.queryParameters.get("force") == "true", actor: context.actor)
+            return try await state()
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardRegistry
+import KeywardStore
+
+/// A registered key as the API and `keyward keys list --json` list it.
+public struct KeySummary: ResponseEncodable, Sendable {
+    public let serial: String
+    public let idNumber: String
+    public let source: KeySource
+    public let status: ValidationCode
+    public let expiresInDays: Int?
+    public let profile: Profile
+    public let useType: UseType
+    public let users: Int
+    public let purchaseType: PurchaseType
+    public let suiteVersion: String
+    public let validFrom: Date
+    public let expiresAt: Date?
+    public let componentCount: Int
+    /// Whether the activation certificate in force covers this key.
+    public let activated: Bool
+    public let revocationReason: String?
+
+    public init(_ key: RegisteredKey, now: Date, activation: StoredActivation?) {
+        serial = key.serial
+        idNumber = key.idNumber
+        source = key.source
+        status = key.status(at: now)
+        expiresInDays = key.license.expiresInDays(at: now)
+        profile = key.license.profile
+        useType = key.license.useType
+        users = key.license.users
+        purchaseType = key.license.purchaseType
+        suiteVersion = key.license.suiteVersion
+        validFrom = key.license.validFrom
+        expiresAt = key.license.expiresAt
+        componentCount = key.license.components.count
+        activated = activation?.certificate.serials.contains(key.serial) ?? false
+        revocationReason = key.revocationReason
+    }
+}
+
+/// A key's data screen: the summary and its components.
+struct KeyDetail: ResponseEncodable {
+    struct Component: Encodable, Sendable {
+        let code: String
+        let name: String
+    }
+
+    let summary: KeySummary
+    let organization: Organization
+    let issuedAt: Date
+    let registeredAt: Date
+    let registeredBy: String
+    let components: [Component]
+
+    enum CodingKeys: String, CodingKey { case organization, issuedAt, registeredAt, registeredBy, components }
+
+    func encode(to encoder: any Encoder) throws {
+        try summary.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(organization, forKey: .organization)
+        try container.encode(issuedAt, forKey: .issuedAt)
+        try container.encode(registeredAt, forKey: .registeredAt)
+        try container.encode(registeredBy, forKey: .registeredBy)
+        try container.encode(components, forKey: .components)
+    }
+}
+
+/// `/api/v1/license-keys`: the License key menu's API.
+struct LicenseKeysAPI: Sendable {
+    let registry: Registry
+
+    struct Register: Decodable {
+        let idNumber: String
+        let accessKey: String
+    }
+
+    struct Rename: Decodable {
+        let idNumber: String
+    }
+
+    func detail(_ key: RegisteredKey) async throws -> KeyDetail {
+        let now = registry.now()
+        return KeyDetail(
+            summary: KeySummary(key, now: now, activation: try await registry.store.activation()),
+            organization: key.license.organization, issuedAt: key.license.issuedAt, registeredAt: key.registeredAt,
+            registeredBy: key.registeredBy, components: registry.components(of: key).map { .init(code: $0.code, name: $0.name) }
+        )
+    }
+
+    func add(to router: Router<RegistryRequestContext>) {
+        router.get("/api/v1/license-keys") { _, context in
+            try context.requireAdministrator(registry.access)
+            let activation = try await registry.store.activation()
+            let now = registry.now()
+            return ItemsResponse(items: try await registry.store.keys().map { KeySummary($0, now: now, activation: activation) })
+        }
+        router.post("/api/v1/license-keys") { request, context in
+            try context.requireAdministrator(registry.access)
+            let input = try await request.decodeJSON(as: Register.self, context: context)
+            let key = try await registry.register(idNumber: input.idNumber, accessKey: input.accessKey, actor: context.actor)
+            return EditedResponse(status: .created, response: try await detail(key))
+        }
+        router.get("/api/v1/license-keys/:serial") { _, context in
+            try context.requireAdministrator(registry.access)
+            let serial = try context.parameters.require("serial")
+            guard let key = try await registry.store.key(serial) else {
+                throw APIError(.notFound, code: "UNKNOWN_KEY", message: "There is no registered key \(serial).")
+            }
+            return try await detail(key)
+        }
+        router.patch("/api/v1/license-keys/:serial") { request, context in
+            try context.requireAdministrator(registry.access)
+            let input = try await request.decodeJSON(as: Rename.self, context: context)
+            return try await detail(try await registry.rename(try context.parameters.require("serial"), to: input.idNumber, actor: context.actor))
+        }
+        router.delete("/api/v1/license-keys/:serial") { _, context in
+            try context.requireAdministrator(registry.access)
+            _ = try await registry.remove(try context.parameters.require("serial"), actor: context.actor)
+            return Response(status: .noContent)
+        }
+    }
+}

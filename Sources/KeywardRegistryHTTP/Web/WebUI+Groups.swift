@@ -1,0 +1,255 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardRegistry
+import KeywardStore
+
+/// The Access groups pages: list, create and edit (key, component, menus), the group's users with a picker that
+/// searches, delete; and Migrate accesses from a key's data screen.
+extension WebUI {
+    /// The form's choices: every registered key; once a key is chosen, only its components and the menus its profile
+    /// allows (the others stay in the page hidden and disabled, for the script to offer when another key is picked).
+    func groupFormValues(_ values: inout [String: Any], group: AccessGroupRecord?, fields: FormFields?, request: Request) async throws {
+        let keys = try await registry.store.keys()
+        let selectedKey = fields?["keySerial"] ?? request.uri.queryParameters.get("keySerial") ?? group?.keySerial
+        let chosen = keys.first { $0.serial == selectedKey }
+        let granted = Set(fields.map { $0.all("menus") } ?? group?.menus ?? [])
+        values["keys"] = keys.map { key in
+            ["serial": key.serial,
+             "label": "\(key.idNumber)\(key.idNumber == key.serial ? "" : " (\(key.serial))") · \(key.license.profile.rawValue) · \(key.license.components.joined(separator: ", "))",
+             "selected": key.serial == chosen?.serial, "componentCodes": key.license.components.joined(separator: " "), "profile": key.license.profile.rawValue]
+        }
+        values["keyChosen"] = chosen != nil
+        if let chosen { values["keyProfile"] = chosen.license.profile.rawValue }
+        let offered = Set(chosen?.license.components ?? [])
+        let wanted = fields?["component"] ?? group?.component
+        let selectedComponent = offered.contains(wanted ?? "") ? wanted : registry.catalog.components.first { offered.contains($0.code) }?.code
+        values["components"] = registry.catalog.components.map { component in
+            ["code": component.code, "name": component.name, "selected": component.code == selectedComponent, "offered": offered.contains(component.code),
+             "menus": component.menus.map { menu in
+                 ["code": menu.code, "name": menu.name, "profile": menu.profile.rawValue, "checked": granted.contains(menu.code),
+                  "allowed": chosen.map { $0.license.profile.includes(menu.profile) } ?? false]
+             }]
+        }
+        values["idNumber"] = fields?["idNumber"] ?? group?.idNumber ?? ""
+        values["name"] = fields?["name"] ?? group?.name ?? ""
+        values["active"] = fields.map { $0["active"] == "on" } ?? group?.active ?? true
+    }
+
+    /// The create or edit form, with what was typed and the refusal, if any (`nil` when the error is not a refusal).
+    func groupFormPage(_ session: WebSessions.Session, _ request: Request, editing group: AccessGroupRecord?, fields: FormFields?,
+                       error: (any Error)? = nil) async throws -> Response? {
+        var values = try await layout(session, request: request, nav: "groups")
+        if let error, !Self.place(error, in: &values) { return nil }
+        try await groupFormValues(&values, group: group, fields: fields, request: request)
+        values["action"] = group.map { "/access-groups/\(Self.segment($0.idNumber))/edit" } ?? "/access-groups"
+        values["editing"] = group != nil
+        return page("group-form", values)
+    }
+
+    func groupInput(_ fields: FormFields) -> GroupInput {
+        GroupInput(idNumber: fields["idNumber"] ?? "", name: fields["name"] ?? "", keySerial: fields["keySerial"] ?? "", component: fields["component"] ?? "",
+                   menus: fields.all("menus"), active: fields["active"] == "on")
+    }
+
+    /// Whether a form shows `error` in words (a refusal of the rules) rather than as an error page.
+    static func isRefusal(_ error: any Error) -> Bool {
+        switch error {
+        case is RegistryError: true
+        case let error as StoreError: error.kind != .notFound || error.code == "UNKNOWN_KEY"
+        default: false
+        }
+    }
+
+    /// A refusal as the form shows it: beside the field when it names one, else above the form; `false` when `error`
+    /// is not a refusal.
+    static func place(_ error: any Error, in values: inout [String: Any]) -> Bool {
+        guard isRefusal(error) else { return false }
+        if case .invalid(let problem) = error as? RegistryError {
+            values[problem.field + "Error"] = problem.message
+        } else if let error = error as? any APIErrorConvertible {
+            values["formError"] = "\(error.apiError.code): \(error.apiError.message)"
+        } else if let error = error as? StoreError {
+            values["formError"] = "\(error.code): \(error.message)"
+        }
+        return true
+    }
+
+    /// The group's users, each marked when a forced activation left them over the key's limit (no access until a
+    /// seat frees up).
+    func memberValues(_ group: AccessGroupRecord) -> [[String: Any]] {
+        let snapshot = registry.access.snapshot
+        return group.users.map { ["login": $0, "overLimit": snapshot.isOverLimit(login: $0, keySerial: group.keySerial)] }
+    }
+
+    /// What the "Add users" part of a group's page shows: a search, the page of results, and the ticks to keep.
+    struct CandidateQuery {
+        var search = ""
+        var page = 1
+        var selected: Set<String> = []
+
+        static let pageSize = 50
+
+        init(search: String = "", page: Int = 1, selected: Set<String> = []) {
+            self.search = String(search.prefix(200)).trimmingCharacters(in: .whitespaces)
+            self.page = max(1, min(page, 1_000_000))
+            self.selected = selected
+        }
+    }
+
+    func groupPage(_ session: WebSessions.Session, _ request: Request, _ group: AccessGroupRecord, query candidates: CandidateQuery? = nil,
+                   error: (any Error)? = nil, notice: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
+        var values = try await layout(session, request: request, nav: "groups")
+        values.merge(["idNumber": group.idNumber, "path": Self.segment(group.idNumber), "name": group.name, "keySerial": group.keySerial, "component": group.component, "menus": group.menus,
+                      "state": group.active ? "active" : "inactive", "hasUsers": !group.users.isEmpty,
+                      "users": memberValues(group),
+                      "userCount": group.users.count]) { $1 }
+        if let key = try await registry.store.key(group.keySerial) {
+            values["keyName"] = key.idNumber
+            values["showSerial"] = key.idNumber != key.serial
+            values["keyLabel"] = "\(key.license.useType.rawValue), \(key.license.users) users, \(key.license.profile.rawValue)"
+        }
+        let parameters = request.uri.queryParameters
+        let query = candidates ?? CandidateQuery(search: parameters.get("search") ?? "", page: parameters.get("page").flatMap { Int($0) } ?? 1)
+        values["search"] = query.search
+        values["page"] = query.page
+        if !query.search.isEmpty {
+            let found = try await registry.store.usersPage(search: query.search, outsideGroup: group.idNumber,
+                                                           offset: (query.page - 1) * CandidateQuery.pageSize, limit: CandidateQuery.pageSize)
+            let selected = Set(query.selected.map { $0.lowercased() })
+            values["candidates"] = found.users.map { ["login": $0.login, "name": $0.name, "email": $0.email, "checked": selected.contains($0.login.lowercased())] }
+            values["hasCandidates"] = !found.users.isEmpty
+            values["searched"] = true
+            values["matching"] = found.total
+            values["manyMatch"] = found.total > found.users.count
+            values.merge(Self.pager(path: "/access-groups/\(Self.segment(group.idNumber))", parameters: ["search": query.search], page: query.page,
+                                    pageSize: CandidateQuery.pageSize, shown: found.users.count, total: found.total, noun: ("user", "users"))) { $1 }
+            values["allLabel"] = found.total == 1 ? "Add the 1 matching user" : "Add all \(found.total) matching users"
+        }
+        if let error { _ = Self.place(error, in: &values) }
+        if let notice { values["formError"] = notice }
+        if let message = values["loginsError"] { values["formError"] = message }
+        return page("group", values, status: status)
+    }
+
+    /// An ID # as one URL path segment.
+    static func segment(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? text
+    }
+
+    func addGroups(to router: Router<RegistryRequestContext>) {
+        router.get("/access-groups") { request, _ in
+            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
+            let groups = try await registry.store.groups()
+            let names = KeyNames(try await registry.store.keys())
+            var values = try await layout(session, request: request, nav: "groups")
+            values["groups"] = groups.map { ["idNumber": $0.idNumber, "path": Self.segment($0.idNumber), "name": $0.name, "keySerial": $0.keySerial,
+                                             "key": names.values($0.keySerial), "component": $0.component,
+                                             "menuCount": $0.menus.count, "userCount": $0.users.count, "state": $0.active ? "active" : "inactive"] }
+            values["hasGroups"] = !groups.isEmpty
+            return page("groups", values)
+        }
+        router.get("/access-groups/new") { request, _ in
+            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
+            return try await groupFormPage(session, request, editing: nil, fields: nil)!
+        }
+        router.post("/access-groups") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
+            let fields = try await form(request, context: context, session: session)
+            // Without the script, choosing the key is a step of its own: the form comes back with its choices.
+            if fields["step"] == "key" { return try await groupFormPage(session, request, editing: nil, fields: fields)! }
+            do {
+                let group = try await registry.createGroup(groupInput(fields), actor: "user:\(session.user.login)")
+                return Self.redirect("/access-groups/\(Self.segment(group.idNumber))?flash=group-created")
+            } catch {
+                guard let page = try await groupFormPage(session, request, editing: nil, fields: fields, error: error) else { throw error }
+                return page
+            }
+        }
+        router.get("/access-groups/:idNumber") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
+            return try await groupPage(session, request, try await existingGroup(context))
+        }
+        router.get("/access-groups/:idNumber/edit") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
+            return try await groupFormPage(session, request, editing: try await existingGroup(context), fields: nil)!
+        }
+        router.post("/access-groups/:idNumber/edit") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
+            let fields = try await form(request, context: context, session: session)
+            let group = try await existingGroup(context)
+            if fields["step"] == "key" { return try await groupFormPage(session, request, editing: group, fields: fields)! }
+            do {
+                let saved = try await registry.updateGroup(group.idNumber, groupInput(fields), actor: "user:\(session.user.login)")
+                return Self.redirect("/access-groups/\(Self.segment(saved.idNumber))?flash=group-saved")
+            } catch {
+                guard let page = try await groupFormPage(session, request, editing: group, fields: fields, error: error) else { throw error }
+                return page
+            }
+        }
+        router.post("/access-groups/:idNumber/delete") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
+            _ = try await form(request, context: context, session: session)
+            try await registry.deleteGroup(try await existingGroup(context).idNumber, actor: "user:\(session.user.login)")
+            return Self.redirect("/access-groups?flash=group-deleted")
+        }
+        router.post("/access-groups/:idNumber/users/add") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
+            let fields = try await form(request, context: context, session: session)
+            let group = try await existingGroup(context)
+            let ticked = fields.all("logins")
+            let query = CandidateQuery(search: fields["search"] ?? "", page: fields["page"].flatMap { Int($0) } ?? 1, selected: Set(ticked))
+            var logins = ticked
+            if fields["scope"] == "all" {
+                // Every user the search finds outside the group, on every page: one all-or-nothing change, so the seat
+                // limit applies to the whole set.
+                guard !query.search.isEmpty else {
+                    return try await groupPage(session, request, group, query: query, notice: "Search first: Add all adds every user the search finds.")
+                }
+                logins = try await registry.store.matchingLogins(search: query.search, outsideGroup: group.idNumber, limit: 10_001)
+                if logins.count > 10_000 {
+                    return try await groupPage(session, request, group, query: query,
+                                               notice: "More than 10,000 users match “\(query.search)”: at most 10,000 can be added at once. Narrow the search.")
+                }
+            }
+            guard !logins.isEmpty else {
+                return try await groupPage(session, request, group, query: query,
+                                           notice: fields["scope"] == "all" ? "No user outside the group matches “\(query.search)”: nothing was added."
+                                               : "No user was ticked, so nothing was added. Tick the users to add, or use Add all matching users.")
+            }
+            do {
+                _ = try await registry.changeMembers(group.idNumber, add: true, logins: logins, actor: "user:\(session.user.login)")
+                return Self.redirect("/access-groups/\(Self.segment(group.idNumber))?flash=users-added")
+            } catch {
+                guard Self.isRefusal(error) else { throw error }
+                // The refusal keeps the search, the page and every tick, so changing the selection is one step.
+                return try await groupPage(session, request, try await existingGroup(context), query: query, error: error)
+            }
+        }
+        router.post("/access-groups/:idNumber/users/remove") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
+            let fields = try await form(request, context: context, session: session)
+            let group = try await existingGroup(context)
+            let logins = fields.all("logins")
+            guard !logins.isEmpty else {
+                return try await groupPage(session, request, group, notice: "No member was ticked, so nobody was removed. Tick the members to remove.")
+            }
+            do {
+                _ = try await registry.changeMembers(group.idNumber, add: false, logins: logins, actor: "user:\(session.user.login)")
+                return Self.redirect("/access-groups/\(Self.segment(group.idNumber))?flash=users-removed")
+            } catch {
+                guard Self.isRefusal(error) else { throw error }
+                return try await groupPage(session, request, group, error: error)
+            }
+        }
+    }
+
+    func existingGroup(_ context: RegistryRequestContext) async throws -> AccessGroupRecord {
+        let idNumber = try context.parameters.require("idNumber").removingPercentEncoding ?? ""
+        guard idNumber.count <= 50, let group = try await registry.store.group(idNumber) else {
+            throw APIError(.notFound, code: "UNKNOWN_GROUP", message: "There is no access group \(idNumber.prefix(50)).")
+        }
+        return group
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardRegistry
+import KeywardStore
+
+/// The License key pages: list, synchronization and history, create, data, edit and delete.
+extension WebUI {
+    /// `covered`: the serials the activation in force covers, made into a set once per page (a list may hold 100,000 keys).
+    func keyValues(_ key: RegisteredKey, covered: Set<String>) -> [String: Any] {
+        let isCovered = covered.contains(key.serial)
+        let now = registry.now()
+        let status = key.status(at: now)
+        let days = key.license.expiresInDays(at: now)
+        var warning: String?
+        var warningLevel = "notice"
+        if status == .valid, let days {
+            // Warnings from 30 days, stronger from 7 and from 1.
+            warning = days < 1 ? "expires today" : days == 1 ? "expires tomorrow" : days <= 30 ? "\(days) days left" : nil
+            warningLevel = days <= 1 ? "urgent" : days <= 7 ? "soon" : "notice"
+        }
+        let statusClass = switch status {
+        case .valid: "valid"
+        case .expired: "expired"
+        case .revoked: "revoked"
+        case .notYetValid: "notyet"
+        default: "expired"
+        }
+        let expires = key.license.expiresAt.map { Timestamp.format($0) } ?? "never"
+        var values: [String: Any] = [
+            "serial": key.serial, "idNumber": key.idNumber, "profile": key.license.profile.rawValue, "useType": key.license.useType.rawValue,
+            "users": key.license.users, "purchaseType": key.license.purchaseType.rawValue, "suiteVersion": key.license.suiteVersion,
+            "validFrom": Timestamp.format(key.license.validFrom), "expires": expires,
+            "validity": "\(Timestamp.format(key.license.validFrom).prefix(10)) – \(key.license.expiresAt.map { String(Timestamp.format($0).prefix(10)) } ?? "no expiry")",
+            "validFromTime": WebFormatting.day(key.license.validFrom), "showSerial": key.idNumber != key.serial,
+            "validFromAt": WebFormatting.time(key.license.validFrom), "registeredTime": WebFormatting.time(key.registeredAt),
+            "statusText": status.rawValue, "statusClass": statusClass, "source": key.source.rawValue,
+            "activated": isCovered,
+            "organization": "\(key.license.organization.legalName) (\(key.license.organization.id))",
+            "registeredAt": Timestamp.format(key.registeredAt), "registeredBy": key.registeredBy,
+        ]
+        // What the key does for the installation now, in words: only a valid key waits for an activation.
+        switch status {
+        case .revoked:
+            values["grantsNothing"] = "Grants nothing: the vendor revoked this key. Migrate its accesses to another key, then delete it."
+        case .expired:
+            values["grantsNothing"] = "Grants nothing: the key expired on \(expires.prefix(10)). Synchronize or paste its renewal, or migrate its accesses."
+        case .notYetValid:
+            values["grantsNothing"] = "Grants nothing before \(Timestamp.format(key.license.validFrom).prefix(10)), when it becomes valid."
+        default:
+            values["awaitsActivation"] = !isCovered
+        }
+        // Absent values stay out of the dictionary: Mustache would print an Optional's "nil".
+        if let warning { values["warning"] = ["text": warning, "level": warningLevel] }
+        if let reason = key.revocationReason { values["revocationReason"] = reason }
+        if let expiresAt = key.license.expiresAt {
+            values["expiresTime"] = WebFormatting.day(expiresAt)
+            values["expiresAt"] = WebFormatting.time(expiresAt)
+        }
+        return values
+    }
+
+    func addKeys(to router: Router<RegistryRequestContext>) {
+        router.get("/license-keys") { request, _ in
+            let session = try await requireSession(request)
+            let activation = try await registry.store.activation()
+            let keys = try await registry.store.keys()
+            var values = try await layout(session, request: request, nav: "keys")
+            let covered = Set(activation?.certificate.serials ?? [])
+            values["keys"] = keys.map { keyValues($0, covered: covered) }
+            values["hasKeys"] = !keys.isEmpty
+            values["installation"] = "\(registry.installation.organization.legalName) · installation \(registry.installation.installationId) · \(registry.installation.environment.rawValue)"
+            if let next = scheduler?.nextRun.at { values["nextSynchronization"] = WebFormatting.time(next) }
+            return page("keys", values)
+        }
+        router.post("/license-keys/synchronize") { request, context in
+            let session = try await requireSession(request)
+            _ = try await form(request, context: context, session: session)
+            do {
+                let run = try await synchronizer.run(trigger: .manual, actor: "user:\(session.user.login)")
+                return Self.redirect("/license-keys?synchronization=\(run.id)")
+            } catch RegistryError.noAuthority {
+                return Self.redirect("/license-keys?flash=no-authority")
+            } catch RegistryError.syncInProgress {
+                return Self.redirect("/license-keys?flash=sync-in-progress")
+            }
+        }
+        router.get("/license-keys/synchronizations") { request, _ in
+            let session = try await requireSession(request)
+            let all = request.uri.queryParameters.get("trigger") == "all"
+            var values = try await layout(session, request: request, nav: "keys")
+            let runs = try await registry.store.synchronizations(trigger: all ? nil : .manual, limit: 100)
+            values["all"] = all
+            values["hasRuns"] = !runs.isEmpty
+            values["runs"] = runs.map { run -> [String: Any] in
+                var row: [String: Any] = [
+                    "id": run.id, "trigger": run.trigger.rawValue, "actor": run.actor, "startedAt": WebFormatting.time(run.startedAt),
+                    "outcome": run.outcome?.rawValue ?? "running", "summary": run.summary,
+                    "counts": "+\(run.added) / ↻\(run.renewed) / −\(run.revoked) / =\(run.unchanged)",
+                ]
+                if let revision = run.revision { row["revision"] = revision }
+                if let finished = run.finishedAt { row["finishedAt"] = WebFormatting.time(finished) }
+                return row
+            }
+            values["authorityConfigured"] = registry.authority != nil
+            return page("history", values)
+        }
+        router.get("/license-keys/new") { request, _ in
+            let session = try await requireSession(request)
+            return page("key-new", try await layout(session, request: request, nav: "keys"))
+        }
+        router.post("/license-keys") { request, context in
+            let session = try await requireSession(request)
+            let fields = try await uncheckedForm(request, context: context)
+            guard Self.hasValidToken(fields, session: session) else {
+                // A stale form (the session was renewed, the page was open for hours) keeps the pasted key: the page
+                // comes back with a fresh token, nothing written, and says to submit it again.
+                var values = try await layout(session, request: request, nav: "keys")
+                values["idNumber"] = fields["idNumber"] ?? ""
+                values["accessKey"] = fields["accessKey"] ?? ""
+                values["formError"] = "\(Self.csrfRefusal.code): this form had expired or did not come from this page, so nothing was saved. "
+                    + "What you typed is kept below: check it and press Save again."
+                return page("key-new", values, status: .forbidden)
+            }
+            do {
+                try await registry.register(idNumber: fields["idNumber"] ?? "", accessKey: fields["accessKey"] ?? "", actor: "user:\(session.user.login)")
+                return Self.redirect("/license-keys?flash=registered")
+            } catch let error as RegistryError {
+                var values = try await layout(session, request: request, nav: "keys")
+                values["idNumber"] = fields["idNumber"] ?? ""
+                values["accessKey"] = fields["accessKey"] ?? ""
+                if case .invalid = error { values["idNumberError"] = error.message } else {
+                    values["accessKeyError"] = error.message
+                    values["accessKeyCode"] = error.code
+                }
+                return page("key-new", values)
+            } catch let error as StoreError where error.code.hasPrefix("DUPLICATE") {
+                var values = try await layout(session, request: request, nav: "keys")
+                values["idNumber"] = fields["idNumber"] ?? ""
+                values["accessKey"] = fields["accessKey"] ?? ""
+                if error.code == "DUPLICATE_ID_NUMBER" { values["idNumberError"] = error.message } else {
+                    values["accessKeyError"] = error.message
+                    values["accessKeyCode"] = error.code
+                }
+                return page("key-new", values)
+            }
+        }
+        router.get("/license-keys/:serial") { request, context in
+            let session = try await requireSession(request)
+            let key = try await existingKey(context)
+            var values = try await layout(session, request: request, nav: "keys")
+            values.merge(keyValues(key, covered: Set(try await registry.store.activation()?.certificate.serials ?? []))) { $1 }
+            values["components"] = registry.components(of: key).map { ["code": $0.code, "name": $0.name, "menuCount": $0.menus.count] }
+            return page("key", values)
+        }
+        router.get("/license-keys/:serial/edit") { request, context in
+            try await keyFormPage("key-edit", try await requireSession(request), request, try await existingKey(context))
+        }
+        router.post("/license-keys/:serial/edit") { request, context in
+            let session = try await requireSession(request)
+            let fields = try await form(request, context: context, session: session)
+            let key = try await existingKey(context)
+            do {
+                _ = try await registry.rename(key.serial, to: fields["idNumber"] ?? "", actor: "user:\(session.user.login)")
+                return Self.redirect("/license-keys/\(key.serial)?flash=renamed")
+            } catch let error as RegistryError {
+                return try await editPage(session, request, key, fields["idNumber"] ?? "", error.message)
+            } catch let error as StoreError where error.code == "DUPLICATE_ID_NUMBER" {
+                return try await editPage(session, request, key, fields["idNumber"] ?? "", error.message)
+            }
+        }
+        router.get("/license-keys/:serial/delete") { request, context in
+            try await keyFormPage("key-delete", try await requireSession(request), request, try await existingKey(context))
+        }
+        router.post("/license-keys/:serial/delete") { request, context in
+            let session = try await requireSession(request)
+            _ = try await form(request, context: context, session: session)
+            let key = try await existingKey(context)
+            do {
+                _ = try await registry.remove(key.serial, actor: "user:\(session.user.login)")
+            } catch let error as StoreError where error.code == "KEY_IN_USE" {
+                return try await keyFormPage("key-delete", session, request, key, error: error.message)
+            }
+            return Self.redirect("/license-keys?flash=deleted")
+        }
+    }
+
+    /// The Edit and Delete pages of a key: its serial and ID #, and a refusal to show.
+    func keyFormPage(_ template: String, _ session: WebSessions.Session, _ request: Request, _ key: RegisteredKey, error: String? = nil) async throws -> Response {
+        var values = try await layout(session, request: request, nav: "keys")
+        values["serial"] = key.serial
+        values["idNumber"] = key.idNumber
+        if let error { values["formError"] = error }
+        return page(template, values)
+    }
+
+    func existingKey(_ context: RegistryRequestContext) async throws -> RegisteredKey {
+        let serial = try context.parameters.require("serial")
+        guard let key = try await registry.store.key(serial) else {
+            throw APIError(.notFound, code: "UNKNOWN_KEY", message: "There is no registered key \(serial).")
+        }
+        return key
+    }
+
+    func editPage(_ session: WebSessions.Session, _ request: Request, _ key: RegisteredKey, _ idNumber: String, _ error: String) async throws -> Response {
+        var values = try await layout(session, request: request, nav: "keys")
+        values["serial"] = key.serial
+        values["idNumber"] = idNumber
+        values["idNumberError"] = error
+        return page("key-edit", values)
+    }
+}

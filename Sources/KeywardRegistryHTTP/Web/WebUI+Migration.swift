@@ -1,0 +1,61 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardRegistry
+import KeywardStore
+
+/// Migrate accesses, from a key's data screen: preview (dry run), then migrate.
+extension WebUI {
+    func migrationPage(_ session: WebSessions.Session, _ request: Request, key: RegisteredKey, fields: FormFields?, plan: MigrationPlan?, error: (any Error)?) async throws -> Response {
+        var values = try await layout(session, request: request, nav: "keys")
+        values["serial"] = key.serial
+        values["idNumber"] = key.idNumber
+        values["showSerial"] = key.idNumber != key.serial
+        let chosen = Set(fields?.all("groups") ?? [])
+        let groups = try await registry.store.groups().filter { $0.keySerial == key.serial }
+        values["groups"] = groups.map { ["idNumber": $0.idNumber, "users": $0.users.count, "checked": fields == nil || chosen.contains($0.idNumber)] }
+        values["hasGroups"] = !groups.isEmpty
+        values["targets"] = try await registry.store.keys().filter { $0.serial != key.serial }.map { target in
+            ["serial": target.serial, "label": "\(target.idNumber)\(target.idNumber == target.serial ? "" : " (\(target.serial))") · \(target.license.profile.rawValue), \(target.license.users) \(target.license.useType.rawValue)",
+             "selected": fields?["to"] == target.serial]
+        }
+        values["dropDisallowedMenus"] = fields?["dropDisallowedMenus"] == "on"
+        if let plan {
+            let names = KeyNames(try await registry.store.keys())
+            values["plan"] = [
+                "canMove": plan.canMove, "applied": plan.applied, "reasons": plan.reasons,
+                "from": "\(names.idNumber(plan.from.keySerial)): \(plan.from.before.map(String.init) ?? "–") → \(plan.from.after.map(String.init) ?? "–") of \(plan.from.limit) seats",
+                "to": "\(names.idNumber(plan.to.keySerial)): \(plan.to.before.map(String.init) ?? "–") → \(plan.to.after.map(String.init) ?? "–") of \(plan.to.limit) seats",
+                "groups": plan.groups.map { ["idNumber": $0.idNumber, "canMove": $0.canMove, "reasons": $0.reasons.joined(separator: "; "),
+                                             "dropped": $0.droppedMenus.joined(separator: ", ")] },
+            ]
+        }
+        if let error { _ = Self.place(error, in: &values) }
+        return page("migrate", values)
+    }
+
+    func addMigration(to router: Router<RegistryRequestContext>) {
+        router.get("/license-keys/:serial/migrate") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
+            return try await migrationPage(session, request, key: try await existingKey(context), fields: nil, plan: nil, error: nil)
+        }
+        router.post("/license-keys/:serial/migrate") { request, context in
+            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
+            let fields = try await form(request, context: context, session: session)
+            let key = try await existingKey(context)
+            let input = MigrationInput(from: key.serial, to: fields["to"] ?? "", groups: fields.all("groups"), dryRun: fields["action"] != "migrate",
+                                       dropDisallowedMenus: fields["dropDisallowedMenus"] == "on")
+            do {
+                let plan = try await registry.migrateAccesses(input, actor: "user:\(session.user.login)")
+                if plan.applied { return Self.redirect("/license-keys/\(key.serial)?flash=migrated") }
+                return try await migrationPage(session, request, key: key, fields: fields, plan: plan, error: nil)
+            } catch {
+                guard Self.isRefusal(error) else { throw error }
+                let plan = try? await registry.migrateAccesses(MigrationInput(from: input.from, to: input.to, groups: input.groups, dryRun: true,
+                                                                              dropDisallowedMenus: input.dropDisallowedMenus), actor: "")
+                return try await migrationPage(session, request, key: key, fields: fields, plan: plan, error: error)
+            }
+        }
+    }
+}

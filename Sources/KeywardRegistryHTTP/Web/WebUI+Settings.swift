@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardRegistry
+import KeywardStore
+
+/// The Settings page: the licensing authority's URL and organization token, "Test connection", the daily schedule.
+extension WebUI {
+    /// The page, with what was typed kept (the token too: a test is usually followed by Save, which needs it again).
+    func settingsPage(_ session: WebSessions.Session, _ request: Request, url: String? = nil, token: String? = nil, errors: [String: String] = [:],
+                      test: ConnectionTest? = nil) async throws -> Response {
+        let settings = registry.authoritySettings()
+        var values = try await layout(session, request: request, nav: "settings")
+        values["organization"] = registry.installation.organization.id
+        values["locked"] = !settings.editable
+        values["tokenSaved"] = settings.tokenSaved
+        if let url = url ?? settings.url { values["url"] = url }
+        if let token, !token.isEmpty, settings.editable { values["token"] = token }
+        for (field, message) in errors { values[field + "Error"] = message }
+        if let test {
+            values["test"] = ["kind": test.ok ? "ok" : "error", "code": test.code, "message": test.message]
+        }
+        if let scheduler, settings.url != nil {
+            var schedule: [String: Any] = ["dailyAt": scheduler.schedule.dailyTime + " UTC", "jitter": Int(scheduler.schedule.maximumJitter / 60)]
+            if let next = scheduler.nextRun.at { schedule["nextAt"] = WebFormatting.time(next) }
+            values["schedule"] = schedule
+        }
+        values["autoActivate"] = synchronizer.autoActivate ? "on" : "off"
+        return page("settings", values)
+    }
+
+    func addSettings(to router: Router<RegistryRequestContext>) {
+        router.get("/settings") { request, _ in
+            try await settingsPage(try await requireSession(request), request)
+        }
+        router.post("/settings/authority") { request, context in
+            let session = try await requireSession(request)
+            let fields = try await form(request, context: context, session: session)
+            let url = fields["url"] ?? ""
+            do {
+                if fields["action"] == "test" {
+                    // The typed values when there are any, else the saved ones.
+                    let typed = url.trimmingCharacters(in: .whitespaces).isEmpty ? nil : url
+                    let test = try await registry.testConnection(url: typed, token: fields["token"])
+                    return try await settingsPage(session, request, url: typed, token: fields["token"], test: test)
+                }
+                let saved = try await registry.saveAuthoritySettings(url: url, token: fields["token"], actor: "user:\(session.user.login)")
+                return Self.redirect("/settings?flash=" + (saved.url == nil ? "settings-cleared" : "settings-saved"))
+            } catch let error as RegistryError {
+                if case .invalid(let problem) = error {
+                    return try await settingsPage(session, request, url: url, token: fields["token"], errors: [problem.field: problem.message])
+                }
+                return try await settingsPage(session, request, url: url, token: fields["token"],
+                                              test: ConnectionTest(ok: false, code: error.code, message: error.message, revision: nil, keys: nil))
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardRegistry
+import KeywardStore
+import Mustache
+import NIOCore
+
+/// The registry's web UI: server-rendered pages that work without JavaScript, CSRF-protected forms.
+public struct WebUI: Sendable {
+    let registry: Registry
+    let templates: MustacheLibrary
+    let sessions: WebSessions
+    let authentication: Authentication
+    let synchronizer: Synchronizer
+    let scheduler: SyncScheduler?
+    let stylesheet: String
+    /// The one script, for forms that work without it too (the access group form offers the chosen key's choices at once).
+    let script: String
+
+    /// Loads the templates and the stylesheet shipped with the registry.
+    public static func load(registry: Registry, throttle: LoginThrottle, synchronizer: Synchronizer, scheduler: SyncScheduler? = nil,
+                            secureCookies: SecureCookies = .auto) async throws -> WebUI {
+        guard let resources = Bundle.module.resourceURL else {
+            throw StoreError(code: "RESOURCES_MISSING", message: "The web UI's templates are missing from this build.")
+        }
+        // Every template names this content type in its first line, so every value goes through `HTML.escape`.
+        MustacheContentTypes.register(EscapedHTML(), named: EscapedHTML.name)
+        let templates = try await MustacheLibrary(directory: resources.appendingPathComponent("templates").path)
+        let stylesheet = try String(contentsOf: resources.appendingPathComponent("static/keyward.css"), encoding: .utf8)
+        let script = try String(contentsOf: resources.appendingPathComponent("static/keyward.js"), encoding: .utf8)
+        return WebUI(registry: registry, templates: templates, sessions: WebSessions(store: registry.store, now: registry.now, secureCookies: secureCookies),
+                     authentication: Authentication(registry: registry, throttle: throttle), synchronizer: synchronizer, scheduler: scheduler,
+                     stylesheet: stylesheet, script: script)
+    }
+
+    static let flashes: [String: (kind: String, text: String)] = [
+        "registered": ("ok", "The license key was registered. Activate the installation for it to grant access."),
+        "renamed": ("ok", "The ID # was changed."),
+        "deleted": ("ok", "The license key was deleted. Activate the installation to apply the change."),
+        "activated": ("ok", "The installation is activated."),
+        "activated-with-revoked": ("warning", "The installation is activated, but not for every key: the vendor revoked some of them, listed below. They grant nothing now. Migrate their accesses to another key (the key's Migrate accesses), then delete them."),
+        "logged-out": ("info", "You are logged out."),
+        "no-authority": ("info", "Synchronization is not available: no licensing authority is configured for this installation. Set one in Settings, or register keys with Create."),
+        "sync-in-progress": ("info", "A synchronization is already running. Look at the history in a moment."),
+        "settings-saved": ("ok", "The settings were saved and are in use."),
+        "user-created": ("ok", "The user was created."),
+        "user-saved": ("ok", "The user was saved."),
+        "group-created": ("ok", "The access group was created."),
+        "group-saved": ("ok", "The access group was saved."),
+        "group-deleted": ("ok", "The access group was deleted; its users' seats on the key are free."),
+        "users-added": ("ok", "The users were added to the group."),
+        "users-removed": ("ok", "The users were removed from the group."),
+        "disconnected": ("ok", "The sessions were disconnected."),
+        "migrated": ("ok", "The accesses were migrated to the new key."),
+        "settings-cleared": ("ok", "The authority connection was removed. Synchronization and online activation are off until you set one."),
+    ]
+
+    // MARK: Rendering
+
+    /// The values every page's layout uses.
+    func layout(_ session: WebSessions.Session?, request: Request, nav: String? = nil) async throws -> [String: Any] {
+        var values: [String: Any] = ["testEnvironment": registry.installation.environment == .test]
+        if let session {
+            values["user"] = session.user.login
+            values["csrf"] = session.csrf
+            // The banner shows whenever the keys changed since the activation in force (or keys wait for a first one).
+            let state = try await registry.activationState()
+            values["activationRequired"] = nav != "activation" && (state.status == .required || (state.status == .never && !state.serials.isEmpty))
+        }
+        if let nav { values["nav" + nav.prefix(1).uppercased() + nav.dropFirst()] = true }
+        if let code = request.uri.queryParameters.get("flash"), let flash = Self.flashes[code] {
+            let text = code == "disconnected" ? Self.disconnectedText(request.cookies[Self.noticeCookie]?.value) ?? flash.text : flash.text
+            values["flash"] = ["kind": flash.kind, "text": text]
+        }
+        if let id = request.uri.queryParameters.get("synchronization").flatMap(Int64.init),
+           let run = try await registry.store.synchronizations(trigger: nil, beforeID: id + 1, limit: 1).first, run.id == id {
+            // A run that brought keys but could not activate is partly a refusal: a warning that says what to do, not a success.
+            values["flash"] = ["kind": run.outcome == .failed ? "error" : run.activationError != nil ? "warning" : "ok",
+                               "text": run.activationError != nil ? run.summary + " Open Activation to see why and activate again." : run.summary]
+        }
+        return values
+    }
+
+    func page(_ template: String, _ values: [String: Any], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        let html = templates.render(values, withTemplate: template) ?? "Page \(template) is missing."
+        var fields = headers
+        fields[.contentType] = "text/html; charset=utf-8"
+        fields[.cacheControl] = "no-store"
+        fields[.init("X-Frame-Options")!] = "DENY"
+        fields[.init("Content-Security-Policy")!] = HTML.contentSecurityPolicy
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func redirect(_ location: String, cookies: [Cookie] = []) -> Response {
+        var response = Response.redirect(to: location, type: .normal)
+        for cookie in cookies { response.setCookie(cookie) }
+        return response
+    }
+
+    /// The logged-in session of someone who may administer `menu` (of Configuration), or a redirect to the login page.
+    func requireSession(_ request: Request, menu: String = ConfigurationMenu.licenseKey) async throws -> WebSessions.Session {
+        guard let session = try await sessions.session(of: request) else { throw WebRedirect(location: "/login") }
+        guard mayAdminister(session.user.login, menu: menu) else {
+            throw APIError(.forbidden, code: "FORBIDDEN", message: "Your account may not use this page: it needs access to Configuration \(menu) through a manager key.")
+        }
+        return session
+    }
+
+    /// The built-in administrator, or a user whose access to `menu` of Configuration comes through a manager key.
+    func mayAdminister(_ login: String, menu: String) -> Bool {
+        let snapshot = registry.access.snapshot
+        if snapshot.isBuiltin(login) { return true }
+        let decision = snapshot.check(login: login, component: ConfigurationMenu.component, menu: menu, at: registry.now())
+        return decision.allowed && decision.profile == .manager
+    }
+
+    /// The form fields of a POST, after checking its CSRF token against the session's.
+    func form(_ request: Request, context: RegistryRequestContext, session: WebSessions.Session) async throws -> FormFields {
+        let fields = try await uncheckedForm(request, context: context)
+        guard Self.hasValidToken(fields, session: session) else { throw Self.csrfRefusal }
+        return fields
+    }
+
+    /// The form fields of a POST before its CSRF token is checked, for a form that shows itself again when it is stale.
+    func uncheckedForm(_ request: Request, context: RegistryRequestContext) async throws -> FormFields {
+        try URLEncodedForm.parse(Array(buffer: try await request.body.collect(upTo: context.maxUploadSize)))
+    }
+
+    static func hasValidToken(_ fields: FormFields, session: WebSessions.Session) -> Bool {
+        guard let token = fields["_csrf"] else { return false }
+        return token == session.csrf
+    }
+
+    static let csrfRefusal = APIError(.forbidden, code: "CSRF_TOKEN_INVALID", message: "This form has expired or did not come from this site. Reload the page and try again.")
+
+    // MARK: Routes
+
+    public func add(to router: Router<RegistryRequestContext>) {
+        router.add(middleware: WebRedirectMiddleware(web: self))
+        router.get("/static/keyward.css") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
+                     body: .init(byteBuffer: ByteBuffer(string: stylesheet)))
+        }
+        router.get("/static/keyward.js") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
+                     body: .init(byteBuffer: ByteBuffer(string: script)))
+        }
+        router.get("/") { _, _ in Self.redirect("/license-keys") }
+        router.get("/favicon.ico") { _, _ in
+            Response(status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
+                     body: .init(byteBuffer: ByteBuffer(string: Self.favicon)))
+        }
+        addLogin(to: router)
+        addKeys(to: router)
+        addActivation(to: router)
+        addSettings(to: router)
+        addDashboard(to: router)
+        addUsers(to: router)
+        addGroups(to: router)
+        addSessions(to: router)
+        addMigration(to: router)
+    }
+
+    func addLogin(to router: Router<RegistryRequestContext>) {
+        router.get("/login") { request, _ in
+            if try await sessions.session(of: request) != nil { return Self.redirect("/license-keys") }
+            let csrf = WebSessions.randomToken()
+            var values = try await layout(nil, request: request)
+            values["csrf"] = csrf
+            return page("login", values, headers: [.setCookie: sessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600, request: request).description])
+        }
+        router.post("/login") { request, context in
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: Authentication.maximumBodySize)
+            } catch is NIOTooManyBytesError {
+                throw APIError.payloadTooLarge(limit: Authentication.maximumBodySize)
+            }
+            let fields = try URLEncodedForm.parse(Array(buffer: body))
+            guard let token = fields["_csrf"], let expected = request.cookies[WebSessions.loginCSRFCookie]?.value, token == expected else {
+                throw Self.csrfRefusal
+            }
+            let login = fields["login"] ?? ""
+            do {
+                let user = try await authentication.logIn(login: login, password: fields["password"] ?? "", address: context.clientAddress)
+                guard [ConfigurationMenu.licenseKey, ConfigurationMenu.accessGroup, ConfigurationMenu.user].contains(where: { mayAdminister(user.login, menu: $0) }) else {
+                    throw APIError(.forbidden, code: "FORBIDDEN", message: "This account may not administer the registry: that needs access to the Configuration menus through a manager key.")
+                }
+                return Self.redirect("/license-keys", cookies: [try await sessions.start(for: user, request: request)])
+            } catch let error as APIError {
+                var values = try await layout(nil, request: request)
+                values["csrf"] = token
+                values["login"] = login
+                values["error"] = error.message
+                // 200 with the message: a form shown again is a page, not a failed resource (the API has the real codes);
+                // but a throttled login says 429 with its Retry-After, so tools and proxies see the limit.
+                return page("login", values, status: error.status == .tooManyRequests ? .tooManyRequests : .ok, headers: error.headers)
+            }
+        }
+        router.post("/logout") { request, context in
+            let session = try await requireSession(request)
+            _ = try await form(request, context: context, session: session)
+            try await registry.store.deleteWebSession(idHash: session.idHash)
+            return Self.redirect("/login?flash=logged-out", cookies: [sessions.cookie(WebSessions.cookie, "", maxAge: 0, request: request)])
+        }
+    }
+
+    /// A key in a rounded square, as the tab icon.
+    static let favicon = ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f2747"/><circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M17 16h10M23 16v4M27 16v3" stroke="#fff" stroke-width="3"/></svg>"##
+}
+
+/// The templates' content type: values escaped by `HTML.escape` (by byte), not by swift-mustache's own escaping, which
+/// compares whole grapheme clusters and so misses a `<` joined to the letter before it.
+struct EscapedHTML: MustacheContentType {
+    static let name = "KEYWARD_HTML"
+
+    func escapeText(_ text: String) -> String { HTML.escape(text) }
+}
+
+/// Thrown by page handlers that need a logged-in user; becomes a redirect to the login page.
+struct WebRedirect: Error {
+    let location: String
+}
+
+extension WebUI {
+    /// A refusal as the site's error page, with its status, sentence and headers (`Retry-After`, ...).
+    func errorPage(_ refusal: APIError, request: Request) async -> Response {
+        var values: [String: Any] = ["status": Int(refusal.status.code), "code": refusal.code, "message": refusal.message]
+        switch refusal.status {
+        case .contentTooLarge: values["hint"] = "Nothing was saved. Go back and send less: an access key is a few KiB, so check that only the key was pasted."
+        case .notFound: values["hint"] = "Check the address, or start again from the menu above."
+        default: break
+        }
+        if let session = try? await sessions.session(of: request) { values["user"] = session.user.login; values["csrf"] = session.csrf }
+        var response = page("error", values, status: refusal.status)
+        for field in refusal.headers where field.name != .contentType { response.headers.append(field) }
+        return response
+    }
+
+    /// Whether an answer goes to a person's browser: it asks for HTML, and the path is not the API's or SCIM's.
+    static func isBrowser(_ request: Request) -> Bool {
+        let path = request.uri.path
+        if path.hasPrefix("/api/") || path.hasPrefix("/scim/") || path == "/api" { return false }
+        return request.headers[values: .accept].contains { $0.lowercased().contains("text/html") }
+    }
+}
+
+/// Answers a browser's refusals that no page handled (an unknown address, a body too large, a method not allowed)
+/// with the site's error page instead of the API's JSON; API clients keep the JSON.
+struct BrowserErrorPageMiddleware: RouterMiddleware {
+    let web: WebUI
+
+    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError where WebUI.isBrowser(request) {
+            return await web.errorPage(error, request: request)
+        }
+    }
+}
+
+/// Turns `WebRedirect` into a `303 See Other`, and a page's refusal into an HTML page with its status and sentence.
+struct WebRedirectMiddleware: RouterMiddleware {
+    let web: WebUI
+
+    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let redirect as WebRedirect {
+            return Response.redirect(to: redirect.location, type: .normal)
+        } catch {
+            let refusal: APIError
+            switch error {
+            case let error as APIError: refusal = error
+            case let error as StoreError: refusal = APIError(error)
+            case let error as any APIErrorConvertible: refusal = error.apiError
+            default: throw error
+            }
+            return await web.errorPage(refusal, request: request)
+        }
+    }
+}

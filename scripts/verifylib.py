@@ -194,13 +194,13 @@ class Authority:
 def start_registry(binary, directory, authority, database=None, log_path=None, port=None, extra=()):
     """A registry trusting `authority` and synchronizing with it (its token in a file in `directory`)."""
     os.makedirs(directory, exist_ok=True)
-    token_file = os.path.join(directory, "sync-token")
+    token_file = os.path.join(directory, "organization-token")
     with open(token_file, "w") as handle:
         handle.write(authority.organization_token)
     port = port or free_port()
     arguments = [binary, "serve", "--data-dir", directory, "--port", str(port), "--organization", authority.organization,
                  "--legal-name", "Verify Corp", "--trust-key", authority.public_key, "--authority-url", authority.base,
-                 "--sync-token-file", token_file, *extra]
+                 "--organization-token-file", token_file, *extra]
     if database:
         arguments += ["--database", database]
     return start(arguments, port, log_path=log_path)

@@ -1,4 +1,5 @@
 import KeywardAuthority
+import Configuration
 import Foundation
 import Hummingbird
 import KeywardDomain
@@ -28,4 +29,76 @@ public func buildAuthorityApplication(
 ) -> some ApplicationProtocol {
     buildKeywardApplication(router: buildAuthorityRouter(dependencies), database: dependencies.authority.store.database,
                             serverName: "keyward-authority", host: host, port: port, limits: limits, logger: logger, onServerRunning: onServerRunning)
+}
+
+/// Where the authority's data is (`dataDir`, `database`): its store and its signing keys. `keyward authority serve`
+/// and the authority's other commands open it through this.
+public struct AuthoritySetup: Sendable {
+    public let directory: URL
+    public let database: String?
+
+    public init(directory: URL, database: String?) {
+        self.directory = directory
+        self.database = database
+    }
+
+    public init(settings: Settings) {
+        self.init(directory: URL(fileURLWithPath: settings.string("dataDir") ?? "./keyward-authority-data", isDirectory: true),
+                  database: settings.string("database"))
+    }
+
+    /// The store, opened and migrated; its files readable by this account only (they hold token hashes and every key issued).
+    public func openStore(logger: Logger) async throws -> AuthorityStore {
+        DataDirectoryPermissions.restrictNewFiles()
+        let location: DatabaseLocation
+        do {
+            location = try DatabaseLocation.parse(database ?? directory.appendingPathComponent("authority.sqlite").path)
+        } catch {
+            throw SettingError("--database", error.message)
+        }
+        do {
+            return AuthorityStore(database: try await KeywardDatabase.open(location, migrating: Schema.authority, logger: logger))
+        } catch let error as StoreError {
+            throw StartupFailure(error.message)
+        }
+    }
+
+    /// The signing keys in the data directory.
+    public func loadKeyring() throws -> AuthorityKeyring {
+        do {
+            return try AuthorityKeyring.load(from: directory)
+        } catch {
+            throw StartupFailure(error.message)
+        }
+    }
+
+    /// The authority's operations over the store and the keyring, with the shipped catalog.
+    public func openAuthority(logger: Logger) async throws -> Authority {
+        let keyring = try loadKeyring()
+        let catalog = try Catalog.shipped()
+        return Authority(store: try await openStore(logger: logger), keyring: keyring, catalog: catalog)
+    }
+}
+
+/// The authority, made from its settings: the composition root `keyward authority serve` and the tests share.
+///
+/// Checks the settings before anything is written (limits, the metrics token, a port in use), opens and migrates the
+/// store, loads the signing keys, and runs the database first and the server last. Settings: `host`, `port` (default
+/// 8081), `dataDir`, `database`, `http.*`, `metrics.token(File)`. `onServerRunning` gets the port and the line to show.
+public func buildAuthorityApplication(
+    reader: ConfigReader, logger: Logger, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    onServerRunning: @escaping @Sendable (_ port: Int, _ line: String) async -> Void = { _, _ in }
+) async throws -> some ApplicationProtocol {
+    let settings = Settings(reader: reader)
+    let limits = try settings.connectionLimits()
+    let metricsToken = try settings.metricsToken()
+    let listening = try settings.listening(serverName: "keyward-authority", defaultPort: 8081, limits: limits)
+    try ListeningAddress.checkFree(host: listening.host, port: listening.port, flag: "--port")
+    let authority = try await AuthoritySetup(settings: settings).openAuthority(logger: logger)
+    let host = listening.host
+    let dependencies = AuthorityDependencies(authority: authority, metrics: metrics, metricsToken: metricsToken)
+    return buildKeywardApplication(router: buildAuthorityRouter(dependencies), database: authority.store.database, configuration: listening.configuration,
+                                   limits: limits, logger: logger) { port in
+        await onServerRunning(port, "Keyward authority listening on http://\(host):\(port) (database \(authority.store.database.location))")
+    }
 }

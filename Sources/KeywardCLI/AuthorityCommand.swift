@@ -28,40 +28,16 @@ struct AuthorityDataDirectory: ParsableArguments {
 
     var url: URL { URL(fileURLWithPath: path, isDirectory: true) }
 
+    /// The library's view of it.
+    var setup: AuthoritySetup { AuthoritySetup(directory: url, database: database) }
+
     /// The store, opened and migrated.
-    func openStore(logger: Logger) async throws -> AuthorityStore {
-        // The authority's database holds token hashes and every key it issued: readable by this account only.
-        DataDirectoryPermissions.restrictNewFiles()
-        let location: DatabaseLocation
-        do {
-            location = try DatabaseLocation.parse(database ?? url.appendingPathComponent("authority.sqlite").path)
-        } catch {
-            throw CommandFailure.badInput("--database", error.message)
-        }
-        let database = try await KeywardDatabase.open(location, logger: logger)
-        do {
-            try await Migrator(Schema.authority).migrate(database, logger: logger)
-        } catch let error as StoreError {
-            await database.close()
-            throw CommandFailure.failed(error.message)
-        }
-        return AuthorityStore(database: database)
-    }
+    func openStore(logger: Logger) async throws -> AuthorityStore { try await setup.openStore(logger: logger) }
 
     /// The authority's operations over the store and the keyring.
-    func openAuthority(logger: Logger) async throws -> Authority {
-        let keyring = try loadKeyring()
-        let catalog = try Catalog.shipped()
-        return Authority(store: try await openStore(logger: logger), keyring: keyring, catalog: catalog)
-    }
+    func openAuthority(logger: Logger) async throws -> Authority { try await setup.openAuthority(logger: logger) }
 
-    func loadKeyring() throws -> AuthorityKeyring {
-        do {
-            return try AuthorityKeyring.load(from: url)
-        } catch {
-            throw CommandFailure.failed(error.message)
-        }
-    }
+    func loadKeyring() throws -> AuthorityKeyring { try setup.loadKeyring() }
 }
 
 /// `keyward authority init`: creates (or with --rotate adds) the Ed25519 signing key.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import Hummingbird
 import KeywardStore
@@ -32,22 +33,17 @@ struct AuthorityServeCommand: AsyncParsableCommand {
         let metrics = PrometheusCollectorRegistry()
         // Process-wide by design of swift-metrics: bootstrapped once, here at the edge.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
-        let config = try await KeywardConfiguration.load(flags: .init(flags: server.flags), file: nil)
-        let limits = try ServerOptions.limits(config)
-        let metricsToken = try ServerOptions.metricsToken(config)
-        try ServerOptions.checkFree(host: host, port: port, flag: "--port")
-        DataDirectoryPermissions.restrictNewFiles()
-        let authority = try await dataDirectory.openAuthority(logger: logger)
-        let host = host
-        let dependencies = AuthorityDependencies(authority: authority, metrics: metrics, metricsToken: metricsToken)
-        let app = buildAuthorityApplication(dependencies, host: host, port: port, limits: limits, logger: logger) { port in
+        // Always given as flags, so they win over the environment: KEYWARD_HOST, KEYWARD_PORT, KEYWARD_DATABASE are the registry's.
+        let flags: [(AbsoluteConfigKey, String?)] = [("host", host), ("port", String(port)), ("dataDir", dataDirectory.path),
+                                                     ("database", dataDirectory.database ?? dataDirectory.url.appendingPathComponent("authority.sqlite").path)] + server.flags
+        let config = try await KeywardConfiguration.load(flags: .init(flags: flags), file: nil)
+        let app = try await buildAuthorityApplication(reader: config.reader, logger: logger, metrics: metrics) { _, line in
             // Written unbuffered: when standard output is a pipe, scripts and supervisors wait for this line.
-            FileHandle.standardOutput.write(Data("Keyward authority listening on http://\(host):\(port) (database \(authority.store.database.location))\n".utf8))
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }
         do {
             try await app.runService()
         } catch {
-            await authority.store.database.close()
             throw CommandFailure.failed("the authority stopped: \(error). If the address \(host):\(port) is in use, choose another with --port.")
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardRegistryHTTP
 import KeywardStore
 import Logging
 import Prometheus
@@ -25,8 +26,8 @@ struct DemoAuthority {
         let keyring = AuthorityKeyring.exists(in: directory)
             ? try AuthorityKeyring.load(from: directory)
             : try AuthorityKeyring.create(in: directory, rotate: false, now: Date())
-        let database = try await KeywardDatabase.open(.sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path), logger: logger)
-        try await Migrator(Schema.authority).migrate(database, logger: logger)
+        let database = try await KeywardDatabase.open(.sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path),
+                                                      migrating: Schema.authority, logger: logger)
         let authority = Authority(store: AuthorityStore(database: database), keyring: keyring, catalog: try Catalog.shipped())
 
         let operatorTokenFile = directory.appendingPathComponent("operator-token")
@@ -70,6 +71,12 @@ struct DemoAuthority {
                 "  Its operator token is in \(operatorTokenFile.path); sample access keys in \(directory.appendingPathComponent("sample-access-keys.txt").path).",
             ]
         )
+    }
+
+    /// What the registry's composition root takes of it; the registry's demo files go in `registryDirectory`.
+    func context(registryDirectory: URL) -> RegistryApplicationContext.Demo {
+        RegistryApplicationContext.Demo(service: service, url: url, organizationToken: organizationToken, organization: Self.organization,
+                                        publicKeys: publicKeys, directory: registryDirectory, notes: notes)
     }
 
     /// Writes a secret file readable by its owner only.

@@ -29,6 +29,12 @@ public struct KeywardCommand: AsyncParsableCommand {
         } catch let failure as CommandFailure {
             Console.error(failure.message)
             return failure.exitCode
+        } catch let error as SettingError {
+            Console.error("error: \(error.flag): \(error.message)")
+            return 2
+        } catch let error as StartupFailure {
+            Console.error("error: \(error.message)")
+            return 1
         } catch {
             let status = exitCode(for: error)
             let message = fullMessage(for: error)

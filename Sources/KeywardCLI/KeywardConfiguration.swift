@@ -1,6 +1,7 @@
 import ArgumentParser
 import Configuration
 import Foundation
+import KeywardHTTP
 import SystemPackage
 
 /// Where a setting comes from, first match wins: the command's flags, then `KEYWARD_*` environment variables, then
@@ -10,7 +11,7 @@ struct KeywardConfiguration: Sendable {
     let reader: ConfigReader
 
     /// Environment variables whose values are secrets: never printed by the configuration's access reports.
-    static let secretVariables: Set<String> = ["KEYWARD_SYNC_TOKEN", "KEYWARD_ADMIN_PASSWORD", "KEYWARD_METRICS_TOKEN"]
+    static let secretVariables: Set<String> = ["KEYWARD_ORGANIZATION_TOKEN", "KEYWARD_SYNC_TOKEN", "KEYWARD_ADMIN_PASSWORD", "KEYWARD_METRICS_TOKEN"]
 
     static func load(flags: [AbsoluteConfigKey: String], file: String?,
                      environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> KeywardConfiguration {
@@ -34,37 +35,13 @@ struct KeywardConfiguration: Sendable {
         return KeywardConfiguration(reader: ConfigReader(providers: providers))
     }
 
-    /// A text setting; blank counts as unset.
-    func string(_ key: ConfigKey, secret: Bool = false) -> String? {
-        guard let value = reader.string(forKey: key, isSecret: secret)?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
-            return nil
-        }
-        return value
-    }
+    /// The same settings, with their checked accessors.
+    var settings: Settings { Settings(reader: reader) }
 
-    /// A list: a JSON array in the file, comma separated in the environment.
-    func strings(_ key: ConfigKey) -> [String] {
-        (reader.stringArray(forKey: key) ?? []).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
-
-    /// A yes/no setting: `true`/`false` (also `1`/`0`, `yes`/`no`) in the environment, a boolean in the file.
-    func bool(_ key: ConfigKey, name: String) throws -> Bool? {
-        if let value = reader.bool(forKey: key) { return value }
-        guard let text = string(key) else { return nil }
-        switch text.lowercased() {
-        case "true", "1", "yes", "on": return true
-        case "false", "0", "no", "off": return false
-        default: throw CommandFailure.badInput(name, "\"\(text)\" is not true or false.")
-        }
-    }
-
-    /// A whole number: a number in the file, digits in the flags and the environment.
-    func int(_ key: ConfigKey, name: String) throws -> Int? {
-        if let value = reader.int(forKey: key) { return value }
-        guard let text = string(key) else { return nil }
-        guard let value = Int(text) else { throw CommandFailure.badInput(name, "\"\(text)\" is not a whole number.") }
-        return value
-    }
+    func string(_ key: ConfigKey, secret: Bool = false) -> String? { settings.string(key, secret: secret) }
+    func strings(_ key: ConfigKey) -> [String] { settings.strings(key) }
+    func bool(_ key: ConfigKey, name: String) throws -> Bool? { try settings.bool(key, name: name) }
+    func int(_ key: ConfigKey, name: String) throws -> Int? { try settings.int(key, name: name) }
 }
 
 extension Dictionary where Key == AbsoluteConfigKey, Value == String {

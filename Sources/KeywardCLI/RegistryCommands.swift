@@ -11,24 +11,6 @@ import KeywardRegistryHTTP
 import KeywardStore
 import Logging
 
-extension RegistrySetup {
-    /// The registry over the data directory's store; the installation must exist (made by the first `keyward serve`).
-    func openRegistry(http: HTTPClient) async throws -> Registry {
-        let store = try await openStore(logger: Logger(label: "keyward"))
-        guard let installation = try await store.installation() else {
-            await store.database.close()
-            throw CommandFailure.failed("\(directory.path) holds no installation yet. Start it once with: keyward serve --data-dir \(directory.path) --organization ID --legal-name NAME")
-        }
-        do {
-            let connection = Registry.connection(configured: try configuredAuthority(http: http), saved: try await store.settings(), http: http)
-            return Registry(store: store, installation: installation, trust: try loadTrust(), catalog: try Catalog.shipped(), connection: connection)
-        } catch {
-            await store.database.close()
-            throw error
-        }
-    }
-}
-
 /// Runs `body` with the registry open, closing it after, and turns refusals into exit statuses.
 func withRegistry(_ options: RegistryOptions, _ body: (Registry) async throws -> Void) async throws {
     try await withAuthorityHTTP { http in

@@ -35,21 +35,3 @@ extension AuditQuery {
         return AuditQuery(actor: filter("actor"), action: filter("action"), target: filter("target"), beforeID: beforeID, limit: limit)
     }
 }
-
-/// A Keyward service's application: `router` on `host:port` within `limits`, with the database closed after the
-/// server on shutdown.
-public func buildKeywardApplication<Context: RequestContext>(
-    router: Router<Context>, database: KeywardDatabase, serverName: String, host: String, port: Int, limits: ConnectionLimits = .init(),
-    logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void
-) -> some ApplicationProtocol where Context: InitializableFromSource<ApplicationRequestContextSource> {
-    var app = Application(
-        router: router,
-        server: limits.server,
-        configuration: .init(address: .hostname(host, port: port), serverName: serverName,
-                             availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections)),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
-        logger: logger
-    )
-    app.addServices(DatabaseService(database: database))
-    return app
-}

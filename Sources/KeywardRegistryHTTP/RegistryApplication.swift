@@ -1,3 +1,5 @@
+import AsyncHTTPClient
+import Configuration
 import Foundation
 import Hummingbird
 import KeywardDomain
@@ -6,6 +8,7 @@ import KeywardRegistry
 import KeywardStore
 import Logging
 import Prometheus
+import ServiceLifecycle
 
 /// Everything the registry's HTTP service runs on, made once at start.
 public struct RegistryDependencies: Sendable {
@@ -42,4 +45,270 @@ public func buildRegistryApplication(
 ) -> some ApplicationProtocol {
     buildKeywardApplication(router: buildRegistryRouter(dependencies), database: dependencies.registry.store.database,
                             serverName: "keyward", host: host, port: port, limits: limits, logger: logger, onServerRunning: onServerRunning)
+}
+
+/// Where a registry's data is and which authority keys it trusts, read from its settings (`dataDir`, `database`,
+/// `trust.keys`, `trust.files`, `authority.url`, `organizationToken`, `organizationTokenFile`). `keyward serve` and the CLI's other
+/// commands open the registry through it.
+public struct RegistrySetup: Sendable {
+    public let settings: Settings
+    public let directory: URL
+    public let database: String?
+    public let trustKeys: [String]
+    public let trustFiles: [String]
+
+    public init(settings: Settings, trustKeys: [String] = [], trustFiles: [String] = []) {
+        self.settings = settings
+        self.directory = URL(fileURLWithPath: settings.string("dataDir") ?? "./keyward-data", isDirectory: true)
+        self.database = settings.string("database")
+        self.trustKeys = trustKeys + settings.strings("trust.keys")
+        self.trustFiles = trustFiles + settings.strings("trust.files")
+    }
+
+    private var databasePath: String { database ?? directory.appendingPathComponent("registry.sqlite").path }
+
+    /// Whether the database is SQLite and its file does not exist yet: a first start, told before anything is written.
+    public var isFirstStartOnSQLite: Bool {
+        guard case .sqliteFile(let path)? = try? DatabaseLocation.parse(databasePath) else { return false }
+        return !FileManager.default.fileExists(atPath: path)
+    }
+
+    /// Trusted keys given once are kept here, so later starts need no flags.
+    public var trustFileInDirectory: URL { directory.appendingPathComponent("trusted-keys.txt") }
+
+    /// The store, opened and migrated, in a data directory only this account may read.
+    public func openStore(logger: Logger) async throws -> RegistryStore {
+        DataDirectoryPermissions.restrictNewFiles()
+        let location: DatabaseLocation
+        do {
+            location = try DatabaseLocation.parse(databasePath)
+        } catch {
+            throw SettingError("--database", error.message)
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        for warning in DataDirectoryPermissions.tighten(directory) { logger.warning("\(warning)") }
+        do {
+            return RegistryStore(database: try await KeywardDatabase.open(location, migrating: Schema.registry, logger: logger))
+        } catch let error as StoreError {
+            throw StartupFailure(error.message)
+        }
+    }
+
+    /// The trusted keys: the settings' keys and files, and the data directory's trust file, which new keys are added to.
+    public func loadTrust(extra: [AuthorityPublicKey] = []) throws -> TrustStore {
+        var files = trustFiles
+        if FileManager.default.fileExists(atPath: trustFileInDirectory.path) { files.append(trustFileInDirectory.path) }
+        var trust: TrustStore
+        do {
+            trust = try TrustConfiguration.load(keys: trustKeys, files: files)
+        } catch {
+            throw SettingError("--trust-key", error.message)
+        }
+        for key in extra { trust.trust(key) }
+        let known = (try? TrustStore.parse(String(contentsOf: trustFileInDirectory, encoding: .utf8))) ?? []
+        let new = trust.all.filter { !known.contains($0) }
+        if !new.isEmpty {
+            let lines = new.map { "\($0.hex)  # kid \($0.kid)" }.joined(separator: "\n") + "\n"
+            if let handle = FileHandle(forWritingAtPath: trustFileInDirectory.path) {
+                handle.seekToEndOfFile()
+                handle.write(Data(lines.utf8))
+                try? handle.close()
+            } else {
+                try ("# Authority public keys this registry trusts, one per line.\n" + lines).write(to: trustFileInDirectory, atomically: true, encoding: .utf8)
+            }
+        }
+        return trust
+    }
+
+    /// The authority from the settings (`authority.url` with `organizationTokenFile` or `organizationToken`), if they
+    /// name one. `sync.tokenFile` and `sync.token` (`--sync-token-file`, `KEYWARD_SYNC_TOKEN`) are the old names,
+    /// accepted until the next release.
+    public func configuredAuthority(http: HTTPClient) throws -> AuthorityClient? {
+        guard let url = settings.string("authority.url") else { return nil }
+        let given = try settings.secret(file: "organizationTokenFile", flag: "--organization-token-file", value: "organizationToken")
+        guard let token = try given ?? settings.secret(file: "sync.tokenFile", flag: "--sync-token-file", value: "sync.token") else {
+            throw SettingError("--organization-token-file",
+                               "the authority URL \(url) is set, but no organization token: give --organization-token-file FILE or KEYWARD_ORGANIZATION_TOKEN.")
+        }
+        return AuthorityClient(baseURL: url, token: token, http: http)
+    }
+
+    /// The registry of an existing installation, for the CLI's commands; refuses a data directory that holds none.
+    public func openRegistry(http: HTTPClient, logger: Logger = Logger(label: "keyward")) async throws -> Registry {
+        let store = try await openStore(logger: logger)
+        guard let installation = try await store.installation() else {
+            await store.database.close()
+            throw StartupFailure("\(directory.path) holds no installation yet. Start it once with: keyward serve --data-dir \(directory.path) --organization ID --legal-name NAME")
+        }
+        do {
+            let connection = Registry.connection(configured: try configuredAuthority(http: http), saved: try await store.settings(), http: http)
+            return Registry(store: store, installation: installation, trust: try loadTrust(), catalog: try Catalog.shipped(), connection: connection)
+        } catch {
+            await store.database.close()
+            throw error
+        }
+    }
+}
+
+/// What the caller of ``buildRegistryApplication(reader:context:)`` gives beside the settings: the process's
+/// pieces (HTTP client, logger, metrics) and, for `keyward serve --demo`, a demo authority to run and trust.
+public struct RegistryApplicationContext: Sendable {
+    /// A demo authority running beside the registry.
+    public struct Demo: Sendable {
+        public var service: any Service
+        public var url: String
+        public var organizationToken: String
+        public var organization: Organization
+        public var publicKeys: [AuthorityPublicKey]
+        /// Where the demo keeps the administrator's password, shown on every start.
+        public var directory: URL
+        public var notes: [String]
+
+        public init(service: any Service, url: String, organizationToken: String, organization: Organization, publicKeys: [AuthorityPublicKey],
+                    directory: URL, notes: [String]) {
+            self.service = service
+            self.url = url
+            self.organizationToken = organizationToken
+            self.organization = organization
+            self.publicKeys = publicKeys
+            self.directory = directory
+            self.notes = notes
+        }
+    }
+
+    public var http: HTTPClient
+    public var logger: Logger
+    public var metrics: PrometheusCollectorRegistry
+    /// Trusted keys given on the command line, added to the settings' `trust.keys` and `trust.files`.
+    public var trustKeys: [String]
+    public var trustFiles: [String]
+    public var demo: Demo?
+    /// The registry's clock, and how its daily synchronization waits: the wall clock unless a test moves its own.
+    public var now: @Sendable () -> Date = Date.init
+    public var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    /// Called once the server listens, with its port and the lines to show (address, first password, demo notes).
+    public var onServerRunning: @Sendable (_ port: Int, _ lines: [String]) async -> Void
+
+    public init(http: HTTPClient, logger: Logger, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), trustKeys: [String] = [],
+                trustFiles: [String] = [], demo: Demo? = nil, onServerRunning: @escaping @Sendable (_ port: Int, _ lines: [String]) async -> Void = { _, _ in }) {
+        self.http = http
+        self.logger = logger
+        self.metrics = metrics
+        self.trustKeys = trustKeys
+        self.trustFiles = trustFiles
+        self.demo = demo
+        self.onServerRunning = onServerRunning
+    }
+}
+
+/// The registry, made from its settings: the composition root `keyward serve` and the tests share.
+///
+/// Checks every setting before anything is written (a bad value, a port in use, a first start without its
+/// organization), then opens and migrates the store, makes the installation and the built-in administrator at first
+/// start, loads the trusted keys and the authority connection, and wires the services: the database first, the demo
+/// authority, the daily synchronization, the session sweeper and (on PostgreSQL) the access watcher, then the server.
+/// Settings: `host`, `port`, `dataDir`, `database`, `trust.*`, `organization`, `legalName`, `environment`,
+/// `authority.url`, `organizationToken(File)`, `sync.autoActivate`, `sync.at`, `secureCookies`, `http.*`, `metrics.token(File)`,
+/// `admin.password`.
+public func buildRegistryApplication(reader: ConfigReader, context: RegistryApplicationContext) async throws -> some ApplicationProtocol {
+    let settings = Settings(reader: reader)
+    let setup = RegistrySetup(settings: settings, trustKeys: context.trustKeys, trustFiles: context.trustFiles)
+    let logger = context.logger
+    let limits = try settings.connectionLimits()
+    let metricsToken = try settings.metricsToken()
+    let cookieText = settings.string("secureCookies") ?? SecureCookies.auto.rawValue
+    guard let cookies = SecureCookies(rawValue: cookieText) else {
+        throw SettingError("--secure-cookies", "\"\(cookieText)\" is not auto, always or never.")
+    }
+    let listening = try settings.listening(serverName: "keyward", defaultPort: 8080, limits: limits)
+    // Before anything is written: a port in use refuses the start with one sentence, and leaves no database behind.
+    try ListeningAddress.checkFree(host: listening.host, port: listening.port, flag: "--port (KEYWARD_PORT)")
+    var firstStart = FirstStart.Organization(id: settings.string("organization"), legalName: settings.string("legalName"), environment: nil)
+    if let text = settings.string("environment") {
+        guard let value = InstallationEnvironment(rawValue: text) else {
+            throw SettingError("--environment", "\"\(text)\" is not an environment: use production or test.")
+        }
+        firstStart.environment = value
+    }
+    var configured = try setup.configuredAuthority(http: context.http)
+    if let demo = context.demo {
+        firstStart.id = firstStart.id ?? demo.organization.id
+        firstStart.legalName = firstStart.legalName ?? demo.organization.legalName
+        configured = AuthorityClient(baseURL: demo.url, token: demo.organizationToken, http: context.http)
+    }
+    let syncAt = settings.string("sync.at") ?? "02:00"
+    guard let minute = SyncSchedule.minuteOfDay(syncAt) else {
+        throw SettingError("--sync-at", "\"\(syncAt)\" is not a time: use HH:MM, 24-hour, UTC, e.g. 02:00.")
+    }
+    let autoActivate = try settings.bool("sync.autoActivate", name: "--sync-auto-activate") ?? true
+    // Checked before anything is written: a refused password leaves no installation behind.
+    let givenAdminPassword = settings.string("admin.password", secret: true)
+    if let givenAdminPassword, (try? UserRules.password(givenAdminPassword)) == nil {
+        throw SettingError("KEYWARD_ADMIN_PASSWORD", "use at least 12 characters and at most 72 bytes (72 letters without accents, fewer with).")
+    }
+    // A first start on SQLite (no database file yet) needs the organization: refused before the file is made.
+    if setup.isFirstStartOnSQLite { try checkFirstStart(firstStart) }
+
+    let store = try await setup.openStore(logger: logger)
+    let installation: RegistryInstallation
+    let adminPassword: String?
+    let trust: TrustStore
+    let connection: AuthorityConnection
+    do {
+        do {
+            installation = try await FirstStart.installation(store: store, organization: firstStart)
+        } catch let error as RegistryError {
+            try checkFirstStart(firstStart)
+            throw error
+        }
+        adminPassword = try await FirstStart.administrator(store: store, password: givenAdminPassword, demoDirectory: context.demo?.directory)
+        trust = try setup.loadTrust(extra: context.demo?.publicKeys ?? [])
+        connection = Registry.connection(configured: configured, saved: try await store.settings(), http: context.http)
+    } catch {
+        await store.database.close()
+        throw error
+    }
+    if trust.isEmpty {
+        logger.warning("no trusted authority key: every key will be refused as UNKNOWN_SIGNING_KEY; pass --trust-key or --trust-file")
+    }
+    let registry = Registry(store: store, installation: installation, trust: trust, catalog: try Catalog.shipped(), connection: connection,
+                            now: context.now)
+    let synchronizer = Synchronizer(registry: registry, autoActivate: autoActivate)
+    // Always planned: an authority set later on the settings page is synchronized with from the next run.
+    let scheduler = SyncScheduler(synchronizer: synchronizer, schedule: SyncSchedule(minuteOfDay: minute), logger: logger, sleep: context.sleep)
+    let dependencies: RegistryDependencies
+    do {
+        dependencies = try await RegistryDependencies(registry: registry, metrics: context.metrics, synchronizer: synchronizer, scheduler: scheduler,
+                                                      metricsToken: metricsToken, secureCookies: cookies)
+    } catch {
+        await store.database.close()
+        throw error
+    }
+    var services: [any Service] = []
+    if let demo = context.demo { services.append(demo.service) }
+    services.append(scheduler)
+    services.append(SessionSweeper(registry: registry, logger: logger))
+    if store.database.kind == .postgres { services.append(AccessWatcher(registry: registry, logger: logger)) }
+    let host = listening.host
+    let notes = context.demo?.notes ?? []
+    let onServerRunning = context.onServerRunning
+    return buildKeywardApplication(router: buildRegistryRouter(dependencies), database: store.database, configuration: listening.configuration,
+                                   limits: limits, services: services, logger: logger) { port in
+        var lines = ["Keyward registry listening on http://\(host):\(port) (installation \(installation.installationId), \(installation.organization.id), \(installation.environment.rawValue))"]
+        if let adminPassword { lines.append("Administrator: login admin, password \(adminPassword)") }
+        lines += notes
+        await onServerRunning(port, lines)
+    }
+}
+
+/// A first start's organization, refused with the flag to give.
+private func checkFirstStart(_ organization: FirstStart.Organization) throws {
+    do {
+        try organization.check()
+    } catch {
+        if case .invalid(let problem) = error {
+            throw SettingError(problem.field == "organization" ? "--organization" : "--legal-name", problem.message)
+        }
+        throw error
+    }
 }

@@ -35,6 +35,19 @@ public final class KeywardDatabase: Sendable {
         }
     }
 
+    /// Opens the database at `location` and brings its schema up to date with `migrations`, so an unmigrated
+    /// database value never exists. A migration that fails closes it again and throws its `StoreError`.
+    public static func open(_ location: DatabaseLocation, migrating migrations: [Migration], logger: Logger) async throws -> KeywardDatabase {
+        let database = try await open(location, logger: logger)
+        do {
+            try await Migrator(migrations).migrate(database, logger: logger)
+        } catch {
+            await database.close()
+            throw error
+        }
+        return database
+    }
+
     /// Runs `body` on a connection outside any explicit transaction: for reads.
     public func read<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await backend.withReader(body)

@@ -77,6 +77,41 @@ public func withFreshDatabase<T>(
     }
 }
 
+/// A fresh, empty database on `backend` named as a `database` setting names it (a file path, or a postgres:// URL
+/// with its password), for tests that start a whole service from its settings; removed after `body`.
+public func withFreshDatabaseSetting<T>(_ backend: Backend, _ body: (_ setting: String) async throws -> T) async throws -> T {
+    switch backend {
+    case .sqliteMemory:
+        return try await body(":memory:")
+    case .sqliteFile:
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return try await body(directory.appendingPathComponent("store.sqlite").path)
+    case .postgres:
+        let admin = try DatabaseLocation.parse(Backend.postgresURL!)
+        let name = "kwtest_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        let adminDatabase = try await KeywardDatabase.open(admin, logger: testLogger)
+        try await adminDatabase.read { try await $0.raw("CREATE DATABASE \(unsafeRaw: String(name))").run() }
+        await adminDatabase.close()
+        guard var components = URLComponents(string: Backend.postgresURL!) else { preconditionFailure("KEYWARD_TEST_POSTGRES_URL is not a URL") }
+        components.path = "/" + name
+        let drop: @Sendable () async throws -> Void = {
+            let adminDatabase = try await KeywardDatabase.open(admin, logger: testLogger)
+            try await adminDatabase.read { try await $0.raw("DROP DATABASE IF EXISTS \(unsafeRaw: String(name)) WITH (FORCE)").run() }
+            await adminDatabase.close()
+        }
+        do {
+            let result = try await body(components.string!)
+            try await drop()
+            return result
+        } catch {
+            try? await drop()
+            throw error
+        }
+    }
+}
+
 private actor OpenedDatabases {
     var databases: [KeywardDatabase] = []
     func add(_ database: KeywardDatabase) { databases.append(database) }

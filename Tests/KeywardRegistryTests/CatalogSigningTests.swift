@@ -56,9 +56,10 @@ import Testing
         }
     }
 
-    @Test func theAuthoritysSignedCatalogIsTakenAndAForgedOneLeavesTheCatalogInUse() async throws {
+    @Test(arguments: Backend.services)
+    func theAuthoritysSignedCatalogIsTakenAndAForgedOneLeavesTheCatalogInUse(backend: Backend) async throws {
         try await SynchronizationTests.withAuthority { authority, url, token in
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
+            try await RegistryHarness.run(backend, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
                                           trusting: authority.keyring.publicKeys) { harness in
                 let client = AuthorityClient(baseURL: url, token: token, http: .forTests)
                 #expect(try await client.catalog(trust: harness.registry.trust) == authority.catalog)

@@ -15,13 +15,13 @@ import Testing
     static let spec = SynchronizationTests.spec
 
     /// A registry connected to a real authority, with one key issued for each ID # and pasted under it (manual keys).
-    static func withPastedKeys(_ idNumbers: [String],
+    static func withPastedKeys(_ idNumbers: [String], backend: Backend,
                                _ body: @escaping @Sendable (Authority, RegistryHarness, [IssuedKeyRecord]) async throws -> Void) async throws {
         try await SynchronizationTests.withAuthority { authority, url, token in
             var keys: [IssuedKeyRecord] = []
             for _ in idNumbers { keys.append(try await authority.issue(Self.spec, organizationId: "acme", actor: "test")) }
             let issued = keys
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
+            try await RegistryHarness.run(backend, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
                                           trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
                 for (id, key) in zip(idNumbers, issued) { try await harness.registry.register(idNumber: id, accessKey: key.accessKey, actor: "test") }
@@ -30,8 +30,9 @@ import Testing
         }
     }
 
-    @Test func pastedKeysTheVendorSwitchesOrRevokesAreRevokedAtTheNextSynchronization() async throws {
-        try await Self.withPastedKeys(["Engineering", "SOX"]) { authority, harness, keys in
+    @Test(arguments: Backend.services)
+    func pastedKeysTheVendorSwitchesOrRevokesAreRevokedAtTheNextSynchronization(backend: Backend) async throws {
+        try await Self.withPastedKeys(["Engineering", "SOX"], backend: backend) { authority, harness, keys in
             do {
                 let switched = keys[0], cancelled = keys[1]
                 _ = try await harness.registry.activateOnline(actor: "test")
@@ -53,8 +54,9 @@ import Testing
         }
     }
 
-    @Test func anInstallationThatNeverSynchronizesLearnsOfARevocationFromItsCertificate() async throws {
-        try await Self.withPastedKeys(["Kept", "Online", "Offline"]) { authority, harness, keys in
+    @Test(arguments: Backend.services)
+    func anInstallationThatNeverSynchronizesLearnsOfARevocationFromItsCertificate(backend: Backend) async throws {
+        try await Self.withPastedKeys(["Kept", "Online", "Offline"], backend: backend) { authority, harness, keys in
             do {
                 let kept = keys[0], online = keys[1], offline = keys[2]
                 _ = try await harness.registry.activateOnline(actor: "test")
@@ -85,8 +87,9 @@ import Testing
         }
     }
 
-    @Test func theActivationPageWarnsInsteadOfCelebratingWhenKeysWereLeftOut() async throws {
-        try await Self.withPastedKeys(["Kept", "Gone"]) { authority, harness, keys in
+    @Test(arguments: Backend.services)
+    func theActivationPageWarnsInsteadOfCelebratingWhenKeysWereLeftOut(backend: Backend) async throws {
+        try await Self.withPastedKeys(["Kept", "Gone"], backend: backend) { authority, harness, keys in
             do {
                 let gone = keys[1]
                 _ = try await authority.revoke(gone.license.serial, reason: "contract ended", actor: "test")
@@ -109,13 +112,14 @@ import Testing
 
 /// A synchronization that brought keys but could not activate is shown as a warning that says what to do.
 @Suite struct PartialOutcomeTests {
-    @Test func aSynchronizationWhoseActivationWasRefusedIsAWarningNotASuccess() async throws {
+    @Test(arguments: Backend.services)
+    func aSynchronizationWhoseActivationWasRefusedIsAWarningNotASuccess(backend: Backend) async throws {
         try await SynchronizationTests.withAuthority { authority, url, token in
             let key = try await authority.issue(SynchronizationTests.spec, organizationId: "acme", actor: "test")
             // Another installation of acme is production: this one's activation is refused (PRODUCTION_EXISTS).
             _ = try await authority.activate(ActivationRequestFile(organizationId: "acme", installationId: "inst-other", environment: .production,
                                                                    serials: [key.license.serial], promote: false), actor: "test")
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
+            try await RegistryHarness.run(backend, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
                                           trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
                 let run = try await Synchronizer(registry: harness.registry).run(trigger: .manual, actor: "user:admin")

@@ -34,11 +34,12 @@ import Testing
     static let spec = LicenseKeySpecification(profile: .staff, useType: .floating, users: 5, purchaseType: .rental, components: ["DOC"],
                                               expiresAt: Date().addingTimeInterval(200 * 86_400))
 
-    @Test func addsRenewsRevokesAndNeverTouchesManualKeys() async throws {
+    @Test(arguments: Backend.services)
+    func addsRenewsRevokesAndNeverTouchesManualKeys(backend: Backend) async throws {
         try await Self.withAuthority { authority, url, token in
             let first = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
             let second = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests), trusting: authority.keyring.publicKeys) { harness in
+            try await RegistryHarness.run(backend, authority: AuthorityClient(baseURL: url, token: token, http: .forTests), trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
                 // The customer pasted the first key by hand before synchronizing: it stays theirs. Its ID # happens to be
                 // the second key's serial, which synchronized keys are filed under: the second gets another ID #.
@@ -78,14 +79,15 @@ import Testing
         }
     }
 
-    @Test func theRegistryTakesTheAuthoritysCatalogAndKeepsIt() async throws {
+    @Test(arguments: Backend.services)
+    func theRegistryTakesTheAuthoritysCatalogAndKeepsIt(backend: Backend) async throws {
         var catalog = try Catalog.shipped()
         catalog.version = "2027.01"
         catalog.components.append(Catalog.Component(code: "LAB", name: "Laboratory", menus: [Catalog.Menu(code: "LB001", name: "Samples", profile: .view)]))
         try await Self.withAuthority(catalog: catalog) { authority, url, token in
             let spec = LicenseKeySpecification(profile: .staff, useType: .nominative, users: 5, purchaseType: .sale, components: ["LAB"])
             _ = try await authority.issue(spec, organizationId: "acme", actor: "test")
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests), trusting: authority.keyring.publicKeys) { harness in
+            try await RegistryHarness.run(backend, authority: AuthorityClient(baseURL: url, token: token, http: .forTests), trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
                 #expect(harness.registry.catalog.component("LAB") == nil, "the shipped catalog has no LAB")
                 #expect(try await Synchronizer(registry: harness.registry).run(trigger: .manual, actor: "test").outcome == .succeeded)
@@ -105,8 +107,9 @@ import Testing
         }
     }
 
-    @Test func theScheduleIsShownWhenThereIsOne() async throws {
-        try await RegistryHarness.run(.sqliteFile) { harness in
+    @Test(arguments: Backend.services)
+    func theScheduleIsShownWhenThereIsOne(backend: Backend) async throws {
+        try await RegistryHarness.run(backend) { harness in
             try await harness.withAPI { api in
                 let none = try await api.call(.get, "/api/v1/license-keys/synchronizations/schedule").json
                 #expect(none["enabled"] as? Bool == false)
@@ -116,10 +119,11 @@ import Testing
         }
     }
 
-    @Test func activatesByItselfWhenKeysChanged() async throws {
+    @Test(arguments: Backend.services)
+    func activatesByItselfWhenKeysChanged(backend: Backend) async throws {
         try await Self.withAuthority { authority, url, token in
             _ = try await authority.issue(Self.spec, organizationId: "acme", actor: "test")
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: token, http: .forTests), trusting: authority.keyring.publicKeys) { harness in
+            try await RegistryHarness.run(backend, authority: AuthorityClient(baseURL: url, token: token, http: .forTests), trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
                 let run = try await Synchronizer(registry: harness.registry).run(trigger: .manual, actor: "user:admin")
                 #expect(run.activationError == nil)
@@ -155,13 +159,14 @@ import Testing
         String(decoding: try! JSONEncoder().encode(envelope.signed(with: key)), as: UTF8.self)
     }
 
-    @Test func everyFaultLeavesTheKeysAsTheyWereAndIsRecorded() async throws {
+    @Test(arguments: Backend.services)
+    func everyFaultLeavesTheKeysAsTheyWereAndIsRecorded(backend: Backend) async throws {
         let scripted = ScriptedAuthority()
         let app = Application(router: scripted.router())
         try await app.test(.live) { client in
             let url = "http://127.0.0.1:\(client.port!)"
             let authorityKey = AuthoritySigningKey()
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: url, token: "kw_x", http: .forTests, timeout: .seconds(1), maximumFeedSize: 64 * 1024),
+            try await RegistryHarness.run(backend, authority: AuthorityClient(baseURL: url, token: "kw_x", http: .forTests, timeout: .seconds(1), maximumFeedSize: 64 * 1024),
                                           trusting: [authorityKey.publicKey]) { harness in
                 let acme = Organization(id: "acme", legalName: "ACME Industries Ltd.")
                 let goodKey = harness.accessKey(serial: "KW-SYNC-0001", signedWith: authorityKey)
@@ -206,7 +211,7 @@ import Testing
             }
         }
         // The authority is gone: connection refused.
-        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", http: .forTests, timeout: .seconds(2))) { harness in
+        try await RegistryHarness.run(backend, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", http: .forTests, timeout: .seconds(2))) { harness in
             let run = try await Synchronizer(registry: harness.registry).run(trigger: .manual, actor: "test")
             #expect(run.errorCode == "AUTHORITY_UNREACHABLE")
         }
@@ -241,12 +246,13 @@ import Testing
         }
     }
 
-    @Test func aSecondRunWhileOneIsUnderWayIsRefused() async throws {
+    @Test(arguments: Backend.services)
+    func aSecondRunWhileOneIsUnderWayIsRefused(backend: Backend) async throws {
         let scripted = ScriptedAuthority()
         scripted.answer.withLock { $0 = .init(status: .internalServerError, body: "slow", delay: .milliseconds(800)) }
         let app = Application(router: scripted.router())
         try await app.test(.live) { client in
-            try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:\(client.port!)", token: "kw_x", http: .forTests)) { harness in
+            try await RegistryHarness.run(backend, authority: AuthorityClient(baseURL: "http://127.0.0.1:\(client.port!)", token: "kw_x", http: .forTests)) { harness in
                 let synchronizer = Synchronizer(registry: harness.registry)
                 async let first: SynchronizationRun = synchronizer.run(trigger: .manual, actor: "a")
                 try await Task.sleep(for: .milliseconds(200))

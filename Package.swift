@@ -35,6 +35,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
+        // Tests only: reading the OpenAPI descriptions.
+        .package(url: "https://github.com/mattpolzin/OpenAPIKit.git", from: "6.4.0", traits: []),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     ],
     targets: [
         // The pure domain: key format, payloads, validation codes, seat arithmetic, the entitlement snapshot,
@@ -163,7 +166,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Shared by the test targets only: fresh databases on every backend, a hand-moved clock.
-        .target(name: "KeywardTestSupport", dependencies: ["KeywardStore", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], swiftSettings: swiftSettings),
+        .target(
+            name: "KeywardTestSupport",
+            dependencies: [
+                "KeywardStore", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "OpenAPIKit", package: "OpenAPIKit"), .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "keyward",
             dependencies: ["KeywardCLI"],
@@ -187,7 +198,7 @@ let package = Package(
         // Runs the real `keyward` binary, so it depends on the executable to have it built.
         .testTarget(
             name: "KeywardCLITests",
-            dependencies: ["KeywardCLI", "keyward", "KeywardDomain", "KeywardAuthority", "KeywardStore", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: ["KeywardCLI", "keyward", "KeywardDomain", "KeywardAuthority", "KeywardStore", "KeywardTestSupport", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: swiftSettings
         ),
     ]

@@ -140,31 +140,13 @@ public final class TestClock: Sendable {
     }
 }
 
-/// A temporary directory, removed when `body` ends.
-public func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async rethrows -> T {
+/// A temporary directory, removed when `body` ends. `created: false` only names it, for a command that must make
+/// it itself (its permissions are then the command's).
+public func withTemporaryDirectory<T>(created: Bool = true, _ body: (URL) async throws -> T) async rethrows -> T {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-test-\(UUID().uuidString)", isDirectory: true)
-    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    if created { try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) }
     defer { try? FileManager.default.removeItem(at: url) }
     return try await body(url)
-}
-
-/// `METHOD /path/{param}` for every operation under `paths:` of an OpenAPI description.
-public func describedOperations(_ yaml: String) -> Set<String> {
-    var operations: Set<String> = []
-    var path: String?
-    var inPaths = false
-    for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
-        if line == "paths:" { inPaths = true; continue }
-        if inPaths, let first = line.first, first != " ", first != "#" { inPaths = false }
-        guard inPaths else { continue }
-        if line.hasPrefix("  /"), line.hasSuffix(":") {
-            path = String(line.dropFirst(2).dropLast())
-        } else if line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":"), let path {
-            let key = line.trimmingCharacters(in: .whitespaces).dropLast()
-            if ["get", "post", "put", "patch", "delete", "head"].contains(String(key)) { operations.insert("\(key.uppercased()) \(path)") }
-        }
-    }
-    return operations
 }
 
 /// A router path such as `/v1/organizations/:id` written as OpenAPI does, `/v1/organizations/{id}`.

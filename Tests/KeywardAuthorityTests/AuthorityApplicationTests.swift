@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func aDataDirectoryWithoutSigningKeysIsRefusedInOneSentence() async throws {
-        try await withTemporaryDirectory { directory in
+        await withTemporaryDirectory { directory in
             let database = directory.appendingPathComponent("authority.sqlite").path
             await #expect(throws: StartupFailure.self) {
                 _ = try await buildAuthorityApplication(reader: Self.settings(directory: directory, database: database), logger: testLogger)

@@ -42,7 +42,7 @@ struct AuthorityHarness: Sendable {
     /// Runs `body` against the router, in process.
     func withAPI(_ body: @escaping @Sendable (API) async throws -> Void) async throws {
         let app = Application(router: buildAuthorityRouter(AuthorityDependencies(authority: authority, metrics: PrometheusCollectorRegistry())))
-        try await app.test(.router) { client in try await body(API(client: client, operatorToken: operatorToken)) }
+        try await app.test(.router) { client in try await body(API(client: client, token: operatorToken, labelsJSON: true)) }
     }
 
     /// A token for organization `id`.
@@ -52,43 +52,17 @@ struct AuthorityHarness: Sendable {
 
     /// Counts of everything the authority stores, to prove a refused request wrote nothing.
     func fingerprint() async throws -> [String: Int] {
-        try await store.database.read { sql in
-            var counts: [String: Int] = [:]
-            for table in ["organizations", "agreements", "license_keys", "installations", "environment_changes", "api_tokens", "audit_events"] {
-                counts[table] = try await sql.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()!.decode(column: "n", as: Int.self)
-            }
-            counts["revisions"] = try await sql.raw("SELECT CAST(COALESCE(SUM(revision), 0) AS BIGINT) AS n FROM organizations").first()!.decode(column: "n", as: Int.self)
-            counts["revoked"] = try await sql.raw("SELECT COUNT(*) AS n FROM license_keys WHERE revoked_at IS NOT NULL").first()!.decode(column: "n", as: Int.self)
-            return counts
-        }
+        try await KeywardTestSupport.fingerprint(
+            store.database, tables: ["organizations", "agreements", "license_keys", "installations", "environment_changes", "api_tokens", "audit_events"],
+            extra: ["revisions": "SELECT CAST(COALESCE(SUM(revision), 0) AS BIGINT) AS n FROM organizations",
+                    "revoked": "SELECT COUNT(*) AS n FROM license_keys WHERE revoked_at IS NOT NULL"])
     }
 }
 
-/// A thin JSON client over HummingbirdTesting's.
-struct API: Sendable {
-    let client: any TestClientProtocol
-    let operatorToken: String
+/// The authority's tests call its API through the shared client, with the operator's token unless told otherwise.
+typealias API = TestAPI
 
-    struct Reply: @unchecked Sendable {  // `json` holds Foundation values read once, on the test's task only
-        let status: HTTPResponse.Status
-        let headers: HTTPFields
-        let body: Data
-
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
-        var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
-        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
-        var errorField: String? { ((json["error"] as? [String: Any])?["details"] as? [String: Any])?["field"] as? String }
-    }
-
-    /// Calls `path`; `token` defaults to the operator's, `.some(nil)` sends none.
-    func call(_ method: HTTPRequest.Method, _ path: String, token: String?? = .none, json: String? = nil, headers: HTTPFields = [:]) async throws -> Reply {
-        var headers = headers
-        if let token = token ?? operatorToken { headers[.authorization] = "Bearer \(token)" }
-        if json != nil { headers[.contentType] = "application/json" }
-        let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
-        return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
-    }
-
+extension TestAPI {
     func createOrganization(_ id: String, _ legalName: String = "ACME Industries Ltd.") async throws {
         let reply = try await call(.post, "/v1/organizations", json: #"{"id":"\#(id)","legalName":"\#(legalName)"}"#)
         #expect(reply.status == .created, "creating \(id): \(String(decoding: reply.body, as: UTF8.self))")

@@ -14,7 +14,7 @@ import Testing
         try await AuthorityHarness.run(.sqliteMemory) { harness in
             let router = buildAuthorityRouter(AuthorityDependencies(authority: harness.authority, metrics: PrometheusCollectorRegistry()))
             let routed = Set(router.routes.map { "\($0.method.rawValue) \(openAPIPath($0.path.description))" })
-            let described = describedOperations(Authority.openAPIDescription())
+            let described = try describedOperations(Authority.openAPIDescription())
             #expect(routed.count >= 26)
             #expect(routed.subtracting(described).isEmpty, "routes missing from openapi/authority.yaml: \(routed.subtracting(described).sorted())")
             #expect(described.subtracting(routed).isEmpty, "described but not routed: \(described.subtracting(routed).sorted())")

@@ -2,6 +2,7 @@ import Foundation
 import KeywardDomain
 import KeywardStore
 import Logging
+import KeywardTestSupport
 import Testing
 
 @Suite struct AuthorityCLITests {
@@ -26,8 +27,8 @@ import Testing
         #expect(created.status == 0, "\(created.stderr)")
     }
 
-    @Test func initPrintsTheKidAndPublicKeyAndRefusesToOverwrite() throws {
-        try withTemporaryDirectory { directory in
+    @Test func initPrintsTheKidAndPublicKeyAndRefusesToOverwrite() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             let first = try Keyward.run(["authority", "init", "--data-dir", directory.path, "--json"])
             #expect(first.status == 0)
             let json = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [String: String]
@@ -42,8 +43,8 @@ import Testing
         }
     }
 
-    @Test func rotationKeepsOldKeysInThePublicKeyList() throws {
-        try withTemporaryDirectory { directory in
+    @Test func rotationKeepsOldKeysInThePublicKeyList() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             let old = try Keyward.run(["authority", "init", "--data-dir", directory.path, "--json"]).stdout
             let new = try Keyward.run(["authority", "init", "--data-dir", directory.path, "--rotate", "--json"]).stdout
             let oldKey = try JSONSerialization.jsonObject(with: Data(old.utf8)) as! [String: String]
@@ -55,8 +56,8 @@ import Testing
         }
     }
 
-    @Test func issuesAKeyThatInspectsAsValid() throws {
-        try withTemporaryDirectory { directory in
+    @Test func issuesAKeyThatInspectsAsValid() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             try Self.initialize(directory)
             let issued = try Keyward.run(Self.issueArguments(directory) + ["--json"])
             #expect(issued.status == 0)
@@ -93,8 +94,8 @@ import Testing
         ("--use-type", "shared", "--use-type"),
         ("--purchase-type", "lease", "--purchase-type"),
     ])
-    func refusesBadInputWithStatusTwoNamingTheField(flag: String, value: String, named: String) throws {
-        try withTemporaryDirectory { directory in
+    func refusesBadInputWithStatusTwoNamingTheField(flag: String, value: String, named: String) async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             try Self.initialize(directory)
             let result = try Keyward.run(Self.issueArguments(directory, replacing: [flag: value]))
             #expect(result.status == 2)
@@ -103,8 +104,8 @@ import Testing
         }
     }
 
-    @Test func refusesAnExpiringPurchaseWithoutExpiry() throws {
-        try withTemporaryDirectory { directory in
+    @Test func refusesAnExpiringPurchaseWithoutExpiry() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             try Self.initialize(directory)
             for type in ["trial", "monthly", "rental"] {
                 let result = try Keyward.run(Self.issueArguments(directory, replacing: ["--purchase-type": type], removing: ["--expires"]))
@@ -116,8 +117,8 @@ import Testing
         }
     }
 
-    @Test func pastDatesAreAllowedWithAWarningAndMakeExpiredKeys() throws {
-        try withTemporaryDirectory { directory in
+    @Test func pastDatesAreAllowedWithAWarningAndMakeExpiredKeys() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             try Self.initialize(directory)
             let result = try Keyward.run(Self.issueArguments(directory, replacing: ["--valid-from": "2020-01-01", "--expires": "2021-01-01T00:00:00Z"]))
             #expect(result.status == 0)
@@ -132,7 +133,7 @@ import Testing
     /// Every key the authority signs is recorded first: an unknown organization is refused and nothing is signed; an
     /// issued key is in the authority's store, audited, and can be revoked there.
     @Test func issuingRecordsTheKeyAndRefusesAnUnknownOrganization() async throws {
-        try await withTemporaryDirectory { directory in
+        try await withTemporaryDirectory(created: false) { directory in
             try Keyward.run(["authority", "init", "--data-dir", directory.path])
             let unknown = try Keyward.run(Self.issueArguments(directory))
             #expect(unknown.status == 2)
@@ -158,8 +159,8 @@ import Testing
         }
     }
 
-    @Test func organizationsAreCreatedListedAndShown() throws {
-        try withTemporaryDirectory { directory in
+    @Test func organizationsAreCreatedListedAndShown() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             try Keyward.run(["authority", "init", "--data-dir", directory.path])
             #expect(try Keyward.run(["authority", "organization", "list", "--data-dir", directory.path]).stdout.contains("No organization yet"))
             try Self.initialize(directory)
@@ -175,8 +176,8 @@ import Testing
         }
     }
 
-    @Test func issueWithoutAKeyringExplainsHowToCreateOne() throws {
-        try withTemporaryDirectory { directory in
+    @Test func issueWithoutAKeyringExplainsHowToCreateOne() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             let result = try Keyward.run(Self.issueArguments(directory))
             #expect(result.status == 1)
             #expect(result.stderr.contains("keyward authority init"))

@@ -7,6 +7,7 @@ import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import Logging
+import KeywardTestSupport
 import Testing
 
 @Suite struct AuthorityServiceCLITests {
@@ -17,8 +18,8 @@ import Testing
         return (json["publicKey"]!, json["operatorToken"]!)
     }
 
-    @Test func initMakesAnOperatorTokenOnceAndRotationDoesNot() throws {
-        try withTemporaryDirectory { directory in
+    @Test func initMakesAnOperatorTokenOnceAndRotationDoesNot() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             let (_, token) = try Self.initAuthority(directory)
             #expect(token.hasPrefix("kw_"))
             let rotated = try Keyward.run(["authority", "init", "--data-dir", directory.path, "--rotate", "--json"])
@@ -30,8 +31,8 @@ import Testing
         }
     }
 
-    @Test func tokensAreMadeAndRevokedFromTheCommandLine() throws {
-        try withTemporaryDirectory { directory in
+    @Test func tokensAreMadeAndRevokedFromTheCommandLine() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             _ = try Self.initAuthority(directory)
             let noOrganization = try Keyward.run(["authority", "token", "create", "--data-dir", directory.path, "--organization", "acme"])
             #expect(noOrganization.status == 1)
@@ -128,8 +129,8 @@ import Testing
         #expect(certificate.serials == [serial])
     }
 
-    @Test func activatesOfflineFromARequestFile() throws {
-        try withTemporaryDirectory { directory in
+    @Test func activatesOfflineFromARequestFile() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             let (publicKey, _) = try Self.initAuthority(directory)
             // Set up an organization and a key through the library-free path: the API is covered elsewhere,
             // so here the request file refers to a key the authority does not know, then to none.

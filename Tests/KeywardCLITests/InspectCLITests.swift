@@ -1,11 +1,12 @@
 import Foundation
 import KeywardDomain
+import KeywardTestSupport
 import Testing
 
 @Suite struct InspectCLITests {
     /// An authority directory, its public key, and one key valid from 2026 to 2099 for `acme`.
-    static func withIssuedKey(_ body: (_ directory: URL, _ publicKey: String, _ accessKey: String) throws -> Void) throws {
-        try withTemporaryDirectory { directory in
+    static func withIssuedKey(_ body: (_ directory: URL, _ publicKey: String, _ accessKey: String) throws -> Void) async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             try AuthorityCLITests.initialize(directory)
             let publicKey = try Keyward.run(["authority", "public-key", "--data-dir", directory.path]).stdout.trimmingCharacters(in: .newlines)
             let accessKey = try Keyward.run(AuthorityCLITests.issueArguments(directory)).stdout.trimmingCharacters(in: .newlines)
@@ -13,8 +14,8 @@ import Testing
         }
     }
 
-    @Test func printsTheKeyAndExitsZeroOnlyWhenValid() throws {
-        try Self.withIssuedKey { _, publicKey, accessKey in
+    @Test func printsTheKeyAndExitsZeroOnlyWhenValid() async throws {
+        try await Self.withIssuedKey { _, publicKey, accessKey in
             let valid = try Keyward.run(["key", "inspect", "--trust", publicKey, "--at", "2027-01-01", accessKey])
             #expect(valid.status == 0)
             for line in ["VALID", "Serial:", "acme (ACME Industries Ltd.)", "manager", "nominative", "25", "rental", "DOC, WF", "2099-12-31T00:00:00Z"] {
@@ -26,8 +27,8 @@ import Testing
         }
     }
 
-    @Test func readsTheKeyFromStandardInputWithLineBreaks() throws {
-        try Self.withIssuedKey { _, publicKey, accessKey in
+    @Test func readsTheKeyFromStandardInputWithLineBreaks() async throws {
+        try await Self.withIssuedKey { _, publicKey, accessKey in
             var wrapped = ""
             for (index, character) in accessKey.enumerated() {
                 if index > 0 && index % 64 == 0 { wrapped += "\n" }
@@ -39,8 +40,8 @@ import Testing
         }
     }
 
-    @Test func showsATamperedKeyAsRefused() throws {
-        try Self.withIssuedKey { _, publicKey, accessKey in
+    @Test func showsATamperedKeyAsRefused() async throws {
+        try await Self.withIssuedKey { _, publicKey, accessKey in
             let parts = accessKey.split(separator: ".")
             var signature = Array(parts[1])
             signature[20] = signature[20] == "A" ? "B" : "A"
@@ -53,16 +54,16 @@ import Testing
         }
     }
 
-    @Test func refusesAKeyOfAnotherOrganization() throws {
-        try Self.withIssuedKey { _, publicKey, accessKey in
+    @Test func refusesAKeyOfAnotherOrganization() async throws {
+        try await Self.withIssuedKey { _, publicKey, accessKey in
             let result = try Keyward.run(["key", "inspect", "--trust", publicKey, "--organization", "globex", accessKey])
             #expect(result.status == 1)
             #expect(result.stdout.contains("WRONG_ORGANIZATION"))
         }
     }
 
-    @Test func withoutTrustTheKeyIsDecodedButNotVerified() throws {
-        try Self.withIssuedKey { _, _, accessKey in
+    @Test func withoutTrustTheKeyIsDecodedButNotVerified() async throws {
+        try await Self.withIssuedKey { _, _, accessKey in
             let result = try Keyward.run(["key", "inspect", accessKey])
             #expect(result.status == 1)
             #expect(result.stdout.contains("UNKNOWN_SIGNING_KEY"))

@@ -44,17 +44,3 @@ struct Keyward {
         return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
     }
 }
-
-/// A temporary directory removed when the test ends.
-func withTemporaryDirectory<T>(_ body: (URL) throws -> T) rethrows -> T {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-cli-\(UUID().uuidString)", isDirectory: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try body(url)
-}
-
-/// A temporary directory removed when the asynchronous `body` ends.
-func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async rethrows -> T {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-cli-\(UUID().uuidString)", isDirectory: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try await body(url)
-}

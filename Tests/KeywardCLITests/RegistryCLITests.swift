@@ -10,6 +10,7 @@ import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import Logging
+import KeywardTestSupport
 import Testing
 
 @Suite struct RegistryCLITests {
@@ -40,8 +41,8 @@ import Testing
         return process.isRunning ? -1 : process.terminationStatus
     }
 
-    @Test func aFirstStartNeedsTheOrganization() throws {
-        try withTemporaryDirectory { directory in
+    @Test func aFirstStartNeedsTheOrganization() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             let result = try Keyward.run(["serve", "--data-dir", directory.path, "--port", "0"])
             #expect(result.status == 2)
             #expect(result.stderr.contains("--organization"))
@@ -231,8 +232,8 @@ import Testing
         #expect(try await RegistryCLITests.stop(fromFlag.process) == 0)
     }
 
-    @Test func aBadConfigFileOrAURLWithoutATokenIsRefused() throws {
-        try withTemporaryDirectory { directory in
+    @Test func aBadConfigFileOrAURLWithoutATokenIsRefused() async throws {
+        try await withTemporaryDirectory(created: false) { directory in
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let file = directory.appendingPathComponent("keyward.json")
             try Data("port = 8080".utf8).write(to: file)

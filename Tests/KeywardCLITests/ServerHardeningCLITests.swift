@@ -5,6 +5,7 @@ import Glibc
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import KeywardTestSupport
 import Testing
 
 /// `keyward serve` as an operator runs it: its files readable by its own account only, a port in use refused in one
@@ -31,7 +32,7 @@ import Testing
         #expect(try await RegistryCLITests.stop(server.process) == 0)
     }
 
-    @Test func aPortInUseIsRefusedInOneSentenceBeforeAnythingIsWritten() throws {
+    @Test func aPortInUseIsRefusedInOneSentenceBeforeAnythingIsWritten() async throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(listener) }
         var address = sockaddr_in()
@@ -45,7 +46,7 @@ import Testing
         }
         try #require(bound)
         let port = Int(UInt16(bigEndian: address.sin_port))
-        try withTemporaryDirectory { directory in
+        try await withTemporaryDirectory(created: false) { directory in
             let result = try Keyward.run(["serve", "--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME", "--port", "\(port)"],
                                          environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"], timeout: 60)
             #expect(result.status == 1)

@@ -15,9 +15,8 @@ import Testing
         String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
     }
 
-    static let backends = Backend.available.filter { $0 != .sqliteMemory }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func usersAreCreatedSearchedChangedAndRefusedInWords(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             try await harness.withAPI { api in
@@ -72,7 +71,7 @@ import Testing
         }
     }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func groupsFollowTheKeyAndNeverOverAllocateItsSeats(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 2, profile: .staff, components: ["DOC"]), idNumber: "Docs")
@@ -156,7 +155,7 @@ import Testing
         }
     }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func floatingSeatsAreHeldBySessionsWhileTheirLeaseLasts(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let floating = try await harness.registerAndActivate(harness.accessKey(users: 1, useType: .floating, components: ["WF"]), idNumber: "Workflow")
@@ -211,7 +210,7 @@ import Testing
         }
     }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func onlyManagersAdministerAndEveryoneElseGets403(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let manager = try await harness.registerAndActivate(harness.accessKey(users: 5, profile: .manager, components: ["CFG"]), idNumber: "Admins")

@@ -22,7 +22,7 @@ import Testing
         }
     }
 
-    @Test(arguments: AccessAPITests.backends)
+    @Test(arguments: Backend.services)
     func fiftyRequestsForTheLastTenSeatsGiveExactlyTen(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 20, components: ["DOC"]), idNumber: "Docs")
@@ -47,7 +47,7 @@ import Testing
         }
     }
 
-    @Test(arguments: AccessAPITests.backends)
+    @Test(arguments: Backend.services)
     func twoHundredLoginsOnAFloatingKeyOfTwentyFiveGiveExactlyTwentyFive(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 25, useType: .floating, components: ["WF"]), idNumber: "Floating")

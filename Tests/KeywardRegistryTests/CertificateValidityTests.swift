@@ -11,7 +11,6 @@ import Testing
 
 /// The certificate in force only gives way to a newer one, and stops granting anything once it expires.
 @Suite struct CertificateValidityTests {
-    static let backends = Backend.available.filter { $0 != .sqliteMemory }
 
     /// A certificate for this installation signed as the authority signs one, with `expiresAt` when given.
     static func certificate(_ harness: RegistryHarness, serials: [String], issuedAt: Date, expiresAt: Date?) -> SignedDocument {
@@ -26,7 +25,7 @@ import Testing
         try await api.call(.post, "/api/v1/activation/certificate", json: String(decoding: try JSONEncoder().encode(document), as: UTF8.self))
     }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func aCertificateIssuedBeforeTheOneInForceIsRefusedAndNothingIsWritten(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             try await harness.withAPI { api in
@@ -55,7 +54,7 @@ import Testing
         }
     }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func anExpiredCertificateIsRefusedAndNothingIsWritten(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             try await harness.withAPI { api in
@@ -72,7 +71,7 @@ import Testing
         }
     }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func anExpiredCertificateInForceGrantsNothingFromThenOn(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             try await harness.withAPI { api in

@@ -16,7 +16,7 @@ import Testing
         }
     }
 
-    @Test(arguments: AccessAPITests.backends)
+    @Test(arguments: Backend.services)
     func accessesMoveToANewKeyAsAWholeWithinItsSeatsAndProfile(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let old = try await harness.registerAndActivate(harness.accessKey(users: 5, profile: .manager, components: ["DOC"]), idNumber: "Old")
@@ -66,7 +66,7 @@ import Testing
         }
     }
 
-    @Test(arguments: AccessAPITests.backends)
+    @Test(arguments: Backend.services)
     func activatingAKeyThatCannotHoldItsUsersIsRefusedUnlessForced(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let verifier = AccessKeyVerifier(trustStore: harness.registry.trust)

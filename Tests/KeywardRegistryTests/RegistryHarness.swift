@@ -90,37 +90,15 @@ struct RegistryHarness: Sendable {
 
     /// Counts of what the registry stores, to prove a refused request wrote nothing.
     func fingerprint() async throws -> [String: Int] {
-        try await store.database.read { sql in
-            var counts: [String: Int] = [:]
-            for table in ["registered_keys", "activation", "registry_users", "audit_events", "access_groups", "group_members", "user_sessions"] {
-                counts[table] = try await sql.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()!.decode(column: "n", as: Int.self)
-            }
-            return counts
-        }
+        try await KeywardTestSupport.fingerprint(
+            store.database, tables: ["registered_keys", "activation", "registry_users", "audit_events", "access_groups", "group_members", "user_sessions"])
     }
 }
 
-/// A thin JSON client over HummingbirdTesting's.
-struct RegistryAPI: Sendable {
-    let client: any TestClientProtocol
-    var token: String?
+/// The registry's tests call its API through the shared client.
+typealias RegistryAPI = TestAPI
 
-    struct Reply: @unchecked Sendable {  // `json` holds Foundation values read once, on the test's task only
-        let status: HTTPResponse.Status
-        let headers: HTTPFields
-        let body: Data
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
-        var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
-        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
-    }
-
-    func call(_ method: HTTPRequest.Method, _ path: String, token: String?? = .none, json: String? = nil) async throws -> Reply {
-        var headers: HTTPFields = [:]
-        if let token = token ?? self.token { headers[.authorization] = "Bearer \(token)" }
-        let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
-        return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
-    }
-
+extension TestAPI {
     func register(_ idNumber: String, _ accessKey: String) async throws -> Reply {
         let body = try String(decoding: JSONSerialization.data(withJSONObject: ["idNumber": idNumber, "accessKey": accessKey]), as: UTF8.self)
         return try await call(.post, "/api/v1/license-keys", json: body)

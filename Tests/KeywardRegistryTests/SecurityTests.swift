@@ -15,7 +15,6 @@ import Testing
 /// refused with the right status and a code, or (where the value is a legitimate one) stored exactly as sent; nothing
 /// else is written. Route-by-route token checks are in `RouteSecurityTests`.
 @Suite struct SecurityTests {
-    static let backends = Backend.available.filter { $0 != .sqliteMemory }
 
     /// Values that break queries built by pasting strings, or the parsers in front of them.
     static let hostile: [String] = [
@@ -50,7 +49,7 @@ import Testing
         return parts.joined(separator: "\n")
     }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func hostileAndOverLongStringsInEveryFieldAreRefusedOrStoredVerbatim(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let main = try await harness.registerAndActivate(harness.accessKey(users: 50, profile: .manager, components: ["DOC", "WF"]), idNumber: "Main")
@@ -183,7 +182,7 @@ import Testing
 
     /// Found by the sweep above on PostgreSQL, which cannot store U+0000: a NUL in a key serial, an IP, a migration's
     /// serials, a login to authenticate or a search gave 500. It is now refused at the edge, the same on every store.
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func theNULCharacterIsRefusedAtTheEdgeOnEveryStore(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 5, components: ["DOC"]), idNumber: "Main")
@@ -221,7 +220,7 @@ import Testing
         #expect(NULGuard.jsonContainsNUL([0x7B, 0x00, 0x7D]))
     }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func aWebFormWithANULIsRefusedAndWritesNothing(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             try await WebUITests().withBrowser(harness) { browser in

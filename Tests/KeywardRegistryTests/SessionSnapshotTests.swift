@@ -11,7 +11,6 @@ import Testing
 /// store, instead of reloading every open session; these pin down those shortcuts against the writes they can
 /// interleave with.
 @Suite struct SessionSnapshotTests {
-    static let backends = Backend.available.filter { $0 != .sqliteMemory }
 
     /// A floating key of 5 seats for WF, and ann in a group granting WF001 on it; returns the key.
     static func annInAGroupOnAFloatingKey(_ harness: RegistryHarness) async throws -> RegisteredKey {
@@ -24,7 +23,7 @@ import Testing
 
     /// Found in review: a heartbeat's late patch put back a session that a logout had ended in between (renew written,
     /// logout written and reloaded, then the heartbeat's patch), so the check allowed the user again for a lease.
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func aLatePatchDoesNotBringBackAnEndedSession(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let registry = harness.registry
@@ -51,7 +50,7 @@ import Testing
 
     /// A logout keeps the user's other sessions on the same key, and only them: the lease left is the latest of theirs,
     /// not the ended session's.
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func aLogoutLeavesTheUsersOtherSessionsOnTheKey(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let registry = harness.registry
@@ -78,7 +77,7 @@ import Testing
 
     /// Property: after concurrent logins, heartbeats and logouts of several users on two floating keys, with time
     /// passing, the patched snapshot answers every check as one reloaded from every open session does.
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func patchedSessionsAnswerAsAReload(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let registry = harness.registry

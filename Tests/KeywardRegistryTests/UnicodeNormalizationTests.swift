@@ -13,7 +13,6 @@ import Testing
 /// Text that looks the same is the same: ID #s and names are stored in Unicode NFC, so an NFC text and its NFD twin
 /// are one ID #; names and ID #s cannot carry the bidirectional controls that make text read other than it is stored.
 @Suite struct UnicodeNormalizationTests {
-    static let backends = Backend.available.filter { $0 != .sqliteMemory }
     /// "Café" composed (NFC), and decomposed (NFD): equal as Swift strings, different bytes.
     static let composed = "Caf\u{E9}", decomposed = "Cafe\u{301}"
 
@@ -33,7 +32,7 @@ import Testing
         #expect(Array(try IDNumber.validate(" \(Self.composed) ").utf8) == Array(Self.composed.utf8))
     }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func keyIDNumbersThatDifferOnlyByNormalizationAreOneIDNumber(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             try await harness.withAPI { api in
@@ -59,7 +58,7 @@ import Testing
         }
     }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func accessGroupIDNumbersAndNamesAreStoredNFC(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(), idNumber: "Main")
@@ -84,7 +83,7 @@ import Testing
         }
     }
 
-    @Test(arguments: backends)
+    @Test(arguments: Backend.services)
     func userNamesAreStoredNFCFromTheAPIAndTheCSVImport(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             try await harness.withAPI { api in
@@ -102,7 +101,7 @@ import Testing
     /// Overrides, embeddings, isolates and marks: U+202A to U+202E, U+2066 to U+2069, U+200E and U+200F.
     static let bidiControls: [Unicode.Scalar] = ["\u{202A}", "\u{202B}", "\u{202C}", "\u{202D}", "\u{202E}", "\u{2066}", "\u{2067}", "\u{2068}", "\u{2069}", "\u{200E}", "\u{200F}"]
 
-    @Test(arguments: backends, bidiControls)
+    @Test(arguments: Backend.services, bidiControls)
     func bidirectionalControlsInIDNumbersAndNamesAreRefusedAndWriteNothing(backend: Backend, control: Unicode.Scalar) async throws {
         try await RegistryHarness.run(backend) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(), idNumber: "Main")

@@ -49,18 +49,8 @@ public struct AuthoritySetup: Sendable {
 
     /// The store, opened and migrated; its files readable by this account only (they hold token hashes and every key issued).
     public func openStore(logger: Logger) async throws -> AuthorityStore {
-        DataDirectoryPermissions.restrictNewFiles()
-        let location: DatabaseLocation
-        do {
-            location = try DatabaseLocation.parse(database ?? directory.appendingPathComponent("authority.sqlite").path)
-        } catch {
-            throw SettingError("--database", error.message)
-        }
-        do {
-            return AuthorityStore(database: try await KeywardDatabase.open(location, migrating: Schema.authority, logger: logger))
-        } catch let error as StoreError {
-            throw StartupFailure(error.message)
-        }
+        let setting = database ?? directory.appendingPathComponent("authority.sqlite").path
+        return AuthorityStore(database: try await KeywardDatabase.openForService(setting, migrating: Schema.authority, logger: logger))
     }
 
     /// The signing keys in the data directory.

@@ -2,6 +2,8 @@ import Configuration
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import KeywardStore
+import Logging
 import NIOCore
 
 /// A setting that cannot be used: the flag (or variable) to fix, and why. The CLI prints it as `error: FLAG: MESSAGE`
@@ -115,6 +117,26 @@ public struct Settings: Sendable {
         configuration.serverName = serverName
         configuration.availableConnectionsDelegate = MaximumAvailableConnections(limits.maximumConnections)
         return (configuration, host, port)
+    }
+}
+
+extension KeywardDatabase {
+    /// The database a service starts on, named by its `database` setting (a file path or a postgres:// URL), opened
+    /// and migrated with its files readable by this account only. A malformed name is a `SettingError` for
+    /// `--database`; a database that refuses its migrations, a `StartupFailure`.
+    public static func openForService(_ setting: String, migrating migrations: [Migration], logger: Logger) async throws -> KeywardDatabase {
+        DataDirectoryPermissions.restrictNewFiles()
+        let location: DatabaseLocation
+        do {
+            location = try DatabaseLocation.parse(setting)
+        } catch {
+            throw SettingError("--database", error.message)
+        }
+        do {
+            return try await KeywardDatabase.open(location, migrating: migrations, logger: logger)
+        } catch let error as StoreError {
+            throw StartupFailure(error.message)
+        }
     }
 }
 

@@ -79,19 +79,15 @@ public struct RegistrySetup: Sendable {
     /// The store, opened and migrated, in a data directory only this account may read.
     public func openStore(logger: Logger) async throws -> RegistryStore {
         DataDirectoryPermissions.restrictNewFiles()
-        let location: DatabaseLocation
+        // A bad name is refused before the directory is made.
         do {
-            location = try DatabaseLocation.parse(databasePath)
+            _ = try DatabaseLocation.parse(databasePath)
         } catch {
             throw SettingError("--database", error.message)
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         for warning in DataDirectoryPermissions.tighten(directory) { logger.warning("\(warning)") }
-        do {
-            return RegistryStore(database: try await KeywardDatabase.open(location, migrating: Schema.registry, logger: logger))
-        } catch let error as StoreError {
-            throw StartupFailure(error.message)
-        }
+        return RegistryStore(database: try await KeywardDatabase.openForService(databasePath, migrating: Schema.registry, logger: logger))
     }
 
     /// The trusted keys: the settings' keys and files, and the data directory's trust file, which new keys are added to.

@@ -122,19 +122,26 @@ public struct WebUI: Sendable {
 
     public func add(to router: Router<RegistryRequestContext>) {
         router.add(middleware: WebRedirectMiddleware(web: self))
-        router.addRoutes(sitePages)
-        router.addRoutes(keyPages, atPath: "/license-keys")
-        router.addRoutes(activationPages, atPath: "/activation")
-        router.addRoutes(settingsPages, atPath: "/settings")
-        router.addRoutes(dashboardPages, atPath: "/dashboard")
-        router.addRoutes(userPages, atPath: "/users")
-        router.addRoutes(groupPages, atPath: "/access-groups")
-        router.addRoutes(sessionPages, atPath: "/sessions")
-        router.addRoutes(migrationPages, atPath: "/license-keys")
+        router.addRoutes(SitePagesController(web: self).endpoints)
+        router.addRoutes(LicenseKeyPagesController(web: self).endpoints, atPath: "/license-keys")
+        router.addRoutes(ActivationPagesController(web: self).endpoints, atPath: "/activation")
+        router.addRoutes(SettingsPagesController(web: self).endpoints, atPath: "/settings")
+        router.addRoutes(DashboardPagesController(web: self).endpoints, atPath: "/dashboard")
+        router.addRoutes(UserPagesController(web: self).endpoints, atPath: "/users")
+        router.addRoutes(AccessGroupPagesController(web: self).endpoints, atPath: "/access-groups")
+        router.addRoutes(SessionPagesController(web: self).endpoints, atPath: "/sessions")
+        router.addRoutes(AccessMigrationPagesController(web: self).endpoints, atPath: "/license-keys")
     }
 
-    /// The stylesheet, the script, the icon, and logging in and out.
-    var sitePages: RouteCollection<RegistryRequestContext> {
+    /// A key in a rounded square, as the tab icon.
+    static let favicon = ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f2747"/><circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M17 16h10M23 16v4M27 16v3" stroke="#fff" stroke-width="3"/></svg>"##
+}
+
+/// The stylesheet, the script, the icon, and logging in and out.
+struct SitePagesController: Sendable {
+    let web: WebUI
+
+    var endpoints: RouteCollection<RegistryRequestContext> {
         let routes = RouteCollection(context: RegistryRequestContext.self)
         routes.get("/static/keyward.css", use: serveStylesheet)
             .get("/static/keyward.js", use: serveScript)
@@ -142,7 +149,7 @@ public struct WebUI: Sendable {
             .get("/favicon.ico", use: serveFavicon)
             .get("/login", use: loginForm)
             .post("/login", use: logIn)
-        routes.group().add(middleware: WebAuthorization(web: self, menu: ConfigurationMenu.licenseKey))
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.licenseKey))
             .post("/logout", use: logOut)
         return routes
     }
@@ -150,33 +157,33 @@ public struct WebUI: Sendable {
     /// The stylesheet.
     @Sendable func serveStylesheet(_ request: Request, context: RegistryRequestContext) async throws -> Response {
         Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
-                 body: .init(byteBuffer: ByteBuffer(string: stylesheet)))
+                 body: .init(byteBuffer: ByteBuffer(string: web.stylesheet)))
     }
 
     /// The one script.
     @Sendable func serveScript(_ request: Request, context: RegistryRequestContext) async throws -> Response {
         Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
-                 body: .init(byteBuffer: ByteBuffer(string: script)))
+                 body: .init(byteBuffer: ByteBuffer(string: web.script)))
     }
 
     /// The site's root: the License key menu.
     @Sendable func home(_ request: Request, context: RegistryRequestContext) async throws -> Response {
-        Self.redirect("/license-keys")
+        WebUI.redirect("/license-keys")
     }
 
     /// The tab icon.
     @Sendable func serveFavicon(_ request: Request, context: RegistryRequestContext) async throws -> Response {
         Response(status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
-                 body: .init(byteBuffer: ByteBuffer(string: Self.favicon)))
+                 body: .init(byteBuffer: ByteBuffer(string: WebUI.favicon)))
     }
 
     /// The login form, with a CSRF token of its own (there is no session yet).
     @Sendable func loginForm(_ request: Request, context: RegistryRequestContext) async throws -> Response {
-        if try await sessions.session(of: request) != nil { return Self.redirect("/license-keys") }
+        if try await web.sessions.session(of: request) != nil { return WebUI.redirect("/license-keys") }
         let csrf = WebSessions.randomToken()
-        var values = try await layout(nil, request: request)
+        var values = try await web.layout(nil, request: request)
         values["csrf"] = csrf
-        return page("login", values, headers: [.setCookie: sessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600, request: request).description])
+        return web.page("login", values, headers: [.setCookie: web.sessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600, request: request).description])
     }
 
     /// Logs in someone who administers at least one of the registry's menus; a refusal shows on the form.
@@ -189,37 +196,34 @@ public struct WebUI: Sendable {
         }
         let fields = try URLEncodedForm.parse(Array(buffer: body))
         guard let token = fields["_csrf"], let expected = request.cookies[WebSessions.loginCSRFCookie]?.value, token == expected else {
-            throw Self.csrfRefusal
+            throw WebUI.csrfRefusal
         }
         let login = fields["login"] ?? ""
         do {
-            let user = try await authentication.logIn(login: login, password: fields["password"] ?? "", address: context.clientAddress)
+            let user = try await web.authentication.logIn(login: login, password: fields["password"] ?? "", address: context.clientAddress)
             let menus = [ConfigurationMenu.licenseKey, ConfigurationMenu.accessGroup, ConfigurationMenu.user]
-            guard menus.contains(where: { registry.access.mayAdminister(user.login, menu: $0) }) else {
+            guard menus.contains(where: { web.registry.access.mayAdminister(user.login, menu: $0) }) else {
                 throw APIError(.forbidden, code: "FORBIDDEN", message: "This account may not administer the registry: that needs access to the Configuration menus through a manager key.")
             }
-            return Self.redirect("/license-keys", cookies: [try await sessions.start(for: user, request: request)])
+            return WebUI.redirect("/license-keys", cookies: [try await web.sessions.start(for: user, request: request)])
         } catch let error as APIError {
-            var values = try await layout(nil, request: request)
+            var values = try await web.layout(nil, request: request)
             values["csrf"] = token
             values["login"] = login
             values["error"] = error.message
             // 200 with the message: a form shown again is a page, not a failed resource (the API has the real codes);
             // but a throttled login says 429 with its Retry-After, so tools and proxies see the limit.
-            return page("login", values, status: error.status == .tooManyRequests ? .tooManyRequests : .ok, headers: error.headers)
+            return web.page("login", values, status: error.status == .tooManyRequests ? .tooManyRequests : .ok, headers: error.headers)
         }
     }
 
     /// Ends the session.
     @Sendable func logOut(_ request: Request, context: RegistryRequestContext) async throws -> Response {
         let session = try context.authorizedSession
-        _ = try await form(request, context: context, session: session)
-        try await registry.store.deleteWebSession(idHash: session.idHash)
-        return Self.redirect("/login?flash=logged-out", cookies: [sessions.cookie(WebSessions.cookie, "", maxAge: 0, request: request)])
+        _ = try await web.form(request, context: context, session: session)
+        try await web.registry.store.deleteWebSession(idHash: session.idHash)
+        return WebUI.redirect("/login?flash=logged-out", cookies: [web.sessions.cookie(WebSessions.cookie, "", maxAge: 0, request: request)])
     }
-
-    /// A key in a rounded square, as the tab icon.
-    static let favicon = ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f2747"/><circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M17 16h10M23 16v4M27 16v3" stroke="#fff" stroke-width="3"/></svg>"##
 }
 
 /// The templates' content type: values escaped by `HTML.escape` (by byte), not by swift-mustache's own escaping, which

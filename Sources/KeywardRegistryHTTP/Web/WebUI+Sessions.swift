@@ -60,10 +60,10 @@ struct SessionPagesController: Sendable {
             values["login"] = login
             values["question"] = "Disconnect user \(login)?"
             values["consequence"] = count == 1 ? "Their session ends now; on a floating key its seat is free for someone else."
-                : "Their \(count) web.sessions end now; on a floating key their seats are free for someone else."
+                : "Their \(count) sessions end now; on a floating key their seats are free for someone else."
         } else {
-            values["question"] = open.count == 1 ? "Disconnect the 1 open session?" : "Disconnect all \(open.count) open web.sessions?"
-            values["consequence"] = "Everyone logged in through the web.registry is logged out now, and has to log in again."
+            values["question"] = open.count == 1 ? "Disconnect the 1 open session?" : "Disconnect all \(open.count) open sessions?"
+            values["consequence"] = "Everyone logged in through the registry is logged out now, and has to log in again."
         }
         return web.page("disconnect", values)
     }
@@ -82,7 +82,7 @@ struct SessionPagesController: Sendable {
             let count = try await web.registry.disconnect(login: login, actor: actor)
             notice = "\(count)" + (login.map { ":" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? "")
         }
-        return WebUI.redirect("/web.sessions?flash=disconnected", cookies: [web.sessions.cookie(WebUI.noticeCookie, notice, maxAge: 60, request: request)])
+        return WebUI.redirect("/sessions?flash=disconnected", cookies: [web.sessions.cookie(WebUI.noticeCookie, notice, maxAge: 60, request: request)])
     }
 
     /// Ended sessions, newest first.
@@ -98,7 +98,7 @@ struct SessionPagesController: Sendable {
         values["hasSessions"] = !history.isEmpty
         if let login { values["login"] = login }
         if history.count > 100, let last = history.prefix(100).last {
-            values["next"] = "/web.sessions/history?before=\(Timestamp.format(last.startedAt))&login=\(login?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+            values["next"] = "/sessions/history?before=\(Timestamp.format(last.startedAt))&login=\(login?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
         }
         return web.page("session-history", values)
     }

@@ -25,7 +25,7 @@ public struct AuthorityRequestContext: TokenAuthenticatedContext {
 
     /// An operator token, or 401 without a token and 404 with an organization token (which must not learn what exists).
     @discardableResult
-    public func requireOperator() throws -> TokenRecord {
+    func requireOperator() throws -> TokenRecord {
         guard let token else { throw APIError.unauthenticated }
         guard token.kind == TokenKind.operator else { throw APIError.notFound() }
         return token
@@ -33,7 +33,7 @@ public struct AuthorityRequestContext: TokenAuthenticatedContext {
 
     /// An operator token, or the token of organization `id` itself; 404 for any other organization.
     @discardableResult
-    public func requireAccess(to organizationId: String) throws -> TokenRecord {
+    func requireAccess(to organizationId: String) throws -> TokenRecord {
         guard let token else { throw APIError.unauthenticated }
         guard token.kind == TokenKind.operator || (token.kind == TokenKind.organization && token.subject == organizationId) else {
             throw APIError.notFound()
@@ -43,9 +43,35 @@ public struct AuthorityRequestContext: TokenAuthenticatedContext {
 
     /// Any valid token.
     @discardableResult
-    public func requireToken() throws -> TokenRecord {
+    func requireToken() throws -> TokenRecord {
         guard let token else { throw APIError.unauthenticated }
         return token
+    }
+}
+
+/// The authority's roles, each put on a route group with `group(_:authorizedBy:)`.
+struct AuthorityRole: AuthorizationPolicy {
+    enum Rule: Sendable {
+        case anyToken
+        case `operator`
+        case organization(parameter: String)
+    }
+
+    let rule: Rule
+
+    /// Any valid token, an operator's or an organization's.
+    static let anyToken = AuthorityRole(rule: .anyToken)
+    /// The vendor's operators.
+    static let `operator` = AuthorityRole(rule: .operator)
+    /// An operator, or the organization the path's `:id` names (any other organization gets 404).
+    static let organization = AuthorityRole(rule: .organization(parameter: "id"))
+
+    func authorize(_ request: Request, context: AuthorityRequestContext) throws {
+        switch rule {
+        case .anyToken: try context.requireToken()
+        case .operator: try context.requireOperator()
+        case .organization(let parameter): try context.requireAccess(to: try context.parameters.require(parameter))
+        }
     }
 }
 

@@ -19,11 +19,13 @@ public func buildAuthorityRouter(_ dependencies: AuthorityDependencies) -> Route
     OperationalRoutes(database: dependencies.authority.store.database, metrics: dependencies.metrics, openAPI: Authority.openAPIDescription(),
                       metricsToken: dependencies.metricsToken)
         .add(to: router)
-    MetaController(authority: dependencies.authority).addPublic(to: router)
-    router.add(middleware: BearerTokenMiddleware(tokens: TokenStore(database: dependencies.authority.store.database), now: dependencies.authority.now))
-    OrganizationsController(authority: dependencies.authority).add(to: router)
-    LicenseKeysController(authority: dependencies.authority).add(to: router)
-    FeedController(authority: dependencies.authority).add(to: router)
-    MetaController(authority: dependencies.authority).add(to: router)
+    let authority = dependencies.authority
+    router.addRoutes(MetaController(authority: authority).publicEndpoints, atPath: "/v1")
+    router.add(middleware: BearerTokenMiddleware(tokens: TokenStore(database: authority.store.database), now: authority.now))
+    router.addRoutes(OrganizationsController(authority: authority).endpoints, atPath: "/v1")
+    router.addRoutes(LicenseKeysController(authority: authority).endpoints, atPath: "/v1")
+    router.addRoutes(FeedController(authority: authority).endpoints, atPath: "/v1/organizations")
+    router.addRoutes(MetaController(authority: authority).endpoints, atPath: "/v1")
+    router.addRoutes(AuditEventsController(database: authority.store.database, policy: AuthorityRole.operator).endpoints, atPath: "/v1/audit-events")
     return router
 }

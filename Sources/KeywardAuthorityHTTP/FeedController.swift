@@ -32,44 +32,54 @@ struct FeedController: Sendable {
     /// An activation request names every key of an installation: 100,000 serials are about 2.5 MiB.
     static let maximumActivationSize = 16 << 20
 
-    func add(to router: Router<AuthorityRequestContext>) {
-        router.get("/v1/organizations/:id/feed") { request, context in
-            let organizationId = try context.parameters.require("id")
-            try context.requireAccess(to: organizationId)
-            let presented = request.headers[values: .ifNoneMatch].flatMap { $0.split(separator: ",") }
-                .map { $0.trimmingCharacters(in: .whitespaces) }
-                .map { $0.hasPrefix("W/") ? String($0.dropFirst(2)) : $0 }  // If-None-Match compares weakly
-            if !presented.isEmpty {
-                // The cheap path: one indexed read of the revision, no feed built.
-                let etag = authority.etag(revision: try await authority.feedRevision(organizationId))
-                if presented.contains(etag) || presented.contains("*") {
-                    return Response(status: .notModified, headers: [.eTag: etag])
-                }
+    var endpoints: RouteCollection<AuthorityRequestContext> {
+        let routes = RouteCollection(context: AuthorityRequestContext.self)
+        routes.group(authorizedBy: AuthorityRole.organization)
+            .get(":id/feed", use: feed)
+            .post(":id/activations", use: activate)
+        routes.group(authorizedBy: AuthorityRole.operator)
+            .get(":id/activations", use: installations)
+        return routes
+    }
+
+    /// The organization's feed, or `304` when the registry has it already.
+    @Sendable func feed(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
+        let organizationId = try context.parameters.require("id")
+        let presented = request.headers[values: .ifNoneMatch].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map { $0.hasPrefix("W/") ? String($0.dropFirst(2)) : $0 }  // If-None-Match compares weakly
+        if !presented.isEmpty {
+            // The cheap path: one indexed read of the revision, no feed built.
+            let etag = authority.etag(revision: try await authority.feedRevision(organizationId))
+            if presented.contains(etag) || presented.contains("*") {
+                return Response(status: .notModified, headers: [.eTag: etag])
             }
-            let feed = try await authority.feed(organizationId)
-            return Response(
-                status: .ok,
-                headers: [.contentType: "application/json", .eTag: feed.etag, .cacheControl: "no-cache"],
-                body: .init(byteBuffer: ByteBuffer(bytes: feed.body))
-            )
         }
-        router.post("/v1/organizations/:id/activations") { request, context in
-            let organizationId = try context.parameters.require("id")
-            try context.requireAccess(to: organizationId)
-            let input = try await request.decodeJSON(as: ActivationInput.self, context: context, limit: Self.maximumActivationSize)
-            let file = ActivationRequestFile(organizationId: organizationId, installationId: input.installationId, environment: input.environment,
-                                             serials: input.serials, promote: input.promote ?? false, reason: input.reason)
-            let result = try await authority.activate(file, actor: context.actor)
-            let revoked = Set(result.revoked.map(\.serial))
-            return created(ActivationResponse(
-                certificate: result.certificate, installationId: file.installationId, environment: file.environment,
-                serials: Array(Set(file.serials)).filter { !revoked.contains($0) }.sorted(), revoked: result.revoked,
-                demoted: result.changes.filter { $0.installationId != file.installationId }.map(\.installationId)
-            ))
-        }
-        router.get("/v1/organizations/:id/activations") { _, context in
-            try context.requireOperator()
-            return ItemsResponse(items: try await authority.store.installations(of: try context.parameters.require("id")))
-        }
+        let feed = try await authority.feed(organizationId)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .eTag: feed.etag, .cacheControl: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(bytes: feed.body))
+        )
+    }
+
+    /// Activates an installation: the certificate for the keys it names.
+    @Sendable func activate(_ request: Request, context: AuthorityRequestContext) async throws -> EditedResponse<ActivationResponse> {
+        let organizationId = try context.parameters.require("id")
+        let input = try await request.decodeJSON(as: ActivationInput.self, context: context, limit: Self.maximumActivationSize)
+        let file = ActivationRequestFile(organizationId: organizationId, installationId: input.installationId, environment: input.environment,
+                                         serials: input.serials, promote: input.promote ?? false, reason: input.reason)
+        let result = try await authority.activate(file, actor: context.actor)
+        let revoked = Set(result.revoked.map(\.serial))
+        return created(ActivationResponse(
+            certificate: result.certificate, installationId: file.installationId, environment: file.environment,
+            serials: Array(Set(file.serials)).filter { !revoked.contains($0) }.sorted(), revoked: result.revoked,
+            demoted: result.changes.filter { $0.installationId != file.installationId }.map(\.installationId)
+        ))
+    }
+
+    /// The organization's installations and their environments.
+    @Sendable func installations(_ request: Request, context: AuthorityRequestContext) async throws -> ItemsResponse<InstallationResponse> {
+        ItemsResponse(items: try await authority.store.installations(of: try context.parameters.require("id")).map(InstallationResponse.init))
     }
 }

@@ -23,41 +23,59 @@ struct OrganizationsController: Sendable {
         let name: String?
     }
 
-    func add(to router: Router<AuthorityRequestContext>) {
-        router.post("/v1/organizations") { request, context in
-            try context.requireOperator()
-            let input = try await request.decodeJSON(as: CreateOrganization.self, context: context)
-            return created(try await authority.createOrganization(id: input.id, legalName: input.legalName, actor: context.actor))
-        }
-        router.get("/v1/organizations") { _, context in
-            try context.requireOperator()
-            return ItemsResponse(items: try await authority.store.organizations())
-        }
-        router.get("/v1/organizations/:id") { _, context in
-            try context.requireOperator()
-            return try await authority.requireOrganization(try context.parameters.require("id"))
-        }
-        router.patch("/v1/organizations/:id") { request, context in
-            try context.requireOperator()
-            let input = try await request.decodeJSON(as: UpdateOrganization.self, context: context)
-            return try await authority.updateOrganization(id: try context.parameters.require("id"), legalName: input.legalName, actor: context.actor)
-        }
-        router.post("/v1/organizations/:id/tokens") { request, context in
-            try context.requireOperator()
-            let organizationId = try context.parameters.require("id")
-            let input = try await request.decodeJSONIfPresent(as: CreateToken.self, context: context)
-            let made = try await authority.store.createToken(kind: TokenKind.organization, name: input?.name ?? "registry", subject: organizationId,
-                                                             actor: context.actor, now: authority.now())
-            return created(NewTokenResponse(id: made.record.id, kind: made.record.kind, name: made.record.name, organizationId: organizationId,
-                                            createdAt: made.record.createdAt, token: made.token.text))
-        }
-        router.get("/v1/tokens") { _, context in
-            try context.requireOperator()
-            return ItemsResponse(items: try await TokenStore(database: authority.store.database).list().map(TokenResponse.init))
-        }
-        router.delete("/v1/tokens/:id") { _, context in
-            try context.requireOperator()
-            return TokenResponse(try await authority.store.revokeToken(try context.parameters.require("id"), actor: context.actor, now: authority.now()))
-        }
+    var endpoints: RouteCollection<AuthorityRequestContext> {
+        let routes = RouteCollection(context: AuthorityRequestContext.self)
+        routes.group(authorizedBy: AuthorityRole.operator)
+            .post("organizations", use: create)
+            .get("organizations", use: list)
+            .get("organizations/:id", use: show)
+            .patch("organizations/:id", use: update)
+            .post("organizations/:id/tokens", use: createToken)
+            .get("tokens", use: tokens)
+            .delete("tokens/:id", use: revokeToken)
+        return routes
+    }
+
+    /// Creates an organization.
+    @Sendable func create(_ request: Request, context: AuthorityRequestContext) async throws -> EditedResponse<OrganizationResponse> {
+        let input = try await request.decodeJSON(as: CreateOrganization.self, context: context)
+        return created(OrganizationResponse(try await authority.createOrganization(id: input.id, legalName: input.legalName, actor: context.actor)))
+    }
+
+    /// Every organization.
+    @Sendable func list(_ request: Request, context: AuthorityRequestContext) async throws -> ItemsResponse<OrganizationResponse> {
+        ItemsResponse(items: try await authority.store.organizations().map(OrganizationResponse.init))
+    }
+
+    /// One organization.
+    @Sendable func show(_ request: Request, context: AuthorityRequestContext) async throws -> OrganizationResponse {
+        OrganizationResponse(try await authority.requireOrganization(try context.parameters.require("id")))
+    }
+
+    /// Changes an organization's legal name.
+    @Sendable func update(_ request: Request, context: AuthorityRequestContext) async throws -> OrganizationResponse {
+        let input = try await request.decodeJSON(as: UpdateOrganization.self, context: context)
+        return OrganizationResponse(try await authority.updateOrganization(id: try context.parameters.require("id"), legalName: input.legalName,
+                                                                           actor: context.actor))
+    }
+
+    /// Makes an organization token, for its registry: the only time its secret is shown.
+    @Sendable func createToken(_ request: Request, context: AuthorityRequestContext) async throws -> EditedResponse<NewTokenResponse> {
+        let organizationId = try context.parameters.require("id")
+        let input = try await request.decodeJSONIfPresent(as: CreateToken.self, context: context)
+        let made = try await authority.store.createToken(kind: TokenKind.organization, name: input?.name ?? "registry", subject: organizationId,
+                                                         actor: context.actor, now: authority.now())
+        return created(NewTokenResponse(id: made.record.id, kind: made.record.kind, name: made.record.name, organizationId: organizationId,
+                                        createdAt: made.record.createdAt, token: made.token.text))
+    }
+
+    /// Every token, without its secret.
+    @Sendable func tokens(_ request: Request, context: AuthorityRequestContext) async throws -> ItemsResponse<TokenResponse> {
+        ItemsResponse(items: try await TokenStore(database: authority.store.database).list().map(TokenResponse.init))
+    }
+
+    /// Revokes a token.
+    @Sendable func revokeToken(_ request: Request, context: AuthorityRequestContext) async throws -> TokenResponse {
+        TokenResponse(try await authority.store.revokeToken(try context.parameters.require("id"), actor: context.actor, now: authority.now()))
     }
 }

@@ -57,9 +57,60 @@ struct NewTokenResponse: ResponseEncodable {
     let token: String
 }
 
-extension OrganizationRecord: ResponseEncodable {}
-extension AgreementRecord: ResponseEncodable {}
-extension InstallationRecord: ResponseEncodable {}
+/// An organization as the API shows it.
+struct OrganizationResponse: ResponseEncodable {
+    let id: String
+    let legalName: String
+    let revision: Int64
+    let createdAt: Date
+    let updatedAt: Date
+
+    init(_ record: OrganizationRecord) {
+        id = record.id
+        legalName = record.legalName
+        revision = record.revision
+        createdAt = record.createdAt
+        updatedAt = record.updatedAt
+    }
+}
+
+/// An agreement, with the keys just issued for it when it was just made.
+struct AgreementResponse: ResponseEncodable {
+    let id: String
+    let organizationId: String
+    let reference: String
+    let signedOn: Date?
+    let createdAt: Date
+    let serials: [String]
+    let keys: [KeyResponse]?
+
+    init(_ record: AgreementRecord, keys: [KeyResponse]? = nil) {
+        id = record.id
+        organizationId = record.organizationId
+        reference = record.reference
+        signedOn = record.signedOn
+        createdAt = record.createdAt
+        serials = record.serials
+        self.keys = keys
+    }
+}
+
+/// An installation and its environment, as the vendor sees it.
+struct InstallationResponse: ResponseEncodable {
+    let installationId: String
+    let organizationId: String
+    let environment: InstallationEnvironment
+    let serials: [String]
+    let activatedAt: Date
+
+    init(_ record: InstallationRecord) {
+        installationId = record.installationId
+        organizationId = record.organizationId
+        environment = record.environment
+        serials = record.serials
+        activatedAt = record.activatedAt
+    }
+}
 extension Catalog: ResponseEncodable {}
 extension SignedDocument: ResponseEncodable {}
 

@@ -30,9 +30,28 @@ public struct RegistryRequestContext: TokenAuthenticatedContext, RemoteAddressRe
         return token.kind == RegistryTokenKind.user ? "user:\(token.subject ?? "?")" : "\(token.kind):\(token.name)"
     }
 
+    /// The web UI's logged-in session, put here by the page group's `WebAuthorization`.
+    var webSession: WebSessions.Session?
+
+    /// The session the page group's `WebAuthorization` admitted; only for pages behind one.
+    var authorizedSession: WebSessions.Session {
+        get throws {
+            guard let webSession else { throw WebRedirect(location: "/login") }
+            return webSession
+        }
+    }
+
+    /// The token the route group's `RegistryRole` admitted; only for routes behind one.
+    var authorizedToken: TokenRecord {
+        get throws {
+            guard let token else { throw APIError.unauthenticated }
+            return token
+        }
+    }
+
     /// A user's token: 401 without a token, 403 with a service token.
     @discardableResult
-    public func requireUser() throws -> (token: TokenRecord, login: String) {
+    func requireUser() throws -> (token: TokenRecord, login: String) {
         guard let token else { throw APIError.unauthenticated }
         guard token.kind == RegistryTokenKind.user, let login = token.subject else {
             throw APIError(.forbidden, code: "FORBIDDEN", message: "This needs a user's token, not a service token.")
@@ -40,27 +59,73 @@ public struct RegistryRequestContext: TokenAuthenticatedContext, RemoteAddressRe
         return (token, login)
     }
 
-    /// A token of someone who may administer what `menu` (of the Configuration component) covers: the built-in
-    /// administrator, or a user whose access to that menu comes through a manager key. 401 without a token, 403 else.
+    /// A token of someone who may administer what `menu` (of the Configuration component) covers (see
+    /// `AccessControl.mayAdminister`). 401 without a token, 403 else.
     @discardableResult
-    public func requireAdministrator(_ access: AccessControl, menu: String = ConfigurationMenu.licenseKey) throws -> TokenRecord {
+    func requireAdministrator(_ access: AccessControl, menu: String = ConfigurationMenu.licenseKey) throws -> TokenRecord {
         let (token, login) = try requireUser()
-        let snapshot = access.snapshot
-        if snapshot.isBuiltin(login) { return token }
-        let decision = snapshot.check(login: login, component: ConfigurationMenu.component, menu: menu, at: access.now())
-        guard decision.allowed, decision.profile == .manager else {
+        guard access.mayAdminister(login, menu: menu) else {
             throw APIError(.forbidden, code: "FORBIDDEN",
                            message: "This needs the built-in administrator, or access to the Configuration menu \(menu) through a manager key.")
         }
         return token
     }
 
-    /// A service token (the suite's login), or a token of someone who administers sessions.
+    /// A service token (the suite's login), or a token of someone who administers `menu`.
     @discardableResult
-    public func requireService(_ access: AccessControl, menu: String = ConfigurationMenu.session) throws -> TokenRecord {
+    func requireService(_ access: AccessControl, menu: String = ConfigurationMenu.session) throws -> TokenRecord {
         guard let token else { throw APIError.unauthenticated }
         if token.kind == RegistryTokenKind.service { return token }
         return try requireAdministrator(access, menu: menu)
+    }
+}
+
+/// The registry's roles, each put on a route group with `group(_:authorizedBy:)`.
+struct RegistryRole: AuthorizationPolicy {
+    enum Rule: Sendable {
+        case user
+        case administrator(menu: @Sendable (Request) -> String)
+        case service(orAdministratorOf: String)
+    }
+
+    let access: AccessControl
+    let rule: Rule
+
+    /// Anyone logged in with a user's token.
+    static func user(_ access: AccessControl) -> RegistryRole { RegistryRole(access: access, rule: .user) }
+
+    /// Someone who administers `menu` of the Configuration component.
+    static func administrator(_ access: AccessControl, menu: String = ConfigurationMenu.licenseKey) -> RegistryRole {
+        RegistryRole(access: access, rule: .administrator(menu: { _ in menu }))
+    }
+
+    /// Someone who administers the menu the request names (e.g. the session history, by its query).
+    static func administrator(_ access: AccessControl, menuOf menu: @escaping @Sendable (Request) -> String) -> RegistryRole {
+        RegistryRole(access: access, rule: .administrator(menu: menu))
+    }
+
+    /// The suite's service token, or someone who administers `menu`.
+    static func service(_ access: AccessControl, orAdministratorOf menu: String = ConfigurationMenu.session) -> RegistryRole {
+        RegistryRole(access: access, rule: .service(orAdministratorOf: menu))
+    }
+
+    func authorize(_ request: Request, context: RegistryRequestContext) throws {
+        switch rule {
+        case .user: try context.requireUser()
+        case .administrator(let menu): try context.requireAdministrator(access, menu: menu(request))
+        case .service(let menu): try context.requireService(access, menu: menu)
+        }
+    }
+}
+
+extension AccessControl {
+    /// The one rule of who administers the registry, for the API and the web UI alike: the built-in administrator,
+    /// or a user whose access to `menu` of the Configuration component comes through a manager key.
+    func mayAdminister(_ login: String, menu: String) -> Bool {
+        let snapshot = snapshot
+        if snapshot.isBuiltin(login) { return true }
+        let decision = snapshot.check(login: login, component: ConfigurationMenu.component, menu: menu, at: now())
+        return decision.allowed && decision.profile == .manager
     }
 }
 

@@ -21,20 +21,19 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     OperationalRoutes(database: registry.store.database, metrics: dependencies.metrics, openAPI: Registry.openAPIDescription(),
                       metricsToken: dependencies.metricsToken).add(to: router)
     router.add(middleware: BearerTokenMiddleware(tokens: TokenStore(database: registry.store.database), now: registry.now, cache: registry.tokenCache))
-    AuthAPI(registry: registry, throttle: dependencies.throttle).add(to: router)
-    LicenseKeysAPI(registry: registry).add(to: router)
-    ActivationAPI(registry: registry).add(to: router)
-    SynchronizationAPI(registry: registry, synchronizer: dependencies.synchronizer, scheduler: dependencies.scheduler).add(to: router)
-    SettingsAPI(registry: registry).add(to: router)
-    UsersAPI(registry: registry).add(to: router)
-    AccessGroupsAPI(registry: registry).add(to: router)
-    SessionsAPI(registry: registry).add(to: router)
-    EntitlementsAPI(registry: registry).add(to: router)
-    MigrationsAPI(registry: registry).add(to: router)
-    router.get("/api/v1/audit-events") { request, context in
-        try context.requireAdministrator(registry.access)
-        return ItemsResponse(items: try await AuditLog(database: registry.store.database).list(try AuditQuery.from(request)))
-    }
+    router.addRoutes(AuthController(registry: registry, throttle: dependencies.throttle).endpoints, atPath: "/api/v1/auth")
+    router.addRoutes(LicenseKeysController(registry: registry).endpoints, atPath: "/api/v1/license-keys")
+    router.addRoutes(ActivationController(registry: registry).endpoints, atPath: "/api/v1/activation")
+    router.addRoutes(SynchronizationController(registry: registry, synchronizer: dependencies.synchronizer, scheduler: dependencies.scheduler).endpoints,
+                     atPath: "/api/v1/license-keys/synchronizations")
+    router.addRoutes(SettingsController(registry: registry).endpoints, atPath: "/api/v1/settings")
+    router.addRoutes(UsersController(registry: registry).endpoints, atPath: "/api/v1/users")
+    router.addRoutes(AccessGroupsController(registry: registry).endpoints, atPath: "/api/v1/access-groups")
+    router.addRoutes(SessionsController(registry: registry).endpoints, atPath: "/api/v1/sessions")
+    router.addRoutes(EntitlementsController(registry: registry).endpoints, atPath: "/api/v1/entitlements")
+    router.addRoutes(AccessMigrationsController(registry: registry).endpoints, atPath: "/api/v1/access-migrations")
+    router.addRoutes(AuditEventsController(database: registry.store.database, policy: RegistryRole.administrator(registry.access)).endpoints,
+                     atPath: "/api/v1/audit-events")
     dependencies.web.add(to: router)
     return router
 }

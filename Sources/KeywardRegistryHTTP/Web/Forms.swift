@@ -1,6 +1,19 @@
+// The web UI's form bodies.
+//
+// Multipart bodies are framed by multipart-kit (see `MultipartForm`). URL-encoded forms stay parsed by hand here,
+// not by Hummingbird's `URLEncodedFormDecoder`, because the decoder cannot read what the pages send without
+// changing how they answer:
+// - checkbox lists (an access group's `menus`, the members' `logins`, a migration's `groups`) arrive as one name
+//   repeated, which the decoder refuses as `duplicateKeys` unless the templates rename the fields `menus[]`;
+// - a malformed body (a name that does not percent-decode, a name with `[`, a field named twice) is refused by the
+//   decoder as a whole, where the pages read the rest of the form and answer beside the field as before;
+// - a U+0000 anywhere must be the API's 400 `NUL_IN_TEXT` (see `NULGuard`), whichever field holds it.
+// `_csrf` itself would decode (a `CodingKey` of that name); it is not the reason.
+
 import Foundation
 import KeywardHTTP
 import KeywardRegistry
+import MultipartKit
 
 /// `application/x-www-form-urlencoded` bodies, as browsers send forms.
 enum URLEncodedForm {
@@ -33,40 +46,44 @@ struct FormFields: Sendable {
     func all(_ name: String) -> [String] { values.filter { $0.name == name }.map(\.value) }
 }
 
-/// `multipart/form-data` bodies: just enough for a form with a file field and hidden fields.
+/// `multipart/form-data` bodies (the certificate upload, the CSV import), framed by multipart-kit's parser.
+///
+/// A part's name is read by `dispositionParameters` below rather than by `MultipartPart.name`, which splits the
+/// header at every `;` and `=` (inside quotes too) and matches `name=` case-sensitively, so a file name such as
+/// `name=x;.csv` would rename the part (`SecurityTests.multipartPartsAreNamedByTheirNameParameterWhereverItStands`).
 enum MultipartForm {
     /// A part's bytes. Its file name, if any, is never used: not as a path, not on a page.
     struct Part {
         let data: [UInt8]
     }
 
-    /// The parts by field name, or `nil` when the body does not follow the boundary of `contentType`.
+    /// The parts by field name (the last of a name repeated), or `nil` when `contentType` names no boundary. A body
+    /// that breaks off or breaks the syntax keeps the parts completed before.
     static func parse(_ body: [UInt8], contentType: String) -> [String: Part]? {
         guard let boundaryParameter = contentType.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) })
             .first(where: { $0.lowercased().hasPrefix("boundary=") })
         else { return nil }
-        let boundary = Array(("--" + boundaryParameter.dropFirst(9).trimmingCharacters(in: CharacterSet(charactersIn: "\""))).utf8)
+        let boundary = boundaryParameter.dropFirst(9).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        guard !boundary.isEmpty else { return nil }
+        let parser = MultipartParser(boundary: boundary)
         var parts: [String: Part] = [:]
-        var sections: [ArraySlice<UInt8>] = []
-        var searchFrom = body.startIndex
-        var previous: Int?
-        while let match = find(boundary, in: body, from: searchFrom) {
-            if let start = previous { sections.append(body[start..<match]) }
-            previous = match + boundary.count
-            searchFrom = match + boundary.count
+        var disposition: String?
+        var data: [UInt8] = []
+        parser.onHeader = { name, value in
+            if name.lowercased() == "content-disposition" { disposition = value }
         }
-        for section in sections {
-            var content = section
-            if content.starts(with: [13, 10]) { content = content.dropFirst(2) }
-            if content.suffix(2).elementsEqual([13, 10]) { content = content.dropLast(2) }
-            guard let split = find([13, 10, 13, 10], in: Array(content), from: 0) else { continue }
-            let bytes = Array(content)
-            let headers = String(decoding: bytes[..<split], as: UTF8.self)
-            let data = Array(bytes[(split + 4)...])
-            guard let disposition = headers.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-disposition:") }) else { continue }
-            let parameters = dispositionParameters(disposition.dropFirst("content-disposition:".count))
-            guard let name = parameters["name"] else { continue }
-            parts[name] = Part(data: data)
+        parser.onBody = { buffer in data.append(contentsOf: buffer.readableBytesView) }
+        parser.onPartComplete = {
+            if let disposition, let name = dispositionParameters(Substring(disposition))["name"] { parts[name] = Part(data: data) }
+            disposition = nil
+            data = []
+        }
+        do {
+            try parser.execute(body)
+            // A body that ends right after a boundary, without the closing `--`, still completes its last part.
+            try parser.execute(Array("--".utf8))
+        } catch {
+            return parts
         }
         return parts
     }
@@ -104,15 +121,5 @@ enum MultipartForm {
             if let value, !name.isEmpty, parameters[name] == nil { parameters[name] = value }
         }
         return parameters
-    }
-
-    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
-        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
-        var index = start
-        while index <= haystack.count - needle.count {
-            if haystack[index] == needle[0], haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
-            index += 1
-        }
-        return nil
     }
 }

@@ -52,48 +52,67 @@ extension WebUI {
     static func activatedFlash(_ activation: StoredActivation) -> String {
         (activation.certificate.revoked ?? []).isEmpty ? "activated" : "activated-with-revoked"
     }
+}
 
-    func addActivation(to router: Router<RegistryRequestContext>) {
-        router.get("/activation") { request, _ in
-            try await activationPage(try await requireSession(request), request)
+/// The Activation page, mounted at `/activation`.
+struct ActivationPagesController: Sendable {
+    let web: WebUI
+
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.licenseKey))
+            .get(use: showActivation)
+            .post(use: activate)
+            .get("request", use: downloadRequest)
+            .post("certificate", use: installCertificate)
+        return routes
+    }
+
+    /// The activation's state and what an activation would change.
+    @Sendable func showActivation(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        return try await web.activationPage(try context.authorizedSession, request)
+    }
+
+    /// Activates online; a refusal shows on the page.
+    @Sendable func activate(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        do {
+            let activation = try await web.registry.activateOnline(promote: fields["promote"] == "on", reason: fields["reason"], force: fields["force"] == "true",
+                                                               actor: "user:\(session.user.login)")
+            return WebUI.redirect("/activation?flash=\(WebUI.activatedFlash(activation))")
+        } catch let error as RegistryError {
+            return try await web.activationPage(session, request, activationError: error)
         }
-        router.post("/activation") { request, context in
-            let session = try await requireSession(request)
-            let fields = try await form(request, context: context, session: session)
-            do {
-                let activation = try await registry.activateOnline(promote: fields["promote"] == "on", reason: fields["reason"], force: fields["force"] == "true",
-                                                                   actor: "user:\(session.user.login)")
-                return Self.redirect("/activation?flash=\(Self.activatedFlash(activation))")
-            } catch let error as RegistryError {
-                return try await activationPage(session, request, activationError: error)
-            }
+    }
+
+    /// The offline activation request, as a file to save.
+    @Sendable func downloadRequest(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        return try await ActivationController.requestDownload(web.registry, promote: query.get("promote") == "on", reason: query.get("reason").map { String($0.prefix(500)) })
+    }
+
+    /// Installs an uploaded activation certificate.
+    @Sendable func installCertificate(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let body = Array(buffer: try await request.body.collect(upTo: StoredActivation.maximumCertificateSize))
+        guard let parts = MultipartForm.parse(body, contentType: request.headers[.contentType] ?? ""),
+              let token = parts["_csrf"].map({ String(decoding: $0.data, as: UTF8.self) }), token == session.csrf
+        else { throw WebUI.csrfRefusal }
+        guard let file = parts["certificate"], !file.data.isEmpty else {
+            return try await web.activationPage(session, request, certificateError: "No file was chosen: choose the certificate file (JSON) the vendor sent, then Install certificate.")
         }
-        router.get("/activation/request") { request, _ in
-            _ = try await requireSession(request)
-            let query = request.uri.queryParameters
-            return try await ActivationAPI.requestDownload(registry, promote: query.get("promote") == "on", reason: query.get("reason").map { String($0.prefix(500)) })
+        // Read strictly (a member named twice is refused), as the API reads it.
+        guard let document = try? SignedDocument.read(Data(file.data)) else {
+            return try await web.activationPage(session, request, certificateError: "This file is not an activation certificate: it is not the signed JSON document the vendor sends. "
+                + "Choose the certificate file the vendor returned for your activation request (not the request itself).")
         }
-        router.post("/activation/certificate") { request, context in
-            let session = try await requireSession(request)
-            let body = Array(buffer: try await request.body.collect(upTo: StoredActivation.maximumCertificateSize))
-            guard let parts = MultipartForm.parse(body, contentType: request.headers[.contentType] ?? ""),
-                  let token = parts["_csrf"].map({ String(decoding: $0.data, as: UTF8.self) }), token == session.csrf
-            else { throw Self.csrfRefusal }
-            guard let file = parts["certificate"], !file.data.isEmpty else {
-                return try await activationPage(session, request, certificateError: "No file was chosen: choose the certificate file (JSON) the vendor sent, then Install certificate.")
-            }
-            // Read strictly (a member named twice is refused), as the API reads it.
-            guard let document = try? SignedDocument.read(Data(file.data)) else {
-                return try await activationPage(session, request, certificateError: "This file is not an activation certificate: it is not the signed JSON document the vendor sends. "
-                    + "Choose the certificate file the vendor returned for your activation request (not the request itself).")
-            }
-            do {
-                let force = parts["force"].map { String(decoding: $0.data, as: UTF8.self) } == "on"
-                let activation = try await registry.install(document, method: .offline, force: force, actor: "user:\(session.user.login)")
-                return Self.redirect("/activation?flash=\(Self.activatedFlash(activation))")
-            } catch let error as RegistryError {
-                return try await activationPage(session, request, certificateError: error.message)
-            }
+        do {
+            let force = parts["force"].map { String(decoding: $0.data, as: UTF8.self) } == "on"
+            let activation = try await web.registry.install(document, method: .offline, force: force, actor: "user:\(session.user.login)")
+            return WebUI.redirect("/activation?flash=\(WebUI.activatedFlash(activation))")
+        } catch let error as RegistryError {
+            return try await web.activationPage(session, request, certificateError: error.message)
         }
     }
 }

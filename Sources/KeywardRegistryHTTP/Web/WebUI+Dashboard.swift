@@ -25,39 +25,6 @@ extension WebUI {
         return svg + "</svg>"
     }
 
-    func addDashboard(to router: Router<RegistryRequestContext>) {
-        router.get("/dashboard") { request, _ in
-            let session = try await requireSession(request)
-            let now = registry.now()
-            let keys = try await registry.store.keys()
-            let activation = try await registry.store.activation()
-            let model = try await registry.store.accessModel(catalog: registry.catalog, covered: Set(activation?.certificate.serials ?? []), now: now)
-            let holders = SeatRules.nominativeHolders(model)
-            let sessions = SeatRules.openSessions(model, at: now)
-            let usable = keys.filter { $0.status(at: now) == .valid }
-            var values = try await layout(session, request: request, nav: "dashboard")
-            values["hasKeys"] = !usable.isEmpty
-            values["chart"] = Self.seatChart(usable.map { key in
-                let floating = key.license.useType == .floating
-                return ("\(key.idNumber) (\(key.license.useType.rawValue))", floating ? sessions[key.serial] ?? 0 : holders[key.serial]?.count ?? 0,
-                        key.license.users, floating)
-            })
-            let expiring = keys.filter { key in key.status(at: now) == .valid && (key.license.expiresInDays(at: now).map { $0 <= 30 } ?? false) }
-                .sorted { ($0.license.expiresAt ?? .distantFuture) < ($1.license.expiresAt ?? .distantFuture) }
-            let covered = Set(activation?.certificate.serials ?? [])
-            values["expiring"] = expiring.map { keyValues($0, covered: covered) }
-            values["hasExpiring"] = !expiring.isEmpty
-            let over = Registry.overAllocation(in: model, serials: keys.map(\.serial))
-            values["overAllocated"] = over.map { ["keySerial": $0.keySerial, "keyName": KeyNames(keys).idNumber($0.keySerial), "limit": $0.limit, "inUse": $0.inUse, "users": $0.overLimit.joined(separator: ", ")] }
-            let open = try await registry.store.sessions(open: true, limit: 50, now: now)
-            values["openCount"] = model.sessions.count  // the model holds the open, unexpired sessions
-            let names = KeyNames(keys)
-            values["sessions"] = open.map { sessionValues($0, names: names) }
-            values["hasSessions"] = !open.isEmpty
-            return page("dashboard", values)
-        }
-    }
-
     func sessionValues(_ session: UserSession, names: KeyNames) -> [String: Any] {
         var values: [String: Any] = ["id": session.id, "login": session.login, "keySerial": session.keySerial, "key": names.values(session.keySerial),
                                      "useType": session.floating ? "floating" : "nominative",
@@ -70,5 +37,49 @@ extension WebUI {
         }
         if let reason = session.endReason { values["endReason"] = reason.rawValue }
         return values
+    }
+}
+
+/// The dashboard, mounted at `/dashboard`.
+struct DashboardPagesController: Sendable {
+    let web: WebUI
+
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.licenseKey))
+            .get(use: dashboard)
+        return routes
+    }
+
+    /// Seat use per key, keys expiring soon, sessions open now.
+    @Sendable func dashboard(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let now = web.registry.now()
+        let keys = try await web.registry.store.keys()
+        let activation = try await web.registry.store.activation()
+        let model = try await web.registry.store.accessModel(catalog: web.registry.catalog, covered: Set(activation?.certificate.serials ?? []), now: now)
+        let holders = SeatRules.nominativeHolders(model)
+        let sessions = SeatRules.openSessions(model, at: now)
+        let usable = keys.filter { $0.status(at: now) == .valid }
+        var values = try await web.layout(session, request: request, nav: "dashboard")
+        values["hasKeys"] = !usable.isEmpty
+        values["chart"] = WebUI.seatChart(usable.map { key in
+            let floating = key.license.useType == .floating
+            return ("\(key.idNumber) (\(key.license.useType.rawValue))", floating ? sessions[key.serial] ?? 0 : holders[key.serial]?.count ?? 0,
+                    key.license.users, floating)
+        })
+        let expiring = keys.filter { key in key.status(at: now) == .valid && (key.license.expiresInDays(at: now).map { $0 <= 30 } ?? false) }
+            .sorted { ($0.license.expiresAt ?? .distantFuture) < ($1.license.expiresAt ?? .distantFuture) }
+        let covered = Set(activation?.certificate.serials ?? [])
+        values["expiring"] = expiring.map { web.keyValues($0, covered: covered) }
+        values["hasExpiring"] = !expiring.isEmpty
+        let over = Registry.overAllocation(in: model, serials: keys.map(\.serial))
+        values["overAllocated"] = over.map { ["keySerial": $0.keySerial, "keyName": KeyNames(keys).idNumber($0.keySerial), "limit": $0.limit, "inUse": $0.inUse, "users": $0.overLimit.joined(separator: ", ")] }
+        let open = try await web.registry.store.sessions(open: true, limit: 50, now: now)
+        values["openCount"] = model.sessions.count  // the model holds the open, unexpired sessions
+        let names = KeyNames(keys)
+        values["sessions"] = open.map { web.sessionValues($0, names: names) }
+        values["hasSessions"] = !open.isEmpty
+        return web.page("dashboard", values)
     }
 }

@@ -138,118 +138,153 @@ extension WebUI {
         text.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? text
     }
 
-    func addGroups(to router: Router<RegistryRequestContext>) {
-        router.get("/access-groups") { request, _ in
-            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            let groups = try await registry.store.groups()
-            let names = KeyNames(try await registry.store.keys())
-            var values = try await layout(session, request: request, nav: "groups")
-            values["groups"] = groups.map { ["idNumber": $0.idNumber, "path": Self.segment($0.idNumber), "name": $0.name, "keySerial": $0.keySerial,
-                                             "key": names.values($0.keySerial), "component": $0.component,
-                                             "menuCount": $0.menus.count, "userCount": $0.users.count, "state": $0.active ? "active" : "inactive"] }
-            values["hasGroups"] = !groups.isEmpty
-            return page("groups", values)
-        }
-        router.get("/access-groups/new") { request, _ in
-            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            return try await groupFormPage(session, request, editing: nil, fields: nil)!
-        }
-        router.post("/access-groups") { request, context in
-            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            let fields = try await form(request, context: context, session: session)
-            // Without the script, choosing the key is a step of its own: the form comes back with its choices.
-            if fields["step"] == "key" { return try await groupFormPage(session, request, editing: nil, fields: fields)! }
-            do {
-                let group = try await registry.createGroup(groupInput(fields), actor: "user:\(session.user.login)")
-                return Self.redirect("/access-groups/\(Self.segment(group.idNumber))?flash=group-created")
-            } catch {
-                guard let page = try await groupFormPage(session, request, editing: nil, fields: fields, error: error) else { throw error }
-                return page
-            }
-        }
-        router.get("/access-groups/:idNumber") { request, context in
-            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            return try await groupPage(session, request, try await existingGroup(context))
-        }
-        router.get("/access-groups/:idNumber/edit") { request, context in
-            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            return try await groupFormPage(session, request, editing: try await existingGroup(context), fields: nil)!
-        }
-        router.post("/access-groups/:idNumber/edit") { request, context in
-            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            let fields = try await form(request, context: context, session: session)
-            let group = try await existingGroup(context)
-            if fields["step"] == "key" { return try await groupFormPage(session, request, editing: group, fields: fields)! }
-            do {
-                let saved = try await registry.updateGroup(group.idNumber, groupInput(fields), actor: "user:\(session.user.login)")
-                return Self.redirect("/access-groups/\(Self.segment(saved.idNumber))?flash=group-saved")
-            } catch {
-                guard let page = try await groupFormPage(session, request, editing: group, fields: fields, error: error) else { throw error }
-                return page
-            }
-        }
-        router.post("/access-groups/:idNumber/delete") { request, context in
-            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            _ = try await form(request, context: context, session: session)
-            try await registry.deleteGroup(try await existingGroup(context).idNumber, actor: "user:\(session.user.login)")
-            return Self.redirect("/access-groups?flash=group-deleted")
-        }
-        router.post("/access-groups/:idNumber/users/add") { request, context in
-            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            let fields = try await form(request, context: context, session: session)
-            let group = try await existingGroup(context)
-            let ticked = fields.all("logins")
-            let query = CandidateQuery(search: fields["search"] ?? "", page: fields["page"].flatMap { Int($0) } ?? 1, selected: Set(ticked))
-            var logins = ticked
-            if fields["scope"] == "all" {
-                // Every user the search finds outside the group, on every page: one all-or-nothing change, so the seat
-                // limit applies to the whole set.
-                guard !query.search.isEmpty else {
-                    return try await groupPage(session, request, group, query: query, notice: "Search first: Add all adds every user the search finds.")
-                }
-                logins = try await registry.store.matchingLogins(search: query.search, outsideGroup: group.idNumber, limit: 10_001)
-                if logins.count > 10_000 {
-                    return try await groupPage(session, request, group, query: query,
-                                               notice: "More than 10,000 users match “\(query.search)”: at most 10,000 can be added at once. Narrow the search.")
-                }
-            }
-            guard !logins.isEmpty else {
-                return try await groupPage(session, request, group, query: query,
-                                           notice: fields["scope"] == "all" ? "No user outside the group matches “\(query.search)”: nothing was added."
-                                               : "No user was ticked, so nothing was added. Tick the users to add, or use Add all matching users.")
-            }
-            do {
-                _ = try await registry.changeMembers(group.idNumber, add: true, logins: logins, actor: "user:\(session.user.login)")
-                return Self.redirect("/access-groups/\(Self.segment(group.idNumber))?flash=users-added")
-            } catch {
-                guard Self.isRefusal(error) else { throw error }
-                // The refusal keeps the search, the page and every tick, so changing the selection is one step.
-                return try await groupPage(session, request, try await existingGroup(context), query: query, error: error)
-            }
-        }
-        router.post("/access-groups/:idNumber/users/remove") { request, context in
-            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            let fields = try await form(request, context: context, session: session)
-            let group = try await existingGroup(context)
-            let logins = fields.all("logins")
-            guard !logins.isEmpty else {
-                return try await groupPage(session, request, group, notice: "No member was ticked, so nobody was removed. Tick the members to remove.")
-            }
-            do {
-                _ = try await registry.changeMembers(group.idNumber, add: false, logins: logins, actor: "user:\(session.user.login)")
-                return Self.redirect("/access-groups/\(Self.segment(group.idNumber))?flash=users-removed")
-            } catch {
-                guard Self.isRefusal(error) else { throw error }
-                return try await groupPage(session, request, group, error: error)
-            }
-        }
-    }
-
     func existingGroup(_ context: RegistryRequestContext) async throws -> AccessGroupRecord {
         let idNumber = try context.parameters.require("idNumber").removingPercentEncoding ?? ""
         guard idNumber.count <= 50, let group = try await registry.store.group(idNumber) else {
             throw APIError(.notFound, code: "UNKNOWN_GROUP", message: "There is no access group \(idNumber.prefix(50)).")
         }
         return group
+    }
+}
+
+/// The Access groups pages, mounted at `/access-groups`.
+struct AccessGroupPagesController: Sendable {
+    let web: WebUI
+
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.accessGroup))
+            .get(use: groupList)
+            .get("new", use: newGroup)
+            .post(use: createGroup)
+            .get(":idNumber", use: showGroup)
+            .get(":idNumber/edit", use: editGroup)
+            .post(":idNumber/edit", use: updateGroup)
+            .post(":idNumber/delete", use: deleteGroup)
+            .post(":idNumber/users/add", use: addMembers)
+            .post(":idNumber/users/remove", use: removeMembers)
+        return routes
+    }
+
+    /// Every access group.
+    @Sendable func groupList(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let groups = try await web.registry.store.groups()
+        let names = KeyNames(try await web.registry.store.keys())
+        var values = try await web.layout(session, request: request, nav: "groups")
+        values["groups"] = groups.map { ["idNumber": $0.idNumber, "path": WebUI.segment($0.idNumber), "name": $0.name, "keySerial": $0.keySerial,
+                                         "key": names.values($0.keySerial), "component": $0.component,
+                                         "menuCount": $0.menus.count, "userCount": $0.users.count, "state": $0.active ? "active" : "inactive"] }
+        values["hasGroups"] = !groups.isEmpty
+        return web.page("groups", values)
+    }
+
+    /// The form for a new group.
+    @Sendable func newGroup(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        return try await web.groupFormPage(session, request, editing: nil, fields: nil)!
+    }
+
+    /// Creates a group, or shows the form again with the refusal.
+    @Sendable func createGroup(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        // Without the script, choosing the key is a step of its own: the form comes back with its choices.
+        if fields["step"] == "key" { return try await web.groupFormPage(session, request, editing: nil, fields: fields)! }
+        do {
+            let group = try await web.registry.createGroup(web.groupInput(fields), actor: "user:\(session.user.login)")
+            return WebUI.redirect("/access-groups/\(WebUI.segment(group.idNumber))?flash=group-created")
+        } catch {
+            guard let page = try await web.groupFormPage(session, request, editing: nil, fields: fields, error: error) else { throw error }
+            return page
+        }
+    }
+
+    /// A group, its users and the picker to add more.
+    @Sendable func showGroup(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        return try await web.groupPage(session, request, try await web.existingGroup(context))
+    }
+
+    /// The form to edit a group.
+    @Sendable func editGroup(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        return try await web.groupFormPage(session, request, editing: try await web.existingGroup(context), fields: nil)!
+    }
+
+    /// Saves a group, or shows the form again with the refusal.
+    @Sendable func updateGroup(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        let group = try await web.existingGroup(context)
+        if fields["step"] == "key" { return try await web.groupFormPage(session, request, editing: group, fields: fields)! }
+        do {
+            let saved = try await web.registry.updateGroup(group.idNumber, web.groupInput(fields), actor: "user:\(session.user.login)")
+            return WebUI.redirect("/access-groups/\(WebUI.segment(saved.idNumber))?flash=group-saved")
+        } catch {
+            guard let page = try await web.groupFormPage(session, request, editing: group, fields: fields, error: error) else { throw error }
+            return page
+        }
+    }
+
+    /// Deletes a group.
+    @Sendable func deleteGroup(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        _ = try await web.form(request, context: context, session: session)
+        try await web.registry.deleteGroup(try await web.existingGroup(context).idNumber, actor: "user:\(session.user.login)")
+        return WebUI.redirect("/access-groups?flash=group-deleted")
+    }
+
+    /// Adds the ticked (or all matching) users to a group.
+    @Sendable func addMembers(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        let group = try await web.existingGroup(context)
+        let ticked = fields.all("logins")
+        let query = WebUI.CandidateQuery(search: fields["search"] ?? "", page: fields["page"].flatMap { Int($0) } ?? 1, selected: Set(ticked))
+        var logins = ticked
+        if fields["scope"] == "all" {
+            // Every user the search finds outside the group, on every page: one all-or-nothing change, so the seat
+            // limit applies to the whole set.
+            guard !query.search.isEmpty else {
+                return try await web.groupPage(session, request, group, query: query, notice: "Search first: Add all adds every user the search finds.")
+            }
+            logins = try await web.registry.store.matchingLogins(search: query.search, outsideGroup: group.idNumber, limit: 10_001)
+            if logins.count > 10_000 {
+                return try await web.groupPage(session, request, group, query: query,
+                                           notice: "More than 10,000 users match “\(query.search)”: at most 10,000 can be added at once. Narrow the search.")
+            }
+        }
+        guard !logins.isEmpty else {
+            return try await web.groupPage(session, request, group, query: query,
+                                       notice: fields["scope"] == "all" ? "No user outside the group matches “\(query.search)”: nothing was added."
+                                           : "No user was ticked, so nothing was added. Tick the users to add, or use Add all matching users.")
+        }
+        do {
+            _ = try await web.registry.changeMembers(group.idNumber, add: true, logins: logins, actor: "user:\(session.user.login)")
+            return WebUI.redirect("/access-groups/\(WebUI.segment(group.idNumber))?flash=users-added")
+        } catch {
+            guard WebUI.isRefusal(error) else { throw error }
+            // The refusal keeps the search, the page and every tick, so changing the selection is one step.
+            return try await web.groupPage(session, request, try await web.existingGroup(context), query: query, error: error)
+        }
+    }
+
+    /// Removes the ticked members from a group.
+    @Sendable func removeMembers(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        let group = try await web.existingGroup(context)
+        let logins = fields.all("logins")
+        guard !logins.isEmpty else {
+            return try await web.groupPage(session, request, group, notice: "No member was ticked, so nobody was removed. Tick the members to remove.")
+        }
+        do {
+            _ = try await web.registry.changeMembers(group.idNumber, add: false, logins: logins, actor: "user:\(session.user.login)")
+            return WebUI.redirect("/access-groups/\(WebUI.segment(group.idNumber))?flash=users-removed")
+        } catch {
+            guard WebUI.isRefusal(error) else { throw error }
+            return try await web.groupPage(session, request, group, error: error)
+        }
     }
 }

@@ -61,131 +61,6 @@ extension WebUI {
         return values
     }
 
-    func addKeys(to router: Router<RegistryRequestContext>) {
-        router.get("/license-keys") { request, _ in
-            let session = try await requireSession(request)
-            let activation = try await registry.store.activation()
-            let keys = try await registry.store.keys()
-            var values = try await layout(session, request: request, nav: "keys")
-            let covered = Set(activation?.certificate.serials ?? [])
-            values["keys"] = keys.map { keyValues($0, covered: covered) }
-            values["hasKeys"] = !keys.isEmpty
-            values["installation"] = "\(registry.installation.organization.legalName) · installation \(registry.installation.installationId) · \(registry.installation.environment.rawValue)"
-            if let next = scheduler?.nextRun.at { values["nextSynchronization"] = WebFormatting.time(next) }
-            return page("keys", values)
-        }
-        router.post("/license-keys/synchronize") { request, context in
-            let session = try await requireSession(request)
-            _ = try await form(request, context: context, session: session)
-            do {
-                let run = try await synchronizer.run(trigger: .manual, actor: "user:\(session.user.login)")
-                return Self.redirect("/license-keys?synchronization=\(run.id)")
-            } catch RegistryError.noAuthority {
-                return Self.redirect("/license-keys?flash=no-authority")
-            } catch RegistryError.syncInProgress {
-                return Self.redirect("/license-keys?flash=sync-in-progress")
-            }
-        }
-        router.get("/license-keys/synchronizations") { request, _ in
-            let session = try await requireSession(request)
-            let all = request.uri.queryParameters.get("trigger") == "all"
-            var values = try await layout(session, request: request, nav: "keys")
-            let runs = try await registry.store.synchronizations(trigger: all ? nil : .manual, limit: 100)
-            values["all"] = all
-            values["hasRuns"] = !runs.isEmpty
-            values["runs"] = runs.map { run -> [String: Any] in
-                var row: [String: Any] = [
-                    "id": run.id, "trigger": run.trigger.rawValue, "actor": run.actor, "startedAt": WebFormatting.time(run.startedAt),
-                    "outcome": run.outcome?.rawValue ?? "running", "summary": run.summary,
-                    "counts": "+\(run.added) / ↻\(run.renewed) / −\(run.revoked) / =\(run.unchanged)",
-                ]
-                if let revision = run.revision { row["revision"] = revision }
-                if let finished = run.finishedAt { row["finishedAt"] = WebFormatting.time(finished) }
-                return row
-            }
-            values["authorityConfigured"] = registry.authority != nil
-            return page("history", values)
-        }
-        router.get("/license-keys/new") { request, _ in
-            let session = try await requireSession(request)
-            return page("key-new", try await layout(session, request: request, nav: "keys"))
-        }
-        router.post("/license-keys") { request, context in
-            let session = try await requireSession(request)
-            let fields = try await uncheckedForm(request, context: context)
-            guard Self.hasValidToken(fields, session: session) else {
-                // A stale form (the session was renewed, the page was open for hours) keeps the pasted key: the page
-                // comes back with a fresh token, nothing written, and says to submit it again.
-                var values = try await layout(session, request: request, nav: "keys")
-                values["idNumber"] = fields["idNumber"] ?? ""
-                values["accessKey"] = fields["accessKey"] ?? ""
-                values["formError"] = "\(Self.csrfRefusal.code): this form had expired or did not come from this page, so nothing was saved. "
-                    + "What you typed is kept below: check it and press Save again."
-                return page("key-new", values, status: .forbidden)
-            }
-            do {
-                try await registry.register(idNumber: fields["idNumber"] ?? "", accessKey: fields["accessKey"] ?? "", actor: "user:\(session.user.login)")
-                return Self.redirect("/license-keys?flash=registered")
-            } catch let error as RegistryError {
-                var values = try await layout(session, request: request, nav: "keys")
-                values["idNumber"] = fields["idNumber"] ?? ""
-                values["accessKey"] = fields["accessKey"] ?? ""
-                if case .invalid = error { values["idNumberError"] = error.message } else {
-                    values["accessKeyError"] = error.message
-                    values["accessKeyCode"] = error.code
-                }
-                return page("key-new", values)
-            } catch let error as StoreError where error.code.hasPrefix("DUPLICATE") {
-                var values = try await layout(session, request: request, nav: "keys")
-                values["idNumber"] = fields["idNumber"] ?? ""
-                values["accessKey"] = fields["accessKey"] ?? ""
-                if error.code == "DUPLICATE_ID_NUMBER" { values["idNumberError"] = error.message } else {
-                    values["accessKeyError"] = error.message
-                    values["accessKeyCode"] = error.code
-                }
-                return page("key-new", values)
-            }
-        }
-        router.get("/license-keys/:serial") { request, context in
-            let session = try await requireSession(request)
-            let key = try await existingKey(context)
-            var values = try await layout(session, request: request, nav: "keys")
-            values.merge(keyValues(key, covered: Set(try await registry.store.activation()?.certificate.serials ?? []))) { $1 }
-            values["components"] = registry.components(of: key).map { ["code": $0.code, "name": $0.name, "menuCount": $0.menus.count] }
-            return page("key", values)
-        }
-        router.get("/license-keys/:serial/edit") { request, context in
-            try await keyFormPage("key-edit", try await requireSession(request), request, try await existingKey(context))
-        }
-        router.post("/license-keys/:serial/edit") { request, context in
-            let session = try await requireSession(request)
-            let fields = try await form(request, context: context, session: session)
-            let key = try await existingKey(context)
-            do {
-                _ = try await registry.rename(key.serial, to: fields["idNumber"] ?? "", actor: "user:\(session.user.login)")
-                return Self.redirect("/license-keys/\(key.serial)?flash=renamed")
-            } catch let error as RegistryError {
-                return try await editPage(session, request, key, fields["idNumber"] ?? "", error.message)
-            } catch let error as StoreError where error.code == "DUPLICATE_ID_NUMBER" {
-                return try await editPage(session, request, key, fields["idNumber"] ?? "", error.message)
-            }
-        }
-        router.get("/license-keys/:serial/delete") { request, context in
-            try await keyFormPage("key-delete", try await requireSession(request), request, try await existingKey(context))
-        }
-        router.post("/license-keys/:serial/delete") { request, context in
-            let session = try await requireSession(request)
-            _ = try await form(request, context: context, session: session)
-            let key = try await existingKey(context)
-            do {
-                _ = try await registry.remove(key.serial, actor: "user:\(session.user.login)")
-            } catch let error as StoreError where error.code == "KEY_IN_USE" {
-                return try await keyFormPage("key-delete", session, request, key, error: error.message)
-            }
-            return Self.redirect("/license-keys?flash=deleted")
-        }
-    }
-
     /// The Edit and Delete pages of a key: its serial and ID #, and a refusal to show.
     func keyFormPage(_ template: String, _ session: WebSessions.Session, _ request: Request, _ key: RegisteredKey, error: String? = nil) async throws -> Response {
         var values = try await layout(session, request: request, nav: "keys")
@@ -209,5 +84,168 @@ extension WebUI {
         values["idNumber"] = idNumber
         values["idNumberError"] = error
         return page("key-edit", values)
+    }
+}
+
+/// The License key pages, mounted at `/license-keys`.
+struct LicenseKeyPagesController: Sendable {
+    let web: WebUI
+
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.licenseKey))
+            .get(use: keyList)
+            .post("synchronize", use: synchronize)
+            .get("synchronizations", use: synchronizationHistory)
+            .get("new", use: newKey)
+            .post(use: registerKey)
+            .get(":serial", use: keyPage)
+            .get(":serial/edit", use: editKey)
+            .post(":serial/edit", use: renameKey)
+            .get(":serial/delete", use: confirmKeyDeletion)
+            .post(":serial/delete", use: deleteKey)
+        return routes
+    }
+
+    /// The registered keys.
+    @Sendable func keyList(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let activation = try await web.registry.store.activation()
+        let keys = try await web.registry.store.keys()
+        var values = try await web.layout(session, request: request, nav: "keys")
+        let covered = Set(activation?.certificate.serials ?? [])
+        values["keys"] = keys.map { web.keyValues($0, covered: covered) }
+        values["hasKeys"] = !keys.isEmpty
+        values["installation"] = "\(web.registry.installation.organization.legalName) · installation \(web.registry.installation.installationId) · \(web.registry.installation.environment.rawValue)"
+        if let next = web.scheduler?.nextRun.at { values["nextSynchronization"] = WebFormatting.time(next) }
+        return web.page("keys", values)
+    }
+
+    /// Runs a synchronization and shows its outcome.
+    @Sendable func synchronize(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        _ = try await web.form(request, context: context, session: session)
+        do {
+            let run = try await web.synchronizer.run(trigger: .manual, actor: "user:\(session.user.login)")
+            return WebUI.redirect("/license-keys?synchronization=\(run.id)")
+        } catch RegistryError.noAuthority {
+            return WebUI.redirect("/license-keys?flash=no-authority")
+        } catch RegistryError.syncInProgress {
+            return WebUI.redirect("/license-keys?flash=sync-in-progress")
+        }
+    }
+
+    /// Past synchronizations.
+    @Sendable func synchronizationHistory(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let all = request.uri.queryParameters.get("trigger") == "all"
+        var values = try await web.layout(session, request: request, nav: "keys")
+        let runs = try await web.registry.store.synchronizations(trigger: all ? nil : .manual, limit: 100)
+        values["all"] = all
+        values["hasRuns"] = !runs.isEmpty
+        values["runs"] = runs.map { run -> [String: Any] in
+            var row: [String: Any] = [
+                "id": run.id, "trigger": run.trigger.rawValue, "actor": run.actor, "startedAt": WebFormatting.time(run.startedAt),
+                "outcome": run.outcome?.rawValue ?? "running", "summary": run.summary,
+                "counts": "+\(run.added) / ↻\(run.renewed) / −\(run.revoked) / =\(run.unchanged)",
+            ]
+            if let revision = run.revision { row["revision"] = revision }
+            if let finished = run.finishedAt { row["finishedAt"] = WebFormatting.time(finished) }
+            return row
+        }
+        values["authorityConfigured"] = web.registry.authority != nil
+        return web.page("history", values)
+    }
+
+    /// The form to paste an access key.
+    @Sendable func newKey(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        return web.page("key-new", try await web.layout(session, request: request, nav: "keys"))
+    }
+
+    /// Registers a pasted key, or shows the form again with the refusal.
+    @Sendable func registerKey(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.uncheckedForm(request, context: context)
+        guard WebUI.hasValidToken(fields, session: session) else {
+            // A stale form (the session was renewed, the page was open for hours) keeps the pasted key: the page
+            // comes back with a fresh token, nothing written, and says to submit it again.
+            var values = try await web.layout(session, request: request, nav: "keys")
+            values["idNumber"] = fields["idNumber"] ?? ""
+            values["accessKey"] = fields["accessKey"] ?? ""
+            values["formError"] = "\(WebUI.csrfRefusal.code): this form had expired or did not come from this page, so nothing was saved. "
+                + "What you typed is kept below: check it and press Save again."
+            return web.page("key-new", values, status: .forbidden)
+        }
+        do {
+            try await web.registry.register(idNumber: fields["idNumber"] ?? "", accessKey: fields["accessKey"] ?? "", actor: "user:\(session.user.login)")
+            return WebUI.redirect("/license-keys?flash=registered")
+        } catch let error as RegistryError {
+            var values = try await web.layout(session, request: request, nav: "keys")
+            values["idNumber"] = fields["idNumber"] ?? ""
+            values["accessKey"] = fields["accessKey"] ?? ""
+            if case .invalid = error { values["idNumberError"] = error.message } else {
+                values["accessKeyError"] = error.message
+                values["accessKeyCode"] = error.code
+            }
+            return web.page("key-new", values)
+        } catch let error as StoreError where error.code.hasPrefix("DUPLICATE") {
+            var values = try await web.layout(session, request: request, nav: "keys")
+            values["idNumber"] = fields["idNumber"] ?? ""
+            values["accessKey"] = fields["accessKey"] ?? ""
+            if error.code == "DUPLICATE_ID_NUMBER" { values["idNumberError"] = error.message } else {
+                values["accessKeyError"] = error.message
+                values["accessKeyCode"] = error.code
+            }
+            return web.page("key-new", values)
+        }
+    }
+
+    /// A key's data screen.
+    @Sendable func keyPage(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let key = try await web.existingKey(context)
+        var values = try await web.layout(session, request: request, nav: "keys")
+        values.merge(web.keyValues(key, covered: Set(try await web.registry.store.activation()?.certificate.serials ?? []))) { $1 }
+        values["components"] = web.registry.components(of: key).map { ["code": $0.code, "name": $0.name, "menuCount": $0.menus.count] }
+        return web.page("key", values)
+    }
+
+    /// The form to change a key's ID #.
+    @Sendable func editKey(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        return try await web.keyFormPage("key-edit", try context.authorizedSession, request, try await web.existingKey(context))
+    }
+
+    /// Changes a key's ID #.
+    @Sendable func renameKey(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        let key = try await web.existingKey(context)
+        do {
+            _ = try await web.registry.rename(key.serial, to: fields["idNumber"] ?? "", actor: "user:\(session.user.login)")
+            return WebUI.redirect("/license-keys/\(key.serial)?flash=renamed")
+        } catch let error as RegistryError {
+            return try await web.editPage(session, request, key, fields["idNumber"] ?? "", error.message)
+        } catch let error as StoreError where error.code == "DUPLICATE_ID_NUMBER" {
+            return try await web.editPage(session, request, key, fields["idNumber"] ?? "", error.message)
+        }
+    }
+
+    /// Asks before deleting a key.
+    @Sendable func confirmKeyDeletion(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        return try await web.keyFormPage("key-delete", try context.authorizedSession, request, try await web.existingKey(context))
+    }
+
+    /// Deletes a key no group uses.
+    @Sendable func deleteKey(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        _ = try await web.form(request, context: context, session: session)
+        let key = try await web.existingKey(context)
+        do {
+            _ = try await web.registry.remove(key.serial, actor: "user:\(session.user.login)")
+        } catch let error as StoreError where error.code == "KEY_IN_USE" {
+            return try await web.keyFormPage("key-delete", session, request, key, error: error.message)
+        }
+        return WebUI.redirect("/license-keys?flash=deleted")
     }
 }

@@ -34,28 +34,42 @@ extension WebUI {
         if let error { _ = Self.place(error, in: &values) }
         return page("migrate", values)
     }
+}
 
-    func addMigration(to router: Router<RegistryRequestContext>) {
-        router.get("/license-keys/:serial/migrate") { request, context in
-            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            return try await migrationPage(session, request, key: try await existingKey(context), fields: nil, plan: nil, error: nil)
-        }
-        router.post("/license-keys/:serial/migrate") { request, context in
-            let session = try await requireSession(request, menu: ConfigurationMenu.accessGroup)
-            let fields = try await form(request, context: context, session: session)
-            let key = try await existingKey(context)
-            let input = MigrationInput(from: key.serial, to: fields["to"] ?? "", groups: fields.all("groups"), dryRun: fields["action"] != "migrate",
-                                       dropDisallowedMenus: fields["dropDisallowedMenus"] == "on")
-            do {
-                let plan = try await registry.migrateAccesses(input, actor: "user:\(session.user.login)")
-                if plan.applied { return Self.redirect("/license-keys/\(key.serial)?flash=migrated") }
-                return try await migrationPage(session, request, key: key, fields: fields, plan: plan, error: nil)
-            } catch {
-                guard Self.isRefusal(error) else { throw error }
-                let plan = try? await registry.migrateAccesses(MigrationInput(from: input.from, to: input.to, groups: input.groups, dryRun: true,
-                                                                              dropDisallowedMenus: input.dropDisallowedMenus), actor: "")
-                return try await migrationPage(session, request, key: key, fields: fields, plan: plan, error: error)
-            }
+/// Migrate accesses, mounted at `/license-keys`.
+struct AccessMigrationPagesController: Sendable {
+    let web: WebUI
+
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.accessGroup))
+            .get(":serial/migrate", use: migrationForm)
+            .post(":serial/migrate", use: migrateAccesses)
+        return routes
+    }
+
+    /// The Migrate accesses form of a key.
+    @Sendable func migrationForm(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        return try await web.migrationPage(session, request, key: try await web.existingKey(context), fields: nil, plan: nil, error: nil)
+    }
+
+    /// Previews or applies a migration of accesses.
+    @Sendable func migrateAccesses(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        let key = try await web.existingKey(context)
+        let input = MigrationInput(from: key.serial, to: fields["to"] ?? "", groups: fields.all("groups"), dryRun: fields["action"] != "migrate",
+                                   dropDisallowedMenus: fields["dropDisallowedMenus"] == "on")
+        do {
+            let plan = try await web.registry.migrateAccesses(input, actor: "user:\(session.user.login)")
+            if plan.applied { return WebUI.redirect("/license-keys/\(key.serial)?flash=migrated") }
+            return try await web.migrationPage(session, request, key: key, fields: fields, plan: plan, error: nil)
+        } catch {
+            guard WebUI.isRefusal(error) else { throw error }
+            let plan = try? await web.registry.migrateAccesses(MigrationInput(from: input.from, to: input.to, groups: input.groups, dryRun: true,
+                                                                          dropDisallowedMenus: input.dropDisallowedMenus), actor: "")
+            return try await web.migrationPage(session, request, key: key, fields: fields, plan: plan, error: error)
         }
     }
 }

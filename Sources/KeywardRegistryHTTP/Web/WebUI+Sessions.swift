@@ -21,64 +21,85 @@ extension WebUI {
         }
         return count == 0 ? "No session was open: nothing was disconnected." : count == 1 ? "1 session was disconnected." : "\(count) sessions were disconnected."
     }
+}
 
-    func addSessions(to router: Router<RegistryRequestContext>) {
-        router.get("/sessions") { request, _ in
-            let session = try await requireSession(request, menu: ConfigurationMenu.session)
-            let open = try await registry.store.sessions(open: true, limit: 500, now: registry.now())
-            let names = KeyNames(try await registry.store.keys())
-            var values = try await layout(session, request: request, nav: "sessions")
-            values["sessions"] = open.map { sessionValues($0, names: names) }
-            values["hasSessions"] = !open.isEmpty
-            return page("sessions", values)
+/// The Sessions pages, mounted at `/sessions`.
+struct SessionPagesController: Sendable {
+    let web: WebUI
+
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.session))
+            .get(use: openSessions)
+            .get("disconnect", use: confirmDisconnection)
+            .post("disconnect", use: disconnect)
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.sessionHistory))
+            .get("history", use: sessionHistory)
+        return routes
+    }
+
+    /// Who is logged in now.
+    @Sendable func openSessions(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let open = try await web.registry.store.sessions(open: true, limit: 500, now: web.registry.now())
+        let names = KeyNames(try await web.registry.store.keys())
+        var values = try await web.layout(session, request: request, nav: "sessions")
+        values["sessions"] = open.map { web.sessionValues($0, names: names) }
+        values["hasSessions"] = !open.isEmpty
+        return web.page("sessions", values)
+    }
+
+    /// Asks before disconnecting one user or everyone.
+    @Sendable func confirmDisconnection(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let login = request.uri.queryParameters.get("login").flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
+        let open = try await web.registry.store.sessions(open: true, limit: 500, now: web.registry.now())
+        var values = try await web.layout(session, request: request, nav: "sessions")
+        if let login {
+            let count = open.filter { $0.login.lowercased() == login.lowercased() }.count
+            values["login"] = login
+            values["question"] = "Disconnect user \(login)?"
+            values["consequence"] = count == 1 ? "Their session ends now; on a floating key its seat is free for someone else."
+                : "Their \(count) sessions end now; on a floating key their seats are free for someone else."
+        } else {
+            values["question"] = open.count == 1 ? "Disconnect the 1 open session?" : "Disconnect all \(open.count) open sessions?"
+            values["consequence"] = "Everyone logged in through the registry is logged out now, and has to log in again."
         }
-        router.get("/sessions/disconnect") { request, _ in
-            let session = try await requireSession(request, menu: ConfigurationMenu.session)
-            let login = request.uri.queryParameters.get("login").flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
-            let open = try await registry.store.sessions(open: true, limit: 500, now: registry.now())
-            var values = try await layout(session, request: request, nav: "sessions")
-            if let login {
-                let count = open.filter { $0.login.lowercased() == login.lowercased() }.count
-                values["login"] = login
-                values["question"] = "Disconnect user \(login)?"
-                values["consequence"] = count == 1 ? "Their session ends now; on a floating key its seat is free for someone else."
-                    : "Their \(count) sessions end now; on a floating key their seats are free for someone else."
-            } else {
-                values["question"] = open.count == 1 ? "Disconnect the 1 open session?" : "Disconnect all \(open.count) open sessions?"
-                values["consequence"] = "Everyone logged in through the registry is logged out now, and has to log in again."
-            }
-            return page("disconnect", values)
+        return web.page("disconnect", values)
+    }
+
+    /// Disconnects one session, one user or everyone.
+    @Sendable func disconnect(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        let actor = "user:\(session.user.login)"
+        let notice: String
+        if let id = fields["session"], !id.isEmpty {
+            let ended = try await web.registry.endSession(id, reason: .disconnected, actor: actor)
+            notice = "1:" + (ended.login.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        } else {
+            let login = fields["login"].flatMap { $0.isEmpty ? nil : $0 }
+            let count = try await web.registry.disconnect(login: login, actor: actor)
+            notice = "\(count)" + (login.map { ":" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? "")
         }
-        router.post("/sessions/disconnect") { request, context in
-            let session = try await requireSession(request, menu: ConfigurationMenu.session)
-            let fields = try await form(request, context: context, session: session)
-            let actor = "user:\(session.user.login)"
-            let notice: String
-            if let id = fields["session"], !id.isEmpty {
-                let ended = try await registry.endSession(id, reason: .disconnected, actor: actor)
-                notice = "1:" + (ended.login.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
-            } else {
-                let login = fields["login"].flatMap { $0.isEmpty ? nil : $0 }
-                let count = try await registry.disconnect(login: login, actor: actor)
-                notice = "\(count)" + (login.map { ":" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? "")
-            }
-            return Self.redirect("/sessions?flash=disconnected", cookies: [sessions.cookie(Self.noticeCookie, notice, maxAge: 60, request: request)])
+        return WebUI.redirect("/sessions?flash=disconnected", cookies: [web.sessions.cookie(WebUI.noticeCookie, notice, maxAge: 60, request: request)])
+    }
+
+    /// Ended sessions, newest first.
+    @Sendable func sessionHistory(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let query = request.uri.queryParameters
+        let login = query.get("login").flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
+        let before = query.get("before").flatMap(Timestamp.parse)
+        let history = try await web.registry.store.sessions(open: false, login: login, before: before, limit: 101, now: web.registry.now())
+        let names = KeyNames(try await web.registry.store.keys())
+        var values = try await web.layout(session, request: request, nav: "sessions")
+        values["sessions"] = history.prefix(100).map { web.sessionValues($0, names: names) }
+        values["hasSessions"] = !history.isEmpty
+        if let login { values["login"] = login }
+        if history.count > 100, let last = history.prefix(100).last {
+            values["next"] = "/sessions/history?before=\(Timestamp.format(last.startedAt))&login=\(login?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
         }
-        router.get("/sessions/history") { request, _ in
-            let session = try await requireSession(request, menu: ConfigurationMenu.sessionHistory)
-            let query = request.uri.queryParameters
-            let login = query.get("login").flatMap { $0.isEmpty ? nil : String($0.prefix(64)) }
-            let before = query.get("before").flatMap(Timestamp.parse)
-            let history = try await registry.store.sessions(open: false, login: login, before: before, limit: 101, now: registry.now())
-            let names = KeyNames(try await registry.store.keys())
-            var values = try await layout(session, request: request, nav: "sessions")
-            values["sessions"] = history.prefix(100).map { sessionValues($0, names: names) }
-            values["hasSessions"] = !history.isEmpty
-            if let login { values["login"] = login }
-            if history.count > 100, let last = history.prefix(100).last {
-                values["next"] = "/sessions/history?before=\(Timestamp.format(last.startedAt))&login=\(login?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
-            }
-            return page("session-history", values)
-        }
+        return web.page("session-history", values)
     }
 }

@@ -29,31 +29,45 @@ extension WebUI {
         values["autoActivate"] = synchronizer.autoActivate ? "on" : "off"
         return page("settings", values)
     }
+}
 
-    func addSettings(to router: Router<RegistryRequestContext>) {
-        router.get("/settings") { request, _ in
-            try await settingsPage(try await requireSession(request), request)
-        }
-        router.post("/settings/authority") { request, context in
-            let session = try await requireSession(request)
-            let fields = try await form(request, context: context, session: session)
-            let url = fields["url"] ?? ""
-            do {
-                if fields["action"] == "test" {
-                    // The typed values when there are any, else the saved ones.
-                    let typed = url.trimmingCharacters(in: .whitespaces).isEmpty ? nil : url
-                    let test = try await registry.testConnection(url: typed, token: fields["token"])
-                    return try await settingsPage(session, request, url: typed, token: fields["token"], test: test)
-                }
-                let saved = try await registry.saveAuthoritySettings(url: url, token: fields["token"], actor: "user:\(session.user.login)")
-                return Self.redirect("/settings?flash=" + (saved.url == nil ? "settings-cleared" : "settings-saved"))
-            } catch let error as RegistryError {
-                if case .invalid(let problem) = error {
-                    return try await settingsPage(session, request, url: url, token: fields["token"], errors: [problem.field: problem.message])
-                }
-                return try await settingsPage(session, request, url: url, token: fields["token"],
-                                              test: ConnectionTest(ok: false, code: error.code, message: error.message, revision: nil, keys: nil))
+/// The Settings page, mounted at `/settings`.
+struct SettingsPagesController: Sendable {
+    let web: WebUI
+
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.licenseKey))
+            .get(use: settings)
+            .post("authority", use: saveAuthority)
+        return routes
+    }
+
+    /// The Settings page.
+    @Sendable func settings(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        return try await web.settingsPage(try context.authorizedSession, request)
+    }
+
+    /// Saves or tests the authority connection.
+    @Sendable func saveAuthority(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        let url = fields["url"] ?? ""
+        do {
+            if fields["action"] == "test" {
+                // The typed values when there are any, else the saved ones.
+                let typed = url.trimmingCharacters(in: .whitespaces).isEmpty ? nil : url
+                let test = try await web.registry.testConnection(url: typed, token: fields["token"])
+                return try await web.settingsPage(session, request, url: typed, token: fields["token"], test: test)
             }
+            let saved = try await web.registry.saveAuthoritySettings(url: url, token: fields["token"], actor: "user:\(session.user.login)")
+            return WebUI.redirect("/settings?flash=" + (saved.url == nil ? "settings-cleared" : "settings-saved"))
+        } catch let error as RegistryError {
+            if case .invalid(let problem) = error {
+                return try await web.settingsPage(session, request, url: url, token: fields["token"], errors: [problem.field: problem.message])
+            }
+            return try await web.settingsPage(session, request, url: url, token: fields["token"],
+                                          test: ConnectionTest(ok: false, code: error.code, message: error.message, revision: nil, keys: nil))
         }
     }
 }

@@ -99,23 +99,6 @@ public struct WebUI: Sendable {
         return response
     }
 
-    /// The logged-in session of someone who may administer `menu` (of Configuration), or a redirect to the login page.
-    func requireSession(_ request: Request, menu: String = ConfigurationMenu.licenseKey) async throws -> WebSessions.Session {
-        guard let session = try await sessions.session(of: request) else { throw WebRedirect(location: "/login") }
-        guard mayAdminister(session.user.login, menu: menu) else {
-            throw APIError(.forbidden, code: "FORBIDDEN", message: "Your account may not use this page: it needs access to Configuration \(menu) through a manager key.")
-        }
-        return session
-    }
-
-    /// The built-in administrator, or a user whose access to `menu` of Configuration comes through a manager key.
-    func mayAdminister(_ login: String, menu: String) -> Bool {
-        let snapshot = registry.access.snapshot
-        if snapshot.isBuiltin(login) { return true }
-        let decision = snapshot.check(login: login, component: ConfigurationMenu.component, menu: menu, at: registry.now())
-        return decision.allowed && decision.profile == .manager
-    }
-
     /// The form fields of a POST, after checking its CSRF token against the session's.
     func form(_ request: Request, context: RegistryRequestContext, session: WebSessions.Session) async throws -> FormFields {
         let fields = try await uncheckedForm(request, context: context)
@@ -139,76 +122,108 @@ public struct WebUI: Sendable {
 
     public func add(to router: Router<RegistryRequestContext>) {
         router.add(middleware: WebRedirectMiddleware(web: self))
-        router.get("/static/keyward.css") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
-                     body: .init(byteBuffer: ByteBuffer(string: stylesheet)))
-        }
-        router.get("/static/keyward.js") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
-                     body: .init(byteBuffer: ByteBuffer(string: script)))
-        }
-        router.get("/") { _, _ in Self.redirect("/license-keys") }
-        router.get("/favicon.ico") { _, _ in
-            Response(status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
-                     body: .init(byteBuffer: ByteBuffer(string: Self.favicon)))
-        }
-        addLogin(to: router)
-        addKeys(to: router)
-        addActivation(to: router)
-        addSettings(to: router)
-        addDashboard(to: router)
-        addUsers(to: router)
-        addGroups(to: router)
-        addSessions(to: router)
-        addMigration(to: router)
-    }
-
-    func addLogin(to router: Router<RegistryRequestContext>) {
-        router.get("/login") { request, _ in
-            if try await sessions.session(of: request) != nil { return Self.redirect("/license-keys") }
-            let csrf = WebSessions.randomToken()
-            var values = try await layout(nil, request: request)
-            values["csrf"] = csrf
-            return page("login", values, headers: [.setCookie: sessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600, request: request).description])
-        }
-        router.post("/login") { request, context in
-            let body: ByteBuffer
-            do {
-                body = try await request.body.collect(upTo: Authentication.maximumBodySize)
-            } catch is NIOTooManyBytesError {
-                throw APIError.payloadTooLarge(limit: Authentication.maximumBodySize)
-            }
-            let fields = try URLEncodedForm.parse(Array(buffer: body))
-            guard let token = fields["_csrf"], let expected = request.cookies[WebSessions.loginCSRFCookie]?.value, token == expected else {
-                throw Self.csrfRefusal
-            }
-            let login = fields["login"] ?? ""
-            do {
-                let user = try await authentication.logIn(login: login, password: fields["password"] ?? "", address: context.clientAddress)
-                guard [ConfigurationMenu.licenseKey, ConfigurationMenu.accessGroup, ConfigurationMenu.user].contains(where: { mayAdminister(user.login, menu: $0) }) else {
-                    throw APIError(.forbidden, code: "FORBIDDEN", message: "This account may not administer the registry: that needs access to the Configuration menus through a manager key.")
-                }
-                return Self.redirect("/license-keys", cookies: [try await sessions.start(for: user, request: request)])
-            } catch let error as APIError {
-                var values = try await layout(nil, request: request)
-                values["csrf"] = token
-                values["login"] = login
-                values["error"] = error.message
-                // 200 with the message: a form shown again is a page, not a failed resource (the API has the real codes);
-                // but a throttled login says 429 with its Retry-After, so tools and proxies see the limit.
-                return page("login", values, status: error.status == .tooManyRequests ? .tooManyRequests : .ok, headers: error.headers)
-            }
-        }
-        router.post("/logout") { request, context in
-            let session = try await requireSession(request)
-            _ = try await form(request, context: context, session: session)
-            try await registry.store.deleteWebSession(idHash: session.idHash)
-            return Self.redirect("/login?flash=logged-out", cookies: [sessions.cookie(WebSessions.cookie, "", maxAge: 0, request: request)])
-        }
+        router.addRoutes(SitePagesController(web: self).endpoints)
+        router.addRoutes(LicenseKeyPagesController(web: self).endpoints, atPath: "/license-keys")
+        router.addRoutes(ActivationPagesController(web: self).endpoints, atPath: "/activation")
+        router.addRoutes(SettingsPagesController(web: self).endpoints, atPath: "/settings")
+        router.addRoutes(DashboardPagesController(web: self).endpoints, atPath: "/dashboard")
+        router.addRoutes(UserPagesController(web: self).endpoints, atPath: "/users")
+        router.addRoutes(AccessGroupPagesController(web: self).endpoints, atPath: "/access-groups")
+        router.addRoutes(SessionPagesController(web: self).endpoints, atPath: "/sessions")
+        router.addRoutes(AccessMigrationPagesController(web: self).endpoints, atPath: "/license-keys")
     }
 
     /// A key in a rounded square, as the tab icon.
     static let favicon = ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f2747"/><circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M17 16h10M23 16v4M27 16v3" stroke="#fff" stroke-width="3"/></svg>"##
+}
+
+/// The stylesheet, the script, the icon, and logging in and out.
+struct SitePagesController: Sendable {
+    let web: WebUI
+
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.get("/static/keyward.css", use: serveStylesheet)
+            .get("/static/keyward.js", use: serveScript)
+            .get("/", use: home)
+            .get("/favicon.ico", use: serveFavicon)
+            .get("/login", use: loginForm)
+            .post("/login", use: logIn)
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.licenseKey))
+            .post("/logout", use: logOut)
+        return routes
+    }
+
+    /// The stylesheet.
+    @Sendable func serveStylesheet(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
+                 body: .init(byteBuffer: ByteBuffer(string: web.stylesheet)))
+    }
+
+    /// The one script.
+    @Sendable func serveScript(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
+                 body: .init(byteBuffer: ByteBuffer(string: web.script)))
+    }
+
+    /// The site's root: the License key menu.
+    @Sendable func home(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        WebUI.redirect("/license-keys")
+    }
+
+    /// The tab icon.
+    @Sendable func serveFavicon(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
+                 body: .init(byteBuffer: ByteBuffer(string: WebUI.favicon)))
+    }
+
+    /// The login form, with a CSRF token of its own (there is no session yet).
+    @Sendable func loginForm(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        if try await web.sessions.session(of: request) != nil { return WebUI.redirect("/license-keys") }
+        let csrf = WebSessions.randomToken()
+        var values = try await web.layout(nil, request: request)
+        values["csrf"] = csrf
+        return web.page("login", values, headers: [.setCookie: web.sessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600, request: request).description])
+    }
+
+    /// Logs in someone who administers at least one of the registry's menus; a refusal shows on the form.
+    @Sendable func logIn(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Authentication.maximumBodySize)
+        } catch is NIOTooManyBytesError {
+            throw APIError.payloadTooLarge(limit: Authentication.maximumBodySize)
+        }
+        let fields = try URLEncodedForm.parse(Array(buffer: body))
+        guard let token = fields["_csrf"], let expected = request.cookies[WebSessions.loginCSRFCookie]?.value, token == expected else {
+            throw WebUI.csrfRefusal
+        }
+        let login = fields["login"] ?? ""
+        do {
+            let user = try await web.authentication.logIn(login: login, password: fields["password"] ?? "", address: context.clientAddress)
+            let menus = [ConfigurationMenu.licenseKey, ConfigurationMenu.accessGroup, ConfigurationMenu.user]
+            guard menus.contains(where: { web.registry.access.mayAdminister(user.login, menu: $0) }) else {
+                throw APIError(.forbidden, code: "FORBIDDEN", message: "This account may not administer the registry: that needs access to the Configuration menus through a manager key.")
+            }
+            return WebUI.redirect("/license-keys", cookies: [try await web.sessions.start(for: user, request: request)])
+        } catch let error as APIError {
+            var values = try await web.layout(nil, request: request)
+            values["csrf"] = token
+            values["login"] = login
+            values["error"] = error.message
+            // 200 with the message: a form shown again is a page, not a failed resource (the API has the real codes);
+            // but a throttled login says 429 with its Retry-After, so tools and proxies see the limit.
+            return web.page("login", values, status: error.status == .tooManyRequests ? .tooManyRequests : .ok, headers: error.headers)
+        }
+    }
+
+    /// Ends the session.
+    @Sendable func logOut(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        _ = try await web.form(request, context: context, session: session)
+        try await web.registry.store.deleteWebSession(idHash: session.idHash)
+        return WebUI.redirect("/login?flash=logged-out", cookies: [web.sessions.cookie(WebSessions.cookie, "", maxAge: 0, request: request)])
+    }
 }
 
 /// The templates' content type: values escaped by `HTML.escape` (by byte), not by swift-mustache's own escaping, which
@@ -219,9 +234,26 @@ struct EscapedHTML: MustacheContentType {
     func escapeText(_ text: String) -> String { HTML.escape(text) }
 }
 
-/// Thrown by page handlers that need a logged-in user; becomes a redirect to the login page.
+/// Thrown for pages that need a logged-in user; becomes a redirect to the login page.
 struct WebRedirect: Error {
     let location: String
+}
+
+/// The web UI's rule on a group of pages: a logged-in session (else a redirect to the login page) of someone who
+/// administers `menu` of Configuration (else the error page). Puts the session in the context for the pages.
+struct WebAuthorization: RouterMiddleware {
+    let web: WebUI
+    let menu: String
+
+    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws -> Response {
+        guard let session = try await web.sessions.session(of: request) else { throw WebRedirect(location: "/login") }
+        guard web.registry.access.mayAdminister(session.user.login, menu: menu) else {
+            throw APIError(.forbidden, code: "FORBIDDEN", message: "Your account may not use this page: it needs access to Configuration \(menu) through a manager key.")
+        }
+        var context = context
+        context.webSession = session
+        return try await next(request, context)
+    }
 }
 
 extension WebUI {

@@ -7,7 +7,7 @@ import KeywardRegistry
 import KeywardStore
 
 /// `/api/v1/auth/token`: API tokens for people who can log in, with password guessing throttled.
-struct AuthAPI: Sendable {
+struct AuthController: Sendable {
     let registry: Registry
     let throttle: LoginThrottle
 
@@ -25,30 +25,39 @@ struct AuthAPI: Sendable {
 
     static let tokenLifetime: TimeInterval = 12 * 3600
 
-    func add(to router: Router<RegistryRequestContext>) {
-        router.post("/api/v1/auth/token") { request, context in
-            let input = try await request.decodeJSON(as: Login.self, context: context, limit: Authentication.maximumBodySize)
-            let user = try await Authentication(registry: registry, throttle: throttle)
-                .logIn(login: input.login, password: input.password, address: context.clientAddress)
-            let now = registry.now()
-            let made = try await registry.store.database.write { sql in
-                let made = try await TokenStore.create(kind: RegistryTokenKind.user, name: RegistryTokenKind.administratorRole,
-                                                       subject: user.login.lowercased(), expiresAt: now.addingTimeInterval(Self.tokenLifetime), now: now, on: sql)
-                try await AuditLog.append(.init(actor: "user:\(user.login)", action: "token.created", target: "token:\(made.token.id)"), at: now, on: sql)
-                return made
-            }
-            return EditedResponse(status: .created, response: TokenResponse(token: made.token.text, id: made.record.id, login: user.login,
-                                                                            expiresAt: made.record.expiresAt ?? now))
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.post("token", use: logIn)
+        routes.group(authorizedBy: RegistryRole.user(registry.access))
+            .delete("token", use: logOut)
+        return routes
+    }
+
+    /// A token for a login and password: open to anyone, throttled.
+    @Sendable func logIn(_ request: Request, context: RegistryRequestContext) async throws -> EditedResponse<TokenResponse> {
+        let input = try await request.decodeJSON(as: Login.self, context: context, limit: Authentication.maximumBodySize)
+        let user = try await Authentication(registry: registry, throttle: throttle)
+            .logIn(login: input.login, password: input.password, address: context.clientAddress)
+        let now = registry.now()
+        let made = try await registry.store.database.write { sql in
+            let made = try await TokenStore.create(kind: RegistryTokenKind.user, name: RegistryTokenKind.administratorRole,
+                                                   subject: user.login.lowercased(), expiresAt: now.addingTimeInterval(Self.tokenLifetime), now: now, on: sql)
+            try await AuditLog.append(.init(actor: "user:\(user.login)", action: "token.created", target: "token:\(made.token.id)"), at: now, on: sql)
+            return made
         }
-        router.delete("/api/v1/auth/token") { _, context in
-            let token = try context.requireUser().token
-            try await registry.store.database.write { sql in
-                try await TokenStore.revoke(id: token.id, now: registry.now(), on: sql)
-                try await AuditLog.append(.init(actor: context.actor, action: "token.revoked", target: "token:\(token.id)"), at: registry.now(), on: sql)
-            }
-            registry.tokenCache.removeAll()
-            return Response(status: .noContent)
+        return EditedResponse(status: .created, response: TokenResponse(token: made.token.text, id: made.record.id, login: user.login,
+                                                                        expiresAt: made.record.expiresAt ?? now))
+    }
+
+    /// Revokes the caller's own token.
+    @Sendable func logOut(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let token = try context.authorizedToken
+        try await registry.store.database.write { sql in
+            try await TokenStore.revoke(id: token.id, now: registry.now(), on: sql)
+            try await AuditLog.append(.init(actor: context.actor, action: "token.revoked", target: "token:\(token.id)"), at: registry.now(), on: sql)
         }
+        registry.tokenCache.removeAll()
+        return Response(status: .noContent)
     }
 }
 

@@ -51,7 +51,7 @@ extension EntitlementDecision {
 }
 
 /// `/api/v1/entitlements/check`: the hot path, answered from the in-memory snapshot without touching the database.
-struct EntitlementsAPI: Sendable {
+struct EntitlementsController: Sendable {
     let registry: Registry
 
     struct Check: Decodable {
@@ -64,31 +64,38 @@ struct EntitlementsAPI: Sendable {
         let checks: [Check]
     }
 
-    func add(to router: Router<RegistryRequestContext>) {
-        router.get("/api/v1/entitlements/check") { request, context in
-            try context.requireService(registry.access)
-            var login: Substring?, component: Substring?, menu: Substring?
-            request.forEachQueryParameter { key, value in
-                switch key {
-                case "login": login = login ?? value
-                case "component": component = component ?? value
-                case "menu": menu = menu ?? value
-                default: break
-                }
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group(authorizedBy: RegistryRole.service(registry.access))
+            .get("check", use: check)
+            .post("check", use: checkBatch)
+        return routes
+    }
+
+    /// One check, from the query: may this login open this menu now?
+    @Sendable func check(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        var login: Substring?, component: Substring?, menu: Substring?
+        request.forEachQueryParameter { key, value in
+            switch key {
+            case "login": login = login ?? value
+            case "component": component = component ?? value
+            case "menu": menu = menu ?? value
+            default: break
             }
-            guard let login, let component, let menu else {
-                throw APIError.invalidField(FieldError(field: "login", code: "INVALID_CHECK", message: "Give login, component and menu, e.g. ?login=jsmith&component=DOC&menu=DC021."))
-            }
-            return EntitlementDecision.response(registry.access.snapshot.check(login: String(login), component: String(component), menu: String(menu), at: registry.now()))
         }
-        router.post("/api/v1/entitlements/check") { request, context in
-            try context.requireService(registry.access)
-            let batch = try await request.decodeJSON(as: Batch.self, context: context)
-            guard (1...1000).contains(batch.checks.count) else {
-                throw APIError.invalidField(FieldError(field: "checks", code: "INVALID_BATCH", message: "A batch holds 1 to 1,000 checks."))
-            }
-            let snapshot = registry.access.snapshot, now = registry.now()
-            return EntitlementDecision.response(batch.checks.map { snapshot.check(login: $0.login, component: $0.component, menu: $0.menu, at: now) })
+        guard let login, let component, let menu else {
+            throw APIError.invalidField(FieldError(field: "login", code: "INVALID_CHECK", message: "Give login, component and menu, e.g. ?login=jsmith&component=DOC&menu=DC021."))
         }
+        return EntitlementDecision.response(registry.access.snapshot.check(login: String(login), component: String(component), menu: String(menu), at: registry.now()))
+    }
+
+    /// Up to 1,000 checks in one request, answered in the order asked.
+    @Sendable func checkBatch(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let batch = try await request.decodeJSON(as: Batch.self, context: context)
+        guard (1...1000).contains(batch.checks.count) else {
+            throw APIError.invalidField(FieldError(field: "checks", code: "INVALID_BATCH", message: "A batch holds 1 to 1,000 checks."))
+        }
+        let snapshot = registry.access.snapshot, now = registry.now()
+        return EntitlementDecision.response(batch.checks.map { snapshot.check(login: $0.login, component: $0.component, menu: $0.menu, at: now) })
     }
 }

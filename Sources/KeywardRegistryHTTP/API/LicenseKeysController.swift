@@ -70,8 +70,8 @@ struct KeyDetail: ResponseEncodable {
     }
 }
 
-/// `/api/v1/license-keys`: the License key menu's API.
-struct LicenseKeysAPI: Sendable {
+/// `/api/v1/license-keys`: the License key menu's API, for administrators of the License key menu.
+struct LicenseKeysController: Sendable {
     let registry: Registry
 
     struct Register: Decodable {
@@ -92,36 +92,49 @@ struct LicenseKeysAPI: Sendable {
         )
     }
 
-    func add(to router: Router<RegistryRequestContext>) {
-        router.get("/api/v1/license-keys") { _, context in
-            try context.requireAdministrator(registry.access)
-            let activation = try await registry.store.activation()
-            let now = registry.now()
-            return ItemsResponse(items: try await registry.store.keys().map { KeySummary($0, now: now, activation: activation) })
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group(authorizedBy: RegistryRole.administrator(registry.access))
+            .get(use: list)
+            .post(use: register)
+            .get(":serial", use: show)
+            .patch(":serial", use: rename)
+            .delete(":serial", use: remove)
+        return routes
+    }
+
+    /// Every registered key.
+    @Sendable func list(_ request: Request, context: RegistryRequestContext) async throws -> ItemsResponse<KeySummary> {
+        let activation = try await registry.store.activation()
+        let now = registry.now()
+        return ItemsResponse(items: try await registry.store.keys().map { KeySummary($0, now: now, activation: activation) })
+    }
+
+    /// Registers a pasted access key under an ID #.
+    @Sendable func register(_ request: Request, context: RegistryRequestContext) async throws -> EditedResponse<KeyDetail> {
+        let input = try await request.decodeJSON(as: Register.self, context: context)
+        let key = try await registry.register(idNumber: input.idNumber, accessKey: input.accessKey, actor: context.actor)
+        return EditedResponse(status: .created, response: try await detail(key))
+    }
+
+    /// A key's data screen.
+    @Sendable func show(_ request: Request, context: RegistryRequestContext) async throws -> KeyDetail {
+        let serial = try context.parameters.require("serial")
+        guard let key = try await registry.store.key(serial) else {
+            throw APIError(.notFound, code: "UNKNOWN_KEY", message: "There is no registered key \(serial).")
         }
-        router.post("/api/v1/license-keys") { request, context in
-            try context.requireAdministrator(registry.access)
-            let input = try await request.decodeJSON(as: Register.self, context: context)
-            let key = try await registry.register(idNumber: input.idNumber, accessKey: input.accessKey, actor: context.actor)
-            return EditedResponse(status: .created, response: try await detail(key))
-        }
-        router.get("/api/v1/license-keys/:serial") { _, context in
-            try context.requireAdministrator(registry.access)
-            let serial = try context.parameters.require("serial")
-            guard let key = try await registry.store.key(serial) else {
-                throw APIError(.notFound, code: "UNKNOWN_KEY", message: "There is no registered key \(serial).")
-            }
-            return try await detail(key)
-        }
-        router.patch("/api/v1/license-keys/:serial") { request, context in
-            try context.requireAdministrator(registry.access)
-            let input = try await request.decodeJSON(as: Rename.self, context: context)
-            return try await detail(try await registry.rename(try context.parameters.require("serial"), to: input.idNumber, actor: context.actor))
-        }
-        router.delete("/api/v1/license-keys/:serial") { _, context in
-            try context.requireAdministrator(registry.access)
-            _ = try await registry.remove(try context.parameters.require("serial"), actor: context.actor)
-            return Response(status: .noContent)
-        }
+        return try await detail(key)
+    }
+
+    /// Changes a key's ID #.
+    @Sendable func rename(_ request: Request, context: RegistryRequestContext) async throws -> KeyDetail {
+        let input = try await request.decodeJSON(as: Rename.self, context: context)
+        return try await detail(try await registry.rename(try context.parameters.require("serial"), to: input.idNumber, actor: context.actor))
+    }
+
+    /// Deletes a key no access group uses.
+    @Sendable func remove(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        _ = try await registry.remove(try context.parameters.require("serial"), actor: context.actor)
+        return Response(status: .noContent)
     }
 }

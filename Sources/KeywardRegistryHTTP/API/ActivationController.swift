@@ -5,8 +5,9 @@ import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
 
-/// `/api/v1/activation`: the state, online activation, the offline request and certificate.
-struct ActivationAPI: Sendable {
+/// `/api/v1/activation`: the state, online activation, the offline request and certificate, for administrators of
+/// the License key menu.
+struct ActivationController: Sendable {
     let registry: Registry
 
     struct StateResponse: ResponseEncodable {
@@ -63,28 +64,39 @@ struct ActivationAPI: Sendable {
         )
     }
 
-    func add(to router: Router<RegistryRequestContext>) {
-        router.get("/api/v1/activation") { _, context in
-            try context.requireAdministrator(registry.access)
-            return try await state()
-        }
-        router.post("/api/v1/activation") { request, context in
-            try context.requireAdministrator(registry.access)
-            let input = try await request.decodeJSONIfPresent(as: ActivateInput.self, context: context)
-            try await registry.activateOnline(promote: input?.promote ?? false, reason: input?.reason, force: input?.force ?? false, actor: context.actor)
-            return try await state()
-        }
-        router.get("/api/v1/activation/request") { request, context in
-            try context.requireAdministrator(registry.access)
-            let query = request.uri.queryParameters
-            return try await Self.requestDownload(registry, promote: query.get("promote") == "true", reason: query.get("reason").map { String($0.prefix(500)) })
-        }
-        router.post("/api/v1/activation/certificate") { request, context in
-            try context.requireAdministrator(registry.access)
-            let document = try await request.decodeJSON(as: SignedDocument.self, context: context, limit: StoredActivation.maximumCertificateSize,
-                                                        uniqueMembers: true)
-            try await registry.install(document, method: .offline, force: request.uri.queryParameters.get("force") == "true", actor: context.actor)
-            return try await state()
-        }
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group(authorizedBy: RegistryRole.administrator(registry.access))
+            .get(use: show)
+            .post(use: activate)
+            .get("request", use: downloadRequest)
+            .post("certificate", use: installCertificate)
+        return routes
+    }
+
+    /// The activation's state and what an activation would change.
+    @Sendable func show(_ request: Request, context: RegistryRequestContext) async throws -> StateResponse {
+        try await state()
+    }
+
+    /// Activates online, through the licensing authority.
+    @Sendable func activate(_ request: Request, context: RegistryRequestContext) async throws -> StateResponse {
+        let input = try await request.decodeJSONIfPresent(as: ActivateInput.self, context: context)
+        try await registry.activateOnline(promote: input?.promote ?? false, reason: input?.reason, force: input?.force ?? false, actor: context.actor)
+        return try await state()
+    }
+
+    /// The offline activation request, as a file to take to the vendor.
+    @Sendable func downloadRequest(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        return try await Self.requestDownload(registry, promote: query.get("promote") == "true", reason: query.get("reason").map { String($0.prefix(500)) })
+    }
+
+    /// Installs the certificate the vendor returned for an offline request.
+    @Sendable func installCertificate(_ request: Request, context: RegistryRequestContext) async throws -> StateResponse {
+        let document = try await request.decodeJSON(as: SignedDocument.self, context: context, limit: StoredActivation.maximumCertificateSize,
+                                                    uniqueMembers: true)
+        try await registry.install(document, method: .offline, force: request.uri.queryParameters.get("force") == "true", actor: context.actor)
+        return try await state()
     }
 }

@@ -1,0 +1,82 @@
+import Foundation
+import Hummingbird
+import KeywardDomain
+import KeywardHTTP
+import KeywardRegistry
+import KeywardStore
+
+/// `/api/v1/access-groups`: who may use which menus of which key, for administrators of the Access group menu. A
+/// group's path is its ID #.
+struct AccessGroupsController: Sendable {
+    let registry: Registry
+
+    struct Logins: Decodable {
+        let logins: [String]
+    }
+
+    var endpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group(authorizedBy: RegistryRole.administrator(registry.access, menu: ConfigurationMenu.accessGroup))
+            .get(use: list)
+            .post(use: create)
+            .get(":idNumber", use: show)
+            .put(":idNumber", use: update)
+            .delete(":idNumber", use: delete)
+            .post(":idNumber/users", use: addMembers)
+            .delete(":idNumber/users", use: removeMembers)
+        return routes
+    }
+
+    /// Every access group.
+    @Sendable func list(_ request: Request, context: RegistryRequestContext) async throws -> ItemsResponse<AccessGroupResponse> {
+        ItemsResponse(items: try await registry.store.groups().map(AccessGroupResponse.init))
+    }
+
+    /// Creates a group.
+    @Sendable func create(_ request: Request, context: RegistryRequestContext) async throws -> EditedResponse<AccessGroupResponse> {
+        let input = try await request.decodeJSON(as: GroupInput.self, context: context)
+        return EditedResponse(status: .created, response: AccessGroupResponse(try await registry.createGroup(input, actor: context.actor)))
+    }
+
+    /// One group.
+    @Sendable func show(_ request: Request, context: RegistryRequestContext) async throws -> AccessGroupResponse {
+        AccessGroupResponse(try await existingGroup(context))
+    }
+
+    /// Replaces a group's key, component, menus, name and state.
+    @Sendable func update(_ request: Request, context: RegistryRequestContext) async throws -> AccessGroupResponse {
+        let group = try await existingGroup(context)
+        let input = try await request.decodeJSON(as: GroupInput.self, context: context)
+        return AccessGroupResponse(try await registry.updateGroup(group.idNumber, input, actor: context.actor))
+    }
+
+    /// Deletes a group, freeing its users' seats.
+    @Sendable func delete(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        try await registry.deleteGroup(try await existingGroup(context).idNumber, actor: context.actor)
+        return Response(status: .noContent)
+    }
+
+    /// Adds users to a group, all or none.
+    @Sendable func addMembers(_ request: Request, context: RegistryRequestContext) async throws -> AccessGroupResponse {
+        try await changeMembers(request, context: context, add: true)
+    }
+
+    /// Removes users from a group.
+    @Sendable func removeMembers(_ request: Request, context: RegistryRequestContext) async throws -> AccessGroupResponse {
+        try await changeMembers(request, context: context, add: false)
+    }
+
+    func changeMembers(_ request: Request, context: RegistryRequestContext, add: Bool) async throws -> AccessGroupResponse {
+        let group = try await existingGroup(context)
+        let input = try await request.decodeJSON(as: Logins.self, context: context)
+        return AccessGroupResponse(try await registry.changeMembers(group.idNumber, add: add, logins: input.logins, actor: context.actor))
+    }
+
+    func existingGroup(_ context: RegistryRequestContext) async throws -> AccessGroupRecord {
+        let idNumber = try context.parameters.require("idNumber")
+        guard idNumber.count <= 50, let group = try await registry.store.group(idNumber) else {
+            throw APIError(.notFound, code: "UNKNOWN_GROUP", message: "There is no access group \(idNumber.prefix(50)).")
+        }
+        return group
+    }
+}

@@ -36,14 +36,18 @@ extension AuthorityStore {
             let legalName = try organization.decode(column: "legal_name", as: String.self)
 
             let requested = Array(Set(request.serials)).sorted()
+            struct Requested: Decodable {
+                var serial: String
+                var organizationId: String
+                var revokedAt: Int64?
+                var revocationReason: String?
+            }
             var found: [String: (organization: String, revokedAt: Int64?, reason: String?)] = [:]
             // In batches: an installation may name 100,000 keys, more than a statement may bind.
             for batch in stride(from: 0, to: requested.count, by: 1_000).map({ Array(requested[$0..<min($0 + 1_000, requested.count)]) }) {
                 for row in try await sql.select().columns("serial", "organization_id", "revoked_at", "revocation_reason").from("license_keys")
-                    .where("serial", .in, batch).all() {
-                    found[try row.decode(column: "serial", as: String.self)] =
-                        (try row.decode(column: "organization_id", as: String.self), try row.decode(column: "revoked_at", as: Int64?.self),
-                         try row.decode(column: "revocation_reason", as: String?.self))
+                    .where("serial", .in, batch).all(decoding: Requested.self, with: .columns) {
+                    found[row.serial] = (row.organizationId, row.revokedAt, row.revocationReason)
                 }
             }
             let unknown = requested.filter { found[$0]?.organization != organizationId }

@@ -22,11 +22,10 @@ extension RegistryStore {
                 .from(SQLAlias(SQLIdentifier("access_groups"), as: SQLIdentifier("g")))
                 .join(SQLAlias(SQLIdentifier("group_members"), as: SQLIdentifier("m")), on: SQLColumn("group_id", table: "m"), .equal, SQLColumn("id", table: "g"))
                 .where(SQLColumn("login_folded", table: "m"), .equal, SQLBind(Self.fold(login)))
-                .all()
+                .all(decoding: GrantRow.self, with: .columns)
             var granted: [String: Set<String>] = [:]
             for row in rows {
-                let menus = try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "menus", as: String.self).utf8))
-                granted[try row.decode(column: "component", as: String.self), default: []].formUnion(menus)
+                granted[row.component, default: []].formUnion(try JSONDecoder().decode([String].self, from: Data(row.menus.utf8)))
             }
             return granted
         }
@@ -36,9 +35,8 @@ extension RegistryStore {
     public func grant(ofGroup idNumber: String) async throws -> (keySerial: String, component: String, menus: [String])? {
         try await database.read { sql in
             guard let row = try await sql.select().columns("key_serial", "component", "menus").from("access_groups")
-                .where("id_number_folded", .equal, Self.fold(idNumber)).first() else { return nil }
-            return (try row.decode(column: "key_serial", as: String.self), try row.decode(column: "component", as: String.self),
-                    try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "menus", as: String.self).utf8)))
+                .where("id_number_folded", .equal, Self.fold(idNumber)).first(decoding: GrantRow.self, with: .columns) else { return nil }
+            return (row.keySerial ?? "", row.component, try JSONDecoder().decode([String].self, from: Data(row.menus.utf8)))
         }
     }
 
@@ -273,6 +271,14 @@ private struct GroupRow: Decodable {
     /// JSON array of menu codes.
     var menus: String
     var active: Bool
+}
+
+/// What an `access_groups` row grants: menus of a component, on a key (not read by `menusGranted`).
+private struct GrantRow: Decodable {
+    var keySerial: String?
+    var component: String
+    /// JSON array of menu codes.
+    var menus: String
 }
 
 /// A new `access_groups` row; its id is the database's.

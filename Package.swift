@@ -42,10 +42,10 @@ let package = Package(
     ],
     targets: [
         // The pure domain: key format, payloads, validation codes, seat arithmetic, the entitlement snapshot,
-        // the feed-diff rules, the shipped catalog. Foundation and Crypto only, no I/O.
+        // the feed-diff rules, the shipped catalog. Foundation and Crypto (with CryptoExtras for PEM) only, no I/O.
         .target(
             name: "KeywardDomain",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto")],
             resources: [.copy("Resources/catalog.json")],
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,5 @@
 import Crypto
+import CryptoExtras
 import Foundation
 
 /// One of the authority's Ed25519 public keys, as a registry trusts it.
@@ -28,17 +29,23 @@ public struct AuthorityPublicKey: Sendable, Hashable {
 
     /// A public key from a PEM `PUBLIC KEY` block.
     public init(pem: String) throws(KeyEncodingError) {
-        guard let bytes = PEM.decode(label: "PUBLIC KEY", prefix: PEM.publicKeyPrefix, from: pem) else {
+        guard let der = PEM.first("PUBLIC KEY", in: pem) else { throw .invalidPublicKey }
+        try self.init(der: der)
+    }
+
+    /// A public key from its DER `SubjectPublicKeyInfo`: only the DER CryptoExtras writes for an Ed25519 key is taken.
+    init(der: [UInt8]) throws(KeyEncodingError) {
+        guard let key = try? Curve25519.Signing.PublicKey(derRepresentation: der), key.derRepresentation == Data(der) else {
             throw .invalidPublicKey
         }
-        try self.init(rawRepresentation: bytes)
+        try self.init(rawRepresentation: Array(key.rawRepresentation))
     }
 
     /// 64 lowercase hex characters.
     public var hex: String { Hex.encode(rawRepresentation) }
 
     /// A PEM `PUBLIC KEY` (SubjectPublicKeyInfo) document.
-    public var pem: String { PEM.encode(label: "PUBLIC KEY", prefix: PEM.publicKeyPrefix, key: rawRepresentation) }
+    public var pem: String { key.pemRepresentation + "\n" }
 
     /// Whether `signature` is this key's Ed25519 signature of `message`.
     public func isValidSignature<Signature: DataProtocol, Message: DataProtocol>(_ signature: Signature, for message: Message) -> Bool {

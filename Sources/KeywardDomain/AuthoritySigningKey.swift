@@ -1,4 +1,5 @@
 import Crypto
+import CryptoExtras
 import Foundation
 
 /// The authority's Ed25519 private key, which signs access keys.
@@ -14,8 +15,10 @@ public struct AuthoritySigningKey: Sendable {
 
     /// A signing key from a PEM `PRIVATE KEY` (PKCS #8) document, as OpenSSL also writes it.
     public init(pem: String) throws(KeyEncodingError) {
-        guard let seed = PEM.decode(label: "PRIVATE KEY", prefix: PEM.privateKeyPrefix, from: pem),
-              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed)
+        // CryptoExtras also reads an X25519 key as a signing key, and PKCS #8 version 2: only the DER it writes itself
+        // for an Ed25519 key is taken.
+        guard let der = PEM.first("PRIVATE KEY", in: pem), let key = try? Curve25519.Signing.PrivateKey(derRepresentation: der),
+              key.derRepresentation == Data(der)
         else { throw .invalidPrivateKey }
         self.init(key: key)
     }
@@ -31,7 +34,7 @@ public struct AuthoritySigningKey: Sendable {
 
     /// The PEM `PRIVATE KEY` document to store (mode 0600).
     public var pem: String {
-        PEM.encode(label: "PRIVATE KEY", prefix: PEM.privateKeyPrefix, key: Array(key.rawRepresentation))
+        key.pemRepresentation + "\n"
     }
 
     /// The Ed25519 signature of `message`.

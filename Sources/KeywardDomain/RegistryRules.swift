@@ -27,6 +27,11 @@ public enum IDNumber {
         }
         return trimmed
     }
+
+    /// How ID #s (and logins) are compared: in Unicode NFC (what the validators store), ignoring case.
+    public static func folded(_ text: String) -> String {
+        text.utf8.allSatisfy { $0 < 0x80 } ? text.lowercased() : text.precomposedStringWithCanonicalMapping.lowercased()
+    }
 }
 
 /// The status of a registered key at a moment: its dates, and whether the authority revoked it.

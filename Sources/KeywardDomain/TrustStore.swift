@@ -42,9 +42,8 @@ public struct TrustStore: Sendable {
             }
         }
         for document in PEM.documents(in: text) where document.label == "PUBLIC KEY" {
-            let pem = PEM.encode(label: document.label, prefix: [], key: document.der)
             do {
-                result.append(try AuthorityPublicKey(pem: pem))
+                result.append(try AuthorityPublicKey(der: document.der))
             } catch {
                 throw TrustFileError(line: nil, reason: error.description)
             }

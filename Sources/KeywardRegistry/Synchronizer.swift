@@ -63,7 +63,7 @@ public final class Synchronizer: Sendable {
             }
             let feed = try await verify(answer.body)
             revision = feed.envelope.revision
-            counts = try await store.applyFeed(keys: feed.keys, revoked: Dictionary(feed.envelope.revoked.map { ($0.serial, $0.reason) }) { a, _ in a },
+            counts = try await store.applyFeed(keys: feed.keys, revoked: FeedDiff.revocations(feed.envelope.revoked),
                                                 revision: feed.envelope.revision, etag: answer.etag, actor: "synchronization", now: registry.now())
         } catch let error as RegistryError {
             try await store.finishSynchronization(id, outcome: .failed, counts: SyncCounts(), revision: revision, error: (error.code, error.message), now: registry.now())

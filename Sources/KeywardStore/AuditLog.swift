@@ -73,8 +73,7 @@ public struct AuditLog: Sendable {
         let details = try validate(event)
         let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         let row = try await sql.insert(into: "audit_events")
-            .columns("occurred_at", "actor", "action", "target", "details")
-            .values(SQLBind(milliseconds), SQLBind(event.actor), SQLBind(event.action), SQLBind(event.target), SQLBind(details))
+            .model(NewAuditRow(occurredAt: milliseconds, actor: event.actor, action: event.action, target: event.target, details: details), with: .columns)
             .returning("id")
             .first()
         let id = try row.map { try $0.decode(column: "id", as: Int64.self) }
@@ -98,21 +97,8 @@ public struct AuditLog: Sendable {
             if let action = query.action { select = select.where("action", .equal, action) }
             if let target = query.target { select = select.where("target", .equal, target) }
             if let beforeID = query.beforeID { select = select.where("id", .lessThan, beforeID) }
-            let rows = try await select.orderBy("id", .descending).limit(query.limit).all()
-            return try rows.map(Self.event(from:))
+            return try await select.orderBy("id", .descending).limit(query.limit).all(decoding: AuditRow.self, with: .columns).map { try $0.event() }
         }
-    }
-
-    private static func event(from row: any SQLRow) throws -> AuditEvent {
-        let details = try row.decode(column: "details", as: String.self)
-        return AuditEvent(
-            id: try row.decode(column: "id", as: Int64.self),
-            occurredAt: Date(timeIntervalSince1970: Double(try row.decode(column: "occurred_at", as: Int64.self)) / 1000),
-            actor: try row.decode(column: "actor", as: String.self),
-            action: try row.decode(column: "action", as: String.self),
-            target: try row.decode(column: "target", as: String.self),
-            details: try JSONDecoder().decode([String: JSONValue].self, from: Data(details.utf8))
-        )
     }
 
     /// The details as JSON, after checking every field; throws `INVALID_AUDIT_EVENT` before anything is written.
@@ -131,5 +117,32 @@ public struct AuditLog: Sendable {
             throw StoreError(code: "INVALID_AUDIT_EVENT", message: "The audit event's details exceed \(maximumDetailsSize / 1024) KiB.")
         }
         return details
+    }
+}
+
+/// A new `audit_events` row; its id is the database's.
+private struct NewAuditRow: Encodable {
+    var occurredAt: Int64
+    var actor: String
+    var action: String
+    var target: String
+    /// The details as JSON with sorted keys.
+    var details: String
+}
+
+/// An `audit_events` row.
+private struct AuditRow: Decodable {
+    var id: Int64
+    var occurredAt: Int64
+    var actor: String
+    var action: String
+    var target: String
+    var details: String
+
+    func event() throws -> AuditEvent {
+        AuditEvent(
+            id: id, occurredAt: Date(timeIntervalSince1970: Double(occurredAt) / 1000), actor: actor, action: action, target: target,
+            details: try JSONDecoder().decode([String: JSONValue].self, from: Data(details.utf8))
+        )
     }
 }

@@ -44,11 +44,9 @@ public struct TokenStore: Sendable {
         }
         let token = APIToken.generate()
         let record = TokenRecord(id: token.id, kind: kind, name: trimmed, subject: subject, createdAt: now, expiresAt: expiresAt, revokedAt: nil)
-        try await sql.insert(into: "api_tokens")
-            .columns("id", "kind", "name", "subject", "secret_hash", "created_at", "expires_at")
-            .values(SQLBind(token.id), SQLBind(kind), SQLBind(trimmed), SQLBind(subject), SQLBind(token.secretHash),
-                    SQLBind(now.storedMilliseconds), SQLBind(expiresAt?.storedMilliseconds))
-            .run()
+        let row = TokenRow(id: token.id, kind: kind, name: trimmed, subject: subject, secretHash: token.secretHash, createdAt: now.storedMilliseconds,
+                           expiresAt: expiresAt?.storedMilliseconds, revokedAt: nil)
+        try await sql.insert(into: "api_tokens").model(row, with: .columns).run()
         return (token, record)
     }
 
@@ -56,11 +54,10 @@ public struct TokenStore: Sendable {
     public func authenticate(_ presented: String, now: Date) async throws -> TokenRecord? {
         guard let token = APIToken(presented) else { return nil }
         let row = try await database.read { sql in
-            try await sql.select().columns("*").from("api_tokens").where("id", .equal, token.id).first()
+            try await sql.select().columns("*").from("api_tokens").where("id", .equal, token.id).first(decoding: TokenRow.self, with: .columns)
         }
-        guard let row, token.matches(storedHash: try row.decode(column: "secret_hash", as: String.self)) else { return nil }
-        let record = try Self.record(row)
-        return record.isUsable(at: now) ? record : nil
+        guard let row, token.matches(storedHash: row.secretHash) else { return nil }
+        return row.record.isUsable(at: now) ? row.record : nil
     }
 
     /// Revokes token `id` inside the caller's transaction; `UNKNOWN_TOKEN` if there is none (of `kinds`, when given).
@@ -90,14 +87,23 @@ public struct TokenStore: Sendable {
     }
 
     static func record(_ row: any SQLRow) throws -> TokenRecord {
-        TokenRecord(
-            id: try row.decode(column: "id", as: String.self),
-            kind: try row.decode(column: "kind", as: String.self),
-            name: try row.decode(column: "name", as: String.self),
-            subject: try row.decode(column: "subject", as: String?.self),
-            createdAt: Date(storedMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
-            expiresAt: try row.decode(column: "expires_at", as: Int64?.self).map(Date.init(storedMilliseconds:)),
-            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(Date.init(storedMilliseconds:))
-        )
+        try row.decode(model: TokenRow.self, with: .columns).record
+    }
+}
+
+/// An `api_tokens` row: the SHA-256 of the secret, never the secret.
+private struct TokenRow: Codable {
+    var id: String
+    var kind: String
+    var name: String
+    var subject: String?
+    var secretHash: String
+    var createdAt: Int64
+    var expiresAt: Int64?
+    var revokedAt: Int64?
+
+    var record: TokenRecord {
+        TokenRecord(id: id, kind: kind, name: name, subject: subject, createdAt: Date(storedMilliseconds: createdAt),
+                    expiresAt: expiresAt.map(Date.init(storedMilliseconds:)), revokedAt: revokedAt.map(Date.init(storedMilliseconds:)))
     }
 }

@@ -21,6 +21,19 @@ import Testing
         """
         let key = try AuthoritySigningKey(pem: pem)
         #expect(key.publicKey.hex == "19bf44096984cdfe8541bac167dc3b96c85086aa30b6b6cb0c5c38ad703166e1")
+        // Written back byte for byte as OpenSSL writes them (the files and the API's `pem` depend on it).
+        #expect(key.pem == pem + "\n")
+        #expect(key.publicKey.pem == "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n")
+    }
+
+    @Test func rejectsAnX25519PrivateKey() {
+        // The RFC 8410 test seed under the X25519 algorithm: the right shape, the wrong curve.
+        let pem = """
+        -----BEGIN PRIVATE KEY-----
+        MC4CAQAwBQYDK2VuBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC
+        -----END PRIVATE KEY-----
+        """
+        #expect(throws: KeyEncodingError.invalidPrivateKey) { try AuthoritySigningKey(pem: pem) }
     }
 
     @Test func publicKeyReadsFromHexAndPEM() throws {

@@ -2,7 +2,6 @@ import Foundation
 import KeywardStore
 import Logging
 import ServiceLifecycle
-import SQLKit
 import NIOConcurrencyHelpers
 
 /// Keeps the entitlement snapshot in step with changes made by other registry instances on the same PostgreSQL
@@ -55,19 +54,9 @@ public final class AccessWatcher: Service, Sendable {
         // The first look only takes the mark (start-up built the snapshot), with the floor at the highest id.
         let floor = previous?.floor ?? Int64.max
         let settled = previous.flatMap { mark in mark.seen.last { now - $0.at >= settle }.map { max($0.id, mark.floor) } } ?? floor
-        let unrelated = SQLList(Self.unrelatedActions.map { SQLBind($0) })
-        let (highest, changes, changesAboveSettled, sessions, lease) = try await registry.store.database.read { sql in
-            let row = try await sql.raw("""
-                SELECT (SELECT MAX(id) FROM audit_events) AS audit,
-                       (SELECT COUNT(*) FROM audit_events WHERE id > \(bind: floor) AND action NOT IN (\(unrelated))) AS changes,
-                       (SELECT COUNT(*) FROM audit_events WHERE id > \(bind: settled) AND action NOT IN (\(unrelated))) AS settled,
-                       (SELECT COUNT(*) FROM user_sessions WHERE ended_at IS NULL) AS sessions,
-                       (SELECT MAX(lease_expires_at) FROM user_sessions WHERE ended_at IS NULL) AS lease
-                """).first()
-            return (try row?.decode(column: "audit", as: Int64?.self) ?? 0, try row?.decode(column: "changes", as: Int.self) ?? 0,
-                    try row?.decode(column: "settled", as: Int.self) ?? 0, try row?.decode(column: "sessions", as: Int.self) ?? 0,
-                    try row?.decode(column: "lease", as: Int64?.self))
-        }
+        let look = try await registry.store.accessChangeMark(floor: floor, settled: settled, ignoring: Self.unrelatedActions)
+        let (highest, changes, changesAboveSettled, sessions, lease) =
+            (look.highestAuditID, look.changes, look.changesAboveSettled, look.openSessions, look.latestLease)
         // On the first look nothing is above `settled` (Int64.max), and the floor starts at the highest id.
         let mark = Mark(floor: previous == nil ? highest : settled, changes: changesAboveSettled,
                         seen: (previous?.seen ?? []).filter { $0.id > settled } + [(at: now, id: highest)], sessions: sessions, latestLease: lease)

@@ -22,11 +22,10 @@ extension RegistryStore {
                 .from(SQLAlias(SQLIdentifier("access_groups"), as: SQLIdentifier("g")))
                 .join(SQLAlias(SQLIdentifier("group_members"), as: SQLIdentifier("m")), on: SQLColumn("group_id", table: "m"), .equal, SQLColumn("id", table: "g"))
                 .where(SQLColumn("login_folded", table: "m"), .equal, SQLBind(Self.fold(login)))
-                .all()
+                .all(decoding: GrantRow.self, with: .columns)
             var granted: [String: Set<String>] = [:]
             for row in rows {
-                let menus = try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "menus", as: String.self).utf8))
-                granted[try row.decode(column: "component", as: String.self), default: []].formUnion(menus)
+                granted[row.component, default: []].formUnion(try JSONDecoder().decode([String].self, from: Data(row.menus.utf8)))
             }
             return granted
         }
@@ -36,30 +35,31 @@ extension RegistryStore {
     public func grant(ofGroup idNumber: String) async throws -> (keySerial: String, component: String, menus: [String])? {
         try await database.read { sql in
             guard let row = try await sql.select().columns("key_serial", "component", "menus").from("access_groups")
-                .where("id_number_folded", .equal, Self.fold(idNumber)).first() else { return nil }
-            return (try row.decode(column: "key_serial", as: String.self), try row.decode(column: "component", as: String.self),
-                    try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "menus", as: String.self).utf8)))
+                .where("id_number_folded", .equal, Self.fold(idNumber)).first(decoding: GrantRow.self, with: .columns) else { return nil }
+            return (row.keySerial ?? "", row.component, try JSONDecoder().decode([String].self, from: Data(row.menus.utf8)))
         }
     }
 
     static func groups(where folded: String?, on sql: any SQLDatabase) async throws -> [AccessGroupRecord] {
         var query = sql.select().columns("id", "id_number", "name", "key_serial", "component", "menus", "active").from("access_groups")
         if let folded { query = query.where("id_number_folded", .equal, folded) }
-        let rows = try await query.orderBy("id_number_folded").all()
+        let rows = try await query.orderBy("id_number_folded").all(decoding: GroupRow.self, with: .columns)
         var members: [Int64: [String]] = [:]
         var membersQuery = sql.select().column(SQLColumn("group_id", table: "m")).column(SQLColumn("login", table: "u")).from(SQLAlias(SQLIdentifier("group_members"), as: SQLIdentifier("m")))
             .join(SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal, SQLColumn("login_folded", table: "m"))
-        if folded != nil, let id = try rows.first?.decode(column: "id", as: Int64.self) { membersQuery = membersQuery.where(SQLColumn("group_id", table: "m"), .equal, SQLBind(id)) }
+        if folded != nil, let id = rows.first?.id { membersQuery = membersQuery.where(SQLColumn("group_id", table: "m"), .equal, SQLBind(id)) }
         if folded == nil || !rows.isEmpty {
-            for row in try await membersQuery.orderBy(SQLColumn("id", table: "m")).all() {
-                members[try row.decode(column: "group_id", as: Int64.self), default: []].append(try row.decode(column: "login", as: String.self))
+            struct Member: Decodable {
+                var groupId: Int64
+                var login: String
+            }
+            for member in try await membersQuery.orderBy(SQLColumn("id", table: "m")).all(decoding: Member.self, with: .columns) {
+                members[member.groupId, default: []].append(member.login)
             }
         }
         return try rows.map { row in
-            AccessGroupRecord(idNumber: try row.decode(column: "id_number", as: String.self), name: try row.decode(column: "name", as: String.self),
-                              keySerial: try row.decode(column: "key_serial", as: String.self), component: try row.decode(column: "component", as: String.self),
-                              menus: try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "menus", as: String.self).utf8)),
-                              active: try row.decode(column: "active", as: Bool.self), users: members[try row.decode(column: "id", as: Int64.self)] ?? [])
+            AccessGroupRecord(idNumber: row.idNumber, name: row.name, keySerial: row.keySerial, component: row.component,
+                              menus: try JSONDecoder().decode([String].self, from: Data(row.menus.utf8)), active: row.active, users: members[row.id] ?? [])
         }
     }
 
@@ -72,10 +72,10 @@ extension RegistryStore {
             guard try await Self.key(group.keySerial, on: sql) != nil else { throw Self.unknownKey(group.keySerial) }
             let logins = try await Self.existingLogins(group.users, on: sql)
             try await Self.requireSeats(on: group.keySerial, for: Set(logins.map { Self.fold($0) }), kind: kind, on: sql)
-            let row = try await sql.insert(into: "access_groups")
-                .columns("id_number", "id_number_folded", "name", "key_serial", "component", "menus", "active", "created_at", "updated_at")
-                .values(SQLBind(group.idNumber), SQLBind(Self.fold(group.idNumber)), SQLBind(group.name), SQLBind(group.keySerial), SQLBind(group.component),
-                        SQLBind(try Self.menusText(group.menus)), SQLBind(group.active), SQLBind(now.storedMilliseconds), SQLBind(now.storedMilliseconds))
+            let new = NewGroupRow(idNumber: group.idNumber, idNumberFolded: Self.fold(group.idNumber), name: group.name, keySerial: group.keySerial,
+                                  component: group.component, menus: try Self.menusText(group.menus), active: group.active,
+                                  createdAt: now.storedMilliseconds, updatedAt: now.storedMilliseconds)
+            let row = try await sql.insert(into: "access_groups").model(new, with: .columns)
                 .ignoringConflicts().returning("id").first()
             guard let id = try row?.decode(column: "id", as: Int64.self) else { throw Self.duplicateGroup(group.idNumber) }
             try await Self.addMembers(logins, to: id, now: now, on: sql)
@@ -259,4 +259,37 @@ extension RegistryStore {
                                             details: ["from": .string(source), "groups": .array(moves.map { .string($0.idNumber) })]), at: now, on: sql)
         }
     }
+}
+
+/// The columns of an `access_groups` row that make an `AccessGroupRecord`, without its users.
+private struct GroupRow: Decodable {
+    var id: Int64
+    var idNumber: String
+    var name: String
+    var keySerial: String
+    var component: String
+    /// JSON array of menu codes.
+    var menus: String
+    var active: Bool
+}
+
+/// What an `access_groups` row grants: menus of a component, on a key (not read by `menusGranted`).
+private struct GrantRow: Decodable {
+    var keySerial: String?
+    var component: String
+    /// JSON array of menu codes.
+    var menus: String
+}
+
+/// A new `access_groups` row; its id is the database's.
+private struct NewGroupRow: Encodable {
+    var idNumber: String
+    var idNumberFolded: String
+    var name: String
+    var keySerial: String
+    var component: String
+    var menus: String
+    var active: Bool
+    var createdAt: Int64
+    var updatedAt: Int64
 }

@@ -2,7 +2,8 @@ import Foundation
 import KeywardDomain
 import SQLKit
 
-/// The registry's repository: the installation, registered keys, the activation in force, users and web sessions.
+/// The registry's repository: the installation, registered keys and the activation in force here; users, sessions,
+/// access groups, settings and synchronizations in the files named after them.
 public struct RegistryStore: Sendable {
     public let database: KeywardDatabase
 
@@ -14,26 +15,14 @@ public struct RegistryStore: Sendable {
 
     public func installation() async throws -> RegistryInstallation? {
         try await database.read { sql in
-            try await sql.select().columns("*").from("installation").first().map { row in
-                RegistryInstallation(
-                    installationId: try row.decode(column: "installation_id", as: String.self),
-                    organization: Organization(id: try row.decode(column: "organization_id", as: String.self),
-                                               legalName: try row.decode(column: "legal_name", as: String.self)),
-                    environment: InstallationEnvironment(rawValue: try row.decode(column: "environment", as: String.self)) ?? .test,
-                    createdAt: Date(storedMilliseconds: try row.decode(column: "created_at", as: Int64.self))
-                )
-            }
+            try await sql.select().columns("*").from("installation").first(decoding: RegistryInstallationRow.self, with: .columns)?.installation
         }
     }
 
     /// Records this installation at first start; an existing one is kept and returned (`created` false).
     public func createInstallation(_ installation: RegistryInstallation) async throws -> (installation: RegistryInstallation, created: Bool) {
         let inserted = try await database.write { sql -> Bool in
-            let row = try await sql.insert(into: "installation")
-                .columns("singleton", "installation_id", "organization_id", "legal_name", "environment", "created_at")
-                .values(SQLBind(1), SQLBind(installation.installationId), SQLBind(installation.organization.id),
-                        SQLBind(installation.organization.legalName), SQLBind(installation.environment.rawValue),
-                        SQLBind(installation.createdAt.storedMilliseconds))
+            let row = try await sql.insert(into: "installation").model(RegistryInstallationRow(installation), with: .columns)
                 .ignoringConflicts()
                 .returning("singleton").first()
             if row != nil {
@@ -109,8 +98,8 @@ public struct RegistryStore: Sendable {
         try await insertRows([key], on: sql).contains(key.serial)
     }
 
-    /// Inserts new synchronized keys 200 rows a statement; a key whose ID # (its serial) is already some other key's
-    /// ID # is filed as "<serial> (synchronized)". Returns how many were inserted.
+    /// Inserts new synchronized keys 200 rows a statement; a key whose ID # was taken since the plan was made (by a
+    /// concurrent registration) is filed under `FeedDiff.fallbackIDNumber(for:)`. Returns how many were inserted.
     static func insertMany(_ keys: [RegisteredKey], on sql: any SQLDatabase) async throws -> Int {
         var inserted = 0
         for start in stride(from: 0, to: keys.count, by: 200) {
@@ -118,10 +107,8 @@ public struct RegistryStore: Sendable {
             let done = try await insertRows(batch, on: sql)
             inserted += done.count
             for var key in batch where !done.contains(key.serial) {
-                key.idNumber = "\(key.serial) (synchronized)"
-                guard try await insert(key, on: sql) else {
-                    throw StoreError(code: "DUPLICATE_ID_NUMBER", message: "The ID # \(key.idNumber) is taken; rename that key and synchronize again.", kind: .conflict)
-                }
+                key.idNumber = FeedDiff.fallbackIDNumber(for: key.serial)
+                guard try await insert(key, on: sql) else { throw feedIDNumberTaken(key.idNumber) }
                 inserted += 1
             }
         }
@@ -131,19 +118,7 @@ public struct RegistryStore: Sendable {
     /// One multi-row insert that skips rows whose serial or ID # is taken; returns the serials inserted.
     private static func insertRows(_ keys: [RegisteredKey], on sql: any SQLDatabase) async throws -> Set<String> {
         guard !keys.isEmpty else { return [] }
-        var insert = sql.insert(into: "registered_keys")
-            .columns("serial", "id_number", "id_number_folded", "source", "access_key", "kid", "organization_id", "legal_name", "profile", "use_type",
-                     "users", "purchase_type", "suite_version", "components", "valid_from", "expires_at", "issued_at", "registered_at", "registered_by")
-        for key in keys {
-            let license = key.license
-            insert = insert.values(
-                SQLBind(license.serial), SQLBind(key.idNumber), SQLBind(fold(key.idNumber)), SQLBind(key.source.rawValue),
-                SQLBind(key.accessKey), SQLBind(key.kid), SQLBind(license.organization.id), SQLBind(license.organization.legalName),
-                SQLBind(license.profile.rawValue), SQLBind(license.useType.rawValue), SQLBind(Int64(license.users)),
-                SQLBind(license.purchaseType.rawValue), SQLBind(license.suiteVersion), SQLBind(license.components.joined(separator: ",")),
-                SQLBind(license.validFrom.storedMilliseconds), SQLBind(license.expiresAt?.storedMilliseconds),
-                SQLBind(license.issuedAt.storedMilliseconds), SQLBind(key.registeredAt.storedMilliseconds), SQLBind(key.registeredBy))
-        }
+        let insert = try sql.insert(into: "registered_keys").models(keys.map(NewKeyRow.init), with: .columns)
         return Set(try await insert.ignoringConflicts().returning("serial").all().map { try $0.decode(column: "serial", as: String.self) })
     }
 
@@ -164,14 +139,13 @@ public struct RegistryStore: Sendable {
     /// The certificate in force, if the installation was ever activated.
     public func activation() async throws -> StoredActivation? {
         try await database.read { sql in
-            guard let row = try await sql.select().columns("*").from("activation").first() else { return nil }
-            let document = try JSONDecoder().decode(SignedDocument.self, from: Data(try row.decode(column: "certificate", as: String.self).utf8))
+            guard let row = try await sql.select().columns("*").from("activation").first(decoding: ActivationRow.self, with: .columns) else { return nil }
+            let document = try JSONDecoder().decode(SignedDocument.self, from: Data(row.certificate.utf8))
             let certificate = try JSONDecoder().decode(ActivationCertificate.self, from: Data(base64URL: document.payload) ?? Data())
-            let covered = try JSONDecoder().decode([CoveredKey].self, from: Data(try row.decode(column: "covered_keys", as: String.self).utf8))
+            let covered = try JSONDecoder().decode([CoveredKey].self, from: Data(row.coveredKeys.utf8))
             return StoredActivation(
-                document: document, certificate: certificate, covered: covered,
-                installedAt: Date(storedMilliseconds: try row.decode(column: "installed_at", as: Int64.self)),
-                method: StoredActivation.Method(rawValue: try row.decode(column: "method", as: String.self)) ?? .online
+                document: document, certificate: certificate, covered: covered, installedAt: Date(storedMilliseconds: row.installedAt),
+                method: StoredActivation.Method(rawValue: row.method) ?? .online
             )
         }
     }
@@ -195,13 +169,10 @@ public struct RegistryStore: Sendable {
                 }
             }
             try await sql.delete(from: "activation").run()
-            try await sql.insert(into: "activation")
-                .columns("singleton", "certificate", "serials", "covered_keys", "environment", "issued_at", "installed_at", "method")
-                .values(SQLBind(1), SQLBind(text), SQLBind(activation.certificate.serials.joined(separator: ",")), SQLBind(covered),
-                        SQLBind(activation.certificate.environment.rawValue),
-                        SQLBind(issuedAt.storedMilliseconds),
-                        SQLBind(activation.installedAt.storedMilliseconds), SQLBind(activation.method.rawValue))
-                .run()
+            let row = ActivationRow(certificate: text, serials: activation.certificate.serials.joined(separator: ","), coveredKeys: covered,
+                                    environment: activation.certificate.environment.rawValue, issuedAt: issuedAt.storedMilliseconds,
+                                    installedAt: activation.installedAt.storedMilliseconds, method: activation.method.rawValue)
+            try await sql.insert(into: "activation").model(row, with: .columns).run()
             // The certificate names, signed, the requested keys the vendor revoked: whatever their source, they are
             // revoked here too, so an installation that never synchronizes learns it.
             let revoked = activation.certificate.revoked ?? []
@@ -228,84 +199,18 @@ public struct RegistryStore: Sendable {
         for key in revoked {
             let at = Timestamp.parse(key.revokedAt) ?? now
             let changed = try await sql.update("registered_keys").set("revoked_at", to: at.storedMilliseconds)
-                .set("revocation_reason", to: key.reason ?? "Revoked by the licensing authority.")
+                .set("revocation_reason", to: key.reason ?? FeedDiff.revokedReason)
                 .where("serial", .equal, key.serial).where("revoked_at", .is, SQLLiteral.null).returning("serial").first()
             if changed != nil { marked.append(key.serial) }
         }
         return marked
     }
 
-    // MARK: Users and web sessions
-
-    public func user(_ login: String) async throws -> RegistryUser? {
-        try await database.read { sql in
-            try await sql.select().columns("*").from("registry_users").where("login_folded", .equal, Self.fold(login)).first().map(Self.user)
-        }
-    }
-
-    /// Creates the built-in administrator at first start; an existing one is left alone (`false`).
-    public func createAdministrator(login: String, passwordHash: String, now: Date) async throws -> Bool {
-        try await database.write { sql in
-            let row = try await sql.insert(into: "registry_users")
-                .columns("login_folded", "login", "name", "email", "password_hash", "active", "builtin", "created_at")
-                .values(SQLBind(Self.fold(login)), SQLBind(login), SQLBind("Administrator"), SQLBind(""), SQLBind(passwordHash),
-                        SQLBind(true), SQLBind(true), SQLBind(now.storedMilliseconds))
-                .ignoringConflicts()
-                .returning("login").first()
-            if row != nil {
-                try await AuditLog.append(.init(actor: "system", action: "user.created", target: "user:\(login)", details: ["builtin": true]), at: now, on: sql)
-            }
-            return row != nil
-        }
-    }
-
-    /// Replaces a user's password hash and ends their web sessions and API tokens.
-    public func setPassword(_ login: String, hash: String, actor: String, now: Date) async throws {
-        try await database.write { sql in
-            guard try await sql.select().column("login").from("registry_users").where("login_folded", .equal, Self.fold(login)).first() != nil else {
-                throw StoreError(code: "UNKNOWN_USER", message: "There is no user \(login).", kind: .notFound)
-            }
-            try await sql.update("registry_users").set("password_hash", to: hash).where("login_folded", .equal, Self.fold(login)).run()
-            try await sql.delete(from: "web_sessions").where("login_folded", .equal, Self.fold(login)).run()
-            try await sql.update("api_tokens").set("revoked_at", to: now.storedMilliseconds)
-                .where("kind", .equal, "user").where("subject", .equal, Self.fold(login)).where("revoked_at", .is, SQLLiteral.null).run()
-            try await AuditLog.append(.init(actor: actor, action: "user.password-changed", target: "user:\(login)"), at: now, on: sql)
-        }
-    }
-
-    /// Starts a web session; only the SHA-256 of its id is stored.
-    public func createWebSession(idHash: String, login: String, csrfToken: String, now: Date, expiresAt: Date) async throws {
-        try await database.write { sql in
-            try await sql.insert(into: "web_sessions")
-                .columns("id_hash", "login_folded", "csrf_token", "created_at", "expires_at")
-                .values(SQLBind(idHash), SQLBind(Self.fold(login)), SQLBind(csrfToken), SQLBind(now.storedMilliseconds), SQLBind(expiresAt.storedMilliseconds))
-                .run()
-        }
-    }
-
-    /// The user and CSRF token of an unexpired web session.
-    public func webSession(idHash: String, now: Date) async throws -> (user: RegistryUser, csrfToken: String)? {
-        try await database.read { sql in
-            guard let row = try await sql.select().columns("*").from("web_sessions").where("id_hash", .equal, idHash)
-                .where("expires_at", .greaterThan, now.storedMilliseconds).first()
-            else { return nil }
-            guard let user = try await sql.select().columns("*").from("registry_users")
-                .where("login_folded", .equal, try row.decode(column: "login_folded", as: String.self)).first().map(Self.user), user.active
-            else { return nil }
-            return (user, try row.decode(column: "csrf_token", as: String.self))
-        }
-    }
-
-    public func deleteWebSession(idHash: String) async throws {
-        try await database.write { try await $0.delete(from: "web_sessions").where("id_hash", .equal, idHash).run() }
-    }
-
     // MARK: Helpers
 
-    /// Logins and ID #s are unique ignoring case.
-    /// How ID #s and logins are compared: in Unicode NFC (what the validators store), ignoring case.
+    /// Logins and ID #s are unique ignoring case (`IDNumber.folded`).
     static func fold(_ text: String) -> String {
-        text.utf8.allSatisfy { $0 < 0x80 } ? text.lowercased() : text.precomposedStringWithCanonicalMapping.lowercased()
+        IDNumber.folded(text)
     }
 
     static func unknownKey(_ serial: String) -> StoreError {
@@ -317,47 +222,17 @@ public struct RegistryStore: Sendable {
                    kind: .conflict, details: ["field": "idNumber"])
     }
 
+    /// A new synchronized key's ID # and its fallback are both taken.
+    static func feedIDNumberTaken(_ idNumber: String) -> StoreError {
+        StoreError(code: "DUPLICATE_ID_NUMBER", message: "The ID # \(idNumber) is taken; rename that key and synchronize again.", kind: .conflict)
+    }
+
     static func key(_ serial: String, on sql: any SQLDatabase) async throws -> RegisteredKey? {
         try await sql.select().columns("*").from("registered_keys").where("serial", .equal, serial).first().map(key)
     }
 
     static func key(_ row: any SQLRow) throws -> RegisteredKey {
-        func enumValue<T: RawRepresentable>(_ column: String, _: T.Type) throws -> T where T.RawValue == String {
-            guard let value = T(rawValue: try row.decode(column: column, as: String.self)) else {
-                throw StoreError(code: "STORE_CORRUPT", message: "registered_keys.\(column) holds an unknown value.")
-            }
-            return value
-        }
-        let accessKey = try row.decode(column: "access_key", as: String.self)
-        let license = LicenseKey(
-            serial: try row.decode(column: "serial", as: String.self),
-            organization: Organization(id: try row.decode(column: "organization_id", as: String.self),
-                                       legalName: try row.decode(column: "legal_name", as: String.self)),
-            profile: try enumValue("profile", Profile.self), useType: try enumValue("use_type", UseType.self),
-            users: Int(try row.decode(column: "users", as: Int64.self)), purchaseType: try enumValue("purchase_type", PurchaseType.self),
-            suiteVersion: try row.decode(column: "suite_version", as: String.self),
-            validFrom: Date(storedMilliseconds: try row.decode(column: "valid_from", as: Int64.self)),
-            expiresAt: try row.decode(column: "expires_at", as: Int64?.self).map(Date.init(storedMilliseconds:)),
-            components: try row.decode(column: "components", as: String.self).split(separator: ",").map(String.init),
-            issuedAt: Date(storedMilliseconds: try row.decode(column: "issued_at", as: Int64.self))
-        )
-        return RegisteredKey(
-            license: license, accessKey: accessKey, kid: try row.decode(column: "kid", as: String.self),
-            idNumber: try row.decode(column: "id_number", as: String.self),
-            source: try enumValue("source", KeySource.self),
-            registeredAt: Date(storedMilliseconds: try row.decode(column: "registered_at", as: Int64.self)),
-            registeredBy: try row.decode(column: "registered_by", as: String.self),
-            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(Date.init(storedMilliseconds:)),
-            revocationReason: try row.decode(column: "revocation_reason", as: String?.self)
-        )
-    }
-
-    static func user(_ row: any SQLRow) throws -> RegistryUser {
-        RegistryUser(
-            login: try row.decode(column: "login", as: String.self), name: try row.decode(column: "name", as: String.self),
-            email: try row.decode(column: "email", as: String.self), passwordHash: try row.decode(column: "password_hash", as: String?.self),
-            active: try row.decode(column: "active", as: Bool.self), builtin: try row.decode(column: "builtin", as: Bool.self)
-        )
+        try row.decode(model: KeyRow.self, with: .columns).key()
     }
 }
 
@@ -367,4 +242,133 @@ extension Data {
         guard let bytes = Base64URL.decode(Array(text.utf8)) else { return nil }
         self.init(bytes)
     }
+}
+
+/// The `installation` row.
+private struct RegistryInstallationRow: Codable {
+    var singleton = 1
+    var installationId: String
+    var organizationId: String
+    var legalName: String
+    var environment: String
+    var createdAt: Int64
+
+    init(_ installation: RegistryInstallation) {
+        installationId = installation.installationId
+        organizationId = installation.organization.id
+        legalName = installation.organization.legalName
+        environment = installation.environment.rawValue
+        createdAt = installation.createdAt.storedMilliseconds
+    }
+
+    var installation: RegistryInstallation {
+        RegistryInstallation(installationId: installationId, organization: Organization(id: organizationId, legalName: legalName),
+                             environment: InstallationEnvironment(rawValue: environment) ?? .test, createdAt: Date(storedMilliseconds: createdAt))
+    }
+}
+
+/// The columns of a `registered_keys` row that a key's license and registration make; a new key is not revoked.
+private struct NewKeyRow: Encodable {
+    var serial: String
+    var idNumber: String
+    var idNumberFolded: String
+    var source: String
+    var accessKey: String
+    var kid: String
+    var organizationId: String
+    var legalName: String
+    var profile: String
+    var useType: String
+    var users: Int64
+    var purchaseType: String
+    var suiteVersion: String
+    /// Comma-separated component codes.
+    var components: String
+    var validFrom: Int64
+    var expiresAt: Int64?
+    var issuedAt: Int64
+    var registeredAt: Int64
+    var registeredBy: String
+
+    init(_ key: RegisteredKey) {
+        let license = key.license
+        serial = license.serial
+        idNumber = key.idNumber
+        idNumberFolded = RegistryStore.fold(key.idNumber)
+        source = key.source.rawValue
+        accessKey = key.accessKey
+        kid = key.kid
+        organizationId = license.organization.id
+        legalName = license.organization.legalName
+        profile = license.profile.rawValue
+        useType = license.useType.rawValue
+        users = Int64(license.users)
+        purchaseType = license.purchaseType.rawValue
+        suiteVersion = license.suiteVersion
+        components = license.components.joined(separator: ",")
+        validFrom = license.validFrom.storedMilliseconds
+        expiresAt = license.expiresAt?.storedMilliseconds
+        issuedAt = license.issuedAt.storedMilliseconds
+        registeredAt = key.registeredAt.storedMilliseconds
+        registeredBy = key.registeredBy
+    }
+}
+
+/// A `registered_keys` row.
+private struct KeyRow: Decodable {
+    var serial: String
+    var idNumber: String
+    var source: String
+    var accessKey: String
+    var kid: String
+    var organizationId: String
+    var legalName: String
+    var profile: String
+    var useType: String
+    var users: Int64
+    var purchaseType: String
+    var suiteVersion: String
+    var components: String
+    var validFrom: Int64
+    var expiresAt: Int64?
+    var issuedAt: Int64
+    var registeredAt: Int64
+    var registeredBy: String
+    var revokedAt: Int64?
+    var revocationReason: String?
+
+    func key() throws -> RegisteredKey {
+        func enumValue<T: RawRepresentable>(_ value: String, _ column: String) throws -> T where T.RawValue == String {
+            guard let value = T(rawValue: value) else {
+                throw StoreError(code: "STORE_CORRUPT", message: "registered_keys.\(column) holds an unknown value.")
+            }
+            return value
+        }
+        let license = LicenseKey(
+            serial: serial, organization: Organization(id: organizationId, legalName: legalName),
+            profile: try enumValue(profile, "profile"), useType: try enumValue(useType, "use_type"), users: Int(users),
+            purchaseType: try enumValue(purchaseType, "purchase_type"), suiteVersion: suiteVersion,
+            validFrom: Date(storedMilliseconds: validFrom), expiresAt: expiresAt.map(Date.init(storedMilliseconds:)),
+            components: components.split(separator: ",").map(String.init), issuedAt: Date(storedMilliseconds: issuedAt)
+        )
+        return RegisteredKey(
+            license: license, accessKey: accessKey, kid: kid, idNumber: idNumber, source: try enumValue(source, "source"),
+            registeredAt: Date(storedMilliseconds: registeredAt), registeredBy: registeredBy,
+            revokedAt: revokedAt.map(Date.init(storedMilliseconds:)), revocationReason: revocationReason
+        )
+    }
+}
+
+/// The `activation` row: the certificate in force, as its signed JSON, and what it covered.
+private struct ActivationRow: Codable {
+    var singleton = 1
+    var certificate: String
+    /// Comma-separated serials.
+    var serials: String
+    /// JSON array of `CoveredKey`.
+    var coveredKeys: String
+    var environment: String
+    var issuedAt: Int64
+    var installedAt: Int64
+    var method: String
 }

@@ -18,10 +18,9 @@ extension RegistryStore {
     public func settings() async throws -> [RegistrySetting: String] {
         try await database.read { sql in
             var result: [RegistrySetting: String] = [:]
-            for row in try await sql.select().columns("name", "value").from("registry_settings").all() {
-                if let name = RegistrySetting(rawValue: try row.decode(column: "name", as: String.self)) {
-                    result[name] = try row.decode(column: "value", as: String.self)
-                }
+            for row in try await sql.select().columns("name", "value", "updated_at", "updated_by").from("registry_settings")
+                .all(decoding: SettingRow.self, with: .columns) {
+                if let name = RegistrySetting(rawValue: row.name) { result[name] = row.value }
             }
             return result
         }
@@ -35,8 +34,8 @@ extension RegistryStore {
             for (name, value) in changes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
                 try await sql.delete(from: "registry_settings").where("name", .equal, name.rawValue).run()
                 if let value {
-                    try await sql.insert(into: "registry_settings").columns("name", "value", "updated_at", "updated_by")
-                        .values(SQLBind(name.rawValue), SQLBind(value), SQLBind(now.storedMilliseconds), SQLBind(actor)).run()
+                    let row = SettingRow(name: name.rawValue, value: value, updatedAt: now.storedMilliseconds, updatedBy: actor)
+                    try await sql.insert(into: "registry_settings").model(row, with: .columns).run()
                 }
             }
             var details: [String: JSONValue] = [:]
@@ -49,4 +48,12 @@ extension RegistryStore {
             try await AuditLog.append(.init(actor: actor, action: "settings.changed", target: "settings", details: details), at: now, on: sql)
         }
     }
+}
+
+/// A `registry_settings` row.
+private struct SettingRow: Codable {
+    var name: String
+    var value: String
+    var updatedAt: Int64
+    var updatedBy: String
 }

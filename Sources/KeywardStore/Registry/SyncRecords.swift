@@ -58,8 +58,13 @@ extension RegistryStore {
     /// Records the start of a run and returns its id.
     public func startSynchronization(trigger: SynchronizationRun.Trigger, actor: String, now: Date) async throws -> Int64 {
         try await database.write { sql in
-            guard let row = try await sql.insert(into: "synchronizations").columns("trigger", "actor", "started_at")
-                .values(SQLBind(trigger.rawValue), SQLBind(actor), SQLBind(now.storedMilliseconds)).returning("id").first()
+            struct Start: Encodable {
+                var trigger: String
+                var actor: String
+                var startedAt: Int64
+            }
+            guard let row = try await sql.insert(into: "synchronizations")
+                .model(Start(trigger: trigger.rawValue, actor: actor, startedAt: now.storedMilliseconds), with: .columns).returning("id").first()
             else { throw StoreError(code: "STORE_FAILURE", message: "The synchronization could not be recorded.") }
             return try row.decode(column: "id", as: Int64.self)
         }
@@ -86,22 +91,7 @@ extension RegistryStore {
             var select = sql.select().columns("*").from("synchronizations")
             if let trigger { select = select.where("trigger", .equal, trigger.rawValue) }
             if let beforeID { select = select.where("id", .lessThan, beforeID) }
-            return try await select.orderBy("id", .descending).limit(limit).all().map { row in
-                SynchronizationRun(
-                    id: try row.decode(column: "id", as: Int64.self),
-                    trigger: SynchronizationRun.Trigger(rawValue: try row.decode(column: "trigger", as: String.self)) ?? .manual,
-                    actor: try row.decode(column: "actor", as: String.self),
-                    startedAt: Date(storedMilliseconds: try row.decode(column: "started_at", as: Int64.self)),
-                    finishedAt: try row.decode(column: "finished_at", as: Int64?.self).map(Date.init(storedMilliseconds:)),
-                    outcome: try row.decode(column: "outcome", as: String?.self).flatMap(SynchronizationRun.Outcome.init(rawValue:)),
-                    added: Int(try row.decode(column: "added", as: Int64.self)), renewed: Int(try row.decode(column: "renewed", as: Int64.self)),
-                    revoked: Int(try row.decode(column: "revoked", as: Int64.self)), unchanged: Int(try row.decode(column: "unchanged", as: Int64.self)),
-                    revision: try row.decode(column: "revision", as: Int64?.self),
-                    errorCode: try row.decode(column: "error_code", as: String?.self),
-                    errorMessage: try row.decode(column: "error_message", as: String?.self),
-                    activationError: try row.decode(column: "activation_error", as: String?.self)
-                )
-            }
+            return try await select.orderBy("id", .descending).limit(limit).all(decoding: SynchronizationRow.self, with: .columns).map(\.run)
         }
     }
 
@@ -128,15 +118,20 @@ extension RegistryStore {
     /// The revision and entity tag of the last applied feed.
     public func syncState() async throws -> (revision: Int64, etag: String?)? {
         try await database.read { sql in
-            try await sql.select().columns("revision", "etag").from("sync_state").first().map {
-                (try $0.decode(column: "revision", as: Int64.self), try $0.decode(column: "etag", as: String?.self))
+            struct State: Decodable {
+                var revision: Int64
+                var etag: String?
+            }
+            return try await sql.select().columns("revision", "etag").from("sync_state").first(decoding: State.self, with: .columns).map {
+                ($0.revision, $0.etag)
             }
         }
     }
 
-    /// Applies a verified feed in one transaction: synchronized keys added, renewed or marked revoked; manual keys are
-    /// never replaced, renamed or removed, but a revocation the authority signed (`revoked`) applies to the serial
-    /// whatever its source. Refuses a revision lower than the last applied (`FEED_ROLLBACK`) in the same transaction.
+    /// Applies a verified feed in one transaction, as `FeedDiff.plan` decides: synchronized keys added, renewed or marked
+    /// revoked; manual keys are never replaced, renamed or removed, but a revocation the authority signed (`revoked`)
+    /// applies to the serial whatever its source. Refuses a revision lower than the last applied (`FEED_ROLLBACK`) in the
+    /// same transaction.
     public func applyFeed(
         keys: [(license: LicenseKey, accessKey: String, kid: String)], revoked: [String: String?], revision: Int64, etag: String?,
         actor: String, now: Date
@@ -146,40 +141,42 @@ extension RegistryStore {
                 throw StoreError(code: "FEED_ROLLBACK", message: "The authority sent revision \(revision), older than revision \(last) already applied; nothing was changed.",
                                  kind: .conflict)
             }
-            var counts = SyncCounts()
-            var existing: [String: (source: String, accessKey: String, revoked: Bool)] = [:]
-            for row in try await sql.select().columns("serial", "source", "access_key", "revoked_at").from("registered_keys").all() {
-                existing[try row.decode(column: "serial", as: String.self)] = (try row.decode(column: "source", as: String.self),
-                                                                               try row.decode(column: "access_key", as: String.self),
-                                                                               try row.decode(column: "revoked_at", as: Int64?.self) != nil)
+            struct Current: Decodable {
+                var serial: String
+                var idNumber: String
+                var source: String
+                var accessKey: String
+                var revokedAt: Int64?
             }
-            var listed = Set<String>()
-            var new: [RegisteredKey] = []
-            for key in keys {
-                let serial = key.license.serial
-                listed.insert(serial)
-                guard let current = existing[serial] else {
-                    // A new key is filed under its serial as ID #, which an administrator can change.
-                    new.append(RegisteredKey(license: key.license, accessKey: key.accessKey, kid: key.kid, idNumber: serial,
-                                             source: .synchronized, registeredAt: now, registeredBy: actor))
-                    continue
+            let current = try await sql.select().columns("serial", "id_number", "source", "access_key", "revoked_at").from("registered_keys")
+                .all(decoding: Current.self, with: .columns).map {
+                    FeedDiff.CurrentKey(serial: $0.serial, idNumber: $0.idNumber, synchronized: $0.source == KeySource.synchronized.rawValue,
+                                        accessKey: $0.accessKey, revoked: $0.revokedAt != nil)
                 }
-                guard current.source == KeySource.synchronized.rawValue else { counts.unchanged += 1; continue }  // manual keys are the customer's
-                if current.accessKey == key.accessKey && !current.revoked {
-                    counts.unchanged += 1
-                } else {
-                    try await RegistryStore.replaceLicense(key.license, accessKey: key.accessKey, kid: key.kid, on: sql)
-                    counts.renewed += 1
-                }
+            let plan: FeedPlan
+            do throws(FeedDiff.Refusal) {
+                plan = try FeedDiff.plan(current: current, feed: keys.map { .init(serial: $0.license.serial, accessKey: $0.accessKey) }, revoked: revoked)
+            } catch .idNumberTaken(let idNumber) {
+                throw Self.feedIDNumberTaken(idNumber)
+            }
+            var counts = SyncCounts()
+            counts.unchanged = plan.unchanged
+            for index in plan.renewals {
+                let key = keys[index]
+                try await RegistryStore.replaceLicense(key.license, accessKey: key.accessKey, kid: key.kid, on: sql)
+            }
+            counts.renewed = plan.renewals.count
+            let new = plan.additions.map { addition in
+                let key = keys[addition.index]
+                return RegisteredKey(license: key.license, accessKey: key.accessKey, kid: key.kid, idNumber: addition.idNumber,
+                                     source: .synchronized, registeredAt: now, registeredBy: actor)
             }
             counts.added = try await RegistryStore.insertMany(new, on: sql)
-            for (serial, current) in existing where !current.revoked && !listed.contains(serial)
-                && (current.source == KeySource.synchronized.rawValue || revoked[serial] != nil) {
-                let reason = revoked[serial] ?? "The licensing authority no longer lists this key."
+            for revocation in plan.revocations {
                 try await sql.update("registered_keys").set("revoked_at", to: now.storedMilliseconds)
-                    .set("revocation_reason", to: reason ?? "Revoked by the licensing authority.").where("serial", .equal, serial).run()
-                counts.revoked += 1
+                    .set("revocation_reason", to: revocation.reason).where("serial", .equal, revocation.serial).run()
             }
+            counts.revoked = plan.revocations.count
             try await sql.delete(from: "sync_state").run()
             try await sql.insert(into: "sync_state").columns("singleton", "revision", "etag").values(SQLBind(1), SQLBind(revision), SQLBind(etag)).run()
             try await AuditLog.append(.init(actor: actor, action: "license-keys.synchronized", target: "installation",
@@ -187,5 +184,32 @@ extension RegistryStore {
                                                       "revoked": .int(counts.revoked), "unchanged": .int(counts.unchanged)]), at: now, on: sql)
             return counts
         }
+    }
+}
+
+/// A `synchronizations` row.
+private struct SynchronizationRow: Decodable {
+    var id: Int64
+    var trigger: String
+    var actor: String
+    var startedAt: Int64
+    var finishedAt: Int64?
+    var outcome: String?
+    var added: Int64
+    var renewed: Int64
+    var revoked: Int64
+    var unchanged: Int64
+    var revision: Int64?
+    var errorCode: String?
+    var errorMessage: String?
+    var activationError: String?
+
+    var run: SynchronizationRun {
+        SynchronizationRun(
+            id: id, trigger: SynchronizationRun.Trigger(rawValue: trigger) ?? .manual, actor: actor, startedAt: Date(storedMilliseconds: startedAt),
+            finishedAt: finishedAt.map(Date.init(storedMilliseconds:)), outcome: outcome.flatMap(SynchronizationRun.Outcome.init(rawValue:)),
+            added: Int(added), renewed: Int(renewed), revoked: Int(revoked), unchanged: Int(unchanged), revision: revision,
+            errorCode: errorCode, errorMessage: errorMessage, activationError: activationError
+        )
     }
 }

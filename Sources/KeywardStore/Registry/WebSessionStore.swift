@@ -1,0 +1,42 @@
+import Foundation
+import KeywardDomain
+import SQLKit
+
+/// The web UI's sessions: started at login, looked up on every page, ended at logout or when the password changes.
+extension RegistryStore {
+    /// Starts a web session; only the SHA-256 of its id is stored.
+    public func createWebSession(idHash: String, login: String, csrfToken: String, now: Date, expiresAt: Date) async throws {
+        try await database.write { sql in
+            let session = WebSessionRow(idHash: idHash, loginFolded: Self.fold(login), csrfToken: csrfToken, createdAt: now.storedMilliseconds,
+                                        expiresAt: expiresAt.storedMilliseconds)
+            try await sql.insert(into: "web_sessions").model(session, with: .columns).run()
+        }
+    }
+
+    /// The user and CSRF token of an unexpired web session.
+    public func webSession(idHash: String, now: Date) async throws -> (user: RegistryUser, csrfToken: String)? {
+        try await database.read { sql in
+            guard let session = try await sql.select().columns("*").from("web_sessions").where("id_hash", .equal, idHash)
+                .where("expires_at", .greaterThan, now.storedMilliseconds).first(decoding: WebSessionRow.self, with: .columns)
+            else { return nil }
+            guard let user = try await sql.select().columns("*").from("registry_users")
+                .where("login_folded", .equal, session.loginFolded).first().map(Self.user), user.active
+            else { return nil }
+            return (user, session.csrfToken)
+        }
+    }
+
+    public func deleteWebSession(idHash: String) async throws {
+        try await database.write { try await $0.delete(from: "web_sessions").where("id_hash", .equal, idHash).run() }
+    }
+}
+
+/// A `web_sessions` row.
+private struct WebSessionRow: Codable {
+    /// The SHA-256 of the session id, never the id.
+    var idHash: String
+    var loginFolded: String
+    var csrfToken: String
+    var createdAt: Int64
+    var expiresAt: Int64
+}

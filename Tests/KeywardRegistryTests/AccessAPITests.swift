@@ -163,9 +163,9 @@ import Testing
             for login in ["ann", "bob", "cyd"] {
                 _ = try await harness.registry.createUser(UserInput(login: login, name: login.capitalized, email: "\(login)@example.com"), actor: "test")
             }
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Floaters", name: "Floaters", keySerial: floating.serial, component: "WF", menus: ["WF001"],
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Floaters", name: "Floaters", keySerial: floating.serial, component: "WF", menus: ["WF001"],
                                                                   users: ["ann", "bob", "cyd"]), actor: "test")
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Named", name: "Named", keySerial: nominative.serial, component: "WF", menus: ["WF002"],
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Named", name: "Named", keySerial: nominative.serial, component: "WF", menus: ["WF002"],
                                                                   users: ["cyd"]), actor: "test")
             let service = try await harness.serviceToken()
             try await harness.withAPI { admin in
@@ -218,8 +218,8 @@ import Testing
             for login in ["mia", "sam"] {
                 _ = try await harness.registry.createUser(UserInput(login: login, name: login.capitalized, email: "\(login)@example.com", password: "a long enough password"), actor: "test")
             }
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Admins", name: "Admins", keySerial: manager.serial, component: "CFG", menus: ["CM009", "CM010", "CM011"], users: ["mia"]), actor: "test")
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Helpdesk", name: "Helpdesk", keySerial: staff.serial, component: "CFG", menus: ["CM012", "CM013"], users: ["sam"]), actor: "test")
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Admins", name: "Admins", keySerial: manager.serial, component: "CFG", menus: ["CM009", "CM010", "CM011"], users: ["mia"]), actor: "test")
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Helpdesk", name: "Helpdesk", keySerial: staff.serial, component: "CFG", menus: ["CM012", "CM013"], users: ["sam"]), actor: "test")
             try await harness.withAPI { admin in
                 func token(_ login: String) async throws -> String {
                     try #require(try await admin.call(.post, "/api/v1/auth/token", token: .some(nil), json: Self.json(["login": login, "password": "a long enough password"])).json["token"] as? String)

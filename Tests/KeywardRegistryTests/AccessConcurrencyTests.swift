@@ -30,9 +30,9 @@ import Testing
             for login in logins {
                 _ = try await harness.registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com"), actor: "test")
             }
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "First", name: "First", keySerial: key.serial, component: "DOC", menus: ["DC021"],
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "First", name: "First", keySerial: key.serial, component: "DOC", menus: ["DC021"],
                                                                   users: Array(logins.prefix(10))), actor: "test")
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Second", name: "Second", keySerial: key.serial, component: "DOC", menus: ["DC022"]),
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Second", name: "Second", keySerial: key.serial, component: "DOC", menus: ["DC022"]),
                                                        actor: "test")
             let registry = harness.registry
             let outcomes = await withTaskGroup(of: String.self) { group in
@@ -55,7 +55,7 @@ import Testing
             for login in logins {
                 _ = try await harness.registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com"), actor: "test")
             }
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Everyone", name: "Everyone", keySerial: key.serial, component: "WF", menus: ["WF001"],
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Everyone", name: "Everyone", keySerial: key.serial, component: "WF", menus: ["WF001"],
                                                                   users: logins), actor: "test")
             let registry = harness.registry
             let outcomes = await withTaskGroup(of: String.self) { group in
@@ -93,7 +93,7 @@ import Testing
             #expect(try await watcher.poll() == "nothing")
 
             _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "G", name: "G", keySerial: key.serial, component: "WF", menus: ["WF001"], users: ["ann"]), actor: "test")
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "G", name: "G", keySerial: key.serial, component: "WF", menus: ["WF001"], users: ["ann"]), actor: "test")
             #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF001", at: harness.clock.now).code == .unknownUser, "not seen yet")
             #expect(try await watcher.poll() == "full")
             #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF001", at: harness.clock.now).code == .noSession)

@@ -60,7 +60,7 @@ import Testing
                 #expect(dashboard.contains("2 / 2 assigned"))
 
                 // Sessions: disconnect one user.
-                _ = try await harness.registry.createGroup(GroupInput(idNumber: "Floaters", name: "Floaters", keySerial: try await harness.registerAndActivate(
+                _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Floaters", name: "Floaters", keySerial: try await harness.registerAndActivate(
                     harness.accessKey(users: 3, useType: .floating, components: ["WF"]), idNumber: "Float").serial, component: "WF", menus: ["WF001"], users: ["cyd"]), actor: "test")
                 _ = try await harness.registry.openSession(login: "cyd", ip: "192.0.2.7", actor: "test")
                 #expect(String(buffer: try await browser.request(.get, "/sessions").body).contains("192.0.2.7"))

@@ -22,9 +22,9 @@ import Testing
             _ = try await harness.registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com", password: Self.password), actor: "test")
         }
         for (id, menus, users) in [("Keepers", ["CM009"], ["keeper"]), ("UserAdmins", ["CM011"], ["useradmin"]), ("GroupAdmins", ["CM010"], ["groupadmin"])] {
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: id, name: id, keySerial: key.serial, component: "CFG", menus: menus, users: users), actor: "test")
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: id, name: id, keySerial: key.serial, component: "CFG", menus: menus, users: users), actor: "test")
         }
-        _ = try await harness.registry.createGroup(GroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "DOC", menus: ["DC021"], users: ["docs"]),
+        _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "DOC", menus: ["DC021"], users: ["docs"]),
                                                    actor: "test")
         return key.serial
     }

@@ -118,7 +118,7 @@ import Testing
             }
             _ = try await harness.registry.rename(key.serial, to: "\u{0D4E}<b id=kwx>", actor: "test")
             _ = try await harness.registry.createGroup(
-                GroupInput(idNumber: "a\u{0301}<b id=kwx>", name: Self.payloads[1], keySerial: key.serial, component: "DOC", menus: ["DC021"], users: ["user0"]),
+                AccessGroupInput(idNumber: "a\u{0301}<b id=kwx>", name: Self.payloads[1], keySerial: key.serial, component: "DOC", menus: ["DC021"], users: ["user0"]),
                 actor: "test")
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()

@@ -262,7 +262,7 @@ import Testing
         try await RegistryHarness.run(.sqliteFile) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 10, components: ["DOC", "WF"]), idNumber: "Main")
             _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "DOC", menus: ["DC021"]), actor: "test")
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "DOC", menus: ["DC021"]), actor: "test")
             let router = buildRegistryRouter(try await RegistryDependencies(registry: harness.registry, metrics: .init(), throttle: harness.throttle))
             let forms = router.routes.filter { $0.method == .post }.map { "/" + $0.path.description.split(separator: "/").joined(separator: "/") }
                 .filter { !$0.hasPrefix("/api/") && $0 != "/login" }.map { Self.concrete($0, serial: key.serial) }

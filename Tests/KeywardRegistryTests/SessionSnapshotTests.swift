@@ -16,7 +16,7 @@ import Testing
     static func annInAGroupOnAFloatingKey(_ harness: RegistryHarness) async throws -> RegisteredKey {
         let key = try await harness.registerAndActivate(harness.accessKey(users: 5, useType: .floating, components: ["WF"]), idNumber: "Float")
         _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
-        _ = try await harness.registry.createGroup(GroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "WF", menus: ["WF001"],
+        _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "WF", menus: ["WF001"],
                                                               users: ["ann"]), actor: "test")
         return key
     }
@@ -92,7 +92,7 @@ import Testing
             }
             let menus = [("WF", "WF001"), ("DOC", "DC021")]
             for (number, (component, menu)) in menus.enumerated() {
-                _ = try await registry.createGroup(GroupInput(idNumber: "G\(number)", name: "G\(number)", keySerial: serials[number], component: component,
+                _ = try await registry.createGroup(AccessGroupInput(idNumber: "G\(number)", name: "G\(number)", keySerial: serials[number], component: component,
                                                               menus: [menu], users: logins), actor: "test")
             }
             func answers() -> [String] {

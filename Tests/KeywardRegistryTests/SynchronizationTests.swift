@@ -100,7 +100,7 @@ import Testing
                 #expect(restarted.catalog.version == "2027.01")
                 let key = try #require(try await harness.store.keys().first)
                 _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
-                _ = try await harness.registry.createGroup(GroupInput(idNumber: "Lab", name: "Lab", keySerial: key.serial, component: "LAB", menus: ["LB001"],
+                _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Lab", name: "Lab", keySerial: key.serial, component: "LAB", menus: ["LB001"],
                                                                       users: ["ann"]), actor: "test")
                 #expect(harness.registry.access.snapshot.check(login: "ann", component: "LAB", menu: "LB001", at: Date()).allowed)
             }

@@ -61,7 +61,7 @@ import Testing
         try await RegistryHarness.run(.sqliteFile) { harness in
             let floating = try await harness.registerAndActivate(harness.accessKey(serial: "KW-FXAT-0001", users: 3, useType: .floating, components: ["WF"]), idNumber: "Floaters key")
             _ = try await harness.registry.createUser(UserInput(login: "cyd", name: "Cyd", email: "cyd@example.com"), actor: "test")
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Flow", name: "Flow", keySerial: floating.serial, component: "WF", menus: ["WF001"], users: ["cyd"]),
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Flow", name: "Flow", keySerial: floating.serial, component: "WF", menus: ["WF001"], users: ["cyd"]),
                                                        actor: "test")
             let session = try await harness.registry.openSession(login: "cyd", ip: "192.0.2.7", actor: "test")
             try await harness.registry.register(idNumber: "Audit 2027", accessKey: harness.accessKey(serial: "KW-NEWK-0003", components: ["AUD"]), actor: "test")
@@ -143,7 +143,7 @@ import Testing
             let large = try await harness.registerAndActivate(harness.accessKey(serial: "KW-BRGE-0001", users: 500, profile: .staff, components: ["DOC"]), idNumber: "Large")
             _ = try await harness.registry.importUsers(csv: "login,name,email\n" + (1...120).map { "clerk\($0),Clerk \($0),clerk\($0)@example.com" }.joined(separator: "\n")
                                                        + "\nann,Ann,ann@example.com", dryRun: false, actor: "test")
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Clerks", name: "Clerks", keySerial: small.serial, component: "DOC", menus: ["DC021"]),
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Clerks", name: "Clerks", keySerial: small.serial, component: "DOC", menus: ["DC021"]),
                                                        actor: "test")
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
@@ -174,7 +174,7 @@ import Testing
                 #expect(refused.contains(#"id="add-clerk62" name="logins" value="clerk62" >"#))
 
                 // On a key with the seats, all matching users are added at once.
-                _ = try await harness.registry.updateGroup("Clerks", GroupInput(idNumber: "Clerks", name: "Clerks", keySerial: large.serial, component: "DOC",
+                _ = try await harness.registry.updateGroup("Clerks", AccessGroupInput(idNumber: "Clerks", name: "Clerks", keySerial: large.serial, component: "DOC",
                                                                                 menus: ["DC021"], active: true), actor: "test")
                 let added = try await Self.post(&browser, "/access-groups/Clerks/users/add", [("_csrf", csrf), ("search", "clerk"), ("scope", "all")])
                 #expect(added.headers[.location] == "/access-groups/Clerks?flash=users-added")
@@ -216,7 +216,7 @@ import Testing
             let key = try await harness.registerAndActivate(harness.accessKey(users: 5, profile: .staff, components: ["DOC"]), idNumber: "Docs")
             let target = try await harness.registerAndActivate(harness.accessKey(users: 5, profile: .staff, components: ["DOC"]), idNumber: "Docs 2")
             for name in ["One", "Two"] {
-                _ = try await harness.registry.createGroup(GroupInput(idNumber: name, name: name, keySerial: key.serial, component: "DOC", menus: ["DC021"]), actor: "test")
+                _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: name, name: name, keySerial: key.serial, component: "DOC", menus: ["DC021"]), actor: "test")
             }
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
@@ -308,7 +308,7 @@ import Testing
             for login in ["cyd", "dan", "eve"] {
                 _ = try await harness.registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com"), actor: "test")
             }
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Flow", name: "Flow", keySerial: key.serial, component: "WF", menus: ["WF001"],
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Flow", name: "Flow", keySerial: key.serial, component: "WF", menus: ["WF001"],
                                                                   users: ["cyd", "dan", "eve"]), actor: "test")
             for login in ["cyd", "dan", "eve"] { _ = try await harness.registry.openSession(login: login, ip: nil, actor: "test") }
             try await WebUITests().withBrowser(harness) { browser in

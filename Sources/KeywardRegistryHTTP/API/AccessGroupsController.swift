@@ -34,7 +34,7 @@ struct AccessGroupsController: Sendable {
 
     /// Creates a group.
     @Sendable func create(_ request: Request, context: RegistryRequestContext) async throws -> EditedResponse<AccessGroupResponse> {
-        let input = try await request.decodeJSON(as: GroupInput.self, context: context)
+        let input = try await request.decodeJSON(as: AccessGroupInput.self, context: context)
         return EditedResponse(status: .created, response: AccessGroupResponse(try await registry.createGroup(input, actor: context.actor)))
     }
 
@@ -46,7 +46,7 @@ struct AccessGroupsController: Sendable {
     /// Replaces a group's key, component, menus, name and state.
     @Sendable func update(_ request: Request, context: RegistryRequestContext) async throws -> AccessGroupResponse {
         let group = try await existingGroup(context)
-        let input = try await request.decodeJSON(as: GroupInput.self, context: context)
+        let input = try await request.decodeJSON(as: AccessGroupInput.self, context: context)
         return AccessGroupResponse(try await registry.updateGroup(group.idNumber, input, actor: context.actor))
     }
 

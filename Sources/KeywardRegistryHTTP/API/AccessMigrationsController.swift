@@ -4,7 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 
-extension MigrationPlan: ResponseEncodable {}
+extension AccessMigrationPlan: ResponseEncodable {}
 
 /// `/api/v1/access-migrations`: move access groups from one key to another, e.g. after a key was switched.
 struct AccessMigrationsController: Sendable {
@@ -18,8 +18,8 @@ struct AccessMigrationsController: Sendable {
     }
 
     /// Plans (a dry run) or applies a migration of accesses.
-    @Sendable func migrate(_ request: Request, context: RegistryRequestContext) async throws -> MigrationPlan {
-        let input = try await request.decodeJSON(as: MigrationInput.self, context: context)
+    @Sendable func migrate(_ request: Request, context: RegistryRequestContext) async throws -> AccessMigrationPlan {
+        let input = try await request.decodeJSON(as: AccessMigrationInput.self, context: context)
         return try await registry.migrateAccesses(input, actor: context.actor)
     }
 }

@@ -3,7 +3,7 @@ import KeywardDomain
 import KeywardStore
 
 /// `POST /api/v1/access-migrations`: move access groups (and their users' seats) from one key to another.
-public struct MigrationInput: Sendable, Hashable, Codable {
+public struct AccessMigrationInput: Sendable, Hashable, Codable {
     public var from: String
     public var to: String
     /// Only these groups (by ID #); absent: every group on `from`.
@@ -22,7 +22,7 @@ public struct MigrationInput: Sendable, Hashable, Codable {
 }
 
 /// What a migration does, or would do.
-public struct MigrationPlan: Sendable, Hashable, Codable {
+public struct AccessMigrationPlan: Sendable, Hashable, Codable {
     public struct Group: Sendable, Hashable, Codable {
         public let idNumber: String
         public let canMove: Bool
@@ -50,8 +50,8 @@ public struct MigrationPlan: Sendable, Hashable, Codable {
 }
 
 extension Registry {
-    public func migrateAccesses(_ input: MigrationInput, actor: String) async throws -> MigrationPlan {
-        let (plan, chosen) = try await planMigration(input)
+    public func migrateAccesses(_ input: AccessMigrationInput, actor: String) async throws -> AccessMigrationPlan {
+        let (plan, chosen) = try await planAccessMigration(input)
         guard input.dryRun != true else { return plan }
         // Moving a group onto a valid key gives its menus back: a delegated manager moves only what they hold.
         for group in chosen { try requireHolds(group.menus, of: group.component, actor: actor) }
@@ -65,11 +65,11 @@ extension Registry {
         }
         try await store.moveGroups(moves, to: plan.to.keySerial, from: plan.from.keySerial, actor: actor, now: now())
         try await access.refresh()
-        return MigrationPlan(from: plan.from, to: plan.to, groups: plan.groups, canMove: true, reasons: [], dryRun: false, applied: true)
+        return AccessMigrationPlan(from: plan.from, to: plan.to, groups: plan.groups, canMove: true, reasons: [], dryRun: false, applied: true)
     }
 
     /// The plan, and the groups it moves in the plan's order.
-    func planMigration(_ input: MigrationInput) async throws -> (MigrationPlan, [AccessGroupRecord]) {
+    func planAccessMigration(_ input: AccessMigrationInput) async throws -> (AccessMigrationPlan, [AccessGroupRecord]) {
         func key(_ serial: String, field: String) async throws -> RegisteredKey {
             guard let key = try await store.key(serial.trimmingCharacters(in: .whitespaces)) else {
                 throw RegistryError.invalid(FieldError(field: field, code: "UNKNOWN_KEY", message: "There is no registered key \(serial)."))
@@ -92,7 +92,7 @@ extension Registry {
             }
         }
         let drop = input.dropDisallowedMenus == true
-        let groups = chosen.map { group -> MigrationPlan.Group in
+        let groups = chosen.map { group -> AccessMigrationPlan.Group in
             var reasons: [String] = []
             var dropped: [String] = []
             if !to.license.components.contains(group.component) {
@@ -107,7 +107,7 @@ extension Registry {
                 }
                 if drop, dropped.count == group.menus.count { reasons.append("NO_MENUS_LEFT: every menu of the group is above \(to.license.profile.rawValue)") }
             }
-            return MigrationPlan.Group(idNumber: group.idNumber, canMove: reasons.isEmpty, reasons: reasons, droppedMenus: dropped, users: group.users.count)
+            return AccessMigrationPlan.Group(idNumber: group.idNumber, canMove: reasons.isEmpty, reasons: reasons, droppedMenus: dropped, users: group.users.count)
         }
         // Seats before and after, by the same rules as everywhere: the model with the groups moved.
         var model = try await store.accessModel(catalog: catalog, covered: [], now: now())
@@ -115,9 +115,9 @@ extension Registry {
         let moving = Set(chosen.map(\.idNumber))
         for index in model.groups.indices where moving.contains(model.groups[index].idNumber) { model.groups[index].keySerial = to.serial }
         let after = SeatRules.nominativeHolders(model)
-        func seats(_ key: RegisteredKey) -> MigrationPlan.Seats {
+        func seats(_ key: RegisteredKey) -> AccessMigrationPlan.Seats {
             let nominative = key.license.useType == .nominative
-            return MigrationPlan.Seats(keySerial: key.serial, useType: key.license.useType, limit: key.license.users,
+            return AccessMigrationPlan.Seats(keySerial: key.serial, useType: key.license.useType, limit: key.license.users,
                                        before: nominative ? before[key.serial]?.count ?? 0 : nil, after: nominative ? after[key.serial]?.count ?? 0 : nil)
         }
         let toSeats = seats(to)
@@ -130,7 +130,7 @@ extension Registry {
         } else if chosen.isEmpty {
             reasons.append("NOTHING_TO_MOVE: no access group was chosen; tick at least one of the \(all.count) groups bound to \(from.serial)")
         }
-        return (MigrationPlan(from: seats(from), to: toSeats, groups: groups, canMove: reasons.isEmpty, reasons: reasons, dryRun: input.dryRun == true,
+        return (AccessMigrationPlan(from: seats(from), to: toSeats, groups: groups, canMove: reasons.isEmpty, reasons: reasons, dryRun: input.dryRun == true,
                               applied: false), chosen)
     }
 }

@@ -3,7 +3,7 @@ import KeywardDomain
 import KeywardStore
 
 /// An access group as the API takes it: `{idNumber, name, keySerial, component, menus, active, users?}`.
-public struct GroupInput: Sendable, Hashable, Codable {
+public struct AccessGroupInput: Sendable, Hashable, Codable {
     public var idNumber: String
     public var name: String
     public var keySerial: String
@@ -26,7 +26,7 @@ public struct GroupInput: Sendable, Hashable, Codable {
 extension Registry {
     /// Checks a group against its key and the catalog: the component is in the key, every menu is the component's,
     /// and none is above the key's profile.
-    func validGroup(_ input: GroupInput, boundTo current: String? = nil) async throws -> AccessGroupRecord {
+    func validGroup(_ input: AccessGroupInput, boundTo current: String? = nil) async throws -> AccessGroupRecord {
         let idNumber = try Self.validIDNumber(input.idNumber)
         let name = try UserRules.name(input.name)
         guard let key = try await store.key(input.keySerial.trimmingCharacters(in: .whitespaces)) else {
@@ -65,7 +65,7 @@ extension Registry {
         return AccessGroupRecord(idNumber: idNumber, name: name, keySerial: key.serial, component: component, menus: menus, active: input.active ?? true, users: users)
     }
 
-    public func createGroup(_ input: GroupInput, actor: String) async throws -> AccessGroupRecord {
+    public func createGroup(_ input: AccessGroupInput, actor: String) async throws -> AccessGroupRecord {
         let record = try await validGroup(input)
         try requireHolds(record.menus, of: record.component, actor: actor)
         let group = try await store.createGroup(record, actor: actor, now: now())
@@ -74,8 +74,8 @@ extension Registry {
     }
 
     /// Replaces a group's fields; its users stay (they move with it to another key, seats permitting).
-    public func updateGroup(_ idNumber: String, _ input: GroupInput, actor: String) async throws -> AccessGroupRecord {
-        var record = try await validGroup(GroupInput(idNumber: input.idNumber, name: input.name, keySerial: input.keySerial, component: input.component,
+    public func updateGroup(_ idNumber: String, _ input: AccessGroupInput, actor: String) async throws -> AccessGroupRecord {
+        var record = try await validGroup(AccessGroupInput(idNumber: input.idNumber, name: input.name, keySerial: input.keySerial, component: input.component,
                                                      menus: input.menus, active: input.active),
                                           boundTo: try await store.grant(ofGroup: idNumber)?.keySerial)
         record.users = []

@@ -7,7 +7,7 @@ import KeywardStore
 
 /// Migrate accesses, from a key's data screen: preview (dry run), then migrate.
 extension WebUI {
-    func migrationPage(_ session: WebSessions.Session, _ request: Request, key: RegisteredKey, fields: FormFields?, plan: MigrationPlan?, error: (any Error)?) async throws -> Response {
+    func migrationPage(_ session: WebSessions.Session, _ request: Request, key: RegisteredKey, fields: FormFields?, plan: AccessMigrationPlan?, error: (any Error)?) async throws -> Response {
         var values = try await layout(session, request: request, nav: "keys")
         values["serial"] = key.serial
         values["idNumber"] = key.idNumber
@@ -59,7 +59,7 @@ struct AccessMigrationPagesController: Sendable {
         let session = try context.authorizedSession
         let fields = try await web.form(request, context: context, session: session)
         let key = try await web.existingKey(context)
-        let input = MigrationInput(from: key.serial, to: fields["to"] ?? "", groups: fields.all("groups"), dryRun: fields["action"] != "migrate",
+        let input = AccessMigrationInput(from: key.serial, to: fields["to"] ?? "", groups: fields.all("groups"), dryRun: fields["action"] != "migrate",
                                    dropDisallowedMenus: fields["dropDisallowedMenus"] == "on")
         do {
             let plan = try await web.registry.migrateAccesses(input, actor: "user:\(session.user.login)")
@@ -67,7 +67,7 @@ struct AccessMigrationPagesController: Sendable {
             return try await web.migrationPage(session, request, key: key, fields: fields, plan: plan, error: nil)
         } catch {
             guard WebUI.isRefusal(error) else { throw error }
-            let plan = try? await web.registry.migrateAccesses(MigrationInput(from: input.from, to: input.to, groups: input.groups, dryRun: true,
+            let plan = try? await web.registry.migrateAccesses(AccessMigrationInput(from: input.from, to: input.to, groups: input.groups, dryRun: true,
                                                                           dropDisallowedMenus: input.dropDisallowedMenus), actor: "")
             return try await web.migrationPage(session, request, key: key, fields: fields, plan: plan, error: error)
         }

@@ -48,8 +48,8 @@ extension WebUI {
         return page("group-form", values)
     }
 
-    func groupInput(_ fields: FormFields) -> GroupInput {
-        GroupInput(idNumber: fields["idNumber"] ?? "", name: fields["name"] ?? "", keySerial: fields["keySerial"] ?? "", component: fields["component"] ?? "",
+    func groupInput(_ fields: FormFields) -> AccessGroupInput {
+        AccessGroupInput(idNumber: fields["idNumber"] ?? "", name: fields["name"] ?? "", keySerial: fields["keySerial"] ?? "", component: fields["component"] ?? "",
                    menus: fields.all("menus"), active: fields["active"] == "on")
     }
 

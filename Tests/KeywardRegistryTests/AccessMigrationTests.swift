@@ -9,7 +9,7 @@ import KeywardTestSupport
 import Testing
 
 /// Migrate accesses, and activation of keys that cannot hold their users.
-@Suite struct MigrationTests {
+@Suite struct AccessMigrationTests {
     static func users(_ harness: RegistryHarness, _ logins: [String]) async throws {
         for login in logins {
             _ = try await harness.registry.createUser(UserInput(login: login, name: login.capitalized, email: "\(login)@example.com"), actor: "test")
@@ -23,9 +23,9 @@ import Testing
             let new = try await harness.registerAndActivate(harness.accessKey(users: 3, profile: .staff, components: ["DOC"]), idNumber: "New")
             let other = try await harness.registerAndActivate(harness.accessKey(users: 9, components: ["WF"]), idNumber: "Workflow")
             try await Self.users(harness, ["ann", "bob", "cyd", "dee"])
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Managers", name: "Managers", keySerial: old.serial, component: "DOC",
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Managers", name: "Managers", keySerial: old.serial, component: "DOC",
                                                                   menus: ["DC021", "DC030"], users: ["ann", "bob"]), actor: "test")
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Readers", name: "Readers", keySerial: old.serial, component: "DOC",
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Readers", name: "Readers", keySerial: old.serial, component: "DOC",
                                                                   menus: ["DC021"], users: ["cyd", "dee"]), actor: "test")
             try await harness.withAPI { api in
                 func migrate(_ fields: [String: Any]) async throws -> RegistryAPI.Reply {
@@ -79,7 +79,7 @@ import Testing
             _ = try await harness.store.applyFeed(keys: [try feedKey(users: 3)], revoked: [:], revision: 1, etag: nil, actor: "test", now: harness.clock.now)
             try await harness.registry.install(harness.certificate(serials: ["KW-HDCX-SCMT-Q3F5-DM8X"]), method: .offline, actor: "test")
             try await Self.users(harness, ["ann", "bob", "cyd"])
-            _ = try await harness.registry.createGroup(GroupInput(idNumber: "Docs", name: "Docs", keySerial: "KW-HDCX-SCMT-Q3F5-DM8X", component: "DOC",
+            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Docs", name: "Docs", keySerial: "KW-HDCX-SCMT-Q3F5-DM8X", component: "DOC",
                                                                   menus: ["DC021"], users: ["ann", "bob"]), actor: "test")
             _ = try await harness.registry.changeMembers("Docs", add: true, logins: ["cyd"], actor: "test")
             // The authority renews it with 2 seats.

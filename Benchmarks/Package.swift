@@ -29,16 +29,18 @@ let package = Package(
     targets: [
         benchmark("KeyFormatBenchmarks", [.product(name: "Crypto", package: "swift-crypto")]),
         benchmark("EntitlementBenchmarks", []),
-        benchmark("RouteBenchmarks", [
-            .product(name: "KeywardRegistry", package: "keyward"),
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "AsyncHTTPClient", package: "async-http-client"),
-        ]),
+        benchmark(
+            "RouteBenchmarks",
+            [
+                .product(name: "KeywardRegistry", package: "keyward"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
     ]
 )
 

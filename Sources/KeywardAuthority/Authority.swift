@@ -15,8 +15,10 @@ public struct Authority: Sendable {
     public let certificateLifetime: TimeInterval
     let feeds: FeedCache
 
-    public init(store: AuthorityStore, keyring: AuthorityKeyring, catalog: Catalog, now: @escaping @Sendable () -> Date = Date.init,
-                feedCacheBudget: Int = 128 << 20, certificateLifetime: TimeInterval = ActivationCertificate.defaultLifetime) {
+    public init(
+        store: AuthorityStore, keyring: AuthorityKeyring, catalog: Catalog, now: @escaping @Sendable () -> Date = Date.init,
+        feedCacheBudget: Int = 128 << 20, certificateLifetime: TimeInterval = ActivationCertificate.defaultLifetime
+    ) {
         self.store = store
         self.keyring = keyring
         self.catalog = catalog
@@ -28,7 +30,8 @@ public struct Authority: Sendable {
 
     // MARK: Organizations
 
-    public static let organizationRules = "The id must be a lowercase slug of letters, digits and single hyphens (e.g. acme-corp), 1 to 63 characters."
+    public static let organizationRules =
+        "The id must be a lowercase slug of letters, digits and single hyphens (e.g. acme-corp), 1 to 63 characters."
 
     public func createOrganization(id: String, legalName: String, actor: String) async throws -> OrganizationRecord {
         var problems: [FieldError] = []
@@ -43,8 +46,9 @@ public struct Authority: Sendable {
         return try await store.updateOrganization(id, legalName: legalName, actor: actor, now: now())
     }
 
-    static let legalNameProblem = FieldError(field: "legalName", code: "INVALID_LEGAL_NAME",
-                                             message: "The legal name must be 1 to \(Organization.maximumLegalNameLength) characters, without control characters.")
+    static let legalNameProblem = FieldError(
+        field: "legalName", code: "INVALID_LEGAL_NAME",
+        message: "The legal name must be 1 to \(Organization.maximumLegalNameLength) characters, without control characters.")
 
     // MARK: Keys
 
@@ -62,11 +66,17 @@ public struct Authority: Sendable {
     ) async throws -> (agreement: AgreementRecord, keys: [IssuedKeyRecord]) {
         let organization = try await requireOrganization(organizationId)
         let reference = reference.trimmingCharacters(in: .whitespaces)
-        guard !reference.isEmpty, reference.count <= 100, !reference.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw AuthorityError.invalid([FieldError(field: "reference", code: "INVALID_REFERENCE", message: "The agreement reference must be 1 to 100 characters, e.g. \"2026-ACME-001\".")])
+        guard !reference.isEmpty, reference.count <= 100, !reference.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw AuthorityError.invalid([
+                FieldError(
+                    field: "reference", code: "INVALID_REFERENCE",
+                    message: "The agreement reference must be 1 to 100 characters, e.g. \"2026-ACME-001\".")
+            ])
         }
         guard (1...100).contains(lines.count) else {
-            throw AuthorityError.invalid([FieldError(field: "lines", code: "INVALID_LINES", message: "An agreement has 1 to 100 lines, one per key.")])
+            throw AuthorityError.invalid([FieldError(field: "lines", code: "INVALID_LINES", message: "An agreement has 1 to 100 lines, one per key.")]
+            )
         }
         var problems: [FieldError] = []
         var keys: [NewIssuedKey] = []
@@ -80,12 +90,14 @@ public struct Authority: Sendable {
         guard problems.isEmpty else { throw AuthorityError.invalid(problems) }
         let id = "AG-" + Serial.generate().dropFirst(3)
         let time = now()
-        let revision = try await store.storeIssuedKeys(keys, organizationId: organizationId, agreement: (id, reference, signedOn), actor: actor, now: time)
+        let revision = try await store.storeIssuedKeys(
+            keys, organizationId: organizationId, agreement: (id, reference, signedOn), actor: actor, now: time)
         let records = keys.enumerated().map { index, key in
             IssuedKeyRecord(license: key.license, accessKey: key.accessKey, kid: key.kid, agreementId: id, line: index + 1, revision: revision)
         }
-        let agreement = AgreementRecord(id: id, organizationId: organizationId, reference: reference, signedOn: signedOn, createdAt: time,
-                                        serials: keys.map(\.license.serial))
+        let agreement = AgreementRecord(
+            id: id, organizationId: organizationId, reference: reference, signedOn: signedOn, createdAt: time,
+            serials: keys.map(\.license.serial))
         return (agreement, records)
     }
 
@@ -93,7 +105,11 @@ public struct Authority: Sendable {
     public func revoke(_ serial: String, reason: String, actor: String) async throws -> IssuedKeyRecord {
         let reason = reason.trimmingCharacters(in: .whitespaces)
         guard !reason.isEmpty, reason.count <= 500, !reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw AuthorityError.invalid([FieldError(field: "reason", code: "INVALID_REASON", message: "Give a reason of 1 to 500 characters without control characters; the customer's administrators will see it.")])
+            throw AuthorityError.invalid([
+                FieldError(
+                    field: "reason", code: "INVALID_REASON",
+                    message: "Give a reason of 1 to 500 characters without control characters; the customer's administrators will see it.")
+            ])
         }
         return try await store.revokeKey(serial, reason: reason, actor: actor, now: now())
     }
@@ -107,7 +123,11 @@ public struct Authority: Sendable {
             throw StoreError(code: "KEY_REVOKED", message: "Key \(serial) is revoked; it cannot be renewed.", kind: .conflict)
         }
         guard expiresAt > current.license.validFrom else {
-            throw AuthorityError.invalid([FieldError(field: "expiresAt", code: "EXPIRY_BEFORE_VALIDITY", message: "The new expiry must come after the key's validity start, \(Timestamp.format(current.license.validFrom)).")])
+            throw AuthorityError.invalid([
+                FieldError(
+                    field: "expiresAt", code: "EXPIRY_BEFORE_VALIDITY",
+                    message: "The new expiry must come after the key's validity start, \(Timestamp.format(current.license.validFrom)).")
+            ])
         }
         let organization = try await requireOrganization(current.license.organization.id)
         var license = current.license
@@ -119,7 +139,9 @@ public struct Authority: Sendable {
     }
 
     /// Switches a key for a new one: issues `specification` and revokes `serial`, in one transaction.
-    public func switchKey(_ serial: String, to specification: LicenseKeySpecification, actor: String) async throws -> (revoked: IssuedKeyRecord, issued: IssuedKeyRecord) {
+    public func switchKey(_ serial: String, to specification: LicenseKeySpecification, actor: String) async throws -> (
+        revoked: IssuedKeyRecord, issued: IssuedKeyRecord
+    ) {
         guard let current = try await store.key(serial) else {
             throw StoreError(code: "UNKNOWN_KEY", message: "There is no key \(serial).", kind: .notFound)
         }
@@ -133,13 +155,18 @@ public struct Authority: Sendable {
         var problems = specification.problems(for: organization.organization)
         let unknown = catalog.unknownComponents(in: specification.components)
         if !unknown.isEmpty, !problems.contains(where: { $0.field == "components" }) {
-            problems.append(FieldError(field: "components", code: "UNKNOWN_COMPONENT",
-                                       message: "Not in the solutions catalog: \(unknown.joined(separator: ", ")). Known: \(catalog.components.map(\.code).joined(separator: ", "))."))
+            problems.append(
+                FieldError(
+                    field: "components", code: "UNKNOWN_COMPONENT",
+                    message:
+                        "Not in the solutions catalog: \(unknown.joined(separator: ", ")). Known: \(catalog.components.map(\.code).joined(separator: ", "))."
+                ))
         }
         guard problems.isEmpty else {
-            throw AuthorityError.invalid(problems.map { problem in
-                prefix.map { FieldError(field: "\($0).\(problem.field)", code: problem.code, message: problem.message) } ?? problem
-            })
+            throw AuthorityError.invalid(
+                problems.map { problem in
+                    prefix.map { FieldError(field: "\($0).\(problem.field)", code: problem.code, message: problem.message) } ?? problem
+                })
         }
         let issued = try KeyIssuer(signingKey: keyring.activeKey).issue(specification, for: organization.organization, now: now())
         return NewIssuedKey(license: issued.license, accessKey: issued.accessKey, kid: keyring.activeKey.kid)
@@ -203,21 +230,30 @@ public struct Authority: Sendable {
         var problems: [FieldError] = []
         let installation = request.installationId
         if installation.isEmpty || installation.count > 64 || !installation.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) {
-            problems.append(FieldError(field: "installationId", code: "INVALID_INSTALLATION_ID", message: "The installation id must be 1 to 64 letters, digits or hyphens."))
+            problems.append(
+                FieldError(
+                    field: "installationId", code: "INVALID_INSTALLATION_ID",
+                    message: "The installation id must be 1 to 64 letters, digits or hyphens."))
         }
         let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
         if let reason, reason.unicodeScalars.count > 500 || reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            problems.append(FieldError(field: "reason", code: "INVALID_REASON", message: "The reason must be at most 500 characters, without control characters."))
+            problems.append(
+                FieldError(field: "reason", code: "INVALID_REASON", message: "The reason must be at most 500 characters, without control characters.")
+            )
         }
         guard problems.isEmpty else { throw AuthorityError.invalid(problems) }
         let signingKey = keyring.activeKey
         let time = now()
         let certificateLifetime = certificateLifetime
-        let storeRequest = AuthorityStore.ActivationRequest(installationId: installation, environment: request.environment, serials: request.serials,
-                                                            promote: request.promote, reason: reason?.isEmpty == true ? nil : reason)
-        return try await store.activate(storeRequest, organizationId: request.organizationId, actor: actor, now: time) { organization, valid, revoked in
-            ActivationCertificate(installationId: installation, organization: organization, environment: request.environment, serials: valid, issuedAt: time,
-                                  expiresAt: time.addingTimeInterval(certificateLifetime), revoked: revoked).signed(with: signingKey)
+        let storeRequest = AuthorityStore.ActivationRequest(
+            installationId: installation, environment: request.environment, serials: request.serials,
+            promote: request.promote, reason: reason?.isEmpty == true ? nil : reason)
+        return try await store.activate(storeRequest, organizationId: request.organizationId, actor: actor, now: time) {
+            organization, valid, revoked in
+            ActivationCertificate(
+                installationId: installation, organization: organization, environment: request.environment, serials: valid, issuedAt: time,
+                expiresAt: time.addingTimeInterval(certificateLifetime), revoked: revoked
+            ).signed(with: signingKey)
         }
     }
 }

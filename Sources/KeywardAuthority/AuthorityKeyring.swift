@@ -53,7 +53,8 @@ public struct AuthorityKeyring: Sendable {
             guard rotate else {
                 throw AuthorityKeyringError(
                     code: "KEYRING_EXISTS",
-                    message: "\(dataDirectory.path) already holds an authority signing key (kid \(current.activeKey.kid)); nothing was changed. Use --rotate to add a new active key, or choose another --data-dir."
+                    message:
+                        "\(dataDirectory.path) already holds an authority signing key (kid \(current.activeKey.kid)); nothing was changed. Use --rotate to add a new active key, or choose another --data-dir."
                 )
             }
             manifest.keys = current.entries.map { Entry(kid: $0.kid, createdAt: $0.createdAt, active: false) }
@@ -70,7 +71,8 @@ public struct AuthorityKeyring: Sendable {
             // The manifest is replaced atomically: a crash leaves the old keyring or the new one, never half.
             try encoder.encode(manifest).write(to: manifestURL(dataDirectory), options: .atomic)
         } catch {
-            throw AuthorityKeyringError(code: "KEYRING_WRITE_FAILED", message: "Could not write the signing key under \(dataDirectory.path): \(error.localizedDescription)")
+            throw AuthorityKeyringError(
+                code: "KEYRING_WRITE_FAILED", message: "Could not write the signing key under \(dataDirectory.path): \(error.localizedDescription)")
         }
         return try load(from: dataDirectory)
     }
@@ -80,13 +82,14 @@ public struct AuthorityKeyring: Sendable {
         guard exists(in: dataDirectory) else {
             throw AuthorityKeyringError(
                 code: "NO_KEYRING",
-                message: "\(dataDirectory.path) holds no authority signing key. Create one with: keyward authority init --data-dir \(dataDirectory.path)"
+                message:
+                    "\(dataDirectory.path) holds no authority signing key. Create one with: keyward authority init --data-dir \(dataDirectory.path)"
             )
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         guard let data = try? Data(contentsOf: manifestURL(dataDirectory)),
-              let manifest = try? decoder.decode(Manifest.self, from: data)
+            let manifest = try? decoder.decode(Manifest.self, from: data)
         else {
             throw AuthorityKeyringError(code: "KEYRING_DAMAGED", message: "\(manifestURL(dataDirectory).path) cannot be read as a keyring manifest.")
         }

@@ -17,7 +17,9 @@ public struct KeyIssuer: Sendable {
     }
 
     /// Checks `specification` for `organization`, then signs it with a new serial.
-    public func issue(_ specification: LicenseKeySpecification, for organization: Organization, serial: String = Serial.generate(), now: Date) throws(IssueRefused) -> IssuedKey {
+    public func issue(_ specification: LicenseKeySpecification, for organization: Organization, serial: String = Serial.generate(), now: Date)
+        throws(IssueRefused) -> IssuedKey
+    {
         let problems = specification.problems(for: organization)
         guard problems.isEmpty else { throw IssueRefused(problems: problems) }
         let license = specification.license(serial: serial, organization: organization, issuedAt: now)

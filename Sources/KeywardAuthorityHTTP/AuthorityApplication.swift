@@ -1,7 +1,7 @@
-import KeywardAuthority
 import Configuration
 import Foundation
 import Hummingbird
+import KeywardAuthority
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
@@ -27,8 +27,9 @@ public func buildAuthorityApplication(
     _ dependencies: AuthorityDependencies, host: String, port: Int, limits: ConnectionLimits = .init(), logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    buildKeywardApplication(router: buildAuthorityRouter(dependencies), database: dependencies.authority.store.database,
-                            serverName: "keyward-authority", host: host, port: port, limits: limits, logger: logger, onServerRunning: onServerRunning)
+    buildKeywardApplication(
+        router: buildAuthorityRouter(dependencies), database: dependencies.authority.store.database,
+        serverName: "keyward-authority", host: host, port: port, limits: limits, logger: logger, onServerRunning: onServerRunning)
 }
 
 /// Where the authority's data is (`dataDir`, `database`): its store and its signing keys. `keyward authority serve`
@@ -43,8 +44,9 @@ public struct AuthoritySetup: Sendable {
     }
 
     public init(settings: Settings) {
-        self.init(directory: URL(fileURLWithPath: settings.string("dataDir") ?? "./keyward-authority-data", isDirectory: true),
-                  database: settings.string("database"))
+        self.init(
+            directory: URL(fileURLWithPath: settings.string("dataDir") ?? "./keyward-authority-data", isDirectory: true),
+            database: settings.string("database"))
     }
 
     /// The store, opened and migrated; its files readable by this account only (they hold token hashes and every key issued).
@@ -87,8 +89,10 @@ public func buildAuthorityApplication(
     let authority = try await AuthoritySetup(settings: settings).openAuthority(logger: logger)
     let host = listening.host
     let dependencies = AuthorityDependencies(authority: authority, metrics: metrics, metricsToken: metricsToken)
-    return buildKeywardApplication(router: buildAuthorityRouter(dependencies), database: authority.store.database, configuration: listening.configuration,
-                                   limits: limits, logger: logger) { port in
+    return buildKeywardApplication(
+        router: buildAuthorityRouter(dependencies), database: authority.store.database, configuration: listening.configuration,
+        limits: limits, logger: logger
+    ) { port in
         await onServerRunning(port, "Keyward authority listening on http://\(host):\(port) (database \(authority.store.database.location))")
     }
 }

@@ -1,6 +1,6 @@
-import KeywardAuthority
 import Foundation
 import Hummingbird
+import KeywardAuthority
 import KeywardHTTP
 import KeywardStore
 

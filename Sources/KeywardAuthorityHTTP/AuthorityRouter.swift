@@ -1,12 +1,11 @@
-import KeywardAuthority
 import Foundation
 import Hummingbird
+import KeywardAuthority
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 import Logging
 import Prometheus
-
 
 /// The authority's router: every route, behind the error and token middlewares. Tests call this too.
 public func buildAuthorityRouter(_ dependencies: AuthorityDependencies) -> Router<AuthorityRequestContext> {
@@ -16,9 +15,11 @@ public func buildAuthorityRouter(_ dependencies: AuthorityDependencies) -> Route
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: NULGuardMiddleware())
-    OperationalRoutes(database: dependencies.authority.store.database, metrics: dependencies.metrics, openAPI: Authority.openAPIDescription(),
-                      metricsToken: dependencies.metricsToken)
-        .add(to: router)
+    OperationalRoutes(
+        database: dependencies.authority.store.database, metrics: dependencies.metrics, openAPI: Authority.openAPIDescription(),
+        metricsToken: dependencies.metricsToken
+    )
+    .add(to: router)
     let authority = dependencies.authority
     router.addRoutes(MetaController(authority: authority).publicEndpoints, atPath: "/v1")
     router.add(middleware: BearerTokenMiddleware(tokens: TokenStore(database: authority.store.database), now: authority.now))

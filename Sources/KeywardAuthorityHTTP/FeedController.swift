@@ -1,6 +1,6 @@
-import KeywardAuthority
 import Foundation
 import Hummingbird
+import KeywardAuthority
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
@@ -67,15 +67,17 @@ struct FeedController: Sendable {
     @Sendable func activate(_ request: Request, context: AuthorityRequestContext) async throws -> EditedResponse<ActivationResponse> {
         let organizationId = try context.parameters.require("id")
         let input = try await request.decodeJSON(as: ActivationInput.self, context: context, limit: Self.maximumActivationSize)
-        let file = ActivationRequestFile(organizationId: organizationId, installationId: input.installationId, environment: input.environment,
-                                         serials: input.serials, promote: input.promote ?? false, reason: input.reason)
+        let file = ActivationRequestFile(
+            organizationId: organizationId, installationId: input.installationId, environment: input.environment,
+            serials: input.serials, promote: input.promote ?? false, reason: input.reason)
         let result = try await authority.activate(file, actor: context.actor)
         let revoked = Set(result.revoked.map(\.serial))
-        return created(ActivationResponse(
-            certificate: result.certificate, installationId: file.installationId, environment: file.environment,
-            serials: Array(Set(file.serials)).filter { !revoked.contains($0) }.sorted(), revoked: result.revoked,
-            demoted: result.changes.filter { $0.installationId != file.installationId }.map(\.installationId)
-        ))
+        return created(
+            ActivationResponse(
+                certificate: result.certificate, installationId: file.installationId, environment: file.environment,
+                serials: Array(Set(file.serials)).filter { !revoked.contains($0) }.sorted(), revoked: result.revoked,
+                demoted: result.changes.filter { $0.installationId != file.installationId }.map(\.installationId)
+            ))
     }
 
     /// The organization's installations and their environments.

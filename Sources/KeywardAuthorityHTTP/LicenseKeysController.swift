@@ -1,6 +1,6 @@
-import KeywardAuthority
 import Foundation
 import Hummingbird
+import KeywardAuthority
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
@@ -46,8 +46,9 @@ struct LicenseKeysController: Sendable {
     /// Issues the keys of an agreement's lines, all or none.
     @Sendable func issueAgreement(_ request: Request, context: AuthorityRequestContext) async throws -> EditedResponse<AgreementResponse> {
         let input = try await request.decodeJSON(as: CreateAgreement.self, context: context)
-        let result = try await authority.issueAgreement(reference: input.reference, signedOn: input.signedOn, lines: input.lines,
-                                                        organizationId: try context.parameters.require("id"), actor: context.actor)
+        let result = try await authority.issueAgreement(
+            reference: input.reference, signedOn: input.signedOn, lines: input.lines,
+            organizationId: try context.parameters.require("id"), actor: context.actor)
         return created(AgreementResponse(result.agreement, keys: result.keys.map(KeyResponse.init)))
     }
 
@@ -95,7 +96,8 @@ struct LicenseKeysController: Sendable {
     /// Moves a key's expiry.
     @Sendable func renew(_ request: Request, context: AuthorityRequestContext) async throws -> KeyResponse {
         let input = try await request.decodeJSON(as: Renew.self, context: context)
-        return KeyResponse(record: try await authority.renew(try context.parameters.require("serial"), expiresAt: input.expiresAt, actor: context.actor))
+        return KeyResponse(
+            record: try await authority.renew(try context.parameters.require("serial"), expiresAt: input.expiresAt, actor: context.actor))
     }
 
     /// Revokes a key and issues its replacement.

@@ -1,10 +1,10 @@
-import KeywardAuthority
 import Foundation
 import Hummingbird
-import NIOCore
+import KeywardAuthority
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
+import NIOCore
 
 /// `/v1/organizations` and their tokens, and `/v1/tokens`.
 struct OrganizationsController: Sendable {
@@ -55,18 +55,23 @@ struct OrganizationsController: Sendable {
     /// Changes an organization's legal name.
     @Sendable func update(_ request: Request, context: AuthorityRequestContext) async throws -> OrganizationResponse {
         let input = try await request.decodeJSON(as: UpdateOrganization.self, context: context)
-        return OrganizationResponse(try await authority.updateOrganization(id: try context.parameters.require("id"), legalName: input.legalName,
-                                                                           actor: context.actor))
+        return OrganizationResponse(
+            try await authority.updateOrganization(
+                id: try context.parameters.require("id"), legalName: input.legalName,
+                actor: context.actor))
     }
 
     /// Makes an organization token, for its registry: the only time its secret is shown.
     @Sendable func createToken(_ request: Request, context: AuthorityRequestContext) async throws -> EditedResponse<NewTokenResponse> {
         let organizationId = try context.parameters.require("id")
         let input = try await request.decodeJSONIfPresent(as: CreateToken.self, context: context)
-        let made = try await authority.store.createToken(kind: TokenKind.organization, name: input?.name ?? "registry", subject: organizationId,
-                                                         actor: context.actor, now: authority.now())
-        return created(NewTokenResponse(id: made.record.id, kind: made.record.kind, name: made.record.name, organizationId: organizationId,
-                                        createdAt: made.record.createdAt, token: made.token.text))
+        let made = try await authority.store.createToken(
+            kind: TokenKind.organization, name: input?.name ?? "registry", subject: organizationId,
+            actor: context.actor, now: authority.now())
+        return created(
+            NewTokenResponse(
+                id: made.record.id, kind: made.record.kind, name: made.record.name, organizationId: organizationId,
+                createdAt: made.record.createdAt, token: made.token.text))
     }
 
     /// Every token, without its secret.

@@ -17,9 +17,9 @@ struct UsersCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import users from a CSV file with a header line: login,name,email[,active].",
             discussion: """
-            The good lines are imported; each bad line is reported with its line number and reason (exit status 1 when
-            there were any). --dry-run checks everything, taken logins included, and writes nothing.
-            """
+                The good lines are imported; each bad line is reported with its line number and reason (exit status 1 when
+                there were any). --dry-run checks everything, taken logins included, and writes nothing.
+                """
         )
         @OptionGroup var options: RegistryOptions
         @Argument(help: "The CSV file, or - for standard input.") var file: String
@@ -44,7 +44,9 @@ struct UsersCommand: AsyncParsableCommand {
             } else {
                 for note in report.notes { Console.error("note: \(note)") }
                 for problem in report.problems { Console.error("line \(problem.line): \(problem.reason)") }
-                print("\(report.imported) user\(report.imported == 1 ? "" : "s") \(dryRun ? "would be imported" : "imported"), \(report.problems.count) line\(report.problems.count == 1 ? "" : "s") refused.")
+                print(
+                    "\(report.imported) user\(report.imported == 1 ? "" : "s") \(dryRun ? "would be imported" : "imported"), \(report.problems.count) line\(report.problems.count == 1 ? "" : "s") refused."
+                )
             }
             if !report.problems.isEmpty { throw ExitCode(1) }
         }
@@ -71,8 +73,9 @@ struct TokensCommand: AsyncParsableCommand {
             try await withRegistry(options) { registry in
                 text = try await registry.store.database.write { sql in
                     let made = try await TokenStore.create(kind: RegistryTokenKind.service, name: name, subject: nil, now: Date(), on: sql)
-                    try await AuditLog.append(.init(actor: "cli", action: "token.created", target: "token:\(made.record.id)", details: ["service": .string(name)]),
-                                              at: Date(), on: sql)
+                    try await AuditLog.append(
+                        .init(actor: "cli", action: "token.created", target: "token:\(made.record.id)", details: ["service": .string(name)]),
+                        at: Date(), on: sql)
                     return made.token.text
                 }
             }
@@ -87,9 +90,12 @@ struct TokensCommand: AsyncParsableCommand {
         func run() async throws {
             try await withRegistry(options) { registry in
                 let tokens = try await TokenStore(database: registry.store.database).list(kinds: [RegistryTokenKind.service])
-                print(Console.table(["ID", "SERVICE", "CREATED", "REVOKED"], tokens.map {
-                    [$0.id, $0.name, Timestamp.format($0.createdAt), $0.revokedAt.map(Timestamp.format) ?? ""]
-                }))
+                print(
+                    Console.table(
+                        ["ID", "SERVICE", "CREATED", "REVOKED"],
+                        tokens.map {
+                            [$0.id, $0.name, Timestamp.format($0.createdAt), $0.revokedAt.map(Timestamp.format) ?? ""]
+                        }))
             }
         }
     }

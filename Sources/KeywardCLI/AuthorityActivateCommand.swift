@@ -13,11 +13,11 @@ struct AuthorityActivateCommand: AsyncParsableCommand {
         commandName: "activate",
         abstract: "Activate an installation from its offline request file and write the signed certificate.",
         discussion: """
-        The registry writes the request with `keyward activation request`; hand the certificate back for `keyward activation apply`.
-        Revoked keys in the request are not refused: the certificate covers the others and names these, so the registry
-        learns of the revocation. --promote makes the installation production (the current one becomes test); say why
-        with --reason.
-        """
+            The registry writes the request with `keyward activation request`; hand the certificate back for `keyward activation apply`.
+            Revoked keys in the request are not refused: the certificate covers the others and names these, so the registry
+            learns of the revocation. --promote makes the installation production (the current one becomes test); say why
+            with --reason.
+            """
     )
 
     @OptionGroup var dataDirectory: AuthorityDataDirectory
@@ -45,7 +45,8 @@ struct AuthorityActivateCommand: AsyncParsableCommand {
             throw CommandFailure.badInput("--request", "\(request) is not an activation request file (\(error.localizedDescription)).")
         }
         guard file.v == ActivationRequestFile.currentVersion else {
-            throw CommandFailure.badInput("--request", "\(request) has version \(file.v); this authority reads version \(ActivationRequestFile.currentVersion).")
+            throw CommandFailure.badInput(
+                "--request", "\(request) has version \(file.v); this authority reads version \(ActivationRequestFile.currentVersion).")
         }
         var asked = file
         if promote { asked.promote = true }
@@ -53,7 +54,8 @@ struct AuthorityActivateCommand: AsyncParsableCommand {
         let result = try await dataDirectory.withAuthority { try await $0.activate(asked, actor: AuthorityDataDirectory.actor) }
         let certificate = result.certificate
         for revoked in result.revoked {
-            Console.warning("\(revoked.serial) is revoked (\(revoked.reason ?? "no reason given")): the certificate leaves it out and tells the registry.")
+            Console.warning(
+                "\(revoked.serial) is revoked (\(revoked.reason ?? "no reason given")): the certificate leaves it out and tells the registry.")
         }
         for change in result.changes {
             Console.error("Installation \(change.installationId): \(change.from.rawValue) -> \(change.to.rawValue).")

@@ -68,7 +68,9 @@ struct AuthorityInitCommand: AsyncParsableCommand {
         if keyring.entries.count == 1 {
             let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
             do {
-                operatorToken = try await store.createToken(kind: TokenKind.operator, name: "initial", subject: nil, actor: "system:init", now: Date()).token.text
+                operatorToken = try await store.createToken(
+                    kind: TokenKind.operator, name: "initial", subject: nil, actor: "system:init", now: Date()
+                ).token.text
             } catch {
                 await store.database.close()
                 throw error
@@ -84,7 +86,9 @@ struct AuthorityInitCommand: AsyncParsableCommand {
             print("kid:            \(key.kid)")
             print("public key:     \(key.hex)")
             if let operatorToken { print("operator token: \(operatorToken)") }
-            Console.error("Signing key written under \(dataDirectory.url.appendingPathComponent("signing-keys").path). Registries trust it with --trust-key \(key.hex)")
+            Console.error(
+                "Signing key written under \(dataDirectory.url.appendingPathComponent("signing-keys").path). Registries trust it with --trust-key \(key.hex)"
+            )
             if operatorToken != nil { Console.error("The operator token is shown once and stored only as a hash: keep it now.") }
         }
     }

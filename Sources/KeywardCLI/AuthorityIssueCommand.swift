@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
-import KeywardStore
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardStore
 
 extension Profile: ExpressibleByArgument {}
 extension UseType: ExpressibleByArgument {}
@@ -16,13 +16,13 @@ struct AuthorityIssueCommand: AsyncParsableCommand {
         commandName: "issue",
         abstract: "Issue one signed license key to an organization, record it, and print its access key.",
         discussion: """
-        The organization must exist (keyward authority organization create --id ID --legal-name NAME); the key carries
-        its recorded legal name, is stored in the authority's database and audited, and the organization's feed revision
-        rises, so synchronizing registries receive it.
-        DATE is ISO 8601: a day (2027-12-31, midnight UTC) or a full timestamp (2027-12-31T18:00:00Z).
-        Dates in the past are allowed, with a warning: that is how expired keys are made for tests.
-        Bad input exits with status 2 and names the field.
-        """
+            The organization must exist (keyward authority organization create --id ID --legal-name NAME); the key carries
+            its recorded legal name, is stored in the authority's database and audited, and the organization's feed revision
+            rises, so synchronizing registries receive it.
+            DATE is ISO 8601: a day (2027-12-31, midnight UTC) or a full timestamp (2027-12-31T18:00:00Z).
+            Dates in the past are allowed, with a warning: that is how expired keys are made for tests.
+            Bad input exits with status 2 and names the field.
+            """
     )
 
     @OptionGroup var dataDirectory: AuthorityDataDirectory
@@ -70,17 +70,25 @@ struct AuthorityIssueCommand: AsyncParsableCommand {
             suiteVersion: suiteVersion
         )
         if let legalName, !Organization.isValidLegalName(legalName) {
-            throw CommandFailure.badInput("--legal-name", "the legal name must be 1 to \(Organization.maximumLegalNameLength) characters, without control characters.")
+            throw CommandFailure.badInput(
+                "--legal-name", "the legal name must be 1 to \(Organization.maximumLegalNameLength) characters, without control characters.")
         }
         guard Organization.isValidID(organization) else { throw CommandFailure.badInput("--organization", Authority.organizationRules) }
         _ = try dataDirectory.loadKeyring()
-        let organization = organization, legalName = legalName
+        let organization = organization
+        let legalName = legalName
         let issued = try await dataDirectory.withAuthority { authority in
             guard let record = try await authority.store.organization(organization) else {
-                throw CommandFailure.badInput("--organization", "there is no organization \(organization): create it first with keyward authority organization create --id \(organization) --legal-name NAME.")
+                throw CommandFailure.badInput(
+                    "--organization",
+                    "there is no organization \(organization): create it first with keyward authority organization create --id \(organization) --legal-name NAME."
+                )
             }
             if let legalName, legalName != record.legalName {
-                throw CommandFailure.badInput("--legal-name", "organization \(organization) is recorded as \"\(record.legalName)\", which every key carries; leave --legal-name out, or give the recorded name.")
+                throw CommandFailure.badInput(
+                    "--legal-name",
+                    "organization \(organization) is recorded as \"\(record.legalName)\", which every key carries; leave --legal-name out, or give the recorded name."
+                )
             }
             return try await authority.issue(specification, organizationId: organization, actor: AuthorityDataDirectory.actor)
         }
@@ -100,7 +108,8 @@ struct AuthorityIssueCommand: AsyncParsableCommand {
 
     static func date(_ text: String, field: String) throws -> Date {
         guard let date = Timestamp.parseDayOrTimestamp(text) else {
-            throw CommandFailure.badInput(field, "\"\(text)\" is not an ISO 8601 date: use a day such as 2027-12-31 or a timestamp such as 2027-12-31T18:00:00Z.")
+            throw CommandFailure.badInput(
+                field, "\"\(text)\" is not an ISO 8601 date: use a day such as 2027-12-31 or a timestamp such as 2027-12-31T18:00:00Z.")
         }
         return date
     }

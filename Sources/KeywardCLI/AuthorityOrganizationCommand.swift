@@ -72,7 +72,9 @@ struct AuthorityOrganizationCommand: AsyncParsableCommand {
 
         func run() async throws {
             let found = try await dataDirectory.withAuthority { try await $0.store.organization(id) }
-            guard let record = found else { throw CommandFailure.failed("there is no organization \(id): keyward authority organization list shows them.") }
+            guard let record = found else {
+                throw CommandFailure.failed("there is no organization \(id): keyward authority organization list shows them.")
+            }
             print(json ? Console.json(record) : "\(record.id)\n  legal name: \(record.legalName)\n  feed revision: \(record.revision)")
         }
     }

@@ -2,9 +2,9 @@ import ArgumentParser
 import Configuration
 import Foundation
 import Hummingbird
-import KeywardStore
 import KeywardAuthority
 import KeywardAuthorityHTTP
+import KeywardStore
 import Logging
 import Metrics
 import Prometheus
@@ -34,8 +34,11 @@ struct AuthorityServeCommand: AsyncParsableCommand {
         // Process-wide by design of swift-metrics: bootstrapped once, here at the edge.
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         // Always given as flags, so they win over the environment: KEYWARD_HOST, KEYWARD_PORT, KEYWARD_DATABASE are the registry's.
-        let flags: [(AbsoluteConfigKey, String?)] = [("host", host), ("port", String(port)), ("dataDir", dataDirectory.path),
-                                                     ("database", dataDirectory.database ?? dataDirectory.url.appendingPathComponent("authority.sqlite").path)] + server.flags
+        let flags: [(AbsoluteConfigKey, String?)] =
+            [
+                ("host", host), ("port", String(port)), ("dataDir", dataDirectory.path),
+                ("database", dataDirectory.database ?? dataDirectory.url.appendingPathComponent("authority.sqlite").path),
+            ] + server.flags
         let config = try await KeywardConfiguration.load(flags: .init(flags: flags), file: nil)
         let app = try await buildAuthorityApplication(reader: config.reader, logger: logger, metrics: metrics) { _, line in
             // Written unbuffered: when standard output is a pipe, scripts and supervisors wait for this line.

@@ -61,7 +61,9 @@ struct AuthorityTokenCommand: AsyncParsableCommand {
             let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
             for token in try await TokenStore(database: store.database).list() {
                 let state = token.revokedAt == nil ? "active" : "revoked"
-                print("\(token.id)  \(token.kind.padding(toLength: 12, withPad: " ", startingAt: 0))  \(state.padding(toLength: 7, withPad: " ", startingAt: 0))  \(token.subject ?? "-")  \(token.name)")
+                print(
+                    "\(token.id)  \(token.kind.padding(toLength: 12, withPad: " ", startingAt: 0))  \(state.padding(toLength: 7, withPad: " ", startingAt: 0))  \(token.subject ?? "-")  \(token.name)"
+                )
             }
             await store.database.close()
         }

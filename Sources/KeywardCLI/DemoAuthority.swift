@@ -21,13 +21,16 @@ struct DemoAuthority {
     let publicKeys: [AuthorityPublicKey]
     let notes: [String]
 
-    static func start(in directory: URL, host: String, port: Int, logger: Logger, metrics: PrometheusCollectorRegistry) async throws -> DemoAuthority {
+    static func start(in directory: URL, host: String, port: Int, logger: Logger, metrics: PrometheusCollectorRegistry) async throws -> DemoAuthority
+    {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let keyring = AuthorityKeyring.exists(in: directory)
+        let keyring =
+            AuthorityKeyring.exists(in: directory)
             ? try AuthorityKeyring.load(from: directory)
             : try AuthorityKeyring.create(in: directory, rotate: false, now: Date())
-        let database = try await KeywardDatabase.open(.sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path),
-                                                      migrating: Schema.authority, logger: logger)
+        let database = try await KeywardDatabase.open(
+            .sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path),
+            migrating: Schema.authority, logger: logger)
         let authority = Authority(store: AuthorityStore(database: database), keyring: keyring, catalog: try Catalog.shipped())
 
         let operatorTokenFile = directory.appendingPathComponent("operator-token")
@@ -40,25 +43,33 @@ struct DemoAuthority {
             let now = Date()
             let day: TimeInterval = 86_400
             let lines = [
-                LicenseKeySpecification(profile: .manager, useType: .nominative, users: 25, purchaseType: .sale, components: ["CFG", "DOC", "WF", "AUD"]),
-                LicenseKeySpecification(profile: .staff, useType: .nominative, users: 50, purchaseType: .rental, components: ["DOC", "WF", "TRN"],
-                                        expiresAt: now.addingTimeInterval(365 * day)),
-                LicenseKeySpecification(profile: .basic, useType: .floating, users: 20, purchaseType: .monthly, components: ["DOC", "RSK"],
-                                        expiresAt: now.addingTimeInterval(25 * day)),
+                LicenseKeySpecification(
+                    profile: .manager, useType: .nominative, users: 25, purchaseType: .sale, components: ["CFG", "DOC", "WF", "AUD"]),
+                LicenseKeySpecification(
+                    profile: .staff, useType: .nominative, users: 50, purchaseType: .rental, components: ["DOC", "WF", "TRN"],
+                    expiresAt: now.addingTimeInterval(365 * day)),
+                LicenseKeySpecification(
+                    profile: .basic, useType: .floating, users: 20, purchaseType: .monthly, components: ["DOC", "RSK"],
+                    expiresAt: now.addingTimeInterval(25 * day)),
                 LicenseKeySpecification(profile: .view, useType: .floating, users: 100, purchaseType: .sale, components: ["DOC", "PRJ"]),
-                LicenseKeySpecification(profile: .staff, useType: .floating, users: 10, purchaseType: .trial, components: ["MNT"],
-                                        expiresAt: now.addingTimeInterval(14 * day)),
+                LicenseKeySpecification(
+                    profile: .staff, useType: .floating, users: 10, purchaseType: .trial, components: ["MNT"],
+                    expiresAt: now.addingTimeInterval(14 * day)),
             ]
-            let issued = try await authority.issueAgreement(reference: agreementReference, signedOn: now, lines: lines,
-                                                            organizationId: organization.id, actor: "system:demo")
+            let issued = try await authority.issueAgreement(
+                reference: agreementReference, signedOn: now, lines: lines,
+                organizationId: organization.id, actor: "system:demo")
             // Handy for trying the on-premise way: paste one of these into "Create".
-            try (issued.keys.map { "# \($0.license.profile.rawValue) \($0.license.useType.rawValue) \($0.license.users) users\n\($0.accessKey)\n" }.joined(separator: "\n"))
+            try
+                (issued.keys.map { "# \($0.license.profile.rawValue) \($0.license.useType.rawValue) \($0.license.users) users\n\($0.accessKey)\n" }
+                .joined(separator: "\n"))
                 .write(to: directory.appendingPathComponent("sample-access-keys.txt"), atomically: true, encoding: .utf8)
         }
         let organizationTokenFile = directory.appendingPathComponent("organization-token")
         if !FileManager.default.fileExists(atPath: organizationTokenFile.path) {
-            let made = try await authority.store.createToken(kind: TokenKind.organization, name: "demo registry", subject: organization.id,
-                                                             actor: "system:demo", now: Date())
+            let made = try await authority.store.createToken(
+                kind: TokenKind.organization, name: "demo registry", subject: organization.id,
+                actor: "system:demo", now: Date())
             try writeSecret(made.token.text, to: organizationTokenFile)
         }
         let organizationToken = try String(contentsOf: organizationTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -75,8 +86,9 @@ struct DemoAuthority {
 
     /// What the registry's composition root takes of it; the registry's demo files go in `registryDirectory`.
     func context(registryDirectory: URL) -> RegistryApplicationContext.Demo {
-        RegistryApplicationContext.Demo(service: service, url: url, organizationToken: organizationToken, organization: Self.organization,
-                                        publicKeys: publicKeys, directory: registryDirectory, notes: notes)
+        RegistryApplicationContext.Demo(
+            service: service, url: url, organizationToken: organizationToken, organization: Self.organization,
+            publicKeys: publicKeys, directory: registryDirectory, notes: notes)
     }
 
     /// Writes a secret file readable by its owner only.

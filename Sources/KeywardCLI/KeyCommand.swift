@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
-import KeywardStore
 import KeywardDomain
 import KeywardRegistry
 import KeywardRegistryHTTP
+import KeywardStore
 
 /// `keyward key ...`: working with access keys.
 struct KeyCommand: AsyncParsableCommand {
@@ -82,11 +82,12 @@ struct KeyInspectCommand: AsyncParsableCommand {
     static func report(_ result: AccessKeyVerification, now: Date) -> String {
         var lines = ["Validation:     \(result.code.rawValue): \(result.code.explanation)"]
         if let license = result.license {
-            let expiry: String = if let expiresAt = license.expiresAt, let days = license.expiresInDays(at: now) {
-                "\(Timestamp.format(expiresAt)) (\(days >= 0 ? "in \(days) days" : "\(-days) days ago"))"
-            } else {
-                "never"
-            }
+            let expiry: String =
+                if let expiresAt = license.expiresAt, let days = license.expiresInDays(at: now) {
+                    "\(Timestamp.format(expiresAt)) (\(days >= 0 ? "in \(days) days" : "\(-days) days ago"))"
+                } else {
+                    "never"
+                }
             lines += [
                 "Serial:         \(license.serial)",
                 "Organization:   \(license.organization.id) (\(license.organization.legalName))",

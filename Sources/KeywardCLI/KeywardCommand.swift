@@ -1,16 +1,18 @@
 import ArgumentParser
 import Foundation
-import KeywardStore
 import KeywardDomain
 import KeywardHTTP
+import KeywardStore
 
 /// `keyward`: the one executable of both services and every admin task.
 public struct KeywardCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "keyward",
         abstract: "Keyward: signed license keys, their registry, and access to the licensed components.",
-        subcommands: [RegistryServeCommand.self, KeysCommand.self, ActivationCommand.self, UsersCommand.self, TokensCommand.self, AdminCommand.self,
-                      AuthorityCommand.self, KeyCommand.self]
+        subcommands: [
+            RegistryServeCommand.self, KeysCommand.self, ActivationCommand.self, UsersCommand.self, TokensCommand.self, AdminCommand.self,
+            AuthorityCommand.self, KeyCommand.self,
+        ]
     )
 
     public init() {}
@@ -87,7 +89,8 @@ enum Console {
     /// Pretty, key-sorted JSON for `--json` output.
     /// A progress bar on standard error, redrawn in place: `[#####.....] 45,000/100,000`.
     static func progress(_ done: Int, _ total: Int) {
-        let width = 30, filled = total == 0 ? width : width * done / total
+        let width = 30
+        let filled = total == 0 ? width : width * done / total
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total)".utf8))
     }

@@ -13,8 +13,10 @@ struct KeywardConfiguration: Sendable {
     /// Environment variables whose values are secrets: never printed by the configuration's access reports.
     static let secretVariables: Set<String> = ["KEYWARD_ORGANIZATION_TOKEN", "KEYWARD_SYNC_TOKEN", "KEYWARD_ADMIN_PASSWORD", "KEYWARD_METRICS_TOKEN"]
 
-    static func load(flags: [AbsoluteConfigKey: String], file: String?,
-                     environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> KeywardConfiguration {
+    static func load(
+        flags: [AbsoluteConfigKey: String], file: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> KeywardConfiguration {
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         for (key, value) in flags { values[key] = ConfigValue(.string(value), isSecret: false) }
         var providers: [any ConfigProvider] = [

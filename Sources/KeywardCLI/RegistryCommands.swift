@@ -81,8 +81,10 @@ struct KeysCommand: AsyncParsableCommand {
                 let rows = keys.map { key -> [String] in
                     let status = key.status(at: now)
                     let days = key.license.expiresInDays(at: now).map { status == .valid ? "\($0)d" : "" } ?? "never"
-                    return [key.idNumber, key.serial, key.license.profile.rawValue, key.license.useType.rawValue, "\(key.license.users)",
-                            status.rawValue, days, key.source.rawValue, activation?.certificate.serials.contains(key.serial) == true ? "yes" : "no"]
+                    return [
+                        key.idNumber, key.serial, key.license.profile.rawValue, key.license.useType.rawValue, "\(key.license.users)",
+                        status.rawValue, days, key.source.rawValue, activation?.certificate.serials.contains(key.serial) == true ? "yes" : "no",
+                    ]
                 }
                 print(Console.table(["ID #", "SERIAL", "PROFILE", "USE TYPE", "USERS", "STATUS", "EXPIRES", "SOURCE", "ACTIVATED"], rows))
             }
@@ -122,7 +124,9 @@ struct KeysCommand: AsyncParsableCommand {
                 print("Source:         \(key.source.rawValue)")
                 if let reason = key.revocationReason { print("Revoked:        \(reason)") }
                 print("\nComponents:")
-                for component in registry.components(of: key) { print("  \(component.code.padding(toLength: 6, withPad: " ", startingAt: 0)) \(component.name)") }
+                for component in registry.components(of: key) {
+                    print("  \(component.code.padding(toLength: 6, withPad: " ", startingAt: 0)) \(component.name)")
+                }
             }
         }
     }
@@ -164,7 +168,8 @@ struct ActivationCommand: AsyncParsableCommand {
     )
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the activation state and what activating would change. Exit 0 when active, 1 otherwise.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the activation state and what activating would change. Exit 0 when active, 1 otherwise.")
         @OptionGroup var options: RegistryOptions
 
         func run() async throws {
@@ -172,10 +177,14 @@ struct ActivationCommand: AsyncParsableCommand {
             try await withRegistry(options) { registry in
                 let state = try await registry.activationState()
                 status = state.status
-                print("Installation:   \(registry.installation.installationId) (\(registry.installation.organization.id), \(registry.installation.environment.rawValue))")
+                print(
+                    "Installation:   \(registry.installation.installationId) (\(registry.installation.organization.id), \(registry.installation.environment.rawValue))"
+                )
                 print("Activation:     \(state.status.rawValue)")
                 if let current = state.current {
-                    print("In force:       \(current.certificate.serials.count) keys, issued \(current.certificate.issuedAt), installed \(Timestamp.format(current.installedAt)) (\(current.method.rawValue))")
+                    print(
+                        "In force:       \(current.certificate.serials.count) keys, issued \(current.certificate.issuedAt), installed \(Timestamp.format(current.installedAt)) (\(current.method.rawValue))"
+                    )
                 }
                 let change = state.change
                 if !change.isEmpty {
@@ -192,7 +201,8 @@ struct ActivationCommand: AsyncParsableCommand {
     }
 
     struct Request: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write the offline activation request for the vendor (`keyward authority activate --request FILE`).")
+        static let configuration = CommandConfiguration(
+            abstract: "Write the offline activation request for the vendor (`keyward authority activate --request FILE`).")
         @OptionGroup var options: RegistryOptions
         @Option(help: "Where to write it; standard output when absent.") var out: String?
         @Flag(help: "Ask to make this the production installation, demoting the current one.") var promote = false
@@ -202,7 +212,9 @@ struct ActivationCommand: AsyncParsableCommand {
                 let text = Console.json(try await registry.activationRequest(promote: promote)) + "\n"
                 if let out {
                     try text.write(toFile: out, atomically: true, encoding: .utf8)
-                    Console.error("Activation request written to \(out). Send it to the vendor; install the certificate they return with: keyward activation apply FILE")
+                    Console.error(
+                        "Activation request written to \(out). Send it to the vendor; install the certificate they return with: keyward activation apply FILE"
+                    )
                 } else {
                     print(text, terminator: "")
                 }
@@ -218,7 +230,9 @@ struct ActivationCommand: AsyncParsableCommand {
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure.badInput("FILE", "cannot read \(file).") }
             guard let document = try? SignedDocument.read(data) else {
-                throw CommandFailure.badInput("FILE", "\(file) is not an activation certificate: it is not its JSON, or names a member twice. Ask the vendor for the file again.")
+                throw CommandFailure.badInput(
+                    "FILE",
+                    "\(file) is not an activation certificate: it is not its JSON, or names a member twice. Ask the vendor for the file again.")
             }
             try await withRegistry(options) { registry in
                 let activation = try await registry.install(document, method: .offline, actor: "cli")
@@ -245,7 +259,8 @@ struct AdminCommand: AsyncParsableCommand {
         @Flag(help: "Read the new password from standard input.") var passwordStdin = false
 
         func run() async throws {
-            let given = passwordStdin
+            let given =
+                passwordStdin
                 ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
                 : ProcessInfo.processInfo.environment["KEYWARD_ADMIN_PASSWORD"]
             if let given { try checkAdministratorPassword(given, field: "password") }

@@ -24,10 +24,15 @@ struct RegistryOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "The registry's data directory (default ./keyward-data; KEYWARD_DATA_DIR, dataDir).")
     var dataDirectory: String?
 
-    @Option(help: "The database: a file path for SQLite, or a postgres:// URL (KEYWARD_DATABASE, database). Default: registry.sqlite in the data directory.")
+    @Option(
+        help:
+            "The database: a file path for SQLite, or a postgres:// URL (KEYWARD_DATABASE, database). Default: registry.sqlite in the data directory."
+    )
     var database: String?
 
-    @Option(name: .customLong("trust-key"), help: "A trusted authority public key, 64 hex characters (repeatable); also KEYWARD_TRUST_KEYS, comma separated, or trust.keys.")
+    @Option(
+        name: .customLong("trust-key"),
+        help: "A trusted authority public key, 64 hex characters (repeatable); also KEYWARD_TRUST_KEYS, comma separated, or trust.keys.")
     var trustKeys: [String] = []
 
     @Option(name: .customLong("trust-file"), help: "A file of trusted authority public keys (repeatable); also trust.files.")
@@ -55,11 +60,11 @@ struct RegistryServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the registry: its API (and, with --demo, a demo authority beside it).",
         discussion: """
-        First start: creates the installation (an id, plus --organization, --legal-name and --environment, or
-        KEYWARD_ORGANIZATION, KEYWARD_LEGAL_NAME, KEYWARD_ENVIRONMENT) and the built-in administrator, login admin,
-        whose password is KEYWARD_ADMIN_PASSWORD or generated and printed once. Every start runs migrations.
-        SIGTERM or SIGINT shuts it down gracefully.
-        """
+            First start: creates the installation (an id, plus --organization, --legal-name and --environment, or
+            KEYWARD_ORGANIZATION, KEYWARD_LEGAL_NAME, KEYWARD_ENVIRONMENT) and the built-in administrator, login admin,
+            whose password is KEYWARD_ADMIN_PASSWORD or generated and printed once. Every start runs migrations.
+            SIGTERM or SIGINT shuts it down gracefully.
+            """
     )
 
     @OptionGroup var options: RegistryOptions
@@ -82,11 +87,16 @@ struct RegistryServeCommand: AsyncParsableCommand {
     @Option(help: "The licensing authority's URL, for online activation and synchronization (KEYWARD_AUTHORITY_URL, authority.url).")
     var authorityURL: String?
 
-    @Option(name: [.customLong("organization-token-file"), .customLong("sync-token-file")],
-            help: "A file holding the organization token for the authority (organizationTokenFile); or KEYWARD_ORGANIZATION_TOKEN holds the token itself. --sync-token-file and KEYWARD_SYNC_TOKEN are its old names, accepted until the next release.")
+    @Option(
+        name: [.customLong("organization-token-file"), .customLong("sync-token-file")],
+        help:
+            "A file holding the organization token for the authority (organizationTokenFile); or KEYWARD_ORGANIZATION_TOKEN holds the token itself. --sync-token-file and KEYWARD_SYNC_TOKEN are its old names, accepted until the next release."
+    )
     var organizationTokenFile: String?
 
-    @Flag(inversion: .prefixedNo, help: "Activate online right after a synchronization that changed keys; default on (KEYWARD_SYNC_AUTO_ACTIVATE, sync.autoActivate).")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Activate online right after a synchronization that changed keys; default on (KEYWARD_SYNC_AUTO_ACTIVATE, sync.autoActivate).")
     var syncAutoActivate: Bool?
 
     @Option(help: "The daily synchronization time, HH:MM UTC, plus up to 30 minutes of random delay; default 02:00 (KEYWARD_SYNC_AT, sync.at).")
@@ -100,16 +110,20 @@ struct RegistryServeCommand: AsyncParsableCommand {
 
     @OptionGroup var server: ServerOptions
 
-    @Option(help: "Secure on the web UI's cookies: auto (when a proxy says the request came over HTTPS), always or never (KEYWARD_SECURE_COOKIES, secureCookies).")
+    @Option(
+        help:
+            "Secure on the web UI's cookies: auto (when a proxy says the request came over HTTPS), always or never (KEYWARD_SECURE_COOKIES, secureCookies)."
+    )
     var secureCookies: SecureCookies?
 
     /// The flags given, under their configuration keys.
     var flags: [AbsoluteConfigKey: String] {
-        let given: [(AbsoluteConfigKey, String?)] = [
-            ("host", host), ("port", port.map(String.init)), ("organization", organization), ("legalName", legalName),
-            ("environment", environment?.rawValue), ("authority.url", authorityURL), ("organizationTokenFile", organizationTokenFile),
-            ("sync.autoActivate", syncAutoActivate.map(String.init)), ("sync.at", syncAt), ("secureCookies", secureCookies?.rawValue),
-        ] + server.flags
+        let given: [(AbsoluteConfigKey, String?)] =
+            [
+                ("host", host), ("port", port.map(String.init)), ("organization", organization), ("legalName", legalName),
+                ("environment", environment?.rawValue), ("authority.url", authorityURL), ("organizationTokenFile", organizationTokenFile),
+                ("sync.autoActivate", syncAutoActivate.map(String.init)), ("sync.at", syncAt), ("secureCookies", secureCookies?.rawValue),
+            ] + server.flags
         return .init(flags: given)
     }
 
@@ -132,11 +146,15 @@ struct RegistryServeCommand: AsyncParsableCommand {
             try ListeningAddress.checkFree(host: host, port: port, flag: "--port (KEYWARD_PORT)")
             try ListeningAddress.checkFree(host: host, port: demoAuthorityPort, flag: "--demo-authority-port")
             let directory = URL(fileURLWithPath: settings.string("dataDir") ?? "./keyward-data", isDirectory: true)
-            demo = try await DemoAuthority.start(in: directory.appendingPathComponent("demo-authority"), host: host, port: demoAuthorityPort,
-                                                 logger: logger, metrics: metrics).context(registryDirectory: directory)
+            demo = try await DemoAuthority.start(
+                in: directory.appendingPathComponent("demo-authority"), host: host, port: demoAuthorityPort,
+                logger: logger, metrics: metrics
+            ).context(registryDirectory: directory)
         }
-        let context = RegistryApplicationContext(http: http, logger: logger, metrics: metrics, trustKeys: options.trustKeys,
-                                                 trustFiles: options.trustFiles, demo: demo) { _, lines in
+        let context = RegistryApplicationContext(
+            http: http, logger: logger, metrics: metrics, trustKeys: options.trustKeys,
+            trustFiles: options.trustFiles, demo: demo
+        ) { _, lines in
             // Written unbuffered: when standard output is a pipe, scripts and supervisors wait for these lines.
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }

@@ -25,7 +25,7 @@ public struct APIToken: Sendable, Hashable {
     public init?(_ text: String) {
         let parts = text.split(separator: "_", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "kw", parts[1].count == 12, parts[2].count == 32,
-              (parts[1] + parts[2]).allSatisfy({ Self.alphabet.contains($0) })
+            (parts[1] + parts[2]).allSatisfy({ Self.alphabet.contains($0) })
         else { return nil }
         self.init(id: String(parts[1]), secret: String(parts[2]))
     }
@@ -42,7 +42,8 @@ public struct APIToken: Sendable, Hashable {
 
     /// Whether this token's secret hashes to `storedHash`, compared in constant time.
     public func matches(storedHash: String) -> Bool {
-        let computed = Array(secretHash.utf8), stored = Array(storedHash.utf8)
+        let computed = Array(secretHash.utf8)
+        let stored = Array(storedHash.utf8)
         guard computed.count == stored.count else { return false }
         var difference: UInt8 = 0
         for index in computed.indices { difference |= computed[index] ^ stored[index] }

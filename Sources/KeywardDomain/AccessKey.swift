@@ -54,11 +54,11 @@ public enum AccessKey {
 
     private static func parts(of bytes: UnsafeBufferPointer<UInt8>) -> Parts? {
         guard bytes.count > 4, bytes[0] == UInt8(ascii: "k"), bytes[1] == UInt8(ascii: "e"),
-              bytes[2] == UInt8(ascii: "y"), bytes[3] == UInt8(ascii: "/"),
-              let dot = bytes.firstIndex(of: UInt8(ascii: "."))
+            bytes[2] == UInt8(ascii: "y"), bytes[3] == UInt8(ascii: "/"),
+            let dot = bytes.firstIndex(of: UInt8(ascii: "."))
         else { return nil }
         guard let payload = Base64URL.decode(UnsafeBufferPointer(rebasing: bytes[4..<dot])),
-              let signature = Base64URL.decode(UnsafeBufferPointer(rebasing: bytes[(dot + 1)...])), signature.count == 64
+            let signature = Base64URL.decode(UnsafeBufferPointer(rebasing: bytes[(dot + 1)...])), signature.count == 64
         else { return nil }
         // The signature covers the padded form, whether or not the pasted text kept its padding.
         var end = dot

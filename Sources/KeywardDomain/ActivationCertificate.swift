@@ -20,8 +20,10 @@ public struct ActivationCertificate: Codable, Sendable, Hashable {
     /// a registry that never synchronizes learns of the revocation too. Absent when there are none.
     public var revoked: [FeedEnvelope.Revoked]?
 
-    public init(installationId: String, organization: Organization, environment: InstallationEnvironment, serials: [String], issuedAt: Date,
-                expiresAt: Date? = nil, revoked: [FeedEnvelope.Revoked] = []) {
+    public init(
+        installationId: String, organization: Organization, environment: InstallationEnvironment, serials: [String], issuedAt: Date,
+        expiresAt: Date? = nil, revoked: [FeedEnvelope.Revoked] = []
+    ) {
         self.v = Self.currentVersion
         self.installationId = installationId
         self.organization = organization
@@ -74,14 +76,23 @@ public enum ActivationRules {
             changes.append(Change(installationId: installationId, from: current, to: environment))
         }
         if environment == .production,
-           let other = installations.first(where: { $0.key != installationId && $0.value == .production })?.key {
+            let other = installations.first(where: { $0.key != installationId && $0.value == .production })?.key
+        {
             guard promote else {
-                throw Refusal(code: "PRODUCTION_EXISTS", message: "Installation \(other) is already this organization's production installation. Activate as test, or set promote to make this one production; the other becomes test.")
+                throw Refusal(
+                    code: "PRODUCTION_EXISTS",
+                    message:
+                        "Installation \(other) is already this organization's production installation. Activate as test, or set promote to make this one production; the other becomes test."
+                )
             }
             changes.append(Change(installationId: other, from: .production, to: .test))
         }
         if !changes.isEmpty && changesThisMonth + changes.count > monthlyEnvironmentChanges {
-            throw Refusal(code: "ENVIRONMENT_CHANGE_LIMIT", message: "This organization has made \(changesThisMonth) of its \(monthlyEnvironmentChanges) environment changes this month; this activation needs \(changes.count) more. Try again next month or contact licensing.")
+            throw Refusal(
+                code: "ENVIRONMENT_CHANGE_LIMIT",
+                message:
+                    "This organization has made \(changesThisMonth) of its \(monthlyEnvironmentChanges) environment changes this month; this activation needs \(changes.count) more. Try again next month or contact licensing."
+            )
         }
         return changes
     }

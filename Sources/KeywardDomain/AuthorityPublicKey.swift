@@ -13,7 +13,7 @@ public struct AuthorityPublicKey: Sendable, Hashable {
     /// A public key from its 32 raw bytes.
     public init(rawRepresentation: [UInt8]) throws(KeyEncodingError) {
         guard rawRepresentation.count == 32,
-              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: rawRepresentation)
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: rawRepresentation)
         else { throw .invalidPublicKey }
         self.key = key
         self.rawRepresentation = rawRepresentation

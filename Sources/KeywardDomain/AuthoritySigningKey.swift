@@ -18,7 +18,7 @@ public struct AuthoritySigningKey: Sendable {
         // CryptoExtras also reads an X25519 key as a signing key, and PKCS #8 version 2: only the DER it writes itself
         // for an Ed25519 key is taken.
         guard let der = PEM.first("PRIVATE KEY", in: pem), let key = try? Curve25519.Signing.PrivateKey(derRepresentation: der),
-              key.derRepresentation == Data(der)
+            key.derRepresentation == Data(der)
         else { throw .invalidPrivateKey }
         self.init(key: key)
     }

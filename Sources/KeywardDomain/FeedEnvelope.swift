@@ -67,8 +67,10 @@ public struct ActivationRequestFile: Codable, Sendable, Hashable {
     /// Why the installation is promoted to production (shown in the vendor's environment history).
     public var reason: String?
 
-    public init(organizationId: String, installationId: String, environment: InstallationEnvironment, serials: [String], promote: Bool,
-                reason: String? = nil) {
+    public init(
+        organizationId: String, installationId: String, environment: InstallationEnvironment, serials: [String], promote: Bool,
+        reason: String? = nil
+    ) {
         self.v = Self.currentVersion
         self.organizationId = organizationId
         self.installationId = installationId

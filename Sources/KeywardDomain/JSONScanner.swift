@@ -90,7 +90,10 @@ struct JSONScanner {
             try skipString()
         case UInt8(ascii: "{"):
             index += 1
-            if try peek() == UInt8(ascii: "}") { index += 1; return }
+            if try peek() == UInt8(ascii: "}") {
+                index += 1
+                return
+            }
             var names: Set<String> = []
             while true {
                 guard try peek() == UInt8(ascii: "\"") else { throw Invalid() }
@@ -108,7 +111,10 @@ struct JSONScanner {
             }
         case UInt8(ascii: "["):
             index += 1
-            if try peek() == UInt8(ascii: "]") { index += 1; return }
+            if try peek() == UInt8(ascii: "]") {
+                index += 1
+                return
+            }
             while true {
                 try skipValue(depth: depth + 1, uniqueMembers: uniqueMembers)
                 let next = try peek()
@@ -237,7 +243,10 @@ struct JSONScanner {
                 return String(scalars)
             }
             guard byte >= 0x20 else { throw Invalid() }
-            guard byte == UInt8(ascii: "\\") else { index += 1; continue }
+            guard byte == UInt8(ascii: "\\") else {
+                index += 1
+                continue
+            }
             try flush(index)
             index += 1
             guard index < bytes.count else { throw Invalid() }

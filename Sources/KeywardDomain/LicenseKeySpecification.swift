@@ -36,39 +36,59 @@ public struct LicenseKeySpecification: Sendable, Hashable, Codable {
     public func problems(for organization: Organization) -> [FieldError] {
         var problems: [FieldError] = []
         if !Organization.isValidID(organization.id) {
-            problems.append(.init(field: "organization", code: "INVALID_ORGANIZATION",
-                                  message: "The organization id must be a lowercase slug of letters, digits and hyphens, 1 to \(Organization.maximumIDLength) characters, e.g. \"acme-corp\"."))
+            problems.append(
+                .init(
+                    field: "organization", code: "INVALID_ORGANIZATION",
+                    message:
+                        "The organization id must be a lowercase slug of letters, digits and hyphens, 1 to \(Organization.maximumIDLength) characters, e.g. \"acme-corp\"."
+                ))
         }
         if !Organization.isValidLegalName(organization.legalName) {
-            problems.append(.init(field: "legalName", code: "INVALID_LEGAL_NAME",
-                                  message: "The legal name must be 1 to \(Organization.maximumLegalNameLength) characters, without control characters."))
+            problems.append(
+                .init(
+                    field: "legalName", code: "INVALID_LEGAL_NAME",
+                    message: "The legal name must be 1 to \(Organization.maximumLegalNameLength) characters, without control characters."))
         }
         if users < 1 || users > Self.maximumUsers {
-            problems.append(.init(field: "users", code: "INVALID_USERS",
-                                  message: "The number of users must be a whole number from 1 to \(Self.maximumUsers)."))
+            problems.append(
+                .init(
+                    field: "users", code: "INVALID_USERS",
+                    message: "The number of users must be a whole number from 1 to \(Self.maximumUsers)."))
         }
         if components.isEmpty {
-            problems.append(.init(field: "components", code: "NO_COMPONENTS",
-                                  message: "Name at least one component, e.g. DOC,WF."))
+            problems.append(
+                .init(
+                    field: "components", code: "NO_COMPONENTS",
+                    message: "Name at least one component, e.g. DOC,WF."))
         } else if let bad = components.first(where: { !ComponentCode.isValid($0) }) {
-            problems.append(.init(field: "components", code: "INVALID_COMPONENT",
-                                  message: "\"\(bad)\" is not a component code: use 2 to 10 uppercase letters and digits, e.g. DOC."))
+            problems.append(
+                .init(
+                    field: "components", code: "INVALID_COMPONENT",
+                    message: "\"\(bad)\" is not a component code: use 2 to 10 uppercase letters and digits, e.g. DOC."))
         } else if Set(components).count != components.count {
             let duplicates = Dictionary(grouping: components, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
-            problems.append(.init(field: "components", code: "DUPLICATE_COMPONENTS",
-                                  message: "Each component may appear once; repeated: \(duplicates.joined(separator: ", "))."))
+            problems.append(
+                .init(
+                    field: "components", code: "DUPLICATE_COMPONENTS",
+                    message: "Each component may appear once; repeated: \(duplicates.joined(separator: ", "))."))
         }
         if purchaseType.requiresExpiry && expiresAt == nil {
-            problems.append(.init(field: "expiresAt", code: "EXPIRY_REQUIRED",
-                                  message: "A \(purchaseType.rawValue) key always expires: give an expiry date."))
+            problems.append(
+                .init(
+                    field: "expiresAt", code: "EXPIRY_REQUIRED",
+                    message: "A \(purchaseType.rawValue) key always expires: give an expiry date."))
         }
         if let expiresAt, let validFrom, expiresAt <= validFrom {
-            problems.append(.init(field: "expiresAt", code: "EXPIRY_BEFORE_VALIDITY",
-                                  message: "The expiry date must come after the validity start date."))
+            problems.append(
+                .init(
+                    field: "expiresAt", code: "EXPIRY_BEFORE_VALIDITY",
+                    message: "The expiry date must come after the validity start date."))
         }
         if let suiteVersion, !Self.isValidSuiteVersion(suiteVersion) {
-            problems.append(.init(field: "suiteVersion", code: "INVALID_SUITE_VERSION",
-                                  message: "The suite version must be 1 to \(Self.maximumSuiteVersionLength) characters of digits and dots, e.g. 2.1."))
+            problems.append(
+                .init(
+                    field: "suiteVersion", code: "INVALID_SUITE_VERSION",
+                    message: "The suite version must be 1 to \(Self.maximumSuiteVersionLength) characters of digits and dots, e.g. 2.1."))
         }
         return problems
     }

@@ -39,7 +39,9 @@ enum PayloadReader {
                 profile: try required("profile") { range throws(JSONScanner.Invalid) in try text(range).flatMap(Profile.init(rawValue:)) },
                 useType: try required("useType") { range throws(JSONScanner.Invalid) in try text(range).flatMap(UseType.init(rawValue:)) },
                 users: try required("users") { range throws(JSONScanner.Invalid) in try int(range, in: json) },
-                purchaseType: try required("purchaseType") { range throws(JSONScanner.Invalid) in try text(range).flatMap(PurchaseType.init(rawValue:)) },
+                purchaseType: try required("purchaseType") { range throws(JSONScanner.Invalid) in
+                    try text(range).flatMap(PurchaseType.init(rawValue:))
+                },
                 suiteVersion: try required("suiteVersion", text),
                 validFrom: try required("validFrom", time),
                 expiresAt: expiresAt,
@@ -59,7 +61,9 @@ enum PayloadReader {
     }
 
     private static func int(_ range: Range<Int>?, in json: [UInt8]) throws(JSONScanner.Invalid) -> Int? {
-        guard let range, let first = range.first, json[first] == UInt8(ascii: "-") || (json[first] >= UInt8(ascii: "0") && json[first] <= UInt8(ascii: "9")) else {
+        guard let range, let first = range.first,
+            json[first] == UInt8(ascii: "-") || (json[first] >= UInt8(ascii: "0") && json[first] <= UInt8(ascii: "9"))
+        else {
             return nil
         }
         var scanner = JSONScanner(json, from: range.lowerBound)
@@ -106,7 +110,7 @@ enum PayloadReader {
         var scanner = JSONScanner(json, from: range.lowerBound)
         let members = try scanner.objectMembers()
         guard let id = try members["id"].flatMap({ range throws(JSONScanner.Invalid) in try string(range, in: json) }),
-              let legalName = try members["legalName"].flatMap({ range throws(JSONScanner.Invalid) in try string(range, in: json) })
+            let legalName = try members["legalName"].flatMap({ range throws(JSONScanner.Invalid) in try string(range, in: json) })
         else { return nil }
         return Organization(id: id, legalName: legalName)
     }

@@ -20,10 +20,13 @@ public enum IDNumber {
     public static func validate(_ text: String) throws(FieldError) -> String {
         let trimmed = text.precomposedStringWithCanonicalMapping.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, trimmed.count <= maximumLength,
-              !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format })
+            !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format })
         else {
-            throw FieldError(field: "idNumber", code: "INVALID_ID_NUMBER",
-                             message: "The ID # must be 1 to \(maximumLength) characters without control, formatting or text-direction characters, e.g. \"Engineering\".")
+            throw FieldError(
+                field: "idNumber", code: "INVALID_ID_NUMBER",
+                message:
+                    "The ID # must be 1 to \(maximumLength) characters without control, formatting or text-direction characters, e.g. \"Engineering\"."
+            )
         }
         return trimmed
     }
@@ -69,8 +72,10 @@ public struct ActivationChange: Codable, Sendable, Hashable {
 
     /// The change from the keys `certified` to the keys `current`.
     public static func between(certified: [CoveredKey], current: [CoveredKey]) -> ActivationChange {
-        let before = Set(certified.map(\.serial)), after = Set(current.map(\.serial))
-        let componentsBefore = Set(certified.flatMap(\.components)), componentsAfter = Set(current.flatMap(\.components))
+        let before = Set(certified.map(\.serial))
+        let after = Set(current.map(\.serial))
+        let componentsBefore = Set(certified.flatMap(\.components))
+        let componentsAfter = Set(current.flatMap(\.components))
         var seats: [String: Int] = [:]
         for key in current where !before.contains(key.serial) {
             seats[key.useType.rawValue] = SeatRules.adding(seats[key.useType.rawValue] ?? 0, key.users)

@@ -60,7 +60,7 @@ public struct SignedDocument: Codable, Sendable, Hashable {
     /// The payload JSON, once the signature checks out with a trusted key for `purpose`.
     public func verifiedPayload(for purpose: Purpose, trust: TrustStore) throws(Failure) -> Data {
         guard let payloadBytes = Base64URL.decode(Array(payload.utf8)),
-              let signatureBytes = Base64URL.decode(Array(signature.utf8)), signatureBytes.count == 64
+            let signatureBytes = Base64URL.decode(Array(signature.utf8)), signatureBytes.count == 64
         else { throw .malformed }
         guard let key = trust.key(for: kid) else { throw .unknownSigningKey }
         // The canonical padded form is what was signed, whatever padding the sender kept.

@@ -21,14 +21,15 @@ public struct SyncSchedule: Sendable, Hashable {
     public static func minuteOfDay(_ text: String) -> Int? {
         let parts = text.split(separator: ":")
         guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let hour = Int(parts[0]), let minute = Int(parts[1]),
-              (0..<24).contains(hour), (0..<60).contains(minute)
+            (0..<24).contains(hour), (0..<60).contains(minute)
         else { return nil }
         return hour * 60 + minute
     }
 
     /// `HH:MM` of the daily time.
     public var dailyTime: String {
-        let hour = minuteOfDay / 60, minute = minuteOfDay % 60
+        let hour = minuteOfDay / 60
+        let minute = minuteOfDay % 60
         return (hour < 10 ? "0" : "") + "\(hour):" + (minute < 10 ? "0" : "") + "\(minute)"
     }
 
@@ -43,7 +44,9 @@ public struct SyncSchedule: Sendable, Hashable {
 
     /// After a run: when the next one is due, and how many retries have been spent.
     /// `failed` runs retry while delays remain; a success (or the last failed retry) waits for the next day.
-    public func next(after now: Date, failed: Bool, retriesSpent: Int, using generator: inout some RandomNumberGenerator) -> (at: Date, retriesSpent: Int) {
+    public func next(after now: Date, failed: Bool, retriesSpent: Int, using generator: inout some RandomNumberGenerator) -> (
+        at: Date, retriesSpent: Int
+    ) {
         if failed, retriesSpent < retryDelays.count {
             return (now.addingTimeInterval(retryDelays[retriesSpent]), retriesSpent + 1)
         }

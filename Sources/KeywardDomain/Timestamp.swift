@@ -109,19 +109,19 @@ public enum Timestamp {
         /// `YYYY-MM-DD` as days since the epoch.
         mutating func day() -> Int64? {
             guard let year = number(digits: 4), expect("-"),
-                  let month = number(digits: 2), expect("-"),
-                  let day = number(digits: 2),
-                  (1...12).contains(month), day >= 1, day <= Timestamp.daysInMonth(year: year, month: month)
+                let month = number(digits: 2), expect("-"),
+                let day = number(digits: 2),
+                (1...12).contains(month), day >= 1, day <= Timestamp.daysInMonth(year: year, month: month)
             else { return nil }
             return Timestamp.days(year: year, month: month, day: day)
         }
 
         mutating func dateTime() -> Date? {
             guard let days = day(), expect("T") || expect("t"),
-                  let hour = number(digits: 2), expect(":"),
-                  let minute = number(digits: 2), expect(":"),
-                  let second = number(digits: 2),
-                  hour < 24, minute < 60, second < 60
+                let hour = number(digits: 2), expect(":"),
+                let minute = number(digits: 2), expect(":"),
+                let second = number(digits: 2),
+                hour < 24, minute < 60, second < 60
             else { return nil }
             var fraction = 0.0
             if expect(".") {
@@ -141,7 +141,7 @@ public enum Timestamp {
                 let sign: Int64 = bytes[index] == UInt8(ascii: "+") ? 1 : -1
                 index += 1
                 guard let offsetHours = number(digits: 2), expect(":"), let offsetMinutes = number(digits: 2),
-                      offsetHours < 24, offsetMinutes < 60
+                    offsetHours < 24, offsetMinutes < 60
                 else { return nil }
                 offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
             } else {

@@ -20,11 +20,12 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 
     /// The API form of a store refusal.
     public init(_ error: StoreError) {
-        let status: HTTPResponse.Status = switch error.kind {
-        case .invalid: .unprocessableContent
-        case .notFound: .notFound
-        case .conflict: .conflict
-        }
+        let status: HTTPResponse.Status =
+            switch error.kind {
+            case .invalid: .unprocessableContent
+            case .notFound: .notFound
+            case .conflict: .conflict
+            }
         self.init(status, code: error.code, message: error.message, details: error.details)
     }
 
@@ -40,12 +41,14 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         }
         guard problems.count > 1 else { return invalidField(first) }
         let all = problems.map { JSONValue.object(["field": .string($0.field), "code": .string($0.code), "message": .string($0.message)]) }
-        return APIError(.unprocessableContent, code: first.code, message: first.message, details: ["field": .string(first.field), "problems": .array(all)])
+        return APIError(
+            .unprocessableContent, code: first.code, message: first.message, details: ["field": .string(first.field), "problems": .array(all)])
     }
 
     /// A body over `limit` bytes: 413, before anything is decoded.
     public static func payloadTooLarge(limit: Int) -> APIError {
-        APIError(.contentTooLarge, code: "PAYLOAD_TOO_LARGE", message: "The request body is larger than the \(limit / 1024) KiB this endpoint accepts.")
+        APIError(
+            .contentTooLarge, code: "PAYLOAD_TOO_LARGE", message: "The request body is larger than the \(limit / 1024) KiB this endpoint accepts.")
     }
 
     public static let unauthenticated = APIError(
@@ -123,7 +126,8 @@ public enum KeywardJSON {
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
             guard let date = Timestamp.parseDayOrTimestamp(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "\"\(text)\" is not an ISO 8601 date: use 2027-12-31 or 2027-12-31T18:00:00Z.")
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "\"\(text)\" is not an ISO 8601 date: use 2027-12-31 or 2027-12-31T18:00:00Z.")
             }
             return date
         }

@@ -32,7 +32,8 @@ public struct BearerTokenMiddleware<Context: TokenAuthenticatedContext>: RouterM
         }
         let rest = bytes.dropFirst(7)
         guard let start = rest.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
-              let end = rest.lastIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return nil }
+            let end = rest.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
+        else { return nil }
         return String(Substring(header.utf8[start...end]))
     }
 

@@ -19,8 +19,10 @@ public struct ConnectionLimits: Sendable, Hashable {
     /// Connections served at once; more wait in the listen backlog until one closes.
     public var maximumConnections: Int
 
-    public init(headerTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(30), bodyTimeout: TimeAmount = .seconds(120),
-                maximumConnections: Int? = nil) {
+    public init(
+        headerTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(30), bodyTimeout: TimeAmount = .seconds(120),
+        maximumConnections: Int? = nil
+    ) {
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout
         self.bodyTimeout = bodyTimeout
@@ -42,9 +44,12 @@ public struct ConnectionLimits: Sendable, Hashable {
 
     /// The HTTP/1.1 server with these limits.
     public var server: HTTPServerBuilder {
-        let headerTimeout = headerTimeout, bodyTimeout = bodyTimeout
-        return .http1(configuration: .init(additionalChannelHandlers: [RequestHeadDeadline(timeout: headerTimeout, bodyTimeout: bodyTimeout)],
-                                           idleTimeout: idleTimeout))
+        let headerTimeout = headerTimeout
+        let bodyTimeout = bodyTimeout
+        return .http1(
+            configuration: .init(
+                additionalChannelHandlers: [RequestHeadDeadline(timeout: headerTimeout, bodyTimeout: bodyTimeout)],
+                idleTimeout: idleTimeout))
     }
 }
 

@@ -1,14 +1,16 @@
 import Foundation
 import Hummingbird
-import NIOCore
 import KeywardDomain
+import NIOCore
 
 extension Request {
     /// The body decoded as `T`: 400 `INVALID_JSON` when it is not JSON (or, with `uniqueMembers`, names a member
     /// twice), 422 `INVALID_FIELD` naming the field when a field is missing or has the wrong type, 413 past the
     /// context's size limit, 400 `NUL_IN_TEXT` when a string holds U+0000. Unknown fields are ignored. `limit` replaces
     /// the context's size limit for this body (lower for a login, higher for an activation of 100,000 keys).
-    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext, limit: Int? = nil, uniqueMembers: Bool = false) async throws -> T {
+    public func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext, limit: Int? = nil, uniqueMembers: Bool = false) async throws
+        -> T
+    {
         let buffer: ByteBuffer
         let limit = limit ?? context.maxUploadSize
         do {
@@ -21,7 +23,9 @@ extension Request {
         }
         if NULGuard.jsonContainsNUL(buffer.readableBytesView) { throw NULGuard.refusal }
         if uniqueMembers, !SignedDocument.isUniquelyNamed(buffer.readableBytesView) {
-            throw APIError(.badRequest, code: "INVALID_JSON", message: "The request body must be strict JSON that names each member once; send the document as it was written.")
+            throw APIError(
+                .badRequest, code: "INVALID_JSON",
+                message: "The request body must be strict JSON that names each member once; send the document as it was written.")
         }
         do {
             return try KeywardJSON.decoder.decode(T.self, from: Data(buffer: buffer))
@@ -52,13 +56,17 @@ extension Request {
             return APIError(.badRequest, code: "INVALID_JSON", message: "The request body must be a JSON object.")
         case .keyNotFound(let key, let context):
             let field = path(context.codingPath + [key])
-            return APIError(.unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) is required.", details: ["field": .string(field)])
+            return APIError(
+                .unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) is required.", details: ["field": .string(field)])
         case .typeMismatch(_, let context), .valueNotFound(_, let context):
             let field = path(context.codingPath)
-            return APIError(.unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) has the wrong type.", details: ["field": .string(field)])
+            return APIError(
+                .unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) has the wrong type.", details: ["field": .string(field)])
         case .dataCorrupted(let context) where !context.codingPath.isEmpty:
             let field = path(context.codingPath)
-            return APIError(.unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) is not valid: \(context.debugDescription)", details: ["field": .string(field)])
+            return APIError(
+                .unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) is not valid: \(context.debugDescription)",
+                details: ["field": .string(field)])
         default:
             return APIError(.badRequest, code: "INVALID_JSON", message: "The request body is not valid JSON.")
         }
@@ -71,9 +79,10 @@ public enum TextInput {
     public static func require(_ text: String, field: String, code: String, maximum: Int) throws -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, trimmed.count <= maximum,
-              !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else {
-            throw APIError.invalidField(FieldError(field: field, code: code, message: "\(field) must be 1 to \(maximum) characters, without control characters."))
+            throw APIError.invalidField(
+                FieldError(field: field, code: code, message: "\(field) must be 1 to \(maximum) characters, without control characters."))
         }
         return trimmed
     }

@@ -32,8 +32,10 @@ public func buildKeywardApplication<Context: RequestContext>(
     router: Router<Context>, database: KeywardDatabase, serverName: String, host: String, port: Int, limits: ConnectionLimits = .init(),
     services: [any Service] = [], logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void
 ) -> some ApplicationProtocol where Context: InitializableFromSource<ApplicationRequestContextSource> {
-    let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: serverName,
-                                                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections))
-    return buildKeywardApplication(router: router, database: database, configuration: configuration, limits: limits, services: services,
-                                   logger: logger, onServerRunning: onServerRunning)
+    let configuration = ApplicationConfiguration(
+        address: .hostname(host, port: port), serverName: serverName,
+        availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections))
+    return buildKeywardApplication(
+        router: router, database: database, configuration: configuration, limits: limits, services: services,
+        logger: logger, onServerRunning: onServerRunning)
 }

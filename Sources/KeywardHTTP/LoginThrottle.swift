@@ -37,8 +37,10 @@ public final class LoginThrottle: Sendable {
     private let counters = NIOLockedValueBox<[Key: Counter]>([:])
     private let seed = UInt64.random(in: .min ... .max)
 
-    public init(maximumPerPair: Int = 5, slowDownAfter: Int = 10, maximumDelay: Duration = .seconds(4), window: TimeInterval = 15 * 60,
-                capacity: Int = 100_000) {
+    public init(
+        maximumPerPair: Int = 5, slowDownAfter: Int = 10, maximumDelay: Duration = .seconds(4), window: TimeInterval = 15 * 60,
+        capacity: Int = 100_000
+    ) {
         self.maximumPerPair = maximumPerPair
         self.slowDownAfter = slowDownAfter
         self.maximumDelay = maximumDelay

@@ -5,8 +5,9 @@ import Hummingbird
 /// or query sees them, the same on every store.
 public enum NULGuard {
     /// The answer to a request that carries a NUL.
-    public static let refusal = APIError(.badRequest, code: "NUL_IN_TEXT",
-                                         message: "Text may not contain the NUL character (U+0000, %00 or \\u0000): remove it and send the request again.")
+    public static let refusal = APIError(
+        .badRequest, code: "NUL_IN_TEXT",
+        message: "Text may not contain the NUL character (U+0000, %00 or \\u0000): remove it and send the request again.")
 
     /// Whether a JSON text holds the escape `\u0000` (an odd run of backslashes before `u0000`; `\\u0000` is a
     /// backslash followed by the letters u0000) or a raw NUL byte.

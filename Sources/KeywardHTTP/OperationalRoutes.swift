@@ -33,14 +33,17 @@ public struct OperationalRoutes<Context: RequestContext>: Sendable {
         router.get("/health/ready") { _, _ in
             // Ready only while the store answers; load balancers stop sending traffic otherwise.
             guard await database.ping() else {
-                throw APIError(.serviceUnavailable, code: "NOT_READY", message: "The database does not answer; the service will be ready again when it does.")
+                throw APIError(
+                    .serviceUnavailable, code: "NOT_READY", message: "The database does not answer; the service will be ready again when it does.")
             }
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
         }
         router.get("/metrics") { request, _ in
             guard mayReadMetrics(request) else {
-                var refusal = APIError(.unauthorized, code: "UNAUTHENTICATED",
-                                       message: "The metrics need the metrics token: \"Authorization: Bearer <token>\" (Prometheus: authorization.credentials_file).")
+                var refusal = APIError(
+                    .unauthorized, code: "UNAUTHENTICATED",
+                    message: "The metrics need the metrics token: \"Authorization: Bearer <token>\" (Prometheus: authorization.credentials_file).")
                 refusal.headers[.wwwAuthenticate] = "Bearer"
                 throw refusal
             }

@@ -23,7 +23,8 @@ extension AuditQuery {
         func filter(_ name: String) -> String? { query.get(name).flatMap { $0.isEmpty ? nil : $0 } }
         let limit = query.get("limit").map { Int($0) ?? 0 } ?? 50
         guard (1...maximumLimit).contains(limit) else {
-            throw APIError.invalidField(FieldError(field: "limit", code: "INVALID_LIMIT", message: "limit must be a whole number from 1 to \(maximumLimit)."))
+            throw APIError.invalidField(
+                FieldError(field: "limit", code: "INVALID_LIMIT", message: "limit must be a whole number from 1 to \(maximumLimit)."))
         }
         var beforeID: Int64?
         if let text = query.get("before") {

@@ -107,8 +107,10 @@ public struct Settings: Sendable {
 
     /// Where to listen: Hummingbird's `host` and `port` keys (`ApplicationConfiguration(reader:)`), with this service's
     /// default port, the server's name and its connection limit. The port is checked first, naming `portFlag`.
-    public func listening(serverName: String, defaultPort: Int, limits: ConnectionLimits,
-                          portFlag: String = "--port") throws(SettingError) -> (configuration: ApplicationConfiguration, host: String, port: Int) {
+    public func listening(
+        serverName: String, defaultPort: Int, limits: ConnectionLimits,
+        portFlag: String = "--port"
+    ) throws(SettingError) -> (configuration: ApplicationConfiguration, host: String, port: Int) {
         let port = try int("port", name: portFlag) ?? defaultPort
         guard (0...65_535).contains(port) else { throw SettingError(portFlag, "\(port) is not a port number from 0 to 65535.") }
         let host = string("host") ?? "127.0.0.1"

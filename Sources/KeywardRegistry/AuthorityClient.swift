@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import KeywardDomain
-
 import KeywardStore
 import NIOCore
 import NIOPosix
@@ -41,15 +40,18 @@ public struct AuthorityClient: Sendable {
             let reason: String?
         }
         struct Answer: Decodable { let certificate: SignedDocument }
-        let body = Body(installationId: request.installationId, environment: request.environment, serials: request.serials, promote: request.promote,
-                        reason: request.reason)
+        let body = Body(
+            installationId: request.installationId, environment: request.environment, serials: request.serials, promote: request.promote,
+            reason: request.reason)
         // A certificate names every key of the installation: 100,000 serials and the response around them are a few MiB.
-        let data = try await send("POST", "/v1/organizations/\(request.organizationId)/activations", body: try JSONEncoder().encode(body),
-                                  maximumSize: StoredActivation.maximumCertificateSize)
+        let data = try await send(
+            "POST", "/v1/organizations/\(request.organizationId)/activations", body: try JSONEncoder().encode(body),
+            maximumSize: StoredActivation.maximumCertificateSize)
         do {
             return try JSONDecoder().decode(Answer.self, from: data).certificate
         } catch {
-            throw RegistryError.authority(code: "AUTHORITY_BAD_ANSWER", message: "The licensing authority answered with something that is not an activation certificate.")
+            throw RegistryError.authority(
+                code: "AUTHORITY_BAD_ANSWER", message: "The licensing authority answered with something that is not an activation certificate.")
         }
     }
 
@@ -60,8 +62,9 @@ public struct AuthorityClient: Sendable {
         do {
             return try Catalog.verified(try JSONDecoder().decode(SignedDocument.self, from: data), trust: trust)
         } catch {
-            throw RegistryError.feed(code: "CATALOG_NOT_SIGNED",
-                                     message: "The licensing authority's catalog is not signed by a key this registry trusts; the catalog in use is kept.")
+            throw RegistryError.feed(
+                code: "CATALOG_NOT_SIGNED",
+                message: "The licensing authority's catalog is not signed by a key this registry trusts; the catalog in use is kept.")
         }
     }
 
@@ -76,7 +79,8 @@ public struct AuthorityClient: Sendable {
         let maximumSize = maximumFeedSize
         var headers: [(String, String)] = []
         if let etag { headers.append(("If-None-Match", etag)) }
-        let (status, data, answerTag) = try await exchange("GET", "/v1/organizations/\(organizationId)/feed", headers: headers, maximumSize: maximumSize)
+        let (status, data, answerTag) = try await exchange(
+            "GET", "/v1/organizations/\(organizationId)/feed", headers: headers, maximumSize: maximumSize)
         if status == 304 { return nil }
         return FeedAnswer(body: data, etag: answerTag)
     }
@@ -87,8 +91,10 @@ public struct AuthorityClient: Sendable {
     }
 
     /// One request: 2xx and 304 answers come back; every other answer, and every failure, is a `RegistryError.authority`.
-    func exchange(_ method: String, _ path: String, headers extra: [(String, String)] = [], body: Data? = nil,
-                  maximumSize: Int) async throws -> (status: Int, data: Data, etag: String?) {
+    func exchange(
+        _ method: String, _ path: String, headers extra: [(String, String)] = [], body: Data? = nil,
+        maximumSize: Int
+    ) async throws -> (status: Int, data: Data, etag: String?) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .init(rawValue: method)
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -103,29 +109,39 @@ public struct AuthorityClient: Sendable {
             response = try await http.execute(request, timeout: timeout)
             data = Data(buffer: try await response.body.collect(upTo: maximumSize))
         } catch is NIOTooManyBytesError {
-            throw RegistryError.authority(code: "FEED_TOO_LARGE", message: "The licensing authority's answer is larger than \(maximumSize / 1024) KiB; it was not read.")
+            throw RegistryError.authority(
+                code: "FEED_TOO_LARGE", message: "The licensing authority's answer is larger than \(maximumSize / 1024) KiB; it was not read.")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            throw RegistryError.authority(code: "AUTHORITY_TIMEOUT", message: "The licensing authority at \(baseURL) did not answer within \(timeout.nanoseconds / 1_000_000_000) seconds.")
+            throw RegistryError.authority(
+                code: "AUTHORITY_TIMEOUT",
+                message: "The licensing authority at \(baseURL) did not answer within \(timeout.nanoseconds / 1_000_000_000) seconds.")
         } catch {
             throw RegistryError.authority(code: "AUTHORITY_UNREACHABLE", message: unreachable(error))
         }
         if response.status.code == 304 { return (304, data, response.headers.first(name: "etag")) }
         if response.status.code == 401 {
-            throw RegistryError.authority(code: "AUTHORITY_UNAUTHORIZED", message: "The licensing authority refused the organization token. Ask the vendor for a new one.")
+            throw RegistryError.authority(
+                code: "AUTHORITY_UNAUTHORIZED", message: "The licensing authority refused the organization token. Ask the vendor for a new one.")
         }
         guard (200..<300).contains(Int(response.status.code)) else {
             struct Refusal: Decodable {
-                struct Content: Decodable { let code: String; let message: String }
+                struct Content: Decodable {
+                    let code: String
+                    let message: String
+                }
                 let error: Content
             }
             let refusal = try? JSONDecoder().decode(Refusal.self, from: data)
-            if response.status.code == 404, refusal.map({ $0.error.code == "NOT_FOUND" }) ?? true, let organization = Self.organization(inPath: path) {
+            if response.status.code == 404, refusal.map({ $0.error.code == "NOT_FOUND" }) ?? true, let organization = Self.organization(inPath: path)
+            {
                 // The authority answers another organization's token as it answers an unknown organization, so as not
                 // to say which organizations exist: the registry can only name both.
                 throw RegistryError.authority(
                     code: "AUTHORITY_UNKNOWN_ORGANIZATION",
-                    message: "The licensing authority at \(baseURL) knows no organization \(organization) for this token: the token belongs to another organization, "
-                        + "or the organization is unknown to the vendor. Check the organization token (it must be the one issued for \(organization)) or ask the vendor.")
+                    message:
+                        "The licensing authority at \(baseURL) knows no organization \(organization) for this token: the token belongs to another organization, "
+                        + "or the organization is unknown to the vendor. Check the organization token (it must be the one issued for \(organization)) or ask the vendor."
+                )
             }
             if let refusal {
                 throw RegistryError.authority(code: refusal.error.code, message: "The licensing authority refused: \(refusal.error.message)")
@@ -153,8 +169,11 @@ extension AuthorityClient {
         if Self.isRefused(error) {
             return "Nothing answers at \(host) port \(port): the connection to the licensing authority at \(baseURL) was refused. \(advice)"
         }
-        if let connection = error as? NIOConnectionError, connection.dnsAError != nil || connection.dnsAAAAError != nil, connection.connectionErrors.isEmpty {
-            return "The name \(host) cannot be resolved, so the licensing authority at \(baseURL) cannot be reached. Check the authority URL and the network, or activate offline."
+        if let connection = error as? NIOConnectionError, connection.dnsAError != nil || connection.dnsAAAAError != nil,
+            connection.connectionErrors.isEmpty
+        {
+            return
+                "The name \(host) cannot be resolved, so the licensing authority at \(baseURL) cannot be reached. Check the authority URL and the network, or activate offline."
         }
         return "The licensing authority at \(baseURL) cannot be reached (\(error)). Check the authority URL and the network, or activate offline."
     }

@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import KeywardDomain
-import NIOCore
 import KeywardStore
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// The licensing authority this registry talks to, which an administrator may change while it runs (the settings
 /// page); every activation and synchronization reads the current one.
@@ -75,8 +75,9 @@ extension Registry {
     /// The authority connection as the settings page shows it.
     public func authoritySettings() -> AuthoritySettings {
         let state = connection.current
-        return AuthoritySettings(url: state.client?.baseURL, tokenSaved: state.client != nil, source: state.source,
-                                 editable: state.source != .configuration)
+        return AuthoritySettings(
+            url: state.client?.baseURL, tokenSaved: state.client != nil, source: state.source,
+            editable: state.source != .configuration)
     }
 
     /// Saves the authority URL and organization token and uses them from now on. A blank token keeps the saved one;
@@ -102,22 +103,29 @@ extension Registry {
     /// A client for a URL and token typed on the settings page, checked; a blank token means the saved one.
     public static func client(url: String, token tokenText: String?, saved: AuthorityClient?, http: HTTPClient) throws -> AuthorityClient {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let host = parsed.host, !host.isEmpty, parsed.query == nil, parsed.user == nil, url.count <= 2048 else {
-            throw RegistryError.invalid(FieldError(field: "url", code: "INVALID_URL",
-                                                   message: "The authority URL must be an http:// or https:// address, such as https://licensing.example.com."))
+            let host = parsed.host, !host.isEmpty, parsed.query == nil, parsed.user == nil, url.count <= 2048
+        else {
+            throw RegistryError.invalid(
+                FieldError(
+                    field: "url", code: "INVALID_URL",
+                    message: "The authority URL must be an http:// or https:// address, such as https://licensing.example.com."))
         }
         let token: String
         if let typed = try typedToken(tokenText) {
             token = typed
         } else {
             guard let saved else {
-                throw RegistryError.invalid(FieldError(field: "token", code: "TOKEN_REQUIRED",
-                                                       message: "Enter the organization token the vendor gave you (it starts with kw_)."))
+                throw RegistryError.invalid(
+                    FieldError(
+                        field: "token", code: "TOKEN_REQUIRED",
+                        message: "Enter the organization token the vendor gave you (it starts with kw_)."))
             }
             // The saved token goes only to the saved URL, whether saving or testing: another URL needs its own token.
             guard AuthorityClient.normalized(url) == saved.baseURL else {
-                throw RegistryError.invalid(FieldError(field: "token", code: "TOKEN_REQUIRED",
-                                                       message: "Type the organization token to use another URL: the saved token is sent only to the saved URL."))
+                throw RegistryError.invalid(
+                    FieldError(
+                        field: "token", code: "TOKEN_REQUIRED",
+                        message: "Type the organization token to use another URL: the saved token is sent only to the saved URL."))
             }
             token = saved.token
         }
@@ -130,8 +138,10 @@ extension Registry {
         let typed = text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         guard !typed.isEmpty else { return nil }
         guard APIToken(typed) != nil else {
-            throw RegistryError.invalid(FieldError(field: "token", code: "INVALID_TOKEN",
-                                                   message: "This is not an organization token: it looks like kw_ followed by 12 and 32 letters and digits."))
+            throw RegistryError.invalid(
+                FieldError(
+                    field: "token", code: "INVALID_TOKEN",
+                    message: "This is not an organization token: it looks like kw_ followed by 12 and 32 letters and digits."))
         }
         return typed
     }
@@ -164,9 +174,11 @@ extension Registry {
                 throw RegistryError.feed(code: "FEED_MALFORMED", message: "The authority answered 304 to a request without an entity tag.")
             }
             let envelope = try verifiedEnvelope(answer.body)
-            return ConnectionTest(ok: true, code: "CONNECTED",
-                                  message: "\(client.baseURL) accepted the token and sent organization \(envelope.organization.id)'s feed, revision \(envelope.revision), with \(envelope.keys.count) keys, signed by a trusted key.",
-                                  revision: envelope.revision, keys: envelope.keys.count)
+            return ConnectionTest(
+                ok: true, code: "CONNECTED",
+                message:
+                    "\(client.baseURL) accepted the token and sent organization \(envelope.organization.id)'s feed, revision \(envelope.revision), with \(envelope.keys.count) keys, signed by a trusted key.",
+                revision: envelope.revision, keys: envelope.keys.count)
         } catch let error as RegistryError {
             return ConnectionTest(ok: false, code: error.code, message: error.message, revision: nil, keys: nil)
         }

@@ -21,12 +21,16 @@ public enum FirstStart {
         /// Refuses a missing or malformed organization id or legal name, naming the field (`organization`, `legalName`).
         public func check() throws(RegistryError) {
             guard let id, KeywardDomain.Organization.isValidID(id) else {
-                throw .invalid(FieldError(field: "organization", code: "INVALID_ORGANIZATION_ID",
-                                          message: "the first start needs the organization id, a lowercase slug such as acme (or KEYWARD_ORGANIZATION)."))
+                throw .invalid(
+                    FieldError(
+                        field: "organization", code: "INVALID_ORGANIZATION_ID",
+                        message: "the first start needs the organization id, a lowercase slug such as acme (or KEYWARD_ORGANIZATION)."))
             }
             guard let legalName, KeywardDomain.Organization.isValidLegalName(legalName) else {
-                throw .invalid(FieldError(field: "legalName", code: "INVALID_LEGAL_NAME",
-                                          message: "the first start needs the organization's legal name, 1 to 200 characters (or KEYWARD_LEGAL_NAME)."))
+                throw .invalid(
+                    FieldError(
+                        field: "legalName", code: "INVALID_LEGAL_NAME",
+                        message: "the first start needs the organization's legal name, 1 to 200 characters (or KEYWARD_LEGAL_NAME)."))
             }
         }
     }

@@ -1,6 +1,5 @@
 import Foundation
 import KeywardDomain
-
 import KeywardStore
 
 /// The registry's operations, shared by its API, its web UI and its CLI: checks first, then one store transaction.
@@ -18,8 +17,10 @@ public struct Registry: Sendable {
     public let passwords: PasswordHasher
     public let now: @Sendable () -> Date
 
-    public init(store: RegistryStore, installation: RegistryInstallation, trust: TrustStore, catalog: Catalog,
-                connection: AuthorityConnection, passwords: PasswordHasher = PasswordHasher(), now: @escaping @Sendable () -> Date = Date.init) {
+    public init(
+        store: RegistryStore, installation: RegistryInstallation, trust: TrustStore, catalog: Catalog,
+        connection: AuthorityConnection, passwords: PasswordHasher = PasswordHasher(), now: @escaping @Sendable () -> Date = Date.init
+    ) {
         self.store = store
         self.passwords = passwords
         self.installation = installation
@@ -48,8 +49,9 @@ public struct Registry: Sendable {
         }
         // Stored in canonical form: the pasted text may carry line breaks and lack padding.
         let canonical = AccessKey.split(accessKey).map { $0.signedText + "." + Base64URL.encode($0.signature) } ?? accessKey
-        let key = RegisteredKey(license: license, accessKey: canonical, kid: kid, idNumber: idNumber, source: .manual,
-                                registeredAt: time, registeredBy: actor)
+        let key = RegisteredKey(
+            license: license, accessKey: canonical, kid: kid, idNumber: idNumber, source: .manual,
+            registeredAt: time, registeredBy: actor)
         try await store.register(key, actor: actor, now: time)
         try await access.refresh()
         return key
@@ -105,61 +107,78 @@ public struct Registry: Sendable {
         let current = try await store.activation()
         let eligible = keys.filter { [.valid, .notYetValid].contains($0.status(at: time)) }
         let change = ActivationChange.between(certified: current?.covered ?? [], current: eligible.map { CoveredKey($0.license) })
-        let status: ActivationStatus = if current == nil {
-            .never
-        } else if !current!.certificate.isExpired(at: time), Set(current!.certificate.serials) == Set(eligible.map(\.serial)) {
-            .active
-        } else {
-            .required
-        }
+        let status: ActivationStatus =
+            if current == nil {
+                .never
+            } else if !current!.certificate.isExpired(at: time), Set(current!.certificate.serials) == Set(eligible.map(\.serial)) {
+                .active
+            } else {
+                .required
+            }
         return ActivationState(status: status, current: current, change: change, serials: eligible.map(\.serial).sorted())
     }
 
     /// The offline activation request for the current keys.
     public func activationRequest(promote: Bool = false, reason: String? = nil) async throws -> ActivationRequestFile {
         if let reason, reason.unicodeScalars.count > 500 || reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            throw RegistryError.invalid(FieldError(field: "reason", code: "INVALID_REASON", message: "The reason must be at most 500 characters, without control characters."))
+            throw RegistryError.invalid(
+                FieldError(field: "reason", code: "INVALID_REASON", message: "The reason must be at most 500 characters, without control characters.")
+            )
         }
-        return ActivationRequestFile(organizationId: installation.organization.id, installationId: installation.installationId,
-                              environment: installation.environment, serials: try await activationState().serials, promote: promote,
-                              reason: reason.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 })
+        return ActivationRequestFile(
+            organizationId: installation.organization.id, installationId: installation.installationId,
+            environment: installation.environment, serials: try await activationState().serials, promote: promote,
+            reason: reason.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 })
     }
 
     /// Installs a certificate after checking it is signed by a trusted authority, made for this installation, not
     /// expired, and not issued before the one in force.
     @discardableResult
-    public func install(_ document: SignedDocument, method: StoredActivation.Method, force: Bool = false, actor: String) async throws -> StoredActivation {
+    public func install(_ document: SignedDocument, method: StoredActivation.Method, force: Bool = false, actor: String) async throws
+        -> StoredActivation
+    {
         let payload: Data
         do {
             payload = try document.verifiedPayload(for: .certificate, trust: trust)
         } catch {
-            let message = switch error {
-            case .unknownSigningKey: "This certificate is signed by an authority key this installation does not trust."
-            case .badSignature: "This certificate's signature does not match its contents: it was altered or damaged."
-            case .malformed: "This is not an activation certificate."
-            }
+            let message =
+                switch error {
+                case .unknownSigningKey: "This certificate is signed by an authority key this installation does not trust."
+                case .badSignature: "This certificate's signature does not match its contents: it was altered or damaged."
+                case .malformed: "This is not an activation certificate."
+                }
             throw RegistryError.certificate(code: error == .malformed ? "MALFORMED_CERTIFICATE" : "UNTRUSTED_CERTIFICATE", message: message)
         }
         guard let certificate = try? SignedDocument.decode(ActivationCertificate.self, payload: payload) else {
-            throw RegistryError.certificate(code: "MALFORMED_CERTIFICATE",
-                                            message: "This is not an activation certificate: it cannot be read, or names a member twice. Ask the vendor for the certificate file again.")
+            throw RegistryError.certificate(
+                code: "MALFORMED_CERTIFICATE",
+                message:
+                    "This is not an activation certificate: it cannot be read, or names a member twice. Ask the vendor for the certificate file again."
+            )
         }
         guard certificate.installationId == installation.installationId, certificate.organization.id == installation.organization.id else {
-            throw RegistryError.certificate(code: "WRONG_INSTALLATION",
-                                            message: "This certificate was made for installation \(certificate.installationId) of \(certificate.organization.id), not for this one (\(installation.installationId)).")
+            throw RegistryError.certificate(
+                code: "WRONG_INSTALLATION",
+                message:
+                    "This certificate was made for installation \(certificate.installationId) of \(certificate.organization.id), not for this one (\(installation.installationId))."
+            )
         }
         guard certificate.environment == installation.environment else {
-            throw RegistryError.certificate(code: "WRONG_INSTALLATION",
-                                            message: "This certificate is for a \(certificate.environment.rawValue) installation; this one is \(installation.environment.rawValue).")
+            throw RegistryError.certificate(
+                code: "WRONG_INSTALLATION",
+                message:
+                    "This certificate is for a \(certificate.environment.rawValue) installation; this one is \(installation.environment.rawValue).")
         }
         guard Timestamp.parse(certificate.issuedAt) != nil, certificate.expiresAt.map({ Timestamp.parse($0) != nil }) ?? true else {
-            throw RegistryError.certificate(code: "MALFORMED_CERTIFICATE",
-                                            message: "This certificate's issue or expiry time is not a time. Ask the vendor for the certificate file again.")
+            throw RegistryError.certificate(
+                code: "MALFORMED_CERTIFICATE",
+                message: "This certificate's issue or expiry time is not a time. Ask the vendor for the certificate file again.")
         }
         let time = now()
         if certificate.isExpired(at: time), let expiresAt = certificate.expiresAt {
-            throw RegistryError.certificate(code: "CERTIFICATE_EXPIRED",
-                                            message: "This certificate expired at \(expiresAt). Activate again, online or with a new activation request, for a current one.")
+            throw RegistryError.certificate(
+                code: "CERTIFICATE_EXPIRED",
+                message: "This certificate expired at \(expiresAt). Activate again, online or with a new activation request, for a current one.")
         }
         let keys = try await store.keys()
         let certified = Set(certificate.serials)
@@ -187,7 +206,8 @@ public struct Registry: Sendable {
             return try await install(document, method: .online, force: true, actor: actor)
         } catch RegistryError.certificate(_, let message) {
             // The authority answered, but not with a certificate this installation can use: its fault, not the caller's.
-            throw RegistryError.authority(code: "AUTHORITY_BAD_CERTIFICATE", message: "The licensing authority sent a certificate this installation refuses: \(message)")
+            throw RegistryError.authority(
+                code: "AUTHORITY_BAD_CERTIFICATE", message: "The licensing authority sent a certificate this installation refuses: \(message)")
         }
     }
 }

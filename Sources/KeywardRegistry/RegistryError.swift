@@ -40,9 +40,11 @@ public enum RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
         case .accessKey(let code): code.explanation
         case .certificate(_, let message), .authority(_, let message), .feed(_, let message): message
         case .syncInProgress: "A synchronization is already running; wait for it to finish, then look at the history."
-        case .noAuthority: "No licensing authority is configured for this installation. Set its URL and organization token in Settings (or start with --authority-url and --organization-token-file), or activate offline."
+        case .noAuthority:
+            "No licensing authority is configured for this installation. Set its URL and organization token in Settings (or start with --authority-url and --organization-token-file), or activate offline."
         case .refused(_, let message, _, _): message
-        case .settingsLocked: "The authority URL and token are set by the server's configuration (--authority-url, KEYWARD_AUTHORITY_URL or the config file); change them there."
+        case .settingsLocked:
+            "The authority URL and token are set by the server's configuration (--authority-url, KEYWARD_AUTHORITY_URL or the config file); change them there."
         }
     }
 

@@ -2,8 +2,8 @@ import Foundation
 import KeywardDomain
 import KeywardStore
 import Logging
-import ServiceLifecycle
 import NIOConcurrencyHelpers
+import ServiceLifecycle
 
 /// Runs the daily synchronization (and its retries) while the registry runs; a service, stopped on shutdown.
 public final class SyncScheduler: Service, Sendable {
@@ -14,8 +14,10 @@ public final class SyncScheduler: Service, Sendable {
     public let sleep: @Sendable (Duration) async throws -> Void
     private let state = NIOLockedValueBox<(next: Date?, retriesSpent: Int)>((nil, 0))
 
-    public init(synchronizer: Synchronizer, schedule: SyncSchedule, logger: Logger,
-                sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+    public init(
+        synchronizer: Synchronizer, schedule: SyncSchedule, logger: Logger,
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
         self.synchronizer = synchronizer
         self.schedule = schedule
         self.logger = logger
@@ -51,26 +53,30 @@ public final class SyncScheduler: Service, Sendable {
             do {
                 // With several instances on one database, the first to wake up does the day's run; the others see it.
                 if state.withLockedValue({ $0.retriesSpent }) == 0,
-                   let last = try await synchronizer.registry.store.synchronizations(trigger: .scheduled, limit: 1).first,
-                   last.outcome != .failed, synchronizer.registry.now().timeIntervalSince(last.startedAt) < 12 * 3600 {
+                    let last = try await synchronizer.registry.store.synchronizations(trigger: .scheduled, limit: 1).first,
+                    last.outcome != .failed, synchronizer.registry.now().timeIntervalSince(last.startedAt) < 12 * 3600
+                {
                     run = last
                 } else {
                     run = try await synchronizer.run(trigger: .scheduled, actor: "system:schedule")
                 }
             } catch RegistryError.syncInProgress {
                 // A manual run is under way: it does the work; plan the next one as after a success.
-                run = SynchronizationRun(id: 0, trigger: .scheduled, actor: "", startedAt: Date(), outcome: .unchanged, added: 0, renewed: 0, revoked: 0, unchanged: 0)
+                run = SynchronizationRun(
+                    id: 0, trigger: .scheduled, actor: "", startedAt: Date(), outcome: .unchanged, added: 0, renewed: 0, revoked: 0, unchanged: 0)
             } catch {
                 // The history could not be read or written (the database is away): try again like a failed run, and
                 // keep the server up, since a service that returns stops it.
                 logger.error("scheduled synchronization could not run", metadata: ["error": "\(error)"])
-                run = SynchronizationRun(id: 0, trigger: .scheduled, actor: "", startedAt: Date(), outcome: .failed, added: 0, renewed: 0, revoked: 0, unchanged: 0)
+                run = SynchronizationRun(
+                    id: 0, trigger: .scheduled, actor: "", startedAt: Date(), outcome: .failed, added: 0, renewed: 0, revoked: 0, unchanged: 0)
             }
             let spent = state.withLockedValue { $0.retriesSpent }
             let planned = schedule.next(after: synchronizer.registry.now(), failed: run.outcome == .failed, retriesSpent: spent, using: &generator)
             next = planned.at
             state.withLockedValue { $0 = (planned.at, planned.retriesSpent) }
-            logger.info("scheduled synchronization", metadata: ["outcome": "\(run.outcome?.rawValue ?? "-")", "next": "\(Timestamp.format(planned.at))"])
+            logger.info(
+                "scheduled synchronization", metadata: ["outcome": "\(run.outcome?.rawValue ?? "-")", "next": "\(Timestamp.format(planned.at))"])
         }
     }
 }

@@ -25,10 +25,12 @@ public final class Synchronizer: Sendable {
     @discardableResult
     public func run(trigger: SynchronizationRun.Trigger, actor: String) async throws -> SynchronizationRun {
         guard let authority = registry.authority else { throw RegistryError.noAuthority }
-        guard running.withLockedValue({ running in
-            defer { running = true }
-            return !running
-        }) else {
+        guard
+            running.withLockedValue({ running in
+                defer { running = true }
+                return !running
+            })
+        else {
             throw RegistryError.syncInProgress
         }
         defer { running.withLockedValue { $0 = false } }
@@ -37,7 +39,9 @@ public final class Synchronizer: Sendable {
         // (An SQLite file belongs to one registry process, whose lock above suffices, so a killed process never
         // leaves a lease behind that would hold up its own restart.)
         let shared = store.database.kind == .postgres
-        if shared, try await !store.acquireSyncLease(holder: holder, now: registry.now(), expiresAt: registry.now().addingTimeInterval(Self.leaseDuration)) {
+        if shared,
+            try await !store.acquireSyncLease(holder: holder, now: registry.now(), expiresAt: registry.now().addingTimeInterval(Self.leaseDuration))
+        {
             throw RegistryError.syncInProgress
         }
         do {
@@ -58,18 +62,22 @@ public final class Synchronizer: Sendable {
         do {
             let state = try await store.syncState()
             guard let answer = try await authority.feed(organizationId: registry.installation.organization.id, etag: state?.etag) else {
-                try await store.finishSynchronization(id, outcome: .unchanged, counts: counts, revision: state?.revision, error: nil, now: registry.now())
+                try await store.finishSynchronization(
+                    id, outcome: .unchanged, counts: counts, revision: state?.revision, error: nil, now: registry.now())
                 return try await record(id)
             }
             let feed = try await verify(answer.body)
             revision = feed.envelope.revision
-            counts = try await store.applyFeed(keys: feed.keys, revoked: FeedDiff.revocations(feed.envelope.revoked),
-                                                revision: feed.envelope.revision, etag: answer.etag, actor: "synchronization", now: registry.now())
+            counts = try await store.applyFeed(
+                keys: feed.keys, revoked: FeedDiff.revocations(feed.envelope.revoked),
+                revision: feed.envelope.revision, etag: answer.etag, actor: "synchronization", now: registry.now())
         } catch let error as RegistryError {
-            try await store.finishSynchronization(id, outcome: .failed, counts: SyncCounts(), revision: revision, error: (error.code, error.message), now: registry.now())
+            try await store.finishSynchronization(
+                id, outcome: .failed, counts: SyncCounts(), revision: revision, error: (error.code, error.message), now: registry.now())
             return try await record(id)
         } catch let error as StoreError {
-            try await store.finishSynchronization(id, outcome: .failed, counts: SyncCounts(), revision: revision, error: (error.code, error.message), now: registry.now())
+            try await store.finishSynchronization(
+                id, outcome: .failed, counts: SyncCounts(), revision: revision, error: (error.code, error.message), now: registry.now())
             return try await record(id)
         }
         if counts.changedAnything { try await registry.access.refresh() }
@@ -83,8 +91,9 @@ public final class Synchronizer: Sendable {
                 activationError = "\(error.code): \(error.message)"
             }
         }
-        try await store.finishSynchronization(id, outcome: counts.changedAnything ? .succeeded : .unchanged, counts: counts, revision: revision,
-                                              error: nil, activationError: activationError, now: registry.now())
+        try await store.finishSynchronization(
+            id, outcome: counts.changedAnything ? .succeeded : .unchanged, counts: counts, revision: revision,
+            error: nil, activationError: activationError, now: registry.now())
         return try await record(id)
     }
 
@@ -92,7 +101,8 @@ public final class Synchronizer: Sendable {
     /// not signed by a trusted key, is left: the keys are what matters, and the next synchronization tries again.
     func updateCatalog(from authority: AuthorityClient) async {
         guard let catalog = try? await authority.catalog(trust: registry.trust), catalog != registry.catalog,
-              let text = try? String(decoding: JSONEncoder().encode(catalog), as: UTF8.self) else { return }
+            let text = try? String(decoding: JSONEncoder().encode(catalog), as: UTF8.self)
+        else { return }
         try? await registry.store.saveSettings([.catalog: text], actor: "synchronization", now: registry.now())
         try? await registry.access.replaceCatalog(catalog)
     }
@@ -126,8 +136,12 @@ public final class Synchronizer: Sendable {
                     try slice.enumerated().map { offset, entry in
                         let result = verifier.verify(entry.accessKey, organization: organization, now: now)
                         // Expired or not yet valid keys are the authority's to list; anything else is a bad key.
-                        guard [.valid, .expired, .notYetValid].contains(result.code), let license = result.license, license.serial == entry.serial, let kid = result.kid else {
-                            throw RegistryError.feed(code: "FEED_INVALID_KEY", message: "The feed's key \(entry.serial) is not valid (\(result.code.rawValue)); the whole feed was refused.")
+                        guard [.valid, .expired, .notYetValid].contains(result.code), let license = result.license, license.serial == entry.serial,
+                            let kid = result.kid
+                        else {
+                            throw RegistryError.feed(
+                                code: "FEED_INVALID_KEY",
+                                message: "The feed's key \(entry.serial) is not valid (\(result.code.rawValue)); the whole feed was refused.")
                         }
                         return (start + offset, license, kid)
                     }
@@ -150,16 +164,20 @@ extension Registry {
         do {
             payload = try document.verifiedPayload(for: .feed, trust: trust)
         } catch {
-            throw RegistryError.feed(code: "FEED_BAD_SIGNATURE", message: error == .unknownSigningKey
-                ? "The feed is signed by an authority key this installation does not trust."
-                : "The feed's signature does not match its contents.")
+            throw RegistryError.feed(
+                code: "FEED_BAD_SIGNATURE",
+                message: error == .unknownSigningKey
+                    ? "The feed is signed by an authority key this installation does not trust."
+                    : "The feed's signature does not match its contents.")
         }
         guard let envelope = try? SignedDocument.decode(FeedEnvelope.self, payload: payload), envelope.v == FeedEnvelope.currentVersion else {
-            throw RegistryError.feed(code: "FEED_MALFORMED", message: "The feed's envelope cannot be read: it is not a feed of this version, or names a member twice.")
+            throw RegistryError.feed(
+                code: "FEED_MALFORMED", message: "The feed's envelope cannot be read: it is not a feed of this version, or names a member twice.")
         }
         let organization = installation.organization.id
         guard envelope.organization.id == organization else {
-            throw RegistryError.feed(code: "FEED_WRONG_ORGANIZATION", message: "The feed is for organization \(envelope.organization.id), not \(organization).")
+            throw RegistryError.feed(
+                code: "FEED_WRONG_ORGANIZATION", message: "The feed is for organization \(envelope.organization.id), not \(organization).")
         }
         return envelope
     }

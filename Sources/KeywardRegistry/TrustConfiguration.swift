@@ -16,7 +16,7 @@ public enum TrustConfiguration {
         for path in files {
             // FileHandle rather than String(contentsOfFile:), which cannot read pipes such as <(command).
             guard let handle = FileHandle(forReadingAtPath: path),
-                  let data = try? handle.readToEnd(), let text = String(data: data, encoding: .utf8)
+                let data = try? handle.readToEnd(), let text = String(data: data, encoding: .utf8)
             else {
                 throw TrustConfigurationError(message: "Cannot read the trust file \(path): check that it exists, is readable and is UTF-8 text.")
             }

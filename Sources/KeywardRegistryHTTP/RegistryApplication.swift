@@ -22,9 +22,11 @@ public struct RegistryDependencies: Sendable {
     /// The bearer token `/metrics` asks for; `nil` leaves it open (for a scraper on a private network).
     public let metricsToken: String?
 
-    public init(registry: Registry, metrics: PrometheusCollectorRegistry, throttle: LoginThrottle = LoginThrottle(),
-                synchronizer: Synchronizer? = nil, scheduler: SyncScheduler? = nil, metricsToken: String? = nil,
-                secureCookies: SecureCookies = .auto) async throws {
+    public init(
+        registry: Registry, metrics: PrometheusCollectorRegistry, throttle: LoginThrottle = LoginThrottle(),
+        synchronizer: Synchronizer? = nil, scheduler: SyncScheduler? = nil, metricsToken: String? = nil,
+        secureCookies: SecureCookies = .auto
+    ) async throws {
         self.registry = registry
         self.metrics = metrics
         self.throttle = throttle
@@ -32,8 +34,9 @@ public struct RegistryDependencies: Sendable {
         let synchronizer = synchronizer ?? Synchronizer(registry: registry)
         self.synchronizer = synchronizer
         self.scheduler = scheduler
-        self.web = try await WebUI.load(registry: registry, throttle: throttle, synchronizer: synchronizer, scheduler: scheduler,
-                                        secureCookies: secureCookies)
+        self.web = try await WebUI.load(
+            registry: registry, throttle: throttle, synchronizer: synchronizer, scheduler: scheduler,
+            secureCookies: secureCookies)
         try await registry.loadAccess()
     }
 }
@@ -43,8 +46,9 @@ public func buildRegistryApplication(
     _ dependencies: RegistryDependencies, host: String, port: Int, limits: ConnectionLimits = .init(), logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    buildKeywardApplication(router: buildRegistryRouter(dependencies), database: dependencies.registry.store.database,
-                            serverName: "keyward", host: host, port: port, limits: limits, logger: logger, onServerRunning: onServerRunning)
+    buildKeywardApplication(
+        router: buildRegistryRouter(dependencies), database: dependencies.registry.store.database,
+        serverName: "keyward", host: host, port: port, limits: limits, logger: logger, onServerRunning: onServerRunning)
 }
 
 /// Where a registry's data is and which authority keys it trusts, read from its settings (`dataDir`, `database`,
@@ -110,7 +114,8 @@ public struct RegistrySetup: Sendable {
                 handle.write(Data(lines.utf8))
                 try? handle.close()
             } else {
-                try ("# Authority public keys this registry trusts, one per line.\n" + lines).write(to: trustFileInDirectory, atomically: true, encoding: .utf8)
+                try ("# Authority public keys this registry trusts, one per line.\n" + lines).write(
+                    to: trustFileInDirectory, atomically: true, encoding: .utf8)
             }
         }
         return trust
@@ -123,8 +128,9 @@ public struct RegistrySetup: Sendable {
         guard let url = settings.string("authority.url") else { return nil }
         let given = try settings.secret(file: "organizationTokenFile", flag: "--organization-token-file", value: "organizationToken")
         guard let token = try given ?? settings.secret(file: "sync.tokenFile", flag: "--sync-token-file", value: "sync.token") else {
-            throw SettingError("--organization-token-file",
-                               "the authority URL \(url) is set, but no organization token: give --organization-token-file FILE or KEYWARD_ORGANIZATION_TOKEN.")
+            throw SettingError(
+                "--organization-token-file",
+                "the authority URL \(url) is set, but no organization token: give --organization-token-file FILE or KEYWARD_ORGANIZATION_TOKEN.")
         }
         return AuthorityClient(baseURL: url, token: token, http: http)
     }
@@ -134,7 +140,9 @@ public struct RegistrySetup: Sendable {
         let store = try await openStore(logger: logger)
         guard let installation = try await store.installation() else {
             await store.database.close()
-            throw StartupFailure("\(directory.path) holds no installation yet. Start it once with: keyward serve --data-dir \(directory.path) --organization ID --legal-name NAME")
+            throw StartupFailure(
+                "\(directory.path) holds no installation yet. Start it once with: keyward serve --data-dir \(directory.path) --organization ID --legal-name NAME"
+            )
         }
         do {
             let connection = Registry.connection(configured: try configuredAuthority(http: http), saved: try await store.settings(), http: http)
@@ -160,8 +168,10 @@ public struct RegistryApplicationContext: Sendable {
         public var directory: URL
         public var notes: [String]
 
-        public init(service: any Service, url: String, organizationToken: String, organization: Organization, publicKeys: [AuthorityPublicKey],
-                    directory: URL, notes: [String]) {
+        public init(
+            service: any Service, url: String, organizationToken: String, organization: Organization, publicKeys: [AuthorityPublicKey],
+            directory: URL, notes: [String]
+        ) {
             self.service = service
             self.url = url
             self.organizationToken = organizationToken
@@ -185,8 +195,11 @@ public struct RegistryApplicationContext: Sendable {
     /// Called once the server listens, with its port and the lines to show (address, first password, demo notes).
     public var onServerRunning: @Sendable (_ port: Int, _ lines: [String]) async -> Void
 
-    public init(http: HTTPClient, logger: Logger, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), trustKeys: [String] = [],
-                trustFiles: [String] = [], demo: Demo? = nil, onServerRunning: @escaping @Sendable (_ port: Int, _ lines: [String]) async -> Void = { _, _ in }) {
+    public init(
+        http: HTTPClient, logger: Logger, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), trustKeys: [String] = [],
+        trustFiles: [String] = [], demo: Demo? = nil,
+        onServerRunning: @escaping @Sendable (_ port: Int, _ lines: [String]) async -> Void = { _, _ in }
+    ) {
         self.http = http
         self.logger = logger
         self.metrics = metrics
@@ -267,15 +280,17 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     if trust.isEmpty {
         logger.warning("no trusted authority key: every key will be refused as UNKNOWN_SIGNING_KEY; pass --trust-key or --trust-file")
     }
-    let registry = Registry(store: store, installation: installation, trust: trust, catalog: try Catalog.shipped(), connection: connection,
-                            now: context.now)
+    let registry = Registry(
+        store: store, installation: installation, trust: trust, catalog: try Catalog.shipped(), connection: connection,
+        now: context.now)
     let synchronizer = Synchronizer(registry: registry, autoActivate: autoActivate)
     // Always planned: an authority set later on the settings page is synchronized with from the next run.
     let scheduler = SyncScheduler(synchronizer: synchronizer, schedule: SyncSchedule(minuteOfDay: minute), logger: logger, sleep: context.sleep)
     let dependencies: RegistryDependencies
     do {
-        dependencies = try await RegistryDependencies(registry: registry, metrics: context.metrics, synchronizer: synchronizer, scheduler: scheduler,
-                                                      metricsToken: metricsToken, secureCookies: cookies)
+        dependencies = try await RegistryDependencies(
+            registry: registry, metrics: context.metrics, synchronizer: synchronizer, scheduler: scheduler,
+            metricsToken: metricsToken, secureCookies: cookies)
     } catch {
         await store.database.close()
         throw error
@@ -288,9 +303,13 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     let host = listening.host
     let notes = context.demo?.notes ?? []
     let onServerRunning = context.onServerRunning
-    return buildKeywardApplication(router: buildRegistryRouter(dependencies), database: store.database, configuration: listening.configuration,
-                                   limits: limits, services: services, logger: logger) { port in
-        var lines = ["Keyward registry listening on http://\(host):\(port) (installation \(installation.installationId), \(installation.organization.id), \(installation.environment.rawValue))"]
+    return buildKeywardApplication(
+        router: buildRegistryRouter(dependencies), database: store.database, configuration: listening.configuration,
+        limits: limits, services: services, logger: logger
+    ) { port in
+        var lines = [
+            "Keyward registry listening on http://\(host):\(port) (installation \(installation.installationId), \(installation.organization.id), \(installation.environment.rawValue))"
+        ]
         if let adminPassword { lines.append("Administrator: login admin, password \(adminPassword)") }
         lines += notes
         await onServerRunning(port, lines)

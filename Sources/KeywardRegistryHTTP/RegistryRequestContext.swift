@@ -65,8 +65,9 @@ public struct RegistryRequestContext: TokenAuthenticatedContext, RemoteAddressRe
     func requireAdministrator(_ access: AccessControl, menu: String = ConfigurationMenu.licenseKey) throws -> TokenRecord {
         let (token, login) = try requireUser()
         guard access.mayAdminister(login, menu: menu) else {
-            throw APIError(.forbidden, code: "FORBIDDEN",
-                           message: "This needs the built-in administrator, or access to the Configuration menu \(menu) through a manager key.")
+            throw APIError(
+                .forbidden, code: "FORBIDDEN",
+                message: "This needs the built-in administrator, or access to the Configuration menu \(menu) through a manager key.")
         }
         return token
     }

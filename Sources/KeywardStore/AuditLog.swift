@@ -73,7 +73,10 @@ public struct AuditLog: Sendable {
         let details = try validate(event)
         let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
         let row = try await sql.insert(into: "audit_events")
-            .model(NewAuditRow(occurredAt: milliseconds, actor: event.actor, action: event.action, target: event.target, details: details), with: .columns)
+            .model(
+                NewAuditRow(occurredAt: milliseconds, actor: event.actor, action: event.action, target: event.target, details: details),
+                with: .columns
+            )
             .returning("id")
             .first()
         let id = try row.map { try $0.decode(column: "id", as: Int64.self) }
@@ -105,9 +108,11 @@ public struct AuditLog: Sendable {
     private static func validate(_ event: NewAuditEvent) throws -> String {
         for (name, value) in [("actor", event.actor), ("action", event.action), ("target", event.target)] {
             guard !value.isEmpty, value.count <= maximumFieldLength,
-                  !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+                !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
             else {
-                throw StoreError(code: "INVALID_AUDIT_EVENT", message: "The audit event's \(name) must be 1 to \(maximumFieldLength) characters without control characters.")
+                throw StoreError(
+                    code: "INVALID_AUDIT_EVENT",
+                    message: "The audit event's \(name) must be 1 to \(maximumFieldLength) characters without control characters.")
             }
         }
         let encoder = JSONEncoder()

@@ -18,7 +18,9 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
             return .postgres(try PostgresLocation(url: trimmed))
         }
         if trimmed.contains("://") {
-            throw StoreError(code: "INVALID_DATABASE", message: "Unsupported database URL \"\(trimmed.prefix(20))…\": use a file path for SQLite or a postgres:// URL.")
+            throw StoreError(
+                code: "INVALID_DATABASE",
+                message: "Unsupported database URL \"\(trimmed.prefix(20))…\": use a file path for SQLite or a postgres:// URL.")
         }
         return .sqliteFile(path: trimmed)
     }
@@ -55,7 +57,8 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
 
     init(url text: String) throws(StoreError) {
         func invalid(_ why: String) -> StoreError {
-            StoreError(code: "INVALID_DATABASE", message: "The PostgreSQL URL is not usable: \(why). Expected postgres://user:password@host:5432/database.")
+            StoreError(
+                code: "INVALID_DATABASE", message: "The PostgreSQL URL is not usable: \(why). Expected postgres://user:password@host:5432/database.")
         }
         guard let components = URLComponents(string: text) else { throw invalid("it cannot be parsed") }
         guard let host = components.host, !host.isEmpty else { throw invalid("it names no host") }

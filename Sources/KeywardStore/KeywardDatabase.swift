@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import SQLKit
 import NIOConcurrencyHelpers
+import SQLKit
 
 /// The SQL dialect behind a store; only the store looks at it.
 public enum DatabaseKind: String, Sendable {

@@ -76,13 +76,15 @@ public struct Migrator: Sendable {
         if let newer = recorded.keys.filter({ known[$0] == nil }).max() {
             throw StoreError(
                 code: "DATABASE_TOO_NEW",
-                message: "The database has migration \(newer) (\(recorded[newer]!)), which this version of Keyward does not know. Upgrade Keyward, or restore a backup taken before the upgrade."
+                message:
+                    "The database has migration \(newer) (\(recorded[newer]!)), which this version of Keyward does not know. Upgrade Keyward, or restore a backup taken before the upgrade."
             )
         }
         for (number, name) in recorded where known[number] != name {
             throw StoreError(
                 code: "MIGRATION_MISMATCH",
-                message: "Migration \(number) was applied as \"\(name)\" but this version of Keyward calls it \"\(known[number]!)\". The database belongs to a different build; restore a matching version."
+                message:
+                    "Migration \(number) was applied as \"\(name)\" but this version of Keyward calls it \"\(known[number]!)\". The database belongs to a different build; restore a matching version."
             )
         }
     }

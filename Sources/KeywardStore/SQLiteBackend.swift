@@ -72,14 +72,18 @@ final class SQLiteBackend: DatabaseBackend {
     }
 
     func withReader<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        guard !readers.isEmpty else { return try await writer.lock.withLock { try await body(writer.connection.sql(queryLogLevel: Self.queryLogLevel)) } }
+        guard !readers.isEmpty else {
+            return try await writer.lock.withLock { try await body(writer.connection.sql(queryLogLevel: Self.queryLogLevel)) }
+        }
         let lane = readers[nextReader.add(1, ordering: .relaxed).oldValue % readers.count]
         return try await lane.lock.withLock { try await body(lane.connection.sql(queryLogLevel: Self.queryLogLevel)) }
     }
 
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         // IMMEDIATE takes the write lock now, so a transaction never fails half-way on a busy database.
-        try await writer.lock.withLock { try await inTransaction(writer.connection.sql(queryLogLevel: Self.queryLogLevel), begin: "BEGIN IMMEDIATE", body) }
+        try await writer.lock.withLock {
+            try await inTransaction(writer.connection.sql(queryLogLevel: Self.queryLogLevel), begin: "BEGIN IMMEDIATE", body)
+        }
     }
 
     func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {

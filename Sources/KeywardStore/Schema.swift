@@ -20,29 +20,38 @@ public enum Schema {
             switch kind {
             case .sqlite:
                 for event in ["UPDATE", "DELETE"] {
-                    try await sql.raw("""
+                    try await sql.raw(
+                        """
                         CREATE TRIGGER audit_events_no_\(unsafeRaw: event.lowercased()) BEFORE \(unsafeRaw: event) ON audit_events
                         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
-                        """).run()
+                        """
+                    ).run()
                 }
             case .postgres:
-                try await sql.raw("""
+                try await sql.raw(
+                    """
                     CREATE FUNCTION keyward_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
                     BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$
-                    """).run()
-                try await sql.raw("""
+                    """
+                ).run()
+                try await sql.raw(
+                    """
                     CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
                     FOR EACH ROW EXECUTE FUNCTION keyward_refuse_change()
-                    """).run()
-                try await sql.raw("""
+                    """
+                ).run()
+                try await sql.raw(
+                    """
                     CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
                     FOR EACH STATEMENT EXECUTE FUNCTION keyward_refuse_change()
-                    """).run()
+                    """
+                ).run()
             }
         },
         Migration(2, "create api_tokens") { sql, _ in
             // Bearer tokens of every kind; the secret's SHA-256 only, never the secret.
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 CREATE TABLE api_tokens (
                     id TEXT PRIMARY KEY,
                     kind TEXT NOT NULL,
@@ -53,7 +62,8 @@ public enum Schema {
                     expires_at BIGINT,
                     revoked_at BIGINT
                 )
-                """).run()
+                """
+            ).run()
         },
     ]
 }

@@ -37,15 +37,17 @@ public struct TokenStore: Sendable {
     ) async throws -> (token: APIToken, record: TokenRecord) {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty, trimmed.count <= maximumNameLength,
-              !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else {
-            throw StoreError(code: "INVALID_TOKEN_NAME", message: "A token name must be 1 to \(maximumNameLength) characters without control characters.",
-                             details: ["field": "name"])
+            throw StoreError(
+                code: "INVALID_TOKEN_NAME", message: "A token name must be 1 to \(maximumNameLength) characters without control characters.",
+                details: ["field": "name"])
         }
         let token = APIToken.generate()
         let record = TokenRecord(id: token.id, kind: kind, name: trimmed, subject: subject, createdAt: now, expiresAt: expiresAt, revokedAt: nil)
-        let row = TokenRow(id: token.id, kind: kind, name: trimmed, subject: subject, secretHash: token.secretHash, createdAt: now.storedMilliseconds,
-                           expiresAt: expiresAt?.storedMilliseconds, revokedAt: nil)
+        let row = TokenRow(
+            id: token.id, kind: kind, name: trimmed, subject: subject, secretHash: token.secretHash, createdAt: now.storedMilliseconds,
+            expiresAt: expiresAt?.storedMilliseconds, revokedAt: nil)
         try await sql.insert(into: "api_tokens").model(row, with: .columns).run()
         return (token, record)
     }
@@ -64,7 +66,7 @@ public struct TokenStore: Sendable {
     @discardableResult
     public static func revoke(id: String, kinds: Set<String>? = nil, now: Date, on sql: any SQLDatabase) async throws -> TokenRecord {
         guard let row = try await sql.select().columns("*").from("api_tokens").where("id", .equal, id).first(),
-              case let record = try record(row), kinds.map({ $0.contains(record.kind) }) ?? true
+            case let record = try record(row), kinds.map({ $0.contains(record.kind) }) ?? true
         else {
             throw StoreError(code: "UNKNOWN_TOKEN", message: "There is no token \(id).", kind: .notFound)
         }
@@ -103,7 +105,8 @@ private struct TokenRow: Codable {
     var revokedAt: Int64?
 
     var record: TokenRecord {
-        TokenRecord(id: id, kind: kind, name: name, subject: subject, createdAt: Date(storedMilliseconds: createdAt),
-                    expiresAt: expiresAt.map(Date.init(storedMilliseconds:)), revokedAt: revokedAt.map(Date.init(storedMilliseconds:)))
+        TokenRecord(
+            id: id, kind: kind, name: name, subject: subject, createdAt: Date(storedMilliseconds: createdAt),
+            expiresAt: expiresAt.map(Date.init(storedMilliseconds:)), revokedAt: revokedAt.map(Date.init(storedMilliseconds:)))
     }
 }

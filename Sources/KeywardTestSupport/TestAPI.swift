@@ -41,7 +41,9 @@ public struct TestAPI: Sendable {
     }
 
     /// Calls `path`; `token` defaults to ``token``, `.some(nil)` sends none.
-    public func call(_ method: HTTPRequest.Method, _ path: String, token: String?? = .none, json: String? = nil, headers: HTTPFields = [:]) async throws -> Reply {
+    public func call(_ method: HTTPRequest.Method, _ path: String, token: String?? = .none, json: String? = nil, headers: HTTPFields = [:])
+        async throws -> Reply
+    {
         var headers = headers
         if let token = token ?? self.token { headers[.authorization] = "Bearer \(token)" }
         if labelsJSON, json != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }

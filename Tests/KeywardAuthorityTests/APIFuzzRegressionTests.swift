@@ -1,11 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
-import KeywardStore
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardHTTP
+import KeywardStore
 import KeywardTestSupport
 import Testing
 
@@ -44,7 +44,8 @@ import Testing
         let regex = try NSRegularExpression(pattern: pattern)
         for text in ["2.1", "10.0.3", "7", "1..2", "1.", ".1", "", "2.x", "١.٢"] {
             let matches = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
-            let spec = LicenseKeySpecification(profile: .staff, useType: .floating, users: 1, purchaseType: .sale, components: ["DOC"], suiteVersion: text)
+            let spec = LicenseKeySpecification(
+                profile: .staff, useType: .floating, users: 1, purchaseType: .sale, components: ["DOC"], suiteVersion: text)
             let valid = !spec.problems(for: Organization(id: "acme", legalName: "ACME")).contains { $0.code == "INVALID_SUITE_VERSION" }
             #expect(matches == valid, "\(text.debugDescription): pattern \(matches), server \(valid)")
         }

@@ -27,7 +27,8 @@ import Testing
             let keyring = try AuthorityKeyring.create(in: directory, rotate: false, now: Date())
             try await withFreshDatabaseSetting(backend) { database in
                 // An operator token, as `keyward authority init` prints it.
-                let store = AuthorityStore(database: try await KeywardDatabase.open(try DatabaseLocation.parse(database), migrating: Schema.authority, logger: testLogger))
+                let store = AuthorityStore(
+                    database: try await KeywardDatabase.open(try DatabaseLocation.parse(database), migrating: Schema.authority, logger: testLogger))
                 let token = try await store.createToken(kind: TokenKind.operator, name: "test", subject: nil, actor: "test", now: Date()).token.text
                 await store.database.close()
 
@@ -37,9 +38,10 @@ import Testing
                     let keys = try await client.execute(uri: "/v1/signing-keys", method: .get)
                     #expect(keys.status == .ok)
                     #expect(String(buffer: keys.body).contains(keyring.activeKey.publicKey.kid))
-                    let created = try await client.execute(uri: "/v1/organizations", method: .post,
-                                                           headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
-                                                           body: ByteBuffer(string: #"{"id":"acme","legalName":"ACME Industries Ltd."}"#))
+                    let created = try await client.execute(
+                        uri: "/v1/organizations", method: .post,
+                        headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                        body: ByteBuffer(string: #"{"id":"acme","legalName":"ACME Industries Ltd."}"#))
                     #expect(created.status == .created)
                     #expect(try await client.execute(uri: "/v1/organizations", method: .get).status == .unauthorized)
                 }
@@ -60,8 +62,9 @@ import Testing
         try await withTemporaryDirectory { directory in
             let database = directory.appendingPathComponent("authority.sqlite").path
             do {
-                _ = try await buildAuthorityApplication(reader: Self.settings(directory: directory, database: database, ["http.maxConnections": .init(.int(0), isSecret: false)]),
-                                                        logger: testLogger)
+                _ = try await buildAuthorityApplication(
+                    reader: Self.settings(directory: directory, database: database, ["http.maxConnections": .init(.int(0), isSecret: false)]),
+                    logger: testLogger)
                 Issue.record("0 connections was accepted")
             } catch let error as SettingError {
                 #expect(error.flag == "--max-connections")

@@ -1,10 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardStore
 import KeywardTestSupport
 import Prometheus
@@ -33,7 +33,8 @@ struct AuthorityHarness: Sendable {
                     catalog: try Catalog.shipped(),
                     now: { clock.now }
                 )
-                let token = try await authority.store.createToken(kind: TokenKind.operator, name: "tester", subject: nil, actor: "system:test", now: start)
+                let token = try await authority.store.createToken(
+                    kind: TokenKind.operator, name: "tester", subject: nil, actor: "system:test", now: start)
                 try await body(AuthorityHarness(authority: authority, clock: clock, operatorToken: token.token.text))
             }
         }
@@ -53,9 +54,12 @@ struct AuthorityHarness: Sendable {
     /// Counts of everything the authority stores, to prove a refused request wrote nothing.
     func fingerprint() async throws -> [String: Int] {
         try await KeywardTestSupport.fingerprint(
-            store.database, tables: ["organizations", "agreements", "license_keys", "installations", "environment_changes", "api_tokens", "audit_events"],
-            extra: ["revisions": "SELECT CAST(COALESCE(SUM(revision), 0) AS BIGINT) AS n FROM organizations",
-                    "revoked": "SELECT COUNT(*) AS n FROM license_keys WHERE revoked_at IS NOT NULL"])
+            store.database,
+            tables: ["organizations", "agreements", "license_keys", "installations", "environment_changes", "api_tokens", "audit_events"],
+            extra: [
+                "revisions": "SELECT CAST(COALESCE(SUM(revision), 0) AS BIGINT) AS n FROM organizations",
+                "revoked": "SELECT COUNT(*) AS n FROM license_keys WHERE revoked_at IS NOT NULL",
+            ])
     }
 }
 
@@ -76,5 +80,6 @@ extension TestAPI {
     }
 
     static let nominative = #"{"profile":"manager","useType":"nominative","users":25,"purchaseType":"sale","components":["DOC","WF","CFG"]}"#
-    static let floating = #"{"profile":"basic","useType":"floating","users":10,"purchaseType":"rental","components":["AUD"],"expiresAt":"2027-12-31"}"#
+    static let floating =
+        #"{"profile":"basic","useType":"floating","users":10,"purchaseType":"rental","components":["AUD"],"expiresAt":"2027-12-31"}"#
 }

@@ -1,9 +1,9 @@
 import Foundation
-import KeywardHTTP
-import KeywardStore
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardHTTP
+import KeywardStore
 import KeywardTestSupport
 import Testing
 
@@ -63,7 +63,9 @@ import Testing
 
             let keyring = try AuthorityKeyring.create(in: directory, rotate: false, now: Self.now)
             try "garbage".write(to: directory.appendingPathComponent("signing-keys/\(keyring.activeKey.kid).pem"), atomically: true, encoding: .utf8)
-            do { _ = try AuthorityKeyring.load(from: directory) } catch let error as AuthorityKeyringError { #expect(error.code == "KEYRING_DAMAGED") }
+            do { _ = try AuthorityKeyring.load(from: directory) } catch let error as AuthorityKeyringError {
+                #expect(error.code == "KEYRING_DAMAGED")
+            }
         }
     }
 }
@@ -74,11 +76,13 @@ import Testing
     let now = Timestamp.parse("2026-06-01T00:00:00Z")!
 
     @Test func issuesAKeyTheRegistryAccepts() throws {
-        let spec = LicenseKeySpecification(profile: .basic, useType: .floating, users: 5, purchaseType: .monthly, components: ["DOC", "AUD"],
-                                           expiresAt: Timestamp.parse("2026-07-01T00:00:00Z"))
+        let spec = LicenseKeySpecification(
+            profile: .basic, useType: .floating, users: 5, purchaseType: .monthly, components: ["DOC", "AUD"],
+            expiresAt: Timestamp.parse("2026-07-01T00:00:00Z"))
         let issued = try issuer.issue(spec, for: organization, now: now)
         #expect(Serial.isValid(issued.serial))
-        let verification = AccessKeyVerifier(trustStore: TrustStore([issuer.signingKey.publicKey])).verify(issued.accessKey, organization: "acme", now: now)
+        let verification = AccessKeyVerifier(trustStore: TrustStore([issuer.signingKey.publicKey])).verify(
+            issued.accessKey, organization: "acme", now: now)
         #expect(verification.code == .valid)
         #expect(verification.license == issued.license)
         #expect(issued.license.validFrom == now)
@@ -91,15 +95,17 @@ import Testing
     }
 
     @Test func warnsAboutDatesInThePast() {
-        let spec = LicenseKeySpecification(profile: .basic, useType: .floating, users: 1, purchaseType: .rental, components: ["DOC"],
-                                           validFrom: Timestamp.parse("2020-01-01T00:00:00Z"), expiresAt: Timestamp.parse("2021-01-01T00:00:00Z"))
+        let spec = LicenseKeySpecification(
+            profile: .basic, useType: .floating, users: 1, purchaseType: .rental, components: ["DOC"],
+            validFrom: Timestamp.parse("2020-01-01T00:00:00Z"), expiresAt: Timestamp.parse("2021-01-01T00:00:00Z"))
         #expect(spec.warnings(at: now).count == 2)
         #expect(spec.warnings(at: Timestamp.parse("2020-01-01T12:00:00Z")!).isEmpty)
     }
 }
 
 func sampleLicense() -> LicenseKey {
-    LicenseKey(serial: "KW-AAAA-BBBB-CCCC-DDDD", organization: Organization(id: "acme", legalName: "ACME"), profile: .view, useType: .floating,
-               users: 3, purchaseType: .sale, suiteVersion: "2.1", validFrom: Timestamp.parse("2026-01-01T00:00:00Z")!, expiresAt: nil,
-               components: ["DOC"], issuedAt: Timestamp.parse("2026-01-01T00:00:00Z")!)
+    LicenseKey(
+        serial: "KW-AAAA-BBBB-CCCC-DDDD", organization: Organization(id: "acme", legalName: "ACME"), profile: .view, useType: .floating,
+        users: 3, purchaseType: .sale, suiteVersion: "2.1", validFrom: Timestamp.parse("2026-01-01T00:00:00Z")!, expiresAt: nil,
+        components: ["DOC"], issuedAt: Timestamp.parse("2026-01-01T00:00:00Z")!)
 }

@@ -1,8 +1,8 @@
 import Foundation
-import KeywardHTTP
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing

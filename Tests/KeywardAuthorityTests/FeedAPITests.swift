@@ -1,11 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
-import KeywardStore
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardHTTP
+import KeywardStore
 import KeywardTestSupport
 import Testing
 
@@ -69,7 +69,9 @@ import Testing
 
                 // Weak tags, lists and * match too; a rename is a change registries must see.
                 let current = try #require(changed.headers[.eTag])
-                #expect(try await api.call(.get, "/v1/organizations/acme/feed", headers: [.ifNoneMatch: "\"other\", W/\(current)"]).status == .notModified)
+                #expect(
+                    try await api.call(.get, "/v1/organizations/acme/feed", headers: [.ifNoneMatch: "\"other\", W/\(current)"]).status == .notModified
+                )
                 #expect(try await api.call(.get, "/v1/organizations/acme/feed", headers: [.ifNoneMatch: "\"other\" , *"]).status == .notModified)
                 _ = try await api.call(.patch, "/v1/organizations/acme", json: #"{"legalName":"ACME Holdings"}"#)
                 let renamed = try await api.call(.get, "/v1/organizations/acme/feed", headers: [.ifNoneMatch: current])
@@ -93,11 +95,13 @@ import Testing
                 try await api.createOrganization("acme")
                 let serial = try await api.issue("acme")
                 let token = try await harness.organizationToken("acme")
-                let reply = try await api.call(.post, "/v1/organizations/acme/activations", token: token, json: Self.request("inst-a", "production", serials: [serial]))
+                let reply = try await api.call(
+                    .post, "/v1/organizations/acme/activations", token: token, json: Self.request("inst-a", "production", serials: [serial]))
                 #expect(reply.status == .created)
                 let certificateJSON = try JSONSerialization.data(withJSONObject: try #require(reply.json["certificate"]))
                 let document = try JSONDecoder().decode(SignedDocument.self, from: certificateJSON)
-                let certificate = try JSONDecoder().decode(ActivationCertificate.self, from: try document.verifiedPayload(for: .certificate, trust: harness.trust))
+                let certificate = try JSONDecoder().decode(
+                    ActivationCertificate.self, from: try document.verifiedPayload(for: .certificate, trust: harness.trust))
                 #expect(certificate.installationId == "inst-a")
                 #expect(certificate.environment == .production)
                 #expect(certificate.serials == [serial])
@@ -113,10 +117,13 @@ import Testing
             try await harness.withAPI { api in
                 try await api.createOrganization("acme")
                 let serial = try await api.issue("acme")
-                let reply = try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "production", serials: [serial]))
+                let reply = try await api.call(
+                    .post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "production", serials: [serial]))
                 #expect(reply.status == .created)
-                let document = try JSONDecoder().decode(SignedDocument.self, from: try JSONSerialization.data(withJSONObject: try #require(reply.json["certificate"])))
-                let payload = try #require(try JSONSerialization.jsonObject(with: try document.verifiedPayload(for: .certificate, trust: harness.trust)) as? [String: Any])
+                let document = try JSONDecoder().decode(
+                    SignedDocument.self, from: try JSONSerialization.data(withJSONObject: try #require(reply.json["certificate"])))
+                let payload = try #require(
+                    try JSONSerialization.jsonObject(with: try document.verifiedPayload(for: .certificate, trust: harness.trust)) as? [String: Any])
                 let issuedAt = try #require((payload["issuedAt"] as? String).flatMap(Timestamp.parse))
                 let expiresAt = try #require((payload["expiresAt"] as? String).flatMap(Timestamp.parse))
                 #expect(issuedAt == harness.clock.now)
@@ -131,8 +138,12 @@ import Testing
             try await harness.withAPI { api in
                 try await api.createOrganization("acme")
                 let serial = try await api.issue("acme")
-                func activate(_ installation: String, _ environment: String, promote: Bool = false, serials: [String]? = nil) async throws -> API.Reply {
-                    try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request(installation, environment, serials: serials ?? [serial], promote: promote))
+                func activate(_ installation: String, _ environment: String, promote: Bool = false, serials: [String]? = nil) async throws
+                    -> API.Reply
+                {
+                    try await api.call(
+                        .post, "/v1/organizations/acme/activations",
+                        json: Self.request(installation, environment, serials: serials ?? [serial], promote: promote))
                 }
                 #expect(try await activate("inst-a", "production").status == .created)
                 #expect(try await activate("inst-b", "test").status == .created)
@@ -171,20 +182,28 @@ import Testing
                 let revoked = try await api.issue("acme", API.floating)
                 _ = try await api.call(.post, "/v1/license-keys/\(revoked)/revoke", json: #"{"reason":"x"}"#)
                 let before = try await harness.fingerprint()
-                let unknown = try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "test", serials: [mine, theirs]))
+                let unknown = try await api.call(
+                    .post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "test", serials: [mine, theirs]))
                 #expect(unknown.errorCode == "UNKNOWN_KEY")
                 #expect(((unknown.json["error"] as? [String: Any])?["details"] as? [String: Any])?["serials"] as? [String] == [theirs])
-                #expect(try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("bad id!", "test", serials: [mine])).errorCode == "INVALID_INSTALLATION_ID")
-                #expect(try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "staging", serials: [mine])).errorCode == "INVALID_FIELD")
+                #expect(
+                    try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("bad id!", "test", serials: [mine])).errorCode
+                        == "INVALID_INSTALLATION_ID")
+                #expect(
+                    try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "staging", serials: [mine]))
+                        .errorCode == "INVALID_FIELD")
                 #expect(try await harness.fingerprint() == before)
                 // A revoked key is not refused: the certificate covers the others and carries it, signed, with the reason.
-                let partly = try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "test", serials: [mine, revoked]))
+                let partly = try await api.call(
+                    .post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "test", serials: [mine, revoked]))
                 #expect(partly.status == .created)
                 #expect(partly.json["serials"] as? [String] == [mine])
                 #expect((partly.json["revoked"] as? [[String: Any]])?.map { $0["serial"] as? String } == [revoked])
-                let document = try JSONDecoder().decode(SignedDocument.self, from: JSONSerialization.data(withJSONObject: partly.json["certificate"] as Any))
-                let certificate = try JSONDecoder().decode(ActivationCertificate.self,
-                                                           from: try document.verifiedPayload(for: .certificate, trust: TrustStore(harness.authority.keyring.publicKeys)))
+                let document = try JSONDecoder().decode(
+                    SignedDocument.self, from: JSONSerialization.data(withJSONObject: partly.json["certificate"] as Any))
+                let certificate = try JSONDecoder().decode(
+                    ActivationCertificate.self,
+                    from: try document.verifiedPayload(for: .certificate, trust: TrustStore(harness.authority.keyring.publicKeys)))
                 #expect(certificate.serials == [mine])
                 #expect(certificate.revoked?.map(\.serial) == [revoked])
                 #expect(certificate.revoked?.first?.reason == "x")

@@ -1,9 +1,10 @@
-@testable import KeywardAuthority
-import KeywardStore
 import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
+import KeywardStore
 import Testing
+
+@testable import KeywardAuthority
 
 @Suite struct FeedCacheTests {
     static func feed(_ etag: String, bytes: Int) -> Authority.Feed {
@@ -40,10 +41,12 @@ import Testing
         #expect(APIError.invalidFields([one]).code == "INVALID_USERS")
         let both = APIError.invalidFields([one, two])
         #expect(both.code == "INVALID_USERS")
-        #expect(both.details["problems"] == .array([
-            .object(["field": "users", "code": "INVALID_USERS", "message": "m1"]),
-            .object(["field": "components", "code": "NO_COMPONENTS", "message": "m2"]),
-        ]))
+        #expect(
+            both.details["problems"]
+                == .array([
+                    .object(["field": "users", "code": "INVALID_USERS", "message": "m1"]),
+                    .object(["field": "components", "code": "NO_COMPONENTS", "message": "m2"]),
+                ]))
         // No problem at all is still an answer, not a crash.
         #expect(APIError.invalidFields([]).status == .unprocessableContent)
     }

@@ -1,11 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
-import KeywardStore
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardHTTP
+import KeywardStore
 import KeywardTestSupport
 import Testing
 
@@ -61,12 +61,17 @@ import Testing
                     #expect(reply.errorField == field, "\(code)")
                 }
                 // An agreement is refused whole when one line is bad, naming the line.
-                let agreement = #"{"reference":"2026-ACME-001","lines":[\#(base),\#(base.replacingOccurrences(of: #""users":5"#, with: #""users":-1"#))]}"#
+                let agreement =
+                    #"{"reference":"2026-ACME-001","lines":[\#(base),\#(base.replacingOccurrences(of: #""users":5"#, with: #""users":-1"#))]}"#
                 let refused = try await api.call(.post, "/v1/organizations/acme/agreements", json: agreement)
                 #expect(refused.errorCode == "INVALID_USERS")
                 #expect(refused.errorField == "lines[1].users")
-                #expect(try await api.call(.post, "/v1/organizations/acme/agreements", json: #"{"reference":"","lines":[\#(base)]}"#).errorCode == "INVALID_REFERENCE")
-                #expect(try await api.call(.post, "/v1/organizations/acme/agreements", json: #"{"reference":"R","lines":[]}"#).errorCode == "INVALID_LINES")
+                #expect(
+                    try await api.call(.post, "/v1/organizations/acme/agreements", json: #"{"reference":"","lines":[\#(base)]}"#).errorCode
+                        == "INVALID_REFERENCE")
+                #expect(
+                    try await api.call(.post, "/v1/organizations/acme/agreements", json: #"{"reference":"R","lines":[]}"#).errorCode
+                        == "INVALID_LINES")
                 #expect(try await harness.fingerprint() == before)
             }
         }
@@ -110,7 +115,9 @@ import Testing
                 #expect(verified.code == .valid)
                 #expect(verified.license?.expiresAt == Timestamp.parse("2029-06-30T00:00:00Z"))
                 #expect(try await revision() == 3)
-                #expect(try await api.call(.post, "/v1/license-keys/\(first)/renew", json: #"{"expiresAt":"2001-01-01"}"#).errorCode == "EXPIRY_BEFORE_VALIDITY")
+                #expect(
+                    try await api.call(.post, "/v1/license-keys/\(first)/renew", json: #"{"expiresAt":"2001-01-01"}"#).errorCode
+                        == "EXPIRY_BEFORE_VALIDITY")
 
                 let switched = try await api.call(.post, "/v1/license-keys/\(second)/switch", json: API.floating)
                 #expect(switched.status == .created)
@@ -127,7 +134,9 @@ import Testing
                 #expect(try await api.call(.post, "/v1/license-keys/\(first)/revoke", json: #"{"reason":"again"}"#).errorCode == "KEY_REVOKED")
                 #expect(try await api.call(.post, "/v1/license-keys/\(first)/renew", json: #"{"expiresAt":"2030-01-01"}"#).errorCode == "KEY_REVOKED")
                 #expect(try await api.call(.post, "/v1/license-keys/\(first)/renew", json: #"{"expiresAt":"2001-01-01"}"#).errorCode == "KEY_REVOKED")
-                #expect(try await api.call(.post, "/v1/license-keys/\(replacement)/revoke", json: #"{"reason":"bad\u0007reason"}"#).errorCode == "INVALID_REASON")
+                #expect(
+                    try await api.call(.post, "/v1/license-keys/\(replacement)/revoke", json: #"{"reason":"bad\u0007reason"}"#).errorCode
+                        == "INVALID_REASON")
                 #expect(try await api.call(.post, "/v1/license-keys/\(second)/switch", json: API.floating).errorCode == "KEY_REVOKED")
                 #expect(try await api.call(.post, "/v1/license-keys/\(replacement)/revoke", json: #"{"reason":""}"#).errorCode == "INVALID_REASON")
                 #expect(try await api.call(.post, "/v1/license-keys/KW-ZZZZ/revoke", json: #"{"reason":"x"}"#).status == .notFound)

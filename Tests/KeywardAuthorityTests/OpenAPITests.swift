@@ -1,9 +1,9 @@
 import Foundation
 import Hummingbird
-import KeywardHTTP
-import KeywardStore
 import KeywardAuthority
 import KeywardAuthorityHTTP
+import KeywardHTTP
+import KeywardStore
 import KeywardTestSupport
 import Prometheus
 import Testing

@@ -1,11 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
-import KeywardStore
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardHTTP
+import KeywardStore
 import KeywardTestSupport
 import Testing
 
@@ -14,10 +14,12 @@ import Testing
     func createsListsShowsAndRenamesOrganizations(backend: Backend) async throws {
         try await AuthorityHarness.run(backend) { harness in
             try await harness.withAPI { api in
-                let created = try await api.call(.post, "/v1/organizations", json: #"{"id":"acme","legalName":"ACME Industries Ltd.","unknownField":{"x":1}}"#)
+                let created = try await api.call(
+                    .post, "/v1/organizations", json: #"{"id":"acme","legalName":"ACME Industries Ltd.","unknownField":{"x":1}}"#)
                 #expect(created.status == .created)
                 #expect(created.json["revision"] as? Int == 0)
-                #expect(try await api.call(.post, "/v1/organizations", json: #"{"id":"acme","legalName":"Again"}"#).errorCode == "ORGANIZATION_EXISTS")
+                #expect(
+                    try await api.call(.post, "/v1/organizations", json: #"{"id":"acme","legalName":"Again"}"#).errorCode == "ORGANIZATION_EXISTS")
                 try await api.createOrganization("globex", "Globex Corporation")
                 #expect(try await api.call(.get, "/v1/organizations").items.map { $0["id"] as? String } == ["acme", "globex"])
                 let renamed = try await api.call(.patch, "/v1/organizations/acme", json: #"{"legalName":"ACME Holdings"}"#)
@@ -37,8 +39,14 @@ import Testing
                 let cases: [(String, String, HTTPResponse.Status, String, String?)] = [
                     ("POST", #"{"id":"ACME Corp","legalName":"x"}"#, .unprocessableContent, "INVALID_ORGANIZATION_ID", "id"),
                     ("POST", #"{"id":"ok-id","legalName":""}"#, .unprocessableContent, "INVALID_LEGAL_NAME", "legalName"),
-                    ("POST", #"{"id":"ok-id","legalName":"\#(String(repeating: "L", count: 201))"}"#, .unprocessableContent, "INVALID_LEGAL_NAME", "legalName"),
-                    ("POST", #"{"id":"\#(String(repeating: "a", count: 64))","legalName":"x"}"#, .unprocessableContent, "INVALID_ORGANIZATION_ID", "id"),
+                    (
+                        "POST", #"{"id":"ok-id","legalName":"\#(String(repeating: "L", count: 201))"}"#, .unprocessableContent, "INVALID_LEGAL_NAME",
+                        "legalName"
+                    ),
+                    (
+                        "POST", #"{"id":"\#(String(repeating: "a", count: 64))","legalName":"x"}"#, .unprocessableContent, "INVALID_ORGANIZATION_ID",
+                        "id"
+                    ),
                     ("POST", #"{"id":42,"legalName":"x"}"#, .unprocessableContent, "INVALID_FIELD", "id"),
                     ("POST", #"{"legalName":"x"}"#, .unprocessableContent, "INVALID_FIELD", "id"),
                     ("POST", #"{"id":"ok-id","legalName":null}"#, .unprocessableContent, "INVALID_FIELD", "legalName"),
@@ -49,7 +57,8 @@ import Testing
                     ("PATCH", #"{"legalName":7}"#, .unprocessableContent, "INVALID_FIELD", "legalName"),
                 ]
                 for (method, body, status, code, field) in cases {
-                    let reply = method == "POST"
+                    let reply =
+                        method == "POST"
                         ? try await api.call(.post, "/v1/organizations", json: body)
                         : try await api.call(.patch, "/v1/organizations/acme", json: body)
                     #expect(reply.status == status, "\(body.prefix(60))")
@@ -126,11 +135,16 @@ import Testing
                     (.get, "/v1/audit-events", nil),
                 ]
                 for (method, path, body) in operatorRoutes {
-                    #expect(try await api.call(method, path, token: .some(nil), json: body).status == .unauthorized, "\(method) \(path) without a token")
-                    #expect(try await api.call(method, path, token: "kw_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", json: body).status == .unauthorized,
-                            "\(method) \(path) with a made-up token")
+                    #expect(
+                        try await api.call(method, path, token: .some(nil), json: body).status == .unauthorized, "\(method) \(path) without a token")
+                    #expect(
+                        try await api.call(method, path, token: "kw_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", json: body).status
+                            == .unauthorized,
+                        "\(method) \(path) with a made-up token")
                     #expect(try await api.call(method, path, token: "garbage", json: body).status == .unauthorized, "\(method) \(path) with garbage")
-                    #expect(try await api.call(method, path, token: acmeToken, json: body).status == .notFound, "\(method) \(path) with an organization token")
+                    #expect(
+                        try await api.call(method, path, token: acmeToken, json: body).status == .notFound,
+                        "\(method) \(path) with an organization token")
                 }
                 let ownRoutes: [(HTTPRequest.Method, String, String?)] = [
                     (.get, "/v1/organizations/globex/feed", nil),
@@ -138,7 +152,9 @@ import Testing
                 ]
                 for (method, path, body) in ownRoutes {
                     #expect(try await api.call(method, path, token: .some(nil), json: body).status == .unauthorized)
-                    #expect(try await api.call(method, path, token: acmeToken, json: body).status == .notFound, "\(path) with another organization's token")
+                    #expect(
+                        try await api.call(method, path, token: acmeToken, json: body).status == .notFound,
+                        "\(path) with another organization's token")
                 }
                 #expect(try await api.call(.get, "/v1/catalog", token: .some(nil)).status == .unauthorized)
                 #expect(try await harness.fingerprint() == before)

@@ -1,13 +1,15 @@
 import Foundation
 import KeywardDomain
 import KeywardStore
-import Logging
 import KeywardTestSupport
+import Logging
 import Testing
 
 @Suite struct AuthorityCLITests {
-    static let keySpec = ["--organization", "acme", "--legal-name", "ACME Industries Ltd.", "--profile", "manager", "--use-type", "nominative",
-                          "--users", "25", "--purchase-type", "rental", "--components", "DOC,WF", "--valid-from", "2026-01-01", "--expires", "2099-12-31"]
+    static let keySpec = [
+        "--organization", "acme", "--legal-name", "ACME Industries Ltd.", "--profile", "manager", "--use-type", "nominative",
+        "--users", "25", "--purchase-type", "rental", "--components", "DOC,WF", "--valid-from", "2026-01-01", "--expires", "2099-12-31",
+    ]
 
     static func issueArguments(_ directory: URL, replacing overrides: [String: String] = [:], removing: Set<String> = []) -> [String] {
         var arguments = ["authority", "issue", "--data-dir", directory.path]
@@ -23,7 +25,9 @@ import Testing
     /// A signing key and organization acme, as a clerk sets them up before issuing.
     static func initialize(_ directory: URL) throws {
         try Keyward.run(["authority", "init", "--data-dir", directory.path])
-        let created = try Keyward.run(["authority", "organization", "create", "--data-dir", directory.path, "--id", "acme", "--legal-name", "ACME Industries Ltd."])
+        let created = try Keyward.run([
+            "authority", "organization", "create", "--data-dir", directory.path, "--id", "acme", "--legal-name", "ACME Industries Ltd.",
+        ])
         #expect(created.status == 0, "\(created.stderr)")
     }
 
@@ -68,7 +72,9 @@ import Testing
 
             let trust = directory.appendingPathComponent("trust.txt")
             try Keyward.run(["authority", "public-key", "--data-dir", directory.path]).stdout.write(to: trust, atomically: true, encoding: .utf8)
-            let inspected = try Keyward.run(["key", "inspect", "--trust-file", trust.path, "--organization", "acme", "--at", "2030-01-01", "--json", accessKey])
+            let inspected = try Keyward.run([
+                "key", "inspect", "--trust-file", trust.path, "--organization", "acme", "--at", "2030-01-01", "--json", accessKey,
+            ])
             #expect(inspected.status == 0)
             let report = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as! [String: Any]
             #expect(report["code"] as? String == "VALID")
@@ -120,7 +126,8 @@ import Testing
     @Test func pastDatesAreAllowedWithAWarningAndMakeExpiredKeys() async throws {
         try await withTemporaryDirectory(created: false) { directory in
             try Self.initialize(directory)
-            let result = try Keyward.run(Self.issueArguments(directory, replacing: ["--valid-from": "2020-01-01", "--expires": "2021-01-01T00:00:00Z"]))
+            let result = try Keyward.run(
+                Self.issueArguments(directory, replacing: ["--valid-from": "2020-01-01", "--expires": "2021-01-01T00:00:00Z"]))
             #expect(result.status == 0)
             #expect(result.stderr.contains("warning"))
             let publicKey = try Keyward.run(["authority", "public-key", "--data-dir", directory.path]).stdout
@@ -147,9 +154,11 @@ import Testing
             #expect(issued.status == 0, "\(issued.stderr)")
             let serial = try #require((try JSONSerialization.jsonObject(with: Data(issued.stdout.utf8)) as? [String: Any])?["serial"] as? String)
             let listed = try Keyward.run(["authority", "organization", "show", "--data-dir", directory.path, "acme", "--json"])
-            #expect((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])?["revision"] as? Int == 1, "\(listed.stdout)")
+            #expect(
+                (try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])?["revision"] as? Int == 1, "\(listed.stdout)")
             // Recorded and audited in the authority's own database, so it can be revoked, renewed and activated.
-            let database = try await KeywardDatabase.open(.sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path), logger: Logger(label: "test"))
+            let database = try await KeywardDatabase.open(
+                .sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path), logger: Logger(label: "test"))
             let store = AuthorityStore(database: database)
             let recorded = try await store.key(serial)
             let audit = try await AuditLog(database: database).list()
@@ -167,7 +176,9 @@ import Testing
             let again = try Keyward.run(["authority", "organization", "create", "--data-dir", directory.path, "--id", "acme", "--legal-name", "ACME"])
             #expect(again.status == 1)
             #expect(again.stderr.contains("acme"))
-            let bad = try Keyward.run(["authority", "organization", "create", "--data-dir", directory.path, "--id", "Not A Slug", "--legal-name", "X"])
+            let bad = try Keyward.run([
+                "authority", "organization", "create", "--data-dir", directory.path, "--id", "Not A Slug", "--legal-name", "X",
+            ])
             #expect(bad.status == 2)
             #expect(bad.stderr.contains("--id"))
             let list = try Keyward.run(["authority", "organization", "list", "--data-dir", directory.path])

@@ -1,14 +1,15 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
-import Logging
 import KeywardTestSupport
+import Logging
 import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 @Suite struct AuthorityServiceCLITests {
     static func initAuthority(_ directory: URL) throws -> (publicKey: String, operatorToken: String) {
@@ -90,8 +91,9 @@ import Testing
 
         #expect(try await Self.request("GET", server.url + "/health/ready", token: nil).0 == 200)
         #expect(try await Self.request("POST", server.url + "/v1/organizations", token: token, body: #"{"id":"acme","legalName":"ACME"}"#).0 == 201)
-        let (status, key) = try await Self.request("POST", server.url + "/v1/organizations/acme/license-keys", token: token,
-                                                   body: #"{"profile":"view","useType":"floating","users":2,"purchaseType":"sale","components":["DOC"]}"#)
+        let (status, key) = try await Self.request(
+            "POST", server.url + "/v1/organizations/acme/license-keys", token: token,
+            body: #"{"profile":"view","useType":"floating","users":2,"purchaseType":"sale","components":["DOC"]}"#)
         #expect(status == 201)
         #expect((key["accessKey"] as? String)?.hasPrefix("key/") == true)
         #expect(try await Self.request("GET", server.url + "/v1/organizations", token: nil).0 == 401)
@@ -108,18 +110,24 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let (publicKey, _) = try Self.initAuthority(directory)
         // The organization and its key, made through the library on the same database the command will open.
-        let database = try await KeywardDatabase.open(.sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path), logger: Logger(label: "test"))
-        let authority = Authority(store: AuthorityStore(database: database), keyring: try AuthorityKeyring.load(from: directory), catalog: try Catalog.shipped())
+        let database = try await KeywardDatabase.open(
+            .sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path), logger: Logger(label: "test"))
+        let authority = Authority(
+            store: AuthorityStore(database: database), keyring: try AuthorityKeyring.load(from: directory), catalog: try Catalog.shipped())
         _ = try await authority.createOrganization(id: "acme", legalName: "ACME", actor: "test")
-        let serial = try await authority.issue(LicenseKeySpecification(profile: .view, useType: .floating, users: 1, purchaseType: .sale, components: ["DOC"]),
-                                               organizationId: "acme", actor: "test").serial
+        let serial = try await authority.issue(
+            LicenseKeySpecification(profile: .view, useType: .floating, users: 1, purchaseType: .sale, components: ["DOC"]),
+            organizationId: "acme", actor: "test"
+        ).serial
         await database.close()
 
         let request = directory.appendingPathComponent("request.json")
         let certificateFile = directory.appendingPathComponent("certificate.json")
         try #"{"v":1,"organizationId":"acme","installationId":"inst-offline","environment":"production","serials":["\#(serial)"],"promote":false}"#
             .write(to: request, atomically: true, encoding: .utf8)
-        let result = try Keyward.run(["authority", "activate", "--data-dir", directory.path, "--request", request.path, "--out", certificateFile.path])
+        let result = try Keyward.run([
+            "authority", "activate", "--data-dir", directory.path, "--request", request.path, "--out", certificateFile.path,
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let document = try JSONDecoder().decode(SignedDocument.self, from: Data(contentsOf: certificateFile))
         let payload = try document.verifiedPayload(for: .certificate, trust: TrustStore([try AuthorityPublicKey(hex: publicKey)]))

@@ -18,7 +18,9 @@ import Testing
         try await Self.withIssuedKey { _, publicKey, accessKey in
             let valid = try Keyward.run(["key", "inspect", "--trust", publicKey, "--at", "2027-01-01", accessKey])
             #expect(valid.status == 0)
-            for line in ["VALID", "Serial:", "acme (ACME Industries Ltd.)", "manager", "nominative", "25", "rental", "DOC, WF", "2099-12-31T00:00:00Z"] {
+            for line in [
+                "VALID", "Serial:", "acme (ACME Industries Ltd.)", "manager", "nominative", "25", "rental", "DOC, WF", "2099-12-31T00:00:00Z",
+            ] {
                 #expect(valid.stdout.contains(line), "missing \(line)")
             }
             let early = try Keyward.run(["key", "inspect", "--trust", publicKey, "--at", "2025-06-01", accessKey])

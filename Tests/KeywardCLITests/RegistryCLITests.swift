@@ -1,17 +1,18 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
-import Logging
 import KeywardTestSupport
+import Logging
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 @Suite struct RegistryCLITests {
     /// Starts `keyward serve` and returns the process and the lines it printed before serving.
@@ -71,7 +72,8 @@ import Testing
         let first = try Self.serve(["--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME Ltd", "--environment", "test"])
         #expect(first.output.contains("installation inst-"))
         #expect(first.output.contains("acme, test"))
-        let password = try #require(first.output.split(separator: "\n").first { $0.hasPrefix("Administrator:") }?.split(separator: " ").last.map(String.init))
+        let password = try #require(
+            first.output.split(separator: "\n").first { $0.hasPrefix("Administrator:") }?.split(separator: " ").last.map(String.init))
         let url = try #require(first.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
         var login = URLRequest(url: URL(string: url + "/api/v1/auth/token")!)
         login.httpMethod = "POST"
@@ -90,12 +92,14 @@ import Testing
     @Test func theLicenseKeyMenuFromTheCommandLine() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-keys-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let authorityDirectory = directory.appendingPathComponent("authority"), registryDirectory = directory.appendingPathComponent("registry")
+        let authorityDirectory = directory.appendingPathComponent("authority")
+        let registryDirectory = directory.appendingPathComponent("registry")
         try AuthorityCLITests.initialize(authorityDirectory)
         let publicKey = try Keyward.run(["authority", "public-key", "--data-dir", authorityDirectory.path]).stdout.trimmingCharacters(in: .newlines)
         let accessKey = try Keyward.run(AuthorityCLITests.issueArguments(authorityDirectory)).stdout.trimmingCharacters(in: .newlines)
-        let server = try Self.serve(["--data-dir", registryDirectory.path, "--organization", "acme", "--legal-name", "ACME", "--trust-key", publicKey],
-                                    environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"])
+        let server = try Self.serve(
+            ["--data-dir", registryDirectory.path, "--organization", "acme", "--legal-name", "ACME", "--trust-key", publicKey],
+            environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"])
         #expect(try await Self.stop(server.process) == 0)
         let data = ["--data-dir", registryDirectory.path]
 
@@ -107,8 +111,12 @@ import Testing
         let tampered = try Keyward.run(["keys", "add", "--id-number", "Tampered", String(accessKey.dropLast(6)) + "AAAAAA"] + data)
         #expect(tampered.status == 1)
 
-        let serial = try #require(accessKey.isEmpty ? nil : Keyward.run(["keys", "list", "--json"] + data).stdout
-            .split(separator: "\"serial\" : \"").dropFirst().first?.prefix { $0 != "\"" }).description
+        let serial = try #require(
+            accessKey.isEmpty
+                ? nil
+                : Keyward.run(["keys", "list", "--json"] + data).stdout
+                    .split(separator: "\"serial\" : \"").dropFirst().first?.prefix { $0 != "\"" }
+        ).description
         #expect(try Keyward.run(["keys", "list"] + data).stdout.contains("Engineering"))
         let shown = try Keyward.run(["keys", "show", serial] + data).stdout
         #expect(shown.contains("Document") && shown.contains("Workflow"))
@@ -121,9 +129,11 @@ import Testing
         #expect(try Keyward.run(["activation", "request", "--out", requestFile.path] + data).status == 0)
         let request = try JSONDecoder().decode(ActivationRequestFile.self, from: Data(contentsOf: requestFile))
         #expect(request.serials == [serial])
-        let certificate = ActivationCertificate(installationId: request.installationId, organization: Organization(id: "acme", legalName: "ACME"),
-                                                environment: request.environment, serials: request.serials, issuedAt: Date())
-            .signed(with: try AuthorityKeyring.load(from: authorityDirectory).activeKey)
+        let certificate = ActivationCertificate(
+            installationId: request.installationId, organization: Organization(id: "acme", legalName: "ACME"),
+            environment: request.environment, serials: request.serials, issuedAt: Date()
+        )
+        .signed(with: try AuthorityKeyring.load(from: authorityDirectory).activeKey)
         let certificateFile = directory.appendingPathComponent("certificate.json")
         try JSONEncoder().encode(certificate).write(to: certificateFile)
         #expect(try Keyward.run(["activation", "apply", certificateFile.path] + data).status == 0)
@@ -170,7 +180,8 @@ import Testing
         }
         let samples = try String(contentsOf: directory.appendingPathComponent("demo-authority/sample-access-keys.txt"), encoding: .utf8)
         #expect(samples.components(separatedBy: "key/").count - 1 == 5)
-        let database = try await KeywardDatabase.open(.sqliteFile(path: directory.appendingPathComponent("demo-authority/authority.sqlite").path), logger: Logger(label: "test"))
+        let database = try await KeywardDatabase.open(
+            .sqliteFile(path: directory.appendingPathComponent("demo-authority/authority.sqlite").path), logger: Logger(label: "test"))
         let keys = try await AuthorityStore(database: database).keys(of: "demo")
         await database.close()
         #expect(keys.count == 5)
@@ -202,7 +213,8 @@ import Testing
         let file = directory.appendingPathComponent("keyward.json")
         let token = "kw_h7ks2mq9xv4e_3nq8w2c5r7t9y4u6i8o2p3a5s7d9f2g4"
         let config: [String: Any] = [
-            "dataDir": directory.appendingPathComponent("data").path, "organization": "acme", "legalName": "ACME from the file", "environment": "test",
+            "dataDir": directory.appendingPathComponent("data").path, "organization": "acme", "legalName": "ACME from the file",
+            "environment": "test",
             "authority": ["url": "http://127.0.0.1:9"], "sync": ["token": token, "at": "25:00"],
         ]
         try JSONSerialization.data(withJSONObject: config).write(to: file)
@@ -215,7 +227,8 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("data/registry.sqlite").path), "nothing was made")
 
         // The environment overrides the file.
-        let fromEnvironment = try RegistryCLITests.serve(["--config", file.path], environment: ["KEYWARD_ADMIN_PASSWORD": password, "KEYWARD_SYNC_AT": "03:30"])
+        let fromEnvironment = try RegistryCLITests.serve(
+            ["--config", file.path], environment: ["KEYWARD_ADMIN_PASSWORD": password, "KEYWARD_SYNC_AT": "03:30"])
         #expect(fromEnvironment.output.contains("acme, test"))
         let url = try #require(fromEnvironment.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
         let schedule = try await Self.schedule(url, password: password)
@@ -243,8 +256,9 @@ import Testing
             let missing = try Keyward.run(["serve", "--config", directory.appendingPathComponent("absent.json").path, "--data-dir", directory.path])
             #expect(missing.status == 2)
             #expect(missing.stderr.contains("cannot read the config file"))
-            let noToken = try Keyward.run(["serve", "--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME"],
-                                          environment: ["KEYWARD_AUTHORITY_URL": "https://licensing.example.com", "KEYWARD_SYNC_TOKEN": ""])
+            let noToken = try Keyward.run(
+                ["serve", "--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME"],
+                environment: ["KEYWARD_AUTHORITY_URL": "https://licensing.example.com", "KEYWARD_SYNC_TOKEN": ""])
             #expect(noToken.status == 2)
             #expect(noToken.stderr.contains("no organization token"))
             #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("registry.sqlite").path), "nothing was made")
@@ -255,8 +269,9 @@ import Testing
 /// `keyward users import` and `keyward tokens`, on a registry made by a first `keyward serve`.
 @Suite struct AccessCLITests {
     static func installation(_ directory: URL) async throws -> [String] {
-        let server = try RegistryCLITests.serve(["--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME"],
-                                                environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"])
+        let server = try RegistryCLITests.serve(
+            ["--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME"],
+            environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"])
         #expect(try await RegistryCLITests.stop(server.process) == 0)
         return ["--data-dir", directory.path]
     }
@@ -284,8 +299,10 @@ import Testing
         #expect(dry.status == 1)
         #expect(dry.stdout.contains("3 users would be imported, 5 lines refused."))
         // Each reason quotes the value at fault.
-        for expected in [#"line 4: login "admin" is taken"#, #"line 5: login "bad login": A login is"#, #"line 6: email "not-an-email": The e-mail"#,
-                         #"line 7: login "J.SMITH" repeats line 2"#, #"line 8: active "maybe": active is true or false"#] {
+        for expected in [
+            #"line 4: login "admin" is taken"#, #"line 5: login "bad login": A login is"#, #"line 6: email "not-an-email": The e-mail"#,
+            #"line 7: login "J.SMITH" repeats line 2"#, #"line 8: active "maybe": active is true or false"#,
+        ] {
             #expect(dry.stderr.contains(expected), "\(expected) in \(dry.stderr)")
         }
         let again = try Keyward.run(["users", "import", file.path, "--dry-run", "--json"] + data)
@@ -298,7 +315,8 @@ import Testing
         #expect(repeated.stdout.contains(#"login \"bob\" is taken"#))
         let empty = directory.appendingPathComponent("empty.csv")
         try Data("name,email\n".utf8).write(to: empty)
-        #expect(try Keyward.run(["users", "import", empty.path] + data).stderr.contains("line 1: The header must name the columns login, name and email"))
+        #expect(
+            try Keyward.run(["users", "import", empty.path] + data).stderr.contains("line 1: The header must name the columns login, name and email"))
     }
 
     @Test func serviceTokensAreShownOnceListedAndRevoked() async throws {

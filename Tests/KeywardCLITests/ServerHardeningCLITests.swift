@@ -1,12 +1,13 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import KeywardTestSupport
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// `keyward serve` as an operator runs it: its files readable by its own account only, a port in use refused in one
 /// sentence, and `/metrics` behind a token, counting refusals by their real status.
@@ -20,8 +21,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         // A directory made beforehand with the usual umask: world-readable.
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        let server = try RegistryCLITests.serve(["--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME", "--trust-key", String(repeating: "ab", count: 32)],
-                                                environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"])
+        let server = try RegistryCLITests.serve(
+            ["--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME", "--trust-key", String(repeating: "ab", count: 32)],
+            environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"])
         #expect(server.output.contains("listening on"))
         #expect(Self.mode(directory.path) == 0o700)
         for name in ["registry.sqlite", "registry.sqlite-wal", "trusted-keys.txt"] {
@@ -47,8 +49,9 @@ import Testing
         try #require(bound)
         let port = Int(UInt16(bigEndian: address.sin_port))
         try await withTemporaryDirectory(created: false) { directory in
-            let result = try Keyward.run(["serve", "--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME", "--port", "\(port)"],
-                                         environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"], timeout: 60)
+            let result = try Keyward.run(
+                ["serve", "--data-dir", directory.path, "--organization", "acme", "--legal-name", "ACME", "--port", "\(port)"],
+                environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"], timeout: 60)
             #expect(result.status == 1)
             let lines = result.stderr.split(separator: "\n")
             #expect(lines.count == 1, "\(result.stderr)")
@@ -63,9 +66,12 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let tokenFile = directory.appendingPathComponent("metrics-token")
         try Data("scrape-me-please\n".utf8).write(to: tokenFile)
-        let server = try RegistryCLITests.serve(["--data-dir", directory.appendingPathComponent("data").path, "--organization", "acme", "--legal-name", "ACME",
-                                                 "--metrics-token-file", tokenFile.path],
-                                                environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"])
+        let server = try RegistryCLITests.serve(
+            [
+                "--data-dir", directory.appendingPathComponent("data").path, "--organization", "acme", "--legal-name", "ACME",
+                "--metrics-token-file", tokenFile.path,
+            ],
+            environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"])
         let base = try #require(server.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
         func call(_ method: String, _ path: String, token: String? = nil, body: String? = nil) async throws -> (Int, String) {
             var request = URLRequest(url: URL(string: base + path)!)

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
@@ -10,6 +7,10 @@ import Logging
 import SQLKit
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// A registry killed with SIGKILL in the middle of a large synchronization is left fully before or fully after.
 @Suite struct SynchronizationCrashTests {
     static let keys = 2_000
@@ -17,34 +18,42 @@ import Testing
     @Test func aKilledSynchronizationLeavesAllOrNothing() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-crash-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let authorityDirectory = directory.appendingPathComponent("authority"), registryDirectory = directory.appendingPathComponent("registry")
+        let authorityDirectory = directory.appendingPathComponent("authority")
+        let registryDirectory = directory.appendingPathComponent("registry")
         let initResult = try Keyward.run(["authority", "init", "--data-dir", authorityDirectory.path, "--json"])
         let publicKey = try #require((try JSONSerialization.jsonObject(with: Data(initResult.stdout.utf8)) as? [String: String])?["publicKey"])
 
         // The organization and its keys, made through the library on the authority's database.
         let logger = Logger(label: "test")
-        let authorityDatabase = try await KeywardDatabase.open(.sqliteFile(path: authorityDirectory.appendingPathComponent("authority.sqlite").path), logger: logger)
-        let authority = Authority(store: AuthorityStore(database: authorityDatabase), keyring: try AuthorityKeyring.load(from: authorityDirectory),
-                                  catalog: try Catalog.shipped())
+        let authorityDatabase = try await KeywardDatabase.open(
+            .sqliteFile(path: authorityDirectory.appendingPathComponent("authority.sqlite").path), logger: logger)
+        let authority = Authority(
+            store: AuthorityStore(database: authorityDatabase), keyring: try AuthorityKeyring.load(from: authorityDirectory),
+            catalog: try Catalog.shipped())
         _ = try await authority.createOrganization(id: "acme", legalName: "ACME", actor: "test")
         let line = LicenseKeySpecification(profile: .view, useType: .floating, users: 1, purchaseType: .sale, components: ["DOC"])
         for batch in 0..<(Self.keys / 100) {
-            _ = try await authority.issueAgreement(reference: "A-\(batch)", signedOn: nil, lines: Array(repeating: line, count: 100), organizationId: "acme", actor: "test")
+            _ = try await authority.issueAgreement(
+                reference: "A-\(batch)", signedOn: nil, lines: Array(repeating: line, count: 100), organizationId: "acme", actor: "test")
         }
-        let token = try await authority.store.createToken(kind: TokenKind.organization, name: "registry", subject: "acme", actor: "test", now: Date()).token.text
+        let token = try await authority.store.createToken(kind: TokenKind.organization, name: "registry", subject: "acme", actor: "test", now: Date())
+            .token.text
         await authorityDatabase.close()
         let tokenFile = directory.appendingPathComponent("token")
         try token.write(to: tokenFile, atomically: true, encoding: .utf8)
 
         let authorityServer = try AuthorityServiceCLITests.serve(authorityDirectory)
         defer { authorityServer.process.terminate() }
-        let registryArguments = ["--data-dir", registryDirectory.path, "--organization", "acme", "--legal-name", "ACME", "--trust-key", publicKey,
-                                 "--authority-url", authorityServer.url, "--sync-token-file", tokenFile.path]
+        let registryArguments = [
+            "--data-dir", registryDirectory.path, "--organization", "acme", "--legal-name", "ACME", "--trust-key", publicKey,
+            "--authority-url", authorityServer.url, "--sync-token-file", tokenFile.path,
+        ]
         let environment = ["KEYWARD_ADMIN_PASSWORD": "a long enough password"]
 
         // How long one full synchronization takes here, on a scratch copy, to aim the kills at its end.
-        let scratch = try RegistryCLITests.serve(registryArguments.map { $0 == registryDirectory.path ? directory.appendingPathComponent("scratch").path : $0 },
-                                                 environment: environment)
+        let scratch = try RegistryCLITests.serve(
+            registryArguments.map { $0 == registryDirectory.path ? directory.appendingPathComponent("scratch").path : $0 },
+            environment: environment)
         let scratchURL = try #require(scratch.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
         let scratchLogin = try await Self.post(scratchURL + "/api/v1/auth/token", body: #"{"login":"admin","password":"a long enough password"}"#)
         let started = Date()
@@ -66,12 +75,17 @@ import Testing
             _ = await sync.value
 
             // After the kill: the keys are all there with their revision recorded, or none is.
-            let database = try await KeywardDatabase.open(.sqliteFile(path: registryDirectory.appendingPathComponent("registry.sqlite").path), logger: logger)
+            let database = try await KeywardDatabase.open(
+                .sqliteFile(path: registryDirectory.appendingPathComponent("registry.sqlite").path), logger: logger)
             let (keys, revision) = try await database.read { sql in
-                (try await sql.raw("SELECT COUNT(*) AS n FROM registered_keys").first()!.decode(column: "n", as: Int.self),
-                 try await sql.raw("SELECT revision FROM sync_state").first()?.decode(column: "revision", as: Int64.self))
+                (
+                    try await sql.raw("SELECT COUNT(*) AS n FROM registered_keys").first()!.decode(column: "n", as: Int.self),
+                    try await sql.raw("SELECT revision FROM sync_state").first()?.decode(column: "revision", as: Int64.self)
+                )
             }
-            let integrity = try await database.read { try await $0.raw("PRAGMA integrity_check").first()!.decode(column: "integrity_check", as: String.self) }
+            let integrity = try await database.read {
+                try await $0.raw("PRAGMA integrity_check").first()!.decode(column: "integrity_check", as: String.self)
+            }
             await database.close()
             #expect(integrity == "ok")
             #expect(keys == 0 || keys == Self.keys, "round \(round): \(keys) keys, half applied")

@@ -19,7 +19,9 @@ import Testing
         let json = try JSONSerialization.jsonObject(with: Data(Fixtures.payloadJSON(of: accessKey).utf8)) as! [String: Any]
         #expect(json["v"] as? Int == 1)
         #expect(json["kid"] as? String == signingKey.kid)
-        for field in ["serial", "organization", "profile", "useType", "users", "purchaseType", "suiteVersion", "validFrom", "expiresAt", "components"] {
+        for field in [
+            "serial", "organization", "profile", "useType", "users", "purchaseType", "suiteVersion", "validFrom", "expiresAt", "components",
+        ] {
             #expect(json[field] != nil, "payload lacks \(field)")
         }
     }
@@ -88,7 +90,10 @@ import Testing
             ("short signature", String(accessKey.dropLast(8))),
             ("base64 of something that is not JSON", "key/" + Base64URL.encode(Array("hello, world".utf8)) + "." + signature),
             ("JSON that is not an object", Fixtures.sign(json: "[1,2,3]", with: signingKey)),
-            ("JSON with missing fields", Fixtures.sign(json: #"{"v":1,"kid":"\#(signingKey.kid)","serial":"KW-0000-0000-0000-0001"}"#, with: signingKey)),
+            (
+                "JSON with missing fields",
+                Fixtures.sign(json: #"{"v":1,"kid":"\#(signingKey.kid)","serial":"KW-0000-0000-0000-0001"}"#, with: signingKey)
+            ),
             ("JSON without a version", Fixtures.sign(json: #"{"kid":"\#(signingKey.kid)"}"#, with: signingKey)),
         ]
         for (name, text) in cases {

@@ -18,25 +18,34 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case(name: "a synchronized key listed as it is stays", current: key(synchronized: true), listed: "v1", revoked: [:],
-             expected: FeedPlan(unchanged: 1)),
-        Case(name: "a synchronized key listed with a newer access key is renewed", current: key(synchronized: true), listed: "v2", revoked: [:],
-             expected: FeedPlan(renewals: [0])),
-        Case(name: "a revoked synchronized key listed again is renewed", current: key(synchronized: true, revoked: true), listed: "v1",
-             revoked: [:], expected: FeedPlan(renewals: [0])),
-        Case(name: "a manual key listed with another access key is the customer's", current: key(synchronized: false), listed: "v2",
-             revoked: [:], expected: FeedPlan(unchanged: 1)),
-        Case(name: "a synchronized key no longer listed is revoked", current: key(synchronized: true), listed: nil, revoked: [:],
-             expected: FeedPlan(revocations: [.init(serial: "KW-1", reason: FeedDiff.unlistedReason)])),
+        Case(
+            name: "a synchronized key listed as it is stays", current: key(synchronized: true), listed: "v1", revoked: [:],
+            expected: FeedPlan(unchanged: 1)),
+        Case(
+            name: "a synchronized key listed with a newer access key is renewed", current: key(synchronized: true), listed: "v2", revoked: [:],
+            expected: FeedPlan(renewals: [0])),
+        Case(
+            name: "a revoked synchronized key listed again is renewed", current: key(synchronized: true, revoked: true), listed: "v1",
+            revoked: [:], expected: FeedPlan(renewals: [0])),
+        Case(
+            name: "a manual key listed with another access key is the customer's", current: key(synchronized: false), listed: "v2",
+            revoked: [:], expected: FeedPlan(unchanged: 1)),
+        Case(
+            name: "a synchronized key no longer listed is revoked", current: key(synchronized: true), listed: nil, revoked: [:],
+            expected: FeedPlan(revocations: [.init(serial: "KW-1", reason: FeedDiff.unlistedReason)])),
         Case(name: "an unlisted manual key is left", current: key(synchronized: false), listed: nil, revoked: [:], expected: FeedPlan()),
-        Case(name: "a manual key the authority revokes is revoked with its reason", current: key(synchronized: false), listed: nil,
-             revoked: ["KW-1": "contract ended"], expected: FeedPlan(revocations: [.init(serial: "KW-1", reason: "contract ended")])),
-        Case(name: "a revocation without a reason gets the authority's", current: key(synchronized: true), listed: nil,
-             revoked: ["KW-1": nil], expected: FeedPlan(revocations: [.init(serial: "KW-1", reason: FeedDiff.revokedReason)])),
-        Case(name: "a key already revoked is not revoked again", current: key(synchronized: true, revoked: true), listed: nil,
-             revoked: ["KW-1": "contract ended"], expected: FeedPlan()),
-        Case(name: "a revocation of a key the feed still lists is ignored", current: key(synchronized: false), listed: "v1",
-             revoked: ["KW-1": "contract ended"], expected: FeedPlan(unchanged: 1)),
+        Case(
+            name: "a manual key the authority revokes is revoked with its reason", current: key(synchronized: false), listed: nil,
+            revoked: ["KW-1": "contract ended"], expected: FeedPlan(revocations: [.init(serial: "KW-1", reason: "contract ended")])),
+        Case(
+            name: "a revocation without a reason gets the authority's", current: key(synchronized: true), listed: nil,
+            revoked: ["KW-1": nil], expected: FeedPlan(revocations: [.init(serial: "KW-1", reason: FeedDiff.revokedReason)])),
+        Case(
+            name: "a key already revoked is not revoked again", current: key(synchronized: true, revoked: true), listed: nil,
+            revoked: ["KW-1": "contract ended"], expected: FeedPlan()),
+        Case(
+            name: "a revocation of a key the feed still lists is ignored", current: key(synchronized: false), listed: "v1",
+            revoked: ["KW-1": "contract ended"], expected: FeedPlan(unchanged: 1)),
     ]
 
     @Test(arguments: cases)
@@ -46,12 +55,13 @@ import Testing
     }
 
     /// ID #s already taken, and the ID # the new key KW-2 is filed under.
-    @Test(arguments: [
-        ([], "KW-2"),
-        (["Engineering"], "KW-2"),
-        (["KW-2"], "KW-2 (synchronized)"),
-        (["kw-2"], "KW-2 (synchronized)"),
-    ] as [([String], String)])
+    @Test(
+        arguments: [
+            ([], "KW-2"),
+            (["Engineering"], "KW-2"),
+            (["KW-2"], "KW-2 (synchronized)"),
+            (["kw-2"], "KW-2 (synchronized)"),
+        ] as [([String], String)])
     func filesANewKeyUnderItsSerialOrTheFallbackWhenTaken(taken: [String], idNumber: String) throws {
         let current = taken.enumerated().map { index, taken in
             FeedDiff.CurrentKey(serial: "KW-OLD-\(index)", idNumber: taken, synchronized: false, accessKey: "old", revoked: false)

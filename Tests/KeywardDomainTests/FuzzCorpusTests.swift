@@ -41,7 +41,9 @@ struct FuzzCorpusTests {
     @Test func everyTargetHasASeedCorpusWithValidAndRefusedInputs() {
         for target in FuzzTarget.allCases {
             let seeds = Self.corpus.filter { $0.target == target }
-            #expect(seeds.count >= 10, "Fuzz/Corpus/\(target.rawValue) has \(seeds.count) seeds; regenerate it with `\(target.executableName) --generate-corpus`")
+            #expect(
+                seeds.count >= 10,
+                "Fuzz/Corpus/\(target.rawValue) has \(seeds.count) seeds; regenerate it with `\(target.executableName) --generate-corpus`")
             #expect(seeds.contains { $0.expectedCode == "VALID" })
             #expect(seeds.contains { $0.expectedCode == "MALFORMED" })
         }
@@ -67,13 +69,15 @@ struct FuzzCorpusTests {
             #expect(Base64URL.decode(Array(text.utf8)) == nil, "\(text)")
         }
         let key = AccessKey.issue(
-            LicenseKey(serial: "KW-0000-0000-0000-0001", organization: FuzzHarness.organization, profile: .basic, useType: .floating, users: 2,
-                       purchaseType: .trial, suiteVersion: "2.1", validFrom: FuzzHarness.now, expiresAt: FuzzHarness.now.addingTimeInterval(86_400),
-                       components: ["DOC"], issuedAt: FuzzHarness.now),
+            LicenseKey(
+                serial: "KW-0000-0000-0000-0001", organization: FuzzHarness.organization, profile: .basic, useType: .floating, users: 2,
+                purchaseType: .trial, suiteVersion: "2.1", validFrom: FuzzHarness.now, expiresAt: FuzzHarness.now.addingTimeInterval(86_400),
+                components: ["DOC"], issuedAt: FuzzHarness.now),
             signedWith: FuzzHarness.signingKey)
         #expect(FuzzHarness.verifier.verify(key, now: FuzzHarness.now).code == .valid)
         let parts = key.split(separator: ".")
-        let stray = parts[0].replacingOccurrences(of: "=", with: "") + String(repeating: "=", count: 4 + parts[0].filter { $0 == "=" }.count) + "." + parts[1]
+        let stray =
+            parts[0].replacingOccurrences(of: "=", with: "") + String(repeating: "=", count: 4 + parts[0].filter { $0 == "=" }.count) + "." + parts[1]
         #expect(FuzzHarness.verifier.verify(stray, now: FuzzHarness.now).code == .malformed)
 
         var document = SignedDocument.sign(Data("{\"v\":1}".utf8), for: .feed, with: FuzzHarness.signingKey)
@@ -84,8 +88,10 @@ struct FuzzCorpusTests {
     /// An offset moved 0000-01-01 or 9999-12-31 outside the four-digit years `Timestamp.format` writes: a signed key
     /// with such a time was read, but once written again (re-issued, stored) it no longer read back.
     @Test func timesOutsideTheFourDigitYearsAreRefused() throws {
-        for text in ["0000-01-01T00:00:00+00:01", "0000-01-01T23:00:00+23:59", "9999-12-31T23:59:59-00:01", "9999-12-31T00:01:00.5-23:59",
-                     "9999-12-31T23:59:59.99999999Z"] {  // the fraction rounds up into the year 10000
+        for text in [
+            "0000-01-01T00:00:00+00:01", "0000-01-01T23:00:00+23:59", "9999-12-31T23:59:59-00:01", "9999-12-31T00:01:00.5-23:59",
+            "9999-12-31T23:59:59.99999999Z",
+        ] {  // the fraction rounds up into the year 10000
             #expect(Timestamp.parse(text) == nil, "\(text)")
         }
         for text in ["0000-01-01T00:00:00Z", "0000-01-01T00:01:00+00:01", "9999-12-31T23:59:59Z", "9999-12-31T23:58:59-00:01"] {

@@ -53,17 +53,19 @@ public enum FuzzHarness {
     public static let acceptedCodes: Set<String> = ["VALID", "NOT_YET_VALID", "EXPIRED", "WRONG_ORGANIZATION"]
 
     /// The fixed test authority key (seed 00 01 ... 1f) the harness trusts and signs payload inputs with.
-    public static let signingKey = try! AuthoritySigningKey(pem: """
-        -----BEGIN PRIVATE KEY-----
-        MC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f
-        -----END PRIVATE KEY-----
-        """)
+    public static let signingKey = try! AuthoritySigningKey(
+        pem: """
+            -----BEGIN PRIVATE KEY-----
+            MC4CAQAwBQYDK2VwBCIEIAABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f
+            -----END PRIVATE KEY-----
+            """)
     /// A second fixed key (seed 20 21 ... 3f) the harness does not trust, for `UNKNOWN_SIGNING_KEY` seeds.
-    public static let untrustedKey = try! AuthoritySigningKey(pem: """
-        -----BEGIN PRIVATE KEY-----
-        MC4CAQAwBQYDK2VwBCIEICAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4/
-        -----END PRIVATE KEY-----
-        """)
+    public static let untrustedKey = try! AuthoritySigningKey(
+        pem: """
+            -----BEGIN PRIVATE KEY-----
+            MC4CAQAwBQYDK2VwBCIEICAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4/
+            -----END PRIVATE KEY-----
+            """)
     public static let trust = TrustStore([signingKey.publicKey])
     public static let verifier = AccessKeyVerifier(trustStore: trust)
     /// "Now" for every validity decision, so a replay gives the same code on any day.
@@ -119,11 +121,13 @@ public enum FuzzHarness {
         }
         guard let license = verification.license else { return }
         // The activation page adds up the seats of every key it reads: ten keys of this count must not overflow.
-        _ = ActivationChange.between(certified: [], current: (1...10).map { number in
-            var copy = license
-            copy.serial += "-\(number)"
-            return CoveredKey(copy)
-        })
+        _ = ActivationChange.between(
+            certified: [],
+            current: (1...10).map { number in
+                var copy = license
+                copy.serial += "-\(number)"
+                return CoveredKey(copy)
+            })
         // What the registry stores it writes again: the license must survive being issued anew and read back.
         let reissued = verifier.verify(AccessKey.issue(license, signedWith: signingKey), organization: organization.id, now: now)
         guard let again = reissued.license else {
@@ -170,7 +174,8 @@ public enum FuzzHarness {
         do {
             let decoded = try JSONDecoder().decode(DecodedPayload.self, from: Data(payload))
             if decoded.license != verification.license || decoded.kid != verification.kid || decoded.v != 1 {
-                result.violations.append("PayloadReader and JSONDecoder read different values: \(String(describing: verification.license)) vs \(decoded.license)")
+                result.violations.append(
+                    "PayloadReader and JSONDecoder read different values: \(String(describing: verification.license)) vs \(decoded.license)")
             }
         } catch {
             result.violations.append("PayloadReader accepted a payload JSONDecoder refuses: \(error)")
@@ -220,7 +225,9 @@ public enum FuzzHarness {
     /// What `Registry.verifiedEnvelope` and the synchronizer do with a verified feed payload.
     private static func feed(_ payload: Data, into result: inout FuzzResult) {
         guard let envelope: FeedEnvelope = decodePayload(payload, into: &result),
-              accept(version: envelope.v, current: FeedEnvelope.currentVersion, organization: envelope.organization.id, issuedAt: envelope.issuedAt, into: &result)
+            accept(
+                version: envelope.v, current: FeedEnvelope.currentVersion, organization: envelope.organization.id, issuedAt: envelope.issuedAt,
+                into: &result)
         else { return }
         _ = Organization.isValidLegalName(envelope.organization.legalName)
         for key in envelope.keys {
@@ -251,8 +258,9 @@ public enum FuzzHarness {
     /// What `Registry.install` does with a verified certificate payload.
     private static func certificate(_ payload: Data, into result: inout FuzzResult) {
         guard let certificate: ActivationCertificate = decodePayload(payload, into: &result),
-              accept(version: certificate.v, current: ActivationCertificate.currentVersion, organization: certificate.organization.id,
-                     issuedAt: certificate.issuedAt, into: &result)
+            accept(
+                version: certificate.v, current: ActivationCertificate.currentVersion, organization: certificate.organization.id,
+                issuedAt: certificate.issuedAt, into: &result)
         else { return }
         _ = certificate.serials.allSatisfy(Serial.isValid)
         checkRoundTrip(certificate, into: &result)
@@ -297,7 +305,8 @@ public enum FuzzHarness {
         var unpadded = padded
         while unpadded.last == UInt8(ascii: "=") { unpadded.removeLast() }
         if text != padded && text != unpadded {
-            result.violations.append("\(what) \(String(decoding: text, as: UTF8.self)) is not the canonical \(String(decoding: padded, as: UTF8.self)) (padded or not)")
+            result.violations.append(
+                "\(what) \(String(decoding: text, as: UTF8.self)) is not the canonical \(String(decoding: padded, as: UTF8.self)) (padded or not)")
         }
     }
 }

@@ -15,24 +15,26 @@ import Testing
     @Test func readsAnOpenSSLEd25519PrivateKey() throws {
         // Written by `openssl genpkey -algorithm ed25519` (RFC 8410 test key seed).
         let pem = """
-        -----BEGIN PRIVATE KEY-----
-        MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC
-        -----END PRIVATE KEY-----
-        """
+            -----BEGIN PRIVATE KEY-----
+            MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC
+            -----END PRIVATE KEY-----
+            """
         let key = try AuthoritySigningKey(pem: pem)
         #expect(key.publicKey.hex == "19bf44096984cdfe8541bac167dc3b96c85086aa30b6b6cb0c5c38ad703166e1")
         // Written back byte for byte as OpenSSL writes them (the files and the API's `pem` depend on it).
         #expect(key.pem == pem + "\n")
-        #expect(key.publicKey.pem == "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n")
+        #expect(
+            key.publicKey.pem
+                == "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n")
     }
 
     @Test func rejectsAnX25519PrivateKey() {
         // The RFC 8410 test seed under the X25519 algorithm: the right shape, the wrong curve.
         let pem = """
-        -----BEGIN PRIVATE KEY-----
-        MC4CAQAwBQYDK2VuBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC
-        -----END PRIVATE KEY-----
-        """
+            -----BEGIN PRIVATE KEY-----
+            MC4CAQAwBQYDK2VuBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC
+            -----END PRIVATE KEY-----
+            """
         #expect(throws: KeyEncodingError.invalidPrivateKey) { try AuthoritySigningKey(pem: pem) }
     }
 
@@ -59,12 +61,12 @@ import Testing
     @Test func rejectsAPrivateKeyThatIsNotEd25519() {
         // An EC P-256 key in PKCS #8: a PRIVATE KEY block, but not ours to read.
         let p256 = """
-        -----BEGIN PRIVATE KEY-----
-        MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgevZzL1gdAFr88hb2
-        OF/2NxApJCzGCEDdfSp6VQO30hyhRANCAAQRWz+jn65BtOMvdyHKcvjBeBSDZH2r
-        1RTwjmYSi9R/zpBnuQ4EiMnCqfMPWiZqB4QdbAd0E7oH50VpuZ1P087G
-        -----END PRIVATE KEY-----
-        """
+            -----BEGIN PRIVATE KEY-----
+            MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgevZzL1gdAFr88hb2
+            OF/2NxApJCzGCEDdfSp6VQO30hyhRANCAAQRWz+jn65BtOMvdyHKcvjBeBSDZH2r
+            1RTwjmYSi9R/zpBnuQ4EiMnCqfMPWiZqB4QdbAd0E7oH50VpuZ1P087G
+            -----END PRIVATE KEY-----
+            """
         #expect(throws: KeyEncodingError.invalidPrivateKey) { try AuthoritySigningKey(pem: p256) }
         #expect(throws: KeyEncodingError.invalidPrivateKey) { try AuthoritySigningKey(pem: "nothing here") }
     }
@@ -75,11 +77,11 @@ import Testing
         let first = AuthoritySigningKey().publicKey
         let second = AuthoritySigningKey().publicKey
         let text = """
-        # Keyward authority, production
-        \(first.hex)   # current
+            # Keyward authority, production
+            \(first.hex)   # current
 
-        \(second.pem)
-        """
+            \(second.pem)
+            """
         let keys = try TrustStore.parse(text)
         #expect(Set(keys) == [first, second])
         let store = TrustStore(keys)

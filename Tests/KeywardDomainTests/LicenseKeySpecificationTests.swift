@@ -28,10 +28,11 @@ import Testing
         for type in [PurchaseType.trial, .monthly, .rental] {
             #expect(codes { $0.purchaseType = type } == ["EXPIRY_REQUIRED"])
         }
-        #expect(codes {
-            $0.validFrom = Timestamp.parse("2027-01-01T00:00:00Z")
-            $0.expiresAt = Timestamp.parse("2026-01-01T00:00:00Z")
-        } == ["EXPIRY_BEFORE_VALIDITY"])
+        #expect(
+            codes {
+                $0.validFrom = Timestamp.parse("2027-01-01T00:00:00Z")
+                $0.expiresAt = Timestamp.parse("2026-01-01T00:00:00Z")
+            } == ["EXPIRY_BEFORE_VALIDITY"])
         #expect(codes { $0.suiteVersion = "two" } == ["INVALID_SUITE_VERSION"])
         #expect(codes { $0.suiteVersion = "1..2" } == ["INVALID_SUITE_VERSION"])
         #expect(codes { $0.suiteVersion = ".1" } == ["INVALID_SUITE_VERSION"])

@@ -15,8 +15,9 @@ import Testing
     var base: String { Fixtures.payloadJSON(of: AccessKey.issue(Fixtures.license(), signedWith: signingKey)) }
 
     @Test func readsEscapesAndNonASCIIText() {
-        let json = base.replacingOccurrences(of: #""legalName":"ACME Industries Ltd.""#,
-                                             with: #""legalName":"Caf\u00e9 \"Zo\u00eb\" \ud83d\ude80 \\ \/ Ltd. – Ünïcode""#)
+        let json = base.replacingOccurrences(
+            of: #""legalName":"ACME Industries Ltd.""#,
+            with: #""legalName":"Caf\u00e9 \"Zo\u00eb\" \ud83d\ude80 \\ \/ Ltd. – Ünïcode""#)
         let result = verify(json)
         #expect(result.code == .valid)
         #expect(result.license?.organization.legalName == "Café \"Zoë\" 🚀 \\ / Ltd. – Ünïcode")
@@ -87,7 +88,9 @@ import Testing
         Edit(name: "a component that is not a string", find: #"["DOC","WF"]"#, replace: #"["DOC",7]"#),
         Edit(name: "a single-quoted string", find: #""profile":"manager""#, replace: #""profile":'manager'"#),
         Edit(name: "an organization that is a string", find: #"{"id":"acme","legalName":"ACME Industries Ltd."}"#, replace: #""acme""#),
-        Edit(name: "a deeply nested unknown field", find: "^", replace: "{\"deep\":" + String(repeating: "[", count: 40) + String(repeating: "]", count: 40) + ","),
+        Edit(
+            name: "a deeply nested unknown field", find: "^",
+            replace: "{\"deep\":" + String(repeating: "[", count: 40) + String(repeating: "]", count: 40) + ","),
         Edit(name: "a byte order mark", find: "^", replace: "\u{FEFF}{"),
     ])
     func refusesWhatIsNotStrictJSON(edit: Edit) {
@@ -97,7 +100,9 @@ import Testing
     }
 
     @Test func acceptsShallowNestingOfUnknownFields() {
-        let json = "{\"deep\":" + String(repeating: "[", count: 20) + "{\"a\":[true,false,null,-1.5e-3]}" + String(repeating: "]", count: 20) + "," + base.dropFirst()
+        let json =
+            "{\"deep\":" + String(repeating: "[", count: 20) + "{\"a\":[true,false,null,-1.5e-3]}" + String(repeating: "]", count: 20) + ","
+            + base.dropFirst()
         #expect(verify(json).code == .valid)
     }
 }

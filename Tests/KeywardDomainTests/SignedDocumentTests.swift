@@ -8,8 +8,10 @@ import Testing
     let signingKey = AuthoritySigningKey()
     var trust: TrustStore { TrustStore([signingKey.publicKey]) }
 
-    static let feed = #"{"issuedAt":"2026-06-15T11:00:00Z","keys":[{"accessKey":"key/e30=.AA","serial":"KW-0000-0000-0000-0001"}],"organization":{"id":"acme","legalName":"ACME"},"revision":7,"revoked":[],"v":1}"#
-    static let certificate = #"{"environment":"production","installationId":"inst-1","issuedAt":"2026-06-15T11:00:00Z","organization":{"id":"acme","legalName":"ACME"},"serials":["KW-0000-0000-0000-0001"],"v":1}"#
+    static let feed =
+        #"{"issuedAt":"2026-06-15T11:00:00Z","keys":[{"accessKey":"key/e30=.AA","serial":"KW-0000-0000-0000-0001"}],"organization":{"id":"acme","legalName":"ACME"},"revision":7,"revoked":[],"v":1}"#
+    static let certificate =
+        #"{"environment":"production","installationId":"inst-1","issuedAt":"2026-06-15T11:00:00Z","organization":{"id":"acme","legalName":"ACME"},"serials":["KW-0000-0000-0000-0001"],"v":1}"#
 
     /// One member named twice, at the top, in a nested object, and in an object inside an array.
     static let feedEdits: [(String, String)] = [
@@ -31,7 +33,9 @@ import Testing
         let feed = SignedDocument.sign(Data(Self.feed.utf8), for: .feed, with: signingKey)
         #expect(try SignedDocument.decode(FeedEnvelope.self, payload: try payload(of: feed, for: .feed)).revision == 7)
         let certificate = SignedDocument.sign(Data(Self.certificate.utf8), for: .certificate, with: signingKey)
-        #expect(try SignedDocument.decode(ActivationCertificate.self, payload: try payload(of: certificate, for: .certificate)).installationId == "inst-1")
+        #expect(
+            try SignedDocument.decode(ActivationCertificate.self, payload: try payload(of: certificate, for: .certificate)).installationId == "inst-1"
+        )
         #expect(try SignedDocument.read(try JSONEncoder().encode(certificate)) == certificate)
     }
 
@@ -47,9 +51,12 @@ import Testing
     @Test func aSignedCertificateThatNamesAMemberTwiceIsMalformed() throws {
         for (find, replace) in Self.certificateEdits {
             #expect(Self.certificate.contains(find))
-            let document = SignedDocument.sign(Data(Self.certificate.replacingOccurrences(of: find, with: replace).utf8), for: .certificate, with: signingKey)
+            let document = SignedDocument.sign(
+                Data(Self.certificate.replacingOccurrences(of: find, with: replace).utf8), for: .certificate, with: signingKey)
             let verified = try payload(of: document, for: .certificate)
-            #expect(throws: SignedDocument.Failure.malformed, "\(replace)") { try SignedDocument.decode(ActivationCertificate.self, payload: verified) }
+            #expect(throws: SignedDocument.Failure.malformed, "\(replace)") {
+                try SignedDocument.decode(ActivationCertificate.self, payload: verified)
+            }
         }
     }
 
@@ -57,7 +64,12 @@ import Testing
         let document = SignedDocument.sign(Data(Self.certificate.utf8), for: .certificate, with: signingKey)
         let json = String(decoding: try JSONEncoder().encode(document), as: UTF8.self)
         for member in ["kid", "payload", "signature"] {
-            let value = switch member { case "kid": document.kid; case "payload": document.payload; default: document.signature }
+            let value =
+                switch member {
+                case "kid": document.kid
+                case "payload": document.payload
+                default: document.signature
+                }
             let twice = json.replacingOccurrences(of: #""\#(member)":"\#(value)""#, with: #""\#(member)":"\#(value)","\#(member)":"\#(value)""#)
             #expect(twice != json)
             #expect(throws: SignedDocument.Failure.malformed, "\(member)") { try SignedDocument.read(Data(twice.utf8)) }
@@ -71,8 +83,9 @@ import Testing
         #expect(old.expiresAt == nil)
         #expect(!old.isExpired(at: .distantFuture))
         let issued = Timestamp.parse("2026-06-15T11:00:00Z")!
-        let new = ActivationCertificate(installationId: "inst-1", organization: Fixtures.organization, environment: .test, serials: [], issuedAt: issued,
-                                        expiresAt: issued.addingTimeInterval(ActivationCertificate.defaultLifetime))
+        let new = ActivationCertificate(
+            installationId: "inst-1", organization: Fixtures.organization, environment: .test, serials: [], issuedAt: issued,
+            expiresAt: issued.addingTimeInterval(ActivationCertificate.defaultLifetime))
         let again = try SignedDocument.decode(ActivationCertificate.self, payload: try JSONEncoder().encode(new))
         #expect(again == new)
         #expect(again.expiresAt == "2027-07-20T11:00:00Z")

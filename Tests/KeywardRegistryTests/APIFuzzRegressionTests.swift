@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
@@ -46,16 +46,19 @@ import Testing
     @Test func namesAndEmailsRefuseControlAndFormatCharactersOnly() async throws {
         try await RegistryHarness.run(.sqliteFile) { harness in
             try await harness.withAPI { api in
-                let accepted: [(String, String)] = [("N\u{E864F}", "n@example.com"), ("Zoë \u{1F600}", "a\u{E864F}@example.com"), ("\u{E000} Private", "p@example.com")]
+                let accepted: [(String, String)] = [
+                    ("N\u{E864F}", "n@example.com"), ("Zoë \u{1F600}", "a\u{E864F}@example.com"), ("\u{E000} Private", "p@example.com"),
+                ]
                 for (index, (name, email)) in accepted.enumerated() {
-                    let reply = try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "ok\(index)", "name": name, "email": email]))
+                    let reply = try await api.call(
+                        .post, "/api/v1/users", json: AccessAPITests.json(["login": "ok\(index)", "name": name, "email": email]))
                     #expect(reply.status == .created, "\(name.debugDescription) \(email.debugDescription)")
                     #expect(reply.json["name"] as? String == name)
                 }
                 let refused: [(String, String, String)] = [
                     ("x\u{E0020}", "x@example.com", "INVALID_NAME"),  // a tag character, format (Cf)
                     ("a\u{200B}b", "x@example.com", "INVALID_NAME"),  // zero width space, format (Cf)
-                    ("a\u{7}b", "x@example.com", "INVALID_NAME"),     // control (Cc)
+                    ("a\u{7}b", "x@example.com", "INVALID_NAME"),  // control (Cc)
                     ("X", "a\u{200B}@example.com", "INVALID_EMAIL"),
                     ("X", "a\u{85}@example.com", "INVALID_EMAIL"),
                 ]
@@ -91,16 +94,23 @@ import Testing
                     let unsaved = try await api.call(.post, "/api/v1/settings/authority/test", json: AccessAPITests.json(["token": "secret"]))
                     #expect(unsaved.status == .unprocessableContent)
                     #expect(unsaved.errorCode == "INVALID_TOKEN")
-                    #expect(try await api.call(.post, "/api/v1/settings/authority/test", json: AccessAPITests.json(["token": "kw_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"])).errorCode == "NO_AUTHORITY")
+                    #expect(
+                        try await api.call(
+                            .post, "/api/v1/settings/authority/test",
+                            json: AccessAPITests.json(["token": "kw_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"])
+                        ).errorCode == "NO_AUTHORITY")
 
-                    #expect(try await api.call(.put, "/api/v1/settings/authority", json: AccessAPITests.json(["url": url, "token": token])).status == .ok)
+                    #expect(
+                        try await api.call(.put, "/api/v1/settings/authority", json: AccessAPITests.json(["url": url, "token": token])).status == .ok)
                     let malformed = try await api.call(.post, "/api/v1/settings/authority/test", json: AccessAPITests.json(["token": "\u{84}"]))
                     #expect(malformed.status == .unprocessableContent)
                     #expect(malformed.errorCode == "INVALID_TOKEN")
                     #expect((malformed.json["error"] as? [String: Any])?["details"] as? [String: String] == ["field": "token"])
 
                     // A well-formed token the authority does not know is tried against the saved URL, and fails.
-                    let other = try await api.call(.post, "/api/v1/settings/authority/test", json: AccessAPITests.json(["token": "kw_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]))
+                    let other = try await api.call(
+                        .post, "/api/v1/settings/authority/test",
+                        json: AccessAPITests.json(["token": "kw_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]))
                     #expect(other.status == .ok)
                     #expect(other.json["ok"] as? Bool == false)
                     #expect(other.json["code"] as? String == "AUTHORITY_UNAUTHORIZED")

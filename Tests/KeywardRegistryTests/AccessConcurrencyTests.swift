@@ -1,6 +1,6 @@
 import Foundation
-import KeywardHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
@@ -30,19 +30,27 @@ import Testing
             for login in logins {
                 _ = try await harness.registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com"), actor: "test")
             }
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "First", name: "First", keySerial: key.serial, component: "DOC", menus: ["DC021"],
-                                                                  users: Array(logins.prefix(10))), actor: "test")
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Second", name: "Second", keySerial: key.serial, component: "DOC", menus: ["DC022"]),
-                                                       actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(
+                    idNumber: "First", name: "First", keySerial: key.serial, component: "DOC", menus: ["DC021"],
+                    users: Array(logins.prefix(10))), actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(idNumber: "Second", name: "Second", keySerial: key.serial, component: "DOC", menus: ["DC022"]),
+                actor: "test")
             let registry = harness.registry
             let outcomes = await withTaskGroup(of: String.self) { group in
                 for login in logins.dropFirst(10) {
-                    group.addTask { await Self.outcome { _ = try await registry.changeMembers(login.hasSuffix("1") ? "First" : "Second", add: true, logins: [login], actor: "test") } }
+                    group.addTask {
+                        await Self.outcome {
+                            _ = try await registry.changeMembers(login.hasSuffix("1") ? "First" : "Second", add: true, logins: [login], actor: "test")
+                        }
+                    }
                 }
                 return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
             }
             #expect(outcomes == ["ok": 10, "SEAT_LIMIT_EXCEEDED": 40])
-            let holders = SeatRules.nominativeHolders(try await harness.store.accessModel(catalog: harness.registry.catalog, covered: [key.serial], now: harness.clock.now))
+            let holders = SeatRules.nominativeHolders(
+                try await harness.store.accessModel(catalog: harness.registry.catalog, covered: [key.serial], now: harness.clock.now))
             #expect(holders[key.serial]?.count == 20)
         }
     }
@@ -50,13 +58,16 @@ import Testing
     @Test(arguments: Backend.services)
     func twoHundredLoginsOnAFloatingKeyOfTwentyFiveGiveExactlyTwentyFive(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
-            let key = try await harness.registerAndActivate(harness.accessKey(users: 25, useType: .floating, components: ["WF"]), idNumber: "Floating")
+            let key = try await harness.registerAndActivate(
+                harness.accessKey(users: 25, useType: .floating, components: ["WF"]), idNumber: "Floating")
             let logins = (0..<200).map { "user\($0)" }
             for login in logins {
                 _ = try await harness.registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com"), actor: "test")
             }
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Everyone", name: "Everyone", keySerial: key.serial, component: "WF", menus: ["WF001"],
-                                                                  users: logins), actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(
+                    idNumber: "Everyone", name: "Everyone", keySerial: key.serial, component: "WF", menus: ["WF001"],
+                    users: logins), actor: "test")
             let registry = harness.registry
             let outcomes = await withTaskGroup(of: String.self) { group in
                 for login in logins {
@@ -77,8 +88,9 @@ import Testing
 @Suite struct AccessWatcherTests {
     /// Another registry instance on the harness's database, with its snapshot built as `serve` builds it at start.
     static func secondInstance(_ harness: RegistryHarness) async throws -> Registry {
-        let other = Registry(store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
-                             catalog: harness.registry.catalog, connection: harness.registry.connection, now: { harness.clock.now })
+        let other = Registry(
+            store: harness.store, installation: harness.registry.installation, trust: harness.registry.trust,
+            catalog: harness.registry.catalog, connection: harness.registry.connection, now: { harness.clock.now })
         try await other.loadAccess()
         return other
     }
@@ -93,8 +105,10 @@ import Testing
             #expect(try await watcher.poll() == "nothing")
 
             _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "G", name: "G", keySerial: key.serial, component: "WF", menus: ["WF001"], users: ["ann"]), actor: "test")
-            #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF001", at: harness.clock.now).code == .unknownUser, "not seen yet")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(idNumber: "G", name: "G", keySerial: key.serial, component: "WF", menus: ["WF001"], users: ["ann"]), actor: "test")
+            #expect(
+                other.access.snapshot.check(login: "ann", component: "WF", menu: "WF001", at: harness.clock.now).code == .unknownUser, "not seen yet")
             #expect(try await watcher.poll() == "full")
             #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF001", at: harness.clock.now).code == .noSession)
 
@@ -112,14 +126,16 @@ import Testing
             catalog.version += "-next"
             let index = try #require(catalog.components.firstIndex { $0.code == "WF" })
             catalog.components[index].menus.append(Catalog.Menu(code: "WF900", name: "New", profile: .staff))
-            try await harness.store.saveSettings([.catalog: String(decoding: try JSONEncoder().encode(catalog), as: UTF8.self)],
-                                                 actor: "synchronization", now: harness.clock.now)
+            try await harness.store.saveSettings(
+                [.catalog: String(decoding: try JSONEncoder().encode(catalog), as: UTF8.self)],
+                actor: "synchronization", now: harness.clock.now)
             try await harness.registry.access.replaceCatalog(catalog)
             #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF900", at: harness.clock.now).code == .unknownMenu)
             #expect(try await watcher.poll() == "full")
             #expect(other.catalog == catalog)
-            #expect(other.access.snapshot.check(login: "ann", component: "WF", menu: "WF900", at: harness.clock.now).code == .noAccess,
-                    "the new menu is known; ann's group does not grant it")
+            #expect(
+                other.access.snapshot.check(login: "ann", component: "WF", menu: "WF900", at: harness.clock.now).code == .noAccess,
+                "the new menu is known; ann's group does not grant it")
         }
     }
 
@@ -142,10 +158,12 @@ import Testing
             let late = Task {
                 defer { wroteLate.finish() }  // a failed write ends the wait below instead of hanging the test
                 try await harness.store.database.write { sql in
-                    try await sql.raw("""
+                    try await sql.raw(
+                        """
                         INSERT INTO registry_users (login_folded, login, name, email, active, builtin, created_at)
                         VALUES ('late', 'late', 'Late', 'late@example.com', TRUE, FALSE, 0)
-                        """).run()
+                        """
+                    ).run()
                     _ = try await AuditLog.append(.init(actor: "test", action: "user.created", target: "user:late"), at: harness.clock.now, on: sql)
                     wroteLate.yield()
                     for await _ in release { break }

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
-import KeywardHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
@@ -23,13 +23,18 @@ import Testing
             let new = try await harness.registerAndActivate(harness.accessKey(users: 3, profile: .staff, components: ["DOC"]), idNumber: "New")
             let other = try await harness.registerAndActivate(harness.accessKey(users: 9, components: ["WF"]), idNumber: "Workflow")
             try await Self.users(harness, ["ann", "bob", "cyd", "dee"])
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Managers", name: "Managers", keySerial: old.serial, component: "DOC",
-                                                                  menus: ["DC021", "DC030"], users: ["ann", "bob"]), actor: "test")
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Readers", name: "Readers", keySerial: old.serial, component: "DOC",
-                                                                  menus: ["DC021"], users: ["cyd", "dee"]), actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(
+                    idNumber: "Managers", name: "Managers", keySerial: old.serial, component: "DOC",
+                    menus: ["DC021", "DC030"], users: ["ann", "bob"]), actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(
+                    idNumber: "Readers", name: "Readers", keySerial: old.serial, component: "DOC",
+                    menus: ["DC021"], users: ["cyd", "dee"]), actor: "test")
             try await harness.withAPI { api in
                 func migrate(_ fields: [String: Any]) async throws -> RegistryAPI.Reply {
-                    try await api.call(.post, "/api/v1/access-migrations", json: AccessAPITests.json(["from": old.serial, "to": new.serial].merging(fields) { $1 }))
+                    try await api.call(
+                        .post, "/api/v1/access-migrations", json: AccessAPITests.json(["from": old.serial, "to": new.serial].merging(fields) { $1 }))
                 }
                 let before = try await harness.fingerprint()
                 let dry = try await migrate(["dryRun": true]).json
@@ -76,14 +81,18 @@ import Testing
                 return (try #require(verified.license), text, try #require(verified.kid))
             }
             // A synchronized key of 3 seats, fully assigned in order ann, bob, cyd.
-            _ = try await harness.store.applyFeed(keys: [try feedKey(users: 3)], revoked: [:], revision: 1, etag: nil, actor: "test", now: harness.clock.now)
+            _ = try await harness.store.applyFeed(
+                keys: [try feedKey(users: 3)], revoked: [:], revision: 1, etag: nil, actor: "test", now: harness.clock.now)
             try await harness.registry.install(harness.certificate(serials: ["KW-HDCX-SCMT-Q3F5-DM8X"]), method: .offline, actor: "test")
             try await Self.users(harness, ["ann", "bob", "cyd"])
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Docs", name: "Docs", keySerial: "KW-HDCX-SCMT-Q3F5-DM8X", component: "DOC",
-                                                                  menus: ["DC021"], users: ["ann", "bob"]), actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(
+                    idNumber: "Docs", name: "Docs", keySerial: "KW-HDCX-SCMT-Q3F5-DM8X", component: "DOC",
+                    menus: ["DC021"], users: ["ann", "bob"]), actor: "test")
             _ = try await harness.registry.changeMembers("Docs", add: true, logins: ["cyd"], actor: "test")
             // The authority renews it with 2 seats.
-            _ = try await harness.store.applyFeed(keys: [try feedKey(users: 2)], revoked: [:], revision: 2, etag: nil, actor: "test", now: harness.clock.now)
+            _ = try await harness.store.applyFeed(
+                keys: [try feedKey(users: 2)], revoked: [:], revision: 2, etag: nil, actor: "test", now: harness.clock.now)
             try await harness.registry.access.refresh()
 
             try await harness.withAPI { api in

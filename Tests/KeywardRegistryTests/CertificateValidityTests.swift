@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
@@ -16,7 +16,8 @@ import Testing
     static func certificate(_ harness: RegistryHarness, serials: [String], issuedAt: Date, expiresAt: Date?) -> SignedDocument {
         let list = serials.sorted().map { "\"\($0)\"" }.joined(separator: ",")
         let expiry = expiresAt.map { #""expiresAt":"\#(Timestamp.format($0))","# } ?? ""
-        let json = #"{"environment":"production",\#(expiry)"installationId":"inst-test-1","issuedAt":"\#(Timestamp.format(issuedAt))","#
+        let json =
+            #"{"environment":"production",\#(expiry)"installationId":"inst-test-1","issuedAt":"\#(Timestamp.format(issuedAt))","#
             + #""organization":{"id":"acme","legalName":"ACME"},"serials":[\#(list)],"v":1}"#
         return SignedDocument.sign(Data(json.utf8), for: .certificate, with: harness.signingKey)
     }
@@ -79,8 +80,13 @@ import Testing
                 let now = harness.clock.now
                 let certificate = Self.certificate(harness, serials: [key.serial], issuedAt: now, expiresAt: now.addingTimeInterval(6 * 3600))
                 #expect(try await Self.install(api, certificate).status == .ok)
-                #expect(try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])).status == .created)
-                let group: [String: Any] = ["idNumber": "Writers", "name": "Writers", "keySerial": key.serial, "component": "DOC", "menus": ["DC021"], "users": ["ann"]]
+                #expect(
+                    try await api.call(
+                        .post, "/api/v1/users", json: AccessAPITests.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])
+                    ).status == .created)
+                let group: [String: Any] = [
+                    "idNumber": "Writers", "name": "Writers", "keySerial": key.serial, "component": "DOC", "menus": ["DC021"], "users": ["ann"],
+                ]
                 #expect(try await api.call(.post, "/api/v1/access-groups", json: AccessAPITests.json(group)).status == .created)
                 #expect(harness.registry.access.snapshot.check(login: "ann", component: "DOC", menu: "DC021", at: harness.clock.now).code == .allowed)
                 #expect(try await api.call(.get, "/api/v1/activation").json["status"] as? String == "active")
@@ -88,9 +94,13 @@ import Testing
                 harness.clock.advance(by: 6 * 3600 - 1)
                 #expect(harness.registry.access.snapshot.check(login: "ann", component: "DOC", menu: "DC021", at: harness.clock.now).code == .allowed)
                 harness.clock.advance(by: 1)  // the API token, good for 12 hours, still is
-                #expect(harness.registry.access.snapshot.check(login: "ann", component: "DOC", menu: "DC021", at: harness.clock.now).code == .keyNotActivated)
+                #expect(
+                    harness.registry.access.snapshot.check(login: "ann", component: "DOC", menu: "DC021", at: harness.clock.now).code
+                        == .keyNotActivated)
                 try await harness.registry.access.refresh()
-                #expect(harness.registry.access.snapshot.check(login: "ann", component: "DOC", menu: "DC021", at: harness.clock.now).code == .keyNotActivated)
+                #expect(
+                    harness.registry.access.snapshot.check(login: "ann", component: "DOC", menu: "DC021", at: harness.clock.now).code
+                        == .keyNotActivated)
                 #expect(try await api.call(.get, "/api/v1/activation").json["status"] as? String == "required")
                 #expect(try await harness.registry.activationState().status == .required)
             }

@@ -1,18 +1,19 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Hummingbird
 import HummingbirdTesting
-import KeywardStore
 import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
+import KeywardStore
 import KeywardTestSupport
 import Logging
 import NIOCore
 import Prometheus
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Slow clients cannot hold connections for ever: a request head must arrive within the header timeout, however
 /// slowly it trickles in, and an idle keep-alive connection closes after it too.
@@ -65,11 +66,15 @@ import Testing
         }
     }
 
-    func withServer(headerTimeout: TimeAmount, bodyTimeout: TimeAmount = .seconds(120), _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+    func withServer(headerTimeout: TimeAmount, bodyTimeout: TimeAmount = .seconds(120), _ body: @escaping @Sendable (Int) async throws -> Void)
+        async throws
+    {
         try await RegistryHarness.run(.sqliteFile) { harness in
-            let dependencies = try await RegistryDependencies(registry: harness.registry, metrics: PrometheusCollectorRegistry(), throttle: harness.throttle)
-            let app = buildRegistryApplication(dependencies, host: "127.0.0.1", port: 0,
-                                               limits: ConnectionLimits(headerTimeout: headerTimeout, bodyTimeout: bodyTimeout), logger: Logger(label: "test"))
+            let dependencies = try await RegistryDependencies(
+                registry: harness.registry, metrics: PrometheusCollectorRegistry(), throttle: harness.throttle)
+            let app = buildRegistryApplication(
+                dependencies, host: "127.0.0.1", port: 0,
+                limits: ConnectionLimits(headerTimeout: headerTimeout, bodyTimeout: bodyTimeout), logger: Logger(label: "test"))
             try await app.test(.live) { client in try await body(client.port!) }
         }
     }
@@ -86,12 +91,16 @@ import Testing
     @Test func aBodyTrickledInByteByByteIsCutOffAtTheBodyTimeout() async throws {
         try await withServer(headerTimeout: .seconds(30), bodyTimeout: .seconds(1)) { port in
             let slow = try Connection(port: port)
-            #expect(slow.send("POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"))
+            #expect(
+                slow.send("POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"))
             // One byte every 50 ms keeps an idle timeout quiet; the body deadline still ends it.
             let deadline = Date().addingTimeInterval(8)
             var closed = false
             while Date() < deadline, !closed {
-                if !slow.send(" ") { closed = true; break }
+                if !slow.send(" ") {
+                    closed = true
+                    break
+                }
                 if slow.receive() == nil { closed = true }
                 usleep(50_000)
             }

@@ -1,11 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
-import KeywardStore
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
+import KeywardStore
 import KeywardTestSupport
 import Prometheus
 import Testing
@@ -17,20 +17,27 @@ import Testing
 
     /// Keepers hold CM009 (License key), userAdmin holds CM011 only, groupAdmin holds CM010 only, on one manager key.
     static func setUp(_ harness: RegistryHarness) async throws -> String {
-        let key = try await harness.registerAndActivate(harness.accessKey(users: 20, profile: .manager, components: ["CFG", "DOC"]), idNumber: "Admins")
+        let key = try await harness.registerAndActivate(
+            harness.accessKey(users: 20, profile: .manager, components: ["CFG", "DOC"]), idNumber: "Admins")
         for login in ["keeper", "useradmin", "groupadmin", "plain", "docs"] {
-            _ = try await harness.registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com", password: Self.password), actor: "test")
+            _ = try await harness.registry.createUser(
+                UserInput(login: login, name: login, email: "\(login)@example.com", password: Self.password), actor: "test")
         }
-        for (id, menus, users) in [("Keepers", ["CM009"], ["keeper"]), ("UserAdmins", ["CM011"], ["useradmin"]), ("GroupAdmins", ["CM010"], ["groupadmin"])] {
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: id, name: id, keySerial: key.serial, component: "CFG", menus: menus, users: users), actor: "test")
+        for (id, menus, users) in [
+            ("Keepers", ["CM009"], ["keeper"]), ("UserAdmins", ["CM011"], ["useradmin"]), ("GroupAdmins", ["CM010"], ["groupadmin"]),
+        ] {
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(idNumber: id, name: id, keySerial: key.serial, component: "CFG", menus: menus, users: users), actor: "test")
         }
-        _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "DOC", menus: ["DC021"], users: ["docs"]),
-                                                   actor: "test")
+        _ = try await harness.registry.createGroup(
+            AccessGroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "DOC", menus: ["DC021"], users: ["docs"]),
+            actor: "test")
         return key.serial
     }
 
     static func token(_ api: RegistryAPI, _ login: String) async throws -> RegistryAPI {
-        let reply = try await RegistryAPI(client: api.client, token: nil).call(.post, "/api/v1/auth/token", json: #"{"login":"\#(login)","password":"\#(Self.password)"}"#)
+        let reply = try await RegistryAPI(client: api.client, token: nil).call(
+            .post, "/api/v1/auth/token", json: #"{"login":"\#(login)","password":"\#(Self.password)"}"#)
         return RegistryAPI(client: api.client, token: try #require(reply.json["token"] as? String))
     }
 
@@ -42,9 +49,11 @@ import Testing
                 let manager = try await Self.token(admin, "useradmin")
                 let before = try await harness.fingerprint()
                 let hashBefore = try await harness.store.user("keeper")?.passwordHash
-                for (method, path, body) in [(HTTPRequest.Method.patch, "/api/v1/users/keeper", #"{"password":"taken over at last!"}"#),
-                                             (.patch, "/api/v1/users/keeper", #"{"name":"Keeper"}"#), (.post, "/api/v1/users/keeper/disable", "{}"),
-                                             (.patch, "/api/v1/users/docs", #"{"password":"taken over at last!"}"#)] {
+                for (method, path, body) in [
+                    (HTTPRequest.Method.patch, "/api/v1/users/keeper", #"{"password":"taken over at last!"}"#),
+                    (.patch, "/api/v1/users/keeper", #"{"name":"Keeper"}"#), (.post, "/api/v1/users/keeper/disable", "{}"),
+                    (.patch, "/api/v1/users/docs", #"{"password":"taken over at last!"}"#),
+                ] {
                     let refused = try await manager.call(method, path, json: body)
                     #expect(refused.status == .forbidden, "\(method) \(path)")
                     #expect(refused.errorCode == "FORBIDDEN", "\(method) \(path)")
@@ -70,8 +79,14 @@ import Testing
                 let attempts: [(HTTPRequest.Method, String, String)] = [
                     (.post, "/api/v1/access-groups/Keepers/users", #"{"logins":["groupadmin"]}"#),
                     (.delete, "/api/v1/access-groups/Keepers/users", #"{"logins":["keeper"]}"#),
-                    (.post, "/api/v1/access-groups", #"{"idNumber":"Mine","name":"Mine","keySerial":"\#(serial)","component":"CFG","menus":["CM009"],"users":["groupadmin"]}"#),
-                    (.put, "/api/v1/access-groups/GroupAdmins", #"{"idNumber":"GroupAdmins","name":"G","keySerial":"\#(serial)","component":"CFG","menus":["CM010","CM009"]}"#),
+                    (
+                        .post, "/api/v1/access-groups",
+                        #"{"idNumber":"Mine","name":"Mine","keySerial":"\#(serial)","component":"CFG","menus":["CM009"],"users":["groupadmin"]}"#
+                    ),
+                    (
+                        .put, "/api/v1/access-groups/GroupAdmins",
+                        #"{"idNumber":"GroupAdmins","name":"G","keySerial":"\#(serial)","component":"CFG","menus":["CM010","CM009"]}"#
+                    ),
                     (.delete, "/api/v1/access-groups/Keepers", ""),
                 ]
                 for (method, path, body) in attempts {
@@ -82,9 +97,11 @@ import Testing
                 #expect(try await harness.fingerprint() == before)
                 #expect(!harness.registry.access.snapshot.check(login: "groupadmin", component: "CFG", menu: "CM009", at: harness.clock.now).allowed)
                 // Moving a group onto another key gives its menus back: not for someone who lacks them.
-                let spare = try await harness.registerAndActivate(harness.accessKey(users: 20, profile: .manager, components: ["CFG", "DOC"]), idNumber: "Spare")
-                let moved = try await manager.call(.post, "/api/v1/access-migrations",
-                                                   json: #"{"from":"\#(serial)","to":"\#(spare.serial)","groups":["Keepers"]}"#)
+                let spare = try await harness.registerAndActivate(
+                    harness.accessKey(users: 20, profile: .manager, components: ["CFG", "DOC"]), idNumber: "Spare")
+                let moved = try await manager.call(
+                    .post, "/api/v1/access-migrations",
+                    json: #"{"from":"\#(serial)","to":"\#(spare.serial)","groups":["Keepers"]}"#)
                 #expect(moved.status == .forbidden)
                 #expect(moved.errorCode == "FORBIDDEN")
                 #expect(try await harness.store.group("Keepers")?.keySerial == serial)

@@ -1,13 +1,14 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
 import KeywardDomain
-@testable import KeywardRegistry
+import KeywardHTTP
 import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
+
+@testable import KeywardRegistry
 
 /// Signed documents that name a member twice read differently to different readers (the first, or the last): the
 /// registry refuses them, feeds and certificates alike, in the payload and in the signed document around it.
@@ -26,15 +27,18 @@ import Testing
                 _ = try await api.register("Two", harness.accessKey(serial: "KW-AAAA-0002"))
                 let before = try await harness.fingerprint()
                 // Either reading is a certificate this installation would take: only the repeat is wrong.
-                let payload = #"{"environment":"production","installationId":"inst-test-1","issuedAt":"\#(Timestamp.format(harness.clock.now))","#
+                let payload =
+                    #"{"environment":"production","installationId":"inst-test-1","issuedAt":"\#(Timestamp.format(harness.clock.now))","#
                     + #""organization":{"id":"acme","legalName":"ACME"},"serials":["KW-AAAA-0001"],"serials":["KW-AAAA-0001","KW-AAAA-0002"],"v":1}"#
                 let repeated = SignedDocument.sign(Data(payload.utf8), for: .certificate, with: harness.signingKey)
-                let reply = try await api.call(.post, "/api/v1/activation/certificate", json: String(decoding: try JSONEncoder().encode(repeated), as: UTF8.self))
+                let reply = try await api.call(
+                    .post, "/api/v1/activation/certificate", json: String(decoding: try JSONEncoder().encode(repeated), as: UTF8.self))
                 #expect(reply.status == .unprocessableContent)
                 #expect(reply.errorCode == "MALFORMED_CERTIFICATE")
                 await #expect(throws: RegistryError.self) { try await harness.registry.install(repeated, method: .offline, actor: "test") }
 
-                let wrapped = try await api.call(.post, "/api/v1/activation/certificate", json: Self.payloadTwice(harness.certificate(serials: ["KW-AAAA-0001"])))
+                let wrapped = try await api.call(
+                    .post, "/api/v1/activation/certificate", json: Self.payloadTwice(harness.certificate(serials: ["KW-AAAA-0001"])))
                 #expect(wrapped.status == .badRequest)
                 #expect(wrapped.errorCode == "INVALID_JSON")
                 #expect(try await harness.fingerprint() == before)
@@ -46,13 +50,15 @@ import Testing
     @Test func aSignedFeedThatNamesAMemberTwiceIsRefused() async throws {
         try await RegistryHarness.run(.sqliteFile) { harness in
             let organization = Organization(id: "acme", legalName: "ACME Industries Ltd.")
-            let feed = FeedEnvelope(organization: organization, revision: 3, issuedAt: harness.clock.now, keys: [], revoked: []).signed(with: harness.signingKey)
+            let feed = FeedEnvelope(organization: organization, revision: 3, issuedAt: harness.clock.now, keys: [], revoked: []).signed(
+                with: harness.signingKey)
             #expect(try harness.registry.verifiedEnvelope(try JSONEncoder().encode(feed)).revision == 3)
 
             let payload = String(decoding: Base64URL.decode(Array(feed.payload.utf8))!, as: UTF8.self)
             #expect(payload.contains(#""revision":3"#))
-            let repeated = SignedDocument.sign(Data(payload.replacingOccurrences(of: #""revision":3"#, with: #""revision":3,"revision":900"#).utf8),
-                                               for: .feed, with: harness.signingKey)
+            let repeated = SignedDocument.sign(
+                Data(payload.replacingOccurrences(of: #""revision":3"#, with: #""revision":3,"revision":900"#).utf8),
+                for: .feed, with: harness.signingKey)
             let bodies = [try JSONEncoder().encode(repeated), Data(Self.payloadTwice(feed).utf8)]
             for body in bodies {
                 #expect {

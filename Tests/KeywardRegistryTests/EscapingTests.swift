@@ -2,14 +2,15 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import KeywardStore
 import KeywardDomain
 import KeywardHTTP
-@testable import KeywardRegistry
-@testable import KeywardRegistryHTTP
+import KeywardStore
 import KeywardTestSupport
 import Mustache
 import Testing
+
+@testable import KeywardRegistry
+@testable import KeywardRegistryHTTP
 
 /// HTML escaping holds for every template and every value it renders, including text built so that a grapheme
 /// cluster joins `<` or `"` to the letter before it (a Prepend letter, a combining mark), which escaping by
@@ -41,8 +42,10 @@ import Testing
 
     /// `text` with every `entity` (by bytes) replaced by `character`.
     static func replacing(_ entity: String, with character: String, in text: [UInt8]) -> [UInt8] {
-        let needle = Array(entity.utf8), replacement = Array(character.utf8)
-        var output: [UInt8] = [], index = 0
+        let needle = Array(entity.utf8)
+        let replacement = Array(character.utf8)
+        var output: [UInt8] = []
+        var index = 0
         while index < text.count {
             if index + needle.count <= text.count, text[index..<(index + needle.count)].elementsEqual(needle) {
                 output += replacement
@@ -86,7 +89,8 @@ import Testing
     @Test(arguments: templateNames)
     func everyFieldOfTheTemplateIsEscaped(template: String) async throws {
         try await RegistryHarness.run(.sqliteMemory) { harness in
-            let web = try await WebUI.load(registry: harness.registry, throttle: harness.throttle, synchronizer: Synchronizer(registry: harness.registry))
+            let web = try await WebUI.load(
+                registry: harness.registry, throttle: harness.throttle, synchronizer: Synchronizer(registry: harness.registry))
             for payload in Self.payloads {
                 let html = try #require(web.templates.render(Everything(payload: payload), withTemplate: template))
                 #expect(html.utf8.count > 40, "\(template) rendered nothing")
@@ -114,19 +118,24 @@ import Testing
         try await RegistryHarness.run(.sqliteFile) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 50, profile: .manager, components: ["DOC"]), idNumber: "Main")
             for (index, payload) in Self.payloads.enumerated() {
-                _ = try await harness.registry.createUser(UserInput(login: "user\(index)", name: payload, email: "user\(index)@example.com"), actor: "test")
+                _ = try await harness.registry.createUser(
+                    UserInput(login: "user\(index)", name: payload, email: "user\(index)@example.com"), actor: "test")
             }
             _ = try await harness.registry.rename(key.serial, to: "\u{0D4E}<b id=kwx>", actor: "test")
             _ = try await harness.registry.createGroup(
-                AccessGroupInput(idNumber: "a\u{0301}<b id=kwx>", name: Self.payloads[1], keySerial: key.serial, component: "DOC", menus: ["DC021"], users: ["user0"]),
+                AccessGroupInput(
+                    idNumber: "a\u{0301}<b id=kwx>", name: Self.payloads[1], keySerial: key.serial, component: "DOC", menus: ["DC021"],
+                    users: ["user0"]),
                 actor: "test")
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
                 var pages = ["/users", "/license-keys", "/access-groups", "/dashboard", "/license-keys/\(key.serial)", "/sessions/history"]
                 for payload in Self.payloads {
                     let encoded = payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-                    pages += ["/users?search=\(encoded)", "/sessions/history?login=\(encoded)", "/users/\(encoded)", "/access-groups/\(encoded)",
-                              "/license-keys/\(encoded)"]
+                    pages += [
+                        "/users?search=\(encoded)", "/sessions/history?login=\(encoded)", "/users/\(encoded)", "/access-groups/\(encoded)",
+                        "/license-keys/\(encoded)",
+                    ]
                 }
                 for path in pages {
                     let response = try await browser.request(.get, path)

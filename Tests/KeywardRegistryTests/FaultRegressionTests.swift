@@ -19,8 +19,9 @@ import Testing
     /// the deadline is 10 minutes: waiting for it would overrun the test's time limit (no stopwatch in a unit test).
     @Test(.timeLimit(.minutes(1)))
     func aRefusedAuthorityConnectionFailsAtOnce() async throws {
-        let client = AuthorityClient(baseURL: "http://\(Self.closedAddress):\(Self.closedPort)", token: "kw_000000000000_00000000000000000000000000000000", http: .forTests,
-                                     timeout: .minutes(10))
+        let client = AuthorityClient(
+            baseURL: "http://\(Self.closedAddress):\(Self.closedPort)", token: "kw_000000000000_00000000000000000000000000000000", http: .forTests,
+            timeout: .minutes(10))
         let error = await #expect(throws: RegistryError.self) { _ = try await client.feed(organizationId: "acme", etag: nil) }
         #expect(error?.code == "AUTHORITY_UNREACHABLE")
     }
@@ -30,7 +31,8 @@ import Testing
     /// answering 503; a hang overruns the time limit.
     @Test(.timeLimit(.minutes(1)))
     func pingAnswersFalseWhilePostgreSQLIsUnreachable() async throws {
-        let location = DatabaseLocation.postgres(PostgresLocation(host: Self.closedAddress, port: Self.closedPort, username: "keyward", database: "keyward", tls: .disable))
+        let location = DatabaseLocation.postgres(
+            PostgresLocation(host: Self.closedAddress, port: Self.closedPort, username: "keyward", database: "keyward", tls: .disable))
         let database = try await KeywardDatabase.open(location, logger: testLogger)
         #expect(await database.ping(timeout: .seconds(1)) == false)
         await database.close()

@@ -1,6 +1,6 @@
 import Hummingbird
-import KeywardStore
 import KeywardHTTP
+import KeywardStore
 import KeywardTestSupport
 import Testing
 

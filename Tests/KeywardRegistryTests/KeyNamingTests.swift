@@ -1,6 +1,6 @@
 import Foundation
-import KeywardHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
@@ -15,8 +15,9 @@ import Testing
             for login in ["ann", "bob"] {
                 _ = try await harness.registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com"), actor: "test")
             }
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Docs", name: "Docs", keySerial: key.serial, component: "DOC", menus: ["DC021"], users: ["ann"]),
-                                                       actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(idNumber: "Docs", name: "Docs", keySerial: key.serial, component: "DOC", menus: ["DC021"], users: ["ann"]),
+                actor: "test")
             try await harness.withAPI { api in
                 let refused = try await api.call(.post, "/api/v1/access-groups/Docs/users", json: #"{"logins":["bob"]}"#)
                 #expect(refused.errorCode == "SEAT_LIMIT_EXCEEDED")
@@ -35,26 +36,35 @@ import Testing
             let verified = verifier.verify(text, now: harness.clock.now)
             let feedKey = (license: try #require(verified.license), accessKey: text, kid: try #require(verified.kid))
             _ = try await harness.store.applyFeed(keys: [feedKey], revoked: [:], revision: 1, etag: nil, actor: "test", now: harness.clock.now)
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Old", name: "Old", keySerial: feedKey.license.serial, component: "DOC", menus: ["DC021"]),
-                                                       actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(idNumber: "Old", name: "Old", keySerial: feedKey.license.serial, component: "DOC", menus: ["DC021"]),
+                actor: "test")
             // The authority stops listing it: revoked.
-            _ = try await harness.store.applyFeed(keys: [], revoked: [feedKey.license.serial: "contract ended"], revision: 2, etag: nil, actor: "test",
-                                                  now: harness.clock.now)
+            _ = try await harness.store.applyFeed(
+                keys: [], revoked: [feedKey.license.serial: "contract ended"], revision: 2, etag: nil, actor: "test",
+                now: harness.clock.now)
             let before = try await harness.fingerprint()
             await #expect(throws: RegistryError.self) {
-                _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "New", name: "New", keySerial: feedKey.license.serial, component: "DOC",
-                                                                      menus: ["DC021"]), actor: "test")
+                _ = try await harness.registry.createGroup(
+                    AccessGroupInput(
+                        idNumber: "New", name: "New", keySerial: feedKey.license.serial, component: "DOC",
+                        menus: ["DC021"]), actor: "test")
             }
             do {
-                _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "New", name: "New", keySerial: feedKey.license.serial, component: "DOC",
-                                                                      menus: ["DC021"]), actor: "test")
+                _ = try await harness.registry.createGroup(
+                    AccessGroupInput(
+                        idNumber: "New", name: "New", keySerial: feedKey.license.serial, component: "DOC",
+                        menus: ["DC021"]), actor: "test")
             } catch let error as RegistryError {
                 #expect(error.code == "KEY_REVOKED")
                 #expect(error.message.contains("contract ended") && error.message.contains("Choose another key"))
             }
             #expect(try await harness.fingerprint() == before)
-            let renamed = try await harness.registry.updateGroup("Old", AccessGroupInput(idNumber: "Old", name: "Old, renamed", keySerial: feedKey.license.serial,
-                                                                                   component: "DOC", menus: ["DC021"]), actor: "test")
+            let renamed = try await harness.registry.updateGroup(
+                "Old",
+                AccessGroupInput(
+                    idNumber: "Old", name: "Old, renamed", keySerial: feedKey.license.serial,
+                    component: "DOC", menus: ["DC021"]), actor: "test")
             #expect(renamed.name == "Old, renamed")
             // Its data screen tells the truth: it grants nothing, and says what to do.
             try await WebUITests().withBrowser(harness) { browser in

@@ -1,10 +1,10 @@
 import Foundation
 import Hummingbird
-import KeywardHTTP
-import KeywardStore
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
+import KeywardStore
 import KeywardTestSupport
 import Testing
 
@@ -149,20 +149,28 @@ import Testing
                 _ = try await api.register("One", harness.accessKey(serial: "KW-AAAA-0001"))
                 let before = try await harness.fingerprint()
                 func install(_ document: SignedDocument) async throws -> RegistryAPI.Reply {
-                    try await api.call(.post, "/api/v1/activation/certificate", json: String(decoding: try JSONEncoder().encode(document), as: UTF8.self))
+                    try await api.call(
+                        .post, "/api/v1/activation/certificate", json: String(decoding: try JSONEncoder().encode(document), as: UTF8.self))
                 }
-                #expect(try await install(harness.certificate(serials: ["KW-AAAA-0001"], signedWith: AuthoritySigningKey())).errorCode == "UNTRUSTED_CERTIFICATE")
-                #expect(try await install(harness.certificate(serials: ["KW-AAAA-0001"], installationId: "inst-other")).errorCode == "WRONG_INSTALLATION")
+                #expect(
+                    try await install(harness.certificate(serials: ["KW-AAAA-0001"], signedWith: AuthoritySigningKey())).errorCode
+                        == "UNTRUSTED_CERTIFICATE")
+                #expect(
+                    try await install(harness.certificate(serials: ["KW-AAAA-0001"], installationId: "inst-other")).errorCode == "WRONG_INSTALLATION")
                 #expect(try await install(harness.certificate(serials: ["KW-AAAA-0001"], organization: "globex")).errorCode == "WRONG_INSTALLATION")
-                let testCertificate = ActivationCertificate(installationId: "inst-test-1", organization: Organization(id: "acme", legalName: "ACME"),
-                                                            environment: .test, serials: ["KW-AAAA-0001"], issuedAt: harness.clock.now).signed(with: harness.signingKey)
+                let testCertificate = ActivationCertificate(
+                    installationId: "inst-test-1", organization: Organization(id: "acme", legalName: "ACME"),
+                    environment: .test, serials: ["KW-AAAA-0001"], issuedAt: harness.clock.now
+                ).signed(with: harness.signingKey)
                 #expect(try await install(testCertificate).errorCode == "WRONG_INSTALLATION")
                 var tampered = harness.certificate(serials: ["KW-AAAA-0001"])
                 tampered.payload = Base64URL.encode(Array(#"{"v":1}"#.utf8))
                 #expect(try await install(tampered).errorCode == "UNTRUSTED_CERTIFICATE")
                 // A feed's signature is not a certificate's.
-                let feed = FeedEnvelope(organization: Organization(id: "acme", legalName: "ACME"), revision: 1, issuedAt: harness.clock.now, keys: [], revoked: [])
-                    .signed(with: harness.signingKey)
+                let feed = FeedEnvelope(
+                    organization: Organization(id: "acme", legalName: "ACME"), revision: 1, issuedAt: harness.clock.now, keys: [], revoked: []
+                )
+                .signed(with: harness.signingKey)
                 #expect(try await install(feed).errorCode == "UNTRUSTED_CERTIFICATE")
                 #expect(try await api.call(.post, "/api/v1/activation/certificate", json: #"{"kid":1}"#).errorCode == "INVALID_FIELD")
                 #expect(try await api.call(.post, "/api/v1/activation").errorCode == "NO_AUTHORITY")
@@ -184,10 +192,13 @@ import Testing
                     #expect(wrong.status == .unauthorized)
                     #expect(wrong.errorCode == "INVALID_CREDENTIALS")
                 }
-                let throttled = try await anonymous.call(.post, "/api/v1/auth/token", json: #"{"login":"admin","password":"\#(RegistryHarness.password)"}"#)
+                let throttled = try await anonymous.call(
+                    .post, "/api/v1/auth/token", json: #"{"login":"admin","password":"\#(RegistryHarness.password)"}"#)
                 #expect(throttled.status == .tooManyRequests)
                 #expect(Int(throttled.headers[.retryAfter] ?? "") ?? 0 > 0)
-                #expect(try await anonymous.call(.post, "/api/v1/auth/token", json: #"{"login":"nobody","password":"x"}"#).errorCode == "INVALID_CREDENTIALS")
+                #expect(
+                    try await anonymous.call(.post, "/api/v1/auth/token", json: #"{"login":"nobody","password":"x"}"#).errorCode
+                        == "INVALID_CREDENTIALS")
 
                 // The token from before the guessing still works until revoked.
                 #expect(try await api.call(.get, "/api/v1/license-keys").status == .ok)

@@ -1,10 +1,11 @@
 import Foundation
-import KeywardStore
 import KeywardHTTP
-@testable import KeywardRegistry
 import KeywardRegistryHTTP
+import KeywardStore
 import KeywardTestSupport
 import Testing
+
+@testable import KeywardRegistry
 
 /// The login throttle: counted before the password is compared, per login and address, bounded in memory, and never
 /// a way to lock someone out.
@@ -27,7 +28,9 @@ import Testing
             let authentication = Authentication(registry: harness.registry, throttle: harness.throttle)
             let codes = await withTaskGroup(of: String?.self) { group in
                 for _ in 0..<60 {
-                    group.addTask { await Self.code { _ = try await authentication.logIn(login: "admin", password: "guess guess guess", address: "127.0.0.1") } }
+                    group.addTask {
+                        await Self.code { _ = try await authentication.logIn(login: "admin", password: "guess guess guess", address: "127.0.0.1") }
+                    }
                 }
                 return await group.reduce(into: [String?]()) { $0.append($1) }
             }
@@ -40,9 +43,13 @@ import Testing
         try await RegistryHarness.run(.sqliteFile) { harness in
             let authentication = Authentication(registry: harness.registry, throttle: harness.throttle)
             for _ in 0..<harness.throttle.maximumPerPair {
-                #expect(await Self.code { _ = try await authentication.logIn(login: "admin", password: "wrong password", address: "127.0.0.1") } == "INVALID_CREDENTIALS")
+                #expect(
+                    await Self.code { _ = try await authentication.logIn(login: "admin", password: "wrong password", address: "127.0.0.1") }
+                        == "INVALID_CREDENTIALS")
             }
-            #expect(await Self.code { _ = try await authentication.logIn(login: "admin", password: RegistryHarness.password, address: "127.0.0.1") } == "TOO_MANY_ATTEMPTS")
+            #expect(
+                await Self.code { _ = try await authentication.logIn(login: "admin", password: RegistryHarness.password, address: "127.0.0.1") }
+                    == "TOO_MANY_ATTEMPTS")
             let user = try await authentication.logIn(login: "admin", password: RegistryHarness.password, address: "127.0.0.2")
             #expect(user.login == "admin")
         }
@@ -120,7 +127,9 @@ import Testing
         _ = throttle.begin(login: huge + "a", address: "192.0.2.1", now: Self.now)
         #expect(throttle.count == afterLimit)
         // A flood of distinct names never holds more than the capacity.
-        for number in 0..<2_000 { _ = throttle.begin(login: "name\(number)-" + huge.prefix(50), address: "198.51.100.\(number % 250)", now: Self.now) }
+        for number in 0..<2_000 {
+            _ = throttle.begin(login: "name\(number)-" + huge.prefix(50), address: "198.51.100.\(number % 250)", now: Self.now)
+        }
         #expect(throttle.count <= 300)
     }
 

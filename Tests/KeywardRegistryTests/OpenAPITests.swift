@@ -1,9 +1,9 @@
 import Foundation
 import Hummingbird
 import KeywardHTTP
-import KeywardStore
 import KeywardRegistry
 import KeywardRegistryHTTP
+import KeywardStore
 import KeywardTestSupport
 import Prometheus
 import Testing

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Configuration
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import KeywardAuthority
 import KeywardAuthorityHTTP
@@ -42,13 +42,16 @@ import Testing
                 try await app.test(.router) { client in
                     let live = try await client.execute(uri: "/health/live", method: .get)
                     #expect(live.status == .ok)
-                    let login = try await client.execute(uri: "/api/v1/auth/token", method: .post, headers: [.contentType: "application/json"],
-                                                         body: ByteBuffer(string: #"{"login":"admin","password":"\#(Self.password)"}"#))
+                    let login = try await client.execute(
+                        uri: "/api/v1/auth/token", method: .post, headers: [.contentType: "application/json"],
+                        body: ByteBuffer(string: #"{"login":"admin","password":"\#(Self.password)"}"#))
                     #expect(login.status == .created, "the built-in administrator is made at first start with the configured password")
                     let token = try #require(try JSONSerialization.jsonObject(with: Data(buffer: login.body)) as? [String: Any])["token"] as? String
-                    let keys = try await client.execute(uri: "/api/v1/license-keys", method: .get, headers: [.authorization: "Bearer \(try #require(token))"])
+                    let keys = try await client.execute(
+                        uri: "/api/v1/license-keys", method: .get, headers: [.authorization: "Bearer \(try #require(token))"])
                     #expect(keys.status == .ok)
-                    let installation = try await client.execute(uri: "/api/v1/activation", method: .get, headers: [.authorization: "Bearer \(try #require(token))"])
+                    let installation = try await client.execute(
+                        uri: "/api/v1/activation", method: .get, headers: [.authorization: "Bearer \(try #require(token))"])
                     #expect(String(buffer: installation.body).contains(#""environment":"production","installationId":"inst-"#))
                     let page = try await client.execute(uri: "/login", method: .get)
                     #expect(page.status == .ok)
@@ -59,21 +62,23 @@ import Testing
     }
 
     /// Each refused setting names the flag to fix, and nothing is written: no database file, no data directory content.
-    @Test(arguments: [
-        ("sync.at", ConfigValue(.string("25:00"), isSecret: false), "--sync-at"),
-        ("environment", ConfigValue(.string("staging"), isSecret: false), "--environment"),
-        ("secureCookies", ConfigValue(.string("sometimes"), isSecret: false), "--secure-cookies"),
-        ("http.headerTimeout", ConfigValue(.int(0), isSecret: false), "--header-timeout"),
-        ("admin.password", ConfigValue(.string("short"), isSecret: true), "KEYWARD_ADMIN_PASSWORD"),
-        ("organization", ConfigValue(.string("Not A Slug"), isSecret: false), "--organization"),
-        ("sync.autoActivate", ConfigValue(.string("perhaps"), isSecret: false), "--sync-auto-activate"),
-    ] as [(AbsoluteConfigKey, ConfigValue, String)])
+    @Test(
+        arguments: [
+            ("sync.at", ConfigValue(.string("25:00"), isSecret: false), "--sync-at"),
+            ("environment", ConfigValue(.string("staging"), isSecret: false), "--environment"),
+            ("secureCookies", ConfigValue(.string("sometimes"), isSecret: false), "--secure-cookies"),
+            ("http.headerTimeout", ConfigValue(.int(0), isSecret: false), "--header-timeout"),
+            ("admin.password", ConfigValue(.string("short"), isSecret: true), "KEYWARD_ADMIN_PASSWORD"),
+            ("organization", ConfigValue(.string("Not A Slug"), isSecret: false), "--organization"),
+            ("sync.autoActivate", ConfigValue(.string("perhaps"), isSecret: false), "--sync-auto-activate"),
+        ] as [(AbsoluteConfigKey, ConfigValue, String)])
     func aBadSettingIsRefusedBeforeAnythingIsWritten(key: AbsoluteConfigKey, value: ConfigValue, flag: String) async throws {
         try await withTemporaryDirectory { directory in
             let database = directory.appendingPathComponent("registry.sqlite").path
             let context = RegistryApplicationContext(http: .forTests, logger: testLogger)
             do {
-                _ = try await buildRegistryApplication(reader: Self.settings(directory: directory, database: database, [key: value]), context: context)
+                _ = try await buildRegistryApplication(
+                    reader: Self.settings(directory: directory, database: database, [key: value]), context: context)
                 Issue.record("\(key) = \(value) was accepted")
             } catch let error as SettingError {
                 #expect(error.flag == flag)
@@ -84,17 +89,19 @@ import Testing
     }
 
     /// The organization token under its name and under the old `sync.*` names, kept for one release; a file wins over a value.
-    @Test(arguments: [
-        ("organizationTokenFile", true), ("organizationToken", false), ("sync.tokenFile", true), ("sync.token", false),
-    ] as [(AbsoluteConfigKey, Bool)])
+    @Test(
+        arguments: [
+            ("organizationTokenFile", true), ("organizationToken", false), ("sync.tokenFile", true), ("sync.token", false),
+        ] as [(AbsoluteConfigKey, Bool)])
     func theOrganizationTokenIsReadUnderItsNameAndItsOldName(key: AbsoluteConfigKey, isFile: Bool) async throws {
         try await withTemporaryDirectory { directory in
             let file = directory.appendingPathComponent("token")
             try "kw_from_a_file\n".write(to: file, atomically: true, encoding: .utf8)
             let value = isFile ? file.path : "kw_from_a_value"
-            let reader = ConfigReader(provider: InMemoryProvider(values: [
-                "authority.url": .init(.string("http://127.0.0.1:9"), isSecret: false), key: .init(.string(value), isSecret: !isFile),
-            ]))
+            let reader = ConfigReader(
+                provider: InMemoryProvider(values: [
+                    "authority.url": .init(.string("http://127.0.0.1:9"), isSecret: false), key: .init(.string(value), isSecret: !isFile),
+                ]))
             let client = try #require(try RegistrySetup(settings: Settings(reader: reader)).configuredAuthority(http: .forTests))
             #expect(client.token == (isFile ? "kw_from_a_file" : "kw_from_a_value"))
         }
@@ -131,10 +138,12 @@ import Testing
                             clock.advance(by: TimeInterval(duration.components.seconds) + 1)
                             try await Task.sleep(for: .milliseconds(20))
                         }
-                        let reader = Self.settings(directory: directory, database: database, [
-                            "authority.url": .init(.string(slowURL), isSecret: false), "organizationToken": .init(.string(token), isSecret: true),
-                            "sync.autoActivate": .init(.bool(false), isSecret: false),
-                        ])
+                        let reader = Self.settings(
+                            directory: directory, database: database,
+                            [
+                                "authority.url": .init(.string(slowURL), isSecret: false), "organizationToken": .init(.string(token), isSecret: true),
+                                "sync.autoActivate": .init(.bool(false), isSecret: false),
+                            ])
                         let app = try await buildRegistryApplication(reader: reader, context: context)
                         let group = ServiceGroup(configuration: .init(services: [app], logger: testLogger))
                         try await withThrowingTaskGroup { tasks in
@@ -165,8 +174,10 @@ enum SlowFeed {
     static let delay = Duration.seconds(2)
 
     /// Serves on loopback while `body` runs; `feedRequested` returns once the first feed request has arrived.
-    static func serve(forwardingTo authorityURL: String, token: String,
-                      _ body: @escaping @Sendable (_ url: String, _ feedRequested: @escaping @Sendable () async -> Void) async throws -> Void) async throws {
+    static func serve(
+        forwardingTo authorityURL: String, token: String,
+        _ body: @escaping @Sendable (_ url: String, _ feedRequested: @escaping @Sendable () async -> Void) async throws -> Void
+    ) async throws {
         let (arrivals, arrived) = AsyncStream.makeStream(of: Void.self)
         let router = Router()
         router.get("**") { request, _ -> Response in

@@ -27,28 +27,39 @@ struct RegistryHarness: Sendable {
 
     var store: RegistryStore { registry.store }
 
-    static func run(_ backend: Backend, authority: AuthorityClient? = nil, environment: InstallationEnvironment = .production,
-                    trusting extra: [AuthorityPublicKey] = [], _ body: @Sendable (RegistryHarness) async throws -> Void) async throws {
+    static func run(
+        _ backend: Backend, authority: AuthorityClient? = nil, environment: InstallationEnvironment = .production,
+        trusting extra: [AuthorityPublicKey] = [], _ body: @Sendable (RegistryHarness) async throws -> Void
+    ) async throws {
         try await withFreshDatabase(backend) { database, _ async throws in
             try await Migrator(Schema.registry).migrate(database, logger: testLogger)
             let store = RegistryStore(database: database)
-            let installation = try await store.createInstallation(RegistryInstallation(
-                installationId: "inst-test-1", organization: Organization(id: "acme", legalName: "ACME Industries Ltd."),
-                environment: environment, createdAt: start)).installation
+            let installation = try await store.createInstallation(
+                RegistryInstallation(
+                    installationId: "inst-test-1", organization: Organization(id: "acme", legalName: "ACME Industries Ltd."),
+                    environment: environment, createdAt: start)
+            ).installation
             _ = try await store.createAdministrator(login: "admin", passwordHash: Bcrypt.hash(password, cost: 4), now: start)
             let signingKey = AuthoritySigningKey()
             let clock = TestClock(start)
-            let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey] + extra),
-                                    catalog: try Catalog.shipped(), connection: AuthorityConnection(client: authority, http: .forTests),
-                                    passwords: PasswordHasher(cost: 4), now: { clock.now })
-            try await body(RegistryHarness(registry: registry, signingKey: signingKey, clock: clock, throttle: LoginThrottle(maximumPerPair: 3, slowDownAfter: 10, maximumDelay: .milliseconds(1))))
+            let registry = Registry(
+                store: store, installation: installation, trust: TrustStore([signingKey.publicKey] + extra),
+                catalog: try Catalog.shipped(), connection: AuthorityConnection(client: authority, http: .forTests),
+                passwords: PasswordHasher(cost: 4), now: { clock.now })
+            try await body(
+                RegistryHarness(
+                    registry: registry, signingKey: signingKey, clock: clock,
+                    throttle: LoginThrottle(maximumPerPair: 3, slowDownAfter: 10, maximumDelay: .milliseconds(1))))
         }
     }
 
     /// An access key for `acme` (or `organization`), valid around the harness's start.
-    func accessKey(serial: String = Serial.generate(), organization: String = "acme", users: Int = 10, useType: UseType = .nominative,
-                   profile: Profile = .manager, components: [String] = ["DOC", "WF"], validFrom: String = "2026-01-01T00:00:00Z", expiresAt: String? = "2027-01-01T00:00:00Z",
-                   signedWith key: AuthoritySigningKey? = nil) -> String {
+    func accessKey(
+        serial: String = Serial.generate(), organization: String = "acme", users: Int = 10, useType: UseType = .nominative,
+        profile: Profile = .manager, components: [String] = ["DOC", "WF"], validFrom: String = "2026-01-01T00:00:00Z",
+        expiresAt: String? = "2027-01-01T00:00:00Z",
+        signedWith key: AuthoritySigningKey? = nil
+    ) -> String {
         let license = LicenseKey(
             serial: serial, organization: Organization(id: organization, legalName: "ACME Industries Ltd."), profile: profile, useType: useType,
             users: users, purchaseType: expiresAt == nil ? .sale : .rental, suiteVersion: "2.1", validFrom: Timestamp.parse(validFrom)!,
@@ -57,13 +68,20 @@ struct RegistryHarness: Sendable {
     }
 
     /// A signed activation certificate for `serials`, as the authority would make it.
-    func certificate(serials: [String], installationId: String = "inst-test-1", organization: String = "acme", signedWith key: AuthoritySigningKey? = nil) -> SignedDocument {
-        ActivationCertificate(installationId: installationId, organization: Organization(id: organization, legalName: "ACME"), environment: registry.installation.environment,
-                              serials: serials, issuedAt: clock.now).signed(with: key ?? signingKey)
+    func certificate(
+        serials: [String], installationId: String = "inst-test-1", organization: String = "acme", signedWith key: AuthoritySigningKey? = nil
+    ) -> SignedDocument {
+        ActivationCertificate(
+            installationId: installationId, organization: Organization(id: organization, legalName: "ACME"),
+            environment: registry.installation.environment,
+            serials: serials, issuedAt: clock.now
+        ).signed(with: key ?? signingKey)
     }
 
     func withAPI(_ body: @escaping @Sendable (RegistryAPI) async throws -> Void) async throws {
-        let app = Application(router: buildRegistryRouter(try await RegistryDependencies(registry: registry, metrics: PrometheusCollectorRegistry(), throttle: throttle)))
+        let app = Application(
+            router: buildRegistryRouter(
+                try await RegistryDependencies(registry: registry, metrics: PrometheusCollectorRegistry(), throttle: throttle)))
         try await app.test(.router) { client in
             var api = RegistryAPI(client: client, token: nil)
             let login = try await api.call(.post, "/api/v1/auth/token", json: #"{"login":"admin","password":"\#(Self.password)"}"#)
@@ -91,7 +109,8 @@ struct RegistryHarness: Sendable {
     /// Counts of what the registry stores, to prove a refused request wrote nothing.
     func fingerprint() async throws -> [String: Int] {
         try await KeywardTestSupport.fingerprint(
-            store.database, tables: ["registered_keys", "activation", "registry_users", "audit_events", "access_groups", "group_members", "user_sessions"])
+            store.database,
+            tables: ["registered_keys", "activation", "registry_users", "audit_events", "access_groups", "group_members", "user_sessions"])
     }
 }
 

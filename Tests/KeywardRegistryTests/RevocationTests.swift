@@ -1,8 +1,8 @@
 import Foundation
-import KeywardHTTP
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
@@ -15,14 +15,18 @@ import Testing
     static let spec = SynchronizationTests.spec
 
     /// A registry connected to a real authority, with one key issued for each ID # and pasted under it (manual keys).
-    static func withPastedKeys(_ idNumbers: [String], backend: Backend,
-                               _ body: @escaping @Sendable (Authority, RegistryHarness, [IssuedKeyRecord]) async throws -> Void) async throws {
+    static func withPastedKeys(
+        _ idNumbers: [String], backend: Backend,
+        _ body: @escaping @Sendable (Authority, RegistryHarness, [IssuedKeyRecord]) async throws -> Void
+    ) async throws {
         try await SynchronizationTests.withAuthority { authority, url, token in
             var keys: [IssuedKeyRecord] = []
             for _ in idNumbers { keys.append(try await authority.issue(Self.spec, organizationId: "acme", actor: "test")) }
             let issued = keys
-            try await RegistryHarness.run(backend, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
-                                          trusting: authority.keyring.publicKeys) { harness in
+            try await RegistryHarness.run(
+                backend, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
+                trusting: authority.keyring.publicKeys
+            ) { harness in
                 harness.clock.set(Date())
                 for (id, key) in zip(idNumbers, issued) { try await harness.registry.register(idNumber: id, accessKey: key.accessKey, actor: "test") }
                 try await body(authority, harness, issued)
@@ -34,7 +38,8 @@ import Testing
     func pastedKeysTheVendorSwitchesOrRevokesAreRevokedAtTheNextSynchronization(backend: Backend) async throws {
         try await Self.withPastedKeys(["Engineering", "SOX"], backend: backend) { authority, harness, keys in
             do {
-                let switched = keys[0], cancelled = keys[1]
+                let switched = keys[0]
+                let cancelled = keys[1]
                 _ = try await harness.registry.activateOnline(actor: "test")
                 let replacement = try await authority.switchKey(switched.license.serial, to: Self.spec, actor: "test").issued
                 _ = try await authority.revoke(cancelled.license.serial, reason: "contract ended", actor: "test")
@@ -58,7 +63,9 @@ import Testing
     func anInstallationThatNeverSynchronizesLearnsOfARevocationFromItsCertificate(backend: Backend) async throws {
         try await Self.withPastedKeys(["Kept", "Online", "Offline"], backend: backend) { authority, harness, keys in
             do {
-                let kept = keys[0], online = keys[1], offline = keys[2]
+                let kept = keys[0]
+                let online = keys[1]
+                let offline = keys[2]
                 _ = try await harness.registry.activateOnline(actor: "test")
 
                 // Online: the next activation's certificate leaves the revoked key out and names it.
@@ -117,10 +124,14 @@ import Testing
         try await SynchronizationTests.withAuthority { authority, url, token in
             let key = try await authority.issue(SynchronizationTests.spec, organizationId: "acme", actor: "test")
             // Another installation of acme is production: this one's activation is refused (PRODUCTION_EXISTS).
-            _ = try await authority.activate(ActivationRequestFile(organizationId: "acme", installationId: "inst-other", environment: .production,
-                                                                   serials: [key.license.serial], promote: false), actor: "test")
-            try await RegistryHarness.run(backend, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
-                                          trusting: authority.keyring.publicKeys) { harness in
+            _ = try await authority.activate(
+                ActivationRequestFile(
+                    organizationId: "acme", installationId: "inst-other", environment: .production,
+                    serials: [key.license.serial], promote: false), actor: "test")
+            try await RegistryHarness.run(
+                backend, authority: AuthorityClient(baseURL: url, token: token, http: .forTests),
+                trusting: authority.keyring.publicKeys
+            ) { harness in
                 harness.clock.set(Date())
                 let run = try await Synchronizer(registry: harness.registry).run(trigger: .manual, actor: "user:admin")
                 #expect(run.outcome == .succeeded)

@@ -29,18 +29,23 @@ import Testing
 
     @Test func everyRouteRefusesCallersWithoutTheRightToken() async throws {
         try await RegistryHarness.run(.sqliteFile) { harness in
-            _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com", password: "a long enough password"), actor: "test")
+            _ = try await harness.registry.createUser(
+                UserInput(login: "ann", name: "Ann", email: "ann@example.com", password: "a long enough password"), actor: "test")
             let service = try await harness.serviceToken()
             let expired = try await harness.store.database.write { sql in
-                try await TokenStore.create(kind: RegistryTokenKind.user, name: "old", subject: "admin", expiresAt: harness.clock.now.addingTimeInterval(-1),
-                                            now: harness.clock.now.addingTimeInterval(-3600), on: sql).token.text
+                try await TokenStore.create(
+                    kind: RegistryTokenKind.user, name: "old", subject: "admin", expiresAt: harness.clock.now.addingTimeInterval(-1),
+                    now: harness.clock.now.addingTimeInterval(-3600), on: sql
+                ).token.text
             }
-            let router = buildRegistryRouter(try await RegistryDependencies(registry: harness.registry, metrics: PrometheusCollectorRegistry(), throttle: harness.throttle))
+            let router = buildRegistryRouter(
+                try await RegistryDependencies(registry: harness.registry, metrics: PrometheusCollectorRegistry(), throttle: harness.throttle))
             let routes = router.routes.map { ($0.method, openAPIPath($0.path.description)) }.filter { $0.1.hasPrefix("/api/") }
             #expect(routes.count >= 40)
             try await Application(router: router).test(.router) { client async throws in
-                let login = try await client.executeRequest(uri: "/api/v1/auth/token", method: .post, headers: [:],
-                                                            body: ByteBuffer(string: #"{"login":"ann","password":"a long enough password"}"#))
+                let login = try await client.executeRequest(
+                    uri: "/api/v1/auth/token", method: .post, headers: [:],
+                    body: ByteBuffer(string: #"{"login":"ann","password":"a long enough password"}"#))
                 let user = try #require((try JSONSerialization.jsonObject(with: Data(buffer: login.body)) as? [String: Any])?["token"] as? String)
                 let before = try await harness.fingerprint()
                 for (method, path) in routes {
@@ -54,7 +59,9 @@ import Testing
                     }
                     #expect(try await status(nil) == .unauthorized, "\(name) without a token")
                     #expect(try await status(expired) == .unauthorized, "\(name) with an expired token")
-                    #expect(try await status("kw_\(String(repeating: "a", count: 12))_\(String(repeating: "b", count: 32))") == .unauthorized, "\(name) with an unknown token")
+                    #expect(
+                        try await status("kw_\(String(repeating: "a", count: 12))_\(String(repeating: "b", count: 32))") == .unauthorized,
+                        "\(name) with an unknown token")
                     if !Self.service.contains(name) {
                         #expect(try await status(service) == .forbidden, "\(name) with a service token")
                     }

@@ -1,6 +1,6 @@
 import Foundation
-import KeywardHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
@@ -34,8 +34,9 @@ import Testing
                     users: Int.max / 2, purchaseType: .sale, suiteVersion: "2.1", validFrom: Timestamp.parse("2026-01-01T00:00:00Z")!,
                     expiresAt: nil, components: ["DOC"], issuedAt: Timestamp.parse("2025-12-01T00:00:00Z")!)
                 try await harness.store.register(
-                    RegisteredKey(license: license, accessKey: harness.accessKey(serial: serial), kid: harness.signingKey.kid, idNumber: serial,
-                                  source: .manual, registeredAt: harness.clock.now, registeredBy: "test"),
+                    RegisteredKey(
+                        license: license, accessKey: harness.accessKey(serial: serial), kid: harness.signingKey.kid, idNumber: serial,
+                        source: .manual, registeredAt: harness.clock.now, registeredBy: "test"),
                     actor: "test", now: harness.clock.now)
             }
             let state = try await harness.registry.activationState()

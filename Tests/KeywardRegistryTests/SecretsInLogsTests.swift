@@ -1,6 +1,6 @@
 import Foundation
-import KeywardHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
@@ -20,14 +20,16 @@ import Testing
             let store = RegistryStore(database: database)
             let now = Date()
             let made = try await database.write { sql in
-                try await TokenStore.create(kind: RegistryTokenKind.user, name: RegistryTokenKind.administratorRole, subject: "admin", now: now, on: sql)
+                try await TokenStore.create(
+                    kind: RegistryTokenKind.user, name: RegistryTokenKind.administratorRole, subject: "admin", now: now, on: sql)
             }
             #expect(try await TokenStore(database: database).authenticate(made.token.text, now: now) != nil)
             let passwordHash = "$2b$12$abcdefghijklmnopqrstuu5Hq8GnfW0tRg3cZ1lJ0zv1mJbJ6Rk2"
             _ = try await store.createAdministrator(login: "admin", passwordHash: passwordHash, now: now)
             let organizationToken = APIToken.generate().text
             try await store.saveSettings([.authorityURL: "https://licensing.example.com", .syncToken: organizationToken], actor: "test", now: now)
-            let csrf = "csrf-" + UUID().uuidString, sessionHash = "session-" + UUID().uuidString
+            let csrf = "csrf-" + UUID().uuidString
+            let sessionHash = "session-" + UUID().uuidString
             try await store.createWebSession(idHash: sessionHash, login: "admin", csrfToken: csrf, now: now, expiresAt: now.addingTimeInterval(3600))
             _ = try await store.settings()
 

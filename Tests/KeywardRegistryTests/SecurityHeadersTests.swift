@@ -2,10 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import KeywardStore
 import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
+import KeywardStore
 import KeywardTestSupport
 import Prometheus
 import Testing
@@ -16,13 +16,17 @@ import Testing
     @Test func everyAnswerCarriesTheHardeningHeaders() async throws {
         try await RegistryHarness.run(.sqliteFile) { harness in
             try await harness.withAPI { api in
-                for (path, token) in [("/api/v1/license-keys", api.token), ("/api/v1/license-keys", nil), ("/api/v1/nothing", api.token),
-                                      ("/health/live", nil), ("/login", nil), ("/static/keyward.css", nil)] {
+                for (path, token) in [
+                    ("/api/v1/license-keys", api.token), ("/api/v1/license-keys", nil), ("/api/v1/nothing", api.token),
+                    ("/health/live", nil), ("/login", nil), ("/static/keyward.css", nil),
+                ] {
                     let reply = try await api.call(.get, path, token: .some(token))
                     #expect(reply.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "\(path)")
                     #expect(reply.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer", "\(path)")
                     let caching = reply.headers[.cacheControl]
-                    #expect(path == "/static/keyward.css" ? caching?.hasPrefix("max-age") == true : caching == "no-store", "\(path): \(caching ?? "none")")
+                    #expect(
+                        path == "/static/keyward.css" ? caching?.hasPrefix("max-age") == true : caching == "no-store", "\(path): \(caching ?? "none")"
+                    )
                 }
             }
         }
@@ -31,8 +35,9 @@ import Testing
     @Test(arguments: [(SecureCookies.auto, false, false), (.auto, true, true), (.always, false, true), (.never, true, false)])
     func theSessionCookieIsSecureBehindHTTPS(policy: SecureCookies, forwardedHTTPS: Bool, secure: Bool) async throws {
         try await RegistryHarness.run(.sqliteFile) { harness in
-            let dependencies = try await RegistryDependencies(registry: harness.registry, metrics: PrometheusCollectorRegistry(), throttle: harness.throttle,
-                                                              secureCookies: policy)
+            let dependencies = try await RegistryDependencies(
+                registry: harness.registry, metrics: PrometheusCollectorRegistry(), throttle: harness.throttle,
+                secureCookies: policy)
             try await Application(router: buildRegistryRouter(dependencies)).test(.router) { client in
                 var headers: HTTPFields = [:]
                 if forwardedHTTPS { headers[HTTPField.Name("X-Forwarded-Proto")!] = "https" }
@@ -42,7 +47,8 @@ import Testing
                 let csrf = try #require(WebUITests.Browser.csrf(in: page))
                 headers[.cookie] = String(csrfCookie.split(separator: ";")[0])
                 headers[.contentType] = "application/x-www-form-urlencoded"
-                let form = "_csrf=\(csrf)&login=admin&password=\(RegistryHarness.password.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+                let form =
+                    "_csrf=\(csrf)&login=admin&password=\(RegistryHarness.password.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
                 let login = try await client.executeRequest(uri: "/login", method: .post, headers: headers, body: ByteBuffer(string: form))
                 let session = try #require(login.headers[values: .setCookie].first { $0.hasPrefix("keyward_session=") })
                 #expect(session.contains("Secure") == secure, "\(session)")

@@ -3,12 +3,13 @@ import Hummingbird
 import HummingbirdTesting
 import KeywardDomain
 import KeywardHTTP
-@testable import KeywardRegistry
-@testable import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import SQLKit
 import Testing
+
+@testable import KeywardRegistry
+@testable import KeywardRegistryHTTP
 
 /// What an attacker or a careless client might send: SQL meta-characters and over-long values in every string field,
 /// forms without their CSRF token, password guessing, and upload file names that climb out of a directory. Each is
@@ -52,11 +53,18 @@ import Testing
     @Test(arguments: Backend.services)
     func hostileAndOverLongStringsInEveryFieldAreRefusedOrStoredVerbatim(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
-            let main = try await harness.registerAndActivate(harness.accessKey(users: 50, profile: .manager, components: ["DOC", "WF"]), idNumber: "Main")
-            let spare = try await harness.registerAndActivate(harness.accessKey(users: 50, profile: .manager, components: ["DOC", "WF"]), idNumber: "Spare")
+            let main = try await harness.registerAndActivate(
+                harness.accessKey(users: 50, profile: .manager, components: ["DOC", "WF"]), idNumber: "Main")
+            let spare = try await harness.registerAndActivate(
+                harness.accessKey(users: 50, profile: .manager, components: ["DOC", "WF"]), idNumber: "Spare")
             try await harness.withAPI { api in
-                #expect(try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])).status == .created)
-                let group: [String: Any] = ["idNumber": "Writers", "name": "Writers", "keySerial": main.serial, "component": "DOC", "menus": ["DC021"], "users": ["ann"]]
+                #expect(
+                    try await api.call(
+                        .post, "/api/v1/users", json: AccessAPITests.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])
+                    ).status == .created)
+                let group: [String: Any] = [
+                    "idNumber": "Writers", "name": "Writers", "keySerial": main.serial, "component": "DOC", "menus": ["DC021"], "users": ["ann"],
+                ]
                 #expect(try await api.call(.post, "/api/v1/access-groups", json: AccessAPITests.json(group)).status == .created)
 
                 let operations = [
@@ -66,8 +74,13 @@ import Testing
                     Operation(method: .patch, path: "/api/v1/users/ann", fields: ["name", "email", "password"]) { _ in
                         ["name": "Ann", "email": "ann@example.com", "password": "a long enough password"]
                     },
-                    Operation(method: .post, path: "/api/v1/access-groups", fields: ["idNumber", "name", "keySerial", "component", "menus.0", "users.0"]) { n in
-                        ["idNumber": "G\(n)", "name": "Group \(n)", "keySerial": main.serial, "component": "DOC", "menus": ["DC021"], "users": ["ann"]]
+                    Operation(
+                        method: .post, path: "/api/v1/access-groups", fields: ["idNumber", "name", "keySerial", "component", "menus.0", "users.0"]
+                    ) { n in
+                        [
+                            "idNumber": "G\(n)", "name": "Group \(n)", "keySerial": main.serial, "component": "DOC", "menus": ["DC021"],
+                            "users": ["ann"],
+                        ]
                     },
                     Operation(method: .put, path: "/api/v1/access-groups/Writers", fields: ["name", "keySerial", "component", "menus.0"]) { _ in
                         ["idNumber": "Writers", "name": "Writers", "keySerial": main.serial, "component": "DOC", "menus": ["DC021"]]
@@ -86,11 +99,14 @@ import Testing
                     Operation(method: .put, path: "/api/v1/settings/authority", fields: ["url", "token"]) { _ in
                         ["url": "https://authority.example.com", "token": APIToken.generate().text]
                     },
-                    Operation(method: .post, path: "/api/v1/entitlements/check", fields: ["checks.0.login", "checks.0.component", "checks.0.menu"]) { _ in
+                    Operation(method: .post, path: "/api/v1/entitlements/check", fields: ["checks.0.login", "checks.0.component", "checks.0.menu"]) {
+                        _ in
                         ["checks": [["login": "ann", "component": "DOC", "menu": "DC021"]]]
                     },
                     // A login of its own per attempt: the throttle (3 failures per login) must not answer before the value is read.
-                    Operation(method: .post, path: "/api/v1/auth/token", fields: ["login", "password"]) { n in ["login": "nobody\(n)", "password": "wrong password"] },
+                    Operation(method: .post, path: "/api/v1/auth/token", fields: ["login", "password"]) { n in
+                        ["login": "nobody\(n)", "password": "wrong password"]
+                    },
                 ]
 
                 var counter = 0
@@ -103,14 +119,17 @@ import Testing
                             let body = Self.setting(field, to: value, in: operation.body(counter))
                             let before = try await Self.state(harness, api, serial: main.serial)
                             let reply = try await api.call(operation.method, operation.path, json: AccessAPITests.json(body))
-                            let what = "\(operation.method) \(operation.path) with \(field) = \(value.prefix(40).debugDescription) (\(value.count) characters)"
+                            let what =
+                                "\(operation.method) \(operation.path) with \(field) = \(value.prefix(40).debugDescription) (\(value.count) characters)"
                             #expect(reply.status.code < 500, "\(what): \(reply.status)")
                             if (200..<300).contains(reply.status.code) {
                                 accepted += 1
                                 if operation.path == "/api/v1/entitlements/check" {
                                     // A check answers questions rather than storing values: an over-long code is one nobody holds.
                                     let results = reply.json["results"] as? [[String: Any]] ?? []
-                                    #expect(value.count < 1000 || (!results.isEmpty && results.allSatisfy { $0["allowed"] as? Bool == false }), "\(what) was allowed")
+                                    #expect(
+                                        value.count < 1000 || (!results.isEmpty && results.allSatisfy { $0["allowed"] as? Bool == false }),
+                                        "\(what) was allowed")
                                 } else {
                                     #expect(value.count < 1000, "\(what) was accepted")
                                 }
@@ -133,8 +152,11 @@ import Testing
                     #expect(try await api.call(.get, "/api/v1/users/ann").json["name"] as? String == value)
                     let found = try await api.call(.get, "/api/v1/users?search=\(Self.encoded(value))").items
                     #expect(found.contains { $0["login"] as? String == "ann" }, "search \(value.debugDescription) finds the name")
-                    #expect(found.allSatisfy { item in ["login", "name", "email"].contains { (item[$0] as? String ?? "").lowercased().contains(value.lowercased()) } },
-                            "search \(value.debugDescription) matches literally: \(found.map { $0["login"] ?? "" })")
+                    #expect(
+                        found.allSatisfy { item in
+                            ["login", "name", "email"].contains { (item[$0] as? String ?? "").lowercased().contains(value.lowercased()) }
+                        },
+                        "search \(value.debugDescription) matches literally: \(found.map { $0["login"] ?? "" })")
                 }
 
                 // Hostile path segments and query values read nothing they should not and write nothing.
@@ -143,13 +165,15 @@ import Testing
                 // rightly finds that user (checked below), so it is left out of the "finds nothing" sweep.
                 for value in Self.hostile + [Self.overLong] where !value.isEmpty && (try? UserRules.login(value)) == nil {
                     let segment = Self.encoded(value)
-                    for (method, path) in [(HTTPRequest.Method.get, "/api/v1/users/\(segment)"), (.get, "/api/v1/access-groups/\(segment)"),
-                                           (.get, "/api/v1/license-keys/\(segment)"), (.delete, "/api/v1/access-groups/\(segment)"),
-                                           (.delete, "/api/v1/license-keys/\(segment)"), (.post, "/api/v1/users/\(segment)/disable"),
-                                           (.get, "/api/v1/users/\(segment)/entitlements"), (.delete, "/api/v1/sessions/\(segment)"),
-                                           (.get, "/api/v1/entitlements/check?login=\(segment)&component=DOC&menu=DC021"),
-                                           (.get, "/api/v1/entitlements/check?login=ann&component=\(segment)&menu=\(segment)"),
-                                           (.get, "/api/v1/users?search=\(segment)&after=\(segment)"), (.get, "/api/v1/audit-events?after=\(segment)")] {
+                    for (method, path) in [
+                        (HTTPRequest.Method.get, "/api/v1/users/\(segment)"), (.get, "/api/v1/access-groups/\(segment)"),
+                        (.get, "/api/v1/license-keys/\(segment)"), (.delete, "/api/v1/access-groups/\(segment)"),
+                        (.delete, "/api/v1/license-keys/\(segment)"), (.post, "/api/v1/users/\(segment)/disable"),
+                        (.get, "/api/v1/users/\(segment)/entitlements"), (.delete, "/api/v1/sessions/\(segment)"),
+                        (.get, "/api/v1/entitlements/check?login=\(segment)&component=DOC&menu=DC021"),
+                        (.get, "/api/v1/entitlements/check?login=ann&component=\(segment)&menu=\(segment)"),
+                        (.get, "/api/v1/users?search=\(segment)&after=\(segment)"), (.get, "/api/v1/audit-events?after=\(segment)"),
+                    ] {
                         let reply = try await api.call(method, path)
                         #expect(reply.status.code < 500, "\(method) \(path.prefix(80)): \(reply.status)")
                         if path.hasPrefix("/api/v1/entitlements/check"), reply.status == .ok, value.count > 1000 {
@@ -164,7 +188,9 @@ import Testing
                 #expect(try await api.call(.get, "/api/v1/users/%5F").json["login"] as? String == "_", "a percent-encoded login finds its user")
 
                 // A body over the upload limit is refused before it is read in full.
-                let huge = try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "big", "name": String(repeating: "B", count: 2 << 20), "email": "b@example.com"]))
+                let huge = try await api.call(
+                    .post, "/api/v1/users",
+                    json: AccessAPITests.json(["login": "big", "name": String(repeating: "B", count: 2 << 20), "email": "b@example.com"]))
                 #expect(huge.status == .contentTooLarge)
                 #expect(huge.errorCode == "PAYLOAD_TOO_LARGE")
 
@@ -187,10 +213,16 @@ import Testing
         try await RegistryHarness.run(backend) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 5, components: ["DOC"]), idNumber: "Main")
             try await harness.withAPI { api in
-                #expect(try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])).status == .created)
+                #expect(
+                    try await api.call(
+                        .post, "/api/v1/users", json: AccessAPITests.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])
+                    ).status == .created)
                 let before = try await harness.fingerprint()
                 let attempts: [(HTTPRequest.Method, String, String?)] = [
-                    (.post, "/api/v1/access-groups", AccessAPITests.json(["idNumber": "G", "name": "G", "keySerial": "KW\u{0}", "component": "DOC", "menus": ["DC021"]])),
+                    (
+                        .post, "/api/v1/access-groups",
+                        AccessAPITests.json(["idNumber": "G", "name": "G", "keySerial": "KW\u{0}", "component": "DOC", "menus": ["DC021"]])
+                    ),
                     (.post, "/api/v1/sessions", AccessAPITests.json(["login": "ann", "ip": "10.0.0.1\u{0}"])),
                     (.post, "/api/v1/access-migrations", AccessAPITests.json(["from": key.serial, "to": "\u{0}", "dryRun": true])),
                     (.post, "/api/v1/auth/token", AccessAPITests.json(["login": "admin\u{0}", "password": "whatever it is"])),
@@ -227,8 +259,9 @@ import Testing
                 _ = try await browser.logIn()
                 let csrf = try #require(WebUITests.Browser.csrf(in: try await browser.request(.get, "/users/new")))
                 let before = try await harness.fingerprint()
-                let reply = try await browser.request(.post, "/users", body: ByteBuffer(string: "_csrf=\(csrf)&login=ann&name=A%00nn&email=ann%40example.com"),
-                                                      contentType: "application/x-www-form-urlencoded")
+                let reply = try await browser.request(
+                    .post, "/users", body: ByteBuffer(string: "_csrf=\(csrf)&login=ann&name=A%00nn&email=ann%40example.com"),
+                    contentType: "application/x-www-form-urlencoded")
                 #expect(reply.status == .badRequest)
                 #expect(String(buffer: reply.body).contains("NUL character"))
                 #expect(try await harness.fingerprint() == before)
@@ -262,7 +295,8 @@ import Testing
         try await RegistryHarness.run(.sqliteFile) { harness in
             let key = try await harness.registerAndActivate(harness.accessKey(users: 10, components: ["DOC", "WF"]), idNumber: "Main")
             _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "DOC", menus: ["DC021"]), actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "DOC", menus: ["DC021"]), actor: "test")
             let router = buildRegistryRouter(try await RegistryDependencies(registry: harness.registry, metrics: .init(), throttle: harness.throttle))
             let forms = router.routes.filter { $0.method == .post }.map { "/" + $0.path.description.split(separator: "/").joined(separator: "/") }
                 .filter { !$0.hasPrefix("/api/") && $0 != "/login" }.map { Self.concrete($0, serial: key.serial) }
@@ -272,18 +306,24 @@ import Testing
                 _ = try await browser.logIn()
                 let before = try await harness.fingerprint()
                 // The fields each form would take, so a refusal can only come from the missing or wrong token.
-                let fields = ["idNumber": "X", "name": "Ann Other", "email": "x@example.com", "login": "ann", "logins": "ann", "keySerial": key.serial,
-                              "component": "DOC", "menus": "DC021", "accessKey": harness.accessKey(), "action": "disable", "to": key.serial, "groups": "Writers",
-                              "url": "https://evil.example.com", "token": APIToken.generate().text]
+                let fields = [
+                    "idNumber": "X", "name": "Ann Other", "email": "x@example.com", "login": "ann", "logins": "ann", "keySerial": key.serial,
+                    "component": "DOC", "menus": "DC021", "accessKey": harness.accessKey(), "action": "disable", "to": key.serial,
+                    "groups": "Writers",
+                    "url": "https://evil.example.com", "token": APIToken.generate().text,
+                ]
                 for path in forms {
                     for token in [nil, "", "not-the-token"] as [String?] {
                         var form = fields
                         form["_csrf"] = token
                         let reply = try await browser.request(.post, path, form: form)
-                        #expect(reply.status == .forbidden, "\(path) with _csrf \(token.debugDescription): \(String(buffer: reply.body).prefix(300)) \(reply.headers)")
+                        #expect(
+                            reply.status == .forbidden,
+                            "\(path) with _csrf \(token.debugDescription): \(String(buffer: reply.body).prefix(300)) \(reply.headers)")
                         // The uploads read multipart bodies: the same refusal there.
-                        let multipart = try await browser.request(.post, path, body: ByteBuffer(string: Self.multipart(csrf: token, file: "login,name,email\nmal,Mal,m@example.com\n")),
-                                                                  contentType: "multipart/form-data; boundary=XyZ")
+                        let multipart = try await browser.request(
+                            .post, path, body: ByteBuffer(string: Self.multipart(csrf: token, file: "login,name,email\nmal,Mal,m@example.com\n")),
+                            contentType: "multipart/form-data; boundary=XyZ")
                         #expect(multipart.status == .forbidden, "\(path) as multipart with _csrf \(token.debugDescription)")
                     }
                 }
@@ -302,7 +342,8 @@ import Testing
     static func multipart(csrf: String?, file: String, filename: String = "users.csv", fileField: String = "file") -> String {
         var body = ""
         if let csrf { body += "--XyZ\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n\(csrf)\r\n" }
-        body += "--XyZ\r\nContent-Disposition: form-data; name=\"\(fileField)\"; filename=\"\(filename)\"\r\nContent-Type: text/csv\r\n\r\n\(file)\r\n--XyZ--\r\n"
+        body +=
+            "--XyZ\r\nContent-Disposition: form-data; name=\"\(fileField)\"; filename=\"\(filename)\"\r\nContent-Type: text/csv\r\n\r\n\(file)\r\n--XyZ--\r\n"
         return body
     }
 
@@ -326,13 +367,16 @@ import Testing
                 // Spreading guesses over many logins from one address slows them down (LoginThrottleTests) but locks
                 // nobody out: everyone behind one address would share the lock.
                 for number in 0..<12 {
-                    #expect(try await api.call(.post, "/api/v1/auth/token", json: #"{"login":"user\#(number)","password":"guess"}"#).status == .unauthorized)
+                    #expect(
+                        try await api.call(.post, "/api/v1/auth/token", json: #"{"login":"user\#(number)","password":"guess"}"#).status
+                            == .unauthorized)
                 }
                 #expect(try await api.call(.post, "/api/v1/auth/token", json: #"{"login":"fresh","password":"guess"}"#).status == .unauthorized)
                 // The web login form is throttled by the same counter, and says so with the real status.
                 var browser = WebUITests.Browser(client: client)
                 let page = try await browser.request(.get, "/login")
-                let web = try await browser.request(.post, "/login", form: ["_csrf": WebUITests.Browser.csrf(in: page) ?? "", "login": "admin", "password": RegistryHarness.password])
+                let web = try await browser.request(
+                    .post, "/login", form: ["_csrf": WebUITests.Browser.csrf(in: page) ?? "", "login": "admin", "password": RegistryHarness.password])
                 #expect(web.status == .tooManyRequests)
                 #expect(String(buffer: web.body).contains("Too many failed logins"))
                 #expect(web.headers[values: .setCookie].allSatisfy { !$0.hasPrefix("keyward_session=") }, "no session was started")
@@ -352,11 +396,15 @@ import Testing
                 _ = try await browser.logIn()
                 let csrf = try #require(WebUITests.Browser.csrf(in: try await browser.request(.get, "/users/import")))
                 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-traversal-\(UUID().uuidString)")
-                let names = ["../../../../../../tmp/keyward-traversal.csv", "..\\..\\..\\windows\\keyward.csv", "/etc/passwd", "users.csv\u{0}.png",
-                             "%2e%2e%2f%2e%2e%2fkeyward.csv", "<img src=x onerror=alert(1)>.csv", directory.path + "/planted.csv"]
+                let names = [
+                    "../../../../../../tmp/keyward-traversal.csv", "..\\..\\..\\windows\\keyward.csv", "/etc/passwd", "users.csv\u{0}.png",
+                    "%2e%2e%2f%2e%2e%2fkeyward.csv", "<img src=x onerror=alert(1)>.csv", directory.path + "/planted.csv",
+                ]
                 for (number, name) in names.enumerated() {
-                    let body = Self.multipart(csrf: csrf, file: "login,name,email\nup\(number),Up \(number),up\(number)@example.com\n", filename: name)
-                    let reply = try await browser.request(.post, "/users/import", body: ByteBuffer(string: body), contentType: "multipart/form-data; boundary=XyZ")
+                    let body = Self.multipart(
+                        csrf: csrf, file: "login,name,email\nup\(number),Up \(number),up\(number)@example.com\n", filename: name)
+                    let reply = try await browser.request(
+                        .post, "/users/import", body: ByteBuffer(string: body), contentType: "multipart/form-data; boundary=XyZ")
                     #expect(reply.status == .ok, "\(name)")
                     let html = String(buffer: reply.body)
                     #expect(html.contains("1 users imported, 0 lines refused"), "the file was read as any other: \(name)")
@@ -370,8 +418,10 @@ import Testing
                 let page = try await browser.request(.get, "/activation")
                 let token = try #require(WebUITests.Browser.csrf(in: page))
                 let before = try await harness.fingerprint()
-                let certificate = Self.multipart(csrf: token, file: "{\"not\":\"a certificate\"}", filename: "../../../../tmp/keyward-traversal.json", fileField: "certificate")
-                let refused = try await browser.request(.post, "/activation/certificate", body: ByteBuffer(string: certificate), contentType: "multipart/form-data; boundary=XyZ")
+                let certificate = Self.multipart(
+                    csrf: token, file: "{\"not\":\"a certificate\"}", filename: "../../../../tmp/keyward-traversal.json", fileField: "certificate")
+                let refused = try await browser.request(
+                    .post, "/activation/certificate", body: ByteBuffer(string: certificate), contentType: "multipart/form-data; boundary=XyZ")
                 #expect(refused.status == .ok)
                 #expect(String(buffer: refused.body).contains("Choose the certificate file"))
                 #expect(!FileManager.default.fileExists(atPath: "/tmp/keyward-traversal.json"))
@@ -381,7 +431,8 @@ import Testing
     }
 
     @Test func multipartPartsAreNamedByTheirNameParameterWhereverItStands() {
-        let body = "--b\r\nContent-Disposition: form-data; filename=\"name=\\\"x.csv\"; name=\"file\"\r\n\r\nDATA\r\n--b\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\nT\r\n--b--\r\n"
+        let body =
+            "--b\r\nContent-Disposition: form-data; filename=\"name=\\\"x.csv\"; name=\"file\"\r\n\r\nDATA\r\n--b\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\nT\r\n--b--\r\n"
         let parts = MultipartForm.parse(Array(body.utf8), contentType: "multipart/form-data; boundary=b")
         #expect(parts?["file"].map { String(decoding: $0.data, as: UTF8.self) } == "DATA")
         #expect(parts?["_csrf"].map { String(decoding: $0.data, as: UTF8.self) } == "T")

@@ -1,6 +1,6 @@
 import Foundation
-import KeywardHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
@@ -16,8 +16,10 @@ import Testing
     static func annInAGroupOnAFloatingKey(_ harness: RegistryHarness) async throws -> RegisteredKey {
         let key = try await harness.registerAndActivate(harness.accessKey(users: 5, useType: .floating, components: ["WF"]), idNumber: "Float")
         _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
-        _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "WF", menus: ["WF001"],
-                                                              users: ["ann"]), actor: "test")
+        _ = try await harness.registry.createGroup(
+            AccessGroupInput(
+                idNumber: "Writers", name: "Writers", keySerial: key.serial, component: "WF", menus: ["WF001"],
+                users: ["ann"]), actor: "test")
         return key
     }
 
@@ -84,7 +86,8 @@ import Testing
             let logins = ["ann", "bob", "cy", "dee"]
             var serials: [String] = []
             for (number, component) in ["WF", "DOC"].enumerated() {
-                let key = try await harness.registerAndActivate(harness.accessKey(users: 3, useType: .floating, components: [component]), idNumber: "Float\(number)")
+                let key = try await harness.registerAndActivate(
+                    harness.accessKey(users: 3, useType: .floating, components: [component]), idNumber: "Float\(number)")
                 serials.append(key.serial)
             }
             for login in logins {
@@ -92,13 +95,17 @@ import Testing
             }
             let menus = [("WF", "WF001"), ("DOC", "DC021")]
             for (number, (component, menu)) in menus.enumerated() {
-                _ = try await registry.createGroup(AccessGroupInput(idNumber: "G\(number)", name: "G\(number)", keySerial: serials[number], component: component,
-                                                              menus: [menu], users: logins), actor: "test")
+                _ = try await registry.createGroup(
+                    AccessGroupInput(
+                        idNumber: "G\(number)", name: "G\(number)", keySerial: serials[number], component: component,
+                        menus: [menu], users: logins), actor: "test")
             }
             func answers() -> [String] {
                 let snapshot = registry.access.snapshot
                 return logins.flatMap { login in
-                    menus.map { component, menu in "\(login) \(menu): \(snapshot.check(login: login, component: component, menu: menu, at: harness.clock.now).code)" }
+                    menus.map { component, menu in
+                        "\(login) \(menu): \(snapshot.check(login: login, component: component, menu: menu, at: harness.clock.now).code)"
+                    }
                 }
             }
 
@@ -107,7 +114,9 @@ import Testing
             var checked = 0
             for _ in 0..<25 {
                 // A batch of operations at once; sessions that ran out or were ended answer errors, which are expected.
-                let batch = (0..<8).map { _ in (Int.random(in: 0..<3, using: &random), logins.randomElement(using: &random)!, open.randomElement(using: &random)) }
+                let batch = (0..<8).map { _ in
+                    (Int.random(in: 0..<3, using: &random), logins.randomElement(using: &random)!, open.randomElement(using: &random))
+                }
                 let opened = await withTaskGroup(of: String?.self) { group in
                     for (operation, login, session) in batch {
                         group.addTask {

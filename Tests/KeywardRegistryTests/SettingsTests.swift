@@ -2,10 +2,10 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
@@ -98,20 +98,24 @@ import Testing
             #expect(restarted.current.source == .settings)
             #expect(restarted.client?.baseURL == "https://licensing.example.com")
             #expect(restarted.client?.uses(token: token) == true)
-            let configured = Registry.connection(configured: AuthorityClient(baseURL: "https://other.example.com", token: "kw_x", http: .forTests), saved: saved, http: .forTests)
+            let configured = Registry.connection(
+                configured: AuthorityClient(baseURL: "https://other.example.com", token: "kw_x", http: .forTests), saved: saved, http: .forTests)
             #expect(configured.current.source == .configuration)
             #expect(configured.client?.baseURL == "https://other.example.com")
         }
     }
 
     @Test func theSettingsPageCannotChangeWhatTheConfigurationSets() async throws {
-        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "https://licensing.example.com", token: "kw_x", http: .forTests)) { harness in
+        try await RegistryHarness.run(
+            .sqliteFile, authority: AuthorityClient(baseURL: "https://licensing.example.com", token: "kw_x", http: .forTests)
+        ) { harness in
             try await harness.withAPI { api in
                 let shown = try await api.call(.get, "/api/v1/settings/authority").json
                 #expect(shown["source"] as? String == "configuration")
                 #expect(shown["editable"] as? Bool == false)
                 let before = try await harness.fingerprint()
-                let refused = try await api.call(.put, "/api/v1/settings/authority", json: Self.json(["url": "https://evil.example.com", "token": APIToken.generate().text]))
+                let refused = try await api.call(
+                    .put, "/api/v1/settings/authority", json: Self.json(["url": "https://evil.example.com", "token": APIToken.generate().text]))
                 #expect(refused.status == .conflict)
                 #expect(refused.errorCode == "SETTINGS_LOCKED")
                 #expect(try await harness.fingerprint() == before)
@@ -150,17 +154,22 @@ import Testing
                 #expect(try await harness.store.settings() == settings)
                 #expect(harness.registry.authority?.baseURL == "https://licensing.example.com")
                 // The same URL (with or without its trailing slash) keeps the saved token.
-                #expect(try await api.call(.put, "/api/v1/settings/authority", json: Self.json(["url": "https://licensing.example.com/"])).status == .ok)
+                #expect(
+                    try await api.call(.put, "/api/v1/settings/authority", json: Self.json(["url": "https://licensing.example.com/"])).status == .ok)
                 #expect(harness.registry.authority?.uses(token: token) == true)
             }
         }
     }
 
     @Test func aConnectionTheConfigurationSetsIsTestedOnlyAsItIs() async throws {
-        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", http: .forTests)) { harness in
+        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", http: .forTests)) {
+            harness in
             try await harness.withAPI { api in
                 let before = try await harness.fingerprint()
-                for body in [["url": "http://127.0.0.1:10"], ["token": APIToken.generate().text], ["url": "http://127.0.0.1:9", "token": APIToken.generate().text]] {
+                for body in [
+                    ["url": "http://127.0.0.1:10"], ["token": APIToken.generate().text],
+                    ["url": "http://127.0.0.1:9", "token": APIToken.generate().text],
+                ] {
                     let refused = try await api.call(.post, "/api/v1/settings/authority/test", json: Self.json(body))
                     #expect(refused.status == .conflict, "\(body)")
                     #expect(refused.errorCode == "SETTINGS_LOCKED", "\(body)")
@@ -183,16 +192,21 @@ import Testing
                     let page = try await browser.request(.get, "/settings")
                     #expect(page.status == .ok)
                     let csrf = try #require(WebUITests.Browser.csrf(in: page))
-                    let bad = try await browser.request(.post, "/settings/authority", form: ["_csrf": csrf, "action": "save", "url": "nope", "token": token])
+                    let bad = try await browser.request(
+                        .post, "/settings/authority", form: ["_csrf": csrf, "action": "save", "url": "nope", "token": token])
                     #expect(String(buffer: bad.body).contains(#"id="url-error""#))
                     #expect(try await harness.store.settings().isEmpty)
-                    let saved = try await browser.request(.post, "/settings/authority", form: ["_csrf": csrf, "action": "save", "url": url, "token": token])
+                    let saved = try await browser.request(
+                        .post, "/settings/authority", form: ["_csrf": csrf, "action": "save", "url": url, "token": token])
                     #expect(saved.status == .seeOther)
                     let after = String(buffer: try await browser.request(.get, "/settings?flash=settings-saved").body)
                     #expect(after.contains(url))
                     #expect(!after.contains(token), "the token is never shown again")
                     #expect(after.contains("saved: leave blank to keep it"))
-                    let tested = String(buffer: try await browser.request(.post, "/settings/authority", form: ["_csrf": csrf, "action": "test", "url": "", "token": ""]).body)
+                    let tested = String(
+                        buffer: try await browser.request(
+                            .post, "/settings/authority", form: ["_csrf": csrf, "action": "test", "url": "", "token": ""]
+                        ).body)
                     #expect(tested.contains(#"id="test-result""#))
                     #expect(tested.contains("CONNECTED"))
                 }
@@ -202,11 +216,15 @@ import Testing
 
     /// The daily loop: a failing authority is retried after 1, 5 and 30 minutes, then the next day.
     @Test func theSchedulerRetriesAFailedRunThenWaitsForTheNextDay() async throws {
-        try await RegistryHarness.run(.sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", http: .forTests, timeout: .milliseconds(300))) { harness in
+        try await RegistryHarness.run(
+            .sqliteFile, authority: AuthorityClient(baseURL: "http://127.0.0.1:9", token: "kw_x", http: .forTests, timeout: .milliseconds(300))
+        ) { harness in
             let clock = harness.clock
             let stopAt = clock.now.addingTimeInterval(36 * 3600)
-            let scheduler = SyncScheduler(synchronizer: Synchronizer(registry: harness.registry), schedule: SyncSchedule(minuteOfDay: 120),
-                                          logger: Logger(label: "test")) { duration in
+            let scheduler = SyncScheduler(
+                synchronizer: Synchronizer(registry: harness.registry), schedule: SyncSchedule(minuteOfDay: 120),
+                logger: Logger(label: "test")
+            ) { duration in
                 // Time passes on the test clock, not the wall clock; the test ends a day and a half later.
                 clock.advance(by: TimeInterval(duration.components.seconds))
                 if clock.now > stopAt { throw CancellationError() }
@@ -232,8 +250,10 @@ import Testing
         try await RegistryHarness.run(.sqliteFile) { harness in
             let clock = harness.clock
             let stopAt = clock.now.addingTimeInterval(3 * 86_400)
-            let scheduler = SyncScheduler(synchronizer: Synchronizer(registry: harness.registry), schedule: SyncSchedule(),
-                                          logger: Logger(label: "test")) { duration in
+            let scheduler = SyncScheduler(
+                synchronizer: Synchronizer(registry: harness.registry), schedule: SyncSchedule(),
+                logger: Logger(label: "test")
+            ) { duration in
                 clock.advance(by: TimeInterval(duration.components.seconds))
                 if clock.now > stopAt { throw CancellationError() }
             }

@@ -1,14 +1,16 @@
 import Foundation
-import KeywardHTTP
-import KeywardStore
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
+import KeywardStore
 import Testing
 
 @Suite struct TrustConfigurationTests {
     @Test func combinesKeysAndFiles() throws {
-        let a = AuthoritySigningKey().publicKey, b = AuthoritySigningKey().publicKey, c = AuthoritySigningKey().publicKey
+        let a = AuthoritySigningKey().publicKey
+        let b = AuthoritySigningKey().publicKey
+        let c = AuthoritySigningKey().publicKey
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("trust-\(UUID().uuidString).txt")
         defer { try? FileManager.default.removeItem(at: file) }
         try "# authority keys\n\(b.hex)\n\(c.pem)".write(to: file, atomically: true, encoding: .utf8)

@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
@@ -46,14 +46,16 @@ import Testing
 
                 let other = try await api.register("Other", harness.accessKey(serial: "KW-AAAA-0002"))
                 #expect(other.status == .created)
-                let rename = try await api.call(.patch, "/api/v1/license-keys/KW-AAAA-0002", json: AccessAPITests.json(["idNumber": Self.decomposed.uppercased()]))
+                let rename = try await api.call(
+                    .patch, "/api/v1/license-keys/KW-AAAA-0002", json: AccessAPITests.json(["idNumber": Self.decomposed.uppercased()]))
                 #expect(rename.errorCode == "DUPLICATE_ID_NUMBER")
                 var after = try await harness.fingerprint()
                 after["registered_keys"]! -= 1
                 after["audit_events"]! -= 1
                 #expect(after == before, "only the key named Other was written")
-                #expect(try await Self.stored("id_number", from: "registered_keys", orderBy: "id_number_folded", harness)
-                    == [Array(Self.composed.utf8), Array("Other".utf8)])
+                #expect(
+                    try await Self.stored("id_number", from: "registered_keys", orderBy: "id_number_folded", harness)
+                        == [Array(Self.composed.utf8), Array("Other".utf8)])
             }
         }
     }
@@ -87,19 +89,25 @@ import Testing
     func userNamesAreStoredNFCFromTheAPIAndTheCSVImport(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             try await harness.withAPI { api in
-                let created = try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "jose", "name": "Jose\u{301}", "email": "jose@example.com"]))
+                let created = try await api.call(
+                    .post, "/api/v1/users", json: AccessAPITests.json(["login": "jose", "name": "Jose\u{301}", "email": "jose@example.com"]))
                 #expect(created.status == .created)
                 #expect(Self.bytes(created.json["name"]) == Array("Jos\u{E9}".utf8))
                 let changed = try await api.call(.patch, "/api/v1/users/jose", json: AccessAPITests.json(["name": "Jose\u{301} Garci\u{301}a"]))
                 #expect(Self.bytes(changed.json["name"]) == Array("Jos\u{E9} Garc\u{ED}a".utf8))
             }
             _ = try await harness.registry.importUsers(csv: "login,name,email\nrene,Rene\u{301},rene@example.com\n", dryRun: false, actor: "test")
-            #expect(try await Self.stored("name", from: "registry_users", orderBy: "login_folded", harness) == [Array("Jos\u{E9} Garc\u{ED}a".utf8), Array("Ren\u{E9}".utf8)])
+            #expect(
+                try await Self.stored("name", from: "registry_users", orderBy: "login_folded", harness) == [
+                    Array("Jos\u{E9} Garc\u{ED}a".utf8), Array("Ren\u{E9}".utf8),
+                ])
         }
     }
 
     /// Overrides, embeddings, isolates and marks: U+202A to U+202E, U+2066 to U+2069, U+200E and U+200F.
-    static let bidiControls: [Unicode.Scalar] = ["\u{202A}", "\u{202B}", "\u{202C}", "\u{202D}", "\u{202E}", "\u{2066}", "\u{2067}", "\u{2068}", "\u{2069}", "\u{200E}", "\u{200F}"]
+    static let bidiControls: [Unicode.Scalar] = [
+        "\u{202A}", "\u{202B}", "\u{202C}", "\u{202D}", "\u{202E}", "\u{2066}", "\u{2067}", "\u{2068}", "\u{2069}", "\u{200E}", "\u{200F}",
+    ]
 
     @Test(arguments: Backend.services, bidiControls)
     func bidirectionalControlsInIDNumbersAndNamesAreRefusedAndWriteNothing(backend: Backend, control: Unicode.Scalar) async throws {
@@ -110,12 +118,29 @@ import Testing
                 let before = try await harness.fingerprint()
                 let replies = [
                     ("INVALID_ID_NUMBER", try await api.register(text, harness.accessKey())),
-                    ("INVALID_ID_NUMBER", try await api.call(.patch, "/api/v1/license-keys/\(key.serial)", json: AccessAPITests.json(["idNumber": text]))),
-                    ("INVALID_NAME", try await api.call(.post, "/api/v1/users", json: AccessAPITests.json(["login": "eve", "name": text, "email": "eve@example.com"]))),
-                    ("INVALID_ID_NUMBER", try await api.call(.post, "/api/v1/access-groups", json: AccessAPITests.json(
-                        ["idNumber": text, "name": "Readers", "keySerial": key.serial, "component": "DOC", "menus": ["DC021"]]))),
-                    ("INVALID_NAME", try await api.call(.post, "/api/v1/access-groups", json: AccessAPITests.json(
-                        ["idNumber": "Readers", "name": text, "keySerial": key.serial, "component": "DOC", "menus": ["DC021"]]))),
+                    (
+                        "INVALID_ID_NUMBER",
+                        try await api.call(.patch, "/api/v1/license-keys/\(key.serial)", json: AccessAPITests.json(["idNumber": text]))
+                    ),
+                    (
+                        "INVALID_NAME",
+                        try await api.call(
+                            .post, "/api/v1/users", json: AccessAPITests.json(["login": "eve", "name": text, "email": "eve@example.com"]))
+                    ),
+                    (
+                        "INVALID_ID_NUMBER",
+                        try await api.call(
+                            .post, "/api/v1/access-groups",
+                            json: AccessAPITests.json(
+                                ["idNumber": text, "name": "Readers", "keySerial": key.serial, "component": "DOC", "menus": ["DC021"]]))
+                    ),
+                    (
+                        "INVALID_NAME",
+                        try await api.call(
+                            .post, "/api/v1/access-groups",
+                            json: AccessAPITests.json(
+                                ["idNumber": "Readers", "name": text, "keySerial": key.serial, "component": "DOC", "menus": ["DC021"]]))
+                    ),
                 ]
                 for (code, reply) in replies {
                     #expect(reply.status == .unprocessableContent, "\(code)")

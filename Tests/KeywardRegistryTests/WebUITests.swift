@@ -1,11 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
-import KeywardStore
 import KeywardDomain
+import KeywardHTTP
 import KeywardRegistry
 import KeywardRegistryHTTP
+import KeywardStore
 import KeywardTestSupport
 import Testing
 
@@ -15,14 +15,18 @@ import Testing
         let client: any TestClientProtocol
         var cookies: [String: String] = [:]
 
-        mutating func request(_ method: HTTPRequest.Method, _ path: String, form: [String: String]? = nil,
-                              body: ByteBuffer? = nil, contentType: String? = nil) async throws -> TestResponse {
+        mutating func request(
+            _ method: HTTPRequest.Method, _ path: String, form: [String: String]? = nil,
+            body: ByteBuffer? = nil, contentType: String? = nil
+        ) async throws -> TestResponse {
             var headers: HTTPFields = [:]
             if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
             var payload = body
             if let form {
                 headers[.contentType] = "application/x-www-form-urlencoded"
-                payload = ByteBuffer(string: form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&"))
+                payload = ByteBuffer(
+                    string: form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(
+                        separator: "&"))
             }
             if let contentType { headers[.contentType] = contentType }
             let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: payload)
@@ -46,7 +50,8 @@ import Testing
     }
 
     func withBrowser(_ harness: RegistryHarness, _ body: @escaping @Sendable (inout Browser) async throws -> Void) async throws {
-        let app = Application(router: buildRegistryRouter(try await RegistryDependencies(registry: harness.registry, metrics: .init(), throttle: harness.throttle)))
+        let app = Application(
+            router: buildRegistryRouter(try await RegistryDependencies(registry: harness.registry, metrics: .init(), throttle: harness.throttle)))
         try await app.test(.router) { client in
             var browser = Browser(client: client)
             try await body(&browser)
@@ -78,12 +83,16 @@ import Testing
             let key = harness.accessKey(serial: "KW-WEBB-0001")
             try await withBrowser(harness) { browser in
                 // The login form itself needs its token.
-                let forged = try await browser.request(.post, "/login", form: ["_csrf": "forged", "login": "admin", "password": RegistryHarness.password])
+                let forged = try await browser.request(
+                    .post, "/login", form: ["_csrf": "forged", "login": "admin", "password": RegistryHarness.password])
                 #expect(forged.status == .forbidden)
                 _ = try await browser.logIn()
                 let before = try await harness.fingerprint()
-                for (path, form) in [("/license-keys", ["idNumber": "X", "accessKey": key]), ("/license-keys/synchronize", [:]), ("/activation", [:]),
-                                     ("/settings/authority", ["action": "save", "url": "https://evil.example.com", "token": APIToken.generate().text]), ("/logout", [:])] {
+                for (path, form) in [
+                    ("/license-keys", ["idNumber": "X", "accessKey": key]), ("/license-keys/synchronize", [:]), ("/activation", [:]),
+                    ("/settings/authority", ["action": "save", "url": "https://evil.example.com", "token": APIToken.generate().text]),
+                    ("/logout", [:]),
+                ] {
                     let missing = try await browser.request(.post, path, form: form)
                     #expect(missing.status == .forbidden, "\(path)")
                     let wrong = try await browser.request(.post, path, form: form.merging(["_csrf": "not-the-token"]) { $1 })
@@ -92,7 +101,8 @@ import Testing
                 #expect(try await harness.fingerprint() == before)
                 // With the token the same form works.
                 let page = try await browser.request(.get, "/license-keys/new")
-                let created = try await browser.request(.post, "/license-keys", form: ["_csrf": Browser.csrf(in: page)!, "idNumber": "Web", "accessKey": key])
+                let created = try await browser.request(
+                    .post, "/license-keys", form: ["_csrf": Browser.csrf(in: page)!, "idNumber": "Web", "accessKey": key])
                 #expect(created.headers[.location] == "/license-keys?flash=registered")
             }
         }
@@ -104,15 +114,18 @@ import Testing
                 _ = try await browser.logIn()
                 let page = try await browser.request(.get, "/license-keys/new")
                 let csrf = try #require(Browser.csrf(in: page))
-                let expired = try await browser.request(.post, "/license-keys", form: [
-                    "_csrf": csrf, "idNumber": "Old", "accessKey": harness.accessKey(expiresAt: "2026-01-02T00:00:00Z"),
-                ])
+                let expired = try await browser.request(
+                    .post, "/license-keys",
+                    form: [
+                        "_csrf": csrf, "idNumber": "Old", "accessKey": harness.accessKey(expiresAt: "2026-01-02T00:00:00Z"),
+                    ])
                 let html = String(buffer: expired.body)
                 #expect(html.contains(#"id="accessKey-error""#))
                 #expect(html.contains("EXPIRED"))
                 #expect(html.contains("Ask the vendor to renew it"))
                 #expect(html.contains(#"value="Old""#))
-                let badName = try await browser.request(.post, "/license-keys", form: ["_csrf": csrf, "idNumber": "", "accessKey": harness.accessKey()])
+                let badName = try await browser.request(
+                    .post, "/license-keys", form: ["_csrf": csrf, "idNumber": "", "accessKey": harness.accessKey()])
                 #expect(String(buffer: badName.body).contains(#"id="idNumber-error""#))
                 #expect(try await harness.store.keys().isEmpty)
             }
@@ -138,7 +151,10 @@ import Testing
     @Test func theListWarnsOfExpiryAt30And7And1Days() async throws {
         try await RegistryHarness.run(.sqliteFile) { harness in
             // The harness's clock is 2026-06-01T09:00Z.
-            let expiries = ["KW-EXPR-0020": "2026-06-21T12:00:00Z", "KW-EXPR-0005": "2026-06-06T12:00:00Z", "KW-EXPR-0001": "2026-06-02T12:00:00Z", "KW-EXPR-0090": "2026-09-01T00:00:00Z"]
+            let expiries = [
+                "KW-EXPR-0020": "2026-06-21T12:00:00Z", "KW-EXPR-0005": "2026-06-06T12:00:00Z", "KW-EXPR-0001": "2026-06-02T12:00:00Z",
+                "KW-EXPR-0090": "2026-09-01T00:00:00Z",
+            ]
             for (serial, expiry) in expiries {
                 try await harness.registry.register(idNumber: serial, accessKey: harness.accessKey(serial: serial, expiresAt: expiry), actor: "test")
             }
@@ -163,16 +179,20 @@ import Testing
                 #expect(String(buffer: page.body).contains("+ key"))
                 let csrf = try #require(Browser.csrf(in: page))
                 func upload(_ content: String, token: String) -> ByteBuffer {
-                    ByteBuffer(string: "--XyZ\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n\(token)\r\n--XyZ\r\n" +
-                               "Content-Disposition: form-data; name=\"certificate\"; filename=\"certificate.json\"\r\nContent-Type: application/json\r\n\r\n" +
-                               "\(content)\r\n--XyZ--\r\n")
+                    ByteBuffer(
+                        string: "--XyZ\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n\(token)\r\n--XyZ\r\n"
+                            + "Content-Disposition: form-data; name=\"certificate\"; filename=\"certificate.json\"\r\nContent-Type: application/json\r\n\r\n"
+                            + "\(content)\r\n--XyZ--\r\n")
                 }
-                let garbage = try await browser.request(.post, "/activation/certificate", body: upload("{}", token: csrf), contentType: "multipart/form-data; boundary=XyZ")
+                let garbage = try await browser.request(
+                    .post, "/activation/certificate", body: upload("{}", token: csrf), contentType: "multipart/form-data; boundary=XyZ")
                 #expect(String(buffer: garbage.body).contains(#"id="certificate-error""#))
-                let forged = try await browser.request(.post, "/activation/certificate", body: upload(certificate, token: "nope"), contentType: "multipart/form-data; boundary=XyZ")
+                let forged = try await browser.request(
+                    .post, "/activation/certificate", body: upload(certificate, token: "nope"), contentType: "multipart/form-data; boundary=XyZ")
                 #expect(forged.status == .forbidden)
                 #expect(try await harness.store.activation() == nil)
-                let installed = try await browser.request(.post, "/activation/certificate", body: upload(certificate, token: csrf), contentType: "multipart/form-data; boundary=XyZ")
+                let installed = try await browser.request(
+                    .post, "/activation/certificate", body: upload(certificate, token: csrf), contentType: "multipart/form-data; boundary=XyZ")
                 #expect(installed.headers[.location] == "/activation?flash=activated")
                 #expect(try await harness.registry.activationState().status == .active)
                 let request = try await browser.request(.get, "/activation/request")

@@ -1,15 +1,16 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import KeywardHTTP
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
-@testable import KeywardRegistry
-@testable import KeywardRegistryHTTP
+import KeywardHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
+
+@testable import KeywardRegistry
+@testable import KeywardRegistryHTTP
 
 /// What a new administrator trips over: lists that fit and page, keys named by their ID #, forms driven by the key,
 /// readable times, and refusals that say what happened and what to do.
@@ -24,7 +25,10 @@ import Testing
 
     // MARK: Formatting
 
-    @Test(arguments: [("2026-12-02T02:14:18Z", "2 Dec 2026, 02:14 UTC"), ("2026-01-01T00:00:00Z", "1 Jan 2026, 00:00 UTC"), ("2027-07-31T23:59:59Z", "31 Jul 2027, 23:59 UTC")])
+    @Test(arguments: [
+        ("2026-12-02T02:14:18Z", "2 Dec 2026, 02:14 UTC"), ("2026-01-01T00:00:00Z", "1 Jan 2026, 00:00 UTC"),
+        ("2027-07-31T23:59:59Z", "31 Jul 2027, 23:59 UTC"),
+    ])
     func timesReadWithTheirZone(iso: String, text: String) throws {
         #expect(WebFormatting.readable(try #require(Timestamp.parse(iso))) == text)
     }
@@ -38,12 +42,14 @@ import Testing
 
     @Test func theKeyListShowsTheSerialOnceAndMarksWhatAPhoneLeavesOut() async throws {
         try await RegistryHarness.run(.sqliteFile) { harness in
-            let named = try await harness.registerAndActivate(harness.accessKey(serial: "KW-NAME-0001"), idNumber: "Engineering and quality, Curitiba plant 2026 (SOX)")
+            let named = try await harness.registerAndActivate(
+                harness.accessKey(serial: "KW-NAME-0001"), idNumber: "Engineering and quality, Curitiba plant 2026 (SOX)")
             try await harness.registerAndActivate(harness.accessKey(serial: "KW-SYNC-0002"), idNumber: "KW-SYNC-0002")
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
                 let list = Self.html(try await browser.request(.get, "/license-keys"))
-                #expect(list.contains(#"<small class="mono serial">KW-NAME-0001</small>"#), "a key with its own ID # shows its serial beside it, smaller")
+                #expect(
+                    list.contains(#"<small class="mono serial">KW-NAME-0001</small>"#), "a key with its own ID # shows its serial beside it, smaller")
                 #expect(!list.contains(#"<small class="mono serial">KW-SYNC-0002</small>"#), "a key named by its serial shows it once")
                 #expect(!list.contains(#"<td class="mono">"#), "no serial column repeats the ID #")
                 #expect(list.contains(#"<td class="col-id">"#))
@@ -59,12 +65,15 @@ import Testing
 
     @Test func keysAreNamedByTheirIDNumberOnGroupsActivationAndSessions() async throws {
         try await RegistryHarness.run(.sqliteFile) { harness in
-            let floating = try await harness.registerAndActivate(harness.accessKey(serial: "KW-FXAT-0001", users: 3, useType: .floating, components: ["WF"]), idNumber: "Floaters key")
+            let floating = try await harness.registerAndActivate(
+                harness.accessKey(serial: "KW-FXAT-0001", users: 3, useType: .floating, components: ["WF"]), idNumber: "Floaters key")
             _ = try await harness.registry.createUser(UserInput(login: "cyd", name: "Cyd", email: "cyd@example.com"), actor: "test")
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Flow", name: "Flow", keySerial: floating.serial, component: "WF", menus: ["WF001"], users: ["cyd"]),
-                                                       actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(idNumber: "Flow", name: "Flow", keySerial: floating.serial, component: "WF", menus: ["WF001"], users: ["cyd"]),
+                actor: "test")
             let session = try await harness.registry.openSession(login: "cyd", ip: "192.0.2.7", actor: "test")
-            try await harness.registry.register(idNumber: "Audit 2027", accessKey: harness.accessKey(serial: "KW-NEWK-0003", components: ["AUD"]), actor: "test")
+            try await harness.registry.register(
+                idNumber: "Audit 2027", accessKey: harness.accessKey(serial: "KW-NEWK-0003", components: ["AUD"]), actor: "test")
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
                 let groups = Self.html(try await browser.request(.get, "/access-groups"))
@@ -72,12 +81,15 @@ import Testing
                 let activation = Self.html(try await browser.request(.get, "/activation"))
                 #expect(activation.contains("+ key Audit 2027 <small class=\"mono serial\">KW-NEWK-0003</small>"))
                 for path in ["/sessions", "/dashboard"] {
-                    #expect(Self.html(try await browser.request(.get, path)).contains("Floaters key <small class=\"mono serial\">KW-FXAT-0001</small>"), "\(path)")
+                    #expect(
+                        Self.html(try await browser.request(.get, path)).contains("Floaters key <small class=\"mono serial\">KW-FXAT-0001</small>"),
+                        "\(path)")
                 }
                 _ = try await harness.registry.endSession(session.id, reason: .logout, actor: "test")
                 let history = Self.html(try await browser.request(.get, "/sessions/history"))
                 #expect(history.contains("Floaters key <small class=\"mono serial\">KW-FXAT-0001</small>"))
-                #expect(history.contains("<time datetime=\"2026-06-01T09:00:00Z\">1 Jun 2026, 09:00 UTC</time>"), "times are readable, ISO in datetime")
+                #expect(
+                    history.contains("<time datetime=\"2026-06-01T09:00:00Z\">1 Jun 2026, 09:00 UTC</time>"), "times are readable, ISO in datetime")
                 let key = Self.html(try await browser.request(.get, "/license-keys/\(floating.serial)"))
                 #expect(key.contains("<time datetime=\"2027-01-01T00:00:00Z\">1 Jan 2027, 00:00 UTC</time>"))
                 #expect(!key.contains(">2027-01-01T00:00:00Z<"), "no raw ISO time on the page")
@@ -93,7 +105,8 @@ import Testing
 
     @Test func theGroupFormOffersOnlyTheKeysComponentsAndTheMenusItsProfileAllows() async throws {
         try await RegistryHarness.run(.sqliteFile) { harness in
-            let staff = try await harness.registerAndActivate(harness.accessKey(serial: "KW-STAF-0001", profile: .staff, components: ["DOC"]), idNumber: "Staff docs")
+            let staff = try await harness.registerAndActivate(
+                harness.accessKey(serial: "KW-STAF-0001", profile: .staff, components: ["DOC"]), idNumber: "Staff docs")
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
                 let first = Self.html(try await browser.request(.get, "/access-groups/new"))
@@ -106,8 +119,13 @@ import Testing
                 // Step 2 without JavaScript: the key chosen, what was typed kept, nothing written.
                 let csrf = try #require(Browser.csrf(in: try await browser.request(.get, "/access-groups/new")))
                 let before = try await harness.fingerprint()
-                let second = Self.html(try await Self.post(&browser, "/access-groups", [("_csrf", csrf), ("idNumber", "Writers"), ("name", "The writers"),
-                                                                                        ("keySerial", staff.serial), ("step", "key")]))
+                let second = Self.html(
+                    try await Self.post(
+                        &browser, "/access-groups",
+                        [
+                            ("_csrf", csrf), ("idNumber", "Writers"), ("name", "The writers"),
+                            ("keySerial", staff.serial), ("step", "key"),
+                        ]))
                 #expect(try await harness.fingerprint() == before)
                 #expect(second.contains(#"value="Writers""#) && second.contains(#"value="The writers""#))
                 #expect(second.contains(#"<div id="group-step-2" >"#))
@@ -119,15 +137,21 @@ import Testing
                 #expect(second.contains(#"value="DC030"  disabled>"#))
 
                 // The same through GET (the edit form's key change, a bookmarked step) and the script itself.
-                #expect(Self.html(try await browser.request(.get, "/access-groups/new?keySerial=\(staff.serial)")).contains(#"<div id="group-step-2" >"#))
+                #expect(
+                    Self.html(try await browser.request(.get, "/access-groups/new?keySerial=\(staff.serial)")).contains(#"<div id="group-step-2" >"#))
                 let script = try await browser.request(.get, "/static/keyward.js")
                 #expect(script.status == .ok)
                 #expect(script.headers[.contentType]?.hasPrefix("text/javascript") == true)
                 #expect(Self.html(script).contains("group-form"))
 
                 // The server still refuses what the page no longer offers.
-                let forged = Self.html(try await Self.post(&browser, "/access-groups", [("_csrf", csrf), ("idNumber", "Writers"), ("name", "Writers"),
-                                                                                        ("keySerial", staff.serial), ("component", "DOC"), ("menus", "DC030")]))
+                let forged = Self.html(
+                    try await Self.post(
+                        &browser, "/access-groups",
+                        [
+                            ("_csrf", csrf), ("idNumber", "Writers"), ("name", "Writers"),
+                            ("keySerial", staff.serial), ("component", "DOC"), ("menus", "DC030"),
+                        ]))
                 #expect(forged.contains("MENU_NOT_ALLOWED_FOR_PROFILE"))
                 #expect(try await harness.store.group("Writers") == nil)
             }
@@ -139,12 +163,16 @@ import Testing
     @Test(arguments: Backend.services)
     func findingUsersPagesWithTheTotalAndAddsAllMatchingWithinTheSeats(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
-            let small = try await harness.registerAndActivate(harness.accessKey(serial: "KW-SMAX-0001", users: 100, profile: .staff, components: ["DOC"]), idNumber: "Small")
-            let large = try await harness.registerAndActivate(harness.accessKey(serial: "KW-BRGE-0001", users: 500, profile: .staff, components: ["DOC"]), idNumber: "Large")
-            _ = try await harness.registry.importUsers(csv: "login,name,email\n" + (1...120).map { "clerk\($0),Clerk \($0),clerk\($0)@example.com" }.joined(separator: "\n")
-                                                       + "\nann,Ann,ann@example.com", dryRun: false, actor: "test")
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Clerks", name: "Clerks", keySerial: small.serial, component: "DOC", menus: ["DC021"]),
-                                                       actor: "test")
+            let small = try await harness.registerAndActivate(
+                harness.accessKey(serial: "KW-SMAX-0001", users: 100, profile: .staff, components: ["DOC"]), idNumber: "Small")
+            let large = try await harness.registerAndActivate(
+                harness.accessKey(serial: "KW-BRGE-0001", users: 500, profile: .staff, components: ["DOC"]), idNumber: "Large")
+            _ = try await harness.registry.importUsers(
+                csv: "login,name,email\n" + (1...120).map { "clerk\($0),Clerk \($0),clerk\($0)@example.com" }.joined(separator: "\n")
+                    + "\nann,Ann,ann@example.com", dryRun: false, actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(idNumber: "Clerks", name: "Clerks", keySerial: small.serial, component: "DOC", menus: ["DC021"]),
+                actor: "test")
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
                 let page1 = Self.html(try await browser.request(.get, "/access-groups/Clerks?search=clerk"))
@@ -158,13 +186,19 @@ import Testing
                 let csrf = try #require(Browser.csrf(in: try await browser.request(.get, "/access-groups/Clerks")))
 
                 // Nothing ticked: said, not a silent reload.
-                let nothing = Self.html(try await Self.post(&browser, "/access-groups/Clerks/users/add", [("_csrf", csrf), ("search", "clerk"), ("page", "1")]))
+                let nothing = Self.html(
+                    try await Self.post(&browser, "/access-groups/Clerks/users/add", [("_csrf", csrf), ("search", "clerk"), ("page", "1")]))
                 #expect(nothing.contains("No user was ticked, so nothing was added."))
 
                 // All 120 matching on 100 seats: refused as a whole, with the figures, nothing written.
                 let before = try await harness.fingerprint()
-                let refused = Self.html(try await Self.post(&browser, "/access-groups/Clerks/users/add", [("_csrf", csrf), ("search", "clerk"), ("page", "2"),
-                                                                                                          ("logins", "clerk60"), ("logins", "clerk61"), ("scope", "all")]))
+                let refused = Self.html(
+                    try await Self.post(
+                        &browser, "/access-groups/Clerks/users/add",
+                        [
+                            ("_csrf", csrf), ("search", "clerk"), ("page", "2"),
+                            ("logins", "clerk60"), ("logins", "clerk61"), ("scope", "all"),
+                        ]))
                 #expect(refused.contains("SEAT_LIMIT_EXCEEDED") && refused.contains("100 seats"))
                 #expect(try await harness.fingerprint() == before)
                 // The refusal keeps the search, the page and the ticks.
@@ -174,9 +208,13 @@ import Testing
                 #expect(refused.contains(#"id="add-clerk62" name="logins" value="clerk62" >"#))
 
                 // On a key with the seats, all matching users are added at once.
-                _ = try await harness.registry.updateGroup("Clerks", AccessGroupInput(idNumber: "Clerks", name: "Clerks", keySerial: large.serial, component: "DOC",
-                                                                                menus: ["DC021"], active: true), actor: "test")
-                let added = try await Self.post(&browser, "/access-groups/Clerks/users/add", [("_csrf", csrf), ("search", "clerk"), ("scope", "all")])
+                _ = try await harness.registry.updateGroup(
+                    "Clerks",
+                    AccessGroupInput(
+                        idNumber: "Clerks", name: "Clerks", keySerial: large.serial, component: "DOC",
+                        menus: ["DC021"], active: true), actor: "test")
+                let added = try await Self.post(
+                    &browser, "/access-groups/Clerks/users/add", [("_csrf", csrf), ("search", "clerk"), ("scope", "all")])
                 #expect(added.headers[.location] == "/access-groups/Clerks?flash=users-added")
                 #expect(try await harness.store.group("Clerks")?.users.count == 120)
                 let none = Self.html(try await browser.request(.get, "/access-groups/Clerks?search=clerk"))
@@ -188,8 +226,9 @@ import Testing
     @Test(arguments: Backend.services)
     func theUsersListPagesBothWaysWithTheTotalInNaturalOrder(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
-            _ = try await harness.registry.importUsers(csv: "login,name,email\n" + (1...60).map { "user\($0),User \($0),user\($0)@example.com" }.joined(separator: "\n"),
-                                                       dryRun: false, actor: "test")
+            _ = try await harness.registry.importUsers(
+                csv: "login,name,email\n" + (1...60).map { "user\($0),User \($0),user\($0)@example.com" }.joined(separator: "\n"),
+                dryRun: false, actor: "test")
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
                 let first = Self.html(try await browser.request(.get, "/users"))
@@ -216,25 +255,36 @@ import Testing
             let key = try await harness.registerAndActivate(harness.accessKey(users: 5, profile: .staff, components: ["DOC"]), idNumber: "Docs")
             let target = try await harness.registerAndActivate(harness.accessKey(users: 5, profile: .staff, components: ["DOC"]), idNumber: "Docs 2")
             for name in ["One", "Two"] {
-                _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: name, name: name, keySerial: key.serial, component: "DOC", menus: ["DC021"]), actor: "test")
+                _ = try await harness.registry.createGroup(
+                    AccessGroupInput(idNumber: name, name: name, keySerial: key.serial, component: "DOC", menus: ["DC021"]), actor: "test")
             }
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
                 let csrf = try #require(Browser.csrf(in: try await browser.request(.get, "/license-keys/\(key.serial)/migrate")))
-                let preview = Self.html(try await Self.post(&browser, "/license-keys/\(key.serial)/migrate", [("_csrf", csrf), ("to", target.serial), ("action", "preview")]))
+                let preview = Self.html(
+                    try await Self.post(
+                        &browser, "/license-keys/\(key.serial)/migrate", [("_csrf", csrf), ("to", target.serial), ("action", "preview")]))
                 #expect(preview.contains("no access group was chosen; tick at least one of the 2 groups bound to"))
                 #expect(!preview.contains("no access group is bound to"))
 
                 func upload(_ part: String) -> ByteBuffer {
                     ByteBuffer(string: "--XyZ\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n\(csrf)\r\n--XyZ\r\n" + part + "--XyZ--\r\n")
                 }
-                let none = Self.html(try await browser.request(.post, "/activation/certificate", body: upload(
-                    "Content-Disposition: form-data; name=\"certificate\"; filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n"),
-                    contentType: "multipart/form-data; boundary=XyZ"))
+                let none = Self.html(
+                    try await browser.request(
+                        .post, "/activation/certificate",
+                        body: upload(
+                            "Content-Disposition: form-data; name=\"certificate\"; filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n"
+                        ),
+                        contentType: "multipart/form-data; boundary=XyZ"))
                 #expect(none.contains("No file was chosen"))
-                let notCertificate = Self.html(try await browser.request(.post, "/activation/certificate", body: upload(
-                    "Content-Disposition: form-data; name=\"certificate\"; filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n"),
-                    contentType: "multipart/form-data; boundary=XyZ"))
+                let notCertificate = Self.html(
+                    try await browser.request(
+                        .post, "/activation/certificate",
+                        body: upload(
+                            "Content-Disposition: form-data; name=\"certificate\"; filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+                        ),
+                        contentType: "multipart/form-data; boundary=XyZ"))
                 #expect(notCertificate.contains("This file is not an activation certificate"))
                 #expect(try await harness.store.activation()?.certificate.serials.count == 2)
             }
@@ -244,7 +294,9 @@ import Testing
     @Test func theConnectionTestKeepsTheTypedTokenAndNamesTheWrongOrganizationAndTheDeadPort() async throws {
         try await SynchronizationTests.withAuthority { authority, url, token in
             _ = try await authority.createOrganization(id: "globex", legalName: "Globex", actor: "test")
-            let globex = try await authority.store.createToken(kind: TokenKind.organization, name: "globex", subject: "globex", actor: "test", now: Date()).token.text
+            let globex = try await authority.store.createToken(
+                kind: TokenKind.organization, name: "globex", subject: "globex", actor: "test", now: Date()
+            ).token.text
             try await RegistryHarness.run(.sqliteFile, trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
                 let other = try await harness.registry.testConnection(url: url, token: globex)
@@ -258,11 +310,13 @@ import Testing
                 try await WebUITests().withBrowser(harness) { browser in
                     _ = try await browser.logIn()
                     let csrf = try #require(Browser.csrf(in: try await browser.request(.get, "/settings")))
-                    let tested = Self.html(try await browser.request(.post, "/settings/authority", form: ["_csrf": csrf, "action": "test", "url": url, "token": token]))
+                    let tested = Self.html(
+                        try await browser.request(.post, "/settings/authority", form: ["_csrf": csrf, "action": "test", "url": url, "token": token]))
                     #expect(tested.contains("<strong>CONNECTED</strong> · "))
                     #expect(!tested.contains("Connected:"), "the code is not repeated as a word")
                     #expect(tested.contains(#"value="\#(token)""#), "the typed token is kept for the Save that follows")
-                    let saved = try await browser.request(.post, "/settings/authority", form: ["_csrf": csrf, "action": "save", "url": url, "token": token])
+                    let saved = try await browser.request(
+                        .post, "/settings/authority", form: ["_csrf": csrf, "action": "save", "url": url, "token": token])
                     #expect(saved.headers[.location] == "/settings?flash=settings-saved")
                     #expect(!Self.html(try await browser.request(.get, "/settings")).contains(token), "a saved token is never shown")
                 }
@@ -276,14 +330,16 @@ import Testing
         try await RegistryHarness.run(.sqliteFile) { harness in
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
-                let html = try await browser.client.executeRequest(uri: "/no-such-page", method: .get, headers: [.accept: "text/html,application/xhtml+xml,*/*;q=0.8"],
-                                                                   body: nil)
+                let html = try await browser.client.executeRequest(
+                    uri: "/no-such-page", method: .get, headers: [.accept: "text/html,application/xhtml+xml,*/*;q=0.8"],
+                    body: nil)
                 #expect(html.status == .notFound)
                 #expect(html.headers[.contentType]?.hasPrefix("text/html") == true)
                 #expect(Self.html(html).contains(#"id="error-page""#) && Self.html(html).contains("There is nothing at this address."))
                 let json = try await browser.client.executeRequest(uri: "/no-such-page", method: .get, headers: [:], body: nil)
                 #expect(json.headers[.contentType]?.hasPrefix("application/json") == true)
-                let api = try await browser.client.executeRequest(uri: "/api/v1/no-such-thing", method: .get, headers: [.accept: "text/html"], body: nil)
+                let api = try await browser.client.executeRequest(
+                    uri: "/api/v1/no-such-thing", method: .get, headers: [.accept: "text/html"], body: nil)
                 #expect(api.headers[.contentType]?.hasPrefix("application/json") == true, "an /api/ path answers JSON whatever it accepts")
 
                 let csrf = try #require(Browser.csrf(in: try await browser.request(.get, "/license-keys/new")))
@@ -291,7 +347,8 @@ import Testing
                 let cookie = browser.cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
                 let tooLarge = try await browser.client.executeRequest(
                     uri: "/license-keys", method: .post,
-                    headers: [.accept: "text/html", .contentType: "application/x-www-form-urlencoded", .cookie: cookie], body: ByteBuffer(string: huge))
+                    headers: [.accept: "text/html", .contentType: "application/x-www-form-urlencoded", .cookie: cookie],
+                    body: ByteBuffer(string: huge))
                 #expect(tooLarge.status == .contentTooLarge)
                 #expect(tooLarge.headers[.contentType]?.hasPrefix("text/html") == true)
                 #expect(Self.html(tooLarge).contains(#"id="error-page""#))
@@ -308,8 +365,10 @@ import Testing
             for login in ["cyd", "dan", "eve"] {
                 _ = try await harness.registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com"), actor: "test")
             }
-            _ = try await harness.registry.createGroup(AccessGroupInput(idNumber: "Flow", name: "Flow", keySerial: key.serial, component: "WF", menus: ["WF001"],
-                                                                  users: ["cyd", "dan", "eve"]), actor: "test")
+            _ = try await harness.registry.createGroup(
+                AccessGroupInput(
+                    idNumber: "Flow", name: "Flow", keySerial: key.serial, component: "WF", menus: ["WF001"],
+                    users: ["cyd", "dan", "eve"]), actor: "test")
             for login in ["cyd", "dan", "eve"] { _ = try await harness.registry.openSession(login: login, ip: nil, actor: "test") }
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
@@ -334,14 +393,16 @@ import Testing
             let key = harness.accessKey(serial: "KW-STAX-0001")
             try await WebUITests().withBrowser(harness) { browser in
                 _ = try await browser.logIn()
-                let stale = try await browser.request(.post, "/license-keys", form: ["_csrf": "from-an-old-page", "idNumber": "Engineering", "accessKey": key])
+                let stale = try await browser.request(
+                    .post, "/license-keys", form: ["_csrf": "from-an-old-page", "idNumber": "Engineering", "accessKey": key])
                 #expect(stale.status == .forbidden)
                 let html = Self.html(stale)
                 #expect(html.contains(key) && html.contains(#"value="Engineering""#))
                 #expect(html.contains("press Save again"))
                 #expect(try await harness.store.keys().isEmpty)
                 // The page carries a fresh token: submitting it again works.
-                let again = try await browser.request(.post, "/license-keys", form: ["_csrf": try #require(Browser.csrf(in: stale)), "idNumber": "Engineering", "accessKey": key])
+                let again = try await browser.request(
+                    .post, "/license-keys", form: ["_csrf": try #require(Browser.csrf(in: stale)), "idNumber": "Engineering", "accessKey": key])
                 #expect(again.headers[.location] == "/license-keys?flash=registered")
             }
         }

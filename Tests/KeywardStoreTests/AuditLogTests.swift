@@ -1,8 +1,8 @@
 import Foundation
 import KeywardDomain
 import KeywardStore
-import SQLKit
 import KeywardTestSupport
+import SQLKit
 import Testing
 
 @Suite struct AuditLogTests {
@@ -21,10 +21,16 @@ import Testing
     func appendsAndListsNewestFirst(backend: Backend) async throws {
         try await withFreshDatabase(backend) { database, _ async throws in
             let log = try await Self.migrated(database)
-            let details: [String: JSONValue] = ["users": 25, "components": .array(["DOC", "WF"]), "note": .object(["why": "renewal", "ok": true]), "ratio": .double(0.5), "none": .null]
-            let first = try await log.append(.init(actor: "operator:alice", action: "license-key.issued", target: "license-key:KW-1", details: details), at: Self.time)
-            try await log.append(.init(actor: "operator:bob", action: "license-key.revoked", target: "license-key:KW-1"), at: Self.time.addingTimeInterval(60))
-            try await log.append(.init(actor: "operator:alice", action: "organization.created", target: "organization:acme"), at: Self.time.addingTimeInterval(120))
+            let details: [String: JSONValue] = [
+                "users": 25, "components": .array(["DOC", "WF"]), "note": .object(["why": "renewal", "ok": true]), "ratio": .double(0.5),
+                "none": .null,
+            ]
+            let first = try await log.append(
+                .init(actor: "operator:alice", action: "license-key.issued", target: "license-key:KW-1", details: details), at: Self.time)
+            try await log.append(
+                .init(actor: "operator:bob", action: "license-key.revoked", target: "license-key:KW-1"), at: Self.time.addingTimeInterval(60))
+            try await log.append(
+                .init(actor: "operator:alice", action: "organization.created", target: "organization:acme"), at: Self.time.addingTimeInterval(120))
 
             let all = try await log.list()
             #expect(all.map(\.action) == ["organization.created", "license-key.revoked", "license-key.issued"])
@@ -126,7 +132,8 @@ import Testing
                         do {
                             try await handle.write { sql in
                                 for part in 0..<2 {
-                                    try await AuditLog.append(.init(actor: "t\(index)", action: "pair.\(part)", target: "pair:\(index)"), at: Self.time, on: sql)
+                                    try await AuditLog.append(
+                                        .init(actor: "t\(index)", action: "pair.\(part)", target: "pair:\(index)"), at: Self.time, on: sql)
                                     if part == 0 && index.isMultiple(of: 5) { throw Refused() }
                                 }
                             }

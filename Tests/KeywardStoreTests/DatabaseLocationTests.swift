@@ -7,8 +7,13 @@ import Testing
         #expect(try DatabaseLocation.parse("./keyward-data/registry.sqlite") == .sqliteFile(path: "./keyward-data/registry.sqlite"))
         #expect(try DatabaseLocation.parse(":memory:") == .sqliteMemory)
         let url = try DatabaseLocation.parse("postgres://kw:s%40cret@db.internal:6432/licensing?sslmode=require")
-        #expect(url == .postgres(PostgresLocation(host: "db.internal", port: 6432, username: "kw", password: "s@cret", database: "licensing", tls: .require)))
-        #expect(try DatabaseLocation.parse("postgresql://kw@localhost/keyward") == .postgres(PostgresLocation(host: "localhost", username: "kw", database: "keyward")))
+        #expect(
+            url
+                == .postgres(
+                    PostgresLocation(host: "db.internal", port: 6432, username: "kw", password: "s@cret", database: "licensing", tls: .require)))
+        #expect(
+            try DatabaseLocation.parse("postgresql://kw@localhost/keyward")
+                == .postgres(PostgresLocation(host: "localhost", username: "kw", database: "keyward")))
     }
 
     @Test func neverShowsThePassword() throws {
@@ -17,7 +22,10 @@ import Testing
         #expect(location.description == "postgres://kw@localhost:5432/keyward")
     }
 
-    @Test(arguments: ["", "   ", "mysql://root@localhost/db", "postgres://localhost/db", "postgres://kw@/db", "postgres://kw@localhost", "postgres://kw@localhost/db?sslmode=maybe"])
+    @Test(arguments: [
+        "", "   ", "mysql://root@localhost/db", "postgres://localhost/db", "postgres://kw@/db", "postgres://kw@localhost",
+        "postgres://kw@localhost/db?sslmode=maybe",
+    ])
     func refusesUnusableLocations(text: String) {
         #expect(throws: StoreError.self) { try DatabaseLocation.parse(text) }
         do {

@@ -1,7 +1,7 @@
 import Foundation
 import KeywardStore
-import SQLKit
 import KeywardTestSupport
+import SQLKit
 import Testing
 
 @Suite struct MigratorTests {

@@ -1,11 +1,12 @@
 import Foundation
+import KeywardTestSupport
 import Logging
 import NIOCore
 import PostgresNIO
 import SQLKit
-@testable import KeywardStore
-import KeywardTestSupport
 import Testing
+
+@testable import KeywardStore
 
 /// PostgresNIO (1.33) never answers a query written to a connection that closes under it. The fault cannot be made
 /// on purpose with a real server (it needs the close to land between two writes), so the query here is a stand-in
@@ -17,11 +18,11 @@ import Testing
         var logger: Logger { base.logger }
         var eventLoop: any EventLoop { base.eventLoop }
         var dialect: any SQLDialect { base.dialect }
-        func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
+        func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
             eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)  // not used: OpenConnectionSQL awaits the async form
         }
 
-        func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+        func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
             try await connection.close()
             try await Task.sleep(for: .seconds(3600))  // no answer, as PostgresNIO gives none
         }
@@ -32,8 +33,9 @@ import Testing
     @Test(.timeLimit(.minutes(1)), .enabled(if: Backend.postgresURL != nil, "needs KEYWARD_TEST_POSTGRES_URL"))
     func aQueryInFlightWhenTheConnectionClosesFails() async throws {
         guard case .postgres(let location) = try DatabaseLocation.parse(Backend.postgresURL!) else { return }
-        let configuration = PostgresConnection.Configuration(host: location.host, port: location.port, username: location.username,
-                                                             password: location.password, database: location.database, tls: .disable)
+        let configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.username,
+            password: location.password, database: location.database, tls: .disable)
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: Logger(label: "test"))
         let sql = OpenConnectionSQL(base: NeverAnswers(connection: connection, base: connection.sql()), connection: connection)
         await #expect(throws: (any Error).self) { try await sql.raw("SELECT 1").run() }

@@ -8,11 +8,15 @@ enum AccessFixture {
     static let now = Date(timeIntervalSince1970: 1_780_000_000)
     static let components = ["DOC", "WF", "AUD", "RSK", "TRN", "PRJ", "MNT", "CFG"]
 
-    static let catalog = Catalog(version: "bench", components: components.map { code in
-        Catalog.Component(code: code, name: code, menus: (0..<6).map { index in
-            Catalog.Menu(code: "\(code)\(String(format: "%03d", index))", name: "Menu \(index)", profile: Profile.allCases[index % 4])
+    static let catalog = Catalog(
+        version: "bench",
+        components: components.map { code in
+            Catalog.Component(
+                code: code, name: code,
+                menus: (0..<6).map { index in
+                    Catalog.Menu(code: "\(code)\(String(format: "%03d", index))", name: "Menu \(index)", profile: Profile.allCases[index % 4])
+                })
         })
-    })
 
     /// 100,000 users, 50 keys (35 nominative, 15 floating), 1,000 groups of about 150 users each (every user in one
     /// or two groups), sessions for a third of the floating users.
@@ -20,8 +24,10 @@ enum AccessFixture {
         var random = SystemRandomNumberGenerator()
         let users = (0..<100_000).map { AccessModel.User(login: "user\($0)", active: $0 % 50 != 0) }
         let keys = (0..<50).map { index in
-            AccessModel.Key(serial: "KW-BENCH-\(index)", profile: index % 5 == 0 ? .staff : .manager, useType: index < 35 ? .nominative : .floating,
-                            users: index < 35 ? 4_000 : 500, components: components, validFrom: now.addingTimeInterval(-86_400), expiresAt: now.addingTimeInterval(86_400 * 30))
+            AccessModel.Key(
+                serial: "KW-BENCH-\(index)", profile: index % 5 == 0 ? .staff : .manager, useType: index < 35 ? .nominative : .floating,
+                users: index < 35 ? 4_000 : 500, components: components, validFrom: now.addingTimeInterval(-86_400),
+                expiresAt: now.addingTimeInterval(86_400 * 30))
         }
         var order: Int64 = 0
         let groups = (0..<1_000).map { index -> AccessModel.Group in
@@ -30,11 +36,14 @@ enum AccessFixture {
                 order += 1
                 return AccessModel.Member(login: "user\((index * 100 + offset * 7) % 100_000)", order: order)
             }
-            return AccessModel.Group(idNumber: "G\(index)", keySerial: keys[index % 50].serial, component: component,
-                                     menus: (0..<4).map { "\(component)\(String(format: "%03d", $0))" }, members: members)
+            return AccessModel.Group(
+                idNumber: "G\(index)", keySerial: keys[index % 50].serial, component: component,
+                menus: (0..<4).map { "\(component)\(String(format: "%03d", $0))" }, members: members)
         }
         let sessions = groups.filter { Int($0.keySerial.split(separator: "-").last!)! >= 35 }.flatMap { group in
-            group.members.prefix(50).map { AccessModel.Session(id: UUID().uuidString, login: $0.login, keySerial: group.keySerial, leaseExpiresAt: now.addingTimeInterval(600)) }
+            group.members.prefix(50).map {
+                AccessModel.Session(id: UUID().uuidString, login: $0.login, keySerial: group.keySerial, leaseExpiresAt: now.addingTimeInterval(600))
+            }
         }
         _ = random.next()
         return AccessModel(users: users, groups: groups, keys: keys, sessions: sessions, catalog: catalog)
@@ -48,7 +57,8 @@ enum AccessFixture {
 }
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .mallocCountTotal], warmupIterations: 3, maxDuration: .seconds(5), maxIterations: 10_000)
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .mallocCountTotal], warmupIterations: 3, maxDuration: .seconds(5), maxIterations: 10_000)
 
     let snapshot = EntitlementSnapshot(AccessFixture.model)
 

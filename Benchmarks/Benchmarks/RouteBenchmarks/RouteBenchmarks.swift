@@ -38,25 +38,33 @@ enum RouteFixture {
         try await Migrator(Schema.registry).migrate(database, logger: logger)
         let store = RegistryStore(database: database)
         let now = Date()
-        let installation = try await store.createInstallation(RegistryInstallation(
-            installationId: "inst-bench", organization: Organization(id: "bench", legalName: "Bench Ltd."), environment: .production, createdAt: now)).installation
+        let installation = try await store.createInstallation(
+            RegistryInstallation(
+                installationId: "inst-bench", organization: Organization(id: "bench", legalName: "Bench Ltd."), environment: .production,
+                createdAt: now)
+        ).installation
         let signingKey = AuthoritySigningKey()
         // No authority: the client is made for the connection's sake and lives as long as the benchmark process.
-        let registry = Registry(store: store, installation: installation, trust: TrustStore([signingKey.publicKey]), catalog: try Catalog.shipped(),
-                                connection: AuthorityConnection(client: nil, http: .forAuthority()))
+        let registry = Registry(
+            store: store, installation: installation, trust: TrustStore([signingKey.publicKey]), catalog: try Catalog.shipped(),
+            connection: AuthorityConnection(client: nil, http: .forAuthority()))
         let serial = Serial.generate()
-        let license = LicenseKey(serial: serial, organization: installation.organization, profile: .manager, useType: .nominative, users: 1000,
-                                 purchaseType: .sale, suiteVersion: "2.1", validFrom: now.addingTimeInterval(-86_400), expiresAt: nil,
-                                 components: ["CFG", "DOC", "WF"], issuedAt: now.addingTimeInterval(-86_400))
+        let license = LicenseKey(
+            serial: serial, organization: installation.organization, profile: .manager, useType: .nominative, users: 1000,
+            purchaseType: .sale, suiteVersion: "2.1", validFrom: now.addingTimeInterval(-86_400), expiresAt: nil,
+            components: ["CFG", "DOC", "WF"], issuedAt: now.addingTimeInterval(-86_400))
         _ = try await registry.register(idNumber: "Bench", accessKey: AccessKey.issue(license, signedWith: signingKey), actor: "bench")
-        let certificate = ActivationCertificate(installationId: installation.installationId, organization: installation.organization,
-                                                environment: installation.environment, serials: [serial], issuedAt: now).signed(with: signingKey)
+        let certificate = ActivationCertificate(
+            installationId: installation.installationId, organization: installation.organization,
+            environment: installation.environment, serials: [serial], issuedAt: now
+        ).signed(with: signingKey)
         _ = try await registry.install(certificate, method: .offline, actor: "bench")
         let logins = (0..<users).map { "load\($0)" }
         for login in logins {
             _ = try await registry.createUser(UserInput(login: login, name: login, email: "\(login)@example.com"), actor: "bench")
         }
-        _ = try await registry.createGroup(GroupInput(idNumber: "Load", name: "Load", keySerial: serial, component: "DOC", menus: ["DC021"], users: logins), actor: "bench")
+        _ = try await registry.createGroup(
+            GroupInput(idNumber: "Load", name: "Load", keySerial: serial, component: "DOC", menus: ["DC021"], users: logins), actor: "bench")
         let token = try await database.write { sql in
             try await TokenStore.create(kind: RegistryTokenKind.service, name: "bench", subject: nil, expiresAt: nil, now: now, on: sql).token.text
         }
@@ -69,8 +77,9 @@ enum RouteFixture {
     static func respond(_ ready: Ready, _ path: String, token: String?) async throws {
         var fields = HTTPFields()
         if let token { fields[.authorization] = "Bearer \(token)" }
-        let request = Request(head: HTTPRequest(method: .get, scheme: "http", authority: "127.0.0.1", path: path, headerFields: fields),
-                              body: RequestBody(buffer: ByteBuffer()))
+        let request = Request(
+            head: HTTPRequest(method: .get, scheme: "http", authority: "127.0.0.1", path: path, headerFields: fields),
+            body: RequestBody(buffer: ByteBuffer()))
         let context = RegistryRequestContext(source: ApplicationRequestContextSource(channel: ready.channel, logger: logger))
         let response = try await ready.responder.respond(to: request, context: context)
         guard response.status == .ok else { fatalError("\(path) answered \(response.status)") }
@@ -84,7 +93,8 @@ enum RouteFixture {
 }
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .mallocCountTotal], warmupIterations: 100, maxDuration: .seconds(5), maxIterations: 200_000)
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .mallocCountTotal], warmupIterations: 100, maxDuration: .seconds(5), maxIterations: 200_000)
     let fixture = SharedFixture()
 
     Benchmark("GET /health/live (in process)") { benchmark in

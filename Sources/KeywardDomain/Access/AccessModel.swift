@@ -62,8 +62,10 @@ public struct AccessModel: Sendable, Hashable {
         /// When the certificate that covers it expires, if it does: from then on it is covered no more.
         public var coveredUntil: Date?
 
-        public init(serial: String, profile: Profile, useType: UseType, users: Int, components: [String], validFrom: Date,
-                    expiresAt: Date?, revoked: Bool = false, covered: Bool = true, coveredUntil: Date? = nil) {
+        public init(
+            serial: String, profile: Profile, useType: UseType, users: Int, components: [String], validFrom: Date,
+            expiresAt: Date?, revoked: Bool = false, covered: Bool = true, coveredUntil: Date? = nil
+        ) {
             self.serial = serial
             self.profile = profile
             self.useType = useType

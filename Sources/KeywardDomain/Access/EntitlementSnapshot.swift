@@ -77,7 +77,9 @@ public struct EntitlementSnapshot: Sendable {
             let logins: [String]
 
             init(_ users: [AccessModel.User]) {
-                var index: [String: Int32] = [:], active: [Bool] = [], logins: [String] = []
+                var index: [String: Int32] = [:]
+                var active: [Bool] = []
+                var logins: [String] = []
                 index.reserveCapacity(users.count)
                 active.reserveCapacity(users.count)
                 logins.reserveCapacity(users.count)
@@ -116,24 +118,28 @@ public struct EntitlementSnapshot: Sendable {
             var keyIndex: [String: Int32] = [:]
             let keys = model.keys.enumerated().map { offset, key in
                 keyIndex[key.serial] = Int32(offset)
-                return CompiledKey(serial: key.serial, profile: key.profile, floating: key.useType == .floating, users: key.users, components: Set(key.components),
-                                   validFrom: key.validFrom, expiresAt: key.expiresAt, revoked: key.revoked, covered: key.covered,
-                                   coveredUntil: key.coveredUntil)
+                return CompiledKey(
+                    serial: key.serial, profile: key.profile, floating: key.useType == .floating, users: key.users, components: Set(key.components),
+                    validFrom: key.validFrom, expiresAt: key.expiresAt, revoked: key.revoked, covered: key.covered,
+                    coveredUntil: key.coveredUntil)
             }
             // The user table is the largest part and changes least: reused when the users are the same as last time,
             // and with it each unchanged group's members as resolved to user numbers (hashing 100,000s of logins is
             // most of a rebuild).
             let same = previous.flatMap { $0.users == model.users ? $0 : nil }
             let users = same?.userTable ?? UserTable(model.users)
-            let userIndex = users.index, userActive = users.active, logins = users.logins
+            let userIndex = users.index
+            let userActive = users.active
+            let logins = users.logins
             var resolved: [String: ResolvedMembers] = [:]
             resolved.reserveCapacity(model.groups.count)
             for group in model.groups {
                 if let old = same?.resolved[group.idNumber], old.members == group.members {
                     resolved[group.idNumber] = old
                 } else {
-                    resolved[group.idNumber] = ResolvedMembers(members: group.members,
-                                                               users: group.members.map { userIndex[AccessModel.fold($0.login)] ?? -1 })
+                    resolved[group.idNumber] = ResolvedMembers(
+                        members: group.members,
+                        users: group.members.map { userIndex[AccessModel.fold($0.login)] ?? -1 })
                 }
             }
             var groupPairs: [(Int32, Int32)] = []
@@ -164,7 +170,9 @@ public struct EntitlementSnapshot: Sendable {
             var seatPairs: [(Int32, Int32)] = []
             for (key, orders) in oldest.enumerated() where !orders.isEmpty {
                 let limit = keys[key].users
-                let ranked = orders.count <= limit ? Array(orders.keys)
+                let ranked =
+                    orders.count <= limit
+                    ? Array(orders.keys)
                     : orders.sorted { ($0.value, logins[Int($0.key)]) < ($1.value, logins[Int($1.key)]) }.prefix(limit).map(\.key)
                 for user in ranked { seatPairs.append((user, Int32(key))) }
             }
@@ -246,7 +254,8 @@ public struct EntitlementSnapshot: Sendable {
         guard let user = index.userIndex[login] ?? index.userIndex[AccessModel.fold(login)] else { return EntitlementDecision(code: .unknownUser) }
         guard index.userActive[Int(user)] else { return EntitlementDecision(code: .userDisabled) }
         let required = index.menus[menuNumber].profile
-        let word = menuNumber / 64, bit = UInt64(1) << UInt64(menuNumber % 64)
+        let word = menuNumber / 64
+        let bit = UInt64(1) << UInt64(menuNumber % 64)
         var best = EntitlementDecision(code: .noAccess)
         for groupNumber in index.userGroups[Int(user)] {
             let group = index.groups[Int(groupNumber)]
@@ -288,11 +297,14 @@ public struct EntitlementSnapshot: Sendable {
     /// carrying the group's component. Empty: the user has no access at all.
     public func sessionCandidates(login: String, at now: Date) -> [(serial: String, floating: Bool, users: Int)] {
         guard let user = index.userIndex[AccessModel.fold(login)], index.userActive[Int(user)] else { return [] }
-        var nominative: [Int32] = [], floating: [Int32] = []
+        var nominative: [Int32] = []
+        var floating: [Int32] = []
         for groupNumber in index.userGroups[Int(user)] {
             let group = index.groups[Int(groupNumber)]
             let key = index.keys[Int(group.key)]
-            guard key.isCovered(at: now), !key.revoked, key.validFrom <= now, key.expiresAt.map({ now < $0 }) ?? true, key.components.contains(group.component) else { continue }
+            guard key.isCovered(at: now), !key.revoked, key.validFrom <= now, key.expiresAt.map({ now < $0 }) ?? true,
+                key.components.contains(group.component)
+            else { continue }
             if key.floating {
                 if !floating.contains(group.key) { floating.append(group.key) }
             } else if index.userSeats[Int(user)].contains(group.key), !nominative.contains(group.key) {
@@ -306,7 +318,8 @@ public struct EntitlementSnapshot: Sendable {
     /// access until one frees up). Only meaningful for users in one of the key's groups.
     public func isOverLimit(login: String, keySerial: String) -> Bool {
         guard let user = index.userIndex[AccessModel.fold(login)], index.userActive[Int(user)], let key = index.keyIndex[keySerial],
-              !index.keys[Int(key)].floating else { return false }
+            !index.keys[Int(key)].floating
+        else { return false }
         return !index.userSeats[Int(user)].contains(key)
     }
 

@@ -27,7 +27,8 @@ public final class AccessControl: Sendable {
     public init(store: RegistryStore, catalog: Catalog, now: @escaping @Sendable () -> Date) {
         self.store = store
         self.now = now
-        state = NIOLockedValueBox(State(snapshot: EntitlementSnapshot(AccessModel(users: [], groups: [], keys: [], catalog: catalog)), catalog: catalog))
+        state = NIOLockedValueBox(
+            State(snapshot: EntitlementSnapshot(AccessModel(users: [], groups: [], keys: [], catalog: catalog)), catalog: catalog))
     }
 
     /// The snapshot now in force: immutable, safe to keep for one request.
@@ -48,7 +49,8 @@ public final class AccessControl: Sendable {
     public func sessionOpenedOrRenewed(_ id: String) async throws {
         try await rebuilding.withLock {
             guard let session = try await store.session(id), session.endedAt == nil, session.leaseExpiresAt > now() else { return }
-            let added = AccessModel.Session(id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt)
+            let added = AccessModel.Session(
+                id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt)
             state.withLockedValue { $0.snapshot = $0.snapshot.addingSession(added) }
         }
     }
@@ -85,8 +87,9 @@ public final class AccessControl: Sendable {
                 generations.withLockedValue { $0.builtSessions = max($0.builtSessions, target) }
             } else {
                 let certificate = try await store.activation()?.certificate
-                let model = try await store.accessModel(catalog: catalog, covered: Set(certificate?.serials ?? []),
-                                                        coveredUntil: certificate?.expiresAt.flatMap(Timestamp.parse), now: time)
+                let model = try await store.accessModel(
+                    catalog: catalog, covered: Set(certificate?.serials ?? []),
+                    coveredUntil: certificate?.expiresAt.flatMap(Timestamp.parse), now: time)
                 let snapshot = EntitlementSnapshot(model, previous: self.snapshot)
                 state.withLockedValue { $0.snapshot = snapshot }
                 generations.withLockedValue { generations in

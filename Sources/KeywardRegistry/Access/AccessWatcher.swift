@@ -1,8 +1,8 @@
 import Foundation
 import KeywardStore
 import Logging
-import ServiceLifecycle
 import NIOConcurrencyHelpers
+import ServiceLifecycle
 
 /// Keeps the entitlement snapshot in step with changes made by other registry instances on the same PostgreSQL
 /// database. Every access change is audited, so a new audit event means a full rebuild, with the catalog saved by
@@ -58,8 +58,9 @@ public final class AccessWatcher: Service, Sendable {
         let (highest, changes, changesAboveSettled, sessions, lease) =
             (look.highestAuditID, look.changes, look.changesAboveSettled, look.openSessions, look.latestLease)
         // On the first look nothing is above `settled` (Int64.max), and the floor starts at the highest id.
-        let mark = Mark(floor: previous == nil ? highest : settled, changes: changesAboveSettled,
-                        seen: (previous?.seen ?? []).filter { $0.id > settled } + [(at: now, id: highest)], sessions: sessions, latestLease: lease)
+        let mark = Mark(
+            floor: previous == nil ? highest : settled, changes: changesAboveSettled,
+            seen: (previous?.seen ?? []).filter { $0.id > settled } + [(at: now, id: highest)], sessions: sessions, latestLease: lease)
         last.withLockedValue { $0 = mark }
         guard let previous else { return "nothing" }
         if changes != previous.changes {

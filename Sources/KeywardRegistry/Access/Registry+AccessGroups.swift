@@ -30,19 +30,26 @@ extension Registry {
         let idNumber = try Self.validIDNumber(input.idNumber)
         let name = try UserRules.name(input.name)
         guard let key = try await store.key(input.keySerial.trimmingCharacters(in: .whitespaces)) else {
-            throw RegistryError.invalid(FieldError(field: "keySerial", code: "UNKNOWN_KEY", message: "There is no registered key \(input.keySerial). Pick one from the License key list."))
+            throw RegistryError.invalid(
+                FieldError(
+                    field: "keySerial", code: "UNKNOWN_KEY",
+                    message: "There is no registered key \(input.keySerial). Pick one from the License key list."))
         }
         // A revoked key grants nothing: binding a group to it would leave its users without access and say nothing.
         // A group already on it may still be edited (and its accesses migrated).
         if key.revokedAt != nil, key.serial != current {
-            throw RegistryError.refused(code: "KEY_REVOKED",
-                                        message: "Key \(key.name) was revoked by the vendor\(key.revocationReason.map { " (\($0))" } ?? ""); it grants nothing. Choose another key.",
-                                        kind: .conflict, details: ["field": "keySerial", "keySerial": .string(key.serial)])
+            throw RegistryError.refused(
+                code: "KEY_REVOKED",
+                message:
+                    "Key \(key.name) was revoked by the vendor\(key.revocationReason.map { " (\($0))" } ?? ""); it grants nothing. Choose another key.",
+                kind: .conflict, details: ["field": "keySerial", "keySerial": .string(key.serial)])
         }
         let component = input.component.trimmingCharacters(in: .whitespaces)
         guard key.license.components.contains(component) else {
-            throw RegistryError.refused(code: "COMPONENT_NOT_IN_KEY", message: "Key \(key.name) does not license the component \(component); it has \(key.license.components.joined(separator: ", ")).",
-                                        kind: .invalid, details: ["field": "component", "keyComponents": .array(key.license.components.map(JSONValue.string))])
+            throw RegistryError.refused(
+                code: "COMPONENT_NOT_IN_KEY",
+                message: "Key \(key.name) does not license the component \(component); it has \(key.license.components.joined(separator: ", ")).",
+                kind: .invalid, details: ["field": "component", "keyComponents": .array(key.license.components.map(JSONValue.string))])
         }
         var seen: Set<String> = []
         let menus = input.menus.map { $0.trimmingCharacters(in: .whitespaces) }.filter { seen.insert($0).inserted }
@@ -52,17 +59,22 @@ extension Registry {
         let catalogMenus = catalog.component(component)?.menus ?? []
         let unknown = menus.filter { code in !catalogMenus.contains { $0.code == code } }
         guard unknown.isEmpty else {
-            throw RegistryError.refused(code: "UNKNOWN_MENU", message: "The component \(component) has no menu \(unknown.prefix(10).joined(separator: ", ")).",
-                                        kind: .invalid, details: ["field": "menus", "menus": .array(unknown.map(JSONValue.string))])
+            throw RegistryError.refused(
+                code: "UNKNOWN_MENU", message: "The component \(component) has no menu \(unknown.prefix(10).joined(separator: ", ")).",
+                kind: .invalid, details: ["field": "menus", "menus": .array(unknown.map(JSONValue.string))])
         }
         let tooHigh = menus.filter { code in catalogMenus.first { $0.code == code }.map { !key.license.profile.includes($0.profile) } ?? false }
         guard tooHigh.isEmpty else {
-            throw RegistryError.refused(code: "MENU_NOT_ALLOWED_FOR_PROFILE",
-                                        message: "Key \(key.name) is a \(key.license.profile.rawValue) key; these menus need a higher profile: \(tooHigh.joined(separator: ", ")).",
-                                        kind: .invalid, details: ["field": "menus", "menus": .array(tooHigh.map(JSONValue.string)), "profile": .string(key.license.profile.rawValue)])
+            throw RegistryError.refused(
+                code: "MENU_NOT_ALLOWED_FOR_PROFILE",
+                message:
+                    "Key \(key.name) is a \(key.license.profile.rawValue) key; these menus need a higher profile: \(tooHigh.joined(separator: ", ")).",
+                kind: .invalid,
+                details: ["field": "menus", "menus": .array(tooHigh.map(JSONValue.string)), "profile": .string(key.license.profile.rawValue)])
         }
         let users = try (input.users ?? []).map { text throws(RegistryError) in try UserRules.login(text) }
-        return AccessGroupRecord(idNumber: idNumber, name: name, keySerial: key.serial, component: component, menus: menus, active: input.active ?? true, users: users)
+        return AccessGroupRecord(
+            idNumber: idNumber, name: name, keySerial: key.serial, component: component, menus: menus, active: input.active ?? true, users: users)
     }
 
     public func createGroup(_ input: AccessGroupInput, actor: String) async throws -> AccessGroupRecord {
@@ -75,9 +87,11 @@ extension Registry {
 
     /// Replaces a group's fields; its users stay (they move with it to another key, seats permitting).
     public func updateGroup(_ idNumber: String, _ input: AccessGroupInput, actor: String) async throws -> AccessGroupRecord {
-        var record = try await validGroup(AccessGroupInput(idNumber: input.idNumber, name: input.name, keySerial: input.keySerial, component: input.component,
-                                                     menus: input.menus, active: input.active),
-                                          boundTo: try await store.grant(ofGroup: idNumber)?.keySerial)
+        var record = try await validGroup(
+            AccessGroupInput(
+                idNumber: input.idNumber, name: input.name, keySerial: input.keySerial, component: input.component,
+                menus: input.menus, active: input.active),
+            boundTo: try await store.grant(ofGroup: idNumber)?.keySerial)
         record.users = []
         try await requireMayChange(group: idNumber, actor: actor)
         try requireHolds(record.menus, of: record.component, actor: actor)
@@ -99,8 +113,10 @@ extension Registry {
         }
         let valid = try logins.map { text throws(RegistryError) in try UserRules.login(text) }
         try await requireMayChange(group: idNumber, actor: actor)
-        let group = add ? try await store.addUsers(valid, toGroup: idNumber, actor: actor, now: now())
-                        : try await store.removeUsers(valid, fromGroup: idNumber, actor: actor, now: now())
+        let group =
+            add
+            ? try await store.addUsers(valid, toGroup: idNumber, actor: actor, now: now())
+            : try await store.removeUsers(valid, fromGroup: idNumber, actor: actor, now: now())
         try await access.refresh()
         return group
     }

@@ -57,8 +57,9 @@ extension Registry {
         for group in chosen { try requireHolds(group.menus, of: group.component, actor: actor) }
         guard plan.canMove else {
             let details = (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(plan))).map { ["plan": $0] } ?? [:]
-            throw RegistryError.refused(code: "MIGRATION_REFUSED", message: "The accesses cannot move: \(plan.reasons.joined(separator: "; ")).",
-                                        kind: .conflict, details: details)
+            throw RegistryError.refused(
+                code: "MIGRATION_REFUSED", message: "The accesses cannot move: \(plan.reasons.joined(separator: "; ")).",
+                kind: .conflict, details: details)
         }
         let moves = zip(chosen, plan.groups).map { group, planned in
             (idNumber: group.idNumber, menus: group.menus.filter { !planned.droppedMenus.contains($0) })
@@ -76,7 +77,8 @@ extension Registry {
             }
             return key
         }
-        let from = try await key(input.from, field: "from"), to = try await key(input.to, field: "to")
+        let from = try await key(input.from, field: "from")
+        let to = try await key(input.to, field: "to")
         guard from.serial != to.serial else {
             throw RegistryError.invalid(FieldError(field: "to", code: "SAME_KEY", message: "Choose another key to move the accesses to."))
         }
@@ -87,8 +89,9 @@ extension Registry {
             chosen = all.filter { folded.contains($0.idNumber.lowercased()) }
             let missing = names.filter { name in !all.contains { $0.idNumber.lowercased() == name.lowercased() } }
             guard missing.isEmpty else {
-                throw RegistryError.refused(code: "UNKNOWN_GROUP", message: "Key \(from.serial) has no access group \(missing.joined(separator: ", ")).", kind: .invalid,
-                                            details: ["field": "groups", "groups": .array(missing.map(JSONValue.string))])
+                throw RegistryError.refused(
+                    code: "UNKNOWN_GROUP", message: "Key \(from.serial) has no access group \(missing.joined(separator: ", ")).", kind: .invalid,
+                    details: ["field": "groups", "groups": .array(missing.map(JSONValue.string))])
             }
         }
         let drop = input.dropDisallowedMenus == true
@@ -101,13 +104,19 @@ extension Registry {
                 let menus = catalog.component(group.component)?.menus ?? []
                 let tooHigh = group.menus.filter { code in menus.first { $0.code == code }.map { !to.license.profile.includes($0.profile) } ?? false }
                 if !tooHigh.isEmpty {
-                    if drop { dropped = tooHigh } else {
-                        reasons.append("MENU_NOT_ALLOWED_FOR_PROFILE: \(tooHigh.joined(separator: ", ")) need more than \(to.license.profile.rawValue)")
+                    if drop {
+                        dropped = tooHigh
+                    } else {
+                        reasons.append(
+                            "MENU_NOT_ALLOWED_FOR_PROFILE: \(tooHigh.joined(separator: ", ")) need more than \(to.license.profile.rawValue)")
                     }
                 }
-                if drop, dropped.count == group.menus.count { reasons.append("NO_MENUS_LEFT: every menu of the group is above \(to.license.profile.rawValue)") }
+                if drop, dropped.count == group.menus.count {
+                    reasons.append("NO_MENUS_LEFT: every menu of the group is above \(to.license.profile.rawValue)")
+                }
             }
-            return AccessMigrationPlan.Group(idNumber: group.idNumber, canMove: reasons.isEmpty, reasons: reasons, droppedMenus: dropped, users: group.users.count)
+            return AccessMigrationPlan.Group(
+                idNumber: group.idNumber, canMove: reasons.isEmpty, reasons: reasons, droppedMenus: dropped, users: group.users.count)
         }
         // Seats before and after, by the same rules as everywhere: the model with the groups moved.
         var model = try await store.accessModel(catalog: catalog, covered: [], now: now())
@@ -117,8 +126,9 @@ extension Registry {
         let after = SeatRules.nominativeHolders(model)
         func seats(_ key: RegisteredKey) -> AccessMigrationPlan.Seats {
             let nominative = key.license.useType == .nominative
-            return AccessMigrationPlan.Seats(keySerial: key.serial, useType: key.license.useType, limit: key.license.users,
-                                       before: nominative ? before[key.serial]?.count ?? 0 : nil, after: nominative ? after[key.serial]?.count ?? 0 : nil)
+            return AccessMigrationPlan.Seats(
+                keySerial: key.serial, useType: key.license.useType, limit: key.license.users,
+                before: nominative ? before[key.serial]?.count ?? 0 : nil, after: nominative ? after[key.serial]?.count ?? 0 : nil)
         }
         let toSeats = seats(to)
         var reasons = groups.flatMap { group in group.reasons.map { "\(group.idNumber): \($0)" } }
@@ -130,7 +140,10 @@ extension Registry {
         } else if chosen.isEmpty {
             reasons.append("NOTHING_TO_MOVE: no access group was chosen; tick at least one of the \(all.count) groups bound to \(from.serial)")
         }
-        return (AccessMigrationPlan(from: seats(from), to: toSeats, groups: groups, canMove: reasons.isEmpty, reasons: reasons, dryRun: input.dryRun == true,
-                              applied: false), chosen)
+        return (
+            AccessMigrationPlan(
+                from: seats(from), to: toSeats, groups: groups, canMove: reasons.isEmpty, reasons: reasons, dryRun: input.dryRun == true,
+                applied: false), chosen
+        )
     }
 }

@@ -22,7 +22,8 @@ extension Registry {
         guard missing.isEmpty else {
             throw RegistryError.refused(
                 code: "FORBIDDEN",
-                message: "You may not grant or change access to \(component) \(missing.prefix(10).joined(separator: ", ")): your own access does not include \(missing.count == 1 ? "it" : "them"). Ask an administrator who holds \(missing.count == 1 ? "that menu" : "those menus").",
+                message:
+                    "You may not grant or change access to \(component) \(missing.prefix(10).joined(separator: ", ")): your own access does not include \(missing.count == 1 ? "it" : "them"). Ask an administrator who holds \(missing.count == 1 ? "that menu" : "those menus").",
                 kind: .forbidden, details: ["component": .string(component), "menus": .array(missing.map(JSONValue.string))])
         }
     }
@@ -37,7 +38,8 @@ extension Registry {
                 let names: [JSONValue] = if case .array(let values)? = details["menus"] { values } else { [] }
                 throw RegistryError.refused(
                     code: "FORBIDDEN",
-                    message: "You may not change \(login): their access groups grant \(component) menus your own access does not include. Ask an administrator who holds them.",
+                    message:
+                        "You may not change \(login): their access groups grant \(component) menus your own access does not include. Ask an administrator who holds them.",
                     kind: .forbidden, details: ["login": .string(login), "component": .string(component), "menus": .array(names)])
             }
         }

@@ -23,8 +23,9 @@ extension Registry {
         let limits = Dictionary(model.keys.map { ($0.serial, $0.users) }) { a, _ in a }
         let displayed = Dictionary(model.users.map { (AccessModel.fold($0.login), $0.login) }) { a, _ in a }
         return SeatRules.allocation(model).filter { serials.contains($0.key) && !$0.value.over.isEmpty }.map { serial, allocation in
-            OverAllocatedKey(keySerial: serial, limit: limits[serial] ?? 0, inUse: allocation.within.count + allocation.over.count,
-                             overLimit: allocation.over.map { displayed[$0] ?? $0 })
+            OverAllocatedKey(
+                keySerial: serial, limit: limits[serial] ?? 0, inUse: allocation.within.count + allocation.over.count,
+                overLimit: allocation.over.map { displayed[$0] ?? $0 })
         }.sorted { $0.keySerial < $1.keySerial }
     }
 
@@ -35,12 +36,20 @@ extension Registry {
         guard over.isEmpty else {
             let names = Dictionary(try await store.keys().map { ($0.serial, $0.name) }) { a, _ in a }
             let listing = over.map { "\(names[$0.keySerial] ?? $0.keySerial) has \($0.limit) seats for \($0.inUse) users" }.joined(separator: "; ")
-            throw RegistryError.refused(code: "OVER_ALLOCATED",
-                                        message: "Activating would leave keys with more assigned users than seats: \(listing). Remove users from their groups, or activate with force: the most recently assigned users beyond the limit lose access until seats free up.",
-                                        kind: .conflict, details: ["keys": .array(over.map { key in
-                                            .object(["keySerial": .string(key.keySerial), "limit": .int(key.limit), "inUse": .int(key.inUse),
-                                                     "overLimit": .array(key.overLimit.map(JSONValue.string))])
-                                        })])
+            throw RegistryError.refused(
+                code: "OVER_ALLOCATED",
+                message:
+                    "Activating would leave keys with more assigned users than seats: \(listing). Remove users from their groups, or activate with force: the most recently assigned users beyond the limit lose access until seats free up.",
+                kind: .conflict,
+                details: [
+                    "keys": .array(
+                        over.map { key in
+                            .object([
+                                "keySerial": .string(key.keySerial), "limit": .int(key.limit), "inUse": .int(key.inUse),
+                                "overLimit": .array(key.overLimit.map(JSONValue.string)),
+                            ])
+                        })
+                ])
         }
     }
 }

@@ -11,17 +11,22 @@ extension Registry {
     public func openSession(login text: String, ip: String?, actor: String) async throws -> UserSession {
         let login = try UserRules.login(text)
         if let ip, ip.count > 64 || ip.contains(where: { $0.isWhitespace }) {
-            throw RegistryError.invalid(FieldError(field: "ip", code: "INVALID_IP", message: "The ip is the user's address, e.g. 192.0.2.10 or 2001:db8::1."))
+            throw RegistryError.invalid(
+                FieldError(field: "ip", code: "INVALID_IP", message: "The ip is the user's address, e.g. 192.0.2.10 or 2001:db8::1."))
         }
         guard let user = try await store.user(login), !user.builtin else {
             throw RegistryError.refused(code: "UNKNOWN_USER", message: "There is no user \(login).", kind: .notFound)
         }
-        let candidates = access.snapshot.sessionCandidates(login: login, at: now()).map { SessionCandidate(serial: $0.serial, floating: $0.floating, users: $0.users) }
+        let candidates = access.snapshot.sessionCandidates(login: login, at: now()).map {
+            SessionCandidate(serial: $0.serial, floating: $0.floating, users: $0.users)
+        }
         guard user.active else {
-            throw RegistryError.refused(code: "USER_DISABLED", message: "The user \(login) is disabled. An administrator can enable them.", kind: .forbidden)
+            throw RegistryError.refused(
+                code: "USER_DISABLED", message: "The user \(login) is disabled. An administrator can enable them.", kind: .forbidden)
         }
         guard !candidates.isEmpty else {
-            throw RegistryError.refused(code: "NO_ACCESS", message: "No active access group gives \(login) a usable key: ask an administrator for access.", kind: .forbidden)
+            throw RegistryError.refused(
+                code: "NO_ACCESS", message: "No active access group gives \(login) a usable key: ask an administrator for access.", kind: .forbidden)
         }
         let session = try await store.openSession(login: login, candidates: candidates, ip: ip, lease: Self.sessionLease, now: now())
         try await access.sessionOpenedOrRenewed(session.id)

@@ -29,8 +29,10 @@ public enum UserRules {
         let login = text.precomposedStringWithCanonicalMapping.trimmingCharacters(in: .whitespaces)
         let scalars = Array(login.unicodeScalars)
         guard (1...64).contains(scalars.count), let first = scalars.first, !isMark(first), scalars.allSatisfy(isLoginScalar) else {
-            throw .invalid(FieldError(field: "login", code: "INVALID_LOGIN",
-                                      message: "A login is 1 to 64 letters or digits (of any alphabet), and . _ - @, without spaces (e.g. j.smith or joão.silva)."))
+            throw .invalid(
+                FieldError(
+                    field: "login", code: "INVALID_LOGIN",
+                    message: "A login is 1 to 64 letters or digits (of any alphabet), and . _ - @, without spaces (e.g. j.smith or joão.silva)."))
         }
         return login
     }
@@ -54,8 +56,10 @@ public enum UserRules {
     public static func name(_ text: String) throws(RegistryError) -> String {
         let name = text.precomposedStringWithCanonicalMapping.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...200).contains(name.count), !name.unicodeScalars.contains(where: isControlOrFormat) else {
-            throw .invalid(FieldError(field: "name", code: "INVALID_NAME",
-                                      message: "The name is required: 1 to 200 characters without control, formatting or text-direction characters, e.g. Jane Smith."))
+            throw .invalid(
+                FieldError(
+                    field: "name", code: "INVALID_NAME",
+                    message: "The name is required: 1 to 200 characters without control, formatting or text-direction characters, e.g. Jane Smith."))
         }
         return name
     }
@@ -69,8 +73,11 @@ public enum UserRules {
         let parts = scalars.split(separator: "@", omittingEmptySubsequences: false)
         let bad = CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: "<>(),;:\"[]\\"))
         guard scalars.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), parts[1].first != ".", parts[1].last != ".",
-              !scalars.contains(where: { bad.contains($0) || isControlOrFormat($0) }) else {
-            throw .invalid(FieldError(field: "email", code: "INVALID_EMAIL", message: "The e-mail address is required and must look like jane.smith@example.com."))
+            !scalars.contains(where: { bad.contains($0) || isControlOrFormat($0) })
+        else {
+            throw .invalid(
+                FieldError(
+                    field: "email", code: "INVALID_EMAIL", message: "The e-mail address is required and must look like jane.smith@example.com."))
         }
         return email
     }
@@ -87,8 +94,12 @@ public enum UserRules {
     /// both ends, so 8 accented letters passed as 12 (found by scripts/verify_api.py).
     public static func password(_ text: String) throws(RegistryError) -> String {
         guard text.unicodeScalars.count >= 12, text.utf8.count <= 72 else {
-            throw .invalid(FieldError(field: "password", code: "INVALID_PASSWORD",
-                                      message: "A password is at least 12 characters and at most 72 bytes (72 letters without accents, fewer with); leave it out for users who never log into the registry."))
+            throw .invalid(
+                FieldError(
+                    field: "password", code: "INVALID_PASSWORD",
+                    message:
+                        "A password is at least 12 characters and at most 72 bytes (72 letters without accents, fewer with); leave it out for users who never log into the registry."
+                ))
         }
         return text
     }
@@ -97,23 +108,32 @@ public enum UserRules {
 extension Registry {
     /// Creates a user. The built-in administrator's login is reserved.
     public func createUser(_ input: UserInput, actor: String) async throws -> RegistryUser {
-        let login = try UserRules.login(input.login), name = try UserRules.name(input.name), email = try UserRules.email(input.email)
+        let login = try UserRules.login(input.login)
+        let name = try UserRules.name(input.name)
+        let email = try UserRules.email(input.email)
         var hash: String?
         if let password = input.password { hash = try await passwords.hash(try UserRules.password(password)) }
         if let existing = try await store.user(login), existing.builtin { throw Self.reserved(login) }
-        let user = try await store.createUser(login: login, name: name, email: email, passwordHash: hash, active: input.active ?? true, actor: actor, now: now())
+        let user = try await store.createUser(
+            login: login, name: name, email: email, passwordHash: hash, active: input.active ?? true, actor: actor, now: now())
         try await access.refresh()
         return user
     }
 
     /// Changes a user's name, e-mail, password or state; fields left `nil` stay.
-    public func updateUser(_ login: String, name: String?, email: String?, password: String??, active: Bool?, actor: String) async throws -> RegistryUser {
+    public func updateUser(_ login: String, name: String?, email: String?, password: String??, active: Bool?, actor: String) async throws
+        -> RegistryUser
+    {
         try await requireMayChange(user: login, actor: actor)
         var changes = UserChanges()
         changes.name = try name.map { text throws(RegistryError) in try UserRules.name(text) }
         changes.email = try email.map { text throws(RegistryError) in try UserRules.email(text) }
         if let password {
-            if let password { changes.passwordHash = .some(try await passwords.hash(try UserRules.password(password))) } else { changes.passwordHash = .some(nil) }
+            if let password {
+                changes.passwordHash = .some(try await passwords.hash(try UserRules.password(password)))
+            } else {
+                changes.passwordHash = .some(nil)
+            }
         }
         changes.active = active
         let user = try await store.updateUser(login, changes, actor: actor, now: now())

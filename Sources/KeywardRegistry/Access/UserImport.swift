@@ -32,7 +32,9 @@ public struct UserImport: Sendable {
 
     /// The rows of `text` that pass the field rules, and the problems of the others (repeats within the file too).
     static func parse(_ text: String) -> (rows: [Row], problems: [Problem], notes: [String]) {
-        var rows: [Row] = [], problems: [Problem] = [], notes: [String] = []
+        var rows: [Row] = []
+        var problems: [Problem] = []
+        var notes: [String] = []
         var lines = CSV.records(text)
         // A spreadsheet set to a language whose decimal mark is a comma writes semicolons between fields.
         if let header = lines.first, header.fields.count == 1, header.fields[0].contains(";") {
@@ -43,8 +45,11 @@ public struct UserImport: Sendable {
             return ([], [Problem(line: 1, reason: "The file is empty: it needs a header line login,name,email[,active].")], notes)
         }
         let columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard let login = columns.firstIndex(of: "login"), let name = columns.firstIndex(of: "name"), let email = columns.firstIndex(of: "email") else {
-            return ([], [Problem(line: header.line, reason: "The header must name the columns login, name and email (and optionally active).")], notes)
+        guard let login = columns.firstIndex(of: "login"), let name = columns.firstIndex(of: "name"), let email = columns.firstIndex(of: "email")
+        else {
+            return (
+                [], [Problem(line: header.line, reason: "The header must name the columns login, name and email (and optionally active).")], notes
+            )
         }
         let active = columns.firstIndex(of: "active")
         let index = ["login": login, "name": name, "email": email, "active": active ?? -1]
@@ -53,13 +58,20 @@ public struct UserImport: Sendable {
         for record in lines {
             if record.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
             guard record.fields.count <= columns.count else {
-                problems.append(Problem(line: record.line, reason: "this line has \(record.fields.count) fields and the header \(columns.count): put a value that holds a comma in double quotes, e.g. \"Stone, Bob\""))
+                problems.append(
+                    Problem(
+                        line: record.line,
+                        reason:
+                            "this line has \(record.fields.count) fields and the header \(columns.count): put a value that holds a comma in double quotes, e.g. \"Stone, Bob\""
+                    ))
                 continue
             }
             func field(_ index: Int) -> String { index >= 0 && index < record.fields.count ? record.fields[index] : "" }
             do throws(RegistryError) {
-                let row = Row(line: record.line, login: try UserRules.login(field(login)), name: try UserRules.name(field(name)), email: try UserRules.email(field(email)),
-                              active: try active.map { index throws(RegistryError) in try Self.flag(field(index)) } ?? true)
+                let row = Row(
+                    line: record.line, login: try UserRules.login(field(login)), name: try UserRules.name(field(name)),
+                    email: try UserRules.email(field(email)),
+                    active: try active.map { index throws(RegistryError) in try Self.flag(field(index)) } ?? true)
                 if let first = seen[AccessModel.fold(row.login)] {
                     problems.append(Problem(line: record.line, reason: "login \"\(row.login)\" repeats line \(first)"))
                     continue
@@ -90,8 +102,10 @@ public struct UserImport: Sendable {
 extension Registry {
     /// Imports users from CSV text in transactions of `chunk` lines, telling `progress` after each; a dry run checks
     /// everything (taken logins too) and writes nothing.
-    public func importUsers(csv text: String, dryRun: Bool, actor: String, chunk: Int = 5_000,
-                            progress: @Sendable (_ done: Int, _ total: Int) -> Void = { _, _ in }) async throws -> UserImport.Report {
+    public func importUsers(
+        csv text: String, dryRun: Bool, actor: String, chunk: Int = 5_000,
+        progress: @Sendable (_ done: Int, _ total: Int) -> Void = { _, _ in }
+    ) async throws -> UserImport.Report {
         let parsed = UserImport.parse(text)
         var report = UserImport.Report()
         report.problems = parsed.problems
@@ -128,18 +142,30 @@ public enum CSV {
 
     static func records(_ text: String, separator: Unicode.Scalar = ",") -> [Record] {
         var records: [Record] = []
-        var fields: [String] = [], field = "", quoted = false, line = 1, start = 1
+        var fields: [String] = []
+        var field = ""
+        var quoted = false
+        var line = 1
+        var start = 1
         var iterator = text.unicodeScalars.makeIterator()
         var pending: Unicode.Scalar?
         func next() -> Unicode.Scalar? {
-            if let scalar = pending { pending = nil; return scalar }
+            if let scalar = pending {
+                pending = nil
+                return scalar
+            }
             return iterator.next()
         }
         while let scalar = next() {
             if quoted {
                 if scalar == "\"" {
                     let following = next()
-                    if following == "\"" { field.unicodeScalars.append("\"") } else { quoted = false; pending = following }
+                    if following == "\"" {
+                        field.unicodeScalars.append("\"")
+                    } else {
+                        quoted = false
+                        pending = following
+                    }
                 } else {
                     if scalar == "\n" { line += 1 }
                     field.unicodeScalars.append(scalar)
@@ -148,16 +174,24 @@ public enum CSV {
             }
             switch scalar {
             case "\"" where field.isEmpty: quoted = true
-            case separator: fields.append(field); field = ""
+            case separator:
+                fields.append(field)
+                field = ""
             case "\r": continue
             case "\n":
                 fields.append(field)
                 records.append(Record(line: start, fields: fields))
-                fields = []; field = ""; line += 1; start = line
+                fields = []
+                field = ""
+                line += 1
+                start = line
             default: field.unicodeScalars.append(scalar)
             }
         }
-        if !field.isEmpty || !fields.isEmpty { fields.append(field); records.append(Record(line: start, fields: fields)) }
+        if !field.isEmpty || !fields.isEmpty {
+            fields.append(field)
+            records.append(Record(line: start, fields: fields))
+        }
         return records
     }
 }

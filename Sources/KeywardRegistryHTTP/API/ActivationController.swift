@@ -46,9 +46,10 @@ struct ActivationController: Sendable {
         return StateResponse(
             status: state.status, installationId: registry.installation.installationId, environment: registry.installation.environment,
             current: state.current.map {
-                .init(installationId: $0.certificate.installationId, environment: $0.certificate.environment, serials: $0.certificate.serials,
-                      issuedAt: $0.certificate.issuedAt, expiresAt: $0.certificate.expiresAt, installedAt: $0.installedAt, method: $0.method,
-                      revoked: $0.certificate.revoked ?? [])
+                .init(
+                    installationId: $0.certificate.installationId, environment: $0.certificate.environment, serials: $0.certificate.serials,
+                    issuedAt: $0.certificate.issuedAt, expiresAt: $0.certificate.expiresAt, installedAt: $0.installedAt, method: $0.method,
+                    revoked: $0.certificate.revoked ?? [])
             },
             change: state.change, authorityConfigured: registry.authority != nil
         )
@@ -59,7 +60,10 @@ struct ActivationController: Sendable {
         let file = try await registry.activationRequest(promote: promote, reason: reason)
         return Response(
             status: .ok,
-            headers: [.contentType: "application/json", .contentDisposition: "attachment; filename=\"keyward-activation-request-\(file.installationId).json\""],
+            headers: [
+                .contentType: "application/json",
+                .contentDisposition: "attachment; filename=\"keyward-activation-request-\(file.installationId).json\"",
+            ],
             body: .init(byteBuffer: ByteBuffer(string: try KeywardJSON.pretty(file)))
         )
     }
@@ -89,13 +93,15 @@ struct ActivationController: Sendable {
     /// The offline activation request, as a file to take to the vendor.
     @Sendable func downloadRequest(_ request: Request, context: RegistryRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
-        return try await Self.requestDownload(registry, promote: query.get("promote") == "true", reason: query.get("reason").map { String($0.prefix(500)) })
+        return try await Self.requestDownload(
+            registry, promote: query.get("promote") == "true", reason: query.get("reason").map { String($0.prefix(500)) })
     }
 
     /// Installs the certificate the vendor returned for an offline request.
     @Sendable func installCertificate(_ request: Request, context: RegistryRequestContext) async throws -> StateResponse {
-        let document = try await request.decodeJSON(as: SignedDocument.self, context: context, limit: StoredActivation.maximumCertificateSize,
-                                                    uniqueMembers: true)
+        let document = try await request.decodeJSON(
+            as: SignedDocument.self, context: context, limit: StoredActivation.maximumCertificateSize,
+            uniqueMembers: true)
         try await registry.install(document, method: .offline, force: request.uri.queryParameters.get("force") == "true", actor: context.actor)
         return try await state()
     }

@@ -40,13 +40,17 @@ struct AuthController: Sendable {
             .logIn(login: input.login, password: input.password, address: context.clientAddress)
         let now = registry.now()
         let made = try await registry.store.database.write { sql in
-            let made = try await TokenStore.create(kind: RegistryTokenKind.user, name: RegistryTokenKind.administratorRole,
-                                                   subject: user.login.lowercased(), expiresAt: now.addingTimeInterval(Self.tokenLifetime), now: now, on: sql)
+            let made = try await TokenStore.create(
+                kind: RegistryTokenKind.user, name: RegistryTokenKind.administratorRole,
+                subject: user.login.lowercased(), expiresAt: now.addingTimeInterval(Self.tokenLifetime), now: now, on: sql)
             try await AuditLog.append(.init(actor: "user:\(user.login)", action: "token.created", target: "token:\(made.token.id)"), at: now, on: sql)
             return made
         }
-        return EditedResponse(status: .created, response: TokenResponse(token: made.token.text, id: made.record.id, login: user.login,
-                                                                        expiresAt: made.record.expiresAt ?? now))
+        return EditedResponse(
+            status: .created,
+            response: TokenResponse(
+                token: made.token.text, id: made.record.id, login: user.login,
+                expiresAt: made.record.expiresAt ?? now))
     }
 
     /// Revokes the caller's own token.
@@ -80,9 +84,10 @@ public struct Authentication: Sendable {
         let attempt: LoginThrottle.Attempt
         switch throttle.begin(login: login, address: address, now: registry.now()) {
         case .refuse(let wait):
-            var error = APIError(.tooManyRequests, code: "TOO_MANY_ATTEMPTS",
-                                 message: "Too many failed logins from this address. Try again in \(wait) seconds, or from another device.",
-                                 details: ["retryAfter": .int(wait)])
+            var error = APIError(
+                .tooManyRequests, code: "TOO_MANY_ATTEMPTS",
+                message: "Too many failed logins from this address. Try again in \(wait) seconds, or from another device.",
+                details: ["retryAfter": .int(wait)])
             error.headers[.retryAfter] = "\(wait)"
             throw error
         case .proceed(let counted, let delay):

@@ -74,7 +74,9 @@ struct EntitlementsController: Sendable {
 
     /// One check, from the query: may this login open this menu now?
     @Sendable func check(_ request: Request, context: RegistryRequestContext) async throws -> Response {
-        var login: Substring?, component: Substring?, menu: Substring?
+        var login: Substring?
+        var component: Substring?
+        var menu: Substring?
         request.forEachQueryParameter { key, value in
             switch key {
             case "login": login = login ?? value
@@ -84,9 +86,12 @@ struct EntitlementsController: Sendable {
             }
         }
         guard let login, let component, let menu else {
-            throw APIError.invalidField(FieldError(field: "login", code: "INVALID_CHECK", message: "Give login, component and menu, e.g. ?login=jsmith&component=DOC&menu=DC021."))
+            throw APIError.invalidField(
+                FieldError(
+                    field: "login", code: "INVALID_CHECK", message: "Give login, component and menu, e.g. ?login=jsmith&component=DOC&menu=DC021."))
         }
-        return EntitlementDecision.response(registry.access.snapshot.check(login: String(login), component: String(component), menu: String(menu), at: registry.now()))
+        return EntitlementDecision.response(
+            registry.access.snapshot.check(login: String(login), component: String(component), menu: String(menu), at: registry.now()))
     }
 
     /// Up to 1,000 checks in one request, answered in the order asked.
@@ -95,7 +100,8 @@ struct EntitlementsController: Sendable {
         guard (1...1000).contains(batch.checks.count) else {
             throw APIError.invalidField(FieldError(field: "checks", code: "INVALID_BATCH", message: "A batch holds 1 to 1,000 checks."))
         }
-        let snapshot = registry.access.snapshot, now = registry.now()
+        let snapshot = registry.access.snapshot
+        let now = registry.now()
         return EntitlementDecision.response(batch.checks.map { snapshot.check(login: $0.login, component: $0.component, menu: $0.menu, at: now) })
     }
 }

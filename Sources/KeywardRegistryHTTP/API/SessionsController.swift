@@ -39,10 +39,14 @@ struct SessionsController: Sendable {
         routes.group(authorizedBy: RegistryRole.administrator(registry.access, menu: ConfigurationMenu.session))
             .post("disconnect", use: disconnect)
         // The open sessions are the Session menu's; all of them, the Session history menu's.
-        routes.group(authorizedBy: RegistryRole.administrator(registry.access, menuOf: { request in
-            request.uri.queryParameters.get("state") == "all" ? ConfigurationMenu.sessionHistory : ConfigurationMenu.session
-        }))
-            .get(use: list)
+        routes.group(
+            authorizedBy: RegistryRole.administrator(
+                registry.access,
+                menuOf: { request in
+                    request.uri.queryParameters.get("state") == "all" ? ConfigurationMenu.sessionHistory : ConfigurationMenu.session
+                })
+        )
+        .get(use: list)
         return routes
     }
 
@@ -50,7 +54,8 @@ struct SessionsController: Sendable {
     @Sendable func open(_ request: Request, context: RegistryRequestContext) async throws -> EditedResponse<Opened> {
         let input = try await request.decodeJSON(as: Open.self, context: context)
         let session = try await registry.openSession(login: input.login, ip: input.ip, actor: context.actor)
-        return EditedResponse(status: .created, response: Opened(sessionId: session.id, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt))
+        return EditedResponse(
+            status: .created, response: Opened(sessionId: session.id, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt))
     }
 
     /// Extends a session's lease.
@@ -87,7 +92,8 @@ struct SessionsController: Sendable {
         var before: Date?
         if let text = query.get("before") {
             guard let date = Timestamp.parse(text) else {
-                throw APIError.invalidField(FieldError(field: "before", code: "INVALID_CURSOR", message: "before must be a start time such as 2026-11-29T10:15:00Z."))
+                throw APIError.invalidField(
+                    FieldError(field: "before", code: "INVALID_CURSOR", message: "before must be a start time such as 2026-11-29T10:15:00Z."))
             }
             before = date
         }

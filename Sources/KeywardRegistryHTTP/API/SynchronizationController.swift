@@ -35,10 +35,13 @@ struct SynchronizationController: Sendable {
 
     /// The daily synchronization's time and next run.
     @Sendable func schedule(_ request: Request, context: RegistryRequestContext) async throws -> ScheduleResponse {
-        guard let scheduler, registry.authority != nil else { return ScheduleResponse(enabled: false, dailyAt: nil, maximumJitterMinutes: nil, nextRunAt: nil, retriesSpent: 0) }
+        guard let scheduler, registry.authority != nil else {
+            return ScheduleResponse(enabled: false, dailyAt: nil, maximumJitterMinutes: nil, nextRunAt: nil, retriesSpent: 0)
+        }
         let next = scheduler.nextRun
-        return ScheduleResponse(enabled: true, dailyAt: scheduler.schedule.dailyTime + " UTC", maximumJitterMinutes: Int(scheduler.schedule.maximumJitter / 60),
-                                nextRunAt: next.at, retriesSpent: next.retriesSpent)
+        return ScheduleResponse(
+            enabled: true, dailyAt: scheduler.schedule.dailyTime + " UTC", maximumJitterMinutes: Int(scheduler.schedule.maximumJitter / 60),
+            nextRunAt: next.at, retriesSpent: next.retriesSpent)
     }
 
     /// Past synchronizations, newest first.
@@ -49,7 +52,8 @@ struct SynchronizationController: Sendable {
         case "manual": trigger = .manual
         case "scheduled": trigger = .scheduled
         case "all": trigger = nil
-        default: throw APIError.invalidField(FieldError(field: "trigger", code: "INVALID_TRIGGER", message: "trigger must be manual, scheduled or all."))
+        default:
+            throw APIError.invalidField(FieldError(field: "trigger", code: "INVALID_TRIGGER", message: "trigger must be manual, scheduled or all."))
         }
         let audit = try AuditQuery.from(request)  // the same paging parameters: before and limit
         let runs = try await registry.store.synchronizations(trigger: trigger, beforeID: audit.beforeID, limit: audit.limit)

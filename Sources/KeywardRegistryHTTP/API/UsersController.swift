@@ -94,8 +94,10 @@ struct UsersController: Sendable {
     @Sendable func update(_ request: Request, context: RegistryRequestContext) async throws -> UserResponse {
         let user = try await existingUser(context)
         let patch = try await request.decodeJSON(as: Patch.self, context: context)
-        return UserResponse(try await registry.updateUser(user.login, name: patch.name, email: patch.email, password: patch.password,
-                                                          active: patch.active, actor: context.actor))
+        return UserResponse(
+            try await registry.updateUser(
+                user.login, name: patch.name, email: patch.email, password: patch.password,
+                active: patch.active, actor: context.actor))
     }
 
     /// Disables a user: no new session, no token.

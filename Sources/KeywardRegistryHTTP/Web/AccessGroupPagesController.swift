@@ -16,9 +16,13 @@ extension WebUI {
         let chosen = keys.first { $0.serial == selectedKey }
         let granted = Set(fields.map { $0.all("menus") } ?? group?.menus ?? [])
         values["keys"] = keys.map { key in
-            ["serial": key.serial,
-             "label": "\(key.idNumber)\(key.idNumber == key.serial ? "" : " (\(key.serial))") · \(key.license.profile.rawValue) · \(key.license.components.joined(separator: ", "))",
-             "selected": key.serial == chosen?.serial, "componentCodes": key.license.components.joined(separator: " "), "profile": key.license.profile.rawValue]
+            [
+                "serial": key.serial,
+                "label":
+                    "\(key.idNumber)\(key.idNumber == key.serial ? "" : " (\(key.serial))") · \(key.license.profile.rawValue) · \(key.license.components.joined(separator: ", "))",
+                "selected": key.serial == chosen?.serial, "componentCodes": key.license.components.joined(separator: " "),
+                "profile": key.license.profile.rawValue,
+            ]
         }
         values["keyChosen"] = chosen != nil
         if let chosen { values["keyProfile"] = chosen.license.profile.rawValue }
@@ -26,11 +30,16 @@ extension WebUI {
         let wanted = fields?["component"] ?? group?.component
         let selectedComponent = offered.contains(wanted ?? "") ? wanted : registry.catalog.components.first { offered.contains($0.code) }?.code
         values["components"] = registry.catalog.components.map { component in
-            ["code": component.code, "name": component.name, "selected": component.code == selectedComponent, "offered": offered.contains(component.code),
-             "menus": component.menus.map { menu in
-                 ["code": menu.code, "name": menu.name, "profile": menu.profile.rawValue, "checked": granted.contains(menu.code),
-                  "allowed": chosen.map { $0.license.profile.includes(menu.profile) } ?? false]
-             }]
+            [
+                "code": component.code, "name": component.name, "selected": component.code == selectedComponent,
+                "offered": offered.contains(component.code),
+                "menus": component.menus.map { menu in
+                    [
+                        "code": menu.code, "name": menu.name, "profile": menu.profile.rawValue, "checked": granted.contains(menu.code),
+                        "allowed": chosen.map { $0.license.profile.includes(menu.profile) } ?? false,
+                    ]
+                },
+            ]
         }
         values["idNumber"] = fields?["idNumber"] ?? group?.idNumber ?? ""
         values["name"] = fields?["name"] ?? group?.name ?? ""
@@ -38,8 +47,10 @@ extension WebUI {
     }
 
     /// The create or edit form, with what was typed and the refusal, if any (`nil` when the error is not a refusal).
-    func groupFormPage(_ session: WebSessions.Session, _ request: Request, editing group: AccessGroupRecord?, fields: FormFields?,
-                       error: (any Error)? = nil) async throws -> Response? {
+    func groupFormPage(
+        _ session: WebSessions.Session, _ request: Request, editing group: AccessGroupRecord?, fields: FormFields?,
+        error: (any Error)? = nil
+    ) async throws -> Response? {
         var values = try await layout(session, request: request, nav: "groups")
         if let error, !Self.place(error, in: &values) { return nil }
         try await groupFormValues(&values, group: group, fields: fields, request: request)
@@ -49,8 +60,10 @@ extension WebUI {
     }
 
     func groupInput(_ fields: FormFields) -> AccessGroupInput {
-        AccessGroupInput(idNumber: fields["idNumber"] ?? "", name: fields["name"] ?? "", keySerial: fields["keySerial"] ?? "", component: fields["component"] ?? "",
-                   menus: fields.all("menus"), active: fields["active"] == "on")
+        AccessGroupInput(
+            idNumber: fields["idNumber"] ?? "", name: fields["name"] ?? "", keySerial: fields["keySerial"] ?? "",
+            component: fields["component"] ?? "",
+            menus: fields.all("menus"), active: fields["active"] == "on")
     }
 
     /// Whether a form shows `error` in words (a refusal of the rules) rather than as an error page.
@@ -98,13 +111,18 @@ extension WebUI {
         }
     }
 
-    func groupPage(_ session: WebSessions.Session, _ request: Request, _ group: AccessGroupRecord, query candidates: CandidateQuery? = nil,
-                   error: (any Error)? = nil, notice: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
+    func groupPage(
+        _ session: WebSessions.Session, _ request: Request, _ group: AccessGroupRecord, query candidates: CandidateQuery? = nil,
+        error: (any Error)? = nil, notice: String? = nil, status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
         var values = try await layout(session, request: request, nav: "groups")
-        values.merge(["idNumber": group.idNumber, "path": Self.segment(group.idNumber), "name": group.name, "keySerial": group.keySerial, "component": group.component, "menus": group.menus,
-                      "state": group.active ? "active" : "inactive", "hasUsers": !group.users.isEmpty,
-                      "users": memberValues(group),
-                      "userCount": group.users.count]) { $1 }
+        values.merge([
+            "idNumber": group.idNumber, "path": Self.segment(group.idNumber), "name": group.name, "keySerial": group.keySerial,
+            "component": group.component, "menus": group.menus,
+            "state": group.active ? "active" : "inactive", "hasUsers": !group.users.isEmpty,
+            "users": memberValues(group),
+            "userCount": group.users.count,
+        ]) { $1 }
         if let key = try await registry.store.key(group.keySerial) {
             values["keyName"] = key.idNumber
             values["showSerial"] = key.idNumber != key.serial
@@ -115,16 +133,22 @@ extension WebUI {
         values["search"] = query.search
         values["page"] = query.page
         if !query.search.isEmpty {
-            let found = try await registry.store.usersPage(search: query.search, outsideGroup: group.idNumber,
-                                                           offset: (query.page - 1) * CandidateQuery.pageSize, limit: CandidateQuery.pageSize)
+            let found = try await registry.store.usersPage(
+                search: query.search, outsideGroup: group.idNumber,
+                offset: (query.page - 1) * CandidateQuery.pageSize, limit: CandidateQuery.pageSize)
             let selected = Set(query.selected.map { $0.lowercased() })
-            values["candidates"] = found.users.map { ["login": $0.login, "name": $0.name, "email": $0.email, "checked": selected.contains($0.login.lowercased())] }
+            values["candidates"] = found.users.map {
+                ["login": $0.login, "name": $0.name, "email": $0.email, "checked": selected.contains($0.login.lowercased())]
+            }
             values["hasCandidates"] = !found.users.isEmpty
             values["searched"] = true
             values["matching"] = found.total
             values["manyMatch"] = found.total > found.users.count
-            values.merge(Self.pager(path: "/access-groups/\(Self.segment(group.idNumber))", parameters: ["search": query.search], page: query.page,
-                                    pageSize: CandidateQuery.pageSize, shown: found.users.count, total: found.total, noun: ("user", "users"))) { $1 }
+            values.merge(
+                Self.pager(
+                    path: "/access-groups/\(Self.segment(group.idNumber))", parameters: ["search": query.search], page: query.page,
+                    pageSize: CandidateQuery.pageSize, shown: found.users.count, total: found.total, noun: ("user", "users"))
+            ) { $1 }
             values["allLabel"] = found.total == 1 ? "Add the 1 matching user" : "Add all \(found.total) matching users"
         }
         if let error { _ = Self.place(error, in: &values) }
@@ -172,9 +196,13 @@ struct AccessGroupPagesController: Sendable {
         let groups = try await web.registry.store.groups()
         let names = KeyNames(try await web.registry.store.keys())
         var values = try await web.layout(session, request: request, nav: "groups")
-        values["groups"] = groups.map { ["idNumber": $0.idNumber, "path": WebUI.segment($0.idNumber), "name": $0.name, "keySerial": $0.keySerial,
-                                         "key": names.values($0.keySerial), "component": $0.component,
-                                         "menuCount": $0.menus.count, "userCount": $0.users.count, "state": $0.active ? "active" : "inactive"] }
+        values["groups"] = groups.map {
+            [
+                "idNumber": $0.idNumber, "path": WebUI.segment($0.idNumber), "name": $0.name, "keySerial": $0.keySerial,
+                "key": names.values($0.keySerial), "component": $0.component,
+                "menuCount": $0.menus.count, "userCount": $0.users.count, "state": $0.active ? "active" : "inactive",
+            ]
+        }
         values["hasGroups"] = !groups.isEmpty
         return web.page("groups", values)
     }
@@ -247,18 +275,22 @@ struct AccessGroupPagesController: Sendable {
             // Every user the search finds outside the group, on every page: one all-or-nothing change, so the seat
             // limit applies to the whole set.
             guard !query.search.isEmpty else {
-                return try await web.groupPage(session, request, group, query: query, notice: "Search first: Add all adds every user the search finds.")
+                return try await web.groupPage(
+                    session, request, group, query: query, notice: "Search first: Add all adds every user the search finds.")
             }
             logins = try await web.registry.store.matchingLogins(search: query.search, outsideGroup: group.idNumber, limit: 10_001)
             if logins.count > 10_000 {
-                return try await web.groupPage(session, request, group, query: query,
-                                           notice: "More than 10,000 users match “\(query.search)”: at most 10,000 can be added at once. Narrow the search.")
+                return try await web.groupPage(
+                    session, request, group, query: query,
+                    notice: "More than 10,000 users match “\(query.search)”: at most 10,000 can be added at once. Narrow the search.")
             }
         }
         guard !logins.isEmpty else {
-            return try await web.groupPage(session, request, group, query: query,
-                                       notice: fields["scope"] == "all" ? "No user outside the group matches “\(query.search)”: nothing was added."
-                                           : "No user was ticked, so nothing was added. Tick the users to add, or use Add all matching users.")
+            return try await web.groupPage(
+                session, request, group, query: query,
+                notice: fields["scope"] == "all"
+                    ? "No user outside the group matches “\(query.search)”: nothing was added."
+                    : "No user was ticked, so nothing was added. Tick the users to add, or use Add all matching users.")
         }
         do {
             _ = try await web.registry.changeMembers(group.idNumber, add: true, logins: logins, actor: "user:\(session.user.login)")
@@ -277,7 +309,8 @@ struct AccessGroupPagesController: Sendable {
         let group = try await web.existingGroup(context)
         let logins = fields.all("logins")
         guard !logins.isEmpty else {
-            return try await web.groupPage(session, request, group, notice: "No member was ticked, so nobody was removed. Tick the members to remove.")
+            return try await web.groupPage(
+                session, request, group, notice: "No member was ticked, so nobody was removed. Tick the members to remove.")
         }
         do {
             _ = try await web.registry.changeMembers(group.idNumber, add: false, logins: logins, actor: "user:\(session.user.login)")

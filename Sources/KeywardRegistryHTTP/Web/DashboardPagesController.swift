@@ -9,8 +9,12 @@ import KeywardStore
 extension WebUI {
     /// One bar per key, drawn on the server: no script, no style attributes (the CSP forbids inline styles).
     static func seatChart(_ rows: [(label: String, used: Int, limit: Int, floating: Bool)]) -> String {
-        let width = 820, barX = 300, barWidth = 320, rowHeight = 34
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(width) \(max(rows.count, 1) * rowHeight + 8)\" role=\"img\" aria-labelledby=\"seat-chart-title\" class=\"seat-chart\" id=\"seat-chart\">"
+        let width = 820
+        let barX = 300
+        let barWidth = 320
+        let rowHeight = 34
+        var svg =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(width) \(max(rows.count, 1) * rowHeight + 8)\" role=\"img\" aria-labelledby=\"seat-chart-title\" class=\"seat-chart\" id=\"seat-chart\">"
         svg += "<title id=\"seat-chart-title\">Seat use per key</title>"
         for (index, row) in rows.enumerated() {
             let y = index * rowHeight + 8
@@ -20,15 +24,18 @@ extension WebUI {
             svg += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\" fill=\"#1b2430\">\(HTML.escape(String(label)))</text>"
             svg += "<rect x=\"\(barX)\" y=\"\(y + 4)\" width=\"\(barWidth)\" height=\"18\" rx=\"4\" fill=\"#e7ebf1\"/>"
             svg += "<rect x=\"\(barX)\" y=\"\(y + 4)\" width=\"\(Int(share * Double(barWidth)))\" height=\"18\" rx=\"4\" fill=\"\(color)\"/>"
-            svg += "<text x=\"\(barX + barWidth + 10)\" y=\"\(y + 17)\" font-size=\"13\" fill=\"#1b2430\">\(row.used) / \(row.limit) \(row.floating ? "in session" : "assigned")</text>"
+            svg +=
+                "<text x=\"\(barX + barWidth + 10)\" y=\"\(y + 17)\" font-size=\"13\" fill=\"#1b2430\">\(row.used) / \(row.limit) \(row.floating ? "in session" : "assigned")</text>"
         }
         return svg + "</svg>"
     }
 
     func sessionValues(_ session: UserSession, names: KeyNames) -> [String: Any] {
-        var values: [String: Any] = ["id": session.id, "login": session.login, "keySerial": session.keySerial, "key": names.values(session.keySerial),
-                                     "useType": session.floating ? "floating" : "nominative",
-                                     "startedAt": WebFormatting.time(session.startedAt), "leaseExpiresAt": WebFormatting.time(session.leaseExpiresAt)]
+        var values: [String: Any] = [
+            "id": session.id, "login": session.login, "keySerial": session.keySerial, "key": names.values(session.keySerial),
+            "useType": session.floating ? "floating" : "nominative",
+            "startedAt": WebFormatting.time(session.startedAt), "leaseExpiresAt": WebFormatting.time(session.leaseExpiresAt),
+        ]
         if let ip = session.ip { values["ip"] = ip }
         if let ended = session.endedAt {
             values["endedAt"] = WebFormatting.time(ended)
@@ -57,24 +64,33 @@ struct DashboardPagesController: Sendable {
         let now = web.registry.now()
         let keys = try await web.registry.store.keys()
         let activation = try await web.registry.store.activation()
-        let model = try await web.registry.store.accessModel(catalog: web.registry.catalog, covered: Set(activation?.certificate.serials ?? []), now: now)
+        let model = try await web.registry.store.accessModel(
+            catalog: web.registry.catalog, covered: Set(activation?.certificate.serials ?? []), now: now)
         let holders = SeatRules.nominativeHolders(model)
         let sessions = SeatRules.openSessions(model, at: now)
         let usable = keys.filter { $0.status(at: now) == .valid }
         var values = try await web.layout(session, request: request, nav: "dashboard")
         values["hasKeys"] = !usable.isEmpty
-        values["chart"] = WebUI.seatChart(usable.map { key in
-            let floating = key.license.useType == .floating
-            return ("\(key.idNumber) (\(key.license.useType.rawValue))", floating ? sessions[key.serial] ?? 0 : holders[key.serial]?.count ?? 0,
-                    key.license.users, floating)
-        })
+        values["chart"] = WebUI.seatChart(
+            usable.map { key in
+                let floating = key.license.useType == .floating
+                return (
+                    "\(key.idNumber) (\(key.license.useType.rawValue))", floating ? sessions[key.serial] ?? 0 : holders[key.serial]?.count ?? 0,
+                    key.license.users, floating
+                )
+            })
         let expiring = keys.filter { key in key.status(at: now) == .valid && (key.license.expiresInDays(at: now).map { $0 <= 30 } ?? false) }
             .sorted { ($0.license.expiresAt ?? .distantFuture) < ($1.license.expiresAt ?? .distantFuture) }
         let covered = Set(activation?.certificate.serials ?? [])
         values["expiring"] = expiring.map { web.keyValues($0, covered: covered) }
         values["hasExpiring"] = !expiring.isEmpty
         let over = Registry.overAllocation(in: model, serials: keys.map(\.serial))
-        values["overAllocated"] = over.map { ["keySerial": $0.keySerial, "keyName": KeyNames(keys).idNumber($0.keySerial), "limit": $0.limit, "inUse": $0.inUse, "users": $0.overLimit.joined(separator: ", ")] }
+        values["overAllocated"] = over.map {
+            [
+                "keySerial": $0.keySerial, "keyName": KeyNames(keys).idNumber($0.keySerial), "limit": $0.limit, "inUse": $0.inUse,
+                "users": $0.overLimit.joined(separator: ", "),
+            ]
+        }
         let open = try await web.registry.store.sessions(open: true, limit: 50, now: now)
         values["openCount"] = model.sessions.count  // the model holds the open, unexpired sessions
         let names = KeyNames(keys)

@@ -60,8 +60,9 @@ enum MultipartForm {
     /// The parts by field name (the last of a name repeated), or `nil` when `contentType` names no boundary. A body
     /// that breaks off or breaks the syntax keeps the parts completed before.
     static func parse(_ body: [UInt8], contentType: String) -> [String: Part]? {
-        guard let boundaryParameter = contentType.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) })
-            .first(where: { $0.lowercased().hasPrefix("boundary=") })
+        guard
+            let boundaryParameter = contentType.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) })
+                .first(where: { $0.lowercased().hasPrefix("boundary=") })
         else { return nil }
         let boundary = boundaryParameter.dropFirst(9).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
         guard !boundary.isEmpty else { return nil }

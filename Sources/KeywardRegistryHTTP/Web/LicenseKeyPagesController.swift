@@ -20,19 +20,21 @@ extension WebUI {
             warning = days < 1 ? "expires today" : days == 1 ? "expires tomorrow" : days <= 30 ? "\(days) days left" : nil
             warningLevel = days <= 1 ? "urgent" : days <= 7 ? "soon" : "notice"
         }
-        let statusClass = switch status {
-        case .valid: "valid"
-        case .expired: "expired"
-        case .revoked: "revoked"
-        case .notYetValid: "notyet"
-        default: "expired"
-        }
+        let statusClass =
+            switch status {
+            case .valid: "valid"
+            case .expired: "expired"
+            case .revoked: "revoked"
+            case .notYetValid: "notyet"
+            default: "expired"
+            }
         let expires = key.license.expiresAt.map { Timestamp.format($0) } ?? "never"
         var values: [String: Any] = [
             "serial": key.serial, "idNumber": key.idNumber, "profile": key.license.profile.rawValue, "useType": key.license.useType.rawValue,
             "users": key.license.users, "purchaseType": key.license.purchaseType.rawValue, "suiteVersion": key.license.suiteVersion,
             "validFrom": Timestamp.format(key.license.validFrom), "expires": expires,
-            "validity": "\(Timestamp.format(key.license.validFrom).prefix(10)) – \(key.license.expiresAt.map { String(Timestamp.format($0).prefix(10)) } ?? "no expiry")",
+            "validity":
+                "\(Timestamp.format(key.license.validFrom).prefix(10)) – \(key.license.expiresAt.map { String(Timestamp.format($0).prefix(10)) } ?? "no expiry")",
             "validFromTime": WebFormatting.day(key.license.validFrom), "showSerial": key.idNumber != key.serial,
             "validFromAt": WebFormatting.time(key.license.validFrom), "registeredTime": WebFormatting.time(key.registeredAt),
             "statusText": status.rawValue, "statusClass": statusClass, "source": key.source.rawValue,
@@ -45,7 +47,8 @@ extension WebUI {
         case .revoked:
             values["grantsNothing"] = "Grants nothing: the vendor revoked this key. Migrate its accesses to another key, then delete it."
         case .expired:
-            values["grantsNothing"] = "Grants nothing: the key expired on \(expires.prefix(10)). Synchronize or paste its renewal, or migrate its accesses."
+            values["grantsNothing"] =
+                "Grants nothing: the key expired on \(expires.prefix(10)). Synchronize or paste its renewal, or migrate its accesses."
         case .notYetValid:
             values["grantsNothing"] = "Grants nothing before \(Timestamp.format(key.license.validFrom).prefix(10)), when it becomes valid."
         default:
@@ -62,7 +65,9 @@ extension WebUI {
     }
 
     /// The Edit and Delete pages of a key: its serial and ID #, and a refusal to show.
-    func keyFormPage(_ template: String, _ session: WebSessions.Session, _ request: Request, _ key: RegisteredKey, error: String? = nil) async throws -> Response {
+    func keyFormPage(_ template: String, _ session: WebSessions.Session, _ request: Request, _ key: RegisteredKey, error: String? = nil) async throws
+        -> Response
+    {
         var values = try await layout(session, request: request, nav: "keys")
         values["serial"] = key.serial
         values["idNumber"] = key.idNumber
@@ -78,7 +83,9 @@ extension WebUI {
         return key
     }
 
-    func editPage(_ session: WebSessions.Session, _ request: Request, _ key: RegisteredKey, _ idNumber: String, _ error: String) async throws -> Response {
+    func editPage(_ session: WebSessions.Session, _ request: Request, _ key: RegisteredKey, _ idNumber: String, _ error: String) async throws
+        -> Response
+    {
         var values = try await layout(session, request: request, nav: "keys")
         values["serial"] = key.serial
         values["idNumber"] = idNumber
@@ -116,7 +123,8 @@ struct LicenseKeyPagesController: Sendable {
         let covered = Set(activation?.certificate.serials ?? [])
         values["keys"] = keys.map { web.keyValues($0, covered: covered) }
         values["hasKeys"] = !keys.isEmpty
-        values["installation"] = "\(web.registry.installation.organization.legalName) · installation \(web.registry.installation.installationId) · \(web.registry.installation.environment.rawValue)"
+        values["installation"] =
+            "\(web.registry.installation.organization.legalName) · installation \(web.registry.installation.installationId) · \(web.registry.installation.environment.rawValue)"
         if let next = web.scheduler?.nextRun.at { values["nextSynchronization"] = WebFormatting.time(next) }
         return web.page("keys", values)
     }
@@ -173,18 +181,22 @@ struct LicenseKeyPagesController: Sendable {
             var values = try await web.layout(session, request: request, nav: "keys")
             values["idNumber"] = fields["idNumber"] ?? ""
             values["accessKey"] = fields["accessKey"] ?? ""
-            values["formError"] = "\(WebUI.csrfRefusal.code): this form had expired or did not come from this page, so nothing was saved. "
+            values["formError"] =
+                "\(WebUI.csrfRefusal.code): this form had expired or did not come from this page, so nothing was saved. "
                 + "What you typed is kept below: check it and press Save again."
             return web.page("key-new", values, status: .forbidden)
         }
         do {
-            try await web.registry.register(idNumber: fields["idNumber"] ?? "", accessKey: fields["accessKey"] ?? "", actor: "user:\(session.user.login)")
+            try await web.registry.register(
+                idNumber: fields["idNumber"] ?? "", accessKey: fields["accessKey"] ?? "", actor: "user:\(session.user.login)")
             return WebUI.redirect("/license-keys?flash=registered")
         } catch let error as RegistryError {
             var values = try await web.layout(session, request: request, nav: "keys")
             values["idNumber"] = fields["idNumber"] ?? ""
             values["accessKey"] = fields["accessKey"] ?? ""
-            if case .invalid = error { values["idNumberError"] = error.message } else {
+            if case .invalid = error {
+                values["idNumberError"] = error.message
+            } else {
                 values["accessKeyError"] = error.message
                 values["accessKeyCode"] = error.code
             }
@@ -193,7 +205,9 @@ struct LicenseKeyPagesController: Sendable {
             var values = try await web.layout(session, request: request, nav: "keys")
             values["idNumber"] = fields["idNumber"] ?? ""
             values["accessKey"] = fields["accessKey"] ?? ""
-            if error.code == "DUPLICATE_ID_NUMBER" { values["idNumberError"] = error.message } else {
+            if error.code == "DUPLICATE_ID_NUMBER" {
+                values["idNumberError"] = error.message
+            } else {
                 values["accessKeyError"] = error.message
                 values["accessKeyCode"] = error.code
             }

@@ -19,7 +19,8 @@ extension WebUI {
         if parts.count == 2, let login = parts[1].removingPercentEncoding, (try? UserRules.login(login)) != nil {
             return count == 0 ? "User \(login) had no open session: nothing was disconnected." : "User \(login) was disconnected."
         }
-        return count == 0 ? "No session was open: nothing was disconnected." : count == 1 ? "1 session was disconnected." : "\(count) sessions were disconnected."
+        return count == 0
+            ? "No session was open: nothing was disconnected." : count == 1 ? "1 session was disconnected." : "\(count) sessions were disconnected."
     }
 }
 
@@ -59,7 +60,9 @@ struct SessionPagesController: Sendable {
             let count = open.filter { $0.login.lowercased() == login.lowercased() }.count
             values["login"] = login
             values["question"] = "Disconnect user \(login)?"
-            values["consequence"] = count == 1 ? "Their session ends now; on a floating key its seat is free for someone else."
+            values["consequence"] =
+                count == 1
+                ? "Their session ends now; on a floating key its seat is free for someone else."
                 : "Their \(count) sessions end now; on a floating key their seats are free for someone else."
         } else {
             values["question"] = open.count == 1 ? "Disconnect the 1 open session?" : "Disconnect all \(open.count) open sessions?"
@@ -82,7 +85,8 @@ struct SessionPagesController: Sendable {
             let count = try await web.registry.disconnect(login: login, actor: actor)
             notice = "\(count)" + (login.map { ":" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? "")
         }
-        return WebUI.redirect("/sessions?flash=disconnected", cookies: [web.sessions.cookie(WebUI.noticeCookie, notice, maxAge: 60, request: request)])
+        return WebUI.redirect(
+            "/sessions?flash=disconnected", cookies: [web.sessions.cookie(WebUI.noticeCookie, notice, maxAge: 60, request: request)])
     }
 
     /// Ended sessions, newest first.
@@ -98,7 +102,8 @@ struct SessionPagesController: Sendable {
         values["hasSessions"] = !history.isEmpty
         if let login { values["login"] = login }
         if history.count > 100, let last = history.prefix(100).last {
-            values["next"] = "/sessions/history?before=\(Timestamp.format(last.startedAt))&login=\(login?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+            values["next"] =
+                "/sessions/history?before=\(Timestamp.format(last.startedAt))&login=\(login?.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
         }
         return web.page("session-history", values)
     }

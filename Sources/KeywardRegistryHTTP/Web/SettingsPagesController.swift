@@ -8,8 +8,10 @@ import KeywardStore
 /// The Settings page: the licensing authority's URL and organization token, "Test connection", the daily schedule.
 extension WebUI {
     /// The page, with what was typed kept (the token too: a test is usually followed by Save, which needs it again).
-    func settingsPage(_ session: WebSessions.Session, _ request: Request, url: String? = nil, token: String? = nil, errors: [String: String] = [:],
-                      test: ConnectionTest? = nil) async throws -> Response {
+    func settingsPage(
+        _ session: WebSessions.Session, _ request: Request, url: String? = nil, token: String? = nil, errors: [String: String] = [:],
+        test: ConnectionTest? = nil
+    ) async throws -> Response {
         let settings = registry.authoritySettings()
         var values = try await layout(session, request: request, nav: "settings")
         values["organization"] = registry.installation.organization.id
@@ -66,8 +68,9 @@ struct SettingsPagesController: Sendable {
             if case .invalid(let problem) = error {
                 return try await web.settingsPage(session, request, url: url, token: fields["token"], errors: [problem.field: problem.message])
             }
-            return try await web.settingsPage(session, request, url: url, token: fields["token"],
-                                          test: ConnectionTest(ok: false, code: error.code, message: error.message, revision: nil, keys: nil))
+            return try await web.settingsPage(
+                session, request, url: url, token: fields["token"],
+                test: ConnectionTest(ok: false, code: error.code, message: error.message, revision: nil, keys: nil))
         }
     }
 }

@@ -8,12 +8,21 @@ import KeywardStore
 /// The Users pages: list with search and paging, create, edit, enable and disable, CSV import.
 extension WebUI {
     func userValues(_ user: RegistryUser, groups: [AccessGroupRecord] = [], names: KeyNames = KeyNames([])) -> [String: Any] {
-        ["login": user.login, "name": user.name, "email": user.email, "active": user.active, "hasPassword": user.passwordHash != nil,
-         "state": user.active ? "active" : "disabled",
-         "groups": groups.map { ["idNumber": $0.idNumber, "path": Self.segment($0.idNumber), "keySerial": $0.keySerial, "key": names.values($0.keySerial), "component": $0.component] }]
+        [
+            "login": user.login, "name": user.name, "email": user.email, "active": user.active, "hasPassword": user.passwordHash != nil,
+            "state": user.active ? "active" : "disabled",
+            "groups": groups.map {
+                [
+                    "idNumber": $0.idNumber, "path": Self.segment($0.idNumber), "keySerial": $0.keySerial, "key": names.values($0.keySerial),
+                    "component": $0.component,
+                ]
+            },
+        ]
     }
 
-    func userForm(_ session: WebSessions.Session, _ request: Request, template: String, fields: FormFields?, user: RegistryUser?, error: RegistryError?) async throws -> Response {
+    func userForm(
+        _ session: WebSessions.Session, _ request: Request, template: String, fields: FormFields?, user: RegistryUser?, error: RegistryError?
+    ) async throws -> Response {
         var values = try await layout(session, request: request, nav: "users")
         if let user {
             let groups = try await registry.store.groups().filter { $0.users.contains { $0.lowercased() == user.login.lowercased() } }
@@ -23,28 +32,39 @@ extension WebUI {
             for name in ["login", "name", "email"] { if let value = fields[name] { values[name] = value } }
         }
         if let error {
-            if case .invalid(let problem) = error { values[problem.field + "Error"] = problem.message } else { values["formError"] = "\(error.code): \(error.message)" }
+            if case .invalid(let problem) = error {
+                values[problem.field + "Error"] = problem.message
+            } else {
+                values["formError"] = "\(error.code): \(error.message)"
+            }
         }
         return page(template, values)
     }
 
     /// Previous and next links and "41–50 of 5,000 users" for a list paged by number.
-    static func pager(path: String, parameters: [String: String], page: Int, pageSize: Int, shown: Int, total: Int,
-                      noun: (one: String, many: String)) -> [String: Any] {
+    static func pager(
+        path: String, parameters: [String: String], page: Int, pageSize: Int, shown: Int, total: Int,
+        noun: (one: String, many: String)
+    ) -> [String: Any] {
         func link(_ number: Int) -> String {
             let query = (parameters.filter { !$0.value.isEmpty }.sorted { $0.key < $1.key } + [("page", String(number))])
                 .map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
             return path + "?" + query
         }
         func grouped(_ number: Int) -> String {
-            var digits = String(number), result = ""
-            while digits.count > 3 { result = "," + digits.suffix(3) + result; digits = String(digits.dropLast(3)) }
+            var digits = String(number)
+            var result = ""
+            while digits.count > 3 {
+                result = "," + digits.suffix(3) + result
+                digits = String(digits.dropLast(3))
+            }
             return digits + result
         }
         let first = (page - 1) * pageSize + 1
         var values: [String: Any] = [
             "total": total,
-            "range": shown == 0 ? "\(total) \(total == 1 ? noun.one : noun.many)"
+            "range": shown == 0
+                ? "\(total) \(total == 1 ? noun.one : noun.many)"
                 : total == 1 ? "1 \(noun.one)" : "\(first)–\(first + shown - 1) of \(grouped(total)) \(noun.many)",
         ]
         if page > 1 { values["previous"] = link(page - 1) }
@@ -92,8 +112,11 @@ struct UserPagesController: Sendable {
         values["hasSearch"] = !search.isEmpty
         values["users"] = found.users.map { web.userValues($0) }
         values["hasUsers"] = !found.users.isEmpty
-        values.merge(WebUI.pager(path: "/users", parameters: ["search": search], page: number, pageSize: pageSize, shown: found.users.count, total: found.total,
-                                noun: ("user", "users"))) { $1 }
+        values.merge(
+            WebUI.pager(
+                path: "/users", parameters: ["search": search], page: number, pageSize: pageSize, shown: found.users.count, total: found.total,
+                noun: ("user", "users"))
+        ) { $1 }
         return web.page("users", values)
     }
 
@@ -109,14 +132,17 @@ struct UserPagesController: Sendable {
         let fields = try await web.form(request, context: context, session: session)
         let password = fields["password"].flatMap { $0.isEmpty ? nil : $0 }
         do {
-            let user = try await web.registry.createUser(UserInput(login: fields["login"] ?? "", name: fields["name"] ?? "", email: fields["email"] ?? "",
-                                                               password: password), actor: "user:\(session.user.login)")
+            let user = try await web.registry.createUser(
+                UserInput(
+                    login: fields["login"] ?? "", name: fields["name"] ?? "", email: fields["email"] ?? "",
+                    password: password), actor: "user:\(session.user.login)")
             return WebUI.redirect("/users/\(user.login)?flash=user-created")
         } catch let error as RegistryError {
             return try await web.userForm(session, request, template: "user-new", fields: fields, user: nil, error: error)
         } catch let error as StoreError where error.code == "DUPLICATE_LOGIN" {
-            return try await web.userForm(session, request, template: "user-new", fields: fields, user: nil,
-                                      error: .invalid(FieldError(field: "login", code: error.code, message: error.message)))
+            return try await web.userForm(
+                session, request, template: "user-new", fields: fields, user: nil,
+                error: .invalid(FieldError(field: "login", code: error.code, message: error.message)))
         }
     }
 
@@ -132,7 +158,7 @@ struct UserPagesController: Sendable {
         // CSV files of 100,000 users run to several MiB.
         let body = Array(buffer: try await request.body.collect(upTo: 64 << 20))
         guard let parts = MultipartForm.parse(body, contentType: request.headers[.contentType] ?? ""),
-              let token = parts["_csrf"].map({ String(decoding: $0.data, as: UTF8.self) }), token == session.csrf
+            let token = parts["_csrf"].map({ String(decoding: $0.data, as: UTF8.self) }), token == session.csrf
         else { throw WebUI.csrfRefusal }
         var values = try await web.layout(session, request: request, nav: "users")
         guard let file = parts["file"], !file.data.isEmpty, let text = String(bytes: file.data, encoding: .utf8) else {
@@ -141,8 +167,10 @@ struct UserPagesController: Sendable {
         }
         let dryRun = parts["dryRun"].map { String(decoding: $0.data, as: UTF8.self) } == "on"
         let report = try await web.registry.importUsers(csv: text, dryRun: dryRun, actor: "user:\(session.user.login)")
-        values["report"] = ["imported": report.imported, "dryRun": dryRun, "refused": report.problems.count, "notes": report.notes,
-                            "problems": report.problems.prefix(500).map { ["line": $0.line, "reason": $0.reason] }, "hasProblems": !report.problems.isEmpty]
+        values["report"] = [
+            "imported": report.imported, "dryRun": dryRun, "refused": report.problems.count, "notes": report.notes,
+            "problems": report.problems.prefix(500).map { ["line": $0.line, "reason": $0.reason] }, "hasProblems": !report.problems.isEmpty,
+        ]
         return web.page("users-import", values)
     }
 
@@ -161,20 +189,23 @@ struct UserPagesController: Sendable {
         do {
             switch fields["action"] {
             case "disable", "enable":
-                _ = try await web.registry.updateUser(user.login, name: nil, email: nil, password: nil, active: fields["action"] == "enable", actor: actor)
+                _ = try await web.registry.updateUser(
+                    user.login, name: nil, email: nil, password: nil, active: fields["action"] == "enable", actor: actor)
             case "remove-password":
                 _ = try await web.registry.updateUser(user.login, name: nil, email: nil, password: .some(nil), active: nil, actor: actor)
             default:
                 let password = fields["password"].flatMap { $0.isEmpty ? nil : $0 }
-                _ = try await web.registry.updateUser(user.login, name: fields["name"] ?? "", email: fields["email"] ?? "",
-                                                  password: password.map { .some($0) }, active: nil, actor: actor)
+                _ = try await web.registry.updateUser(
+                    user.login, name: fields["name"] ?? "", email: fields["email"] ?? "",
+                    password: password.map { .some($0) }, active: nil, actor: actor)
             }
             return WebUI.redirect("/users/\(user.login)?flash=user-saved")
         } catch let error as RegistryError {
             return try await web.userForm(session, request, template: "user", fields: fields, user: user, error: error)
         } catch let error as StoreError where error.code == "SEAT_LIMIT_EXCEEDED" {
-            return try await web.userForm(session, request, template: "user", fields: fields, user: user,
-                                      error: .refused(code: error.code, message: error.message, kind: .conflict))
+            return try await web.userForm(
+                session, request, template: "user", fields: fields, user: user,
+                error: .refused(code: error.code, message: error.message, kind: .conflict))
         }
     }
 }

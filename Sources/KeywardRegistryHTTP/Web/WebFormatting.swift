@@ -1,6 +1,6 @@
-import KeywardRegistry
 import Foundation
 import KeywardDomain
+import KeywardRegistry
 import KeywardStore
 
 /// How pages show times, keys and lists: readable times with their zone (the ISO form stays in `<time datetime>`),
@@ -17,8 +17,10 @@ enum WebFormatting {
     /// `2 Dec 2026, 02:14 UTC`.
     static func readable(_ date: Date) -> String {
         let parts = utc.dateComponents([.year, .month, .day, .hour, .minute], from: date)
-        let hour = parts.hour ?? 0, minute = parts.minute ?? 0
-        return "\(parts.day ?? 1) \(months[(parts.month ?? 1) - 1]) \(parts.year ?? 1970), \(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute) UTC"
+        let hour = parts.hour ?? 0
+        let minute = parts.minute ?? 0
+        return
+            "\(parts.day ?? 1) \(months[(parts.month ?? 1) - 1]) \(parts.year ?? 1970), \(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute) UTC"
     }
 
     /// `2 Dec 2026`, for validity ranges.
@@ -39,16 +41,20 @@ enum WebFormatting {
 
     /// Natural order: runs of digits compare by value (`user2` before `user10`), letters ignoring case.
     static func naturallyOrdered(_ left: String, _ right: String) -> Bool {
-        let a = Array(left.lowercased().unicodeScalars), b = Array(right.lowercased().unicodeScalars)
-        var i = 0, j = 0
+        let a = Array(left.lowercased().unicodeScalars)
+        let b = Array(right.lowercased().unicodeScalars)
+        var i = 0
+        var j = 0
         func isDigit(_ scalar: Unicode.Scalar) -> Bool { ("0"..."9").contains(scalar) }
         while i < a.count, j < b.count {
             if isDigit(a[i]), isDigit(b[j]) {
-                var endA = i, endB = j
+                var endA = i
+                var endB = j
                 while endA < a.count, isDigit(a[endA]) { endA += 1 }
                 while endB < b.count, isDigit(b[endB]) { endB += 1 }
                 // Compare the runs by value: without leading zeros, the longer run is larger, else digit by digit.
-                let runA = a[i..<endA].drop { $0 == "0" }, runB = b[j..<endB].drop { $0 == "0" }
+                let runA = a[i..<endA].drop { $0 == "0" }
+                let runB = b[j..<endB].drop { $0 == "0" }
                 if runA.count != runB.count { return runA.count < runB.count }
                 if let (x, y) = zip(runA, runB).first(where: { $0 != $1 }) { return x.value < y.value }
                 i = endA

@@ -38,8 +38,9 @@ struct WebSessions: Sendable {
     func start(for user: RegistryUser, request: Request) async throws -> Cookie {
         let id = Self.randomToken()
         let time = now()
-        try await store.createWebSession(idHash: Self.hash(id), login: user.login, csrfToken: Self.randomToken(), now: time,
-                                         expiresAt: time.addingTimeInterval(Self.lifetime))
+        try await store.createWebSession(
+            idHash: Self.hash(id), login: user.login, csrfToken: Self.randomToken(), now: time,
+            expiresAt: time.addingTimeInterval(Self.lifetime))
         return cookie(Self.cookie, id, maxAge: Int(Self.lifetime), request: request)
     }
 

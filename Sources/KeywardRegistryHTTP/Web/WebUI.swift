@@ -20,8 +20,10 @@ public struct WebUI: Sendable {
     let script: String
 
     /// Loads the templates and the stylesheet shipped with the registry.
-    public static func load(registry: Registry, throttle: LoginThrottle, synchronizer: Synchronizer, scheduler: SyncScheduler? = nil,
-                            secureCookies: SecureCookies = .auto) async throws -> WebUI {
+    public static func load(
+        registry: Registry, throttle: LoginThrottle, synchronizer: Synchronizer, scheduler: SyncScheduler? = nil,
+        secureCookies: SecureCookies = .auto
+    ) async throws -> WebUI {
         guard let resources = Bundle.module.resourceURL else {
             throw StoreError(code: "RESOURCES_MISSING", message: "The web UI's templates are missing from this build.")
         }
@@ -30,9 +32,10 @@ public struct WebUI: Sendable {
         let templates = try await MustacheLibrary(directory: resources.appendingPathComponent("templates").path)
         let stylesheet = try String(contentsOf: resources.appendingPathComponent("static/keyward.css"), encoding: .utf8)
         let script = try String(contentsOf: resources.appendingPathComponent("static/keyward.js"), encoding: .utf8)
-        return WebUI(registry: registry, templates: templates, sessions: WebSessions(store: registry.store, now: registry.now, secureCookies: secureCookies),
-                     authentication: Authentication(registry: registry, throttle: throttle), synchronizer: synchronizer, scheduler: scheduler,
-                     stylesheet: stylesheet, script: script)
+        return WebUI(
+            registry: registry, templates: templates, sessions: WebSessions(store: registry.store, now: registry.now, secureCookies: secureCookies),
+            authentication: Authentication(registry: registry, throttle: throttle), synchronizer: synchronizer, scheduler: scheduler,
+            stylesheet: stylesheet, script: script)
     }
 
     static let flashes: [String: (kind: String, text: String)] = [
@@ -40,9 +43,15 @@ public struct WebUI: Sendable {
         "renamed": ("ok", "The ID # was changed."),
         "deleted": ("ok", "The license key was deleted. Activate the installation to apply the change."),
         "activated": ("ok", "The installation is activated."),
-        "activated-with-revoked": ("warning", "The installation is activated, but not for every key: the vendor revoked some of them, listed below. They grant nothing now. Migrate their accesses to another key (the key's Migrate accesses), then delete them."),
+        "activated-with-revoked": (
+            "warning",
+            "The installation is activated, but not for every key: the vendor revoked some of them, listed below. They grant nothing now. Migrate their accesses to another key (the key's Migrate accesses), then delete them."
+        ),
         "logged-out": ("info", "You are logged out."),
-        "no-authority": ("info", "Synchronization is not available: no licensing authority is configured for this installation. Set one in Settings, or register keys with Create."),
+        "no-authority": (
+            "info",
+            "Synchronization is not available: no licensing authority is configured for this installation. Set one in Settings, or register keys with Create."
+        ),
         "sync-in-progress": ("info", "A synchronization is already running. Look at the history in a moment."),
         "settings-saved": ("ok", "The settings were saved and are in use."),
         "user-created": ("ok", "The user was created."),
@@ -75,10 +84,13 @@ public struct WebUI: Sendable {
             values["flash"] = ["kind": flash.kind, "text": text]
         }
         if let id = request.uri.queryParameters.get("synchronization").flatMap(Int64.init),
-           let run = try await registry.store.synchronizations(trigger: nil, beforeID: id + 1, limit: 1).first, run.id == id {
+            let run = try await registry.store.synchronizations(trigger: nil, beforeID: id + 1, limit: 1).first, run.id == id
+        {
             // A run that brought keys but could not activate is partly a refusal: a warning that says what to do, not a success.
-            values["flash"] = ["kind": run.outcome == .failed ? "error" : run.activationError != nil ? "warning" : "ok",
-                               "text": run.activationError != nil ? run.summary + " Open Activation to see why and activate again." : run.summary]
+            values["flash"] = [
+                "kind": run.outcome == .failed ? "error" : run.activationError != nil ? "warning" : "ok",
+                "text": run.activationError != nil ? run.summary + " Open Activation to see why and activate again." : run.summary,
+            ]
         }
         return values
     }
@@ -116,7 +128,8 @@ public struct WebUI: Sendable {
         return token == session.csrf
     }
 
-    static let csrfRefusal = APIError(.forbidden, code: "CSRF_TOKEN_INVALID", message: "This form has expired or did not come from this site. Reload the page and try again.")
+    static let csrfRefusal = APIError(
+        .forbidden, code: "CSRF_TOKEN_INVALID", message: "This form has expired or did not come from this site. Reload the page and try again.")
 
     // MARK: Routes
 
@@ -134,7 +147,8 @@ public struct WebUI: Sendable {
     }
 
     /// A key in a rounded square, as the tab icon.
-    static let favicon = ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f2747"/><circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M17 16h10M23 16v4M27 16v3" stroke="#fff" stroke-width="3"/></svg>"##
+    static let favicon =
+        ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f2747"/><circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M17 16h10M23 16v4M27 16v3" stroke="#fff" stroke-width="3"/></svg>"##
 }
 
 /// The stylesheet, the script, the icon, and logging in and out.
@@ -156,14 +170,16 @@ struct SitePagesController: Sendable {
 
     /// The stylesheet.
     @Sendable func serveStylesheet(_ request: Request, context: RegistryRequestContext) async throws -> Response {
-        Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
-                 body: .init(byteBuffer: ByteBuffer(string: web.stylesheet)))
+        Response(
+            status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
+            body: .init(byteBuffer: ByteBuffer(string: web.stylesheet)))
     }
 
     /// The one script.
     @Sendable func serveScript(_ request: Request, context: RegistryRequestContext) async throws -> Response {
-        Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
-                 body: .init(byteBuffer: ByteBuffer(string: web.script)))
+        Response(
+            status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
+            body: .init(byteBuffer: ByteBuffer(string: web.script)))
     }
 
     /// The site's root: the License key menu.
@@ -173,8 +189,9 @@ struct SitePagesController: Sendable {
 
     /// The tab icon.
     @Sendable func serveFavicon(_ request: Request, context: RegistryRequestContext) async throws -> Response {
-        Response(status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
-                 body: .init(byteBuffer: ByteBuffer(string: WebUI.favicon)))
+        Response(
+            status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
+            body: .init(byteBuffer: ByteBuffer(string: WebUI.favicon)))
     }
 
     /// The login form, with a CSRF token of its own (there is no session yet).
@@ -183,7 +200,9 @@ struct SitePagesController: Sendable {
         let csrf = WebSessions.randomToken()
         var values = try await web.layout(nil, request: request)
         values["csrf"] = csrf
-        return web.page("login", values, headers: [.setCookie: web.sessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600, request: request).description])
+        return web.page(
+            "login", values, headers: [.setCookie: web.sessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600, request: request).description]
+        )
     }
 
     /// Logs in someone who administers at least one of the registry's menus; a refusal shows on the form.
@@ -203,7 +222,9 @@ struct SitePagesController: Sendable {
             let user = try await web.authentication.logIn(login: login, password: fields["password"] ?? "", address: context.clientAddress)
             let menus = [ConfigurationMenu.licenseKey, ConfigurationMenu.accessGroup, ConfigurationMenu.user]
             guard menus.contains(where: { web.registry.access.mayAdminister(user.login, menu: $0) }) else {
-                throw APIError(.forbidden, code: "FORBIDDEN", message: "This account may not administer the registry: that needs access to the Configuration menus through a manager key.")
+                throw APIError(
+                    .forbidden, code: "FORBIDDEN",
+                    message: "This account may not administer the registry: that needs access to the Configuration menus through a manager key.")
             }
             return WebUI.redirect("/license-keys", cookies: [try await web.sessions.start(for: user, request: request)])
         } catch let error as APIError {
@@ -245,10 +266,14 @@ struct WebAuthorization: RouterMiddleware {
     let web: WebUI
     let menu: String
 
-    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws
+        -> Response
+    {
         guard let session = try await web.sessions.session(of: request) else { throw WebRedirect(location: "/login") }
         guard web.registry.access.mayAdminister(session.user.login, menu: menu) else {
-            throw APIError(.forbidden, code: "FORBIDDEN", message: "Your account may not use this page: it needs access to Configuration \(menu) through a manager key.")
+            throw APIError(
+                .forbidden, code: "FORBIDDEN",
+                message: "Your account may not use this page: it needs access to Configuration \(menu) through a manager key.")
         }
         var context = context
         context.webSession = session
@@ -261,11 +286,15 @@ extension WebUI {
     func errorPage(_ refusal: APIError, request: Request) async -> Response {
         var values: [String: Any] = ["status": Int(refusal.status.code), "code": refusal.code, "message": refusal.message]
         switch refusal.status {
-        case .contentTooLarge: values["hint"] = "Nothing was saved. Go back and send less: an access key is a few KiB, so check that only the key was pasted."
+        case .contentTooLarge:
+            values["hint"] = "Nothing was saved. Go back and send less: an access key is a few KiB, so check that only the key was pasted."
         case .notFound: values["hint"] = "Check the address, or start again from the menu above."
         default: break
         }
-        if let session = try? await sessions.session(of: request) { values["user"] = session.user.login; values["csrf"] = session.csrf }
+        if let session = try? await sessions.session(of: request) {
+            values["user"] = session.user.login
+            values["csrf"] = session.csrf
+        }
         var response = page("error", values, status: refusal.status)
         for field in refusal.headers where field.name != .contentType { response.headers.append(field) }
         return response
@@ -284,7 +313,9 @@ extension WebUI {
 struct BrowserErrorPageMiddleware: RouterMiddleware {
     let web: WebUI
 
-    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as APIError where WebUI.isBrowser(request) {
@@ -297,7 +328,9 @@ struct BrowserErrorPageMiddleware: RouterMiddleware {
 struct WebRedirectMiddleware: RouterMiddleware {
     let web: WebUI
 
-    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch let redirect as WebRedirect {

@@ -11,8 +11,9 @@ struct OrganizationRow: Codable {
     var updatedAt: Int64
 
     var record: OrganizationRecord {
-        OrganizationRecord(id: id, legalName: legalName, revision: revision, createdAt: Date(storedMilliseconds: createdAt),
-                           updatedAt: Date(storedMilliseconds: updatedAt))
+        OrganizationRecord(
+            id: id, legalName: legalName, revision: revision, createdAt: Date(storedMilliseconds: createdAt),
+            updatedAt: Date(storedMilliseconds: updatedAt))
     }
 }
 

@@ -30,8 +30,9 @@ extension AuthorityStore {
     ) async throws -> (certificate: SignedDocument, changes: [ActivationRules.Change], revoked: [FeedEnvelope.Revoked]) {
         try await database.write { sql in
             // Taking the organization row first serializes activations of one organization on PostgreSQL.
-            guard let organization = try await sql.update("organizations").set("updated_at", to: SQLColumn("updated_at"))
-                .where("id", .equal, organizationId).returning("id", "legal_name").first()
+            guard
+                let organization = try await sql.update("organizations").set("updated_at", to: SQLColumn("updated_at"))
+                    .where("id", .equal, organizationId).returning("id", "legal_name").first()
             else { throw Self.unknownOrganization(organizationId) }
             let legalName = try organization.decode(column: "legal_name", as: String.self)
 
@@ -46,50 +47,62 @@ extension AuthorityStore {
             // In batches: an installation may name 100,000 keys, more than a statement may bind.
             for batch in stride(from: 0, to: requested.count, by: 1_000).map({ Array(requested[$0..<min($0 + 1_000, requested.count)]) }) {
                 for row in try await sql.select().columns("serial", "organization_id", "revoked_at", "revocation_reason").from("license_keys")
-                    .where("serial", .in, batch).all(decoding: Requested.self, with: .columns) {
+                    .where("serial", .in, batch).all(decoding: Requested.self, with: .columns)
+                {
                     found[row.serial] = (row.organizationId, row.revokedAt, row.revocationReason)
                 }
             }
             let unknown = requested.filter { found[$0]?.organization != organizationId }
             guard unknown.isEmpty else {
-                throw StoreError(code: "UNKNOWN_KEY", message: "These keys are not keys of organization \(organizationId): \(unknown.prefix(20).joined(separator: ", "))\(unknown.count > 20 ? " and \(unknown.count - 20) more" : "").",
-                                 kind: .invalid, details: ["serials": .array(unknown.map(JSONValue.string))])
+                throw StoreError(
+                    code: "UNKNOWN_KEY",
+                    message:
+                        "These keys are not keys of organization \(organizationId): \(unknown.prefix(20).joined(separator: ", "))\(unknown.count > 20 ? " and \(unknown.count - 20) more" : "").",
+                    kind: .invalid, details: ["serials": .array(unknown.map(JSONValue.string))])
             }
             // Revoked keys are not refused: the certificate covers the others and carries these, signed, so the
             // registry learns of the revocation even without synchronizing.
             let revoked = requested.compactMap { serial -> FeedEnvelope.Revoked? in
                 guard let at = found[serial]?.revokedAt else { return nil }
-                return FeedEnvelope.Revoked(serial: serial, revokedAt: Date(storedMilliseconds: at), reason: found[serial]?.reason ?? "Revoked by the licensing authority.")
+                return FeedEnvelope.Revoked(
+                    serial: serial, revokedAt: Date(storedMilliseconds: at), reason: found[serial]?.reason ?? "Revoked by the licensing authority.")
             }
             let revokedSerials = Set(revoked.map(\.serial))
             let serials = requested.filter { !revokedSerials.contains($0) }
 
             if let owner = try await sql.select().column("organization_id").from("installations")
                 .where("installation_id", .equal, request.installationId).first()?.decode(column: "organization_id", as: String.self),
-               owner != organizationId {
-                throw StoreError(code: "INSTALLATION_CONFLICT", message: "Installation id \(request.installationId) is registered to another organization.", kind: .conflict)
+                owner != organizationId
+            {
+                throw StoreError(
+                    code: "INSTALLATION_CONFLICT", message: "Installation id \(request.installationId) is registered to another organization.",
+                    kind: .conflict)
             }
             var installations: [String: InstallationEnvironment] = [:]
             for row in try await sql.select().columns("installation_id", "environment").from("installations")
-                .where("organization_id", .equal, organizationId).all() {
+                .where("organization_id", .equal, organizationId).all()
+            {
                 installations[try row.decode(column: "installation_id", as: String.self)] =
                     InstallationEnvironment(rawValue: try row.decode(column: "environment", as: String.self))
             }
             let period = ActivationRules.period(of: now)
-            let changesThisMonth = try await sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("environment_changes")
+            let changesThisMonth =
+                try await sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("environment_changes")
                 .where("organization_id", .equal, organizationId).where("period", .equal, period).first()?.decode(column: "n", as: Int.self) ?? 0
             let changes: [ActivationRules.Change]
             do {
-                changes = try ActivationRules.changes(activating: request.installationId, in: request.environment, promote: request.promote,
-                                                      installations: installations, changesThisMonth: changesThisMonth)
+                changes = try ActivationRules.changes(
+                    activating: request.installationId, in: request.environment, promote: request.promote,
+                    installations: installations, changesThisMonth: changesThisMonth)
             } catch let error as ActivationRules.Refusal {
                 throw StoreError(code: error.code, message: error.message, kind: .conflict)
             }
 
             let serialsText = serials.joined(separator: ",")
             if installations[request.installationId] == nil {
-                let row = InstallationRow(installationId: request.installationId, organizationId: organizationId,
-                                          environment: request.environment.rawValue, serials: serialsText, activatedAt: now.storedMilliseconds)
+                let row = InstallationRow(
+                    installationId: request.installationId, organizationId: organizationId,
+                    environment: request.environment.rawValue, serials: serialsText, activatedAt: now.storedMilliseconds)
                 try await sql.insert(into: "installations").model(row, with: .columns).run()
             } else {
                 try await sql.update("installations").set("environment", to: request.environment.rawValue).set("serials", to: serialsText)
@@ -100,9 +113,10 @@ extension AuthorityStore {
                     try await sql.update("installations").set("environment", to: change.to.rawValue)
                         .where("installation_id", .equal, change.installationId).run()
                 }
-                let row = EnvironmentChangeRow(organizationId: organizationId, installationId: change.installationId,
-                                               fromEnvironment: change.from.rawValue, toEnvironment: change.to.rawValue, period: period,
-                                               changedAt: now.storedMilliseconds, reason: request.reason)
+                let row = EnvironmentChangeRow(
+                    organizationId: organizationId, installationId: change.installationId,
+                    fromEnvironment: change.from.rawValue, toEnvironment: change.to.rawValue, period: period,
+                    changedAt: now.storedMilliseconds, reason: request.reason)
                 try await sql.insert(into: "environment_changes").model(row, with: .columns).run()
             }
             var details: [String: JSONValue] = [
@@ -113,8 +127,9 @@ extension AuthorityStore {
             ]
             if !revoked.isEmpty { details["revoked"] = .array(revoked.map { .string($0.serial) }) }
             if let reason = request.reason { details["reason"] = .string(reason) }
-            try await AuditLog.append(.init(actor: actor, action: "installation.activated", target: "installation:\(request.installationId)", details: details),
-                                      at: now, on: sql)
+            try await AuditLog.append(
+                .init(actor: actor, action: "installation.activated", target: "installation:\(request.installationId)", details: details),
+                at: now, on: sql)
             return (sign(Organization(id: organizationId, legalName: legalName), serials, revoked), changes, revoked)
         }
     }

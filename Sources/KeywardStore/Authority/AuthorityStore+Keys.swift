@@ -17,20 +17,30 @@ extension AuthorityStore {
                 let taken = try await sql.select().column("id").from("agreements")
                     .where("organization_id", .equal, organizationId).where("reference", .equal, agreement.reference).first()
                 guard taken == nil else {
-                    throw StoreError(code: "AGREEMENT_EXISTS", message: "Organization \(organizationId) already has an agreement with reference \(agreement.reference).", kind: .conflict)
+                    throw StoreError(
+                        code: "AGREEMENT_EXISTS",
+                        message: "Organization \(organizationId) already has an agreement with reference \(agreement.reference).", kind: .conflict)
                 }
-                let row = AgreementRow(id: agreement.id, organizationId: organizationId, reference: agreement.reference,
-                                       signedOn: agreement.signedOn?.storedMilliseconds, createdAt: now.storedMilliseconds)
+                let row = AgreementRow(
+                    id: agreement.id, organizationId: organizationId, reference: agreement.reference,
+                    signedOn: agreement.signedOn?.storedMilliseconds, createdAt: now.storedMilliseconds)
                 try await sql.insert(into: "agreements").model(row, with: .columns).run()
-                try await AuditLog.append(.init(actor: actor, action: "agreement.created", target: "agreement:\(agreement.id)",
-                                                details: ["reference": .string(agreement.reference), "organization": .string(organizationId),
-                                                          "lines": .int(keys.count)]), at: now, on: sql)
+                try await AuditLog.append(
+                    .init(
+                        actor: actor, action: "agreement.created", target: "agreement:\(agreement.id)",
+                        details: [
+                            "reference": .string(agreement.reference), "organization": .string(organizationId),
+                            "lines": .int(keys.count),
+                        ]), at: now, on: sql)
             }
             for (index, key) in keys.enumerated() {
-                try await Self.insert(key, organizationId: organizationId, agreementId: agreement?.id, line: agreement == nil ? nil : index + 1,
-                                      revision: revision, on: sql)
-                try await AuditLog.append(.init(actor: actor, action: "license-key.issued", target: "license-key:\(key.license.serial)",
-                                                details: Self.auditDetails(key.license)), at: now, on: sql)
+                try await Self.insert(
+                    key, organizationId: organizationId, agreementId: agreement?.id, line: agreement == nil ? nil : index + 1,
+                    revision: revision, on: sql)
+                try await AuditLog.append(
+                    .init(
+                        actor: actor, action: "license-key.issued", target: "license-key:\(key.license.serial)",
+                        details: Self.auditDetails(key.license)), at: now, on: sql)
             }
             return revision
         }
@@ -44,8 +54,10 @@ extension AuthorityStore {
             try await sql.update("license_keys")
                 .set("revoked_at", to: now.storedMilliseconds).set("revocation_reason", to: reason).set("revision", to: revision)
                 .where("serial", .equal, serial).run()
-            try await AuditLog.append(.init(actor: actor, action: "license-key.revoked", target: "license-key:\(serial)",
-                                            details: ["reason": .string(reason)]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "license-key.revoked", target: "license-key:\(serial)",
+                    details: ["reason": .string(reason)]), at: now, on: sql)
             record.revokedAt = now
             record.revocationReason = reason
             record.revision = revision
@@ -64,10 +76,14 @@ extension AuthorityStore {
                 .set("kid", to: key.kid).set("access_key", to: key.accessKey).set("revision", to: revision)
                 .set("legal_name", to: key.license.organization.legalName)
                 .where("serial", .equal, key.license.serial).run()
-            try await AuditLog.append(.init(actor: actor, action: "license-key.renewed", target: "license-key:\(key.license.serial)",
-                                            details: ["expiresAt": key.license.expiresAt.map { .string(Timestamp.format($0)) } ?? .null,
-                                                      "previousExpiresAt": record.license.expiresAt.map { .string(Timestamp.format($0)) } ?? .null]),
-                                      at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "license-key.renewed", target: "license-key:\(key.license.serial)",
+                    details: [
+                        "expiresAt": key.license.expiresAt.map { .string(Timestamp.format($0)) } ?? .null,
+                        "previousExpiresAt": record.license.expiresAt.map { .string(Timestamp.format($0)) } ?? .null,
+                    ]),
+                at: now, on: sql)
             record.license = key.license
             record.accessKey = key.accessKey
             record.kid = key.kid
@@ -77,29 +93,37 @@ extension AuthorityStore {
     }
 
     /// Switches a key for a new one: issues `replacement` and revokes `serial` in one transaction.
-    public func switchKey(_ serial: String, to replacement: NewIssuedKey, actor: String, now: Date) async throws -> (revoked: IssuedKeyRecord, issued: IssuedKeyRecord) {
+    public func switchKey(_ serial: String, to replacement: NewIssuedKey, actor: String, now: Date) async throws -> (
+        revoked: IssuedKeyRecord, issued: IssuedKeyRecord
+    ) {
         try await database.write { sql in
             var old = try await Self.activeKey(serial, on: sql)
             let organizationId = old.license.organization.id
             let revision = try await Self.bumpRevision(organizationId, now: now, on: sql)
-            try await Self.insert(replacement, organizationId: organizationId, agreementId: old.agreementId, line: old.line, revision: revision, on: sql)
+            try await Self.insert(
+                replacement, organizationId: organizationId, agreementId: old.agreementId, line: old.line, revision: revision, on: sql)
             let reason = "switched to \(replacement.license.serial)"
             try await sql.update("license_keys")
                 .set("revoked_at", to: now.storedMilliseconds).set("revocation_reason", to: reason)
                 .set("replaced_by", to: replacement.license.serial).set("revision", to: revision)
                 .where("serial", .equal, serial).run()
-            try await AuditLog.append(.init(actor: actor, action: "license-key.issued", target: "license-key:\(replacement.license.serial)",
-                                            details: Self.auditDetails(replacement.license).merging(["replaces": .string(serial)]) { a, _ in a }),
-                                      at: now, on: sql)
-            try await AuditLog.append(.init(actor: actor, action: "license-key.switched", target: "license-key:\(serial)",
-                                            details: ["replacement": .string(replacement.license.serial)].merging(Self.auditDetails(replacement.license)) { a, _ in a }),
-                                      at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "license-key.issued", target: "license-key:\(replacement.license.serial)",
+                    details: Self.auditDetails(replacement.license).merging(["replaces": .string(serial)]) { a, _ in a }),
+                at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "license-key.switched", target: "license-key:\(serial)",
+                    details: ["replacement": .string(replacement.license.serial)].merging(Self.auditDetails(replacement.license)) { a, _ in a }),
+                at: now, on: sql)
             old.revokedAt = now
             old.revocationReason = reason
             old.replacedBy = replacement.license.serial
             old.revision = revision
-            let issued = IssuedKeyRecord(license: replacement.license, accessKey: replacement.accessKey, kid: replacement.kid,
-                                         agreementId: old.agreementId, line: old.line, revision: revision)
+            let issued = IssuedKeyRecord(
+                license: replacement.license, accessKey: replacement.accessKey, kid: replacement.kid,
+                agreementId: old.agreementId, line: old.line, revision: revision)
             return (old, issued)
         }
     }

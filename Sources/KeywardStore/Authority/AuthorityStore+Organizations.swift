@@ -10,11 +10,14 @@ extension AuthorityStore {
             if try await Self.organization(organization.id, on: sql) != nil {
                 throw StoreError(code: "ORGANIZATION_EXISTS", message: "An organization with id \(organization.id) already exists.", kind: .conflict)
             }
-            let row = OrganizationRow(id: organization.id, legalName: organization.legalName, revision: 0, createdAt: now.storedMilliseconds,
-                                      updatedAt: now.storedMilliseconds)
+            let row = OrganizationRow(
+                id: organization.id, legalName: organization.legalName, revision: 0, createdAt: now.storedMilliseconds,
+                updatedAt: now.storedMilliseconds)
             try await sql.insert(into: "organizations").model(row, with: .columns).run()
-            try await AuditLog.append(.init(actor: actor, action: "organization.created", target: "organization:\(organization.id)",
-                                            details: ["legalName": .string(organization.legalName)]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "organization.created", target: "organization:\(organization.id)",
+                    details: ["legalName": .string(organization.legalName)]), at: now, on: sql)
             return OrganizationRecord(id: organization.id, legalName: organization.legalName, revision: 0, createdAt: now, updatedAt: now)
         }
     }
@@ -38,8 +41,10 @@ extension AuthorityStore {
             // The legal name is in the feed, so a rename is a change registries must see: the revision rises.
             record.revision = try await Self.bumpRevision(id, now: now, on: sql)
             try await sql.update("organizations").set("legal_name", to: legalName).where("id", .equal, id).run()
-            try await AuditLog.append(.init(actor: actor, action: "organization.updated", target: "organization:\(id)",
-                                            details: ["legalName": .string(legalName), "previousLegalName": .string(record.legalName)]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "organization.updated", target: "organization:\(id)",
+                    details: ["legalName": .string(legalName), "previousLegalName": .string(record.legalName)]), at: now, on: sql)
             record.legalName = legalName
             record.updatedAt = now
             return record

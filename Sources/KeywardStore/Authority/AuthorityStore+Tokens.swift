@@ -5,15 +5,19 @@ import SQLKit
 /// Organization and operator tokens, each change in the audit log.
 extension AuthorityStore {
     /// Makes a token of `kind` for `subject` (an organization id, or `nil` for operators), recorded in the audit log.
-    public func createToken(kind: String, name: String, subject: String?, actor: String, now: Date) async throws -> (token: APIToken, record: TokenRecord) {
+    public func createToken(kind: String, name: String, subject: String?, actor: String, now: Date) async throws -> (
+        token: APIToken, record: TokenRecord
+    ) {
         try await database.write { sql in
             if let subject, kind == "organization", try await Self.organization(subject, on: sql) == nil {
                 throw Self.unknownOrganization(subject)
             }
             let created = try await TokenStore.create(kind: kind, name: name, subject: subject, now: now, on: sql)
-            try await AuditLog.append(.init(actor: actor, action: "token.created", target: "token:\(created.token.id)",
-                                            details: ["kind": .string(kind), "name": .string(created.record.name), "subject": subject.map(JSONValue.string) ?? .null]),
-                                      at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "token.created", target: "token:\(created.token.id)",
+                    details: ["kind": .string(kind), "name": .string(created.record.name), "subject": subject.map(JSONValue.string) ?? .null]),
+                at: now, on: sql)
             return created
         }
     }

@@ -25,11 +25,12 @@ public struct AuthorityStore: Sendable {
 
     /// Raises an organization's revision; the row update also locks it until the transaction ends.
     static func bumpRevision(_ organizationId: String, now: Date, on sql: any SQLDatabase) async throws -> Int64 {
-        guard let row = try await sql.update("organizations")
-            .set("revision", to: SQLBinaryExpression(SQLColumn("revision"), .add, SQLLiteral.numeric("1")))
-            .set("updated_at", to: now.storedMilliseconds)
-            .where("id", .equal, organizationId)
-            .returning("revision").first()
+        guard
+            let row = try await sql.update("organizations")
+                .set("revision", to: SQLBinaryExpression(SQLColumn("revision"), .add, SQLLiteral.numeric("1")))
+                .set("updated_at", to: now.storedMilliseconds)
+                .where("id", .equal, organizationId)
+                .returning("revision").first()
         else { throw unknownOrganization(organizationId) }
         return try row.decode(column: "revision", as: Int64.self)
     }
@@ -40,14 +41,19 @@ public struct AuthorityStore: Sendable {
             throw StoreError(code: "UNKNOWN_KEY", message: "There is no key \(serial).", kind: .notFound)
         }
         guard !record.isRevoked else {
-            throw StoreError(code: "KEY_REVOKED", message: "Key \(serial) is revoked\(record.replacedBy.map { " (replaced by \($0))" } ?? ""); it cannot be changed.", kind: .conflict)
+            throw StoreError(
+                code: "KEY_REVOKED",
+                message: "Key \(serial) is revoked\(record.replacedBy.map { " (replaced by \($0))" } ?? ""); it cannot be changed.", kind: .conflict)
         }
         return record
     }
 
-    static func insert(_ key: NewIssuedKey, organizationId: String, agreementId: String?, line: Int?, revision: Int64, on sql: any SQLDatabase) async throws {
-        let row = IssuedKeyRow(license: key.license, organizationId: organizationId, agreementId: agreementId, line: line, kid: key.kid,
-                               accessKey: key.accessKey, revision: revision)
+    static func insert(_ key: NewIssuedKey, organizationId: String, agreementId: String?, line: Int?, revision: Int64, on sql: any SQLDatabase)
+        async throws
+    {
+        let row = IssuedKeyRow(
+            license: key.license, organizationId: organizationId, agreementId: agreementId, line: line, kid: key.kid,
+            accessKey: key.accessKey, revision: revision)
         try await sql.insert(into: "license_keys").model(row, with: .columns).run()
     }
 
@@ -75,7 +81,8 @@ public struct AuthorityStore: Sendable {
             .orderBy("line").orderBy("serial").all(decodingColumn: "serial", as: String.self)
         return AgreementRecord(
             id: agreement.id, organizationId: agreement.organizationId, reference: agreement.reference,
-            signedOn: agreement.signedOn.map(Date.init(storedMilliseconds:)), createdAt: Date(storedMilliseconds: agreement.createdAt), serials: serials
+            signedOn: agreement.signedOn.map(Date.init(storedMilliseconds:)), createdAt: Date(storedMilliseconds: agreement.createdAt),
+            serials: serials
         )
     }
 }

@@ -28,15 +28,18 @@ extension RegistryStore {
     public func accessChangeMark(floor: Int64, settled: Int64, ignoring actions: [String]) async throws -> AccessChangeMark {
         let ignored = SQLList(actions.map { SQLBind($0) })
         return try await database.read { sql in
-            let row = try await sql.raw("""
+            let row = try await sql.raw(
+                """
                 SELECT (SELECT MAX(id) FROM audit_events) AS audit,
                        (SELECT COUNT(*) FROM audit_events WHERE id > \(bind: floor) AND action NOT IN (\(ignored))) AS changes,
                        (SELECT COUNT(*) FROM audit_events WHERE id > \(bind: settled) AND action NOT IN (\(ignored))) AS settled,
                        (SELECT COUNT(*) FROM user_sessions WHERE ended_at IS NULL) AS sessions,
                        (SELECT MAX(lease_expires_at) FROM user_sessions WHERE ended_at IS NULL) AS lease
-                """).first()
+                """
+            ).first()
             return AccessChangeMark(
-                highestAuditID: try row?.decode(column: "audit", as: Int64?.self) ?? 0, changes: try row?.decode(column: "changes", as: Int.self) ?? 0,
+                highestAuditID: try row?.decode(column: "audit", as: Int64?.self) ?? 0,
+                changes: try row?.decode(column: "changes", as: Int.self) ?? 0,
                 changesAboveSettled: try row?.decode(column: "settled", as: Int.self) ?? 0,
                 openSessions: try row?.decode(column: "sessions", as: Int.self) ?? 0, latestLease: try row?.decode(column: "lease", as: Int64?.self))
         }

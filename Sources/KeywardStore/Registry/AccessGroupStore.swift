@@ -20,7 +20,10 @@ extension RegistryStore {
         try await database.read { sql in
             let rows = try await sql.select().column(SQLColumn("component", table: "g")).column(SQLColumn("menus", table: "g"))
                 .from(SQLAlias(SQLIdentifier("access_groups"), as: SQLIdentifier("g")))
-                .join(SQLAlias(SQLIdentifier("group_members"), as: SQLIdentifier("m")), on: SQLColumn("group_id", table: "m"), .equal, SQLColumn("id", table: "g"))
+                .join(
+                    SQLAlias(SQLIdentifier("group_members"), as: SQLIdentifier("m")), on: SQLColumn("group_id", table: "m"), .equal,
+                    SQLColumn("id", table: "g")
+                )
                 .where(SQLColumn("login_folded", table: "m"), .equal, SQLBind(Self.fold(login)))
                 .all(decoding: GrantRow.self, with: .columns)
             var granted: [String: Set<String>] = [:]
@@ -34,8 +37,10 @@ extension RegistryStore {
     /// The key, component and menus of group `idNumber`, without its members; `nil` when there is no such group.
     public func grant(ofGroup idNumber: String) async throws -> (keySerial: String, component: String, menus: [String])? {
         try await database.read { sql in
-            guard let row = try await sql.select().columns("key_serial", "component", "menus").from("access_groups")
-                .where("id_number_folded", .equal, Self.fold(idNumber)).first(decoding: GrantRow.self, with: .columns) else { return nil }
+            guard
+                let row = try await sql.select().columns("key_serial", "component", "menus").from("access_groups")
+                    .where("id_number_folded", .equal, Self.fold(idNumber)).first(decoding: GrantRow.self, with: .columns)
+            else { return nil }
             return (row.keySerial ?? "", row.component, try JSONDecoder().decode([String].self, from: Data(row.menus.utf8)))
         }
     }
@@ -45,8 +50,12 @@ extension RegistryStore {
         if let folded { query = query.where("id_number_folded", .equal, folded) }
         let rows = try await query.orderBy("id_number_folded").all(decoding: GroupRow.self, with: .columns)
         var members: [Int64: [String]] = [:]
-        var membersQuery = sql.select().column(SQLColumn("group_id", table: "m")).column(SQLColumn("login", table: "u")).from(SQLAlias(SQLIdentifier("group_members"), as: SQLIdentifier("m")))
-            .join(SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal, SQLColumn("login_folded", table: "m"))
+        var membersQuery = sql.select().column(SQLColumn("group_id", table: "m")).column(SQLColumn("login", table: "u")).from(
+            SQLAlias(SQLIdentifier("group_members"), as: SQLIdentifier("m"))
+        )
+        .join(
+            SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal,
+            SQLColumn("login_folded", table: "m"))
         if folded != nil, let id = rows.first?.id { membersQuery = membersQuery.where(SQLColumn("group_id", table: "m"), .equal, SQLBind(id)) }
         if folded == nil || !rows.isEmpty {
             struct Member: Decodable {
@@ -58,8 +67,9 @@ extension RegistryStore {
             }
         }
         return try rows.map { row in
-            AccessGroupRecord(idNumber: row.idNumber, name: row.name, keySerial: row.keySerial, component: row.component,
-                              menus: try JSONDecoder().decode([String].self, from: Data(row.menus.utf8)), active: row.active, users: members[row.id] ?? [])
+            AccessGroupRecord(
+                idNumber: row.idNumber, name: row.name, keySerial: row.keySerial, component: row.component,
+                menus: try JSONDecoder().decode([String].self, from: Data(row.menus.utf8)), active: row.active, users: members[row.id] ?? [])
         }
     }
 
@@ -72,16 +82,19 @@ extension RegistryStore {
             guard try await Self.key(group.keySerial, on: sql) != nil else { throw Self.unknownKey(group.keySerial) }
             let logins = try await Self.existingLogins(group.users, on: sql)
             try await Self.requireSeats(on: group.keySerial, for: Set(logins.map { Self.fold($0) }), kind: kind, on: sql)
-            let new = NewGroupRow(idNumber: group.idNumber, idNumberFolded: Self.fold(group.idNumber), name: group.name, keySerial: group.keySerial,
-                                  component: group.component, menus: try Self.menusText(group.menus), active: group.active,
-                                  createdAt: now.storedMilliseconds, updatedAt: now.storedMilliseconds)
+            let new = NewGroupRow(
+                idNumber: group.idNumber, idNumberFolded: Self.fold(group.idNumber), name: group.name, keySerial: group.keySerial,
+                component: group.component, menus: try Self.menusText(group.menus), active: group.active,
+                createdAt: now.storedMilliseconds, updatedAt: now.storedMilliseconds)
             let row = try await sql.insert(into: "access_groups").model(new, with: .columns)
                 .ignoringConflicts().returning("id").first()
             guard let id = try row?.decode(column: "id", as: Int64.self) else { throw Self.duplicateGroup(group.idNumber) }
             try await Self.addMembers(logins, to: id, now: now, on: sql)
-            try await AuditLog.append(.init(actor: actor, action: "access-group.created", target: "access-group:\(group.idNumber)",
-                                            details: ["keySerial": .string(group.keySerial), "component": .string(group.component), "users": .int(logins.count)]),
-                                      at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "access-group.created", target: "access-group:\(group.idNumber)",
+                    details: ["keySerial": .string(group.keySerial), "component": .string(group.component), "users": .int(logins.count)]),
+                at: now, on: sql)
             return try await Self.groups(where: Self.fold(group.idNumber), on: sql)[0]
         }
     }
@@ -90,7 +103,8 @@ extension RegistryStore {
     public func updateGroup(_ idNumber: String, to group: AccessGroupRecord, actor: String, now: Date) async throws -> AccessGroupRecord {
         let kind = database.kind
         return try await database.write { sql in
-            guard let current = try await Self.groups(where: Self.fold(idNumber), on: sql).first, let id = try await Self.groupID(idNumber, on: sql) else {
+            guard let current = try await Self.groups(where: Self.fold(idNumber), on: sql).first, let id = try await Self.groupID(idNumber, on: sql)
+            else {
                 throw StoreError.unknownGroup(idNumber)
             }
             if group.keySerial != current.keySerial {
@@ -104,8 +118,10 @@ extension RegistryStore {
                 .set("name", to: group.name).set("key_serial", to: group.keySerial).set("component", to: group.component)
                 .set("menus", to: try Self.menusText(group.menus)).set("active", to: group.active).set("updated_at", to: now.storedMilliseconds)
                 .where("id", .equal, id).run()
-            try await AuditLog.append(.init(actor: actor, action: "access-group.changed", target: "access-group:\(group.idNumber)",
-                                            details: ["keySerial": .string(group.keySerial), "active": .bool(group.active)]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "access-group.changed", target: "access-group:\(group.idNumber)",
+                    details: ["keySerial": .string(group.keySerial), "active": .bool(group.active)]), at: now, on: sql)
             return try await Self.groups(where: Self.fold(group.idNumber), on: sql)[0]
         }
     }
@@ -123,7 +139,8 @@ extension RegistryStore {
     public func addUsers(_ logins: [String], toGroup idNumber: String, actor: String, now: Date) async throws -> AccessGroupRecord {
         let kind = database.kind
         return try await database.write { sql in
-            guard let group = try await Self.groups(where: Self.fold(idNumber), on: sql).first, let id = try await Self.groupID(idNumber, on: sql) else {
+            guard let group = try await Self.groups(where: Self.fold(idNumber), on: sql).first, let id = try await Self.groupID(idNumber, on: sql)
+            else {
                 throw StoreError.unknownGroup(idNumber)
             }
             let existing = try await Self.existingLogins(logins, on: sql)
@@ -131,8 +148,10 @@ extension RegistryStore {
             let new = existing.filter { !present.contains(Self.fold($0)) }
             try await Self.requireSeats(on: group.keySerial, for: Set(new.map { Self.fold($0) }), kind: kind, on: sql)
             try await Self.addMembers(new, to: id, now: now, on: sql)
-            try await AuditLog.append(.init(actor: actor, action: "access-group.users-added", target: "access-group:\(group.idNumber)",
-                                            details: ["logins": .array(new.map(JSONValue.string))]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "access-group.users-added", target: "access-group:\(group.idNumber)",
+                    details: ["logins": .array(new.map(JSONValue.string))]), at: now, on: sql)
             return try await Self.groups(where: Self.fold(idNumber), on: sql)[0]
         }
     }
@@ -146,8 +165,10 @@ extension RegistryStore {
                 try await sql.delete(from: "group_members").where("group_id", .equal, id)
                     .where("login_folded", .in, existing.map { Self.fold($0) }).run()
             }
-            try await AuditLog.append(.init(actor: actor, action: "access-group.users-removed", target: "access-group:\(idNumber)",
-                                            details: ["logins": .array(existing.map(JSONValue.string))]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "access-group.users-removed", target: "access-group:\(idNumber)",
+                    details: ["logins": .array(existing.map(JSONValue.string))]), at: now, on: sql)
             return try await Self.groups(where: Self.fold(idNumber), on: sql)[0]
         }
     }
@@ -158,24 +179,34 @@ extension RegistryStore {
     /// hold one yet. Active users only: disabled ones hold none. On PostgreSQL the key's row is locked first, so two
     /// requests for the last seats take turns; on SQLite the single writer already serializes them.
     /// `enabling` counts the users as active: they are about to be.
-    static func requireSeats(on serial: String, for logins: Set<String>, kind: DatabaseKind, enabling: Bool = false, on sql: any SQLDatabase) async throws {
+    static func requireSeats(on serial: String, for logins: Set<String>, kind: DatabaseKind, enabling: Bool = false, on sql: any SQLDatabase)
+        async throws
+    {
         let lock = kind == .postgres ? " FOR UPDATE" : ""
-        guard let key = try await sql.raw("SELECT use_type, users, id_number FROM registered_keys WHERE serial = \(bind: serial)\(unsafeRaw: lock)").first() else {
+        guard
+            let key = try await sql.raw("SELECT use_type, users, id_number FROM registered_keys WHERE serial = \(bind: serial)\(unsafeRaw: lock)")
+                .first()
+        else {
             throw unknownKey(serial)
         }
         guard try key.decode(column: "use_type", as: String.self) == UseType.nominative.rawValue, !logins.isEmpty else { return }
         let limit = try key.decode(column: "users", as: Int.self)
-        let holders = Set(try await sql.raw("""
-            SELECT DISTINCT m.login_folded AS login FROM group_members m
-            JOIN access_groups g ON g.id = m.group_id
-            JOIN registry_users u ON u.login_folded = m.login_folded
-            WHERE g.key_serial = \(bind: serial) AND u.active = \(bind: true) AND u.builtin = \(bind: false)
-            """).all().map { try $0.decode(column: "login", as: String.self) })
+        let holders = Set(
+            try await sql.raw(
+                """
+                SELECT DISTINCT m.login_folded AS login FROM group_members m
+                JOIN access_groups g ON g.id = m.group_id
+                JOIN registry_users u ON u.login_folded = m.login_folded
+                WHERE g.key_serial = \(bind: serial) AND u.active = \(bind: true) AND u.builtin = \(bind: false)
+                """
+            ).all().map { try $0.decode(column: "login", as: String.self) })
         let eligible = enabling ? logins : try await activeLogins(Array(logins), on: sql)
         let requested = eligible.subtracting(holders).count
         if requested > 0, SeatRules.adding(holders.count, requested) > limit {
-            throw StoreError.seatLimit(SeatShortage(keySerial: serial, keyIdNumber: try key.decode(column: "id_number", as: String.self), limit: limit,
-                                                    inUse: holders.count, requested: requested))
+            throw StoreError.seatLimit(
+                SeatShortage(
+                    keySerial: serial, keyIdNumber: try key.decode(column: "id_number", as: String.self), limit: limit,
+                    inUse: holders.count, requested: requested))
         }
     }
 
@@ -183,8 +214,11 @@ extension RegistryStore {
     static func activeLogins(_ logins: [String], on sql: any SQLDatabase) async throws -> Set<String> {
         var result: Set<String> = []
         for batch in stride(from: 0, to: logins.count, by: 500).map({ Array(logins[$0..<min($0 + 500, logins.count)]) }) {
-            result.formUnion(try await sql.select().column("login_folded").from("registry_users").where("login_folded", .in, batch)
-                .where("active", .equal, true).where("builtin", .equal, false).all().map { try $0.decode(column: "login_folded", as: String.self) })
+            result.formUnion(
+                try await sql.select().column("login_folded").from("registry_users").where("login_folded", .in, batch)
+                    .where("active", .equal, true).where("builtin", .equal, false).all().map {
+                        try $0.decode(column: "login_folded", as: String.self)
+                    })
         }
         return result
     }
@@ -197,7 +231,8 @@ extension RegistryStore {
         var found: [String: String] = [:]
         for batch in stride(from: 0, to: folded.count, by: 500).map({ Array(folded[$0..<min($0 + 500, folded.count)]) }) {
             for row in try await sql.select().columns("login_folded", "login").from("registry_users").where("login_folded", .in, batch)
-                .where("builtin", .equal, false).all() {
+                .where("builtin", .equal, false).all()
+            {
                 found[try row.decode(column: "login_folded", as: String.self)] = try row.decode(column: "login", as: String.self)
             }
         }
@@ -215,23 +250,29 @@ extension RegistryStore {
     }
 
     static func groupID(_ idNumber: String, on sql: any SQLDatabase) async throws -> Int64? {
-        try await sql.select().column("id").from("access_groups").where("id_number_folded", .equal, fold(idNumber)).first()?.decode(column: "id", as: Int64.self)
+        try await sql.select().column("id").from("access_groups").where("id_number_folded", .equal, fold(idNumber)).first()?.decode(
+            column: "id", as: Int64.self)
     }
 
     static func menusText(_ menus: [String]) throws -> String { String(decoding: try JSONEncoder().encode(menus), as: UTF8.self) }
 
     static func duplicateGroup(_ idNumber: String) -> StoreError {
-        StoreError(code: "DUPLICATE_GROUP", message: "Another access group already has the ID # \"\(idNumber)\" (ignoring case). Choose another one.",
-                   kind: .conflict, details: ["field": "idNumber"])
+        StoreError(
+            code: "DUPLICATE_GROUP", message: "Another access group already has the ID # \"\(idNumber)\" (ignoring case). Choose another one.",
+            kind: .conflict, details: ["field": "idNumber"])
     }
 
     /// `KEY_IN_USE` when access groups are bound to the key.
     static func requireUnused(_ serial: String, on sql: any SQLDatabase) async throws {
-        let bound = try await sql.select().column("id_number").from("access_groups").where("key_serial", .equal, serial).orderBy("id_number_folded").all()
+        let bound = try await sql.select().column("id_number").from("access_groups").where("key_serial", .equal, serial).orderBy("id_number_folded")
+            .all()
             .map { try $0.decode(column: "id_number", as: String.self) }
         guard bound.isEmpty else {
-            throw StoreError(code: "KEY_IN_USE", message: "Access groups are bound to this key (\(bound.prefix(5).joined(separator: ", "))\(bound.count > 5 ? ", ..." : "")). Migrate their accesses to another key or delete them first.",
-                             kind: .conflict, details: ["groups": .array(bound.map(JSONValue.string))])
+            throw StoreError(
+                code: "KEY_IN_USE",
+                message:
+                    "Access groups are bound to this key (\(bound.prefix(5).joined(separator: ", "))\(bound.count > 5 ? ", ..." : "")). Migrate their accesses to another key or delete them first.",
+                kind: .conflict, details: ["groups": .array(bound.map(JSONValue.string))])
         }
     }
 }
@@ -239,14 +280,17 @@ extension RegistryStore {
 extension RegistryStore {
     /// Moves groups to another key in one transaction, with their (possibly trimmed) menus; the target must have a
     /// seat for every user it does not hold yet, checked here again under the key's lock.
-    public func moveGroups(_ moves: [(idNumber: String, menus: [String])], to serial: String, from source: String, actor: String, now: Date) async throws {
+    public func moveGroups(_ moves: [(idNumber: String, menus: [String])], to serial: String, from source: String, actor: String, now: Date)
+        async throws
+    {
         let kind = database.kind
         try await database.write { sql in
             var logins: Set<String> = []
             var ids: [Int64] = []
             for move in moves {
                 guard let group = try await Self.groups(where: Self.fold(move.idNumber), on: sql).first, group.keySerial == source,
-                      let id = try await Self.groupID(move.idNumber, on: sql) else { throw StoreError.unknownGroup(move.idNumber) }
+                    let id = try await Self.groupID(move.idNumber, on: sql)
+                else { throw StoreError.unknownGroup(move.idNumber) }
                 logins.formUnion(group.users.map { Self.fold($0) })
                 ids.append(id)
             }
@@ -255,8 +299,10 @@ extension RegistryStore {
                 try await sql.update("access_groups").set("key_serial", to: serial).set("menus", to: try Self.menusText(move.menus))
                     .set("updated_at", to: now.storedMilliseconds).where("id", .equal, id).run()
             }
-            try await AuditLog.append(.init(actor: actor, action: "access.migrated", target: "license-key:\(serial)",
-                                            details: ["from": .string(source), "groups": .array(moves.map { .string($0.idNumber) })]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "access.migrated", target: "license-key:\(serial)",
+                    details: ["from": .string(source), "groups": .array(moves.map { .string($0.idNumber) })]), at: now, on: sql)
         }
     }
 }

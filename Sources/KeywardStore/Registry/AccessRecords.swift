@@ -37,8 +37,10 @@ public struct UserSession: Sendable, Hashable, Codable {
     public var endedAt: Date?
     public var endReason: EndReason?
 
-    public init(id: String, login: String, keySerial: String, floating: Bool, ip: String?, startedAt: Date, leaseExpiresAt: Date,
-                endedAt: Date? = nil, endReason: EndReason? = nil) {
+    public init(
+        id: String, login: String, keySerial: String, floating: Bool, ip: String?, startedAt: Date, leaseExpiresAt: Date,
+        endedAt: Date? = nil, endReason: EndReason? = nil
+    ) {
         self.id = id
         self.login = login
         self.keySerial = keySerial
@@ -67,15 +69,20 @@ public struct SessionCandidate: Sendable, Hashable {
 extension StoreError {
     /// `SEAT_LIMIT_EXCEEDED`, with the figures.
     public static func seatLimit(_ shortage: SeatShortage) -> StoreError {
-        StoreError(code: "SEAT_LIMIT_EXCEEDED", message: shortage.message, kind: .conflict, details: [
-            "keySerial": .string(shortage.keySerial), "limit": .int(shortage.limit), "inUse": .int(shortage.inUse),
-            "requested": .int(shortage.requested),
-        ].merging(shortage.keyIdNumber.map { ["keyIdNumber": .string($0)] } ?? [:]) { a, _ in a })
+        StoreError(
+            code: "SEAT_LIMIT_EXCEEDED", message: shortage.message, kind: .conflict,
+            details: [
+                "keySerial": .string(shortage.keySerial), "limit": .int(shortage.limit), "inUse": .int(shortage.inUse),
+                "requested": .int(shortage.requested),
+            ].merging(shortage.keyIdNumber.map { ["keyIdNumber": .string($0)] } ?? [:]) { a, _ in a })
     }
 
     static func unknownUsers(_ logins: [String]) -> StoreError {
-        StoreError(code: "UNKNOWN_USER", message: "There is no user \(logins.prefix(10).joined(separator: ", "))\(logins.count > 10 ? " and \(logins.count - 10) more" : ""). Create them first.",
-                   kind: .invalid, details: ["logins": .array(logins.map(JSONValue.string))])
+        StoreError(
+            code: "UNKNOWN_USER",
+            message:
+                "There is no user \(logins.prefix(10).joined(separator: ", "))\(logins.count > 10 ? " and \(logins.count - 10) more" : ""). Create them first.",
+            kind: .invalid, details: ["logins": .array(logins.map(JSONValue.string))])
     }
 
     static func unknownGroup(_ idNumber: String) -> StoreError {

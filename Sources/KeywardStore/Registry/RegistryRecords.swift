@@ -33,8 +33,10 @@ public struct RegisteredKey: Sendable, Hashable {
     /// How pages and refusals name the key: its ID #, the serial beside it.
     public var name: String { KeyName.of(serial: serial, idNumber: idNumber) }
 
-    public init(license: LicenseKey, accessKey: String, kid: String, idNumber: String, source: KeySource, registeredAt: Date,
-                registeredBy: String, revokedAt: Date? = nil, revocationReason: String? = nil) {
+    public init(
+        license: LicenseKey, accessKey: String, kid: String, idNumber: String, source: KeySource, registeredAt: Date,
+        registeredBy: String, revokedAt: Date? = nil, revocationReason: String? = nil
+    ) {
         self.license = license
         self.accessKey = accessKey
         self.kid = kid

@@ -26,9 +26,11 @@ public struct RegistryStore: Sendable {
                 .ignoringConflicts()
                 .returning("singleton").first()
             if row != nil {
-                try await AuditLog.append(.init(actor: "system", action: "installation.created", target: "installation:\(installation.installationId)",
-                                                details: ["organization": .string(installation.organization.id), "environment": .string(installation.environment.rawValue)]),
-                                          at: installation.createdAt, on: sql)
+                try await AuditLog.append(
+                    .init(
+                        actor: "system", action: "installation.created", target: "installation:\(installation.installationId)",
+                        details: ["organization": .string(installation.organization.id), "environment": .string(installation.environment.rawValue)]),
+                    at: installation.createdAt, on: sql)
             }
             return row != nil
         }
@@ -60,8 +62,10 @@ public struct RegistryStore: Sendable {
                 }
                 throw Self.duplicateIDNumber(key.idNumber)
             }
-            try await AuditLog.append(.init(actor: actor, action: "license-key.registered", target: "license-key:\(license.serial)",
-                                            details: ["idNumber": .string(key.idNumber), "source": .string(key.source.rawValue)]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "license-key.registered", target: "license-key:\(license.serial)",
+                    details: ["idNumber": .string(key.idNumber), "source": .string(key.source.rawValue)]), at: now, on: sql)
         }
     }
 
@@ -74,8 +78,10 @@ public struct RegistryStore: Sendable {
             guard taken == nil else { throw Self.duplicateIDNumber(idNumber) }
             try await sql.update("registered_keys").set("id_number", to: idNumber).set("id_number_folded", to: Self.fold(idNumber))
                 .where("serial", .equal, serial).run()
-            try await AuditLog.append(.init(actor: actor, action: "license-key.renamed", target: "license-key:\(serial)",
-                                            details: ["idNumber": .string(idNumber), "previousIdNumber": .string(key.idNumber)]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "license-key.renamed", target: "license-key:\(serial)",
+                    details: ["idNumber": .string(idNumber), "previousIdNumber": .string(key.idNumber)]), at: now, on: sql)
             key.idNumber = idNumber
             return key
         }
@@ -87,8 +93,10 @@ public struct RegistryStore: Sendable {
             guard let key = try await Self.key(serial, on: sql) else { throw Self.unknownKey(serial) }
             try await Self.requireUnused(serial, on: sql)
             try await sql.delete(from: "registered_keys").where("serial", .equal, serial).run()
-            try await AuditLog.append(.init(actor: actor, action: "license-key.removed", target: "license-key:\(serial)",
-                                            details: ["idNumber": .string(key.idNumber), "source": .string(key.source.rawValue)]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "license-key.removed", target: "license-key:\(serial)",
+                    details: ["idNumber": .string(key.idNumber), "source": .string(key.source.rawValue)]), at: now, on: sql)
             return key
         }
     }
@@ -139,7 +147,9 @@ public struct RegistryStore: Sendable {
     /// The certificate in force, if the installation was ever activated.
     public func activation() async throws -> StoredActivation? {
         try await database.read { sql in
-            guard let row = try await sql.select().columns("*").from("activation").first(decoding: ActivationRow.self, with: .columns) else { return nil }
+            guard let row = try await sql.select().columns("*").from("activation").first(decoding: ActivationRow.self, with: .columns) else {
+                return nil
+            }
             let document = try JSONDecoder().decode(SignedDocument.self, from: Data(row.certificate.utf8))
             let certificate = try JSONDecoder().decode(ActivationCertificate.self, from: Data(base64URL: document.payload) ?? Data())
             let covered = try JSONDecoder().decode([CoveredKey].self, from: Data(row.coveredKeys.utf8))
@@ -163,15 +173,18 @@ public struct RegistryStore: Sendable {
             if let row = try await sql.raw("SELECT issued_at FROM activation\(unsafeRaw: lock)").first() {
                 let inForce = try row.decode(column: "issued_at", as: Int64.self)
                 guard issuedAt.storedMilliseconds >= inForce else {
-                    throw StoreError(code: "CERTIFICATE_OUTDATED",
-                                     message: "This certificate was issued at \(activation.certificate.issuedAt), before the one in force (issued at \(Timestamp.format(Date(storedMilliseconds: inForce)))): it is out of date. Install the newest certificate the vendor sent, or activate again.",
-                                     details: ["field": "certificate"])
+                    throw StoreError(
+                        code: "CERTIFICATE_OUTDATED",
+                        message:
+                            "This certificate was issued at \(activation.certificate.issuedAt), before the one in force (issued at \(Timestamp.format(Date(storedMilliseconds: inForce)))): it is out of date. Install the newest certificate the vendor sent, or activate again.",
+                        details: ["field": "certificate"])
                 }
             }
             try await sql.delete(from: "activation").run()
-            let row = ActivationRow(certificate: text, serials: activation.certificate.serials.joined(separator: ","), coveredKeys: covered,
-                                    environment: activation.certificate.environment.rawValue, issuedAt: issuedAt.storedMilliseconds,
-                                    installedAt: activation.installedAt.storedMilliseconds, method: activation.method.rawValue)
+            let row = ActivationRow(
+                certificate: text, serials: activation.certificate.serials.joined(separator: ","), coveredKeys: covered,
+                environment: activation.certificate.environment.rawValue, issuedAt: issuedAt.storedMilliseconds,
+                installedAt: activation.installedAt.storedMilliseconds, method: activation.method.rawValue)
             try await sql.insert(into: "activation").model(row, with: .columns).run()
             // The certificate names, signed, the requested keys the vendor revoked: whatever their source, they are
             // revoked here too, so an installation that never synchronizes learns it.
@@ -179,15 +192,20 @@ public struct RegistryStore: Sendable {
             let marked = try await Self.markRevoked(revoked, now: activation.installedAt, on: sql)
             var details: [String: JSONValue] = [
                 "method": .string(activation.method.rawValue), "environment": .string(activation.certificate.environment.rawValue),
-                "keys": .int(activation.certificate.serials.count), "serials": .array(activation.certificate.serials.prefix(1_000).map(JSONValue.string)),
+                "keys": .int(activation.certificate.serials.count),
+                "serials": .array(activation.certificate.serials.prefix(1_000).map(JSONValue.string)),
             ]
             if !revoked.isEmpty { details["revoked"] = .array(revoked.map { .string($0.serial) }) }
-            try await AuditLog.append(.init(actor: actor, action: "installation.activated", target: "installation:\(activation.certificate.installationId)",
-                                            details: details),
-                                      at: activation.installedAt, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "installation.activated", target: "installation:\(activation.certificate.installationId)",
+                    details: details),
+                at: activation.installedAt, on: sql)
             for serial in marked {
-                try await AuditLog.append(.init(actor: actor, action: "license-key.revoked", target: "license-key:\(serial)",
-                                                details: ["by": "activation certificate"]), at: activation.installedAt, on: sql)
+                try await AuditLog.append(
+                    .init(
+                        actor: actor, action: "license-key.revoked", target: "license-key:\(serial)",
+                        details: ["by": "activation certificate"]), at: activation.installedAt, on: sql)
             }
         }
     }
@@ -218,8 +236,9 @@ public struct RegistryStore: Sendable {
     }
 
     static func duplicateIDNumber(_ idNumber: String) -> StoreError {
-        StoreError(code: "DUPLICATE_ID_NUMBER", message: "Another key already has the ID # \"\(idNumber)\". Choose another one.",
-                   kind: .conflict, details: ["field": "idNumber"])
+        StoreError(
+            code: "DUPLICATE_ID_NUMBER", message: "Another key already has the ID # \"\(idNumber)\". Choose another one.",
+            kind: .conflict, details: ["field": "idNumber"])
     }
 
     /// A new synchronized key's ID # and its fallback are both taken.
@@ -262,8 +281,9 @@ private struct RegistryInstallationRow: Codable {
     }
 
     var installation: RegistryInstallation {
-        RegistryInstallation(installationId: installationId, organization: Organization(id: organizationId, legalName: legalName),
-                             environment: InstallationEnvironment(rawValue: environment) ?? .test, createdAt: Date(storedMilliseconds: createdAt))
+        RegistryInstallation(
+            installationId: installationId, organization: Organization(id: organizationId, legalName: legalName),
+            environment: InstallationEnvironment(rawValue: environment) ?? .test, createdAt: Date(storedMilliseconds: createdAt))
     }
 }
 

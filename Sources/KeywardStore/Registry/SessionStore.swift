@@ -13,32 +13,43 @@ extension RegistryStore {
         let kind = database.kind
         return try await database.write { sql in
             let folded = Self.fold(login)
-            guard let user = try await sql.select().columns("login", "active").from("registry_users").where("login_folded", .equal, folded)
-                .where("builtin", .equal, false).first() else { throw StoreError.unknownUser(login) }
+            guard
+                let user = try await sql.select().columns("login", "active").from("registry_users").where("login_folded", .equal, folded)
+                    .where("builtin", .equal, false).first()
+            else { throw StoreError.unknownUser(login) }
             guard try user.decode(column: "active", as: Bool.self) else {
                 throw StoreError(code: "USER_DISABLED", message: "The user \(login) is disabled. An administrator can enable them.", kind: .conflict)
             }
             for candidate in candidates {
                 if candidate.floating {
                     let lock = kind == .postgres ? " FOR UPDATE" : ""
-                    guard try await sql.raw("SELECT serial FROM registered_keys WHERE serial = \(bind: candidate.serial)\(unsafeRaw: lock)").first() != nil else { continue }
-                    let open = try await sql.raw("""
+                    guard
+                        try await sql.raw("SELECT serial FROM registered_keys WHERE serial = \(bind: candidate.serial)\(unsafeRaw: lock)").first()
+                            != nil
+                    else { continue }
+                    let open = try await sql.raw(
+                        """
                         SELECT COUNT(*) AS n FROM user_sessions
                         WHERE key_serial = \(bind: candidate.serial) AND ended_at IS NULL AND lease_expires_at > \(bind: now.storedMilliseconds)
-                        """).first()!.decode(column: "n", as: Int.self)
+                        """
+                    ).first()!.decode(column: "n", as: Int.self)
                     guard open < candidate.users else { continue }
                 }
-                let session = UserSession(id: "ses_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""),
-                                          login: try user.decode(column: "login", as: String.self), keySerial: candidate.serial, floating: candidate.floating,
-                                          ip: ip, startedAt: now, leaseExpiresAt: now.addingTimeInterval(lease))
+                let session = UserSession(
+                    id: "ses_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""),
+                    login: try user.decode(column: "login", as: String.self), keySerial: candidate.serial, floating: candidate.floating,
+                    ip: ip, startedAt: now, leaseExpiresAt: now.addingTimeInterval(lease))
                 try await sql.insert(into: "user_sessions")
                     .columns("id", "login_folded", "key_serial", "floating", "ip", "started_at", "lease_expires_at")
-                    .values(SQLBind(session.id), SQLBind(folded), SQLBind(session.keySerial), SQLBind(session.floating), SQLBind(ip),
-                            SQLBind(now.storedMilliseconds), SQLBind(session.leaseExpiresAt.storedMilliseconds)).run()
+                    .values(
+                        SQLBind(session.id), SQLBind(folded), SQLBind(session.keySerial), SQLBind(session.floating), SQLBind(ip),
+                        SQLBind(now.storedMilliseconds), SQLBind(session.leaseExpiresAt.storedMilliseconds)
+                    ).run()
                 return session
             }
-            throw StoreError(code: "NO_SEAT_AVAILABLE", message: "Every seat of the keys that give \(login) access is taken. Try again when someone logs out.",
-                             kind: .conflict, details: ["keys": .array(candidates.map { .string($0.serial) })])
+            throw StoreError(
+                code: "NO_SEAT_AVAILABLE", message: "Every seat of the keys that give \(login) access is taken. Try again when someone logs out.",
+                kind: .conflict, details: ["keys": .array(candidates.map { .string($0.serial) })])
         }
     }
 
@@ -64,10 +75,13 @@ extension RegistryStore {
             guard session.endedAt == nil else { return session }
             let end = min(now, session.leaseExpiresAt)
             let why: UserSession.EndReason = session.leaseExpiresAt <= now ? .expired : reason
-            try await sql.update("user_sessions").set("ended_at", to: end.storedMilliseconds).set("end_reason", to: why.rawValue).where("id", .equal, id).run()
+            try await sql.update("user_sessions").set("ended_at", to: end.storedMilliseconds).set("end_reason", to: why.rawValue).where(
+                "id", .equal, id
+            ).run()
             if why == .disconnected {
-                try await AuditLog.append(.init(actor: actor, action: "session.disconnected", target: "user:\(session.login)", details: ["session": .string(id)]),
-                                          at: now, on: sql)
+                try await AuditLog.append(
+                    .init(actor: actor, action: "session.disconnected", target: "user:\(session.login)", details: ["session": .string(id)]),
+                    at: now, on: sql)
             }
             session.endedAt = end
             session.endReason = why
@@ -80,8 +94,10 @@ extension RegistryStore {
     public func disconnect(login: String?, actor: String, now: Date) async throws -> Int {
         try await database.write { sql in
             let count = try await Self.endSessions(of: login.map { Self.fold($0) }, reason: .disconnected, now: now, on: sql)
-            try await AuditLog.append(.init(actor: actor, action: "session.disconnected", target: login.map { "user:\($0)" } ?? "sessions",
-                                            details: ["sessions": .int(count)]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "session.disconnected", target: login.map { "user:\($0)" } ?? "sessions",
+                    details: ["sessions": .int(count)]), at: now, on: sql)
             return count
         }
     }
@@ -90,10 +106,12 @@ extension RegistryStore {
     @discardableResult
     public func expireSessions(now: Date) async throws -> Int {
         try await database.write { sql in
-            let rows = try await sql.raw("""
+            let rows = try await sql.raw(
+                """
                 UPDATE user_sessions SET ended_at = lease_expires_at, end_reason = 'expired'
                 WHERE ended_at IS NULL AND lease_expires_at <= \(bind: now.storedMilliseconds) RETURNING id
-                """).all()
+                """
+            ).all()
             return rows.count
         }
     }
@@ -102,21 +120,29 @@ extension RegistryStore {
     @discardableResult
     static func endSessions(of login: String?, reason: UserSession.EndReason, now: Date, on sql: any SQLDatabase) async throws -> Int {
         let user = login.map { SQLQueryString(" AND login_folded = \(bind: $0)") } ?? SQLQueryString("")
-        _ = try await sql.raw("""
+        _ = try await sql.raw(
+            """
             UPDATE user_sessions SET ended_at = lease_expires_at, end_reason = 'expired'
             WHERE ended_at IS NULL AND lease_expires_at <= \(bind: now.storedMilliseconds)\(user)
-            """).run()
-        return try await sql.raw("""
+            """
+        ).run()
+        return try await sql.raw(
+            """
             UPDATE user_sessions SET ended_at = \(bind: now.storedMilliseconds), end_reason = \(bind: reason.rawValue)
             WHERE ended_at IS NULL\(user) RETURNING id
-            """).all().count
+            """
+        ).all().count
     }
 
     /// Sessions, newest first: the open ones (lease not run out), or the history; optionally one user's; `before` pages.
     public func sessions(open: Bool, login: String? = nil, before: Date? = nil, limit: Int = 100, now: Date) async throws -> [UserSession] {
         try await database.read { sql in
-            var query = sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u")).from(SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s")))
-                .join(SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal, SQLColumn("login_folded", table: "s"))
+            var query = sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u")).from(
+                SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s"))
+            )
+            .join(
+                SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal,
+                SQLColumn("login_folded", table: "s"))
             if open {
                 query = query.where(SQLColumn("ended_at", table: "s"), .is, SQLLiteral.null)
                     .where(SQLColumn("lease_expires_at", table: "s"), .greaterThan, SQLBind(now.storedMilliseconds))
@@ -137,11 +163,13 @@ extension RegistryStore {
     /// what the entitlement snapshot keeps for that user and key after one of those sessions ended.
     public func openLease(login: String, keySerial: String, now: Date) async throws -> Date? {
         try await database.read { sql in
-            try await sql.raw("""
+            try await sql.raw(
+                """
                 SELECT MAX(lease_expires_at) AS lease FROM user_sessions
                 WHERE login_folded = \(bind: Self.fold(login)) AND key_serial = \(bind: keySerial)
                   AND ended_at IS NULL AND lease_expires_at > \(bind: now.storedMilliseconds)
-                """).first()?.decode(column: "lease", as: Int64?.self).map(Date.init(storedMilliseconds:))
+                """
+            ).first()?.decode(column: "lease", as: Int64?.self).map(Date.init(storedMilliseconds:))
         }
     }
 
@@ -152,18 +180,25 @@ extension RegistryStore {
     }
 
     static func session(_ id: String, on sql: any SQLDatabase) async throws -> UserSession? {
-        try await sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u")).from(SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s")))
-            .join(SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal, SQLColumn("login_folded", table: "s"))
-            .where(SQLColumn("id", table: "s"), .equal, SQLBind(id)).first().map(Self.session)
+        try await sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u")).from(
+            SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s"))
+        )
+        .join(
+            SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal,
+            SQLColumn("login_folded", table: "s")
+        )
+        .where(SQLColumn("id", table: "s"), .equal, SQLBind(id)).first().map(Self.session)
     }
 
     static func session(_ row: any SQLRow) throws -> UserSession {
-        UserSession(id: try row.decode(column: "id", as: String.self), login: try row.decode(column: "login", as: String.self),
-                    keySerial: try row.decode(column: "key_serial", as: String.self), floating: try row.decode(column: "floating", as: Bool.self),
-                    ip: try row.decode(column: "ip", as: String?.self), startedAt: Date(storedMilliseconds: try row.decode(column: "started_at", as: Int64.self)),
-                    leaseExpiresAt: Date(storedMilliseconds: try row.decode(column: "lease_expires_at", as: Int64.self)),
-                    endedAt: try row.decode(column: "ended_at", as: Int64?.self).map(Date.init(storedMilliseconds:)),
-                    endReason: try row.decode(column: "end_reason", as: String?.self).flatMap(UserSession.EndReason.init(rawValue:)))
+        UserSession(
+            id: try row.decode(column: "id", as: String.self), login: try row.decode(column: "login", as: String.self),
+            keySerial: try row.decode(column: "key_serial", as: String.self), floating: try row.decode(column: "floating", as: Bool.self),
+            ip: try row.decode(column: "ip", as: String?.self),
+            startedAt: Date(storedMilliseconds: try row.decode(column: "started_at", as: Int64.self)),
+            leaseExpiresAt: Date(storedMilliseconds: try row.decode(column: "lease_expires_at", as: Int64.self)),
+            endedAt: try row.decode(column: "ended_at", as: Int64?.self).map(Date.init(storedMilliseconds:)),
+            endReason: try row.decode(column: "end_reason", as: String?.self).flatMap(UserSession.EndReason.init(rawValue:)))
     }
 
     static func unknownSession(_ id: String) -> StoreError {

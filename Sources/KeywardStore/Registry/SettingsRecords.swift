@@ -19,7 +19,8 @@ extension RegistryStore {
         try await database.read { sql in
             var result: [RegistrySetting: String] = [:]
             for row in try await sql.select().columns("name", "value", "updated_at", "updated_by").from("registry_settings")
-                .all(decoding: SettingRow.self, with: .columns) {
+                .all(decoding: SettingRow.self, with: .columns)
+            {
                 if let name = RegistrySetting(rawValue: row.name) { result[name] = row.value }
             }
             return result

@@ -23,8 +23,10 @@ public struct SynchronizationRun: Codable, Sendable, Hashable {
     /// Why the activation right after it was refused, when it was.
     public var activationError: String?
 
-    public init(id: Int64, trigger: Trigger, actor: String, startedAt: Date, finishedAt: Date? = nil, outcome: Outcome?, added: Int, renewed: Int,
-                revoked: Int, unchanged: Int, revision: Int64? = nil, errorCode: String? = nil, errorMessage: String? = nil, activationError: String? = nil) {
+    public init(
+        id: Int64, trigger: Trigger, actor: String, startedAt: Date, finishedAt: Date? = nil, outcome: Outcome?, added: Int, renewed: Int,
+        revoked: Int, unchanged: Int, revision: Int64? = nil, errorCode: String? = nil, errorMessage: String? = nil, activationError: String? = nil
+    ) {
         self.id = id
         self.trigger = trigger
         self.actor = actor
@@ -63,8 +65,9 @@ extension RegistryStore {
                 var actor: String
                 var startedAt: Int64
             }
-            guard let row = try await sql.insert(into: "synchronizations")
-                .model(Start(trigger: trigger.rawValue, actor: actor, startedAt: now.storedMilliseconds), with: .columns).returning("id").first()
+            guard
+                let row = try await sql.insert(into: "synchronizations")
+                    .model(Start(trigger: trigger.rawValue, actor: actor, startedAt: now.storedMilliseconds), with: .columns).returning("id").first()
             else { throw StoreError(code: "STORE_FAILURE", message: "The synchronization could not be recorded.") }
             return try row.decode(column: "id", as: Int64.self)
         }
@@ -137,9 +140,13 @@ extension RegistryStore {
         actor: String, now: Date
     ) async throws -> SyncCounts {
         try await database.write { sql in
-            if let last = try await sql.select().column("revision").from("sync_state").first()?.decode(column: "revision", as: Int64.self), revision < last {
-                throw StoreError(code: "FEED_ROLLBACK", message: "The authority sent revision \(revision), older than revision \(last) already applied; nothing was changed.",
-                                 kind: .conflict)
+            if let last = try await sql.select().column("revision").from("sync_state").first()?.decode(column: "revision", as: Int64.self),
+                revision < last
+            {
+                throw StoreError(
+                    code: "FEED_ROLLBACK",
+                    message: "The authority sent revision \(revision), older than revision \(last) already applied; nothing was changed.",
+                    kind: .conflict)
             }
             struct Current: Decodable {
                 var serial: String
@@ -150,12 +157,14 @@ extension RegistryStore {
             }
             let current = try await sql.select().columns("serial", "id_number", "source", "access_key", "revoked_at").from("registered_keys")
                 .all(decoding: Current.self, with: .columns).map {
-                    FeedDiff.CurrentKey(serial: $0.serial, idNumber: $0.idNumber, synchronized: $0.source == KeySource.synchronized.rawValue,
-                                        accessKey: $0.accessKey, revoked: $0.revokedAt != nil)
+                    FeedDiff.CurrentKey(
+                        serial: $0.serial, idNumber: $0.idNumber, synchronized: $0.source == KeySource.synchronized.rawValue,
+                        accessKey: $0.accessKey, revoked: $0.revokedAt != nil)
                 }
             let plan: FeedPlan
             do throws(FeedDiff.Refusal) {
-                plan = try FeedDiff.plan(current: current, feed: keys.map { .init(serial: $0.license.serial, accessKey: $0.accessKey) }, revoked: revoked)
+                plan = try FeedDiff.plan(
+                    current: current, feed: keys.map { .init(serial: $0.license.serial, accessKey: $0.accessKey) }, revoked: revoked)
             } catch .idNumberTaken(let idNumber) {
                 throw Self.feedIDNumberTaken(idNumber)
             }
@@ -168,8 +177,9 @@ extension RegistryStore {
             counts.renewed = plan.renewals.count
             let new = plan.additions.map { addition in
                 let key = keys[addition.index]
-                return RegisteredKey(license: key.license, accessKey: key.accessKey, kid: key.kid, idNumber: addition.idNumber,
-                                     source: .synchronized, registeredAt: now, registeredBy: actor)
+                return RegisteredKey(
+                    license: key.license, accessKey: key.accessKey, kid: key.kid, idNumber: addition.idNumber,
+                    source: .synchronized, registeredAt: now, registeredBy: actor)
             }
             counts.added = try await RegistryStore.insertMany(new, on: sql)
             for revocation in plan.revocations {
@@ -178,10 +188,15 @@ extension RegistryStore {
             }
             counts.revoked = plan.revocations.count
             try await sql.delete(from: "sync_state").run()
-            try await sql.insert(into: "sync_state").columns("singleton", "revision", "etag").values(SQLBind(1), SQLBind(revision), SQLBind(etag)).run()
-            try await AuditLog.append(.init(actor: actor, action: "license-keys.synchronized", target: "installation",
-                                            details: ["revision": .int(Int(revision)), "added": .int(counts.added), "renewed": .int(counts.renewed),
-                                                      "revoked": .int(counts.revoked), "unchanged": .int(counts.unchanged)]), at: now, on: sql)
+            try await sql.insert(into: "sync_state").columns("singleton", "revision", "etag").values(SQLBind(1), SQLBind(revision), SQLBind(etag))
+                .run()
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "license-keys.synchronized", target: "installation",
+                    details: [
+                        "revision": .int(Int(revision)), "added": .int(counts.added), "renewed": .int(counts.renewed),
+                        "revoked": .int(counts.revoked), "unchanged": .int(counts.unchanged),
+                    ]), at: now, on: sql)
             return counts
         }
     }

@@ -25,10 +25,12 @@ extension RegistryStore {
             var query = sql.select().columns("*").from("registry_users").where("builtin", .equal, false)
             if let search, !search.isEmpty {
                 let pattern = "%" + Self.escapeLike(search.lowercased()) + "%"
-                query = query.where(SQLQueryString("""
-                    (login_folded LIKE \(bind: pattern) ESCAPE '!' OR lower(name) LIKE \(bind: pattern) ESCAPE '!'
-                     OR lower(email) LIKE \(bind: pattern) ESCAPE '!')
-                    """))
+                query = query.where(
+                    SQLQueryString(
+                        """
+                        (login_folded LIKE \(bind: pattern) ESCAPE '!' OR lower(name) LIKE \(bind: pattern) ESCAPE '!'
+                         OR lower(email) LIKE \(bind: pattern) ESCAPE '!')
+                        """))
             }
             if let after { query = query.where("login_folded", .greaterThan, Self.fold(after)) }
             return try await query.orderBy("login_folded").limit(limit).all().map(Self.user)
@@ -44,9 +46,11 @@ extension RegistryStore {
         return try await database.read { sql in
             let total = try await sql.raw("SELECT COUNT(*) AS n FROM registry_users WHERE " + filter).first()?.decode(column: "n", as: Int.self) ?? 0
             // The name without its trailing digits, then its length (a longer run of digits is a larger number), then the name.
-            let rows = try await sql.raw("SELECT * FROM registry_users WHERE " + filter + """
-                 ORDER BY rtrim(login_folded, '0123456789'), length(login_folded), login_folded LIMIT \(bind: max(0, limit)) OFFSET \(bind: max(0, offset))
-                """).all()
+            let rows = try await sql.raw(
+                "SELECT * FROM registry_users WHERE " + filter + """
+                     ORDER BY rtrim(login_folded, '0123456789'), length(login_folded), login_folded LIMIT \(bind: max(0, limit)) OFFSET \(bind: max(0, offset))
+                    """
+            ).all()
             return (try rows.map(Self.user), total)
         }
     }
@@ -55,9 +59,11 @@ extension RegistryStore {
     public func matchingLogins(search: String? = nil, outsideGroup: String? = nil, limit: Int = 100_000) async throws -> [String] {
         let filter = Self.userFilter(search: search, outsideGroup: outsideGroup)
         return try await database.read { sql in
-            try await sql.raw("SELECT login FROM registry_users WHERE " + filter + """
-                 ORDER BY rtrim(login_folded, '0123456789'), length(login_folded), login_folded LIMIT \(bind: limit)
-                """).all().map { try $0.decode(column: "login", as: String.self) }
+            try await sql.raw(
+                "SELECT login FROM registry_users WHERE " + filter + """
+                     ORDER BY rtrim(login_folded, '0123456789'), length(login_folded), login_folded LIMIT \(bind: limit)
+                    """
+            ).all().map { try $0.decode(column: "login", as: String.self) }
         }
     }
 
@@ -84,17 +90,22 @@ extension RegistryStore {
     }
 
     /// Creates a user; `DUPLICATE_LOGIN` when the login is taken, ignoring case.
-    public func createUser(login: String, name: String, email: String, passwordHash: String?, active: Bool, actor: String, now: Date) async throws -> RegistryUser {
+    public func createUser(login: String, name: String, email: String, passwordHash: String?, active: Bool, actor: String, now: Date) async throws
+        -> RegistryUser
+    {
         try await database.write { sql in
             let row = try await sql.insert(into: "registry_users")
                 .columns("login_folded", "login", "name", "email", "password_hash", "active", "builtin", "created_at")
-                .values(SQLBind(Self.fold(login)), SQLBind(login), SQLBind(name), SQLBind(email), SQLBind(passwordHash), SQLBind(active), SQLBind(false),
-                        SQLBind(now.storedMilliseconds))
+                .values(
+                    SQLBind(Self.fold(login)), SQLBind(login), SQLBind(name), SQLBind(email), SQLBind(passwordHash), SQLBind(active), SQLBind(false),
+                    SQLBind(now.storedMilliseconds)
+                )
                 .ignoringConflicts()
                 .returning("login").first()
             guard row != nil else {
-                throw StoreError(code: "DUPLICATE_LOGIN", message: "The login \(login) is taken (logins ignore case). Choose another one.", kind: .conflict,
-                                 details: ["field": "login"])
+                throw StoreError(
+                    code: "DUPLICATE_LOGIN", message: "The login \(login) is taken (logins ignore case). Choose another one.", kind: .conflict,
+                    details: ["field": "login"])
             }
             try await AuditLog.append(.init(actor: actor, action: "user.created", target: "user:\(login)"), at: now, on: sql)
             return RegistryUser(login: login, name: name, email: email, passwordHash: passwordHash, active: active, builtin: false)
@@ -103,20 +114,28 @@ extension RegistryStore {
 
     /// Creates many users in one transaction, skipping taken logins; returns the logins skipped.
     /// Binds its rows column by column: `scripts/bench-access` measures an import of 100,000 users.
-    public func importUsers(_ users: [(login: String, name: String, email: String, active: Bool)], actor: String, now: Date) async throws -> [String] {
+    public func importUsers(_ users: [(login: String, name: String, email: String, active: Bool)], actor: String, now: Date) async throws -> [String]
+    {
         try await database.write { sql in
             var skipped: [String] = []
             for batch in stride(from: 0, to: users.count, by: 200).map({ users[$0..<min($0 + 200, users.count)] }) {
-                var insert = sql.insert(into: "registry_users").columns("login_folded", "login", "name", "email", "password_hash", "active", "builtin", "created_at")
+                var insert = sql.insert(into: "registry_users").columns(
+                    "login_folded", "login", "name", "email", "password_hash", "active", "builtin", "created_at")
                 for user in batch {
-                    insert = insert.values(SQLBind(Self.fold(user.login)), SQLBind(user.login), SQLBind(user.name), SQLBind(user.email), SQLBind(String?.none),
-                                           SQLBind(user.active), SQLBind(false), SQLBind(now.storedMilliseconds))
+                    insert = insert.values(
+                        SQLBind(Self.fold(user.login)), SQLBind(user.login), SQLBind(user.name), SQLBind(user.email), SQLBind(String?.none),
+                        SQLBind(user.active), SQLBind(false), SQLBind(now.storedMilliseconds))
                 }
-                let inserted = Set(try await insert.ignoringConflicts().returning("login_folded").all().map { try $0.decode(column: "login_folded", as: String.self) })
+                let inserted = Set(
+                    try await insert.ignoringConflicts().returning("login_folded").all().map {
+                        try $0.decode(column: "login_folded", as: String.self)
+                    })
                 skipped += batch.filter { !inserted.contains(Self.fold($0.login)) }.map(\.login)
             }
-            try await AuditLog.append(.init(actor: actor, action: "user.imported", target: "users",
-                                            details: ["imported": .int(users.count - skipped.count), "skipped": .int(skipped.count)]), at: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "user.imported", target: "users",
+                    details: ["imported": .int(users.count - skipped.count), "skipped": .int(skipped.count)]), at: now, on: sql)
             return skipped
         }
     }
@@ -126,11 +145,15 @@ extension RegistryStore {
     public func updateUser(_ login: String, _ changes: UserChanges, actor: String, now: Date) async throws -> RegistryUser {
         let kind = database.kind
         return try await database.write { sql in
-            guard var user = try await sql.select().columns("*").from("registry_users").where("login_folded", .equal, Self.fold(login)).first().map(Self.user) else {
+            guard
+                var user = try await sql.select().columns("*").from("registry_users").where("login_folded", .equal, Self.fold(login)).first().map(
+                    Self.user)
+            else {
                 throw StoreError.unknownUser(login)
             }
             guard !user.builtin else {
-                throw StoreError(code: "LOGIN_RESERVED", message: "The built-in administrator is changed with keyward admin password, not here.", kind: .conflict)
+                throw StoreError(
+                    code: "LOGIN_RESERVED", message: "The built-in administrator is changed with keyward admin password, not here.", kind: .conflict)
             }
             if changes.active == true, !user.active {
                 for serial in try await Self.keysOf(user: login, on: sql) {
@@ -139,10 +162,26 @@ extension RegistryStore {
             }
             var update = sql.update("registry_users")
             var fields: [String] = []
-            if let name = changes.name { update = update.set("name", to: name); user.name = name; fields.append("name") }
-            if let email = changes.email { update = update.set("email", to: email); user.email = email; fields.append("email") }
-            if let hash = changes.passwordHash { update = update.set("password_hash", to: SQLBind(hash)); user.passwordHash = hash; fields.append("password") }
-            if let active = changes.active { update = update.set("active", to: active); user.active = active; fields.append("active") }
+            if let name = changes.name {
+                update = update.set("name", to: name)
+                user.name = name
+                fields.append("name")
+            }
+            if let email = changes.email {
+                update = update.set("email", to: email)
+                user.email = email
+                fields.append("email")
+            }
+            if let hash = changes.passwordHash {
+                update = update.set("password_hash", to: SQLBind(hash))
+                user.passwordHash = hash
+                fields.append("password")
+            }
+            if let active = changes.active {
+                update = update.set("active", to: active)
+                user.active = active
+                fields.append("active")
+            }
             guard !fields.isEmpty else { return user }
             try await update.where("login_folded", .equal, Self.fold(login)).run()
             if changes.active == false || changes.passwordHash != nil {
@@ -163,10 +202,12 @@ extension RegistryStore {
 
     /// The keys on which a user is assigned (through any group).
     static func keysOf(user login: String, on sql: any SQLDatabase) async throws -> [String] {
-        try await sql.raw("""
+        try await sql.raw(
+            """
             SELECT DISTINCT g.key_serial AS serial FROM group_members m JOIN access_groups g ON g.id = m.group_id
             WHERE m.login_folded = \(bind: fold(login)) ORDER BY g.key_serial
-            """).all().map { try $0.decode(column: "serial", as: String.self) }
+            """
+        ).all().map { try $0.decode(column: "serial", as: String.self) }
     }
 }
 
@@ -176,8 +217,9 @@ extension RegistryStore {
         try await database.read { sql in
             var taken: [String] = []
             for batch in stride(from: 0, to: logins.count, by: 500).map({ Array(logins[$0..<min($0 + 500, logins.count)]) }) {
-                let folded = Set(try await sql.select().column("login_folded").from("registry_users").where("login_folded", .in, batch.map { Self.fold($0) })
-                    .all().map { try $0.decode(column: "login_folded", as: String.self) })
+                let folded = Set(
+                    try await sql.select().column("login_folded").from("registry_users").where("login_folded", .in, batch.map { Self.fold($0) })
+                        .all().map { try $0.decode(column: "login_folded", as: String.self) })
                 taken += batch.filter { folded.contains(Self.fold($0)) }
             }
             return taken
@@ -196,13 +238,15 @@ extension RegistryStore {
     /// Creates the built-in administrator at first start; an existing one is left alone (`false`).
     public func createAdministrator(login: String, passwordHash: String, now: Date) async throws -> Bool {
         try await database.write { sql in
-            let administrator = NewUserRow(loginFolded: Self.fold(login), login: login, name: "Administrator", email: "", passwordHash: passwordHash,
-                                           active: true, builtin: true, createdAt: now.storedMilliseconds)
+            let administrator = NewUserRow(
+                loginFolded: Self.fold(login), login: login, name: "Administrator", email: "", passwordHash: passwordHash,
+                active: true, builtin: true, createdAt: now.storedMilliseconds)
             let row = try await sql.insert(into: "registry_users").model(administrator, with: .columns)
                 .ignoringConflicts()
                 .returning("login").first()
             if row != nil {
-                try await AuditLog.append(.init(actor: "system", action: "user.created", target: "user:\(login)", details: ["builtin": true]), at: now, on: sql)
+                try await AuditLog.append(
+                    .init(actor: "system", action: "user.created", target: "user:\(login)", details: ["builtin": true]), at: now, on: sql)
             }
             return row != nil
         }
@@ -224,7 +268,8 @@ extension RegistryStore {
 
     static func user(_ row: any SQLRow) throws -> RegistryUser {
         let user = try row.decode(model: UserRow.self, with: .columns)
-        return RegistryUser(login: user.login, name: user.name, email: user.email, passwordHash: user.passwordHash, active: user.active, builtin: user.builtin)
+        return RegistryUser(
+            login: user.login, name: user.name, email: user.email, passwordHash: user.passwordHash, active: user.active, builtin: user.builtin)
     }
 }
 

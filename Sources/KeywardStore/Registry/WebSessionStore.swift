@@ -7,8 +7,9 @@ extension RegistryStore {
     /// Starts a web session; only the SHA-256 of its id is stored.
     public func createWebSession(idHash: String, login: String, csrfToken: String, now: Date, expiresAt: Date) async throws {
         try await database.write { sql in
-            let session = WebSessionRow(idHash: idHash, loginFolded: Self.fold(login), csrfToken: csrfToken, createdAt: now.storedMilliseconds,
-                                        expiresAt: expiresAt.storedMilliseconds)
+            let session = WebSessionRow(
+                idHash: idHash, loginFolded: Self.fold(login), csrfToken: csrfToken, createdAt: now.storedMilliseconds,
+                expiresAt: expiresAt.storedMilliseconds)
             try await sql.insert(into: "web_sessions").model(session, with: .columns).run()
         }
     }
@@ -16,11 +17,13 @@ extension RegistryStore {
     /// The user and CSRF token of an unexpired web session.
     public func webSession(idHash: String, now: Date) async throws -> (user: RegistryUser, csrfToken: String)? {
         try await database.read { sql in
-            guard let session = try await sql.select().columns("*").from("web_sessions").where("id_hash", .equal, idHash)
-                .where("expires_at", .greaterThan, now.storedMilliseconds).first(decoding: WebSessionRow.self, with: .columns)
+            guard
+                let session = try await sql.select().columns("*").from("web_sessions").where("id_hash", .equal, idHash)
+                    .where("expires_at", .greaterThan, now.storedMilliseconds).first(decoding: WebSessionRow.self, with: .columns)
             else { return nil }
-            guard let user = try await sql.select().columns("*").from("registry_users")
-                .where("login_folded", .equal, session.loginFolded).first().map(Self.user), user.active
+            guard
+                let user = try await sql.select().columns("*").from("registry_users")
+                    .where("login_folded", .equal, session.loginFolded).first().map(Self.user), user.active
             else { return nil }
             return (user, session.csrfToken)
         }

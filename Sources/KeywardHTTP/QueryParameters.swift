@@ -4,6 +4,7 @@ extension Request {
     /// Calls `body` with each query parameter in order, read as `uri.queryParameters` reads them (keys verbatim, values
     /// percent-decoded, a parameter without `=` has the empty value), without building its dictionary when the query
     /// holds no percent-encoding: the entitlement check reads three parameters thousands of times a second.
+    /// Kept hand-written on purpose: `Benchmarks/RouteBenchmarks` and `scripts/bench-access` measure that route.
     public func forEachQueryParameter(_ body: (_ key: Substring, _ value: Substring) -> Void) {
         let target = uri.description
         guard let questionMark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return }

@@ -8,6 +8,7 @@ import NIOCore
 extension EntitlementDecision {
     /// The answer's JSON, written by hand: this is the hot path, and Foundation's encoder costs more than the check.
     /// Serials, codes and profiles are plain ASCII without quotes or backslashes, so nothing needs escaping.
+    /// `Benchmarks/RouteBenchmarks` and `scripts/bench-access` measure it.
     func write(to buffer: inout ByteBuffer) {
         buffer.writeString(allowed ? #"{"allowed":true,"code":""# : #"{"allowed":false,"code":""#)
         buffer.writeString(code.rawValue)

@@ -2,7 +2,7 @@
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -12,7 +12,9 @@ let package = Package(
         .executable(name: "keyward", targets: ["keyward"]),
         .library(name: "KeywardDomain", targets: ["KeywardDomain"]),
         // For the benchmarks package: the registry's router in process.
-        .library(name: "KeywardRegistry", targets: ["KeywardRegistry", "KeywardRegistryHTTP", "KeywardStore", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP"]),
+        .library(
+            name: "KeywardRegistry",
+            targets: ["KeywardRegistry", "KeywardRegistryHTTP", "KeywardStore", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -182,24 +184,37 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "KeywardDomainTests", dependencies: ["KeywardDomain", "KeywardTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "KeywardStoreTests", dependencies: ["KeywardStore", "KeywardTestSupport", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "SQLKit", package: "sql-kit")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KeywardStoreTests",
+            dependencies: [
+                "KeywardStore", "KeywardTestSupport", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ], swiftSettings: swiftSettings),
         .testTarget(
             name: "KeywardAuthorityTests",
-            dependencies: ["KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP", "KeywardTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Configuration", package: "swift-configuration")],
+            dependencies: [
+                "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP", "KeywardTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Configuration", package: "swift-configuration"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KeywardRegistryTests",
-            dependencies: ["KeywardRegistry", "KeywardRegistryHTTP", "KeywardHTTP", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardTestSupport",
-                           .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Configuration", package: "swift-configuration"),
-                           .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"),
-                           .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "KeywardRegistry", "KeywardRegistryHTTP", "KeywardHTTP", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Runs the real `keyward` binary, so it depends on the executable to have it built.
         .testTarget(
             name: "KeywardCLITests",
-            dependencies: ["KeywardCLI", "keyward", "KeywardDomain", "KeywardAuthority", "KeywardStore", "KeywardTestSupport", .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: [
+                "KeywardCLI", "keyward", "KeywardDomain", "KeywardAuthority", "KeywardStore", "KeywardTestSupport",
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

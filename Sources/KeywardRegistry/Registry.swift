@@ -53,7 +53,7 @@ public struct Registry: Sendable {
             license: license, accessKey: canonical, kid: kid, idNumber: idNumber, source: .manual,
             registeredAt: time, registeredBy: actor)
         try await store.register(key, actor: actor, now: time)
-        try await access.refresh()
+        try await access.apply(.keys)
         return key
     }
 
@@ -71,7 +71,7 @@ public struct Registry: Sendable {
 
     public func remove(_ serial: String, actor: String) async throws -> RegisteredKey {
         let key = try await store.remove(serial, actor: actor, now: now())
-        try await access.refresh()
+        try await access.apply(.keys)
         return key
     }
 
@@ -190,7 +190,7 @@ public struct Registry: Sendable {
         } catch let error as StoreError where error.code == "CERTIFICATE_OUTDATED" {
             throw RegistryError.certificate(code: error.code, message: error.message)
         }
-        try await access.refresh()
+        try await access.apply(.keys)
         return activation
     }
 

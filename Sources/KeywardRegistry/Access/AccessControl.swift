@@ -3,9 +3,10 @@ import KeywardDomain
 import KeywardStore
 import NIOConcurrencyHelpers
 
-/// Holds the entitlement snapshot and the catalog, and rebuilds the snapshot after every change that touches access
-/// (users, groups, keys, activation, sessions). A change's caller awaits the rebuild before answering, so the next
-/// request sees it (read your writes); rebuilds requested together are done once.
+/// Holds the entitlement snapshot and the catalog, and keeps the snapshot in step with every change that touches access
+/// (users, groups, keys, activation, sessions): a change patches it with what it touched (``apply(_:)``); start-up, a
+/// synchronization and a new catalog rebuild it whole (``refresh()``). A change's caller awaits the patch before
+/// answering, so the next request sees it (read your writes); rebuilds requested together are done once.
 public final class AccessControl: Sendable {
     struct State {
         var snapshot: EntitlementSnapshot
@@ -16,6 +17,7 @@ public final class AccessControl: Sendable {
         var requested = 0
         var builtFull = 0
         var builtSessions = 0
+        var rebuilds = 0
     }
 
     public let store: RegistryStore
@@ -35,8 +37,26 @@ public final class AccessControl: Sendable {
     public var snapshot: EntitlementSnapshot { state.withLockedValue { $0.snapshot } }
     public var catalog: Catalog { state.withLockedValue { $0.catalog } }
 
-    /// Rebuilds the whole snapshot from the store (after a change to users, groups, keys or the activation).
+    /// Rebuilds the whole snapshot from the store: at start, after a synchronization, when the catalog changes.
     public func refresh() async throws { try await rebuild(sessionsOnly: false) }
+
+    /// Patches the snapshot with what `change` touched, read back from the store (after the change committed): only
+    /// those users, groups, assignments and keys are read, and the new snapshot shares everything else with the old
+    /// one. Under the rebuild lock, so patches and rebuilds apply in turn; each reads the rows as they are when it
+    /// runs, so a patch that runs after a later change still leaves the snapshot as a full rebuild would.
+    public func apply(_ change: AccessChange) async throws {
+        try await rebuilding.withLock {
+            var covered: Set<String> = []
+            var coveredUntil: Date?
+            if change.keys {
+                let certificate = try await store.activation()?.certificate
+                covered = Set(certificate?.serials ?? [])
+                coveredUntil = certificate?.expiresAt.flatMap(Timestamp.parse)
+            }
+            let patch = try await store.accessPatch(for: change, covered: covered, coveredUntil: coveredUntil)
+            state.withLockedValue { $0.snapshot = $0.snapshot.applying(patch) }
+        }
+    }
 
     /// Reloads only the open sessions (after many ended: a disconnection, the sweep of run-out leases): the compiled
     /// rest is kept.
@@ -67,9 +87,17 @@ public final class AccessControl: Sendable {
 
     /// Replaces the catalog (from the authority) and rebuilds.
     public func replaceCatalog(_ catalog: Catalog) async throws {
-        state.withLockedValue { $0.catalog = catalog }
+        setCatalog(catalog)
         try await refresh()
     }
+
+    /// Replaces the catalog without rebuilding, for a caller that rebuilds once for this and its other changes.
+    public func setCatalog(_ catalog: Catalog) {
+        state.withLockedValue { $0.catalog = catalog }
+    }
+
+    /// How many full rebuilds this process has made: start-up, synchronizations, new catalogs (for tests and metrics).
+    public var rebuilds: Int { generations.withLockedValue { $0.rebuilds } }
 
     private func rebuild(sessionsOnly: Bool) async throws {
         let ticket = generations.withLockedValue { generations in
@@ -90,9 +118,10 @@ public final class AccessControl: Sendable {
                 let model = try await store.accessModel(
                     catalog: catalog, covered: Set(certificate?.serials ?? []),
                     coveredUntil: certificate?.expiresAt.flatMap(Timestamp.parse), now: time)
-                let snapshot = EntitlementSnapshot(model, previous: self.snapshot)
+                let snapshot = EntitlementSnapshot(model)
                 state.withLockedValue { $0.snapshot = snapshot }
                 generations.withLockedValue { generations in
+                    generations.rebuilds += 1
                     generations.builtFull = max(generations.builtFull, target)
                     generations.builtSessions = max(generations.builtSessions, target)
                 }

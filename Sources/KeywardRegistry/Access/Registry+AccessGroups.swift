@@ -81,7 +81,7 @@ extension Registry {
         let record = try await validGroup(input)
         try requireHolds(record.menus, of: record.component, actor: actor)
         let group = try await store.createGroup(record, actor: actor, now: now())
-        try await access.refresh()
+        try await access.apply(.groups(group.idNumber))
         return group
     }
 
@@ -96,14 +96,14 @@ extension Registry {
         try await requireMayChange(group: idNumber, actor: actor)
         try requireHolds(record.menus, of: record.component, actor: actor)
         let group = try await store.updateGroup(idNumber, to: record, actor: actor, now: now())
-        try await access.refresh()
+        try await access.apply(.groups(idNumber, group.idNumber))
         return group
     }
 
     public func deleteGroup(_ idNumber: String, actor: String) async throws {
         try await requireMayChange(group: idNumber, actor: actor)
         try await store.deleteGroup(idNumber, actor: actor, now: now())
-        try await access.refresh()
+        try await access.apply(.groups(idNumber))
     }
 
     /// Adds or removes many users at once: all of them, or none.
@@ -117,7 +117,7 @@ extension Registry {
             add
             ? try await store.addUsers(valid, toGroup: idNumber, actor: actor, now: now())
             : try await store.removeUsers(valid, fromGroup: idNumber, actor: actor, now: now())
-        try await access.refresh()
+        try await access.apply(.assignments(valid, group: group.idNumber))
         return group
     }
 }

@@ -65,7 +65,7 @@ extension Registry {
             (idNumber: group.idNumber, menus: group.menus.filter { !planned.droppedMenus.contains($0) })
         }
         try await store.moveGroups(moves, to: plan.to.keySerial, from: plan.from.keySerial, actor: actor, now: now())
-        try await access.refresh()
+        try await access.apply(AccessChange(groups: Set(moves.map(\.idNumber))))
         return AccessMigrationPlan(from: plan.from, to: plan.to, groups: plan.groups, canMove: true, reasons: [], dryRun: false, applied: true)
     }
 

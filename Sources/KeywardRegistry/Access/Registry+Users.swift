@@ -116,7 +116,7 @@ extension Registry {
         if let existing = try await store.user(login), existing.builtin { throw Self.reserved(login) }
         let user = try await store.createUser(
             login: login, name: name, email: email, passwordHash: hash, active: input.active ?? true, actor: actor, now: now())
-        try await access.refresh()
+        try await access.apply(.users([user.login]))
         return user
     }
 
@@ -139,7 +139,7 @@ extension Registry {
         let user = try await store.updateUser(login, changes, actor: actor, now: now())
         // Disabling a user or changing their password revoked their tokens.
         if active == false || password != nil { tokenCache.removeAll() }
-        if active != nil { try await access.refresh() }
+        if active != nil { try await access.apply(.users([user.login])) }
         return user
     }
 

@@ -173,6 +173,22 @@ extension RegistryStore {
         }
     }
 
+    /// How many sessions are open on each key at `now`, counted by the database.
+    public func openSessionCounts(now: Date) async throws -> [String: Int] {
+        try await database.read { sql in
+            var counts: [String: Int] = [:]
+            for row in try await sql.raw(
+                """
+                SELECT key_serial, COUNT(*) AS n FROM user_sessions WHERE ended_at IS NULL AND lease_expires_at > \(bind: now.storedMilliseconds)
+                GROUP BY key_serial
+                """
+            ).all() {
+                counts[try row.decode(column: "key_serial", as: String.self)] = try row.decode(column: "n", as: Int.self)
+            }
+            return counts
+        }
+    }
+
     public func openSessions(now: Date) async throws -> [AccessModel.Session] {
         try await sessions(open: true, limit: 1_000_000, now: now).map {
             AccessModel.Session(id: $0.id, login: $0.login, keySerial: $0.keySerial, leaseExpiresAt: $0.leaseExpiresAt)

@@ -52,8 +52,7 @@ public struct Registry: Sendable {
         let key = RegisteredKey(
             license: license, accessKey: canonical, kid: kid, idNumber: idNumber, source: .manual,
             registeredAt: time, registeredBy: actor)
-        try await store.register(key, actor: actor, now: time)
-        try await access.apply(.keys)
+        try await access.changing(.keys) { try await store.register(key, actor: actor, now: time) }
         return key
     }
 
@@ -70,9 +69,7 @@ public struct Registry: Sendable {
     }
 
     public func remove(_ serial: String, actor: String) async throws -> RegisteredKey {
-        let key = try await store.remove(serial, actor: actor, now: now())
-        try await access.apply(.keys)
-        return key
+        try await access.changing(.keys) { try await store.remove(serial, actor: actor, now: now()) }
     }
 
     /// The components of a key, with their names from the catalog.
@@ -186,11 +183,10 @@ public struct Registry: Sendable {
         try await requireAllocationFits(serials: certificate.serials, force: force)
         let activation = StoredActivation(document: document, certificate: certificate, covered: covered, installedAt: time, method: method)
         do {
-            try await store.install(activation, actor: actor)
+            try await access.changing(.keys) { try await store.install(activation, actor: actor) }
         } catch let error as StoreError where error.code == "CERTIFICATE_OUTDATED" {
             throw RegistryError.certificate(code: error.code, message: error.message)
         }
-        try await access.apply(.keys)
         return activation
     }
 

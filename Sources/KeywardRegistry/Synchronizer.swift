@@ -68,9 +68,11 @@ public final class Synchronizer: Sendable {
             }
             let feed = try await verify(answer.body)
             revision = feed.envelope.revision
-            counts = try await store.applyFeed(
-                keys: feed.keys, revoked: FeedDiff.revocations(feed.envelope.revoked),
-                revision: feed.envelope.revision, etag: answer.etag, actor: "synchronization", now: registry.now())
+            counts = try await registry.access.notifying(.rebuild) {
+                try await store.applyFeed(
+                    keys: feed.keys, revoked: FeedDiff.revocations(feed.envelope.revoked),
+                    revision: feed.envelope.revision, etag: answer.etag, actor: "synchronization", now: registry.now())
+            }
         } catch let error as RegistryError {
             try await store.finishSynchronization(
                 id, outcome: .failed, counts: SyncCounts(), revision: revision, error: (error.code, error.message), now: registry.now())
@@ -105,7 +107,9 @@ public final class Synchronizer: Sendable {
     func updateCatalog(from authority: AuthorityClient) async -> Bool {
         guard let catalog = try? await authority.catalog(trust: registry.trust), catalog != registry.catalog,
             let text = try? String(decoding: JSONEncoder().encode(catalog), as: UTF8.self),
-            (try? await registry.store.saveSettings([.catalog: text], actor: "synchronization", now: registry.now())) != nil
+            (try? await registry.access.notifying(.rebuild) {
+                try await registry.store.saveSettings([.catalog: text], actor: "synchronization", now: registry.now())
+            }) != nil
         else { return false }
         registry.access.setCatalog(catalog)
         return true

@@ -218,4 +218,69 @@ import Testing
             }
         }
     }
+
+    /// Waits up to 10 s for `condition`, checking every 10 ms.
+    static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
+    /// Two instances on one PostgreSQL database, the second with its listener and no poll at all: every kind of change
+    /// made on the first reaches it through `LISTEN`, patched in as the first patched it; and after its listening
+    /// connection is killed, it listens again and rebuilds for what it missed meanwhile.
+    @Test(arguments: Backend.available.filter { $0 == .postgres })
+    func anotherInstanceHearsEveryChangeThroughListenWithThePollOff(backend: Backend) async throws {
+        try await RegistryHarness.run(backend) { harness in
+            let registry = harness.registry
+            let float = try await harness.registerAndActivate(
+                harness.accessKey(users: 5, useType: .floating, components: ["WF"]), idNumber: "Float")
+            let other = try await AccessWatcherTests.secondInstance(harness)
+            let listener = AccessListener(registry: other, retry: .milliseconds(50), logger: .init(label: "test"))
+            try await withThrowingTaskGroup { group in
+                group.addTask { try await listener.run() }
+                #expect(try await Self.eventually { listener.connections == 1 })
+                func seen(_ login: String, _ code: EntitlementCode) async throws -> Bool {
+                    try await Self.eventually {
+                        other.access.snapshot.check(login: login, component: "WF", menu: "WF001", at: harness.clock.now).code == code
+                    }
+                }
+                _ = try await registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
+                #expect(try await seen("ann", .noAccess), "a user created")
+                _ = try await registry.createGroup(
+                    AccessGroupInput(idNumber: "G", name: "G", keySerial: float.serial, component: "WF", menus: ["WF001"], users: ["ann"]),
+                    actor: "test")
+                #expect(try await seen("ann", .noSession), "a group created")
+                let session = try await registry.openSession(login: "ann", ip: nil, actor: "test")
+                #expect(try await seen("ann", .allowed), "a session opened")
+                _ = try await registry.endSession(session.id, reason: .logout, actor: "test")
+                #expect(try await seen("ann", .noSession), "a session ended")
+                _ = try await registry.updateUser("ann", name: nil, email: nil, password: nil, active: false, actor: "test")
+                #expect(try await seen("ann", .userDisabled), "a user disabled")
+                _ = try await registry.updateUser("ann", name: nil, email: nil, password: nil, active: true, actor: "test")
+                _ = try await registry.createUser(UserInput(login: "bob", name: "Bob", email: "bob@example.com"), actor: "test")
+                _ = try await registry.changeMembers("G", add: true, logins: ["bob"], actor: "test")
+                #expect(try await seen("bob", .noSession), "a user added to a group")
+                try await registry.deleteGroup("G", actor: "test")
+                #expect(try await seen("ann", .noAccess), "a group deleted")
+
+                // The listening connection dies (as when PostgreSQL restarts); a change made meanwhile is not heard...
+                try await harness.store.database.read { sql in
+                    try await sql.raw(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+                    ).run()
+                }
+                _ = try await registry.createUser(UserInput(login: "cyd", name: "Cyd", email: "cyd@example.com"), actor: "test")
+                // ...but listening again rebuilds, and the change is there.
+                #expect(try await Self.eventually { listener.connections >= 2 })
+                #expect(try await seen("cyd", .noAccess))
+                #expect(try await Self.eventually { other.access.snapshot.knows("cyd") })
+                group.cancelAll()
+            }
+            _ = try await Self.expectAgreement(other, logins: ["ann", "bob", "cyd"], serials: [float.serial], step: "on the other instance")
+        }
+    }
 }

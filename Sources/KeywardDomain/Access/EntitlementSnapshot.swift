@@ -467,6 +467,22 @@ public struct EntitlementSnapshot: Sendable {
         return next
     }
 
+    /// The same snapshot with `login`'s leases set to `leases` (by key serial), every other key's lease of theirs
+    /// removed: after another instance opened, renewed or ended one of their sessions.
+    public func settingSessionLeases(login: String, to leases: [String: Date]) -> EntitlementSnapshot {
+        guard let user = users[AccessModel.fold(login)] else { return self }
+        var next = self
+        for (serial, number) in keyNumbers {
+            let slot = Int64(user.number) << 32 | Int64(number)
+            if let lease = leases[serial], keys[number] != nil {
+                next.sessions[slot] = lease
+            } else if next.sessions[slot] != nil {
+                next.sessions[slot] = nil
+            }
+        }
+        return next
+    }
+
     private static func add(_ session: AccessModel.Session, to sessions: inout TreeDictionary<Int64, Date>, _ snapshot: EntitlementSnapshot) {
         guard let slot = snapshot.slot(login: session.login, keySerial: session.keySerial) else { return }
         sessions[slot] = max(sessions[slot] ?? .distantPast, session.leaseExpiresAt)

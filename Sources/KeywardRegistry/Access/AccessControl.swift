@@ -22,6 +22,8 @@ public final class AccessControl: Sendable {
 
     public let store: RegistryStore
     public let now: @Sendable () -> Date
+    /// This instance, as its notifications name it (it ignores its own).
+    public let instance = UUID().uuidString
     private let state: NIOLockedValueBox<State>
     private let generations = NIOLockedValueBox(Generations())
     private let rebuilding = AsyncLock()
@@ -61,6 +63,43 @@ public final class AccessControl: Sendable {
     /// Reloads only the open sessions (after many ended: a disconnection, the sweep of run-out leases): the compiled
     /// rest is kept.
     public func refreshSessions() async throws { try await rebuild(sessionsOnly: true) }
+
+    /// Runs `write` so that its transaction tells the other instances what `change` touches (PostgreSQL `NOTIFY`,
+    /// sent only if it commits), then patches this instance's snapshot with it.
+    public func changing<T>(_ change: AccessChange, _ write: () async throws -> T) async throws -> T {
+        let result = try await notifying(.change(change), write)
+        try await apply(change)
+        return result
+    }
+
+    /// Runs `write` with `message` sent to the other instances in its transaction; this instance's own snapshot is
+    /// the caller's to update.
+    public func notifying<T>(_ message: AccessNotification.Message, _ write: () async throws -> T) async throws -> T {
+        try await store.database.notifying(AccessNotification(origin: instance, message: message).notification, write)
+    }
+
+    /// What another instance said it changed: patched in as that instance patched it.
+    public func received(_ payload: String) async throws {
+        guard let notification = AccessNotification.decode(payload), notification.origin != instance else { return }
+        switch notification.message {
+        case .change(let change): try await apply(change)
+        case .session(let id):
+            if let session = try await store.session(id) { try await sessionsChanged(login: session.login) }
+        case .sessions(let login): try await sessionsChanged(login: login)
+        case .allSessions: try await refreshSessions()
+        case .rebuild:
+            if let text = try await store.settings()[.catalog], let saved = try? Catalog.decode(Data(text.utf8)) { setCatalog(saved) }
+            try await refresh()
+        }
+    }
+
+    /// Reads `login`'s open leases back and puts them in the snapshot, under the rebuild lock.
+    public func sessionsChanged(login: String) async throws {
+        try await rebuilding.withLock {
+            let leases = try await store.openLeases(login: login, now: now())
+            state.withLockedValue { $0.snapshot = $0.snapshot.settingSessionLeases(login: login, to: leases) }
+        }
+    }
 
     /// Adds a session just opened or renewed to the snapshot in force without reloading every open session: a login
     /// or a heartbeat reads its own row back, not all of them. Under the rebuild lock, and read back there: a reload

@@ -119,7 +119,9 @@ extension Registry {
             if dryRun {
                 taken = try await store.takenLogins(rows.map(\.login))
             } else {
-                taken = try await store.importUsers(rows.map { ($0.login, $0.name, $0.email, $0.active) }, actor: actor, now: now())
+                taken = try await access.notifying(.change(.users(rows.map(\.login)))) {
+                    try await store.importUsers(rows.map { ($0.login, $0.name, $0.email, $0.active) }, actor: actor, now: now())
+                }
             }
             let takenSet = Set(taken.map(AccessModel.fold))
             imported.append(contentsOf: rows.map(\.login).filter { !takenSet.contains(AccessModel.fold($0)) })

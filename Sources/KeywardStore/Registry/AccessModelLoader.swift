@@ -122,7 +122,7 @@ extension RegistryStore {
 
 /// What one access change touched, named by the registry's operations after they commit: the store reads these back
 /// (``RegistryStore/accessPatch(for:covered:coveredUntil:)``) for the entitlement snapshot to patch itself with.
-public struct AccessChange: Sendable, Hashable {
+public struct AccessChange: Sendable, Hashable, Codable {
     /// Users whose row or groups changed (created, edited, disabled, enabled, imported).
     public var users: Set<String>
     /// Access groups whose row changed (created, edited, activated, deleted, migrated): by ID #, old and new on a rename.
@@ -145,6 +145,52 @@ public struct AccessChange: Sendable, Hashable {
         AccessChange(assignments: [idNumber: Set(logins)])
     }
     public static let keys = AccessChange(keys: true)
+}
+
+/// What one registry instance tells the others on the same PostgreSQL database when it changes access (sent with the
+/// change's transaction, see ``KeywardDatabase/notifying(_:_:)``), so they patch their snapshots at once instead of at
+/// the next poll.
+public struct AccessNotification: Sendable, Hashable, Codable {
+    public static let channel = "keyward_access"
+    /// PostgreSQL takes payloads under 8,000 bytes; a change too large to describe asks for a rebuild.
+    static let largestPayload = 7_900
+
+    public enum Message: Sendable, Hashable, Codable {
+        /// Users, groups, assignments or keys changed: patch.
+        case change(AccessChange)
+        /// A session opened, renewed or ended (by id), or every session of a user changed (by login).
+        case session(id: String)
+        case sessions(login: String)
+        /// Many sessions ended (a disconnection of everyone).
+        case allSessions
+        /// Too much changed to say (a synchronization, a large import, a new catalog): rebuild.
+        case rebuild
+    }
+
+    /// The instance that made the change, which ignores its own notifications.
+    public var origin: String
+    public var message: Message
+
+    public init(origin: String, message: Message) {
+        self.origin = origin
+        self.message = message
+    }
+
+    /// The notification to send: this one, or a rebuild when it would not fit in a payload.
+    public var notification: KeywardDatabase.Notification {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var text = (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        if text.utf8.count > Self.largestPayload || text.isEmpty {
+            text = String(decoding: (try? encoder.encode(AccessNotification(origin: origin, message: .rebuild))) ?? Data(), as: UTF8.self)
+        }
+        return KeywardDatabase.Notification(channel: Self.channel, payload: text)
+    }
+
+    /// A received payload, or nil when it is not one of ours.
+    public static func decode(_ payload: String) -> AccessNotification? {
+        try? JSONDecoder().decode(AccessNotification.self, from: Data(payload.utf8))
+    }
 }
 
 extension Array {

@@ -173,6 +173,24 @@ extension RegistryStore {
         }
     }
 
+    /// The latest lease of `login`'s open sessions on each key at `now`.
+    public func openLeases(login: String, now: Date) async throws -> [String: Date] {
+        try await database.read { sql in
+            var leases: [String: Date] = [:]
+            for row in try await sql.raw(
+                """
+                SELECT key_serial, MAX(lease_expires_at) AS lease FROM user_sessions
+                WHERE login_folded = \(bind: Self.fold(login)) AND ended_at IS NULL AND lease_expires_at > \(bind: now.storedMilliseconds)
+                GROUP BY key_serial
+                """
+            ).all() {
+                leases[try row.decode(column: "key_serial", as: String.self)] = Date(
+                    storedMilliseconds: try row.decode(column: "lease", as: Int64.self))
+            }
+            return leases
+        }
+    }
+
     /// How many sessions are open on each key at `now`, counted by the database.
     public func openSessionCounts(now: Date) async throws -> [String: Int] {
         try await database.read { sql in

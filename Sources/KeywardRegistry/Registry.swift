@@ -13,6 +13,8 @@ public struct Registry: Sendable {
     public let connection: AuthorityConnection
     /// Authenticated API tokens, emptied whenever this process revokes tokens.
     public let tokenCache = TokenCache()
+    /// Heartbeats waiting for the next group commit.
+    let renewals = SessionRenewals()
     /// bcrypt for logins and new passwords, on a thread of its own.
     public let passwords: PasswordHasher
     public let now: @Sendable () -> Date

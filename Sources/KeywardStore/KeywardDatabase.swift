@@ -74,13 +74,17 @@ public final class KeywardDatabase: Sendable {
         }
     }
 
-    @TaskLocal static var pending: Notification?
+    @TaskLocal static var pending: [Notification] = []
 
-    /// Runs `body` so that every write transaction it makes sends `notification` within the transaction, just before
+    /// Runs `body` so that every write transaction it makes sends `notifications` within the transaction, just before
     /// COMMIT: delivered to the listeners exactly when the change is committed, never for a change rolled back. On
     /// PostgreSQL (`NOTIFY`); on SQLite, whose file belongs to one process, nothing is sent.
+    public func notifying<T>(_ notifications: [Notification], _ body: () async throws -> T) async throws -> T {
+        try await Self.$pending.withValue(notifications) { try await body() }
+    }
+
     public func notifying<T>(_ notification: Notification, _ body: () async throws -> T) async throws -> T {
-        try await Self.$pending.withValue(notification) { try await body() }
+        try await notifying([notification], body)
     }
 
     /// Whether ``listen(_:_:)`` hears other processes' notifications: PostgreSQL only.

@@ -41,11 +41,11 @@ final class PostgresBackend: DatabaseBackend {
 
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         // Our own BEGIN/COMMIT rather than PostgresClient.withTransaction, so callers see their own errors unwrapped.
-        let notification = KeywardDatabase.pending
+        let notifications = KeywardDatabase.pending
         return try await withReader { connection in
             try await inTransaction(connection, begin: "BEGIN") { sql in
                 let result = try await body(sql)
-                if let notification {
+                for notification in notifications {
                     try await sql.raw("SELECT pg_notify(\(bind: notification.channel), \(bind: notification.payload))").run()
                 }
                 return result

@@ -283,4 +283,51 @@ import Testing
             _ = try await Self.expectAgreement(other, logins: ["ann", "bob", "cyd"], serials: [float.serial], step: "on the other instance")
         }
     }
+
+    /// 150 heartbeats at once: committed in far fewer transactions, every acknowledged renewal stored and in the
+    /// snapshot, and the one for an ended session refused on its own.
+    @Test(arguments: Backend.services)
+    func heartbeatsAreCommittedInGroupsAndNoAcknowledgedRenewalIsLost(backend: Backend) async throws {
+        try await RegistryHarness.run(backend) { harness in
+            let registry = harness.registry
+            let key = try await harness.registerAndActivate(harness.accessKey(users: 300, useType: .floating, components: ["WF"]), idNumber: "Float")
+            let logins = (0..<150).map { "u\($0)" }
+            for login in logins {
+                _ = try await registry.createUser(UserInput(login: login, name: login, email: "\(login)@acme.test"), actor: "test")
+            }
+            _ = try await registry.createGroup(
+                AccessGroupInput(idNumber: "G", name: "G", keySerial: key.serial, component: "WF", menus: ["WF001"], users: logins), actor: "test")
+            var sessions: [String] = []
+            for login in logins { sessions.append(try await registry.openSession(login: login, ip: nil, actor: "test").id) }
+            _ = try await registry.endSession(sessions[0], reason: .logout, actor: "test")
+            harness.clock.advance(by: 60)
+            let before = registry.heartbeatCommits
+            let answers = await withTaskGroup(of: (String, Result<Date, any Error>).self) { group in
+                for id in sessions {
+                    group.addTask {
+                        do { return (id, .success(try await registry.heartbeat(id).leaseExpiresAt)) } catch { return (id, .failure(error)) }
+                    }
+                }
+                var answers: [String: Result<Date, any Error>] = [:]
+                for await (id, answer) in group { answers[id] = answer }
+                return answers
+            }
+            let commits = registry.heartbeatCommits - before
+            #expect(commits >= 1 && commits < sessions.count, "\(commits) transactions for \(sessions.count) heartbeats")
+            if case .failure(let error as StoreError)? = answers[sessions[0]] {
+                #expect(error.code == "SESSION_ENDED")
+            } else {
+                Issue.record("the ended session's heartbeat was not refused: \(String(describing: answers[sessions[0]]))")
+            }
+            let renewed = harness.clock.now.addingTimeInterval(Registry.sessionLease)
+            for id in sessions.dropFirst() {
+                #expect((try? answers[id]?.get()) == renewed, "\(id)")
+                #expect(try await registry.store.session(id)?.leaseExpiresAt == renewed, "stored")
+            }
+            // Past the first lease, within the renewed one: allowed only through the renewals patched in.
+            let later = harness.clock.now.addingTimeInterval(Registry.sessionLease - 30)
+            #expect(registry.access.snapshot.check(login: "u1", component: "WF", menu: "WF001", at: later).allowed)
+            #expect(!registry.access.snapshot.check(login: "u0", component: "WF", menu: "WF001", at: later).allowed)
+        }
+    }
 }

@@ -85,6 +85,7 @@ public final class AccessControl: Sendable {
         case .change(let change): try await apply(change)
         case .session(let id):
             if let session = try await store.session(id) { try await sessionsChanged(login: session.login) }
+        case .renewed(let ids): try await sessionsRenewed(ids)
         case .sessions(let login): try await sessionsChanged(login: login)
         case .allSessions: try await refreshSessions()
         case .rebuild:
@@ -98,6 +99,21 @@ public final class AccessControl: Sendable {
         try await rebuilding.withLock {
             let leases = try await store.openLeases(login: login, now: now())
             state.withLockedValue { $0.snapshot = $0.snapshot.settingSessionLeases(login: login, to: leases) }
+        }
+    }
+
+    /// Adds sessions just renewed together (a group commit of heartbeats) to the snapshot, read back in one query
+    /// under the rebuild lock, as ``sessionOpenedOrRenewed(_:)`` does for one.
+    public func sessionsRenewed(_ ids: [String]) async throws {
+        try await rebuilding.withLock {
+            let sessions = try await store.openSessions(ids, now: now())
+            state.withLockedValue { state in
+                for session in sessions {
+                    state.snapshot = state.snapshot.addingSession(
+                        AccessModel.Session(
+                            id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt))
+                }
+            }
         }
     }
 

@@ -35,11 +35,13 @@ extension Registry {
         return session
     }
 
+    /// Renews a session's lease, committed with the other heartbeats waiting at the same moment (`SessionRenewals`).
     public func heartbeat(_ id: String) async throws -> UserSession {
-        let session = try await access.notifying(.session(id: id)) { try await store.renewSession(id, lease: Self.sessionLease, now: now()) }
-        try await access.sessionOpenedOrRenewed(session.id)
-        return session
+        try await renewals.renew(id, registry: self)
     }
+
+    /// How many transactions the heartbeats have been committed in, so far.
+    public var heartbeatCommits: Int { renewals.commits }
 
     public func endSession(_ id: String, reason: UserSession.EndReason, actor: String) async throws -> UserSession {
         let session = try await access.notifying(.session(id: id)) { try await store.endSession(id, reason: reason, actor: actor, now: now()) }

@@ -11,12 +11,17 @@ public struct AuthorityStore: Sendable {
     public let database: KeywardDatabase
     /// Authenticated tokens, so a registry's feed check or catalog fetch costs no database read; emptied when this
     /// process revokes a token (a revocation by the CLI or another instance takes effect within the cache's lifetime).
-    public let tokenCache = TokenCache()
+    public let tokenCache: TokenCache
     /// Organizations' feed revisions, so an unchanged feed's `304` costs no database read.
-    let revisions = RevisionCache()
+    let revisions: RevisionCache
 
-    public init(database: KeywardDatabase) {
+    /// `cacheLifetime`: how long a token or a feed revision read is trusted before it is read again, which is how
+    /// soon a change made by another process (the CLI, another instance) is seen; this process's own changes are seen
+    /// at once.
+    public init(database: KeywardDatabase, cacheLifetime: Duration = .seconds(1)) {
         self.database = database
+        self.tokenCache = TokenCache(lifetime: max(10, TimeInterval(cacheLifetime.components.seconds)))
+        self.revisions = RevisionCache(lifetime: cacheLifetime)
     }
 
     // MARK: Helpers

@@ -160,6 +160,7 @@ public struct AccessNotification: Sendable, Hashable, Codable {
         case change(AccessChange)
         /// A session opened, renewed or ended (by id), or every session of a user changed (by login).
         case session(id: String)
+        case renewed(ids: [String])
         case sessions(login: String)
         /// Many sessions ended (a disconnection of everyone).
         case allSessions

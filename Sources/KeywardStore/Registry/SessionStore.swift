@@ -68,6 +68,71 @@ extension RegistryStore {
         }
     }
 
+    /// Renews many sessions in one transaction (a group commit of heartbeats): each id gets its renewed session, or the
+    /// refusal `renewSession(_:lease:now:)` would give it. Nothing is renewed unless the transaction commits.
+    public func renewSessions(_ ids: [String], lease: TimeInterval, now: Date) async throws -> [String: Result<UserSession, StoreError>] {
+        try await database.write { sql in
+            var found: [String: UserSession] = [:]
+            for chunk in Array(Set(ids)).chunked(500) {
+                for row in try await sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u"))
+                    .from(SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s")))
+                    .join(
+                        SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal,
+                        SQLColumn("login_folded", table: "s")
+                    )
+                    .where(SQLColumn("id", table: "s"), .in, SQLBind.group(Array(chunk))).all()
+                {
+                    let session = try Self.session(row)
+                    found[session.id] = session
+                }
+            }
+            let expires = now.addingTimeInterval(lease)
+            var results: [String: Result<UserSession, StoreError>] = [:]
+            var renewed: [String] = []
+            for id in ids {
+                guard let session = found[id] else {
+                    results[id] = .failure(Self.unknownSession(id))
+                    continue
+                }
+                guard session.endedAt == nil, session.leaseExpiresAt > now else {
+                    results[id] = .failure(StoreError(code: "SESSION_ENDED", message: "This session has ended; log in again.", kind: .conflict))
+                    continue
+                }
+                var extended = session
+                extended.leaseExpiresAt = expires
+                results[id] = .success(extended)
+                renewed.append(id)
+            }
+            for chunk in Array(Set(renewed)).chunked(500) {
+                try await sql.update("user_sessions").set("lease_expires_at", to: expires.storedMilliseconds).where("id", .in, Array(chunk)).run()
+            }
+            return results
+        }
+    }
+
+    /// Open sessions among `ids`, as they are now.
+    public func openSessions(_ ids: [String], now: Date) async throws -> [UserSession] {
+        try await database.read { sql in
+            var sessions: [UserSession] = []
+            for chunk in Array(Set(ids)).chunked(500) {
+                for row in try await sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u"))
+                    .from(SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s")))
+                    .join(
+                        SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal,
+                        SQLColumn("login_folded", table: "s")
+                    )
+                    .where(SQLColumn("id", table: "s"), .in, SQLBind.group(Array(chunk))).where(
+                        SQLColumn("ended_at", table: "s"), .is, SQLLiteral.null
+                    ).all()
+                {
+                    let session = try Self.session(row)
+                    if session.leaseExpiresAt > now { sessions.append(session) }
+                }
+            }
+            return sessions
+        }
+    }
+
     /// Ends one session (logout or disconnection); ending an ended one changes nothing.
     public func endSession(_ id: String, reason: UserSession.EndReason, actor: String, now: Date) async throws -> UserSession {
         try await database.write { sql in

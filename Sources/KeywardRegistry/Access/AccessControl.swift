@@ -117,6 +117,24 @@ public final class AccessControl: Sendable {
         }
     }
 
+    /// Runs `renew` (a transaction that renews sessions: a group of heartbeats) under the rebuild lock and adds the
+    /// sessions it renewed to the snapshot, with nothing read back: a logout committed after the renewal patches its
+    /// lease afterwards (its read waits behind this lock and sees the renewal), and one committed before it made the
+    /// renewal refuse that session.
+    public func renewing<T>(_ renew: () async throws -> (result: T, renewed: [UserSession])) async throws -> T {
+        try await rebuilding.withLock {
+            let (result, renewed) = try await renew()
+            state.withLockedValue { state in
+                for session in renewed {
+                    state.snapshot = state.snapshot.addingSession(
+                        AccessModel.Session(
+                            id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt))
+                }
+            }
+            return result
+        }
+    }
+
     /// Adds a session just opened or renewed to the snapshot in force without reloading every open session: a login
     /// or a heartbeat reads its own row back, not all of them. Under the rebuild lock, and read back there: a reload
     /// that read the store before this session's write cannot drop it afterwards, and a logout or disconnection

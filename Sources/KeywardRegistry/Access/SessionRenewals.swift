@@ -4,8 +4,8 @@ import KeywardStore
 import NIOConcurrencyHelpers
 
 /// Heartbeats, committed in groups: a heartbeat that arrives while a renewal transaction is under way waits for the
-/// next one, which renews every session that waited in one transaction (one disk flush), then patches the snapshot
-/// with all of them at once. Each caller gets its own answer only after the transaction that renewed its session
+/// next one, which renews every session that waited in one transaction (one disk flush) and patches the snapshot
+/// with all of them at once, under the snapshot's lock (``AccessControl/renewing(_:)``). Each caller gets its own answer only after the transaction that renewed its session
 /// committed, so an acknowledged renewal is never lost; a refusal (`SESSION_ENDED`, `UNKNOWN_SESSION`) is its own.
 /// Throughput is bounded by how many heartbeats one flush carries, not by one transaction per request.
 final class SessionRenewals: Sendable {
@@ -59,12 +59,13 @@ final class SessionRenewals: Sendable {
                     AccessNotification(origin: registry.access.instance, message: .renewed(ids: Array(ids[start..<min(start + 150, ids.count)])))
                         .notification
                 }
-                let results = try await registry.store.database.notifying(notifications) {
-                    try await registry.store.renewSessions(ids, lease: Registry.sessionLease, now: now)
+                let results = try await registry.access.renewing {
+                    let results = try await registry.store.database.notifying(notifications) {
+                        try await registry.store.renewSessions(ids, lease: Registry.sessionLease, now: now)
+                    }
+                    return (results, results.values.compactMap { try? $0.get() })
                 }
                 state.withLockedValue { $0.commits += 1 }
-                let renewed = results.compactMap { try? $0.value.get().id }
-                if !renewed.isEmpty { try await registry.access.sessionsRenewed(renewed) }
                 for waiter in batch {
                     switch results[waiter.id] {
                     case .success(let session): waiter.continuation.resume(returning: session)

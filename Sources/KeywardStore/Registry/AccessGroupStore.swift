@@ -139,18 +139,31 @@ extension RegistryStore {
     public func addUsers(_ logins: [String], toGroup idNumber: String, actor: String, now: Date) async throws -> AccessGroupRecord {
         let kind = database.kind
         return try await database.write { sql in
-            guard let group = try await Self.groups(where: Self.fold(idNumber), on: sql).first, let id = try await Self.groupID(idNumber, on: sql)
+            guard
+                let group = try await sql.select().columns("id", "id_number", "key_serial").from("access_groups")
+                    .where("id_number_folded", .equal, Self.fold(idNumber)).first()
             else {
                 throw StoreError.unknownGroup(idNumber)
             }
+            let id = try group.decode(column: "id", as: Int64.self)
             let existing = try await Self.existingLogins(logins, on: sql)
-            let present = Set(group.users.map { Self.fold($0) })
+            // Only the given users are looked up among the members, not the whole group read.
+            var present: Set<String> = []
+            for batch in existing.map({ Self.fold($0) }).chunked(500) {
+                for row in try await sql.select().column("login_folded").from("group_members").where("group_id", .equal, id)
+                    .where("login_folded", .in, Array(batch)).all()
+                {
+                    present.insert(try row.decode(column: "login_folded", as: String.self))
+                }
+            }
             let new = existing.filter { !present.contains(Self.fold($0)) }
-            try await Self.requireSeats(on: group.keySerial, for: Set(new.map { Self.fold($0) }), kind: kind, on: sql)
+            try await Self.requireSeats(
+                on: try group.decode(column: "key_serial", as: String.self), for: Set(new.map { Self.fold($0) }), kind: kind, on: sql)
             try await Self.addMembers(new, to: id, now: now, on: sql)
             try await AuditLog.append(
                 .init(
-                    actor: actor, action: "access-group.users-added", target: "access-group:\(group.idNumber)",
+                    actor: actor, action: "access-group.users-added",
+                    target: "access-group:\(try group.decode(column: "id_number", as: String.self))",
                     details: ["logins": .array(new.map(JSONValue.string))]), at: now, on: sql)
             return try await Self.groups(where: Self.fold(idNumber), on: sql)[0]
         }
@@ -191,22 +204,27 @@ extension RegistryStore {
         }
         guard try key.decode(column: "use_type", as: String.self) == UseType.nominative.rawValue, !logins.isEmpty else { return }
         let limit = try key.decode(column: "users", as: Int.self)
-        let holders = Set(
-            try await sql.raw(
-                """
-                SELECT DISTINCT m.login_folded AS login FROM group_members m
-                JOIN access_groups g ON g.id = m.group_id
-                JOIN registry_users u ON u.login_folded = m.login_folded
-                WHERE g.key_serial = \(bind: serial) AND u.active = \(bind: true) AND u.builtin = \(bind: false)
-                """
-            ).all().map { try $0.decode(column: "login", as: String.self) })
+        // Counted, and only the requested users looked up among the holders: a key's holders are not read row by row.
+        let holders = """
+            FROM group_members m JOIN access_groups g ON g.id = m.group_id JOIN registry_users u ON u.login_folded = m.login_folded
+            WHERE g.key_serial = \(bind: serial) AND u.active = \(bind: true) AND u.builtin = \(bind: false)
+            """ as SQLQueryString
+        let inUse =
+            try await sql.raw("SELECT COUNT(DISTINCT m.login_folded) AS n \(holders)").first()?.decode(column: "n", as: Int.self) ?? 0
+        var holding: Set<String> = []
+        for batch in Array(logins).chunked(500) {
+            let named = SQLList(batch.map { SQLBind($0) })
+            for row in try await sql.raw("SELECT DISTINCT m.login_folded AS login \(holders) AND m.login_folded IN (\(named))").all() {
+                holding.insert(try row.decode(column: "login", as: String.self))
+            }
+        }
         let eligible = enabling ? logins : try await activeLogins(Array(logins), on: sql)
-        let requested = eligible.subtracting(holders).count
-        if requested > 0, SeatRules.adding(holders.count, requested) > limit {
+        let requested = eligible.subtracting(holding).count
+        if requested > 0, SeatRules.adding(inUse, requested) > limit {
             throw StoreError.seatLimit(
                 SeatShortage(
                     keySerial: serial, keyIdNumber: try key.decode(column: "id_number", as: String.self), limit: limit,
-                    inUse: holders.count, requested: requested))
+                    inUse: inUse, requested: requested))
         }
     }
 

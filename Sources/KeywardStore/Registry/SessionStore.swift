@@ -74,14 +74,7 @@ extension RegistryStore {
         try await database.write { sql in
             var found: [String: UserSession] = [:]
             for chunk in Array(Set(ids)).chunked(500) {
-                for row in try await sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u"))
-                    .from(SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s")))
-                    .join(
-                        SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal,
-                        SQLColumn("login_folded", table: "s")
-                    )
-                    .where(SQLColumn("id", table: "s"), .in, SQLBind.group(Array(chunk))).all()
-                {
+                for row in try await Self.selectSessions(on: sql).where(SQLColumn("id", table: "s"), .in, SQLBind.group(Array(chunk))).all() {
                     let session = try Self.session(row)
                     found[session.id] = session
                 }
@@ -115,16 +108,9 @@ extension RegistryStore {
         try await database.read { sql in
             var sessions: [UserSession] = []
             for chunk in Array(Set(ids)).chunked(500) {
-                for row in try await sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u"))
-                    .from(SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s")))
-                    .join(
-                        SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal,
-                        SQLColumn("login_folded", table: "s")
-                    )
-                    .where(SQLColumn("id", table: "s"), .in, SQLBind.group(Array(chunk))).where(
-                        SQLColumn("ended_at", table: "s"), .is, SQLLiteral.null
-                    ).all()
-                {
+                for row in try await Self.selectSessions(on: sql).where(SQLColumn("id", table: "s"), .in, SQLBind.group(Array(chunk))).where(
+                    SQLColumn("ended_at", table: "s"), .is, SQLLiteral.null
+                ).all() {
                     let session = try Self.session(row)
                     if session.leaseExpiresAt > now { sessions.append(session) }
                 }
@@ -278,15 +264,18 @@ extension RegistryStore {
         }
     }
 
+    /// Sessions (`s`) with their user's login as typed (`u.login`), for ``session(_:)`` to map.
+    static func selectSessions(on sql: any SQLDatabase) -> SQLSelectBuilder {
+        sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u"))
+            .from(SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s")))
+            .join(
+                SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal,
+                SQLColumn("login_folded", table: "s")
+            )
+    }
+
     static func session(_ id: String, on sql: any SQLDatabase) async throws -> UserSession? {
-        try await sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u")).from(
-            SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s"))
-        )
-        .join(
-            SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal,
-            SQLColumn("login_folded", table: "s")
-        )
-        .where(SQLColumn("id", table: "s"), .equal, SQLBind(id)).first().map(Self.session)
+        try await selectSessions(on: sql).where(SQLColumn("id", table: "s"), .equal, SQLBind(id)).first().map(Self.session)
     }
 
     static func session(_ row: any SQLRow) throws -> UserSession {

@@ -2,12 +2,13 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import KeywardAuthority
-import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
+
+@testable import KeywardAuthorityHTTP
 
 @Suite struct FeedAPITests {
     static func envelope(_ reply: API.Reply, trust: TrustStore) throws -> FeedEnvelope {
@@ -95,18 +96,16 @@ import Testing
                 try await api.createOrganization("acme")
                 let serial = try await api.issue("acme")
                 let token = try await harness.organizationToken("acme")
-                let reply = try await api.call(
-                    .post, "/v1/organizations/acme/activations", token: token, json: Self.request("inst-a", "production", serials: [serial]))
+                let reply = try await api.activations.activate("acme", token: token, json: Self.request("inst-a", "production", serials: [serial]))
                 #expect(reply.status == .created)
-                let certificateJSON = try JSONSerialization.data(withJSONObject: try #require(reply.json["certificate"]))
-                let document = try JSONDecoder().decode(SignedDocument.self, from: certificateJSON)
+                let document = try reply.value.certificate
                 let certificate = try JSONDecoder().decode(
                     ActivationCertificate.self, from: try document.verifiedPayload(for: .certificate, trust: harness.trust))
                 #expect(certificate.installationId == "inst-a")
                 #expect(certificate.environment == .production)
                 #expect(certificate.serials == [serial])
                 #expect(certificate.organization.id == "acme")
-                #expect(try await api.call(.get, "/v1/organizations/acme/activations").items.map { $0["environment"] as? String } == ["production"])
+                #expect(try await api.activations.list("acme").value.items.map(\.environment) == [.production])
             }
         }
     }
@@ -117,15 +116,14 @@ import Testing
             try await harness.withAPI { api in
                 try await api.createOrganization("acme")
                 let serial = try await api.issue("acme")
-                let reply = try await api.call(
-                    .post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "production", serials: [serial]))
+                let reply = try await api.activations.activate("acme", json: Self.request("inst-a", "production", serials: [serial]))
                 #expect(reply.status == .created)
-                let document = try JSONDecoder().decode(
-                    SignedDocument.self, from: try JSONSerialization.data(withJSONObject: try #require(reply.json["certificate"])))
-                let payload = try #require(
-                    try JSONSerialization.jsonObject(with: try document.verifiedPayload(for: .certificate, trust: harness.trust)) as? [String: Any])
-                let issuedAt = try #require((payload["issuedAt"] as? String).flatMap(Timestamp.parse))
-                let expiresAt = try #require((payload["expiresAt"] as? String).flatMap(Timestamp.parse))
+                let document = try reply.value.certificate
+                // The signed payload as written: the times are the text the signature covers, read with the domain's parser.
+                let payload = try JSONDecoder().decode(
+                    [String: JSONValue].self, from: try document.verifiedPayload(for: .certificate, trust: harness.trust))
+                let issuedAt = try #require(payload["issuedAt"]?.string.flatMap(Timestamp.parse))
+                let expiresAt = try #require(payload["expiresAt"]?.string.flatMap(Timestamp.parse))
                 #expect(issuedAt == harness.clock.now)
                 #expect(expiresAt == issuedAt.addingTimeInterval(400 * 86_400))
             }
@@ -139,11 +137,10 @@ import Testing
                 try await api.createOrganization("acme")
                 let serial = try await api.issue("acme")
                 func activate(_ installation: String, _ environment: String, promote: Bool = false, serials: [String]? = nil) async throws
-                    -> API.Reply
+                    -> Answer<FeedController.ActivationResponse>
                 {
-                    try await api.call(
-                        .post, "/v1/organizations/acme/activations",
-                        json: Self.request(installation, environment, serials: serials ?? [serial], promote: promote))
+                    try await api.activations.activate(
+                        "acme", json: Self.request(installation, environment, serials: serials ?? [serial], promote: promote))
                 }
                 #expect(try await activate("inst-a", "production").status == .created)
                 #expect(try await activate("inst-b", "test").status == .created)
@@ -155,9 +152,9 @@ import Testing
 
                 // Promoting demotes the old production installation: two changes (b up, a down).
                 let promoted = try await activate("inst-b", "production", promote: true)
-                #expect(promoted.json["demoted"] as? [String] == ["inst-a"])
-                let environments = try await api.call(.get, "/v1/organizations/acme/activations").items
-                #expect(environments.map { "\($0["installationId"]!)=\($0["environment"]!)" } == ["inst-a=test", "inst-b=production"])
+                #expect(try promoted.value.demoted == ["inst-a"])
+                let environments = try await api.activations.list("acme").value.items
+                #expect(environments.map { "\($0.installationId)=\($0.environment.rawValue)" } == ["inst-a=test", "inst-b=production"])
                 // A third change this month is allowed, a fourth is not.
                 #expect(try await activate("inst-b", "test").status == .created)
                 let before2 = try await harness.fingerprint()
@@ -182,10 +179,9 @@ import Testing
                 let revoked = try await api.issue("acme", API.floating)
                 _ = try await api.call(.post, "/v1/license-keys/\(revoked)/revoke", json: #"{"reason":"x"}"#)
                 let before = try await harness.fingerprint()
-                let unknown = try await api.call(
-                    .post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "test", serials: [mine, theirs]))
+                let unknown = try await api.activations.activate("acme", json: Self.request("inst-a", "test", serials: [mine, theirs]))
                 #expect(unknown.errorCode == "UNKNOWN_KEY")
-                #expect(((unknown.json["error"] as? [String: Any])?["details"] as? [String: Any])?["serials"] as? [String] == [theirs])
+                #expect(unknown.error?.details["serials"]?.strings == [theirs])
                 #expect(
                     try await api.call(.post, "/v1/organizations/acme/activations", json: Self.request("bad id!", "test", serials: [mine])).errorCode
                         == "INVALID_INSTALLATION_ID")
@@ -194,13 +190,11 @@ import Testing
                         .errorCode == "INVALID_FIELD")
                 #expect(try await harness.fingerprint() == before)
                 // A revoked key is not refused: the certificate covers the others and carries it, signed, with the reason.
-                let partly = try await api.call(
-                    .post, "/v1/organizations/acme/activations", json: Self.request("inst-a", "test", serials: [mine, revoked]))
+                let partly = try await api.activations.activate("acme", json: Self.request("inst-a", "test", serials: [mine, revoked]))
                 #expect(partly.status == .created)
-                #expect(partly.json["serials"] as? [String] == [mine])
-                #expect((partly.json["revoked"] as? [[String: Any]])?.map { $0["serial"] as? String } == [revoked])
-                let document = try JSONDecoder().decode(
-                    SignedDocument.self, from: JSONSerialization.data(withJSONObject: partly.json["certificate"] as Any))
+                #expect(try partly.value.serials == [mine])
+                #expect(try partly.value.revoked.map(\.serial) == [revoked])
+                let document = try partly.value.certificate
                 let certificate = try JSONDecoder().decode(
                     ActivationCertificate.self,
                     from: try document.verifiedPayload(for: .certificate, trust: TrustStore(harness.authority.keyring.publicKeys)))
@@ -221,12 +215,13 @@ import Testing
                 #expect(try await api.call(.get, "/metrics", token: .some(nil)).status == .ok)
                 let openAPI = String(decoding: try await api.call(.get, "/openapi.yaml", token: .some(nil)).body, as: UTF8.self)
                 #expect(openAPI.hasPrefix("openapi: 3.1"))
-                let keys = try await api.call(.get, "/v1/signing-keys", token: .some(nil)).items
-                #expect(keys.map { $0["hex"] as? String } == [harness.authority.keyring.activeKey.publicKey.hex])
-                #expect(keys.first?["active"] as? Bool == true)
+                let keys = try await api.call(.get, "/v1/signing-keys", token: .some(nil), as: Page<MetaController.SigningKeyResponse>.self).value
+                    .items
+                #expect(keys.map(\.hex) == [harness.authority.keyring.activeKey.publicKey.hex])
+                #expect(keys.first?.active == true)
                 #expect(try await api.call(.get, "/v1/signing-keys", token: "kw_stale").status == .ok)
-                let catalog = try await api.call(.get, "/v1/catalog").json
-                let codes = (catalog["components"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
+                let catalog = try await api.call(.get, "/v1/catalog", as: Catalog.self).value
+                let codes = catalog.components.map(\.code)
                 #expect(Set(["DOC", "WF", "AUD", "CFG"]).isSubset(of: Set(codes)))
                 #expect((6...10).contains(codes.count))
                 #expect(try await api.call(.get, "/v1/nothing-here").errorCode == "NOT_FOUND")

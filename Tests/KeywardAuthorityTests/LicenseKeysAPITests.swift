@@ -2,12 +2,13 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import KeywardAuthority
-import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
+
+@testable import KeywardAuthorityHTTP
 
 @Suite struct LicenseKeysAPITests {
     @Test(arguments: Backend.services)
@@ -15,19 +16,20 @@ import Testing
         try await AuthorityHarness.run(backend) { harness in
             try await harness.withAPI { api in
                 try await api.createOrganization("acme")
-                let reply = try await api.call(.post, "/v1/organizations/acme/license-keys", json: API.floating)
+                let reply = try await api.keys.issue("acme", spec: API.floating)
                 #expect(reply.status == .created)
-                let accessKey = try #require(reply.json["accessKey"] as? String)
-                #expect(reply.json["status"] as? String == "active")
-                #expect(reply.json["users"] as? Int == 10)
+                let issued = try reply.value.record
+                let accessKey = issued.accessKey
+                #expect(!issued.isRevoked, "status is active")
+                #expect(issued.license.users == 10)
                 let verification = AccessKeyVerifier(trustStore: harness.trust).verify(accessKey, organization: "acme", now: harness.clock.now)
                 #expect(verification.code == .valid)
-                #expect(verification.license?.serial == reply.json["serial"] as? String)
+                #expect(verification.license?.serial == issued.license.serial)
                 #expect(verification.license?.expiresAt == Timestamp.parse("2027-12-31T00:00:00Z"))
 
-                let serial = try #require(reply.json["serial"] as? String)
-                #expect(try await api.call(.get, "/v1/license-keys/\(serial)").json["accessKey"] as? String == accessKey)
-                #expect(try await api.call(.get, "/v1/organizations/acme/license-keys").items.count == 1)
+                let serial = issued.license.serial
+                #expect(try await api.keys.show(serial).value.record.accessKey == accessKey)
+                #expect(try await api.keys.list("acme").value.items.count == 1)
                 #expect(try await api.call(.get, "/v1/license-keys/KW-NONE-NONE").status == .notFound)
                 #expect(try await api.call(.post, "/v1/organizations/nobody/license-keys", json: API.floating).errorCode == "UNKNOWN_ORGANIZATION")
             }
@@ -83,16 +85,16 @@ import Testing
             try await harness.withAPI { api in
                 try await api.createOrganization("acme")
                 let body = #"{"reference":"2026-ACME-001","signedOn":"2026-03-01","lines":[\#(API.nominative),\#(API.floating)]}"#
-                let reply = try await api.call(.post, "/v1/organizations/acme/agreements", json: body)
+                let reply = try await api.agreements.issue("acme", json: body)
                 #expect(reply.status == .created)
-                let keys = reply.json["keys"] as? [[String: Any]] ?? []
-                #expect(keys.map { $0["line"] as? Int } == [1, 2])
-                let id = try #require(reply.json["id"] as? String)
-                #expect(try await api.call(.get, "/v1/agreements/\(id)").json["serials"] as? [String] == keys.map { $0["serial"] as! String })
-                #expect(try await api.call(.get, "/v1/organizations/acme/agreements").items.count == 1)
+                let keys = try reply.value.keys ?? []
+                #expect(keys.map(\.record.line) == [1, 2])
+                let id = try reply.value.id
+                #expect(try await api.agreements.show(id).value.serials == keys.map(\.record.license.serial))
+                #expect(try await api.agreements.list("acme").value.items.count == 1)
                 #expect(try await api.call(.post, "/v1/organizations/acme/agreements", json: body).errorCode == "AGREEMENT_EXISTS")
                 // One agreement is one change: the revision rose once.
-                #expect(try await api.call(.get, "/v1/organizations/acme").json["revision"] as? Int == 1)
+                #expect(try await api.organizations.show("acme").value.revision == 1)
             }
         }
     }
@@ -104,13 +106,13 @@ import Testing
                 try await api.createOrganization("acme")
                 let first = try await api.issue("acme", API.floating)
                 let second = try await api.issue("acme")
-                func revision() async throws -> Int? { try await api.call(.get, "/v1/organizations/acme").json["revision"] as? Int }
+                func revision() async throws -> Int64? { try await api.organizations.show("acme").value.revision }
                 #expect(try await revision() == 2)
 
                 harness.clock.advance(by: 3600)
-                let renewed = try await api.call(.post, "/v1/license-keys/\(first)/renew", json: #"{"expiresAt":"2029-06-30"}"#)
-                #expect(renewed.json["serial"] as? String == first)
-                let renewedKey = try #require(renewed.json["accessKey"] as? String)
+                let renewed = try await api.keys.renew(first, json: #"{"expiresAt":"2029-06-30"}"#)
+                #expect(try renewed.value.record.license.serial == first)
+                let renewedKey = try renewed.value.record.accessKey
                 let verified = AccessKeyVerifier(trustStore: harness.trust).verify(renewedKey, now: Timestamp.parse("2028-06-01T00:00:00Z")!)
                 #expect(verified.code == .valid)
                 #expect(verified.license?.expiresAt == Timestamp.parse("2029-06-30T00:00:00Z"))
@@ -119,15 +121,15 @@ import Testing
                     try await api.call(.post, "/v1/license-keys/\(first)/renew", json: #"{"expiresAt":"2001-01-01"}"#).errorCode
                         == "EXPIRY_BEFORE_VALIDITY")
 
-                let switched = try await api.call(.post, "/v1/license-keys/\(second)/switch", json: API.floating)
+                let switched = try await api.keys.switch(second, spec: API.floating)
                 #expect(switched.status == .created)
-                let replacement = try #require((switched.json["issued"] as? [String: Any])?["serial"] as? String)
-                #expect((switched.json["revoked"] as? [String: Any])?["replacedBy"] as? String == replacement)
+                let replacement = try switched.value.issued.record.license.serial
+                #expect(try switched.value.revoked.record.replacedBy == replacement)
                 #expect(try await revision() == 4)
 
-                let revoked = try await api.call(.post, "/v1/license-keys/\(first)/revoke", json: #"{"reason":"customer cancelled"}"#)
-                #expect(revoked.json["status"] as? String == "revoked")
-                #expect(revoked.json["revocationReason"] as? String == "customer cancelled")
+                let revoked = try await api.keys.revoke(first, json: #"{"reason":"customer cancelled"}"#)
+                #expect(try revoked.value.record.isRevoked, "status is revoked")
+                #expect(try revoked.value.record.revocationReason == "customer cancelled")
                 #expect(try await revision() == 5)
 
                 let before = try await harness.fingerprint()
@@ -142,11 +144,11 @@ import Testing
                 #expect(try await api.call(.post, "/v1/license-keys/KW-ZZZZ/revoke", json: #"{"reason":"x"}"#).status == .notFound)
                 #expect(try await harness.fingerprint() == before)
 
-                let audit = try await api.call(.get, "/v1/audit-events?target=license-key:\(first)").items
-                #expect(audit.map { $0["action"] as? String } == ["license-key.revoked", "license-key.renewed", "license-key.issued"])
-                #expect(audit.allSatisfy { $0["actor"] as? String == "operator:tester" })
-                let replacementAudit = try await api.call(.get, "/v1/audit-events?target=license-key:\(replacement)").items
-                #expect(replacementAudit.map { $0["action"] as? String } == ["license-key.issued"])
+                let audit = try await api.audit.events("target=license-key:\(first)").value.items
+                #expect(audit.map(\.action) == ["license-key.revoked", "license-key.renewed", "license-key.issued"])
+                #expect(audit.allSatisfy { $0.actor == "operator:tester" })
+                let replacementAudit = try await api.audit.events("target=license-key:\(replacement)").value.items
+                #expect(replacementAudit.map(\.action) == ["license-key.issued"])
                 #expect(try await api.call(.get, "/v1/license-keys/KW-ZZZZ").errorCode == "UNKNOWN_KEY")
                 #expect(try await api.call(.get, "/v1/agreements/AG-ZZZZ").errorCode == "UNKNOWN_AGREEMENT")
                 #expect(try await api.call(.get, "/v1/audit-events?limit=0").errorCode == "INVALID_LIMIT")

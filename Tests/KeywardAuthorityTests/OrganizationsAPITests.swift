@@ -2,29 +2,29 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import KeywardAuthority
-import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
 
+@testable import KeywardAuthorityHTTP
+
 @Suite struct OrganizationsAPITests {
     @Test(arguments: Backend.services)
     func createsListsShowsAndRenamesOrganizations(backend: Backend) async throws {
         try await AuthorityHarness.run(backend) { harness in
             try await harness.withAPI { api in
-                let created = try await api.call(
-                    .post, "/v1/organizations", json: #"{"id":"acme","legalName":"ACME Industries Ltd.","unknownField":{"x":1}}"#)
+                let created = try await api.organizations.create(json: #"{"id":"acme","legalName":"ACME Industries Ltd.","unknownField":{"x":1}}"#)
                 #expect(created.status == .created)
-                #expect(created.json["revision"] as? Int == 0)
+                #expect(try created.value.revision == 0)
                 #expect(
                     try await api.call(.post, "/v1/organizations", json: #"{"id":"acme","legalName":"Again"}"#).errorCode == "ORGANIZATION_EXISTS")
                 try await api.createOrganization("globex", "Globex Corporation")
-                #expect(try await api.call(.get, "/v1/organizations").items.map { $0["id"] as? String } == ["acme", "globex"])
-                let renamed = try await api.call(.patch, "/v1/organizations/acme", json: #"{"legalName":"ACME Holdings"}"#)
-                #expect(renamed.json["legalName"] as? String == "ACME Holdings")
-                #expect(try await api.call(.get, "/v1/organizations/acme").json["legalName"] as? String == "ACME Holdings")
+                #expect(try await api.organizations.list().value.items.map(\.id) == ["acme", "globex"])
+                let renamed = try await api.organizations.update("acme", json: #"{"legalName":"ACME Holdings"}"#)
+                #expect(try renamed.value.legalName == "ACME Holdings")
+                #expect(try await api.organizations.show("acme").value.legalName == "ACME Holdings")
                 #expect(try await api.call(.get, "/v1/organizations/nobody").status == .notFound)
             }
         }
@@ -64,14 +64,14 @@ import Testing
                     #expect(reply.status == status, "\(body.prefix(60))")
                     #expect(reply.errorCode == code, "\(body.prefix(60))")
                     #expect(reply.errorField == field, "\(body.prefix(60))")
-                    #expect((reply.json["error"] as? [String: Any])?["message"] as? String != nil)
+                    #expect(reply.error?.message != nil)
                 }
                 let huge = #"{"id":"big","legalName":"x","padding":""# + String(repeating: "p", count: 1 << 20) + #""}"#
                 let tooLarge = try await api.call(.post, "/v1/organizations", json: huge)
                 #expect(tooLarge.status == .contentTooLarge)
                 #expect(tooLarge.errorCode == "PAYLOAD_TOO_LARGE")
                 #expect(try await harness.fingerprint() == before)
-                #expect(try await api.call(.get, "/v1/organizations/acme").json["legalName"] as? String == "ACME Industries Ltd.")
+                #expect(try await api.organizations.show("acme").value.legalName == "ACME Industries Ltd.")
             }
         }
     }
@@ -81,17 +81,17 @@ import Testing
         try await AuthorityHarness.run(backend) { harness in
             try await harness.withAPI { api in
                 try await api.createOrganization("acme")
-                let made = try await api.call(.post, "/v1/organizations/acme/tokens", json: #"{"name":"cloud registry"}"#)
+                let made = try await api.tokens.create("acme", json: #"{"name":"cloud registry"}"#)
                 #expect(made.status == .created)
-                let token = try #require(made.json["token"] as? String)
-                let id = try #require(made.json["id"] as? String)
+                let token = try made.value.token
+                let id = try made.value.id
                 #expect(try await api.call(.get, "/v1/organizations/acme/feed", token: token).status == .ok)
 
-                let listed = try await api.call(.get, "/v1/tokens").items
-                #expect(listed.contains { $0["id"] as? String == id && $0["organizationId"] as? String == "acme" })
+                let listed = try await api.tokens.list().value.items
+                #expect(listed.contains { $0.id == id && $0.organizationId == "acme" })
                 #expect(!String(decoding: try await api.call(.get, "/v1/tokens").body, as: UTF8.self).contains(token))
 
-                #expect(try await api.call(.delete, "/v1/tokens/\(id)").json["revokedAt"] != nil)
+                #expect(try await api.tokens.revoke(id).value.revokedAt != nil)
                 let refused = try await api.call(.get, "/v1/organizations/acme/feed", token: token)
                 #expect(refused.status == .unauthorized)
                 #expect(refused.errorCode == "UNAUTHENTICATED")

@@ -4,27 +4,25 @@ import HummingbirdTesting
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
 
+@testable import KeywardRegistryHTTP
+
 /// Users, access groups, seats, sessions and entitlement checks through the API, on every store backend.
 @Suite struct AccessAPITests {
-    static func json(_ object: [String: Any]) -> String {
-        String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
-    }
+    static func json(_ object: [String: Any]) -> String { jsonObject(object) }
 
     @Test(arguments: Backend.services)
     func usersAreCreatedSearchedChangedAndRefusedInWords(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             try await harness.withAPI { api in
-                let created = try await api.call(
-                    .post, "/api/v1/users", json: Self.json(["login": "j.smith", "name": "Jane Smith", "email": "jane@example.com"]))
+                let created = try await api.users.create(login: "j.smith", name: "Jane Smith", email: "jane@example.com")
                 #expect(created.status == .created)
-                #expect(created.json["active"] as? Bool == true)
-                #expect(created.json["hasPassword"] as? Bool == false)
-                _ = try await api.call(.post, "/api/v1/users", json: Self.json(["login": "bob", "name": "Bob Stone", "email": "bob@example.com"]))
+                #expect(try created.value.active == true)
+                #expect(try created.value.hasPassword == false)
+                _ = try await api.users.create(login: "bob", name: "Bob Stone", email: "bob@example.com")
 
                 let before = try await harness.fingerprint()
                 let refusals: [([String: Any], HTTPResponse.Status, String)] = [
@@ -51,29 +49,29 @@ import Testing
                     (["login": "x", "name": "X"], .unprocessableContent, "INVALID_FIELD"),
                 ]
                 for (body, status, code) in refusals {
-                    let reply = try await api.call(.post, "/api/v1/users", json: Self.json(body))
+                    let reply = try await api.users.create(json: Self.json(body))
                     #expect(reply.status == status, "\(code)")
                     #expect(reply.errorCode == code)
                 }
                 #expect(try await harness.fingerprint() == before, "no refusal wrote anything")
 
-                #expect(try await api.call(.get, "/api/v1/users?search=SMI").items.map { $0["login"] as? String } == ["j.smith"])
-                #expect(try await api.call(.get, "/api/v1/users?search=%25").items.isEmpty, "a % in the search matches itself")
-                #expect(try await api.call(.get, "/api/v1/users?limit=1").items.map { $0["login"] as? String } == ["bob"])
-                #expect(try await api.call(.get, "/api/v1/users?limit=1&after=bob").items.map { $0["login"] as? String } == ["j.smith"])
-                #expect(try await api.call(.get, "/api/v1/users/admin").status == .notFound, "the built-in administrator is not a suite user")
+                #expect(try await api.users.list("search=SMI").value.items.map(\.login) == ["j.smith"])
+                #expect(try await api.users.list("search=%25").value.items.isEmpty, "a % in the search matches itself")
+                #expect(try await api.users.list("limit=1").value.items.map(\.login) == ["bob"])
+                #expect(try await api.users.list("limit=1&after=bob").value.items.map(\.login) == ["j.smith"])
+                #expect(try await api.users.show("admin").status == .notFound, "the built-in administrator is not a suite user")
 
-                let changed = try await api.call(
-                    .patch, "/api/v1/users/J.SMITH", json: Self.json(["name": "Jane Smith-Jones", "password": "a long enough password"]))
-                #expect(changed.json["name"] as? String == "Jane Smith-Jones")
-                #expect(changed.json["hasPassword"] as? Bool == true)
-                #expect(try await api.call(.post, "/api/v1/users/j.smith/disable").json["active"] as? Bool == false)
+                let changed = try await api.users.update(
+                    "J.SMITH", json: Self.json(["name": "Jane Smith-Jones", "password": "a long enough password"]))
+                #expect(try changed.value.name == "Jane Smith-Jones")
+                #expect(try changed.value.hasPassword == true)
+                #expect(try await api.users.disable("j.smith").value.active == false)
                 #expect(
                     try await api.call(
                         .post, "/api/v1/auth/token", token: .some(nil), json: #"{"login":"j.smith","password":"a long enough password"}"#
                     ).status == .unauthorized,
                     "a disabled user cannot log in")
-                #expect(try await api.call(.post, "/api/v1/users/j.smith/enable").json["active"] as? Bool == true)
+                #expect(try await api.users.enable("j.smith").value.active == true)
                 #expect(
                     try await api.call(.post, "/api/v1/auth/token", token: .some(nil), json: #"{"login":"bob","password":""}"#).status
                         == .unauthorized,
@@ -120,65 +118,55 @@ import Testing
                     let reply = try await api.call(.post, "/api/v1/access-groups", json: body)
                     #expect(reply.errorCode == code, "\(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
                 }
-                let profileRefusal = try await api.call(.post, "/api/v1/access-groups", json: group(["menus": ["DC021", "DC030"]]))
-                #expect(
-                    (profileRefusal.json["error"] as? [String: Any]).flatMap { $0["details"] as? [String: Any] }?["menus"] as? [String] == ["DC030"],
-                    "only the menu above the profile is named")
-                let unknown = try await api.call(.post, "/api/v1/access-groups", json: group(["users": ["ann", "zed", "yan"]]))
-                #expect(
-                    (unknown.json["error"] as? [String: Any]).flatMap { $0["details"] as? [String: Any] }?["logins"] as? [String] == ["zed", "yan"])
+                let profileRefusal = try await api.groups.create(json: group(["menus": ["DC021", "DC030"]]))
+                #expect(profileRefusal.error?.details["menus"]?.strings == ["DC030"], "only the menu above the profile is named")
+                let unknown = try await api.groups.create(json: group(["users": ["ann", "zed", "yan"]]))
+                #expect(unknown.error?.details["logins"]?.strings == ["zed", "yan"])
                 #expect(try await harness.fingerprint() == before)
 
-                let created = try await api.call(.post, "/api/v1/access-groups", json: group(["users": ["ann", "bob"]]))
+                let created = try await api.groups.create(json: group(["users": ["ann", "bob"]]))
                 #expect(created.status == .created)
-                #expect(created.json["users"] as? [String] == ["ann", "bob"])
+                #expect(try created.value.users == ["ann", "bob"])
                 #expect(try await api.call(.post, "/api/v1/access-groups", json: group(["idNumber": "WRITERS"])).errorCode == "DUPLICATE_GROUP")
 
-                let full = try await api.call(.post, "/api/v1/access-groups/writers/users", json: Self.json(["logins": ["cyd"]]))
+                let full = try await api.groups.addUsers("writers", ["cyd"])
                 #expect(full.status == .conflict)
                 #expect(full.errorCode == "SEAT_LIMIT_EXCEEDED")
-                let figures = try #require((full.json["error"] as? [String: Any])?["details"] as? [String: Any])
-                #expect(figures["keySerial"] as? String == key.serial)
-                #expect(figures["limit"] as? Int == 2)
-                #expect(figures["inUse"] as? Int == 2)
-                #expect(figures["requested"] as? Int == 1)
+                let figures = try #require(full.error?.details)
+                #expect(figures["keySerial"]?.string == key.serial)
+                #expect(figures["limit"] == 2)
+                #expect(figures["inUse"] == 2)
+                #expect(figures["requested"] == 1)
 
                 // A user in two groups on one key holds one seat.
                 let second = try await api.call(
                     .post, "/api/v1/access-groups", json: group(["idNumber": "Readers", "name": "Readers", "users": ["ann"]]))
                 #expect(second.status == .created)
 
-                func check(_ login: String) async throws -> [String: Any] {
-                    try await api.call(.get, "/api/v1/entitlements/check?login=\(login)&component=DOC&menu=DC021").json
+                func check(_ login: String) async throws -> EntitlementAnswer {
+                    try await api.entitlements.check(login: login, component: "DOC", menu: "DC021").value
                 }
-                #expect(try await check("ann")["allowed"] as? Bool == true)
-                #expect(try await check("ann")["keySerial"] as? String == key.serial)
-                #expect(try await check("cyd")["code"] as? String == "NO_ACCESS")
+                #expect(try await check("ann").allowed == true)
+                #expect(try await check("ann").keySerial == key.serial)
+                #expect(try await check("cyd").code == "NO_ACCESS")
 
                 #expect(try await api.call(.delete, "/api/v1/license-keys/\(key.serial)").errorCode == "KEY_IN_USE")
 
                 // Read your writes: the change is in the very next answer.
                 #expect(try await api.call(.delete, "/api/v1/access-groups/Writers/users", json: Self.json(["logins": ["bob"]])).status == .ok)
-                #expect(try await check("bob")["code"] as? String == "NO_ACCESS")
+                #expect(try await check("bob").code == "NO_ACCESS")
                 #expect(try await api.call(.post, "/api/v1/access-groups/Writers/users", json: Self.json(["logins": ["CYD"]])).status == .ok)
-                #expect(try await check("cyd")["allowed"] as? Bool == true)
+                #expect(try await check("cyd").allowed == true)
                 // A disabled user frees the seat; enabling them again needs one.
                 #expect(try await api.call(.post, "/api/v1/users/cyd/disable").status == .ok)
-                #expect(try await check("cyd")["code"] as? String == "USER_DISABLED")
+                #expect(try await check("cyd").code == "USER_DISABLED")
                 #expect(try await api.call(.post, "/api/v1/access-groups/Writers/users", json: Self.json(["logins": ["bob"]])).status == .ok)
                 #expect(try await api.call(.post, "/api/v1/users/cyd/enable").errorCode == "SEAT_LIMIT_EXCEEDED")
 
-                let batch = try await api.call(
-                    .post, "/api/v1/entitlements/check",
-                    json: Self.json([
-                        "checks": [
-                            ["login": "ann", "component": "DOC", "menu": "DC021"], ["login": "bob", "component": "DOC", "menu": "DC022"],
-                            ["login": "nobody", "component": "DOC", "menu": "DC021"],
-                        ]
-                    ]))
-                #expect((batch.json["results"] as? [[String: Any]])?.map { $0["code"] as? String } == ["ALLOWED", "NO_ACCESS", "UNKNOWN_USER"])
-                let entitlements = try await api.call(.get, "/api/v1/users/ann/entitlements").json
-                #expect((entitlements["components"] as? [[String: Any]])?.first?["menus"] as? [String] == ["DC021"])
+                let batch = try await api.entitlements.check([("ann", "DOC", "DC021"), ("bob", "DOC", "DC022"), ("nobody", "DOC", "DC021")])
+                #expect(try batch.value.results.map(\.code) == ["ALLOWED", "NO_ACCESS", "UNKNOWN_USER"])
+                let entitlements = try await api.users.entitlements("ann").value
+                #expect(entitlements.components.first?.menus == ["DC021"])
 
                 #expect(try await api.call(.delete, "/api/v1/access-groups/Readers").status == .noContent)
                 #expect(try await api.call(.delete, "/api/v1/access-groups/Writers").status == .noContent)
@@ -209,45 +197,41 @@ import Testing
             try await harness.withAPI { admin in
                 var api = admin
                 api.token = service
-                let ann = try await api.call(.post, "/api/v1/sessions", json: Self.json(["login": "ann", "ip": "192.0.2.10"]))
+                let ann = try await api.sessions.open(login: "ann", ip: "192.0.2.10")
                 #expect(ann.status == .created)
-                #expect(ann.json["keySerial"] as? String == floating.serial)
-                let annID = try #require(ann.json["sessionId"] as? String)
-                #expect(try await api.call(.post, "/api/v1/sessions", json: Self.json(["login": "bob"])).errorCode == "NO_SEAT_AVAILABLE")
-                #expect(try await api.call(.get, "/api/v1/entitlements/check?login=ann&component=WF&menu=WF001").json["allowed"] as? Bool == true)
-                #expect(
-                    try await api.call(.get, "/api/v1/entitlements/check?login=bob&component=WF&menu=WF001").json["code"] as? String == "NO_SESSION")
+                #expect(try ann.value.keySerial == floating.serial)
+                let annID = try ann.value.sessionId
+                #expect(try await api.sessions.open(login: "bob").errorCode == "NO_SEAT_AVAILABLE")
+                #expect(try await api.entitlements.check(login: "ann", component: "WF", menu: "WF001").value.allowed == true)
+                #expect(try await api.entitlements.check(login: "bob", component: "WF", menu: "WF001").value.code == "NO_SESSION")
                 // A nominative seat the user holds comes first, and leaves the floating seat alone.
-                let cyd = try await api.call(.post, "/api/v1/sessions", json: Self.json(["login": "cyd"]))
-                #expect(cyd.json["keySerial"] as? String == nominative.serial)
-                #expect(try await api.call(.post, "/api/v1/sessions", json: Self.json(["login": "nobody"])).errorCode == "UNKNOWN_USER")
+                let cyd = try await api.sessions.open(login: "cyd")
+                #expect(try cyd.value.keySerial == nominative.serial)
+                #expect(try await api.sessions.open(login: "nobody").errorCode == "UNKNOWN_USER")
                 #expect(try await api.call(.get, "/api/v1/users").status == .forbidden, "a service token administers nothing")
 
-                #expect(try await api.call(.post, "/api/v1/sessions/\(annID)/heartbeat").status == .ok)
+                #expect(try await api.sessions.heartbeat(annID).status == .ok)
                 harness.clock.advance(by: 16 * 60)
                 // The lease ran out: the seat is free, and the old session cannot be renewed.
-                #expect(try await api.call(.post, "/api/v1/sessions/\(annID)/heartbeat").errorCode == "SESSION_ENDED")
-                let bob = try await api.call(.post, "/api/v1/sessions", json: Self.json(["login": "bob"]))
-                #expect(bob.json["keySerial"] as? String == floating.serial)
-                let bobID = try #require(bob.json["sessionId"] as? String)
-                #expect(try await api.call(.delete, "/api/v1/sessions/\(bobID)").json["endReason"] as? String == "logout")
-                let again = try await api.call(.post, "/api/v1/sessions", json: Self.json(["login": "bob"]))
+                #expect(try await api.sessions.heartbeat(annID).errorCode == "SESSION_ENDED")
+                let bob = try await api.sessions.open(login: "bob")
+                #expect(try bob.value.keySerial == floating.serial)
+                let bobID = try bob.value.sessionId
+                #expect(try await api.sessions.end(bobID).value.endReason == .logout)
+                let again = try await api.sessions.open(login: "bob")
                 #expect(again.status == .created)
 
                 // cyd's lease ran out with ann's: only bob is logged in now.
-                let open = try await admin.call(.get, "/api/v1/sessions").items
-                #expect(open.compactMap { $0["login"] as? String } == ["bob"])
-                #expect(
-                    try await admin.call(.post, "/api/v1/sessions/disconnect", json: Self.json(["login": "bob"])).json["disconnected"] as? Int == 1)
-                #expect(
-                    try await api.call(.post, "/api/v1/sessions", json: Self.json(["login": "ann"])).status == .created,
-                    "the disconnection freed the seat")
-                #expect(try await admin.call(.post, "/api/v1/sessions/disconnect", json: "{}").json["disconnected"] as? Int == 1)
-                #expect(try await admin.call(.get, "/api/v1/sessions").items.isEmpty)
-                let history = try await admin.call(.get, "/api/v1/sessions?state=all").items
+                let open = try await admin.sessions.list().value.items
+                #expect(open.map(\.login) == ["bob"])
+                #expect(try await admin.sessions.disconnect(login: "bob").value.disconnected == 1)
+                #expect(try await api.sessions.open(login: "ann").status == .created, "the disconnection freed the seat")
+                #expect(try await admin.sessions.disconnect().value.disconnected == 1)
+                #expect(try await admin.sessions.list().value.items.isEmpty)
+                let history = try await admin.sessions.list(state: "all").value.items
                 #expect(history.count == 5)
-                #expect(Set(history.compactMap { $0["endReason"] as? String }) == ["expired", "logout", "disconnected"])
-                #expect(history.contains { $0["ip"] as? String == "192.0.2.10" })
+                #expect(Set(history.compactMap(\.endReason)) == [.expired, .logout, .disconnected])
+                #expect(history.contains { $0.ip == "192.0.2.10" })
             }
         }
     }
@@ -273,10 +257,7 @@ import Testing
                 actor: "test")
             try await harness.withAPI { admin in
                 func token(_ login: String) async throws -> String {
-                    try #require(
-                        try await admin.call(
-                            .post, "/api/v1/auth/token", token: .some(nil), json: Self.json(["login": login, "password": "a long enough password"])
-                        ).json["token"] as? String)
+                    try await admin.auth.logIn(login: login, password: "a long enough password").value.token
                 }
                 let mia = try await token("mia")
                 let sam = try await token("sam")

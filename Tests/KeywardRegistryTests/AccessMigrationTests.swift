@@ -32,41 +32,40 @@ import Testing
                     idNumber: "Readers", name: "Readers", keySerial: old.serial, component: "DOC",
                     menus: ["DC021"], users: ["cyd", "dee"]), actor: "test")
             try await harness.withAPI { api in
-                func migrate(_ fields: [String: Any]) async throws -> RegistryAPI.Reply {
-                    try await api.call(
-                        .post, "/api/v1/access-migrations", json: AccessAPITests.json(["from": old.serial, "to": new.serial].merging(fields) { $1 }))
+                func migrate(_ fields: [String: Any]) async throws -> Answer<AccessMigrationPlan> {
+                    try await api.accessMigrations.migrate(json: jsonObject(["from": old.serial, "to": new.serial].merging(fields) { $1 }))
                 }
                 let before = try await harness.fingerprint()
-                let dry = try await migrate(["dryRun": true]).json
-                #expect(dry["canMove"] as? Bool == false)
-                let reasons = try #require(dry["reasons"] as? [String])
+                let dry = try await migrate(["dryRun": true]).value
+                #expect(dry.canMove == false)
+                let reasons = dry.reasons
                 #expect(reasons.contains { $0.hasPrefix("Managers: MENU_NOT_ALLOWED_FOR_PROFILE") })
                 #expect(reasons.contains { $0.hasPrefix("SEAT_LIMIT_EXCEEDED") })
-                #expect((dry["to"] as? [String: Any])?["after"] as? Int == 4)
-                #expect((dry["from"] as? [String: Any])?["after"] as? Int == 0)
+                #expect(dry.to.after == 4)
+                #expect(dry.from.after == 0)
 
                 let refused = try await migrate([:])
                 #expect(refused.status == .conflict)
                 #expect(refused.errorCode == "MIGRATION_REFUSED")
-                #expect(try await migrate(["to": other.serial]).json["error"].map { "\($0)" }?.contains("COMPONENT_NOT_IN_KEY") == true)
+                #expect(try await migrate(["to": other.serial]).error.map { "\($0)" }?.contains("COMPONENT_NOT_IN_KEY") == true)
                 #expect(try await migrate(["groups": ["Nobody"]]).errorCode == "UNKNOWN_GROUP")
                 #expect(try await migrate(["to": old.serial]).errorCode == "SAME_KEY")
                 #expect(try await harness.fingerprint() == before, "no refusal and no dry run wrote anything")
                 #expect(try await harness.store.groups().allSatisfy { $0.keySerial == old.serial })
 
                 // One group, dropping the menu the staff key cannot give: it fits.
-                let plan = try await migrate(["groups": ["managers"], "dropDisallowedMenus": true, "dryRun": true]).json
-                #expect(plan["canMove"] as? Bool == true)
-                #expect((plan["groups"] as? [[String: Any]])?.first?["droppedMenus"] as? [String] == ["DC030"])
-                #expect((plan["to"] as? [String: Any])?["after"] as? Int == 2)
+                let plan = try await migrate(["groups": ["managers"], "dropDisallowedMenus": true, "dryRun": true]).value
+                #expect(plan.canMove == true)
+                #expect(plan.groups.first?.droppedMenus == ["DC030"])
+                #expect(plan.to.after == 2)
                 let applied = try await migrate(["groups": ["managers"], "dropDisallowedMenus": true])
-                #expect(applied.json["applied"] as? Bool == true)
+                #expect(try applied.value.applied == true)
                 let moved = try #require(try await harness.store.group("Managers"))
                 #expect(moved.keySerial == new.serial)
                 #expect(moved.menus == ["DC021"])
-                let check = try await api.call(.get, "/api/v1/entitlements/check?login=ann&component=DOC&menu=DC021").json
-                #expect(check["keySerial"] as? String == new.serial)
-                #expect(check["profile"] as? String == "staff")
+                let check = try await api.entitlements.check(login: "ann", component: "DOC", menu: "DC021").value
+                #expect(check.keySerial == new.serial)
+                #expect(check.profile == "staff")
             }
         }
     }
@@ -100,14 +99,14 @@ import Testing
                 let refused = try await api.call(.post, "/api/v1/activation/certificate", json: certificate)
                 #expect(refused.status == .conflict)
                 #expect(refused.errorCode == "OVER_ALLOCATED")
-                let keys = try #require(((refused.json["error"] as? [String: Any])?["details"] as? [String: Any])?["keys"] as? [[String: Any]])
-                #expect(keys.first?["limit"] as? Int == 2)
-                #expect(keys.first?["inUse"] as? Int == 3)
-                #expect(keys.first?["overLimit"] as? [String] == ["cyd"], "the most recently assigned user is the one over the limit")
+                let keys = try #require(refused.error?.details["keys"]?.array)
+                #expect(keys.first?["limit"] == 2)
+                #expect(keys.first?["inUse"] == 3)
+                #expect(keys.first?["overLimit"]?.strings == ["cyd"], "the most recently assigned user is the one over the limit")
 
                 #expect(try await api.call(.post, "/api/v1/activation/certificate?force=true", json: certificate).status == .ok)
                 func check(_ login: String) async throws -> String? {
-                    try await api.call(.get, "/api/v1/entitlements/check?login=\(login)&component=DOC&menu=DC021").json["code"] as? String
+                    try await api.entitlements.check(login: login, component: "DOC", menu: "DC021").value.code
                 }
                 #expect(try await check("ann") == "ALLOWED")
                 #expect(try await check("cyd") == "OVER_LIMIT")

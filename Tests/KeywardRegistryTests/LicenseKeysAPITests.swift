@@ -3,10 +3,11 @@ import Hummingbird
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 @Suite struct RegistryLicenseKeysTests {
     @Test(arguments: Backend.services)
@@ -19,28 +20,28 @@ import Testing
                     if index > 0 && index % 64 == 0 { wrapped += "\r\n" }
                     wrapped.append(character)
                 }
-                let created = try await api.register("Engineering", wrapped.replacingOccurrences(of: "=", with: ""))
+                let created = try await api.keys.register(idNumber: "Engineering", accessKey: wrapped.replacingOccurrences(of: "=", with: ""))
                 #expect(created.status == .created)
-                #expect(created.json["status"] as? String == "VALID")
-                #expect((created.json["components"] as? [[String: String]])?.map { $0["name"] } == ["Document", "Workflow"])
+                #expect(try created.value.summary.status == .valid)
+                #expect(try created.value.components.map(\.name) == ["Document", "Workflow"])
 
-                let list = try await api.call(.get, "/api/v1/license-keys").items
+                let list = try await api.keys.list().value.items
                 #expect(list.count == 1)
                 let item = try #require(list.first)
-                #expect(item["serial"] as? String == "KW-AAAA-0001")
-                #expect(item["idNumber"] as? String == "Engineering")
-                #expect(item["source"] as? String == "manual")
-                #expect(item["expiresInDays"] as? Int == 213)
-                #expect(item["componentCount"] as? Int == 2)
-                #expect(item["activated"] as? Bool == false)
-                #expect(item["useType"] as? String == "nominative")
+                #expect(item.serial == "KW-AAAA-0001")
+                #expect(item.idNumber == "Engineering")
+                #expect(item.source == .manual)
+                #expect(item.expiresInDays == 213)
+                #expect(item.componentCount == 2)
+                #expect(item.activated == false)
+                #expect(item.useType == .nominative)
 
-                let renamed = try await api.call(.patch, "/api/v1/license-keys/KW-AAAA-0001", json: #"{"idNumber":"SOX"}"#)
-                #expect(renamed.json["idNumber"] as? String == "SOX")
-                #expect(try await api.call(.get, "/api/v1/license-keys/KW-AAAA-0001").json["idNumber"] as? String == "SOX")
+                let renamed = try await api.keys.rename("KW-AAAA-0001", to: "SOX")
+                #expect(try renamed.value.summary.idNumber == "SOX")
+                #expect(try await api.keys.show("KW-AAAA-0001").value.summary.idNumber == "SOX")
                 #expect(try await api.call(.delete, "/api/v1/license-keys/KW-AAAA-0001").status == .noContent)
-                #expect(try await api.call(.get, "/api/v1/license-keys/KW-AAAA-0001").errorCode == "UNKNOWN_KEY")
-                let audit = try await api.call(.get, "/api/v1/audit-events?target=license-key:KW-AAAA-0001").items.map { $0["action"] as? String }
+                #expect(try await api.keys.show("KW-AAAA-0001").errorCode == "UNKNOWN_KEY")
+                let audit = try await api.audit.events("target=license-key:KW-AAAA-0001").value.items.map(\.action)
                 #expect(audit == ["license-key.removed", "license-key.renamed", "license-key.registered"])
             }
         }
@@ -100,7 +101,7 @@ import Testing
                     let outcomes = try await [first, second].map { $0.status == .created ? "201" : ($0.errorCode ?? "?") }.sorted()
                     #expect(outcomes == ["201", "DUPLICATE_KEY"], "round \(round)")
                 }
-                #expect(try await api.call(.get, "/api/v1/license-keys").items.count == 5)
+                #expect(try await api.keys.list().value.items.count == 5)
             }
         }
     }
@@ -111,7 +112,7 @@ import Testing
     func aKeyAddedAfterTheActivationMakesItRequired(backend: Backend) async throws {
         try await RegistryHarness.run(backend) { harness in
             try await harness.withAPI { api in
-                #expect(try await api.call(.get, "/api/v1/activation").json["status"] as? String == "never")
+                #expect(try await api.activation.state().value.status == .never)
                 _ = try await api.register("One", harness.accessKey(serial: "KW-AAAA-0001", users: 10))
                 let request = try await api.call(.get, "/api/v1/activation/request")
                 let file = try JSONDecoder().decode(ActivationRequestFile.self, from: request.body)
@@ -119,25 +120,26 @@ import Testing
                 #expect(file.installationId == "inst-test-1")
 
                 let certificate = String(decoding: try JSONEncoder().encode(harness.certificate(serials: ["KW-AAAA-0001"])), as: UTF8.self)
-                let installed = try await api.call(.post, "/api/v1/activation/certificate", json: certificate)
-                #expect(installed.json["status"] as? String == "active")
-                #expect(try await api.call(.get, "/api/v1/license-keys").items.first?["activated"] as? Bool == true)
+                let installed = try await api.call(
+                    .post, "/api/v1/activation/certificate", json: certificate, as: ActivationController.StateResponse.self)
+                #expect(try installed.value.status == .active)
+                #expect(try await api.keys.list().value.items.first?.activated == true)
 
                 _ = try await api.register("Two", harness.accessKey(serial: "KW-AAAA-0002", users: 5, useType: .floating, components: ["AUD"]))
-                let state = try await api.call(.get, "/api/v1/activation").json
-                #expect(state["status"] as? String == "required")
-                let change = try #require(state["change"] as? [String: Any])
-                #expect(change["addedKeys"] as? [String] == ["KW-AAAA-0002"])
-                #expect(change["addedComponents"] as? [String] == ["AUD"])
-                #expect(change["seats"] as? [String: Int] == ["floating": 5])
-                let keys = try await api.call(.get, "/api/v1/license-keys").items
-                #expect(keys.first { $0["serial"] as? String == "KW-AAAA-0002" }?["activated"] as? Bool == false)
+                let state = try await api.activation.state().value
+                #expect(state.status == .required)
+                let change = state.change
+                #expect(change.addedKeys == ["KW-AAAA-0002"])
+                #expect(change.addedComponents == ["AUD"])
+                #expect(change.seats == ["floating": 5])
+                let keys = try await api.keys.list().value.items
+                #expect(keys.first { $0.serial == "KW-AAAA-0002" }?.activated == false)
 
                 // Removing a key is a change too.
                 _ = try await api.call(.delete, "/api/v1/license-keys/KW-AAAA-0001")
-                let afterRemoval = try #require(try await api.call(.get, "/api/v1/activation").json["change"] as? [String: Any])
-                #expect(afterRemoval["removedKeys"] as? [String] == ["KW-AAAA-0001"])
-                #expect(afterRemoval["seats"] as? [String: Int] == ["floating": 5, "nominative": -10])
+                let afterRemoval = try await api.activation.state().value.change
+                #expect(afterRemoval.removedKeys == ["KW-AAAA-0001"])
+                #expect(afterRemoval.seats == ["floating": 5, "nominative": -10])
             }
         }
     }

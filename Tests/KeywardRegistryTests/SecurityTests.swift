@@ -60,12 +60,12 @@ import Testing
             try await harness.withAPI { api in
                 #expect(
                     try await api.call(
-                        .post, "/api/v1/users", json: AccessAPITests.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])
+                        .post, "/api/v1/users", json: jsonObject(["login": "ann", "name": "Ann", "email": "ann@example.com"])
                     ).status == .created)
                 let group: [String: Any] = [
                     "idNumber": "Writers", "name": "Writers", "keySerial": main.serial, "component": "DOC", "menus": ["DC021"], "users": ["ann"],
                 ]
-                #expect(try await api.call(.post, "/api/v1/access-groups", json: AccessAPITests.json(group)).status == .created)
+                #expect(try await api.call(.post, "/api/v1/access-groups", json: jsonObject(group)).status == .created)
 
                 let operations = [
                     Operation(method: .post, path: "/api/v1/users", fields: ["login", "name", "email", "password"]) { n in
@@ -118,7 +118,7 @@ import Testing
                             counter += 1
                             let body = Self.setting(field, to: value, in: operation.body(counter))
                             let before = try await Self.state(harness, api, serial: main.serial)
-                            let reply = try await api.call(operation.method, operation.path, json: AccessAPITests.json(body))
+                            let reply = try await api.call(operation.method, operation.path, json: jsonObject(body))
                             let what =
                                 "\(operation.method) \(operation.path) with \(field) = \(value.prefix(40).debugDescription) (\(value.count) characters)"
                             #expect(reply.status.code < 500, "\(what): \(reply.status)")
@@ -126,9 +126,9 @@ import Testing
                                 accepted += 1
                                 if operation.path == "/api/v1/entitlements/check" {
                                     // A check answers questions rather than storing values: an over-long code is one nobody holds.
-                                    let results = reply.json["results"] as? [[String: Any]] ?? []
+                                    let results = (try? reply.decode(EntitlementsClient.Batch.self))?.results ?? []
                                     #expect(
-                                        value.count < 1000 || (!results.isEmpty && results.allSatisfy { $0["allowed"] as? Bool == false }),
+                                        value.count < 1000 || (!results.isEmpty && results.allSatisfy { $0.allowed == false }),
                                         "\(what) was allowed")
                                 } else {
                                     #expect(value.count < 1000, "\(what) was accepted")
@@ -136,7 +136,7 @@ import Testing
                             } else {
                                 refused += 1
                                 #expect(reply.errorCode != nil, "\(what): no error code")
-                                let message = (reply.json["error"] as? [String: Any])?["message"] as? String ?? ""
+                                let message = reply.error?.message ?? ""
                                 #expect(!message.isEmpty, "\(what): no message")
                                 #expect(try await Self.state(harness, api, serial: main.serial) == before, "\(what) was refused but wrote something")
                             }
@@ -147,16 +147,14 @@ import Testing
 
                 // Free text is stored exactly as sent, quotes and all, and a search for it finds it literally.
                 for value in Self.hostile where !value.isEmpty && !value.contains("\u{0}") && value.trimmingCharacters(in: .whitespaces) == value {
-                    let saved = try await api.call(.patch, "/api/v1/users/ann", json: AccessAPITests.json(["name": value]))
+                    let saved = try await api.users.update("ann", json: jsonObject(["name": value]))
                     #expect(saved.status == .ok, "name \(value.debugDescription)")
-                    #expect(try await api.call(.get, "/api/v1/users/ann").json["name"] as? String == value)
-                    let found = try await api.call(.get, "/api/v1/users?search=\(Self.encoded(value))").items
-                    #expect(found.contains { $0["login"] as? String == "ann" }, "search \(value.debugDescription) finds the name")
+                    #expect(try await api.users.show("ann").value.name == value)
+                    let found = try await api.users.list("search=\(Self.encoded(value))").value.items
+                    #expect(found.contains { $0.login == "ann" }, "search \(value.debugDescription) finds the name")
                     #expect(
-                        found.allSatisfy { item in
-                            ["login", "name", "email"].contains { (item[$0] as? String ?? "").lowercased().contains(value.lowercased()) }
-                        },
-                        "search \(value.debugDescription) matches literally: \(found.map { $0["login"] ?? "" })")
+                        found.allSatisfy { user in [user.login, user.name, user.email].contains { $0.lowercased().contains(value.lowercased()) } },
+                        "search \(value.debugDescription) matches literally: \(found.map(\.login))")
                 }
 
                 // Hostile path segments and query values read nothing they should not and write nothing.
@@ -177,7 +175,7 @@ import Testing
                         let reply = try await api.call(method, path)
                         #expect(reply.status.code < 500, "\(method) \(path.prefix(80)): \(reply.status)")
                         if path.hasPrefix("/api/v1/entitlements/check"), reply.status == .ok, value.count > 1000 {
-                            #expect(reply.json["allowed"] as? Bool == false, "\(path.prefix(80)) allowed an over-long value")
+                            #expect((try? reply.decode(EntitlementAnswer.self))?.allowed == false, "\(path.prefix(80)) allowed an over-long value")
                         }
                         if method != .get || path.contains("/api/v1/users/") && method == .get && !path.hasSuffix("entitlements") {
                             #expect(reply.status.code >= 400, "\(method) \(path.prefix(80)) found something")
@@ -185,12 +183,12 @@ import Testing
                     }
                 }
                 #expect(try await Self.state(harness, api, serial: main.serial) == before, "hostile paths and queries wrote nothing")
-                #expect(try await api.call(.get, "/api/v1/users/%5F").json["login"] as? String == "_", "a percent-encoded login finds its user")
+                #expect(try await api.users.show("%5F").value.login == "_", "a percent-encoded login finds its user")
 
                 // A body over the upload limit is refused before it is read in full.
                 let huge = try await api.call(
                     .post, "/api/v1/users",
-                    json: AccessAPITests.json(["login": "big", "name": String(repeating: "B", count: 2 << 20), "email": "b@example.com"]))
+                    json: jsonObject(["login": "big", "name": String(repeating: "B", count: 2 << 20), "email": "b@example.com"]))
                 #expect(huge.status == .contentTooLarge)
                 #expect(huge.errorCode == "PAYLOAD_TOO_LARGE")
 
@@ -215,17 +213,17 @@ import Testing
             try await harness.withAPI { api in
                 #expect(
                     try await api.call(
-                        .post, "/api/v1/users", json: AccessAPITests.json(["login": "ann", "name": "Ann", "email": "ann@example.com"])
+                        .post, "/api/v1/users", json: jsonObject(["login": "ann", "name": "Ann", "email": "ann@example.com"])
                     ).status == .created)
                 let before = try await harness.fingerprint()
                 let attempts: [(HTTPRequest.Method, String, String?)] = [
                     (
                         .post, "/api/v1/access-groups",
-                        AccessAPITests.json(["idNumber": "G", "name": "G", "keySerial": "KW\u{0}", "component": "DOC", "menus": ["DC021"]])
+                        jsonObject(["idNumber": "G", "name": "G", "keySerial": "KW\u{0}", "component": "DOC", "menus": ["DC021"]])
                     ),
-                    (.post, "/api/v1/sessions", AccessAPITests.json(["login": "ann", "ip": "10.0.0.1\u{0}"])),
-                    (.post, "/api/v1/access-migrations", AccessAPITests.json(["from": key.serial, "to": "\u{0}", "dryRun": true])),
-                    (.post, "/api/v1/auth/token", AccessAPITests.json(["login": "admin\u{0}", "password": "whatever it is"])),
+                    (.post, "/api/v1/sessions", jsonObject(["login": "ann", "ip": "10.0.0.1\u{0}"])),
+                    (.post, "/api/v1/access-migrations", jsonObject(["from": key.serial, "to": "\u{0}", "dryRun": true])),
+                    (.post, "/api/v1/auth/token", jsonObject(["login": "admin\u{0}", "password": "whatever it is"])),
                     (.get, "/api/v1/users?search=%00", nil), (.get, "/api/v1/users/ann%00", nil),
                     (.get, "/api/v1/entitlements/check?login=ann%00&component=DOC&menu=DC021", nil),
                 ]
@@ -236,9 +234,9 @@ import Testing
                 }
                 #expect(try await harness.fingerprint() == before)
                 // The six characters \u0000 typed as text are not a NUL: a backslash, then u0000.
-                let literal = try await api.call(.patch, "/api/v1/users/ann", json: #"{"name":"Ann \\u0000 Smith"}"#)
+                let literal = try await api.users.update("ann", json: #"{"name":"Ann \\u0000 Smith"}"#)
                 #expect(literal.status == .ok)
-                #expect(literal.json["name"] as? String == #"Ann \u0000 Smith"#)
+                #expect(try literal.value.name == #"Ann \u0000 Smith"#)
             }
         }
     }
@@ -269,7 +267,8 @@ import Testing
         }
     }
 
-    /// `body` with `path` ("name", or "menus.0", or "checks.0.login") set to `value`.
+    /// `body` with `path` ("name", or "menus.0", or "checks.0.login") set to `value`. Request bodies stay Foundation
+    /// values: the sweep writes values of any type into any field, which no request type of the API allows.
     static func setting(_ path: String, to value: Any, in body: [String: Any]) -> [String: Any] {
         let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
         var body = body

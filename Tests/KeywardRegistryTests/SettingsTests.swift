@@ -7,12 +7,13 @@ import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Logging
 import Synchronization
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 /// The settings page's authority connection, and the daily scheduler's loop.
 @Suite struct SettingsTests {
@@ -26,9 +27,9 @@ import Testing
             try await RegistryHarness.run(.sqliteFile, trusting: authority.keyring.publicKeys) { harness in
                 harness.clock.set(Date())
                 try await harness.withAPI { api in
-                    let empty = try await api.call(.get, "/api/v1/settings/authority").json
-                    #expect(empty["source"] as? String == "none")
-                    #expect(empty["tokenSaved"] as? Bool == false)
+                    let empty = try await api.settings.authority().value
+                    #expect(empty.source == .none)
+                    #expect(empty.tokenSaved == false)
                     #expect(try await api.call(.post, "/api/v1/license-keys/synchronizations").errorCode == "NO_AUTHORITY")
 
                     // Bad input is refused, naming the field, and nothing is saved.
@@ -47,11 +48,11 @@ import Testing
                     #expect(try await harness.fingerprint() == before)
                     #expect(try await harness.store.settings().isEmpty)
 
-                    let saved = try await api.call(.put, "/api/v1/settings/authority", json: Self.json(["url": url, "token": token]))
+                    let saved = try await api.settings.saveAuthority(json: Self.json(["url": url, "token": token]))
                     #expect(saved.status == .ok)
-                    #expect(saved.json["source"] as? String == "settings")
-                    #expect(saved.json["tokenSaved"] as? Bool == true)
-                    #expect(!String(decoding: saved.body, as: UTF8.self).contains(token))
+                    #expect(try saved.value.source == .settings)
+                    #expect(try saved.value.tokenSaved == true)
+                    #expect(!String(decoding: saved.reply.body, as: UTF8.self).contains(token))
                     let shown = try await api.call(.get, "/api/v1/settings/authority")
                     #expect(!String(decoding: shown.body, as: UTF8.self).contains(token))
                     let audit = try await api.call(.get, "/api/v1/audit-events?limit=200")
@@ -59,19 +60,19 @@ import Testing
                     #expect(!String(decoding: audit.body, as: UTF8.self).contains(token), "the audit log never holds the token")
 
                     // In use at once, with no restart.
-                    let run = try await api.call(.post, "/api/v1/license-keys/synchronizations")
+                    let run = try await api.call(.post, "/api/v1/license-keys/synchronizations", as: SynchronizationRunResponse.self)
                     #expect(run.status == .created)
-                    #expect(run.json["outcome"] as? String == "succeeded")
+                    #expect(try run.value.outcome == .succeeded)
 
-                    let test = try await api.call(.post, "/api/v1/settings/authority/test")
-                    #expect(test.json["ok"] as? Bool == true)
-                    #expect(test.json["code"] as? String == "CONNECTED")
-                    #expect(test.json["keys"] as? Int == 1)
+                    let test = try await api.settings.testAuthority(json: nil).value
+                    #expect(test.ok == true)
+                    #expect(test.code == "CONNECTED")
+                    #expect(test.keys == 1)
                     // Trying other values tests them without saving them.
                     let other = APIToken.generate().text
-                    let refused = try await api.call(.post, "/api/v1/settings/authority/test", json: Self.json(["url": url, "token": other]))
-                    #expect(refused.json["ok"] as? Bool == false)
-                    #expect(refused.json["code"] as? String == "AUTHORITY_UNAUTHORIZED")
+                    let refused = try await api.settings.testAuthority(json: Self.json(["url": url, "token": other])).value
+                    #expect(refused.ok == false)
+                    #expect(refused.code == "AUTHORITY_UNAUTHORIZED")
                     let unreachable = try await harness.registry.testConnection(url: "http://127.0.0.1:9", token: other, timeout: .seconds(1))
                     #expect(unreachable.code == "AUTHORITY_UNREACHABLE" || unreachable.code == "AUTHORITY_TIMEOUT")
                     #expect(!unreachable.ok)
@@ -80,8 +81,8 @@ import Testing
                     // A blank token keeps the saved one; a blank URL removes the connection.
                     #expect(try await api.call(.put, "/api/v1/settings/authority", json: Self.json(["url": url + "/"])).status == .ok)
                     #expect(harness.registry.authority?.uses(token: token) == true)
-                    let cleared = try await api.call(.put, "/api/v1/settings/authority", json: Self.json(["url": ""]))
-                    #expect(cleared.json["source"] as? String == "none")
+                    let cleared = try await api.settings.saveAuthority(json: Self.json(["url": ""]))
+                    #expect(try cleared.value.source == .none)
                     #expect(try await harness.store.settings().isEmpty)
                     #expect(try await api.call(.post, "/api/v1/license-keys/synchronizations").errorCode == "NO_AUTHORITY")
                 }
@@ -110,9 +111,9 @@ import Testing
             .sqliteFile, authority: AuthorityClient(baseURL: "https://licensing.example.com", token: "kw_x", http: .forTests)
         ) { harness in
             try await harness.withAPI { api in
-                let shown = try await api.call(.get, "/api/v1/settings/authority").json
-                #expect(shown["source"] as? String == "configuration")
-                #expect(shown["editable"] as? Bool == false)
+                let shown = try await api.settings.authority().value
+                #expect(shown.source == .configuration)
+                #expect(shown.editable == false)
                 let before = try await harness.fingerprint()
                 let refused = try await api.call(
                     .put, "/api/v1/settings/authority", json: Self.json(["url": "https://evil.example.com", "token": APIToken.generate().text]))
@@ -175,9 +176,9 @@ import Testing
                     #expect(refused.errorCode == "SETTINGS_LOCKED", "\(body)")
                 }
                 // Nothing typed: the configured connection is tried (and found unreachable here).
-                let tried = try await api.call(.post, "/api/v1/settings/authority/test")
+                let tried = try await api.settings.testAuthority(json: nil)
                 #expect(tried.status == .ok)
-                #expect(tried.json["ok"] as? Bool == false)
+                #expect(try tried.value.ok == false)
                 #expect(try await harness.fingerprint() == before)
             }
         }

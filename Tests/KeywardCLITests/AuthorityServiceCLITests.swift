@@ -13,8 +13,8 @@ import Testing
 
 extension CLITests {
     @Suite struct AuthorityServiceCLITests {
-        static func initAuthority(_ directory: URL) throws -> (publicKey: String, operatorToken: String) {
-            let result = try Keyward.run(["authority", "init", "--data-dir", directory.path, "--json"])
+        static func initAuthority(_ directory: URL) async throws -> (publicKey: String, operatorToken: String) {
+            let result = await Keyward.call(["authority", "init", "--data-dir", directory.path, "--json"])
             #expect(result.status == 0)
             let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: String]
             return (json["publicKey"]!, json["operatorToken"]!)
@@ -22,11 +22,11 @@ extension CLITests {
 
         @Test func initMakesAnOperatorTokenOnceAndRotationDoesNot() async throws {
             try await withTemporaryDirectory(created: false) { directory in
-                let (_, token) = try Self.initAuthority(directory)
+                let (_, token) = try await Self.initAuthority(directory)
                 #expect(token.hasPrefix("kw_"))
-                let rotated = try Keyward.run(["authority", "init", "--data-dir", directory.path, "--rotate", "--json"])
+                let rotated = await Keyward.call(["authority", "init", "--data-dir", directory.path, "--rotate", "--json"])
                 #expect(!rotated.stdout.contains("operatorToken"))
-                let listed = try Keyward.run(["authority", "token", "list", "--data-dir", directory.path]).stdout
+                let listed = await Keyward.call(["authority", "token", "list", "--data-dir", directory.path]).stdout
                 #expect(listed.contains("operator"))
                 #expect(listed.contains("initial"))
                 #expect(!listed.contains(token))
@@ -35,18 +35,18 @@ extension CLITests {
 
         @Test func tokensAreMadeAndRevokedFromTheCommandLine() async throws {
             try await withTemporaryDirectory(created: false) { directory in
-                _ = try Self.initAuthority(directory)
-                let noOrganization = try Keyward.run(["authority", "token", "create", "--data-dir", directory.path, "--organization", "acme"])
+                _ = try await Self.initAuthority(directory)
+                let noOrganization = await Keyward.call(["authority", "token", "create", "--data-dir", directory.path, "--organization", "acme"])
                 #expect(noOrganization.status == 1)
                 #expect(noOrganization.stderr.contains("no organization acme"))
-                let both = try Keyward.run(["authority", "token", "create", "--data-dir", directory.path, "--operator", "--organization", "acme"])
+                let both = await Keyward.call(["authority", "token", "create", "--data-dir", directory.path, "--operator", "--organization", "acme"])
                 #expect(both.status == 2)
-                let made = try Keyward.run(["authority", "token", "create", "--data-dir", directory.path, "--operator", "--name", "deploy-bot"])
+                let made = await Keyward.call(["authority", "token", "create", "--data-dir", directory.path, "--operator", "--name", "deploy-bot"])
                 #expect(made.status == 0)
                 let id = String(made.stdout.split(separator: "_")[1])
-                #expect(try Keyward.run(["authority", "token", "revoke", "--data-dir", directory.path, id]).status == 0)
-                #expect(try Keyward.run(["authority", "token", "list", "--data-dir", directory.path]).stdout.contains("revoked"))
-                #expect(try Keyward.run(["authority", "token", "revoke", "--data-dir", directory.path, "nosuchtoken1"]).status == 1)
+                #expect(await Keyward.call(["authority", "token", "revoke", "--data-dir", directory.path, id]).status == 0)
+                #expect(await Keyward.call(["authority", "token", "list", "--data-dir", directory.path]).stdout.contains("revoked"))
+                #expect(await Keyward.call(["authority", "token", "revoke", "--data-dir", directory.path, "nosuchtoken1"]).status == 1)
             }
         }
 
@@ -85,7 +85,7 @@ extension CLITests {
         @Test func servesOverRealHTTPAndStopsGracefullyOnSIGTERM() async throws {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-serve-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let (_, token) = try Self.initAuthority(directory)
+            let (_, token) = try await Self.initAuthority(directory)
             let server = try Self.serve(directory)
             defer { if server.process.isRunning { server.process.terminate() } }
             #expect(server.url.hasPrefix("http://127.0.0.1:"))
@@ -110,7 +110,7 @@ extension CLITests {
         @Test func activatesOfflineAndWritesACertificateTheRegistryCanVerify() async throws {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-offline-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let (publicKey, _) = try Self.initAuthority(directory)
+            let (publicKey, _) = try await Self.initAuthority(directory)
             // The organization and its key, made through the library on the same database the command will open.
             let database = try await KeywardDatabase.open(
                 .sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path), logger: Logger(label: "test"))
@@ -128,7 +128,7 @@ extension CLITests {
             try
                 #"{"v":1,"organizationId":"acme","installationId":"inst-offline","environment":"production","serials":["\#(serial)"],"promote":false}"#
                 .write(to: request, atomically: true, encoding: .utf8)
-            let result = try Keyward.run([
+            let result = await Keyward.call([
                 "authority", "activate", "--data-dir", directory.path, "--request", request.path, "--out", certificateFile.path,
             ])
             #expect(result.status == 0, "\(result.stderr)")
@@ -142,20 +142,20 @@ extension CLITests {
 
         @Test func activatesOfflineFromARequestFile() async throws {
             try await withTemporaryDirectory(created: false) { directory in
-                let (publicKey, _) = try Self.initAuthority(directory)
+                let (publicKey, _) = try await Self.initAuthority(directory)
                 // Set up an organization and a key through the library-free path: the API is covered elsewhere,
                 // so here the request file refers to a key the authority does not know, then to none.
                 let request = directory.appendingPathComponent("request.json")
                 try #"{"v":1,"organizationId":"acme","installationId":"inst-1","environment":"test","serials":["KW-AAAA"],"promote":false}"#
                     .write(to: request, atomically: true, encoding: .utf8)
-                let unknownOrganization = try Keyward.run(["authority", "activate", "--data-dir", directory.path, "--request", request.path])
+                let unknownOrganization = await Keyward.call(["authority", "activate", "--data-dir", directory.path, "--request", request.path])
                 #expect(unknownOrganization.status == 1)
                 #expect(unknownOrganization.stderr.contains("UNKNOWN_ORGANIZATION"))
 
                 let garbage = directory.appendingPathComponent("garbage.json")
                 try "not json".write(to: garbage, atomically: true, encoding: .utf8)
-                #expect(try Keyward.run(["authority", "activate", "--data-dir", directory.path, "--request", garbage.path]).status == 2)
-                #expect(try Keyward.run(["authority", "activate", "--data-dir", directory.path, "--request", "/nonexistent.json"]).status == 2)
+                #expect(await Keyward.call(["authority", "activate", "--data-dir", directory.path, "--request", garbage.path]).status == 2)
+                #expect(await Keyward.call(["authority", "activate", "--data-dir", directory.path, "--request", "/nonexistent.json"]).status == 2)
                 _ = publicKey
             }
         }

@@ -6,12 +6,12 @@ import Testing
 extension CLITests {
     @Suite struct InspectCLITests {
         /// An authority directory, its public key, and one key valid from 2026 to 2099 for `acme`.
-        static func withIssuedKey(_ body: (_ directory: URL, _ publicKey: String, _ accessKey: String) throws -> Void) async throws {
+        static func withIssuedKey(_ body: (_ directory: URL, _ publicKey: String, _ accessKey: String) async throws -> Void) async throws {
             try await withTemporaryDirectory(created: false) { directory in
-                try AuthorityCLITests.initialize(directory)
-                let publicKey = try Keyward.run(["authority", "public-key", "--data-dir", directory.path]).stdout.trimmingCharacters(in: .newlines)
-                let accessKey = try Keyward.run(AuthorityCLITests.issueArguments(directory)).stdout.trimmingCharacters(in: .newlines)
-                try body(directory, publicKey, accessKey)
+                try await AuthorityCLITests.initialize(directory)
+                let publicKey = await Keyward.call(["authority", "public-key", "--data-dir", directory.path]).stdout.trimmingCharacters(in: .newlines)
+                let accessKey = await Keyward.call(AuthorityCLITests.issueArguments(directory)).stdout.trimmingCharacters(in: .newlines)
+                try await body(directory, publicKey, accessKey)
             }
         }
 
@@ -49,7 +49,7 @@ extension CLITests {
                 var signature = Array(parts[1])
                 signature[20] = signature[20] == "A" ? "B" : "A"
                 let tampered = parts[0] + "." + String(signature)
-                let result = try Keyward.run(["key", "inspect", "--trust", publicKey, "--json", String(tampered)])
+                let result = await Keyward.call(["key", "inspect", "--trust", publicKey, "--json", String(tampered)])
                 #expect(result.status == 1)
                 let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
                 #expect(report["code"] as? String == "BAD_SIGNATURE")
@@ -59,7 +59,7 @@ extension CLITests {
 
         @Test func refusesAKeyOfAnotherOrganization() async throws {
             try await Self.withIssuedKey { _, publicKey, accessKey in
-                let result = try Keyward.run(["key", "inspect", "--trust", publicKey, "--organization", "globex", accessKey])
+                let result = await Keyward.call(["key", "inspect", "--trust", publicKey, "--organization", "globex", accessKey])
                 #expect(result.status == 1)
                 #expect(result.stdout.contains("WRONG_ORGANIZATION"))
             }
@@ -67,7 +67,7 @@ extension CLITests {
 
         @Test func withoutTrustTheKeyIsDecodedButNotVerified() async throws {
             try await Self.withIssuedKey { _, _, accessKey in
-                let result = try Keyward.run(["key", "inspect", accessKey])
+                let result = await Keyward.call(["key", "inspect", accessKey])
                 #expect(result.status == 1)
                 #expect(result.stdout.contains("UNKNOWN_SIGNING_KEY"))
                 #expect(result.stdout.contains("Serial:"))
@@ -76,8 +76,8 @@ extension CLITests {
         }
 
         @Test(arguments: ["", "   ", "key/", "not a key at all"])
-        func refusesGarbageAsMalformed(text: String) throws {
-            let result = try Keyward.run(["key", "inspect", "--trust", AuthoritySigningKey().publicKey.hex, "--json", text])
+        func refusesGarbageAsMalformed(text: String) async throws {
+            let result = await Keyward.call(["key", "inspect", "--trust", AuthoritySigningKey().publicKey.hex, "--json", text])
             #expect(result.status == 1)
             #expect(result.stdout.contains("\"MALFORMED\""))
         }
@@ -91,8 +91,8 @@ extension CLITests {
         @Test(arguments: [
             [], ["authority"], ["authority", "init"], ["authority", "public-key"], ["authority", "issue"], ["key"], ["key", "inspect"],
         ])
-        func everyCommandHasHelp(command: [String]) throws {
-            let result = try Keyward.run(command + ["--help"])
+        func everyCommandHasHelp(command: [String]) async throws {
+            let result = await Keyward.call(command + ["--help"])
             #expect(result.status == 0)
             #expect(result.stdout.contains("USAGE"))
         }

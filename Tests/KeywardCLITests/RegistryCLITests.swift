@@ -95,10 +95,10 @@ extension CLITests {
             defer { try? FileManager.default.removeItem(at: directory) }
             let authorityDirectory = directory.appendingPathComponent("authority")
             let registryDirectory = directory.appendingPathComponent("registry")
-            try AuthorityCLITests.initialize(authorityDirectory)
-            let publicKey = try Keyward.run(["authority", "public-key", "--data-dir", authorityDirectory.path]).stdout.trimmingCharacters(
+            try await AuthorityCLITests.initialize(authorityDirectory)
+            let publicKey = await Keyward.call(["authority", "public-key", "--data-dir", authorityDirectory.path]).stdout.trimmingCharacters(
                 in: .newlines)
-            let accessKey = try Keyward.run(AuthorityCLITests.issueArguments(authorityDirectory)).stdout.trimmingCharacters(in: .newlines)
+            let accessKey = await Keyward.call(AuthorityCLITests.issueArguments(authorityDirectory)).stdout.trimmingCharacters(in: .newlines)
             let server = try Self.serve(
                 ["--data-dir", registryDirectory.path, "--organization", "acme", "--legal-name", "ACME", "--trust-key", publicKey],
                 environment: ["KEYWARD_ADMIN_PASSWORD": "a long enough password"])
@@ -106,29 +106,29 @@ extension CLITests {
             let data = ["--data-dir", registryDirectory.path]
 
             #expect(try Keyward.run(["keys", "add", "--id-number", "Engineering", "-"] + data, stdin: accessKey).status == 0)
-            let duplicate = try Keyward.run(["keys", "add", "--id-number", "Other", accessKey] + data)
+            let duplicate = await Keyward.call(["keys", "add", "--id-number", "Other", accessKey] + data)
             #expect(duplicate.status == 1)
             #expect(duplicate.stderr.contains("DUPLICATE_KEY"))
-            #expect(try Keyward.run(["keys", "add", "--id-number", "", accessKey] + data).status == 2)
-            let tampered = try Keyward.run(["keys", "add", "--id-number", "Tampered", String(accessKey.dropLast(6)) + "AAAAAA"] + data)
+            #expect(await Keyward.call(["keys", "add", "--id-number", "", accessKey] + data).status == 2)
+            let tampered = await Keyward.call(["keys", "add", "--id-number", "Tampered", String(accessKey.dropLast(6)) + "AAAAAA"] + data)
             #expect(tampered.status == 1)
 
             let serial = try #require(
                 accessKey.isEmpty
                     ? nil
-                    : Keyward.run(["keys", "list", "--json"] + data).stdout
+                    : await Keyward.call(["keys", "list", "--json"] + data).stdout
                         .split(separator: "\"serial\" : \"").dropFirst().first?.prefix { $0 != "\"" }
             ).description
-            #expect(try Keyward.run(["keys", "list"] + data).stdout.contains("Engineering"))
-            let shown = try Keyward.run(["keys", "show", serial] + data).stdout
+            #expect(await Keyward.call(["keys", "list"] + data).stdout.contains("Engineering"))
+            let shown = await Keyward.call(["keys", "show", serial] + data).stdout
             #expect(shown.contains("Document") && shown.contains("Workflow"))
-            #expect(try Keyward.run(["keys", "rename", serial, "SOX"] + data).status == 0)
-            #expect(try Keyward.run(["keys", "list"] + data).stdout.contains("SOX"))
+            #expect(await Keyward.call(["keys", "rename", serial, "SOX"] + data).status == 0)
+            #expect(await Keyward.call(["keys", "list"] + data).stdout.contains("SOX"))
 
             // Activation offline: the request file, a certificate from the authority's key, then it is active.
-            #expect(try Keyward.run(["activation", "status"] + data).status == 1)
+            #expect(await Keyward.call(["activation", "status"] + data).status == 1)
             let requestFile = directory.appendingPathComponent("request.json")
-            #expect(try Keyward.run(["activation", "request", "--out", requestFile.path] + data).status == 0)
+            #expect(await Keyward.call(["activation", "request", "--out", requestFile.path] + data).status == 0)
             let request = try JSONDecoder().decode(ActivationRequestFile.self, from: Data(contentsOf: requestFile))
             #expect(request.serials == [serial])
             let certificate = ActivationCertificate(
@@ -138,20 +138,20 @@ extension CLITests {
             .signed(with: try AuthorityKeyring.load(from: authorityDirectory).activeKey)
             let certificateFile = directory.appendingPathComponent("certificate.json")
             try JSONEncoder().encode(certificate).write(to: certificateFile)
-            #expect(try Keyward.run(["activation", "apply", certificateFile.path] + data).status == 0)
-            let status = try Keyward.run(["activation", "status"] + data)
+            #expect(await Keyward.call(["activation", "apply", certificateFile.path] + data).status == 0)
+            let status = await Keyward.call(["activation", "status"] + data)
             #expect(status.status == 0)
             #expect(status.stdout.contains("active"))
 
-            #expect(try Keyward.run(["keys", "remove", serial] + data).status == 0)
-            let afterRemoval = try Keyward.run(["activation", "status"] + data)
+            #expect(await Keyward.call(["keys", "remove", serial] + data).status == 0)
+            let afterRemoval = await Keyward.call(["activation", "status"] + data)
             #expect(afterRemoval.status == 1)
             #expect(afterRemoval.stdout.contains("- key \(serial)"))
 
             #expect(try Keyward.run(["admin", "password"] + data, environment: ["KEYWARD_ADMIN_PASSWORD": "short"]).status == 2)
             let reset = try Keyward.run(["admin", "password"] + data, environment: ["KEYWARD_ADMIN_PASSWORD": ""])
             #expect(reset.status == 2)
-            let generated = try Keyward.run(["admin", "password"] + data)
+            let generated = await Keyward.call(["admin", "password"] + data)
             #expect(generated.status == 0)
             #expect(generated.stdout.hasPrefix("New password for admin: "))
         }
@@ -306,7 +306,7 @@ extension CLITests {
             let file = directory.appendingPathComponent("users.csv")
             try Data(csv.utf8).write(to: file)
 
-            let dry = try Keyward.run(["users", "import", file.path, "--dry-run"] + data)
+            let dry = await Keyward.call(["users", "import", file.path, "--dry-run"] + data)
             #expect(dry.status == 1)
             #expect(dry.stdout.contains("3 users would be imported, 5 lines refused."))
             // Each reason quotes the value at fault.
@@ -316,18 +316,18 @@ extension CLITests {
             ] {
                 #expect(dry.stderr.contains(expected), "\(expected) in \(dry.stderr)")
             }
-            let again = try Keyward.run(["users", "import", file.path, "--dry-run", "--json"] + data)
+            let again = await Keyward.call(["users", "import", file.path, "--dry-run", "--json"] + data)
             #expect(again.stdout.contains(#""imported" : 3"#), "the dry run wrote nothing: \(again.stdout)")
 
-            let real = try Keyward.run(["users", "import", file.path] + data)
+            let real = await Keyward.call(["users", "import", file.path] + data)
             #expect(real.stdout.contains("3 users imported, 5 lines refused."))
-            let repeated = try Keyward.run(["users", "import", file.path, "--json"] + data)
+            let repeated = await Keyward.call(["users", "import", file.path, "--json"] + data)
             #expect(repeated.stdout.contains(#""imported" : 0"#))
             #expect(repeated.stdout.contains(#"login \"bob\" is taken"#))
             let empty = directory.appendingPathComponent("empty.csv")
             try Data("name,email\n".utf8).write(to: empty)
             #expect(
-                try Keyward.run(["users", "import", empty.path] + data).stderr.contains(
+                await Keyward.call(["users", "import", empty.path] + data).stderr.contains(
                     "line 1: The header must name the columns login, name and email"))
         }
 
@@ -335,16 +335,16 @@ extension CLITests {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-tokens-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
             let data = try await Self.installation(directory)
-            let made = try Keyward.run(["tokens", "create", "--service", "suite-login"] + data)
+            let made = await Keyward.call(["tokens", "create", "--service", "suite-login"] + data)
             #expect(made.status == 0)
             let token = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(APIToken(token) != nil)
             let id = String(token.split(separator: "_")[1])
-            let list = try Keyward.run(["tokens", "list"] + data)
+            let list = await Keyward.call(["tokens", "list"] + data)
             #expect(list.stdout.contains(id) && list.stdout.contains("suite-login"))
             #expect(!list.stdout.contains(token), "the secret is never shown again")
-            #expect(try Keyward.run(["tokens", "revoke", id] + data).status == 0)
-            #expect(try Keyward.run(["tokens", "create", "--service", ""] + data).status == 2)
+            #expect(await Keyward.call(["tokens", "revoke", id] + data).status == 0)
+            #expect(await Keyward.call(["tokens", "create", "--service", ""] + data).status == 2)
         }
     }
 }

@@ -40,9 +40,7 @@ public struct TestAPI: Sendable {
 
         /// The body decoded as `T` with the APIs' conventions (ISO 8601 times).
         public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
-            let decoder = JSONDecoder()
-            decoder.dateDecodingStrategy = .iso8601
-            return try decoder.decode(T.self, from: body)
+            try JSONDecoder.iso8601.decode(T.self, from: body)
         }
     }
 
@@ -153,5 +151,14 @@ extension JSONValue {
         guard case .array(let values) = self else { return nil }
         let strings = values.compactMap(\.string)
         return strings.count == values.count ? strings : nil
+    }
+}
+
+extension JSONDecoder {
+    /// A decoder with the APIs' conventions: ISO 8601 times.
+    public static var iso8601: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
     }
 }

@@ -219,6 +219,7 @@ extension AuthorityTests {
             try await AuthorityHarness.run(.sqliteFile) { harness in
                 try await harness.withAPI { api in
                     #expect(try await api.call(.get, "/health/live", token: .some(nil)).status == .ok)
+                    // Raw JSON: the readiness answer is a fixed text with no type behind it.
                     #expect(try await api.call(.get, "/health/ready", token: .some(nil)).json["status"] as? String == "ready")
                     #expect(try await api.call(.get, "/metrics", token: .some(nil)).status == .ok)
                     let openAPI = String(decoding: try await api.call(.get, "/openapi.yaml", token: .some(nil)).body, as: UTF8.self)

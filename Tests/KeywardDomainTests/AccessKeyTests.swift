@@ -17,6 +17,7 @@ extension DomainTests {
             #expect(result.license == license)
             #expect(result.kid == signingKey.kid)
 
+            // Raw JSON on purpose: this pins the signed payload's field names, which decoding a LicenseKey would not show.
             let json = try JSONSerialization.jsonObject(with: Data(Fixtures.payloadJSON(of: accessKey).utf8)) as! [String: Any]
             #expect(json["v"] as? Int == 1)
             #expect(json["kid"] as? String == signingKey.kid)

@@ -4,10 +4,11 @@ import HummingbirdTesting
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 extension RegistryTests {
     /// What API fuzzing (scripts/verify_api.py, schemathesis against registry.yaml) found in the registry's routes, one test
@@ -24,7 +25,7 @@ extension RegistryTests {
                         let reply = try await api.call(.post, "/api/v1/sessions/disconnect", json: AccessAPITests.json(["login": login]))
                         #expect(reply.status == .unprocessableContent, "\(login.debugDescription)")
                         #expect(reply.errorCode == "INVALID_LOGIN")
-                        #expect((reply.json["error"] as? [String: Any])?["details"] as? [String: String] == ["field": "login"])
+                        #expect(reply.error?.details == ["field": "login"])
                     }
                     let wrongType = try await api.call(.post, "/api/v1/sessions/disconnect", json: #"{"login": {}}"#)
                     #expect(wrongType.status == .unprocessableContent)
@@ -35,7 +36,7 @@ extension RegistryTests {
                     for body in [#"{"login": "J.Smith"}"#, #"{"login": null}"#, "{}"] {
                         let reply = try await api.call(.post, "/api/v1/sessions/disconnect", json: body)
                         #expect(reply.status == .ok, "\(body)")
-                        #expect(reply.json["disconnected"] as? Int == 0)
+                        #expect((try? reply.decode(SessionsController.Disconnected.self))?.disconnected == 0)
                     }
                 }
             }
@@ -54,7 +55,7 @@ extension RegistryTests {
                         let reply = try await api.call(
                             .post, "/api/v1/users", json: AccessAPITests.json(["login": "ok\(index)", "name": name, "email": email]))
                         #expect(reply.status == .created, "\(name.debugDescription) \(email.debugDescription)")
-                        #expect(reply.json["name"] as? String == name)
+                        #expect((try? reply.decode(UserResponse.self))?.name == name)
                     }
                     let refused: [(String, String, String)] = [
                         ("x\u{E0020}", "x@example.com", "INVALID_NAME"),  // a tag character, format (Cf)
@@ -108,20 +109,20 @@ extension RegistryTests {
                         let malformed = try await api.call(.post, "/api/v1/settings/authority/test", json: AccessAPITests.json(["token": "\u{84}"]))
                         #expect(malformed.status == .unprocessableContent)
                         #expect(malformed.errorCode == "INVALID_TOKEN")
-                        #expect((malformed.json["error"] as? [String: Any])?["details"] as? [String: String] == ["field": "token"])
+                        #expect(malformed.error?.details == ["field": "token"])
 
                         // A well-formed token the authority does not know is tried against the saved URL, and fails.
                         let other = try await api.call(
                             .post, "/api/v1/settings/authority/test",
                             json: AccessAPITests.json(["token": "kw_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]))
                         #expect(other.status == .ok)
-                        #expect(other.json["ok"] as? Bool == false)
-                        #expect(other.json["code"] as? String == "AUTHORITY_UNAUTHORIZED")
+                        #expect(try other.decode(ConnectionTest.self).ok == false)
+                        #expect(try other.decode(ConnectionTest.self).code == "AUTHORITY_UNAUTHORIZED")
 
                         // The saved token, blank or absent, still connects.
                         for body in [["token": " "], [:]] as [[String: String]] {
                             let saved = try await api.call(.post, "/api/v1/settings/authority/test", json: AccessAPITests.json(body))
-                            #expect(saved.json["code"] as? String == "CONNECTED", "\(body)")
+                            #expect((try? saved.decode(ConnectionTest.self))?.code == "CONNECTED", "\(body)")
                         }
                     }
                 }

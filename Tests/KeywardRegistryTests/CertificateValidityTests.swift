@@ -4,10 +4,11 @@ import HummingbirdTesting
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 extension RegistryTests {
     /// The certificate in force only gives way to a newer one, and stops granting anything once it expires.
@@ -42,7 +43,7 @@ extension RegistryTests {
                     let refused = try await Self.install(api, older)
                     #expect(refused.status == .unprocessableContent)
                     #expect(refused.errorCode == "CERTIFICATE_OUTDATED")
-                    #expect(((refused.json["error"] as? [String: Any])?["message"] as? String)?.contains(Timestamp.format(harness.clock.now)) == true)
+                    #expect(refused.error?.message?.contains(Timestamp.format(harness.clock.now)) == true)
                     await #expect(throws: RegistryError.self) { try await harness.registry.install(older, method: .offline, actor: "test") }
                     #expect(try await harness.fingerprint() == before)
                     #expect(try await harness.store.activation()?.certificate.serials == ["KW-AAAA-0001"])
@@ -68,7 +69,7 @@ extension RegistryTests {
                     #expect(refused.status == .unprocessableContent)
                     #expect(refused.errorCode == "CERTIFICATE_EXPIRED")
                     #expect(try await harness.fingerprint() == before)
-                    #expect(try await api.call(.get, "/api/v1/activation").json["status"] as? String == "never")
+                    #expect(try await api.activation.state().value.status == .never)
                 }
             }
         }
@@ -92,7 +93,7 @@ extension RegistryTests {
                     #expect(try await api.call(.post, "/api/v1/access-groups", json: AccessAPITests.json(group)).status == .created)
                     #expect(
                         harness.registry.access.snapshot.check(login: "ann", component: "DOC", menu: "DC021", at: harness.clock.now).code == .allowed)
-                    #expect(try await api.call(.get, "/api/v1/activation").json["status"] as? String == "active")
+                    #expect(try await api.activation.state().value.status == .active)
 
                     harness.clock.advance(by: 6 * 3600 - 1)
                     #expect(
@@ -105,7 +106,7 @@ extension RegistryTests {
                     #expect(
                         harness.registry.access.snapshot.check(login: "ann", component: "DOC", menu: "DC021", at: harness.clock.now).code
                             == .keyNotActivated)
-                    #expect(try await api.call(.get, "/api/v1/activation").json["status"] as? String == "required")
+                    #expect(try await api.activation.state().value.status == .required)
                     #expect(try await harness.registry.activationState().status == .required)
                 }
             }

@@ -4,11 +4,12 @@ import HummingbirdTesting
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Prometheus
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 extension RegistryTests {
     /// A delegated manager cannot climb to menus they do not hold: a user manager (CM011) cannot take over a License key
@@ -37,9 +38,8 @@ extension RegistryTests {
         }
 
         static func token(_ api: RegistryAPI, _ login: String) async throws -> RegistryAPI {
-            let reply = try await RegistryAPI(client: api.client, token: nil).call(
-                .post, "/api/v1/auth/token", json: #"{"login":"\#(login)","password":"\#(Self.password)"}"#)
-            return RegistryAPI(client: api.client, token: try #require(reply.json["token"] as? String))
+            let reply = try await RegistryAPI(client: api.client, token: nil).auth.logIn(login: login, password: Self.password)
+            return RegistryAPI(client: api.client, token: try reply.value.token)
         }
 
         @Test(arguments: Backend.services)

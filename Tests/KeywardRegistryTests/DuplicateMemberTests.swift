@@ -3,12 +3,12 @@ import Hummingbird
 import HummingbirdTesting
 import KeywardDomain
 import KeywardHTTP
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
 
 @testable import KeywardRegistry
+@testable import KeywardRegistryHTTP
 
 extension RegistryTests {
     /// Signed documents that name a member twice read differently to different readers (the first, or the last): the
@@ -43,7 +43,7 @@ extension RegistryTests {
                     #expect(wrapped.status == .badRequest)
                     #expect(wrapped.errorCode == "INVALID_JSON")
                     #expect(try await harness.fingerprint() == before)
-                    #expect(try await api.call(.get, "/api/v1/activation").json["status"] as? String == "never")
+                    #expect(try await api.activation.state().value.status == .never)
                 }
             }
         }

@@ -2,10 +2,11 @@ import Foundation
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 extension RegistryTests {
     /// Keys are named by the ID # the administrator chose, and a revoked key is never bound to a group by mistake.
@@ -20,13 +21,12 @@ extension RegistryTests {
                     AccessGroupInput(idNumber: "Docs", name: "Docs", keySerial: key.serial, component: "DOC", menus: ["DC021"], users: ["ann"]),
                     actor: "test")
                 try await harness.withAPI { api in
-                    let refused = try await api.call(.post, "/api/v1/access-groups/Docs/users", json: #"{"logins":["bob"]}"#)
+                    let refused = try await api.groups.addUsers("Docs", ["bob"])
                     #expect(refused.errorCode == "SEAT_LIMIT_EXCEEDED")
-                    let error = try #require(refused.json["error"] as? [String: Any])
-                    #expect(
-                        (error["message"] as? String)?.hasPrefix("Key \u{201C}Engineering\u{201D} (\(key.serial)) has 1 seats") == true, "\(error)")
-                    #expect((error["details"] as? [String: Any])?["keyIdNumber"] as? String == "Engineering")
-                    #expect((error["details"] as? [String: Any])?["keySerial"] as? String == key.serial)
+                    let error = try #require(refused.error)
+                    #expect(error.message?.hasPrefix("Key \u{201C}Engineering\u{201D} (\(key.serial)) has 1 seats") == true, "\(error)")
+                    #expect(error.details["keyIdNumber"]?.string == "Engineering")
+                    #expect(error.details["keySerial"]?.string == key.serial)
                 }
             }
         }

@@ -9,7 +9,6 @@ import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Logging
@@ -17,6 +16,8 @@ import NIOConcurrencyHelpers
 import ServiceLifecycle
 import Synchronization
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 extension RegistryTests {
     /// The registry made the way `keyward serve` makes it, by `buildRegistryApplication(reader:context:)` from settings.
@@ -47,8 +48,7 @@ extension RegistryTests {
                             uri: "/api/v1/auth/token", method: .post, headers: [.contentType: "application/json"],
                             body: ByteBuffer(string: #"{"login":"admin","password":"\#(Self.password)"}"#))
                         #expect(login.status == .created, "the built-in administrator is made at first start with the configured password")
-                        let token =
-                            try #require(try JSONSerialization.jsonObject(with: Data(buffer: login.body)) as? [String: Any])["token"] as? String
+                        let token: String? = try JSONDecoder.iso8601.decode(AuthController.TokenResponse.self, from: Data(buffer: login.body)).token
                         let keys = try await client.execute(
                             uri: "/api/v1/license-keys", method: .get, headers: [.authorization: "Bearer \(try #require(token))"])
                         #expect(keys.status == .ok)

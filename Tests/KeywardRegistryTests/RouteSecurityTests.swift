@@ -4,11 +4,12 @@ import HummingbirdTesting
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Prometheus
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 extension RegistryTests {
     /// Every API route of the registry, taken from the router itself, tried without a token, with an expired one, with a
@@ -47,7 +48,7 @@ extension RegistryTests {
                     let login = try await client.executeRequest(
                         uri: "/api/v1/auth/token", method: .post, headers: [:],
                         body: ByteBuffer(string: #"{"login":"ann","password":"a long enough password"}"#))
-                    let user = try #require((try JSONSerialization.jsonObject(with: Data(buffer: login.body)) as? [String: Any])?["token"] as? String)
+                    let user = try JSONDecoder.iso8601.decode(AuthController.TokenResponse.self, from: Data(buffer: login.body)).token
                     let before = try await harness.fingerprint()
                     for (method, path) in routes {
                         let name = "\(method.rawValue) \(path)"

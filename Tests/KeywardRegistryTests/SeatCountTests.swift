@@ -2,10 +2,11 @@ import Foundation
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 extension RegistryTests {
     /// A key may carry no more users than the authority issues; keys already stored with more never bring the registry down.
@@ -43,9 +44,9 @@ extension RegistryTests {
                 let state = try await harness.registry.activationState()
                 #expect(state.change.seats == ["nominative": Int.max])
                 try await harness.withAPI { api in
-                    let reply = try await api.call(.get, "/api/v1/activation")
+                    let reply = try await api.activation.state()
                     #expect(reply.status == .ok)
-                    #expect((reply.json["change"] as? [String: Any])?["seats"] as? [String: Int] == ["nominative": Int.max])
+                    #expect(try reply.value.change.seats == ["nominative": Int.max])
                 }
             }
         }

@@ -7,12 +7,13 @@ import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Prometheus
 import Synchronization
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 extension RegistryTests {
     /// Synchronization against real HTTP servers on loopback: the real authority, and a scripted one for faults.
@@ -127,8 +128,9 @@ extension RegistryTests {
         func theScheduleIsShownWhenThereIsOne(backend: Backend) async throws {
             try await RegistryHarness.run(backend) { harness in
                 try await harness.withAPI { api in
-                    let none = try await api.call(.get, "/api/v1/license-keys/synchronizations/schedule").json
-                    #expect(none["enabled"] as? Bool == false)
+                    let none = try await api.call(
+                        .get, "/api/v1/license-keys/synchronizations/schedule", as: SynchronizationController.ScheduleResponse.self)
+                    #expect(try none.value.enabled == false)
                     #expect(try await api.call(.post, "/api/v1/license-keys/synchronizations").errorCode == "NO_AUTHORITY")
                     #expect(try await api.call(.get, "/api/v1/license-keys/synchronizations?trigger=sometimes").errorCode == "INVALID_TRIGGER")
                 }

@@ -4,11 +4,12 @@ import HummingbirdTesting
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import SQLKit
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 extension RegistryTests {
     /// Text that looks the same is the same: ID #s and names are stored in Unicode NFC, so an NFC text and its NFD twin
@@ -17,7 +18,8 @@ extension RegistryTests {
         /// "Café" composed (NFC), and decomposed (NFD): equal as Swift strings, different bytes.
         static let composed = "Caf\u{E9}", decomposed = "Cafe\u{301}"
 
-        static func bytes(_ value: Any?) -> [UInt8]? { (value as? String).map { Array($0.utf8) } }
+        /// The UTF-8 bytes of `text`: Swift's `==` would call the two forms equal.
+        static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
         /// The bytes of one column in every row of `table` (the built-in administrator left out), ordered by `order`.
         static func stored(_ column: String, from table: String, orderBy order: String, _ harness: RegistryHarness) async throws -> [[UInt8]] {
@@ -39,7 +41,7 @@ extension RegistryTests {
                 try await harness.withAPI { api in
                     let first = try await api.register(Self.decomposed, harness.accessKey())
                     #expect(first.status == .created)
-                    #expect(Self.bytes(first.json["idNumber"]) == Array(Self.composed.utf8))
+                    #expect(Self.bytes(try first.decode(KeyDetail.self).summary.idNumber) == Array(Self.composed.utf8))
                     let before = try await harness.fingerprint()
                     let twin = try await api.register(Self.composed, harness.accessKey())
                     #expect(twin.status == .conflict)
@@ -69,10 +71,10 @@ extension RegistryTests {
                     func group(_ idNumber: String, name: String) -> String {
                         AccessAPITests.json(["idNumber": idNumber, "name": name, "keySerial": key.serial, "component": "DOC", "menus": ["DC021"]])
                     }
-                    let created = try await api.call(.post, "/api/v1/access-groups", json: group(Self.decomposed, name: "Le " + Self.decomposed))
+                    let created = try await api.groups.create(json: group(Self.decomposed, name: "Le " + Self.decomposed))
                     #expect(created.status == .created)
-                    #expect(Self.bytes(created.json["idNumber"]) == Array(Self.composed.utf8))
-                    #expect(Self.bytes(created.json["name"]) == Array("Le \(Self.composed)".utf8))
+                    #expect(Self.bytes(try created.value.idNumber) == Array(Self.composed.utf8))
+                    #expect(Self.bytes(try created.value.name) == Array("Le \(Self.composed)".utf8))
                     let before = try await harness.fingerprint()
                     let twin = try await api.call(.post, "/api/v1/access-groups", json: group(Self.composed, name: "Twin"))
                     #expect(twin.status == .conflict)
@@ -90,12 +92,11 @@ extension RegistryTests {
         func userNamesAreStoredNFCFromTheAPIAndTheCSVImport(backend: Backend) async throws {
             try await RegistryHarness.run(backend) { harness in
                 try await harness.withAPI { api in
-                    let created = try await api.call(
-                        .post, "/api/v1/users", json: AccessAPITests.json(["login": "jose", "name": "Jose\u{301}", "email": "jose@example.com"]))
+                    let created = try await api.users.create(login: "jose", name: "Jose\u{301}", email: "jose@example.com")
                     #expect(created.status == .created)
-                    #expect(Self.bytes(created.json["name"]) == Array("Jos\u{E9}".utf8))
-                    let changed = try await api.call(.patch, "/api/v1/users/jose", json: AccessAPITests.json(["name": "Jose\u{301} Garci\u{301}a"]))
-                    #expect(Self.bytes(changed.json["name"]) == Array("Jos\u{E9} Garc\u{ED}a".utf8))
+                    #expect(Self.bytes(try created.value.name) == Array("Jos\u{E9}".utf8))
+                    let changed = try await api.users.update("jose", json: jsonObject(["name": "Jose\u{301} Garci\u{301}a"]))
+                    #expect(Self.bytes(try changed.value.name) == Array("Jos\u{E9} Garc\u{ED}a".utf8))
                 }
                 _ = try await harness.registry.importUsers(csv: "login,name,email\nrene,Rene\u{301},rene@example.com\n", dryRun: false, actor: "test")
                 #expect(
@@ -146,7 +147,7 @@ extension RegistryTests {
                     for (code, reply) in replies {
                         #expect(reply.status == .unprocessableContent, "\(code)")
                         #expect(reply.errorCode == code)
-                        #expect(((reply.json["error"] as? [String: Any])?["message"] as? String)?.isEmpty == false)
+                        #expect(reply.error?.message?.isEmpty == false)
                     }
                     #expect(try await harness.fingerprint() == before)
                 }

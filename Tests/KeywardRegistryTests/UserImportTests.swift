@@ -1,10 +1,11 @@
 import Foundation
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 extension RegistryTests {
     /// CSV import as an administrator's spreadsheet writes it: logins of any alphabet, semicolons, and every bad line
@@ -32,8 +33,8 @@ extension RegistryTests {
                 #expect(try await harness.store.user("joão.silva")?.login == "joão.silva")
                 #expect(try await harness.store.user("JOÃO.SILVA") != nil, "compared without regard to case")
                 try await harness.withAPI { api in
-                    let found = try await api.call(.get, "/api/v1/users/jo%C3%A3o.silva")
-                    #expect(found.json["name"] as? String == "João Silva")
+                    let found = try await api.users.show("jo%C3%A3o.silva")
+                    #expect(try found.value.name == "João Silva")
                 }
             }
         }

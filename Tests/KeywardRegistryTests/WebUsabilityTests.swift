@@ -99,6 +99,7 @@ extension RegistryTests {
                     #expect(!key.contains(">2027-01-01T00:00:00Z<"), "no raw ISO time on the page")
                 }
                 try await harness.withAPI { api in
+                    // Raw JSON on purpose: this pins the text of the time on the wire, which decoding to a Date would hide.
                     let listed = try await api.call(.get, "/api/v1/license-keys").items.first { $0["serial"] as? String == floating.serial }
                     #expect(listed?["expiresAt"] as? String == "2027-01-01T00:00:00Z", "the API keeps ISO times")
                 }

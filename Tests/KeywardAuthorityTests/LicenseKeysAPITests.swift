@@ -38,32 +38,47 @@ extension AuthorityTests {
             }
         }
 
-        @Test(arguments: Backend.services)
-        func refusesBadKeySpecificationsNamingTheFieldAndWritesNothing(backend: Backend) async throws {
+        static let base = #"{"profile":"staff","useType":"floating","users":5,"purchaseType":"sale","components":["DOC"]}"#
+
+        /// A bad key specification, the code it is refused with, and the field that code names.
+        static let badSpecifications: [(body: String, code: String, field: String)] = [
+            (base.replacingOccurrences(of: #""users":5"#, with: #""users":0"#), "INVALID_USERS", "users"),
+            (base.replacingOccurrences(of: #""users":5"#, with: #""users":"five""#), "INVALID_FIELD", "users"),
+            (base.replacingOccurrences(of: #"["DOC"]"#, with: "[]"), "NO_COMPONENTS", "components"),
+            (base.replacingOccurrences(of: #"["DOC"]"#, with: #"["DOC","DOC"]"#), "DUPLICATE_COMPONENTS", "components"),
+            (base.replacingOccurrences(of: #"["DOC"]"#, with: #"["DOC","XYZ"]"#), "UNKNOWN_COMPONENT", "components"),
+            (base.replacingOccurrences(of: #""sale""#, with: #""trial""#), "EXPIRY_REQUIRED", "expiresAt"),
+            (base.replacingOccurrences(of: #""sale""#, with: #""lease""#), "INVALID_FIELD", "purchaseType"),
+            (base.replacingOccurrences(of: #""staff""#, with: #""owner""#), "INVALID_FIELD", "profile"),
+            (base.dropLast() + #","validFrom":"2027-01-01","expiresAt":"2026-01-01"}"#, "EXPIRY_BEFORE_VALIDITY", "expiresAt"),
+            (base.dropLast() + #","expiresAt":"soon"}"#, "INVALID_FIELD", "expiresAt"),
+            (base.dropLast() + #","suiteVersion":"\#(String(repeating: "9", count: 300))"}"#, "INVALID_SUITE_VERSION", "suiteVersion"),
+        ]
+
+        @Test(arguments: Backend.services, badSpecifications)
+        func refusesABadKeySpecificationNamingTheFieldAndWritesNothing(backend: Backend, specification: (body: String, code: String, field: String))
+            async throws
+        {
             try await AuthorityHarness.run(backend) { harness in
                 try await harness.withAPI { api in
                     try await api.createOrganization("acme")
                     let before = try await harness.fingerprint()
-                    let base = #"{"profile":"staff","useType":"floating","users":5,"purchaseType":"sale","components":["DOC"]}"#
-                    let cases: [(String, String, String)] = [
-                        (base.replacingOccurrences(of: #""users":5"#, with: #""users":0"#), "INVALID_USERS", "users"),
-                        (base.replacingOccurrences(of: #""users":5"#, with: #""users":"five""#), "INVALID_FIELD", "users"),
-                        (base.replacingOccurrences(of: #"["DOC"]"#, with: "[]"), "NO_COMPONENTS", "components"),
-                        (base.replacingOccurrences(of: #"["DOC"]"#, with: #"["DOC","DOC"]"#), "DUPLICATE_COMPONENTS", "components"),
-                        (base.replacingOccurrences(of: #"["DOC"]"#, with: #"["DOC","XYZ"]"#), "UNKNOWN_COMPONENT", "components"),
-                        (base.replacingOccurrences(of: #""sale""#, with: #""trial""#), "EXPIRY_REQUIRED", "expiresAt"),
-                        (base.replacingOccurrences(of: #""sale""#, with: #""lease""#), "INVALID_FIELD", "purchaseType"),
-                        (base.replacingOccurrences(of: #""staff""#, with: #""owner""#), "INVALID_FIELD", "profile"),
-                        (base.dropLast() + #","validFrom":"2027-01-01","expiresAt":"2026-01-01"}"#, "EXPIRY_BEFORE_VALIDITY", "expiresAt"),
-                        (base.dropLast() + #","expiresAt":"soon"}"#, "INVALID_FIELD", "expiresAt"),
-                        (base.dropLast() + #","suiteVersion":"\#(String(repeating: "9", count: 300))"}"#, "INVALID_SUITE_VERSION", "suiteVersion"),
-                    ]
-                    for (body, code, field) in cases {
-                        let reply = try await api.call(.post, "/v1/organizations/acme/license-keys", json: body)
-                        #expect(reply.status == .unprocessableContent, "\(code)")
-                        #expect(reply.errorCode == code)
-                        #expect(reply.errorField == field, "\(code)")
-                    }
+                    let reply = try await api.call(.post, "/v1/organizations/acme/license-keys", json: specification.body)
+                    #expect(reply.status == .unprocessableContent, "\(specification.code)")
+                    #expect(reply.errorCode == specification.code)
+                    #expect(reply.errorField == specification.field, "\(specification.code)")
+                    #expect(try await harness.fingerprint() == before)
+                }
+            }
+        }
+
+        @Test(arguments: Backend.services)
+        func refusesAnAgreementWithABadLineNamingTheLineAndWritesNothing(backend: Backend) async throws {
+            try await AuthorityHarness.run(backend) { harness in
+                try await harness.withAPI { api in
+                    try await api.createOrganization("acme")
+                    let before = try await harness.fingerprint()
+                    let base = Self.base
                     // An agreement is refused whole when one line is bad, naming the line.
                     let agreement =
                         #"{"reference":"2026-ACME-001","lines":[\#(base),\#(base.replacingOccurrences(of: #""users":5"#, with: #""users":-1"#))]}"#

@@ -33,50 +33,65 @@ extension AuthorityTests {
             }
         }
 
-        @Test(arguments: Backend.services)
-        func refusesBadInputAndWritesNothing(backend: Backend) async throws {
+        /// A bad request (its method, on `/v1/organizations` or `/v1/organizations/acme`), its status, code and the field named.
+        static let badRequests: [(method: String, body: String, status: HTTPResponse.Status, code: String, field: String?)] = [
+            ("POST", #"{"id":"ACME Corp","legalName":"x"}"#, .unprocessableContent, "INVALID_ORGANIZATION_ID", "id"),
+            ("POST", #"{"id":"ok-id","legalName":""}"#, .unprocessableContent, "INVALID_LEGAL_NAME", "legalName"),
+            (
+                "POST", #"{"id":"ok-id","legalName":"\#(String(repeating: "L", count: 201))"}"#, .unprocessableContent,
+                "INVALID_LEGAL_NAME",
+                "legalName"
+            ),
+            (
+                "POST", #"{"id":"\#(String(repeating: "a", count: 64))","legalName":"x"}"#, .unprocessableContent,
+                "INVALID_ORGANIZATION_ID",
+                "id"
+            ),
+            ("POST", #"{"id":42,"legalName":"x"}"#, .unprocessableContent, "INVALID_FIELD", "id"),
+            ("POST", #"{"legalName":"x"}"#, .unprocessableContent, "INVALID_FIELD", "id"),
+            ("POST", #"{"id":"ok-id","legalName":null}"#, .unprocessableContent, "INVALID_FIELD", "legalName"),
+            (
+                "POST", #"{"id":"x'); DROP TABLE organizations; --","legalName":"x"}"#, .unprocessableContent, "INVALID_ORGANIZATION_ID",
+                "id"
+            ),
+            ("POST", #"{"id": "ok-id", "#, .badRequest, "INVALID_JSON", nil),
+            ("POST", "", .badRequest, "INVALID_JSON", nil),
+            (
+                "PATCH", #"{"legalName":"\#(String(repeating: "L", count: 201))"}"#, .unprocessableContent, "INVALID_LEGAL_NAME",
+                "legalName"
+            ),
+            ("PATCH", #"{"legalName":7}"#, .unprocessableContent, "INVALID_FIELD", "legalName"),
+        ]
+
+        @Test(arguments: Backend.services, badRequests)
+        func refusesABadRequestAndWritesNothing(
+            backend: Backend, request: (method: String, body: String, status: HTTPResponse.Status, code: String, field: String?)
+        ) async throws {
             try await AuthorityHarness.run(backend) { harness in
                 try await harness.withAPI { api in
                     try await api.createOrganization("acme")
                     let before = try await harness.fingerprint()
-                    let cases: [(String, String, HTTPResponse.Status, String, String?)] = [
-                        ("POST", #"{"id":"ACME Corp","legalName":"x"}"#, .unprocessableContent, "INVALID_ORGANIZATION_ID", "id"),
-                        ("POST", #"{"id":"ok-id","legalName":""}"#, .unprocessableContent, "INVALID_LEGAL_NAME", "legalName"),
-                        (
-                            "POST", #"{"id":"ok-id","legalName":"\#(String(repeating: "L", count: 201))"}"#, .unprocessableContent,
-                            "INVALID_LEGAL_NAME",
-                            "legalName"
-                        ),
-                        (
-                            "POST", #"{"id":"\#(String(repeating: "a", count: 64))","legalName":"x"}"#, .unprocessableContent,
-                            "INVALID_ORGANIZATION_ID",
-                            "id"
-                        ),
-                        ("POST", #"{"id":42,"legalName":"x"}"#, .unprocessableContent, "INVALID_FIELD", "id"),
-                        ("POST", #"{"legalName":"x"}"#, .unprocessableContent, "INVALID_FIELD", "id"),
-                        ("POST", #"{"id":"ok-id","legalName":null}"#, .unprocessableContent, "INVALID_FIELD", "legalName"),
-                        (
-                            "POST", #"{"id":"x'); DROP TABLE organizations; --","legalName":"x"}"#, .unprocessableContent, "INVALID_ORGANIZATION_ID",
-                            "id"
-                        ),
-                        ("POST", #"{"id": "ok-id", "#, .badRequest, "INVALID_JSON", nil),
-                        ("POST", "", .badRequest, "INVALID_JSON", nil),
-                        (
-                            "PATCH", #"{"legalName":"\#(String(repeating: "L", count: 201))"}"#, .unprocessableContent, "INVALID_LEGAL_NAME",
-                            "legalName"
-                        ),
-                        ("PATCH", #"{"legalName":7}"#, .unprocessableContent, "INVALID_FIELD", "legalName"),
-                    ]
-                    for (method, body, status, code, field) in cases {
-                        let reply =
-                            method == "POST"
-                            ? try await api.call(.post, "/v1/organizations", json: body)
-                            : try await api.call(.patch, "/v1/organizations/acme", json: body)
-                        #expect(reply.status == status, "\(body.prefix(60))")
-                        #expect(reply.errorCode == code, "\(body.prefix(60))")
-                        #expect(reply.errorField == field, "\(body.prefix(60))")
-                        #expect(reply.error?.message != nil)
-                    }
+                    let (method, body, status, code, field) = request
+                    let reply =
+                        method == "POST"
+                        ? try await api.call(.post, "/v1/organizations", json: body)
+                        : try await api.call(.patch, "/v1/organizations/acme", json: body)
+                    #expect(reply.status == status, "\(body.prefix(60))")
+                    #expect(reply.errorCode == code, "\(body.prefix(60))")
+                    #expect(reply.errorField == field, "\(body.prefix(60))")
+                    #expect(reply.error?.message != nil)
+                    #expect(try await harness.fingerprint() == before)
+                    #expect(try await api.organizations.show("acme").value.legalName == "ACME Industries Ltd.")
+                }
+            }
+        }
+
+        @Test(arguments: Backend.services)
+        func refusesAnOverLargeBodyAndWritesNothing(backend: Backend) async throws {
+            try await AuthorityHarness.run(backend) { harness in
+                try await harness.withAPI { api in
+                    try await api.createOrganization("acme")
+                    let before = try await harness.fingerprint()
                     let huge = #"{"id":"big","legalName":"x","padding":""# + String(repeating: "p", count: 1 << 20) + #""}"#
                     let tooLarge = try await api.call(.post, "/v1/organizations", json: huge)
                     #expect(tooLarge.status == .contentTooLarge)

@@ -103,21 +103,19 @@ extension DomainTests {
             }
         }
 
-        @Test func refusesSignedPayloadsThatBreakTheKeyRules() {
+        @Test(arguments: [
+            ("no seats", #""users":25"#, #""users":0"#),
+            ("no components", #""components":["DOC","WF"]"#, #""components":[]"#),
+            ("repeated component", #""components":["DOC","WF"]"#, #""components":["DOC","DOC"]"#),
+            ("unknown profile", #""profile":"manager""#, #""profile":"owner""#),
+            ("bad date", #""validFrom":"2026-01-01T00:00:00Z""#, #""validFrom":"January""#),
+            ("expiry before validity", #""expiresAt":"2027-01-01T00:00:00Z""#, #""expiresAt":"2025-01-01T00:00:00Z""#),
+        ])
+        func refusesSignedPayloadsThatBreakTheKeyRules(name: String, from: String, to: String) {
             let base = Fixtures.payloadJSON(of: AccessKey.issue(Fixtures.license(), signedWith: signingKey))
-            let edits: [(String, String, String)] = [
-                ("no seats", #""users":25"#, #""users":0"#),
-                ("no components", #""components":["DOC","WF"]"#, #""components":[]"#),
-                ("repeated component", #""components":["DOC","WF"]"#, #""components":["DOC","DOC"]"#),
-                ("unknown profile", #""profile":"manager""#, #""profile":"owner""#),
-                ("bad date", #""validFrom":"2026-01-01T00:00:00Z""#, #""validFrom":"January""#),
-                ("expiry before validity", #""expiresAt":"2027-01-01T00:00:00Z""#, #""expiresAt":"2025-01-01T00:00:00Z""#),
-            ]
-            for (name, from, to) in edits {
-                #expect(base.contains(from), "\(name): fixture changed")
-                let text = Fixtures.sign(json: base.replacingOccurrences(of: from, with: to), with: signingKey)
-                #expect(verifier.verify(text, now: Fixtures.now).code == .malformed, "\(name)")
-            }
+            #expect(base.contains(from), "\(name): fixture changed")
+            let text = Fixtures.sign(json: base.replacingOccurrences(of: from, with: to), with: signingKey)
+            #expect(verifier.verify(text, now: Fixtures.now).code == .malformed, "\(name)")
         }
 
         @Test func refusesAnUnsupportedVersion() {
@@ -132,15 +130,14 @@ extension DomainTests {
             #expect(verifier.verify(forged, now: Fixtures.now).code == .badSignature)
         }
 
-        @Test func refusesASignatureWithOneBitFlipped() throws {
+        @Test(arguments: [0, 7, 200, 511])
+        func refusesASignatureWithOneBitFlipped(bit: Int) throws {
             let accessKey = AccessKey.issue(Fixtures.license(), signedWith: signingKey)
             let parts = try #require(AccessKey.split(accessKey))
-            for bit in [0, 7, 200, 511] {
-                var signature = parts.signature
-                signature[bit / 8] ^= 1 << UInt8(bit % 8)
-                let flipped = parts.signedText + "." + Base64URL.encode(signature)
-                #expect(verifier.verify(flipped, now: Fixtures.now).code == .badSignature)
-            }
+            var signature = parts.signature
+            signature[bit / 8] ^= 1 << UInt8(bit % 8)
+            let flipped = parts.signedText + "." + Base64URL.encode(signature)
+            #expect(verifier.verify(flipped, now: Fixtures.now).code == .badSignature)
         }
 
         @Test func refusesASignatureTakenFromAnotherKey() {

@@ -41,13 +41,12 @@ extension DomainTests {
             #expect(try SignedDocument.read(try JSONEncoder().encode(certificate)) == certificate)
         }
 
-        @Test func aSignedFeedThatNamesAMemberTwiceIsMalformed() throws {
-            for (find, replace) in Self.feedEdits {
-                #expect(Self.feed.contains(find))
-                let document = SignedDocument.sign(Data(Self.feed.replacingOccurrences(of: find, with: replace).utf8), for: .feed, with: signingKey)
-                let verified = try payload(of: document, for: .feed)
-                #expect(throws: SignedDocument.Failure.malformed, "\(replace)") { try SignedDocument.decode(FeedEnvelope.self, payload: verified) }
-            }
+        @Test(arguments: feedEdits)
+        func aSignedFeedThatNamesAMemberTwiceIsMalformed(find: String, replace: String) throws {
+            #expect(Self.feed.contains(find))
+            let document = SignedDocument.sign(Data(Self.feed.replacingOccurrences(of: find, with: replace).utf8), for: .feed, with: signingKey)
+            let verified = try payload(of: document, for: .feed)
+            #expect(throws: SignedDocument.Failure.malformed, "\(replace)") { try SignedDocument.decode(FeedEnvelope.self, payload: verified) }
         }
 
         @Test func aSignedCertificateThatNamesAMemberTwiceIsMalformed() throws {

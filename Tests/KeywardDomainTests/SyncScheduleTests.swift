@@ -44,8 +44,12 @@ extension DomainTests {
         @Test func readsTheDailyTime() {
             #expect(SyncSchedule.minuteOfDay("02:00") == 120)
             #expect(SyncSchedule.minuteOfDay("23:59") == 1439)
-            for bad in ["2:00", "24:00", "02:60", "0200", "", "ab:cd", "02:00:00"] { #expect(SyncSchedule.minuteOfDay(bad) == nil, "\(bad)") }
             #expect(SyncSchedule(minuteOfDay: 125).dailyTime == "02:05")
+        }
+
+        @Test(arguments: ["2:00", "24:00", "02:60", "0200", "", "ab:cd", "02:00:00"])
+        func refusesADailyTimeThatIsNotHHMM(bad: String) {
+            #expect(SyncSchedule.minuteOfDay(bad) == nil, "\(bad)")
         }
     }
 }

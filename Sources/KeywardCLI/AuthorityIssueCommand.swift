@@ -100,7 +100,8 @@ struct AuthorityIssueCommand: ConsoleCommand {
         }
     }
 
-    private struct IssueOutput: Encodable {
+    /// What `--json` prints: the serial, the access key and the license key it holds.
+    struct IssueOutput: Codable {
         let serial: String
         let accessKey: String
         let key: LicenseKey

@@ -61,7 +61,8 @@ struct KeyInspectCommand: ConsoleCommand {
         if !result.isValid { throw ExitCode(1) }
     }
 
-    private struct InspectOutput: Encodable {
+    /// What `--json` prints: the validation code, its explanation, the signing key id and the license key.
+    struct InspectOutput: Codable {
         let code: ValidationCode
         let message: String
         let kid: String?

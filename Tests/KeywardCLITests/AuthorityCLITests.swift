@@ -5,6 +5,8 @@ import KeywardTestSupport
 import Logging
 import Testing
 
+@testable import KeywardCLI
+
 extension CLITests {
     @Suite struct AuthorityCLITests {
         static let keySpec = [
@@ -36,7 +38,7 @@ extension CLITests {
             try await withTemporaryDirectory(created: false) { directory in
                 let first = await Keyward.call(["authority", "init", "--data-dir", directory.path, "--json"])
                 #expect(first.status == 0)
-                let json = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [String: String]
+                let json = try JSONDecoder().decode([String: String].self, from: Data(first.stdout.utf8))
                 let publicKey = try #require(json["publicKey"])
                 #expect(try AuthorityPublicKey(hex: publicKey).kid == json["kid"])
 
@@ -52,8 +54,8 @@ extension CLITests {
             try await withTemporaryDirectory(created: false) { directory in
                 let old = await Keyward.call(["authority", "init", "--data-dir", directory.path, "--json"]).stdout
                 let new = await Keyward.call(["authority", "init", "--data-dir", directory.path, "--rotate", "--json"]).stdout
-                let oldKey = try JSONSerialization.jsonObject(with: Data(old.utf8)) as! [String: String]
-                let newKey = try JSONSerialization.jsonObject(with: Data(new.utf8)) as! [String: String]
+                let oldKey = try JSONDecoder().decode([String: String].self, from: Data(old.utf8))
+                let newKey = try JSONDecoder().decode([String: String].self, from: Data(new.utf8))
                 let listed = await Keyward.call(["authority", "public-key", "--data-dir", directory.path]).stdout.split(separator: "\n").map(
                     String.init)
                 #expect(listed == [newKey["publicKey"]!, oldKey["publicKey"]!])
@@ -68,9 +70,9 @@ extension CLITests {
                 let issued = await Keyward.call(Self.issueArguments(directory) + ["--json"])
                 #expect(issued.status == 0)
                 #expect(!issued.stderr.contains("error"))
-                let json = try JSONSerialization.jsonObject(with: Data(issued.stdout.utf8)) as! [String: Any]
-                let accessKey = try #require(json["accessKey"] as? String)
-                #expect((json["key"] as? [String: Any])?["users"] as? Int == 25)
+                let json = try JSONDecoder.iso8601.decode(AuthorityIssueCommand.IssueOutput.self, from: Data(issued.stdout.utf8))
+                let accessKey = json.accessKey
+                #expect(json.key.users == 25)
 
                 let trust = directory.appendingPathComponent("trust.txt")
                 try await Keyward.call(["authority", "public-key", "--data-dir", directory.path]).stdout.write(
@@ -79,9 +81,9 @@ extension CLITests {
                     "key", "inspect", "--trust-file", trust.path, "--organization", "acme", "--at", "2030-01-01", "--json", accessKey,
                 ])
                 #expect(inspected.status == 0)
-                let report = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as! [String: Any]
-                #expect(report["code"] as? String == "VALID")
-                #expect((report["key"] as? [String: Any])?["serial"] as? String == json["serial"] as? String)
+                let report = try JSONDecoder.iso8601.decode(KeyInspectCommand.InspectOutput.self, from: Data(inspected.stdout.utf8))
+                #expect(report.code == .valid)
+                #expect(report.key?.serial == json.serial)
             }
         }
 
@@ -155,11 +157,9 @@ extension CLITests {
                 #expect(renamed.stderr.contains("recorded as"))
                 let issued = await Keyward.call(Self.issueArguments(directory, removing: ["--legal-name"]) + ["--json"])
                 #expect(issued.status == 0, "\(issued.stderr)")
-                let serial = try #require((try JSONSerialization.jsonObject(with: Data(issued.stdout.utf8)) as? [String: Any])?["serial"] as? String)
+                let serial = try JSONDecoder.iso8601.decode(AuthorityIssueCommand.IssueOutput.self, from: Data(issued.stdout.utf8)).serial
                 let listed = await Keyward.call(["authority", "organization", "show", "--data-dir", directory.path, "acme", "--json"])
-                #expect(
-                    (try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String: Any])?["revision"] as? Int == 1, "\(listed.stdout)"
-                )
+                #expect((try? JSONDecoder.iso8601.decode(OrganizationRecord.self, from: Data(listed.stdout.utf8)))?.revision == 1, "\(listed.stdout)")
                 // Recorded and audited in the authority's own database, so it can be revoked, renewed and activated.
                 let database = try await KeywardDatabase.open(
                     .sqliteFile(path: directory.appendingPathComponent("authority.sqlite").path), logger: Logger(label: "test"))

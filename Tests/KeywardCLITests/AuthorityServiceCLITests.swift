@@ -1,11 +1,12 @@
 import Foundation
 import KeywardAuthority
-import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
 import KeywardTestSupport
 import Logging
 import Testing
+
+@testable import KeywardAuthorityHTTP
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -16,7 +17,7 @@ extension CLITests {
         static func initAuthority(_ directory: URL) async throws -> (publicKey: String, operatorToken: String) {
             let result = await Keyward.call(["authority", "init", "--data-dir", directory.path, "--json"])
             #expect(result.status == 0)
-            let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: String]
+            let json = try JSONDecoder().decode([String: String].self, from: Data(result.stdout.utf8))
             return (json["publicKey"]!, json["operatorToken"]!)
         }
 
@@ -70,7 +71,8 @@ extension CLITests {
             return (process, url, output)
         }
 
-        static func request(_ method: String, _ url: String, token: String?, body: String? = nil) async throws -> (Int, [String: Any]) {
+        /// The status and body of a request to a running authority.
+        static func request(_ method: String, _ url: String, token: String?, body: String? = nil) async throws -> (Int, Data) {
             var request = URLRequest(url: URL(string: url)!)
             request.httpMethod = method
             if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
@@ -79,7 +81,7 @@ extension CLITests {
                 request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             }
             let (data, response) = try await URLSession.shared.data(for: request)
-            return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+            return ((response as! HTTPURLResponse).statusCode, data)
         }
 
         @Test func servesOverRealHTTPAndStopsGracefullyOnSIGTERM() async throws {
@@ -97,7 +99,7 @@ extension CLITests {
                 "POST", server.url + "/v1/organizations/acme/license-keys", token: token,
                 body: #"{"profile":"view","useType":"floating","users":2,"purchaseType":"sale","components":["DOC"]}"#)
             #expect(status == 201)
-            #expect((key["accessKey"] as? String)?.hasPrefix("key/") == true)
+            #expect((try? JSONDecoder.iso8601.decode(KeyResponse.self, from: key))?.record.accessKey.hasPrefix("key/") == true)
             #expect(try await Self.request("GET", server.url + "/v1/organizations", token: nil).0 == 401)
 
             kill(server.process.processIdentifier, SIGTERM)

@@ -3,6 +3,8 @@ import KeywardDomain
 import KeywardTestSupport
 import Testing
 
+@testable import KeywardCLI
+
 extension CLITests {
     @Suite struct InspectCLITests {
         /// An authority directory, its public key, and one key valid from 2026 to 2099 for `acme`.
@@ -51,9 +53,9 @@ extension CLITests {
                 let tampered = parts[0] + "." + String(signature)
                 let result = await Keyward.call(["key", "inspect", "--trust", publicKey, "--json", String(tampered)])
                 #expect(result.status == 1)
-                let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
-                #expect(report["code"] as? String == "BAD_SIGNATURE")
-                #expect((report["message"] as? String)?.isEmpty == false)
+                let report = try JSONDecoder.iso8601.decode(KeyInspectCommand.InspectOutput.self, from: Data(result.stdout.utf8))
+                #expect(report.code == .badSignature)
+                #expect(report.message.isEmpty == false)
             }
         }
 

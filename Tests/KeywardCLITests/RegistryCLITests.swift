@@ -2,10 +2,13 @@ import Foundation
 import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
+import KeywardRegistry
 import KeywardStore
 import KeywardTestSupport
 import Logging
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 #if canImport(Glibc)
     import Glibc
@@ -198,18 +201,23 @@ extension CLITests {
 extension CLITests {
     /// `keyward serve --config FILE`: the file, then `KEYWARD_*` variables, then flags, each overriding the one before.
     @Suite struct RegistryConfigurationTests {
-        static func schedule(_ url: String, password: String) async throws -> [String: Any] {
+        /// The synchronization schedule and the authority settings a running registry shows its administrator.
+        static func schedule(_ url: String, password: String) async throws -> (
+            schedule: SynchronizationController.ScheduleResponse, settings: AuthoritySettings
+        ) {
             var login = URLRequest(url: URL(string: url + "/api/v1/auth/token")!)
             login.httpMethod = "POST"
             login.httpBody = Data(#"{"login":"admin","password":"\#(password)"}"#.utf8)
-            let token = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: login).0) as! [String: Any]
+            let token = try JSONDecoder.iso8601.decode(AuthController.TokenResponse.self, from: try await URLSession.shared.data(for: login).0).token
             var request = URLRequest(url: URL(string: url + "/api/v1/license-keys/synchronizations/schedule")!)
-            request.setValue("Bearer \(token["token"] as! String)", forHTTPHeaderField: "Authorization")
+            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
             var settings = URLRequest(url: URL(string: url + "/api/v1/settings/authority")!)
-            settings.setValue("Bearer \(token["token"] as! String)", forHTTPHeaderField: "Authorization")
-            var answer = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: request).0) as! [String: Any]
-            answer["settings"] = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: settings).0)
-            return answer
+            settings.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            return (
+                try JSONDecoder.iso8601.decode(
+                    SynchronizationController.ScheduleResponse.self, from: try await URLSession.shared.data(for: request).0),
+                try JSONDecoder.iso8601.decode(AuthoritySettings.self, from: try await URLSession.shared.data(for: settings).0)
+            )
         }
 
         @Test func theConfigFileIsReadAndTheEnvironmentAndFlagsOverrideIt() async throws {
@@ -238,17 +246,16 @@ extension CLITests {
             #expect(fromEnvironment.output.contains("acme, test"))
             let url = try #require(fromEnvironment.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
             let schedule = try await Self.schedule(url, password: password)
-            #expect(schedule["dailyAt"] as? String == "03:30 UTC")
-            let settings = try #require(schedule["settings"] as? [String: Any])
-            #expect(settings["source"] as? String == "configuration")
-            #expect(settings["url"] as? String == "http://127.0.0.1:9")
+            #expect(schedule.schedule.dailyAt == "03:30 UTC")
+            #expect(schedule.settings.source == .configuration)
+            #expect(schedule.settings.url == "http://127.0.0.1:9")
             #expect(try await RegistryCLITests.stop(fromEnvironment.process) == 0)
 
             // A flag overrides both; KEYWARD_CONFIG names the file as --config does.
             let fromFlag = try RegistryCLITests.serve(
                 ["--sync-at", "04:15"], environment: ["KEYWARD_CONFIG": file.path, "KEYWARD_SYNC_AT": "03:30"])
             let flagURL = try #require(fromFlag.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
-            #expect(try await Self.schedule(flagURL, password: password)["dailyAt"] as? String == "04:15 UTC")
+            #expect(try await Self.schedule(flagURL, password: password).schedule.dailyAt == "04:15 UTC")
             #expect(try await RegistryCLITests.stop(fromFlag.process) == 0)
         }
 

@@ -3,9 +3,12 @@ import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardStore
+import KeywardTestSupport
 import Logging
 import SQLKit
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -22,7 +25,7 @@ extension CLITests {
             let authorityDirectory = directory.appendingPathComponent("authority")
             let registryDirectory = directory.appendingPathComponent("registry")
             let initResult = try Keyward.run(["authority", "init", "--data-dir", authorityDirectory.path, "--json"])
-            let publicKey = try #require((try JSONSerialization.jsonObject(with: Data(initResult.stdout.utf8)) as? [String: String])?["publicKey"])
+            let publicKey = try #require(try JSONDecoder().decode([String: String].self, from: Data(initResult.stdout.utf8))["publicKey"])
 
             // The organization and its keys, made through the library on the authority's database.
             let logger = Logger(label: "test")
@@ -58,9 +61,9 @@ extension CLITests {
                 registryArguments.map { $0 == registryDirectory.path ? directory.appendingPathComponent("scratch").path : $0 },
                 environment: environment)
             let scratchURL = try #require(scratch.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
-            let scratchLogin = try await Self.post(scratchURL + "/api/v1/auth/token", body: #"{"login":"admin","password":"a long enough password"}"#)
+            let scratchLogin = try await Self.logIn(scratchURL)
             let started = Date()
-            _ = try await Self.post(scratchURL + "/api/v1/license-keys/synchronizations", body: nil, token: scratchLogin["token"] as? String)
+            _ = try await Self.post(scratchURL + "/api/v1/license-keys/synchronizations", body: nil, token: scratchLogin)
             let duration = Date().timeIntervalSince(started)
             _ = try await RegistryCLITests.stop(scratch.process)
 
@@ -68,8 +71,7 @@ extension CLITests {
             for round in 0..<8 {
                 let registry = try RegistryCLITests.serve(registryArguments, environment: environment)
                 let url = try #require(registry.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
-                let login = try await Self.post(url + "/api/v1/auth/token", body: #"{"login":"admin","password":"a long enough password"}"#)
-                let bearer = try #require(login["token"] as? String)
+                let bearer = try #require(try await Self.logIn(url))
                 let sync = Task { _ = try? await Self.post(url + "/api/v1/license-keys/synchronizations", body: nil, token: bearer) }
                 // From half a full run to nearly two: some kills land while the transaction is applied or committed.
                 try await Task.sleep(for: .seconds(duration * (0.5 + 0.2 * Double(round))))
@@ -99,30 +101,35 @@ extension CLITests {
             // Whatever the kills did, a synchronization left to finish brings every key.
             let registry = try RegistryCLITests.serve(registryArguments, environment: environment)
             let url = try #require(registry.output.split(separator: " ").first { $0.hasPrefix("http://") }.map(String.init))
-            let login = try await Self.post(url + "/api/v1/auth/token", body: #"{"login":"admin","password":"a long enough password"}"#)
-            _ = try await Self.post(url + "/api/v1/license-keys/synchronizations", body: nil, token: login["token"] as? String)
-            let list = try await Self.get(url + "/api/v1/license-keys", token: login["token"] as? String)
-            #expect((list["items"] as? [Any])?.count == Self.keys)
+            let login = try await Self.logIn(url)
+            _ = try await Self.post(url + "/api/v1/license-keys/synchronizations", body: nil, token: login)
+            let list = try? JSONDecoder.iso8601.decode(Page<KeySummary>.self, from: try await Self.get(url + "/api/v1/license-keys", token: login))
+            #expect(list?.items.count == Self.keys)
             _ = try await RegistryCLITests.stop(registry.process)
             #expect(!outcomes.isEmpty)
             print("crash rounds (keys present after each SIGKILL, full run \(Int(duration * 1000)) ms): \(outcomes)")
         }
 
-        static func post(_ url: String, body: String?, token: String? = nil) async throws -> [String: Any] {
+        /// The administrator's token, or nil when the registry refused the login.
+        static func logIn(_ url: String) async throws -> String? {
+            let answer = try await post(url + "/api/v1/auth/token", body: #"{"login":"admin","password":"a long enough password"}"#)
+            return (try? JSONDecoder.iso8601.decode(AuthController.TokenResponse.self, from: answer))?.token
+        }
+
+        @discardableResult
+        static func post(_ url: String, body: String?, token: String? = nil) async throws -> Data {
             var request = URLRequest(url: URL(string: url)!)
             request.httpMethod = "POST"
             request.timeoutInterval = 120
             if let body { request.httpBody = Data(body.utf8) }
             if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-            let (data, _) = try await URLSession.shared.data(for: request)
-            return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            return try await URLSession.shared.data(for: request).0
         }
 
-        static func get(_ url: String, token: String?) async throws -> [String: Any] {
+        static func get(_ url: String, token: String?) async throws -> Data {
             var request = URLRequest(url: URL(string: url)!)
             if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-            let (data, _) = try await URLSession.shared.data(for: request)
-            return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            return try await URLSession.shared.data(for: request).0
         }
     }
 }

@@ -15,6 +15,13 @@ extension DomainTests {
             #expect(license.suiteVersion == LicenseKey.defaultSuiteVersion)
         }
 
+        @Test(arguments: [PurchaseType.trial, .monthly, .rental])
+        func anExpiringPurchaseNeedsAnExpiry(type: PurchaseType) {
+            var copy = spec
+            copy.purchaseType = type
+            #expect(copy.problems(for: organization).map(\.code) == ["EXPIRY_REQUIRED"])
+        }
+
         @Test func namesEachBrokenField() {
             func codes(_ edit: (inout LicenseKeySpecification) -> Void, organization: Organization? = nil) -> [String] {
                 var copy = spec
@@ -26,9 +33,6 @@ extension DomainTests {
             #expect(codes { $0.components = [] } == ["NO_COMPONENTS"])
             #expect(codes { $0.components = ["DOC", "WF", "DOC"] } == ["DUPLICATE_COMPONENTS"])
             #expect(codes { $0.components = ["doc"] } == ["INVALID_COMPONENT"])
-            for type in [PurchaseType.trial, .monthly, .rental] {
-                #expect(codes { $0.purchaseType = type } == ["EXPIRY_REQUIRED"])
-            }
             #expect(
                 codes {
                     $0.validFrom = Timestamp.parse("2027-01-01T00:00:00Z")

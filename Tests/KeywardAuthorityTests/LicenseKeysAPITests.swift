@@ -12,6 +12,23 @@ import Testing
 
 extension AuthorityTests {
     @Suite struct LicenseKeysAPITests {
+        /// The tests read keys through `KeyResponse`'s hand-written decoder: decoding an answer and encoding it again
+        /// gives back the very bytes the API sent, for an active key and for a revoked, replaced one.
+        @Test func theKeyDTODecodesExactlyWhatTheAPIEncodes() async throws {
+            try await AuthorityHarness.run(.sqliteMemory) { harness in
+                try await harness.withAPI { api in
+                    try await api.createOrganization("acme")
+                    let serial = try await api.issue("acme", API.floating)
+                    let active = try await api.call(.get, "/v1/license-keys/\(serial)")
+                    #expect(try KeywardJSON.encoder.encode(active.decode(KeyResponse.self)) == active.body)
+                    #expect(try await api.keys.switch(serial, spec: API.nominative).status == .created)
+                    let replaced = try await api.call(.get, "/v1/license-keys/\(serial)")
+                    #expect(try replaced.decode(KeyResponse.self).record.replacedBy != nil)
+                    #expect(try KeywardJSON.encoder.encode(replaced.decode(KeyResponse.self)) == replaced.body)
+                }
+            }
+        }
+
         @Test(arguments: Backend.services)
         func issuesKeysThatARegistryAccepts(backend: Backend) async throws {
             try await AuthorityHarness.run(backend) { harness in

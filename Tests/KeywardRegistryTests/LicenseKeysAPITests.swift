@@ -11,6 +11,23 @@ import Testing
 
 extension RegistryTests {
     @Suite struct RegistryLicenseKeysTests {
+        /// The tests read answers through the DTOs' decoders, two of them written by hand: decoding an answer and
+        /// encoding it again gives back the very bytes the API sent, so nothing is lost or read differently.
+        @Test func theKeyDTOsDecodeExactlyWhatTheAPIEncodes() async throws {
+            try await RegistryHarness.run(.sqliteMemory) { harness in
+                try await harness.withAPI { api in
+                    let forever = harness.accessKey(serial: "KW-AAAA-0002", expiresAt: nil)
+                    #expect(
+                        try await api.keys.register(idNumber: "Engineering", accessKey: harness.accessKey(serial: "KW-AAAA-0001")).status == .created)
+                    #expect(try await api.keys.register(idNumber: "Forever", accessKey: forever).status == .created)
+                    let detail = try await api.call(.get, "/api/v1/license-keys/KW-AAAA-0001")
+                    #expect(try KeywardJSON.encoder.encode(detail.decode(KeyDetail.self)) == detail.body)
+                    let list = try await api.call(.get, "/api/v1/license-keys")
+                    #expect(try KeywardJSON.encoder.encode(ItemsResponse(items: list.decode(Page<KeySummary>.self).items)) == list.body)
+                }
+            }
+        }
+
         @Test(arguments: Backend.services)
         func registersListsShowsRenamesAndRemovesKeys(backend: Backend) async throws {
             try await RegistryHarness.run(backend) { harness in

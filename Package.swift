@@ -38,16 +38,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         // Tests only: reading the OpenAPI descriptions.
         .package(url: "https://github.com/mattpolzin/OpenAPIKit.git", from: "6.4.0", traits: []),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
     ],
     targets: [
         // The pure domain: key format, payloads, validation codes, seat arithmetic, the entitlement snapshot,
-        // the feed-diff rules, the shipped catalog. Foundation and Crypto (with CryptoExtras for PEM) only, no I/O.
+        // the feed-diff rules, the shipped catalog. Foundation, Crypto (with CryptoExtras for PEM) and swift-collections'
+        // persistent hash tries (for the patched snapshot) only, no I/O.
         .target(
             name: "KeywardDomain",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto")],
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+            ],
             resources: [.copy("Resources/catalog.json")],
             swiftSettings: swiftSettings
         ),

@@ -22,7 +22,9 @@ public func buildAuthorityRouter(_ dependencies: AuthorityDependencies) -> Route
     .add(to: router)
     let authority = dependencies.authority
     router.addRoutes(MetaController(authority: authority).publicEndpoints, atPath: "/v1")
-    router.add(middleware: BearerTokenMiddleware(tokens: TokenStore(database: authority.store.database), now: authority.now))
+    router.add(
+        middleware: BearerTokenMiddleware(
+            tokens: TokenStore(database: authority.store.database), now: authority.now, cache: authority.store.tokenCache))
     router.addRoutes(OrganizationsController(authority: authority).endpoints, atPath: "/v1")
     router.addRoutes(LicenseKeysController(authority: authority).endpoints, atPath: "/v1")
     router.addRoutes(FeedController(authority: authority).endpoints, atPath: "/v1/organizations")

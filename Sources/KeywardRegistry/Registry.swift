@@ -13,6 +13,8 @@ public struct Registry: Sendable {
     public let connection: AuthorityConnection
     /// Authenticated API tokens, emptied whenever this process revokes tokens.
     public let tokenCache = TokenCache()
+    /// Heartbeats waiting for the next group commit.
+    let renewals = SessionRenewals()
     /// bcrypt for logins and new passwords, on a thread of its own.
     public let passwords: PasswordHasher
     public let now: @Sendable () -> Date
@@ -52,8 +54,7 @@ public struct Registry: Sendable {
         let key = RegisteredKey(
             license: license, accessKey: canonical, kid: kid, idNumber: idNumber, source: .manual,
             registeredAt: time, registeredBy: actor)
-        try await store.register(key, actor: actor, now: time)
-        try await access.refresh()
+        try await access.changing(.keys) { try await store.register(key, actor: actor, now: time) }
         return key
     }
 
@@ -70,9 +71,7 @@ public struct Registry: Sendable {
     }
 
     public func remove(_ serial: String, actor: String) async throws -> RegisteredKey {
-        let key = try await store.remove(serial, actor: actor, now: now())
-        try await access.refresh()
-        return key
+        try await access.changing(.keys) { try await store.remove(serial, actor: actor, now: now()) }
     }
 
     /// The components of a key, with their names from the catalog.
@@ -186,11 +185,10 @@ public struct Registry: Sendable {
         try await requireAllocationFits(serials: certificate.serials, force: force)
         let activation = StoredActivation(document: document, certificate: certificate, covered: covered, installedAt: time, method: method)
         do {
-            try await store.install(activation, actor: actor)
+            try await access.changing(.keys) { try await store.install(activation, actor: actor) }
         } catch let error as StoreError where error.code == "CERTIFICATE_OUTDATED" {
             throw RegistryError.certificate(code: error.code, message: error.message)
         }
-        try await access.refresh()
         return activation
     }
 

@@ -68,9 +68,11 @@ public final class Synchronizer: Sendable {
             }
             let feed = try await verify(answer.body)
             revision = feed.envelope.revision
-            counts = try await store.applyFeed(
-                keys: feed.keys, revoked: FeedDiff.revocations(feed.envelope.revoked),
-                revision: feed.envelope.revision, etag: answer.etag, actor: "synchronization", now: registry.now())
+            counts = try await registry.access.notifying(.rebuild) {
+                try await store.applyFeed(
+                    keys: feed.keys, revoked: FeedDiff.revocations(feed.envelope.revoked),
+                    revision: feed.envelope.revision, etag: answer.etag, actor: "synchronization", now: registry.now())
+            }
         } catch let error as RegistryError {
             try await store.finishSynchronization(
                 id, outcome: .failed, counts: SyncCounts(), revision: revision, error: (error.code, error.message), now: registry.now())
@@ -80,8 +82,9 @@ public final class Synchronizer: Sendable {
                 id, outcome: .failed, counts: SyncCounts(), revision: revision, error: (error.code, error.message), now: registry.now())
             return try await record(id)
         }
-        if counts.changedAnything { try await registry.access.refresh() }
-        await updateCatalog(from: authority)
+        // One rebuild for the feed's keys and a new catalog together; the activation after it patches the keys only.
+        let newCatalog = await updateCatalog(from: authority)
+        if counts.changedAnything || newCatalog { try await registry.access.refresh() }
         var activationError: String?
         if counts.changedAnything && autoActivate {
             do {
@@ -97,14 +100,19 @@ public final class Synchronizer: Sendable {
         return try await record(id)
     }
 
-    /// Takes the authority's signed catalog when it differs from the one in use. A catalog that cannot be read, or is
-    /// not signed by a trusted key, is left: the keys are what matters, and the next synchronization tries again.
-    func updateCatalog(from authority: AuthorityClient) async {
+    /// Takes the authority's signed catalog when it differs from the one in use, and says whether it did (the caller
+    /// rebuilds the snapshot). A catalog that cannot be read, or is not signed by a trusted key, is left: the keys are
+    /// what matters, and the next synchronization tries again.
+    @discardableResult
+    func updateCatalog(from authority: AuthorityClient) async -> Bool {
         guard let catalog = try? await authority.catalog(trust: registry.trust), catalog != registry.catalog,
-            let text = try? String(decoding: JSONEncoder().encode(catalog), as: UTF8.self)
-        else { return }
-        try? await registry.store.saveSettings([.catalog: text], actor: "synchronization", now: registry.now())
-        try? await registry.access.replaceCatalog(catalog)
+            let text = try? String(decoding: JSONEncoder().encode(catalog), as: UTF8.self),
+            (try? await registry.access.notifying(.rebuild) {
+                try await registry.store.saveSettings([.catalog: text], actor: "synchronization", now: registry.now())
+            }) != nil
+        else { return false }
+        registry.access.setCatalog(catalog)
+        return true
     }
 
     public func record(_ id: Int64) async throws -> SynchronizationRun {

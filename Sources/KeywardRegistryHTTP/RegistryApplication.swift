@@ -215,7 +215,8 @@ public struct RegistryApplicationContext: Sendable {
 /// Checks every setting before anything is written (a bad value, a port in use, a first start without its
 /// organization), then opens and migrates the store, makes the installation and the built-in administrator at first
 /// start, loads the trusted keys and the authority connection, and wires the services: the database first, the demo
-/// authority, the daily synchronization, the session sweeper and (on PostgreSQL) the access watcher, then the server.
+/// authority, the daily synchronization, the session sweeper and (on PostgreSQL) the access listener and watcher, then
+/// the server.
 /// Settings: `host`, `port`, `dataDir`, `database`, `trust.*`, `organization`, `legalName`, `environment`,
 /// `authority.url`, `organizationToken(File)`, `sync.autoActivate`, `sync.at`, `secureCookies`, `http.*`, `metrics.token(File)`,
 /// `admin.password`.
@@ -299,7 +300,11 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     if let demo = context.demo { services.append(demo.service) }
     services.append(scheduler)
     services.append(SessionSweeper(registry: registry, logger: logger))
-    if store.database.kind == .postgres { services.append(AccessWatcher(registry: registry, logger: logger)) }
+    if store.database.kind == .postgres {
+        // Other instances' changes arrive as notifications at once; the audit poll is the slow fallback for any missed.
+        services.append(AccessListener(registry: registry, logger: logger))
+        services.append(AccessWatcher(registry: registry, interval: .seconds(15), logger: logger))
+    }
     let host = listening.host
     let notes = context.demo?.notes ?? []
     let onServerRunning = context.onServerRunning

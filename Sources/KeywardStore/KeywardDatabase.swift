@@ -63,6 +63,41 @@ public final class KeywardDatabase: Sendable {
         try await backend.withTransaction(body)
     }
 
+    /// A message for the other processes on the same database, sent by the next write transaction as it commits.
+    public struct Notification: Sendable, Hashable {
+        public var channel: String
+        public var payload: String
+
+        public init(channel: String, payload: String) {
+            self.channel = channel
+            self.payload = payload
+        }
+    }
+
+    @TaskLocal static var pending: [Notification] = []
+
+    /// Runs `body` so that every write transaction it makes sends `notifications` within the transaction, just before
+    /// COMMIT: delivered to the listeners exactly when the change is committed, never for a change rolled back. On
+    /// PostgreSQL (`NOTIFY`); on SQLite, whose file belongs to one process, nothing is sent.
+    public func notifying<T>(_ notifications: [Notification], _ body: () async throws -> T) async throws -> T {
+        try await Self.$pending.withValue(notifications) { try await body() }
+    }
+
+    public func notifying<T>(_ notification: Notification, _ body: () async throws -> T) async throws -> T {
+        try await notifying([notification], body)
+    }
+
+    /// Whether ``listen(_:_:)`` hears other processes' notifications: PostgreSQL only.
+    public var canListen: Bool { kind == .postgres }
+
+    /// Listens on `channel` on a connection of its own, calling `received` with each payload, until the connection
+    /// ends (it throws then) or the task is cancelled (it returns). On SQLite it returns at once.
+    public func listen(_ channel: String, onListening: @Sendable () async -> Void = {}, _ received: @Sendable (String) async -> Void)
+        async throws
+    {
+        try await backend.listen(channel, onListening: onListening, received)
+    }
+
     /// Whether the database answers a trivial query; for readiness checks.
     public func ping(timeout: Duration = .seconds(2)) async -> Bool {
         // Bounded: while PostgreSQL is gone, the pool keeps a request waiting for a connection until it is back, and a
@@ -109,6 +144,7 @@ protocol DatabaseBackend: Sendable {
     func withReader<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
+    func listen(_ channel: String, onListening: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void) async throws
     func close() async
 }
 

@@ -41,7 +41,25 @@ final class PostgresBackend: DatabaseBackend {
 
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         // Our own BEGIN/COMMIT rather than PostgresClient.withTransaction, so callers see their own errors unwrapped.
-        try await withReader { try await inTransaction($0, begin: "BEGIN", body) }
+        let notifications = KeywardDatabase.pending
+        return try await withReader { connection in
+            try await inTransaction(connection, begin: "BEGIN") { sql in
+                let result = try await body(sql)
+                for notification in notifications {
+                    try await sql.raw("SELECT pg_notify(\(bind: notification.channel), \(bind: notification.payload))").run()
+                }
+                return result
+            }
+        }
+    }
+
+    func listen(_ channel: String, onListening: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void) async throws {
+        try await client.withConnection { connection in
+            try await connection.listen(on: channel) { notifications in
+                await onListening()
+                for try await notification in notifications { await received(notification.payload) }
+            }
+        }
     }
 
     func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {

@@ -91,6 +91,9 @@ final class SQLiteBackend: DatabaseBackend {
         try await withReader { try await inTransaction($0, begin: "BEGIN", body) }
     }
 
+    /// One process owns an SQLite file: there is no one to hear from.
+    func listen(_ channel: String, onListening: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void) async throws {}
+
     func close() async {
         for lane in readers + [writer] {
             await lane.lock.withLock { try? await lane.connection.close() }

@@ -131,11 +131,13 @@ extension DomainTests {
             var allowedSeen = 0
             var refusals: Set<EntitlementCode> = []
             for round in 0..<400 {
-                let model = Self.randomModel(&random)
-                // Every other round reuses a snapshot of the same users with other groups, as a rebuild after a change does.
+                var model = Self.randomModel(&random)
+                for index in model.groups.indices { model.groups[index].id = Int64(index + 1) }
+                // Every other round patches a snapshot of the same users with other groups, as an access change does.
                 var earlier = model
                 earlier.groups = Array(earlier.groups.reversed().dropFirst())
-                let snapshot = round % 2 == 0 ? EntitlementSnapshot(model) : EntitlementSnapshot(model, previous: EntitlementSnapshot(earlier))
+                let patch = AccessPatch(groups: Dictionary(uniqueKeysWithValues: model.groups.map { (IDNumber.folded($0.idNumber), .some($0)) }))
+                let snapshot = round % 2 == 0 ? EntitlementSnapshot(model) : EntitlementSnapshot(earlier).applying(patch)
                 let logins = model.users.map(\.login) + ["nobody", model.users[0].login.uppercased()]
                 for login in logins {
                     for component in ["CFG", "DOC", "WF"] {

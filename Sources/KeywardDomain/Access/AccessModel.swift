@@ -30,6 +30,8 @@ public struct AccessModel: Sendable, Hashable {
 
     /// An access group: one key, one component of it, the menus it grants, its users.
     public struct Group: Sendable, Hashable {
+        /// The store's row id, which names the group in an ``AccessPatch``; groups built by hand may leave it out.
+        public var id: Int64?
         public var idNumber: String
         public var keySerial: String
         public var component: String
@@ -37,7 +39,11 @@ public struct AccessModel: Sendable, Hashable {
         public var active: Bool
         public var members: [Member]
 
-        public init(idNumber: String, keySerial: String, component: String, menus: [String], active: Bool = true, members: [Member] = []) {
+        public init(
+            id: Int64? = nil, idNumber: String, keySerial: String, component: String, menus: [String], active: Bool = true,
+            members: [Member] = []
+        ) {
+            self.id = id
             self.idNumber = idNumber
             self.keySerial = keySerial
             self.component = component

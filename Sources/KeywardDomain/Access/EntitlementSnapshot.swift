@@ -1,266 +1,516 @@
 import Foundation
+import HashTreeCollections
 
 /// An immutable, compiled form of the access rules for answering entitlement checks fast (the suite asks thousands
-/// of times a second). Built from an `AccessModel`; swapped whole when anything changes. Open sessions change most
-/// often, so they live beside the compiled index and are replaced on their own.
+/// of times a second). Compiled once from an `AccessModel` at start, then patched: each access change gives an
+/// ``AccessPatch`` and ``applying(_:)`` makes the next snapshot from this one, touching only what the patch touches.
+///
+/// Readers never lock: they keep the snapshot they read for their request. The large parts are persistent hash
+/// tries (`TreeDictionary`), so a patched snapshot shares every node it did not change with the one before it, and a
+/// one-user change costs a few path copies, not a copy of 100,000 users. Seats on a nominative key are a ranking of
+/// its active users by their oldest assignment (DESIGN.md section 4, `SeatRules`); the first `users` of it hold a
+/// seat. A patch moves only the users it touches in a ranking and re-decides the seats of those users and of the few
+/// whose rank crossed the key's limit because of them.
+///
+/// Open sessions change most often; they are patched on their own (``addingSession(_:)``, ``settingSessionLease(login:keySerial:to:)``).
 public struct EntitlementSnapshot: Sendable {
-    /// The heavy part: users, groups, keys and seats, compiled. Shared between snapshots that differ only in sessions.
-    final class Index: Sendable {
-        struct CompiledGroup: Sendable {
-            let component: String
-            /// One bit per catalog menu index.
-            let menus: [UInt64]
-            let key: Int32
-        }
+    struct CatalogMenu: Sendable {
+        let component: String
+        let profile: Profile
+    }
 
-        struct CompiledKey: Sendable {
-            let serial: String
-            let profile: Profile
-            let floating: Bool
-            let users: Int
-            let components: Set<String>
-            let validFrom: Date
-            let expiresAt: Date?
-            let revoked: Bool
-            let covered: Bool
-            let coveredUntil: Date?
-
-            func isCovered(at now: Date) -> Bool { covered && (coveredUntil.map { now < $0 } ?? true) }
-        }
-
-        struct CatalogMenu: Sendable {
-            let component: String
-            let profile: Profile
-        }
-
-        let menuIndex: [String: Int]
+    /// The catalog's menus, numbered: a group's menus are a bit set over these numbers.
+    struct Menus: Sendable {
+        let index: [String: Int]
         let menus: [CatalogMenu]
-        let userIndex: [String: Int32]
-        let userActive: [Bool]
-        /// Per user: the active groups listing them.
-        let userGroups: Adjacency
-        /// Per user: the nominative keys on which they hold a seat within the limit.
-        let userSeats: Adjacency
-        let groups: [CompiledGroup]
-        let keys: [CompiledKey]
-        let keyIndex: [String: Int32]
-        /// Built-in administrators' logins, folded: they administer without a seat.
-        let builtin: Set<String>
 
-        /// For each user, a list of numbers (groups, keys), all in one flat array: 100,000 users cost two arrays, not
-        /// 100,000.
-        struct Adjacency: Sendable {
-            let offsets: [Int32]
-            let values: [Int32]
-
-            init(_ pairs: [(Int32, Int32)], count: Int) {
-                var offsets = Array(repeating: Int32(0), count: count + 1)
-                for (owner, _) in pairs { offsets[Int(owner) + 1] += 1 }
-                for index in 0..<count { offsets[index + 1] += offsets[index] }
-                var next = offsets
-                var values = Array(repeating: Int32(0), count: pairs.count)
-                for (owner, value) in pairs {
-                    values[Int(next[Int(owner)])] = value
-                    next[Int(owner)] += 1
-                }
-                self.offsets = offsets
-                self.values = values
-            }
-
-            subscript(owner: Int) -> ArraySlice<Int32> { values[Int(offsets[owner])..<Int(offsets[owner + 1])] }
-        }
-
-        /// The users, folded and numbered.
-        struct UserTable: Sendable {
-            let index: [String: Int32]
-            let active: [Bool]
-            let logins: [String]
-
-            init(_ users: [AccessModel.User]) {
-                var index: [String: Int32] = [:]
-                var active: [Bool] = []
-                var logins: [String] = []
-                index.reserveCapacity(users.count)
-                active.reserveCapacity(users.count)
-                logins.reserveCapacity(users.count)
-                for user in users where !user.builtin {
-                    let login = AccessModel.fold(user.login)
-                    index[login] = Int32(active.count)
-                    active.append(user.active)
-                    logins.append(login)
-                }
-                self.index = index
-                self.active = active
-                self.logins = logins
-            }
-        }
-
-        let users: [AccessModel.User]
-        let userTable: UserTable
-
-        /// A group's members and their user numbers (-1: no such user), kept for the next rebuild.
-        struct ResolvedMembers: Sendable {
-            let members: [AccessModel.Member]
-            let users: [Int32]
-        }
-
-        let resolved: [String: ResolvedMembers]
-
-        init(_ model: AccessModel, previous: Index? = nil) {
-            var menuIndex: [String: Int] = [:]
+        init(_ catalog: Catalog) {
+            var index: [String: Int] = [:]
             var menus: [CatalogMenu] = []
-            for component in model.catalog.components {
-                for menu in component.menus where menuIndex[menu.code] == nil {
-                    menuIndex[menu.code] = menus.count
+            for component in catalog.components {
+                for menu in component.menus where index[menu.code] == nil {
+                    index[menu.code] = menus.count
                     menus.append(CatalogMenu(component: component.code, profile: menu.profile))
                 }
             }
-            var keyIndex: [String: Int32] = [:]
-            let keys = model.keys.enumerated().map { offset, key in
-                keyIndex[key.serial] = Int32(offset)
-                return CompiledKey(
-                    serial: key.serial, profile: key.profile, floating: key.useType == .floating, users: key.users, components: Set(key.components),
-                    validFrom: key.validFrom, expiresAt: key.expiresAt, revoked: key.revoked, covered: key.covered,
-                    coveredUntil: key.coveredUntil)
-            }
-            // The user table is the largest part and changes least: reused when the users are the same as last time,
-            // and with it each unchanged group's members as resolved to user numbers (hashing 100,000s of logins is
-            // most of a rebuild).
-            let same = previous.flatMap { $0.users == model.users ? $0 : nil }
-            let users = same?.userTable ?? UserTable(model.users)
-            let userIndex = users.index
-            let userActive = users.active
-            let logins = users.logins
-            var resolved: [String: ResolvedMembers] = [:]
-            resolved.reserveCapacity(model.groups.count)
-            for group in model.groups {
-                if let old = same?.resolved[group.idNumber], old.members == group.members {
-                    resolved[group.idNumber] = old
-                } else {
-                    resolved[group.idNumber] = ResolvedMembers(
-                        members: group.members,
-                        users: group.members.map { userIndex[AccessModel.fold($0.login)] ?? -1 })
-                }
-            }
-            var groupPairs: [(Int32, Int32)] = []
-            var groups: [CompiledGroup] = []
-            let words = (menus.count + 63) / 64
-            for group in model.groups {
-                guard let key = keyIndex[group.keySerial] else { continue }
-                var bits = Array(repeating: UInt64(0), count: words)
-                for code in group.menus {
-                    if let index = menuIndex[code] { bits[index / 64] |= 1 << UInt64(index % 64) }
-                }
-                let index = Int32(groups.count)
-                groups.append(CompiledGroup(component: group.component, menus: bits, key: key))
-                guard group.active, let members = resolved[group.idNumber] else { continue }
-                for user in members.users where user >= 0 { groupPairs.append((user, index)) }
-            }
-            // Seats, by the rules of SeatRules but on indices: each active user's oldest assignment on each nominative
-            // key, ranked; the first `users` of them hold a seat.
-            var oldest = Array(repeating: [Int32: Int64](), count: keys.count)
-            for group in model.groups {
-                guard let key = keyIndex[group.keySerial], !keys[Int(key)].floating, let members = resolved[group.idNumber] else { continue }
-                for (position, user) in members.users.enumerated() where user >= 0 && userActive[Int(user)] {
-                    let order = members.members[position].order
-                    if let known = oldest[Int(key)][user], known <= order { continue }
-                    oldest[Int(key)][user] = order
-                }
-            }
-            var seatPairs: [(Int32, Int32)] = []
-            for (key, orders) in oldest.enumerated() where !orders.isEmpty {
-                let limit = keys[key].users
-                let ranked =
-                    orders.count <= limit
-                    ? Array(orders.keys)
-                    : orders.sorted { ($0.value, logins[Int($0.key)]) < ($1.value, logins[Int($1.key)]) }.prefix(limit).map(\.key)
-                for user in ranked { seatPairs.append((user, Int32(key))) }
-            }
-            self.menuIndex = menuIndex
+            self.index = index
             self.menus = menus
-            self.users = model.users
-            self.userTable = users
-            self.resolved = resolved
-            self.userIndex = userIndex
-            self.userActive = userActive
-            self.userGroups = Adjacency(groupPairs, count: userActive.count)
-            self.userSeats = Adjacency(seatPairs, count: userActive.count)
-            self.groups = groups
-            self.keys = keys
-            self.keyIndex = keyIndex
-            self.builtin = Set(model.users.filter(\.builtin).map { AccessModel.fold($0.login) })
+        }
+
+        func bits(_ codes: [String]) -> [UInt64] {
+            var bits = Array(repeating: UInt64(0), count: (menus.count + 63) / 64)
+            for code in codes {
+                if let number = index[code] { bits[number / 64] |= 1 << UInt64(number % 64) }
+            }
+            return bits
         }
     }
 
-    let index: Index
-    /// Open sessions' lease ends, by user index and key index packed together.
-    let sessions: [Int64: Date]
+    struct CompiledKey: Sendable, Equatable {
+        let serial: String
+        let profile: Profile
+        let floating: Bool
+        let users: Int
+        let components: Set<String>
+        let validFrom: Date
+        let expiresAt: Date?
+        let revoked: Bool
+        let covered: Bool
+        let coveredUntil: Date?
 
-    /// Compiles `model` (its sessions included), reusing what `previous` compiled of the same users.
-    public init(_ model: AccessModel, previous: EntitlementSnapshot? = nil) {
-        let index = Index(model, previous: previous?.index)
-        self.init(index: index, sessions: Self.compile(model.sessions, index))
+        init(_ key: AccessModel.Key) {
+            serial = key.serial
+            profile = key.profile
+            floating = key.useType == .floating
+            users = key.users
+            components = Set(key.components)
+            validFrom = key.validFrom
+            expiresAt = key.expiresAt
+            revoked = key.revoked
+            covered = key.covered
+            coveredUntil = key.coveredUntil
+        }
+
+        func isCovered(at now: Date) -> Bool { covered && (coveredUntil.map { now < $0 } ?? true) }
+        func isValid(at now: Date) -> Bool { !revoked && validFrom <= now && (expiresAt.map { now < $0 } ?? true) }
+        /// How many seats its ranking holds: none on a floating key.
+        var seats: Int { floating ? 0 : max(users, 0) }
     }
 
-    init(index: Index, sessions: [Int64: Date]) {
-        self.index = index
-        self.sessions = sessions
+    struct CompiledGroup: Sendable {
+        let idNumber: String
+        let component: String
+        /// One bit per catalog menu number.
+        let menus: [UInt64]
+        /// The key's number (``EntitlementSnapshot/keyNumbers``), whether or not that key is registered.
+        let key: Int32
+        let active: Bool
+        /// Its users (by number) and their assignment order.
+        var members: TreeDictionary<Int32, Int64>
     }
 
-    /// The same snapshot with other open sessions: cheap, the compiled index is shared.
+    struct Membership: Sendable, Hashable {
+        let group: Int64
+        var order: Int64
+    }
+
+    /// Where a user stands in a nominative key's ranking: their oldest assignment there.
+    struct Standing: Sendable, Hashable {
+        let key: Int32
+        let order: Int64
+    }
+
+    struct User: Sendable {
+        let number: Int32
+        var active: Bool
+        /// Every group listing the user, active or not, by group id.
+        var memberships: [Membership]
+        /// The nominative keys whose ranking lists the user.
+        var standings: [Standing]
+        /// The keys on which the user holds a seat.
+        var seats: [Int32]
+    }
+
+    /// One place in a key's ranking: oldest assignment first, then login.
+    struct Rank: Sendable, Hashable {
+        let order: Int64
+        let user: Int32
+    }
+
+    let menus: Menus
+    /// Users by folded login; the built-in administrators are not among them.
+    var users: TreeDictionary<String, User>
+    var logins: TreeDictionary<Int32, String>
+    var nextUser: Int32
+    /// Built-in administrators' folded logins: they administer without a seat.
+    var builtin: Set<String>
+    var groups: TreeDictionary<Int64, CompiledGroup>
+    /// Group ids by folded ID #.
+    var groupIDs: [String: Int64]
+    /// Numbers given to key serials as they are first seen; never reused, so sessions and groups keep theirs.
+    var keyNumbers: [String: Int32]
+    /// The registered keys.
+    var keys: [Int32: CompiledKey]
+    /// Each registered nominative key's ranking.
+    var rankings: [Int32: [Rank]]
+    /// Open sessions' lease ends, by user number and key number packed together.
+    var sessions: TreeDictionary<Int64, Date>
+
+    /// Compiles `model` (its sessions included): at start, after a synchronization, and as the reference the patched
+    /// snapshots are tested against.
+    public init(_ model: AccessModel) {
+        menus = Menus(model.catalog)
+        users = [:]
+        logins = [:]
+        nextUser = 0
+        builtin = []
+        groups = [:]
+        groupIDs = [:]
+        keyNumbers = [:]
+        keys = [:]
+        rankings = [:]
+        sessions = [:]
+        var patch = AccessPatch(keys: model.keys)
+        for user in model.users { patch.users[AccessModel.fold(user.login)] = .some(AccessPatch.UserRow(user: user, memberships: [])) }
+        var groups: [String: AccessModel.Group?] = [:]
+        for (position, group) in model.groups.enumerated() {
+            var group = group
+            group.id = group.id ?? Int64(position + 1)
+            groups[IDNumber.folded(group.idNumber)] = .some(group)
+        }
+        patch.groups = groups
+        apply(patch)
+        for session in model.sessions { Self.add(session, to: &sessions, self) }
+    }
+
+    // MARK: Patching
+
+    /// The snapshot after `patch`, made from this one: what the patch does not touch is shared, not copied.
+    public func applying(_ patch: AccessPatch) -> EntitlementSnapshot {
+        var next = self
+        next.apply(patch)
+        return next
+    }
+
+    /// Which users' standing on which keys a patch may have moved, and which keys' rankings are made again whole.
+    struct Touched {
+        var users: [Int32: Set<Int32>] = [:]
+        var keys: Set<Int32> = []
+
+        mutating func insert(user: Int32, key: Int32) { users[key, default: []].insert(user) }
+    }
+
+    private mutating func apply(_ patch: AccessPatch) {
+        var touched = Touched()
+        let oldKeys = keys
+        if let newKeys = patch.keys {
+            var table: [Int32: CompiledKey] = [:]
+            for key in newKeys { table[keyNumber(key.serial)] = CompiledKey(key) }
+            for number in Set(oldKeys.keys).union(table.keys) where oldKeys[number] != table[number] {
+                touched.keys.insert(number)
+            }
+            keys = table
+        }
+        // Users first, so that groups made in the same patch find them; then groups, then single assignments.
+        for (login, row) in patch.users {
+            guard let row else { continue }  // users are never deleted: nothing to undo
+            if row.user.builtin {
+                builtin.insert(login)
+                continue
+            }
+            if users[login] == nil {
+                users[login] = User(number: nextUser, active: row.user.active, memberships: [], standings: [], seats: [])
+                logins[nextUser] = login
+                nextUser += 1
+            }
+            setUser(login, active: row.user.active, memberships: row.memberships, touched: &touched)
+        }
+        for (idNumber, group) in patch.groups {
+            if let id = groupIDs[idNumber] { removeGroup(id, touched: &touched) }
+            if let group, let id = group.id, groups[id] != nil { removeGroup(id, touched: &touched) }
+        }
+        for (idNumber, group) in patch.groups {
+            guard let group, let id = group.id else { continue }
+            insertGroup(group, id: id, idNumber: idNumber, touched: &touched)
+        }
+        for (pair, order) in patch.assignments {
+            assign(login: pair.login, group: pair.group, order: order, touched: &touched)
+        }
+        for key in Set(touched.users.keys).union(touched.keys) {
+            rerank(key, touchedUsers: touched.users[key] ?? [], whole: touched.keys.contains(key), oldKey: oldKeys[key])
+        }
+    }
+
+    private mutating func keyNumber(_ serial: String) -> Int32 {
+        if let number = keyNumbers[serial] { return number }
+        let number = Int32(keyNumbers.count)
+        keyNumbers[serial] = number
+        return number
+    }
+
+    /// Sets a user's state and every group they are in, as the store has them now.
+    private mutating func setUser(_ login: String, active: Bool, memberships: [AccessPatch.Assignment], touched: inout Touched) {
+        guard var user = users[login] else { return }
+        let wanted = Dictionary(memberships.filter { groups[$0.group] != nil }.map { ($0.group, $0.order) }) { first, _ in first }
+        let activityChanged = user.active != active
+        user.active = active
+        for membership in user.memberships where wanted[membership.group] != membership.order || activityChanged {
+            if let group = groups[membership.group] { touched.insert(user: user.number, key: group.key) }
+        }
+        for membership in user.memberships where wanted[membership.group] == nil {
+            groups[membership.group]?.members.removeValue(forKey: user.number)
+        }
+        for (group, order) in wanted {
+            if groups[group]?.members[user.number] != order {
+                groups[group]?.members[user.number] = order
+                if let key = groups[group]?.key { touched.insert(user: user.number, key: key) }
+            }
+        }
+        user.memberships = wanted.map { Membership(group: $0.key, order: $0.value) }.sorted { $0.group < $1.group }
+        users[login] = user
+    }
+
+    private mutating func removeGroup(_ id: Int64, touched: inout Touched) {
+        guard let group = groups.removeValue(forKey: id) else { return }
+        if groupIDs[group.idNumber] == id { groupIDs[group.idNumber] = nil }
+        for (number, _) in group.members {
+            guard let login = logins[number] else { continue }
+            users[login]?.memberships.removeAll { $0.group == id }
+            touched.insert(user: number, key: group.key)
+        }
+    }
+
+    private mutating func insertGroup(_ model: AccessModel.Group, id: Int64, idNumber: String, touched: inout Touched) {
+        let key = keyNumber(model.keySerial)
+        var members = TreeDictionary<Int32, Int64>()
+        for member in model.members {
+            let login = AccessModel.fold(member.login)
+            guard var user = users[login] else { continue }
+            // A login listed twice keeps its oldest assignment.
+            let order = min(members[user.number] ?? .max, member.order)
+            members[user.number] = order
+            Self.insert(Membership(group: id, order: order), into: &user.memberships)
+            users[login] = user
+            touched.insert(user: user.number, key: key)
+        }
+        groups[id] = CompiledGroup(
+            idNumber: idNumber, component: model.component, menus: menus.bits(model.menus), key: key, active: model.active, members: members)
+        groupIDs[idNumber] = id
+    }
+
+    private mutating func assign(login: String, group id: Int64, order: Int64?, touched: inout Touched) {
+        guard var user = users[login], let group = groups[id], group.members[user.number] != order else { return }
+        if let order {
+            groups[id]?.members[user.number] = order
+            Self.insert(Membership(group: id, order: order), into: &user.memberships)
+        } else {
+            groups[id]?.members.removeValue(forKey: user.number)
+            user.memberships.removeAll { $0.group == id }
+        }
+        users[login] = user
+        touched.insert(user: user.number, key: group.key)
+    }
+
+    private static func insert(_ membership: Membership, into memberships: inout [Membership]) {
+        if let position = memberships.firstIndex(where: { $0.group >= membership.group }) {
+            if memberships[position].group == membership.group {
+                memberships[position] = membership
+            } else {
+                memberships.insert(membership, at: position)
+            }
+        } else {
+            memberships.append(membership)
+        }
+    }
+
+    // MARK: Seats
+
+    /// Where `login`'s standing on `key` belongs now: their oldest assignment in a group on it, if they are active and
+    /// the key is a registered nominative key.
+    private func standing(of user: User, on key: Int32) -> Int64? {
+        guard user.active, let compiled = keys[key], !compiled.floating else { return nil }
+        var oldest: Int64?
+        for membership in user.memberships where groups[membership.group]?.key == key {
+            oldest = min(oldest ?? .max, membership.order)
+        }
+        return oldest
+    }
+
+    private func precedes(_ a: Rank, _ b: Rank) -> Bool {
+        if a.order != b.order { return a.order < b.order }
+        return (logins[a.user] ?? "") < (logins[b.user] ?? "")
+    }
+
+    /// The first position in `ranking` not before `rank`.
+    private func position(of rank: Rank, in ranking: [Rank]) -> Int {
+        var low = 0
+        var high = ranking.count
+        while low < high {
+            let middle = (low + high) / 2
+            if precedes(ranking[middle], rank) { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// Re-decides one key's ranking and seats after a patch: moving only `touchedUsers` in it, or making it again whole
+    /// when the key itself changed (`whole`: registered, removed, renewed, switched between nominative and floating).
+    private mutating func rerank(_ key: Int32, touchedUsers: Set<Int32>, whole: Bool, oldKey: CompiledKey?) {
+        let old = rankings[key] ?? []
+        let oldLimit = oldKey?.seats ?? 0
+        let newLimit = keys[key]?.seats ?? 0
+        let nominative = keys[key].map { !$0.floating } ?? false
+        var ranking: [Rank]
+        /// Users whose standing or seat may differ from what their entry says.
+        var candidates: Set<Int32>
+        let remade = whole && (oldKey?.floating != keys[key]?.floating || oldKey == nil || keys[key] == nil)
+        if !nominative {
+            ranking = []
+            candidates = Set(old.map(\.user)).union(touchedUsers)
+        } else if remade {
+            var oldest: [Int32: Int64] = [:]
+            for (_, group) in groups where group.key == key {
+                for (number, order) in group.members {
+                    guard let login = logins[number], users[login]?.active == true else { continue }
+                    oldest[number] = min(oldest[number] ?? .max, order)
+                }
+            }
+            ranking = oldest.map { Rank(order: $0.value, user: $0.key) }
+            ranking.sort(by: precedes)
+            candidates = Set(old.map(\.user)).union(ranking.map(\.user)).union(touchedUsers)
+        } else {
+            ranking = old
+            // A few users move by binary search; many are taken out in one pass and merged back in.
+            let few = touchedUsers.count <= 16
+            var moved: [Rank] = []
+            for number in touchedUsers {
+                guard let login = logins[number], let user = users[login] else { continue }
+                let before = user.standings.first { $0.key == key }.map { Rank(order: $0.order, user: number) }
+                let after = standing(of: user, on: key).map { Rank(order: $0, user: number) }
+                if few {
+                    guard before != after else { continue }
+                    if let before {
+                        var at = position(of: before, in: ranking)
+                        while at < ranking.count, ranking[at] != before { at += 1 }
+                        if at < ranking.count { ranking.remove(at: at) }
+                    }
+                    if let after { ranking.insert(after, at: position(of: after, in: ranking)) }
+                } else if let after {
+                    moved.append(after)
+                }
+            }
+            if !few {
+                moved.sort(by: precedes)
+                ranking = merge(ranking.filter { !touchedUsers.contains($0.user) }, moved)
+            }
+            // Only users within `touchedUsers.count` places of either limit can have crossed it.
+            candidates = touchedUsers
+            let reach = touchedUsers.count
+            let low = max(0, min(oldLimit, newLimit) - reach)
+            let high = min(ranking.count, max(oldLimit, newLimit) + reach)
+            if low < high { for rank in ranking[low..<high] { candidates.insert(rank.user) } }
+        }
+        var positions: [Int32: Int] = [:]
+        if remade || !nominative || candidates.count > 64 {
+            positions.reserveCapacity(ranking.count)
+            for (place, rank) in ranking.enumerated() { positions[rank.user] = place }
+        }
+        for number in candidates {
+            guard let login = logins[number], var user = users[login] else { continue }
+            let standing = standing(of: user, on: key)
+            var place: Int?
+            if let standing {
+                if positions.isEmpty {
+                    let rank = Rank(order: standing, user: number)
+                    var at = position(of: rank, in: ranking)
+                    while at < ranking.count, ranking[at] != rank { at += 1 }
+                    place = at < ranking.count ? at : nil
+                } else {
+                    place = positions[number]
+                }
+            }
+            let seated = place.map { $0 < newLimit } ?? false
+            let hadSeat = user.seats.contains(key)
+            let stood = user.standings.first { $0.key == key }?.order
+            guard seated != hadSeat || stood != standing else { continue }
+            user.standings.removeAll { $0.key == key }
+            if let standing { user.standings.append(Standing(key: key, order: standing)) }
+            if seated && !hadSeat { user.seats.append(key) }
+            if !seated && hadSeat { user.seats.removeAll { $0 == key } }
+            users[login] = user
+        }
+        rankings[key] = ranking.isEmpty ? nil : ranking
+    }
+
+    private func merge(_ a: [Rank], _ b: [Rank]) -> [Rank] {
+        var result: [Rank] = []
+        result.reserveCapacity(a.count + b.count)
+        var i = 0
+        var j = 0
+        while i < a.count, j < b.count {
+            if precedes(b[j], a[i]) {
+                result.append(b[j])
+                j += 1
+            } else {
+                result.append(a[i])
+                i += 1
+            }
+        }
+        result.append(contentsOf: a[i...])
+        result.append(contentsOf: b[j...])
+        return result
+    }
+
+    // MARK: Sessions
+
+    /// The same snapshot with other open sessions: the compiled rest is shared.
     public func replacingSessions(_ sessions: [AccessModel.Session]) -> EntitlementSnapshot {
-        EntitlementSnapshot(index: index, sessions: Self.compile(sessions, index))
+        var next = self
+        next.sessions = [:]
+        for session in sessions { Self.add(session, to: &next.sessions, self) }
+        return next
     }
 
     /// The same snapshot with one session opened or renewed, without reloading the others. Exact, because a
     /// session's lease only ever grows until it ends (an ended one needs `settingSessionLease` or `replacingSessions`).
     public func addingSession(_ session: AccessModel.Session) -> EntitlementSnapshot {
-        var sessions = self.sessions
-        Self.add(session, to: &sessions, index)
-        return EntitlementSnapshot(index: index, sessions: sessions)
+        var next = self
+        Self.add(session, to: &next.sessions, self)
+        return next
     }
 
     /// The same snapshot with `login`'s lease on `keySerial` set to `lease`, or removed when nil: after one of the
     /// user's sessions on that key ended, `lease` is the latest of their other open sessions there, read from the store.
     public func settingSessionLease(login: String, keySerial: String, to lease: Date?) -> EntitlementSnapshot {
-        guard let slot = Self.slot(login: login, keySerial: keySerial, index) else { return self }
-        var sessions = self.sessions
-        sessions[slot] = lease
-        return EntitlementSnapshot(index: index, sessions: sessions)
+        guard let slot = slot(login: login, keySerial: keySerial) else { return self }
+        var next = self
+        next.sessions[slot] = lease
+        return next
     }
 
-    static func compile(_ sessions: [AccessModel.Session], _ index: Index) -> [Int64: Date] {
-        var result: [Int64: Date] = [:]
-        for session in sessions { add(session, to: &result, index) }
-        return result
+    /// The same snapshot with `login`'s leases set to `leases` (by key serial), every other key's lease of theirs
+    /// removed: after another instance opened, renewed or ended one of their sessions.
+    public func settingSessionLeases(login: String, to leases: [String: Date]) -> EntitlementSnapshot {
+        guard let user = users[AccessModel.fold(login)] else { return self }
+        var next = self
+        for (serial, number) in keyNumbers {
+            let slot = Int64(user.number) << 32 | Int64(number)
+            if let lease = leases[serial], keys[number] != nil {
+                next.sessions[slot] = lease
+            } else if next.sessions[slot] != nil {
+                next.sessions[slot] = nil
+            }
+        }
+        return next
     }
 
-    private static func add(_ session: AccessModel.Session, to sessions: inout [Int64: Date], _ index: Index) {
-        guard let slot = slot(login: session.login, keySerial: session.keySerial, index) else { return }
+    private static func add(_ session: AccessModel.Session, to sessions: inout TreeDictionary<Int64, Date>, _ snapshot: EntitlementSnapshot) {
+        guard let slot = snapshot.slot(login: session.login, keySerial: session.keySerial) else { return }
         sessions[slot] = max(sessions[slot] ?? .distantPast, session.leaseExpiresAt)
     }
 
-    /// Where a user's lease on a key is kept: user index and key index packed together; nil for an unknown user or key.
-    private static func slot(login: String, keySerial: String, _ index: Index) -> Int64? {
-        guard let user = index.userIndex[AccessModel.fold(login)], let key = index.keyIndex[keySerial] else { return nil }
-        return Int64(user) << 32 | Int64(key)
+    /// Where a user's lease on a key is kept: user number and key number packed together; nil for an unknown user or key.
+    private func slot(login: String, keySerial: String) -> Int64? {
+        guard let user = users[AccessModel.fold(login)], let key = keyNumbers[keySerial], keys[key] != nil else { return nil }
+        return Int64(user.number) << 32 | Int64(key)
     }
+
+    // MARK: Answers
 
     /// May `login` open `menu` of `component` at `now`?
     public func check(login: String, component: String, menu: String, at now: Date) -> EntitlementDecision {
-        guard let menuNumber = index.menuIndex[menu], index.menus[menuNumber].component == component else {
+        guard let menuNumber = menus.index[menu], menus.menus[menuNumber].component == component else {
             return EntitlementDecision(code: .unknownMenu)
         }
-        guard let user = index.userIndex[login] ?? index.userIndex[AccessModel.fold(login)] else { return EntitlementDecision(code: .unknownUser) }
-        guard index.userActive[Int(user)] else { return EntitlementDecision(code: .userDisabled) }
-        let required = index.menus[menuNumber].profile
+        guard let user = users[login] ?? users[AccessModel.fold(login)] else { return EntitlementDecision(code: .unknownUser) }
+        guard user.active else { return EntitlementDecision(code: .userDisabled) }
+        let required = menus.menus[menuNumber].profile
         let word = menuNumber / 64
         let bit = UInt64(1) << UInt64(menuNumber % 64)
         var best = EntitlementDecision(code: .noAccess)
-        for groupNumber in index.userGroups[Int(user)] {
-            let group = index.groups[Int(groupNumber)]
-            guard group.menus[word] & bit != 0, group.component == component else { continue }
-            let key = index.keys[Int(group.key)]
+        for membership in user.memberships {
+            guard let group = groups[membership.group], group.active, group.menus[word] & bit != 0, group.component == component,
+                let key = keys[group.key]
+            else { continue }
             let code: EntitlementCode
             if !key.components.contains(component) {
                 code = .componentNotInKey
@@ -268,13 +518,13 @@ public struct EntitlementSnapshot: Sendable {
                 code = .profileTooLow
             } else if !key.isCovered(at: now) {
                 code = .keyNotActivated
-            } else if key.revoked || now < key.validFrom || key.expiresAt.map({ now >= $0 }) == true {
+            } else if !key.isValid(at: now) {
                 code = .keyNotValid
             } else if key.floating {
-                let lease = sessions[Int64(user) << 32 | Int64(group.key)]
+                let lease = sessions[Int64(user.number) << 32 | Int64(group.key)]
                 code = lease.map { $0 > now } == true ? .allowed : .noSession
             } else {
-                code = index.userSeats[Int(user)].contains(group.key) ? .allowed : .overLimit
+                code = user.seats.contains(group.key) ? .allowed : .overLimit
             }
             if code == .allowed { return EntitlementDecision(code: .allowed, keySerial: key.serial, profile: key.profile) }
             if code.rank > best.code.rank { best = EntitlementDecision(code: code, keySerial: key.serial, profile: key.profile) }
@@ -285,8 +535,8 @@ public struct EntitlementSnapshot: Sendable {
     /// Every menu `login` may open at `now`, by component code.
     public func entitlements(login: String, at now: Date) -> [String: [String]] {
         var result: [String: [String]] = [:]
-        for (code, number) in index.menuIndex {
-            let component = index.menus[number].component
+        for (code, number) in menus.index {
+            let component = menus.menus[number].component
             if check(login: login, component: component, menu: code, at: now).allowed { result[component, default: []].append(code) }
         }
         return result.mapValues { $0.sorted() }
@@ -296,36 +546,47 @@ public struct EntitlementSnapshot: Sendable {
     /// (they cost nothing more), then floating keys, each through an active group of the user, covered, valid and
     /// carrying the group's component. Empty: the user has no access at all.
     public func sessionCandidates(login: String, at now: Date) -> [(serial: String, floating: Bool, users: Int)] {
-        guard let user = index.userIndex[AccessModel.fold(login)], index.userActive[Int(user)] else { return [] }
+        guard let user = users[AccessModel.fold(login)], user.active else { return [] }
         var nominative: [Int32] = []
         var floating: [Int32] = []
-        for groupNumber in index.userGroups[Int(user)] {
-            let group = index.groups[Int(groupNumber)]
-            let key = index.keys[Int(group.key)]
-            guard key.isCovered(at: now), !key.revoked, key.validFrom <= now, key.expiresAt.map({ now < $0 }) ?? true,
+        for membership in user.memberships {
+            guard let group = groups[membership.group], group.active, let key = keys[group.key], key.isCovered(at: now), key.isValid(at: now),
                 key.components.contains(group.component)
             else { continue }
             if key.floating {
                 if !floating.contains(group.key) { floating.append(group.key) }
-            } else if index.userSeats[Int(user)].contains(group.key), !nominative.contains(group.key) {
+            } else if user.seats.contains(group.key), !nominative.contains(group.key) {
                 nominative.append(group.key)
             }
         }
-        return (nominative + floating).map { (index.keys[Int($0)].serial, index.keys[Int($0)].floating, index.keys[Int($0)].users) }
+        return (nominative + floating).compactMap { number in keys[number].map { ($0.serial, $0.floating, $0.users) } }
     }
 
     /// Whether an active user assigned to nominative key `keySerial` is beyond its number of users (no seat, no
     /// access until one frees up). Only meaningful for users in one of the key's groups.
     public func isOverLimit(login: String, keySerial: String) -> Bool {
-        guard let user = index.userIndex[AccessModel.fold(login)], index.userActive[Int(user)], let key = index.keyIndex[keySerial],
-            !index.keys[Int(key)].floating
+        guard let user = users[AccessModel.fold(login)], user.active, let number = keyNumbers[keySerial], let key = keys[number], !key.floating
         else { return false }
-        return !index.userSeats[Int(user)].contains(key)
+        return !user.seats.contains(number)
+    }
+
+    /// How many users hold a seat on nominative key `keySerial`, and how many more are assigned beyond its limit.
+    public func seatCount(keySerial: String) -> (held: Int, over: Int) {
+        guard let number = keyNumbers[keySerial], let key = keys[number], !key.floating else { return (0, 0) }
+        let ranked = rankings[number]?.count ?? 0
+        return (min(ranked, key.seats), max(0, ranked - key.seats))
+    }
+
+    /// The users assigned to nominative key `keySerial` beyond its limit, most recently assigned last (folded logins).
+    public func overLimitLogins(keySerial: String) -> [String] {
+        guard let number = keyNumbers[keySerial], let key = keys[number], !key.floating, let ranking = rankings[number], ranking.count > key.seats
+        else { return [] }
+        return ranking[key.seats...].compactMap { logins[$0.user] }
     }
 
     /// Whether `login` is a built-in administrator.
-    public func isBuiltin(_ login: String) -> Bool { index.builtin.contains(AccessModel.fold(login)) }
+    public func isBuiltin(_ login: String) -> Bool { builtin.contains(AccessModel.fold(login)) }
 
     /// Whether the user exists (any case) and is not the built-in administrator.
-    public func knows(_ login: String) -> Bool { index.userIndex[AccessModel.fold(login)] != nil }
+    public func knows(_ login: String) -> Bool { users[AccessModel.fold(login)] != nil }
 }

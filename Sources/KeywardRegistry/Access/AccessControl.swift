@@ -3,9 +3,10 @@ import KeywardDomain
 import KeywardStore
 import NIOConcurrencyHelpers
 
-/// Holds the entitlement snapshot and the catalog, and rebuilds the snapshot after every change that touches access
-/// (users, groups, keys, activation, sessions). A change's caller awaits the rebuild before answering, so the next
-/// request sees it (read your writes); rebuilds requested together are done once.
+/// Holds the entitlement snapshot and the catalog, and keeps the snapshot in step with every change that touches access
+/// (users, groups, keys, activation, sessions): a change patches it with what it touched (``apply(_:)``); start-up, a
+/// synchronization and a new catalog rebuild it whole (``refresh()``). A change's caller awaits the patch before
+/// answering, so the next request sees it (read your writes); rebuilds requested together are done once.
 public final class AccessControl: Sendable {
     struct State {
         var snapshot: EntitlementSnapshot
@@ -16,10 +17,13 @@ public final class AccessControl: Sendable {
         var requested = 0
         var builtFull = 0
         var builtSessions = 0
+        var rebuilds = 0
     }
 
     public let store: RegistryStore
     public let now: @Sendable () -> Date
+    /// This instance, as its notifications name it (it ignores its own).
+    public let instance = UUID().uuidString
     private let state: NIOLockedValueBox<State>
     private let generations = NIOLockedValueBox(Generations())
     private let rebuilding = AsyncLock()
@@ -35,12 +39,83 @@ public final class AccessControl: Sendable {
     public var snapshot: EntitlementSnapshot { state.withLockedValue { $0.snapshot } }
     public var catalog: Catalog { state.withLockedValue { $0.catalog } }
 
-    /// Rebuilds the whole snapshot from the store (after a change to users, groups, keys or the activation).
+    /// Rebuilds the whole snapshot from the store: at start, after a synchronization, when the catalog changes.
     public func refresh() async throws { try await rebuild(sessionsOnly: false) }
+
+    /// Patches the snapshot with what `change` touched, read back from the store (after the change committed): only
+    /// those users, groups, assignments and keys are read, and the new snapshot shares everything else with the old
+    /// one. Under the rebuild lock, so patches and rebuilds apply in turn; each reads the rows as they are when it
+    /// runs, so a patch that runs after a later change still leaves the snapshot as a full rebuild would.
+    public func apply(_ change: AccessChange) async throws {
+        try await rebuilding.withLock {
+            var covered: Set<String> = []
+            var coveredUntil: Date?
+            if change.keys {
+                let certificate = try await store.activation()?.certificate
+                covered = Set(certificate?.serials ?? [])
+                coveredUntil = certificate?.expiresAt.flatMap(Timestamp.parse)
+            }
+            let patch = try await store.accessPatch(for: change, covered: covered, coveredUntil: coveredUntil)
+            state.withLockedValue { $0.snapshot = $0.snapshot.applying(patch) }
+        }
+    }
 
     /// Reloads only the open sessions (after many ended: a disconnection, the sweep of run-out leases): the compiled
     /// rest is kept.
     public func refreshSessions() async throws { try await rebuild(sessionsOnly: true) }
+
+    /// Runs `write` so that its transaction tells the other instances what `change` touches (PostgreSQL `NOTIFY`,
+    /// sent only if it commits), then patches this instance's snapshot with it.
+    public func changing<T>(_ change: AccessChange, _ write: () async throws -> T) async throws -> T {
+        let result = try await notifying(.change(change), write)
+        try await apply(change)
+        return result
+    }
+
+    /// Runs `write` with `message` sent to the other instances in its transaction; this instance's own snapshot is
+    /// the caller's to update.
+    public func notifying<T>(_ message: AccessNotification.Message, _ write: () async throws -> T) async throws -> T {
+        try await store.database.notifying(AccessNotification(origin: instance, message: message).notification, write)
+    }
+
+    /// What another instance said it changed: patched in as that instance patched it.
+    public func received(_ payload: String) async throws {
+        guard let notification = AccessNotification.decode(payload), notification.origin != instance else { return }
+        switch notification.message {
+        case .change(let change): try await apply(change)
+        case .session(let id):
+            if let session = try await store.session(id) { try await sessionsChanged(login: session.login) }
+        case .renewed(let ids): try await sessionsRenewed(ids)
+        case .sessions(let login): try await sessionsChanged(login: login)
+        case .allSessions: try await refreshSessions()
+        case .rebuild:
+            if let text = try await store.settings()[.catalog], let saved = try? Catalog.decode(Data(text.utf8)) { setCatalog(saved) }
+            try await refresh()
+        }
+    }
+
+    /// Reads `login`'s open leases back and puts them in the snapshot, under the rebuild lock.
+    public func sessionsChanged(login: String) async throws {
+        try await rebuilding.withLock {
+            let leases = try await store.openLeases(login: login, now: now())
+            state.withLockedValue { $0.snapshot = $0.snapshot.settingSessionLeases(login: login, to: leases) }
+        }
+    }
+
+    /// Adds sessions just renewed together (a group commit of heartbeats) to the snapshot, read back in one query
+    /// under the rebuild lock, as ``sessionOpenedOrRenewed(_:)`` does for one.
+    public func sessionsRenewed(_ ids: [String]) async throws {
+        try await rebuilding.withLock {
+            let sessions = try await store.openSessions(ids, now: now())
+            state.withLockedValue { state in
+                for session in sessions {
+                    state.snapshot = state.snapshot.addingSession(
+                        AccessModel.Session(
+                            id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt))
+                }
+            }
+        }
+    }
 
     /// Adds a session just opened or renewed to the snapshot in force without reloading every open session: a login
     /// or a heartbeat reads its own row back, not all of them. Under the rebuild lock, and read back there: a reload
@@ -67,9 +142,17 @@ public final class AccessControl: Sendable {
 
     /// Replaces the catalog (from the authority) and rebuilds.
     public func replaceCatalog(_ catalog: Catalog) async throws {
-        state.withLockedValue { $0.catalog = catalog }
+        setCatalog(catalog)
         try await refresh()
     }
+
+    /// Replaces the catalog without rebuilding, for a caller that rebuilds once for this and its other changes.
+    public func setCatalog(_ catalog: Catalog) {
+        state.withLockedValue { $0.catalog = catalog }
+    }
+
+    /// How many full rebuilds this process has made: start-up, synchronizations, new catalogs (for tests and metrics).
+    public var rebuilds: Int { generations.withLockedValue { $0.rebuilds } }
 
     private func rebuild(sessionsOnly: Bool) async throws {
         let ticket = generations.withLockedValue { generations in
@@ -90,9 +173,10 @@ public final class AccessControl: Sendable {
                 let model = try await store.accessModel(
                     catalog: catalog, covered: Set(certificate?.serials ?? []),
                     coveredUntil: certificate?.expiresAt.flatMap(Timestamp.parse), now: time)
-                let snapshot = EntitlementSnapshot(model, previous: self.snapshot)
+                let snapshot = EntitlementSnapshot(model)
                 state.withLockedValue { $0.snapshot = snapshot }
                 generations.withLockedValue { generations in
+                    generations.rebuilds += 1
                     generations.builtFull = max(generations.builtFull, target)
                     generations.builtSessions = max(generations.builtSessions, target)
                 }

@@ -80,9 +80,7 @@ extension Registry {
     public func createGroup(_ input: AccessGroupInput, actor: String) async throws -> AccessGroupRecord {
         let record = try await validGroup(input)
         try requireHolds(record.menus, of: record.component, actor: actor)
-        let group = try await store.createGroup(record, actor: actor, now: now())
-        try await access.refresh()
-        return group
+        return try await access.changing(.groups(record.idNumber)) { try await store.createGroup(record, actor: actor, now: now()) }
     }
 
     /// Replaces a group's fields; its users stay (they move with it to another key, seats permitting).
@@ -95,15 +93,14 @@ extension Registry {
         record.users = []
         try await requireMayChange(group: idNumber, actor: actor)
         try requireHolds(record.menus, of: record.component, actor: actor)
-        let group = try await store.updateGroup(idNumber, to: record, actor: actor, now: now())
-        try await access.refresh()
-        return group
+        return try await access.changing(.groups(idNumber, record.idNumber)) {
+            try await store.updateGroup(idNumber, to: record, actor: actor, now: now())
+        }
     }
 
     public func deleteGroup(_ idNumber: String, actor: String) async throws {
         try await requireMayChange(group: idNumber, actor: actor)
-        try await store.deleteGroup(idNumber, actor: actor, now: now())
-        try await access.refresh()
+        try await access.changing(.groups(idNumber)) { try await store.deleteGroup(idNumber, actor: actor, now: now()) }
     }
 
     /// Adds or removes many users at once: all of them, or none.
@@ -113,11 +110,10 @@ extension Registry {
         }
         let valid = try logins.map { text throws(RegistryError) in try UserRules.login(text) }
         try await requireMayChange(group: idNumber, actor: actor)
-        let group =
+        return try await access.changing(.assignments(valid, group: idNumber)) {
             add
-            ? try await store.addUsers(valid, toGroup: idNumber, actor: actor, now: now())
-            : try await store.removeUsers(valid, fromGroup: idNumber, actor: actor, now: now())
-        try await access.refresh()
-        return group
+                ? try await store.addUsers(valid, toGroup: idNumber, actor: actor, now: now())
+                : try await store.removeUsers(valid, fromGroup: idNumber, actor: actor, now: now())
+        }
     }
 }

@@ -64,8 +64,9 @@ extension Registry {
         let moves = zip(chosen, plan.groups).map { group, planned in
             (idNumber: group.idNumber, menus: group.menus.filter { !planned.droppedMenus.contains($0) })
         }
-        try await store.moveGroups(moves, to: plan.to.keySerial, from: plan.from.keySerial, actor: actor, now: now())
-        try await access.refresh()
+        try await access.changing(AccessChange(groups: Set(moves.map(\.idNumber)))) {
+            try await store.moveGroups(moves, to: plan.to.keySerial, from: plan.from.keySerial, actor: actor, now: now())
+        }
         return AccessMigrationPlan(from: plan.from, to: plan.to, groups: plan.groups, canMove: true, reasons: [], dryRun: false, applied: true)
     }
 

@@ -29,6 +29,22 @@ extension Registry {
         }.sorted { $0.keySerial < $1.keySerial }
     }
 
+    /// The nominative keys among `keys` whose assigned users outnumber their seats, from the snapshot in force: for
+    /// pages, which must not load the whole access model. Only the over-limit users' logins are read, as typed.
+    public func overAllocation(in snapshot: EntitlementSnapshot, keys: [RegisteredKey]) async throws -> [OverAllocatedKey] {
+        var result: [OverAllocatedKey] = []
+        for key in keys where key.license.useType == .nominative {
+            let over = snapshot.overLimitLogins(keySerial: key.serial)
+            guard !over.isEmpty else { continue }
+            let count = snapshot.seatCount(keySerial: key.serial)
+            let typed = try await store.typedLogins(over)
+            result.append(
+                OverAllocatedKey(
+                    keySerial: key.serial, limit: key.license.users, inUse: count.held + count.over, overLimit: over.map { typed[$0] ?? $0 }))
+        }
+        return result.sorted { $0.keySerial < $1.keySerial }
+    }
+
     /// Refuses with `OVER_ALLOCATED` (listing keys, seats and users) unless `force`.
     func requireAllocationFits(serials: [String], force: Bool) async throws {
         guard !force else { return }

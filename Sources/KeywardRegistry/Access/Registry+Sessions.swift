@@ -28,19 +28,23 @@ extension Registry {
             throw RegistryError.refused(
                 code: "NO_ACCESS", message: "No active access group gives \(login) a usable key: ask an administrator for access.", kind: .forbidden)
         }
-        let session = try await store.openSession(login: login, candidates: candidates, ip: ip, lease: Self.sessionLease, now: now())
+        let session = try await access.notifying(.sessions(login: login)) {
+            try await store.openSession(login: login, candidates: candidates, ip: ip, lease: Self.sessionLease, now: now())
+        }
         try await access.sessionOpenedOrRenewed(session.id)
         return session
     }
 
+    /// Renews a session's lease, committed with the other heartbeats waiting at the same moment (`SessionRenewals`).
     public func heartbeat(_ id: String) async throws -> UserSession {
-        let session = try await store.renewSession(id, lease: Self.sessionLease, now: now())
-        try await access.sessionOpenedOrRenewed(session.id)
-        return session
+        try await renewals.renew(id, registry: self)
     }
+
+    /// How many transactions the heartbeats have been committed in, so far.
+    public var heartbeatCommits: Int { renewals.commits }
 
     public func endSession(_ id: String, reason: UserSession.EndReason, actor: String) async throws -> UserSession {
-        let session = try await store.endSession(id, reason: reason, actor: actor, now: now())
+        let session = try await access.notifying(.session(id: id)) { try await store.endSession(id, reason: reason, actor: actor, now: now()) }
         try await access.sessionEnded(session)
         return session
     }
@@ -49,7 +53,9 @@ extension Registry {
     /// reach the audit log as the event's target).
     public func disconnect(login text: String?, actor: String) async throws -> Int {
         let login = try text.map { text throws(RegistryError) in try UserRules.login(text) }
-        let count = try await store.disconnect(login: login, actor: actor, now: now())
+        let count = try await access.notifying(login.map { .sessions(login: $0) } ?? .allSessions) {
+            try await store.disconnect(login: login, actor: actor, now: now())
+        }
         try await access.refreshSessions()
         return count
     }

@@ -114,10 +114,10 @@ extension Registry {
         var hash: String?
         if let password = input.password { hash = try await passwords.hash(try UserRules.password(password)) }
         if let existing = try await store.user(login), existing.builtin { throw Self.reserved(login) }
-        let user = try await store.createUser(
-            login: login, name: name, email: email, passwordHash: hash, active: input.active ?? true, actor: actor, now: now())
-        try await access.refresh()
-        return user
+        return try await access.changing(.users([login])) {
+            try await store.createUser(
+                login: login, name: name, email: email, passwordHash: hash, active: input.active ?? true, actor: actor, now: now())
+        }
     }
 
     /// Changes a user's name, e-mail, password or state; fields left `nil` stay.
@@ -136,10 +136,14 @@ extension Registry {
             }
         }
         changes.active = active
-        let user = try await store.updateUser(login, changes, actor: actor, now: now())
+        let user: RegistryUser
+        if active != nil {
+            user = try await access.changing(.users([login])) { try await store.updateUser(login, changes, actor: actor, now: now()) }
+        } else {
+            user = try await store.updateUser(login, changes, actor: actor, now: now())
+        }
         // Disabling a user or changing their password revoked their tokens.
         if active == false || password != nil { tokenCache.removeAll() }
-        if active != nil { try await access.refresh() }
         return user
     }
 

@@ -108,6 +108,7 @@ extension Registry {
     ) async throws -> UserImport.Report {
         let parsed = UserImport.parse(text)
         var report = UserImport.Report()
+        var imported: [String] = []
         report.problems = parsed.problems
         report.notes = parsed.notes
         report.dryRun = dryRun
@@ -118,9 +119,12 @@ extension Registry {
             if dryRun {
                 taken = try await store.takenLogins(rows.map(\.login))
             } else {
-                taken = try await store.importUsers(rows.map { ($0.login, $0.name, $0.email, $0.active) }, actor: actor, now: now())
+                taken = try await access.notifying(.change(.users(rows.map(\.login)))) {
+                    try await store.importUsers(rows.map { ($0.login, $0.name, $0.email, $0.active) }, actor: actor, now: now())
+                }
             }
             let takenSet = Set(taken.map(AccessModel.fold))
+            imported.append(contentsOf: rows.map(\.login).filter { !takenSet.contains(AccessModel.fold($0)) })
             for row in rows where takenSet.contains(AccessModel.fold(row.login)) {
                 report.problems.append(UserImport.Problem(line: row.line, reason: "login \"\(row.login)\" is taken"))
             }
@@ -128,7 +132,10 @@ extension Registry {
             progress(min(start + chunk, total), total)
         }
         report.problems.sort { $0.line < $1.line }
-        if !dryRun, report.imported > 0 { try await access.refresh() }
+        // A patch reads back what was imported; past a few thousand users one rebuild reads less.
+        if !dryRun, report.imported > 0 {
+            if imported.count <= 5_000 { try await access.apply(.users(imported)) } else { try await access.refresh() }
+        }
         return report
     }
 }

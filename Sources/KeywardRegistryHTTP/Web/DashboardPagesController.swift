@@ -64,10 +64,9 @@ struct DashboardPagesController: Sendable {
         let now = web.registry.now()
         let keys = try await web.registry.store.keys()
         let activation = try await web.registry.store.activation()
-        let model = try await web.registry.store.accessModel(
-            catalog: web.registry.catalog, covered: Set(activation?.certificate.serials ?? []), now: now)
-        let holders = SeatRules.nominativeHolders(model)
-        let sessions = SeatRules.openSessions(model, at: now)
+        // From the snapshot in force and two counts, never the whole access model (100,000 users).
+        let snapshot = web.registry.access.snapshot
+        let sessions = try await web.registry.store.openSessionCounts(now: now)
         let usable = keys.filter { $0.status(at: now) == .valid }
         var values = try await web.layout(session, request: request, nav: "dashboard")
         values["hasKeys"] = !usable.isEmpty
@@ -75,7 +74,9 @@ struct DashboardPagesController: Sendable {
             usable.map { key in
                 let floating = key.license.useType == .floating
                 return (
-                    "\(key.idNumber) (\(key.license.useType.rawValue))", floating ? sessions[key.serial] ?? 0 : holders[key.serial]?.count ?? 0,
+                    "\(key.idNumber) (\(key.license.useType.rawValue))",
+                    floating
+                        ? sessions[key.serial] ?? 0 : snapshot.seatCount(keySerial: key.serial).held + snapshot.seatCount(keySerial: key.serial).over,
                     key.license.users, floating
                 )
             })
@@ -84,7 +85,7 @@ struct DashboardPagesController: Sendable {
         let covered = Set(activation?.certificate.serials ?? [])
         values["expiring"] = expiring.map { web.keyValues($0, covered: covered) }
         values["hasExpiring"] = !expiring.isEmpty
-        let over = Registry.overAllocation(in: model, serials: keys.map(\.serial))
+        let over = try await web.registry.overAllocation(in: snapshot, keys: keys)
         values["overAllocated"] = over.map {
             [
                 "keySerial": $0.keySerial, "keyName": KeyNames(keys).idNumber($0.keySerial), "limit": $0.limit, "inUse": $0.inUse,
@@ -92,7 +93,7 @@ struct DashboardPagesController: Sendable {
             ]
         }
         let open = try await web.registry.store.sessions(open: true, limit: 50, now: now)
-        values["openCount"] = model.sessions.count  // the model holds the open, unexpired sessions
+        values["openCount"] = sessions.values.reduce(0, +)
         let names = KeyNames(keys)
         values["sessions"] = open.map { web.sessionValues($0, names: names) }
         values["hasSessions"] = !open.isEmpty

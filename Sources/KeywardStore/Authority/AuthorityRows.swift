@@ -49,7 +49,7 @@ struct EnvironmentChangeRow: Encodable {
 }
 
 /// A `license_keys` row: a key the authority issued, under the legal name of that moment.
-struct IssuedKeyRow: Codable {
+struct IssuedKeyRow: Codable, LicenseKeyColumns {
     var serial: String
     var organizationId: String
     var legalName: String
@@ -94,19 +94,7 @@ struct IssuedKeyRow: Codable {
     }
 
     func record() throws -> IssuedKeyRecord {
-        func enumValue<T: RawRepresentable>(_ value: String, _ column: String) throws -> T where T.RawValue == String {
-            guard let value = T(rawValue: value) else {
-                throw StoreError(code: "STORE_CORRUPT", message: "license_keys.\(column) holds an unknown value.")
-            }
-            return value
-        }
-        let license = LicenseKey(
-            serial: serial, organization: Organization(id: organizationId, legalName: legalName),
-            profile: try enumValue(profile, "profile"), useType: try enumValue(useType, "use_type"), users: Int(users),
-            purchaseType: try enumValue(purchaseType, "purchase_type"), suiteVersion: suiteVersion,
-            validFrom: Date(storedMilliseconds: validFrom), expiresAt: expiresAt.map(Date.init(storedMilliseconds:)),
-            components: components.split(separator: ",").map(String.init), issuedAt: Date(storedMilliseconds: issuedAt)
-        )
+        let license = try license(table: "license_keys")
         return IssuedKeyRecord(
             license: license, accessKey: accessKey, kid: kid, agreementId: agreementId, line: line.map(Int.init), revision: revision,
             revokedAt: revokedAt.map(Date.init(storedMilliseconds:)), revocationReason: revocationReason, replacedBy: replacedBy

@@ -11,7 +11,8 @@ extension AuthorityStore {
         _ keys: [NewIssuedKey], organizationId: String, agreement: (id: String, reference: String, signedOn: Date?)? = nil,
         actor: String, now: Date
     ) async throws -> Int64 {
-        try await database.write { sql in
+        defer { revisions.forgetAll() }  // after the commit: the feed's revision moved
+        return try await database.write { sql in
             let revision = try await Self.bumpRevision(organizationId, now: now, on: sql)
             if let agreement {
                 let taken = try await sql.select().column("id").from("agreements")
@@ -48,7 +49,8 @@ extension AuthorityStore {
 
     /// Revokes a key; `KEY_REVOKED` if it already is.
     public func revokeKey(_ serial: String, reason: String, actor: String, now: Date) async throws -> IssuedKeyRecord {
-        try await database.write { sql in
+        defer { revisions.forgetAll() }  // after the commit: the feed's revision moved
+        return try await database.write { sql in
             var record = try await Self.activeKey(serial, on: sql)
             let revision = try await Self.bumpRevision(record.license.organization.id, now: now, on: sql)
             try await sql.update("license_keys")
@@ -67,7 +69,8 @@ extension AuthorityStore {
 
     /// Replaces a key's license and access key with a re-signed one (same serial): a renewal.
     public func replaceKey(_ key: NewIssuedKey, actor: String, now: Date) async throws -> IssuedKeyRecord {
-        try await database.write { sql in
+        defer { revisions.forgetAll() }  // after the commit: the feed's revision moved
+        return try await database.write { sql in
             var record = try await Self.activeKey(key.license.serial, on: sql)
             let revision = try await Self.bumpRevision(record.license.organization.id, now: now, on: sql)
             try await sql.update("license_keys")
@@ -96,7 +99,8 @@ extension AuthorityStore {
     public func switchKey(_ serial: String, to replacement: NewIssuedKey, actor: String, now: Date) async throws -> (
         revoked: IssuedKeyRecord, issued: IssuedKeyRecord
     ) {
-        try await database.write { sql in
+        defer { revisions.forgetAll() }  // after the commit: the feed's revision moved
+        return try await database.write { sql in
             var old = try await Self.activeKey(serial, on: sql)
             let organizationId = old.license.organization.id
             let revision = try await Self.bumpRevision(organizationId, now: now, on: sql)

@@ -36,7 +36,8 @@ extension AuthorityStore {
 
     /// Renames an organization (its legal name; the id never changes).
     public func updateOrganization(_ id: String, legalName: String, actor: String, now: Date) async throws -> OrganizationRecord {
-        try await database.write { sql in
+        defer { revisions.forgetAll() }
+        return try await database.write { sql in
             guard var record = try await Self.organization(id, on: sql) else { throw Self.unknownOrganization(id) }
             // The legal name is in the feed, so a rename is a change registries must see: the revision rises.
             record.revision = try await Self.bumpRevision(id, now: now, on: sql)
@@ -53,9 +54,14 @@ extension AuthorityStore {
 
     /// The current revision of an organization's feed, or `nil` if it does not exist: the cheap path of a `304`.
     public func revision(of id: String) async throws -> Int64? {
-        try await database.read { sql in
+        let now = ContinuousClock.now
+        let cached = revisions.lookup(id, now: now)
+        if let revision = cached.revision { return revision }
+        let revision = try await database.read { sql in
             try await sql.select().column("revision").from("organizations").where("id", .equal, id).first()?
                 .decode(column: "revision", as: Int64.self)
         }
+        if let revision { revisions.store(revision, of: id, readAt: now, generation: cached.generation) }
+        return revision
     }
 }

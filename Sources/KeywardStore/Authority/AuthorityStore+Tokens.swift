@@ -24,7 +24,8 @@ extension AuthorityStore {
 
     /// Revokes a token for good.
     public func revokeToken(_ id: String, actor: String, now: Date) async throws -> TokenRecord {
-        try await database.write { sql in
+        defer { tokenCache.removeAll() }  // after the commit, so a request cannot cache the token again before it
+        return try await database.write { sql in
             let record = try await TokenStore.revoke(id: id, now: now, on: sql)
             try await AuditLog.append(.init(actor: actor, action: "token.revoked", target: "token:\(id)"), at: now, on: sql)
             return record

@@ -1,5 +1,6 @@
 import Foundation
 import KeywardDomain
+import NIOConcurrencyHelpers
 import SQLKit
 
 /// The authority's repository: organizations, their keys and agreements, feeds and activations.
@@ -8,9 +9,19 @@ import SQLKit
 /// appends to the audit log, so the feed, the keys and the history always agree.
 public struct AuthorityStore: Sendable {
     public let database: KeywardDatabase
+    /// Authenticated tokens, so a registry's feed check or catalog fetch costs no database read; emptied when this
+    /// process revokes a token (a revocation by the CLI or another instance takes effect within the cache's lifetime).
+    public let tokenCache: TokenCache
+    /// Organizations' feed revisions, so an unchanged feed's `304` costs no database read.
+    let revisions: RevisionCache
 
-    public init(database: KeywardDatabase) {
+    /// `cacheLifetime`: how long a token or a feed revision read is trusted before it is read again, which is how
+    /// soon a change made by another process (the CLI, another instance) is seen; this process's own changes are seen
+    /// at once.
+    public init(database: KeywardDatabase, cacheLifetime: Duration = .seconds(1)) {
         self.database = database
+        self.tokenCache = TokenCache(lifetime: max(10, TimeInterval(cacheLifetime.components.seconds)))
+        self.revisions = RevisionCache(lifetime: cacheLifetime)
     }
 
     // MARK: Helpers
@@ -84,5 +95,46 @@ public struct AuthorityStore: Sendable {
             signedOn: agreement.signedOn.map(Date.init(storedMilliseconds:)), createdAt: Date(storedMilliseconds: agreement.createdAt),
             serials: serials
         )
+    }
+}
+
+/// Organizations' feed revisions read recently. This process forgets them all whenever it changes one (after the
+/// transaction commits); a change made by another process (the CLI, another instance) is seen within `lifetime`.
+/// A read that started before a change is not kept after it (the generation moved on), so a stale revision is never
+/// cached past a local change.
+final class RevisionCache: Sendable {
+    struct State {
+        var revisions: [String: (revision: Int64, at: ContinuousClock.Instant)] = [:]
+        var generation = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+    let lifetime: Duration
+
+    init(lifetime: Duration = .seconds(1)) {
+        self.lifetime = lifetime
+    }
+
+    /// The cached revision of `organization` and the generation to store a fresh read under.
+    func lookup(_ organization: String, now: ContinuousClock.Instant) -> (revision: Int64?, generation: Int) {
+        state.withLockedValue { state in
+            guard let entry = state.revisions[organization], now - entry.at < lifetime else { return (nil, state.generation) }
+            return (entry.revision, state.generation)
+        }
+    }
+
+    func store(_ revision: Int64, of organization: String, readAt: ContinuousClock.Instant, generation: Int) {
+        state.withLockedValue { state in
+            guard state.generation == generation else { return }
+            if state.revisions.count >= 100_000 { state.revisions.removeAll(keepingCapacity: true) }
+            state.revisions[organization] = (revision, readAt)
+        }
+    }
+
+    func forgetAll() {
+        state.withLockedValue { state in
+            state.generation += 1
+            state.revisions.removeAll(keepingCapacity: true)
+        }
     }
 }

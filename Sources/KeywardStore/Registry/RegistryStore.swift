@@ -335,7 +335,7 @@ private struct NewKeyRow: Encodable {
 }
 
 /// A `registered_keys` row.
-private struct KeyRow: Decodable {
+private struct KeyRow: Decodable, LicenseKeyColumns {
     var serial: String
     var idNumber: String
     var source: String
@@ -358,21 +358,10 @@ private struct KeyRow: Decodable {
     var revocationReason: String?
 
     func key() throws -> RegisteredKey {
-        func enumValue<T: RawRepresentable>(_ value: String, _ column: String) throws -> T where T.RawValue == String {
-            guard let value = T(rawValue: value) else {
-                throw StoreError(code: "STORE_CORRUPT", message: "registered_keys.\(column) holds an unknown value.")
-            }
-            return value
-        }
-        let license = LicenseKey(
-            serial: serial, organization: Organization(id: organizationId, legalName: legalName),
-            profile: try enumValue(profile, "profile"), useType: try enumValue(useType, "use_type"), users: Int(users),
-            purchaseType: try enumValue(purchaseType, "purchase_type"), suiteVersion: suiteVersion,
-            validFrom: Date(storedMilliseconds: validFrom), expiresAt: expiresAt.map(Date.init(storedMilliseconds:)),
-            components: components.split(separator: ",").map(String.init), issuedAt: Date(storedMilliseconds: issuedAt)
-        )
+        let license = try license(table: "registered_keys")
         return RegisteredKey(
-            license: license, accessKey: accessKey, kid: kid, idNumber: idNumber, source: try enumValue(source, "source"),
+            license: license, accessKey: accessKey, kid: kid, idNumber: idNumber,
+            source: try storedValue(source, table: "registered_keys", column: "source"),
             registeredAt: Date(storedMilliseconds: registeredAt), registeredBy: registeredBy,
             revokedAt: revokedAt.map(Date.init(storedMilliseconds:)), revocationReason: revocationReason
         )

@@ -68,6 +68,71 @@ extension RegistryStore {
         }
     }
 
+    /// Renews many sessions in one transaction (a group commit of heartbeats): each id gets its renewed session, or the
+    /// refusal `renewSession(_:lease:now:)` would give it. Nothing is renewed unless the transaction commits.
+    public func renewSessions(_ ids: [String], lease: TimeInterval, now: Date) async throws -> [String: Result<UserSession, StoreError>] {
+        try await database.write { sql in
+            var found: [String: UserSession] = [:]
+            for chunk in Array(Set(ids)).chunked(500) {
+                for row in try await sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u"))
+                    .from(SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s")))
+                    .join(
+                        SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal,
+                        SQLColumn("login_folded", table: "s")
+                    )
+                    .where(SQLColumn("id", table: "s"), .in, SQLBind.group(Array(chunk))).all()
+                {
+                    let session = try Self.session(row)
+                    found[session.id] = session
+                }
+            }
+            let expires = now.addingTimeInterval(lease)
+            var results: [String: Result<UserSession, StoreError>] = [:]
+            var renewed: [String] = []
+            for id in ids {
+                guard let session = found[id] else {
+                    results[id] = .failure(Self.unknownSession(id))
+                    continue
+                }
+                guard session.endedAt == nil, session.leaseExpiresAt > now else {
+                    results[id] = .failure(StoreError(code: "SESSION_ENDED", message: "This session has ended; log in again.", kind: .conflict))
+                    continue
+                }
+                var extended = session
+                extended.leaseExpiresAt = expires
+                results[id] = .success(extended)
+                renewed.append(id)
+            }
+            for chunk in Array(Set(renewed)).chunked(500) {
+                try await sql.update("user_sessions").set("lease_expires_at", to: expires.storedMilliseconds).where("id", .in, Array(chunk)).run()
+            }
+            return results
+        }
+    }
+
+    /// Open sessions among `ids`, as they are now.
+    public func openSessions(_ ids: [String], now: Date) async throws -> [UserSession] {
+        try await database.read { sql in
+            var sessions: [UserSession] = []
+            for chunk in Array(Set(ids)).chunked(500) {
+                for row in try await sql.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("s"))).column(SQLColumn("login", table: "u"))
+                    .from(SQLAlias(SQLIdentifier("user_sessions"), as: SQLIdentifier("s")))
+                    .join(
+                        SQLAlias(SQLIdentifier("registry_users"), as: SQLIdentifier("u")), on: SQLColumn("login_folded", table: "u"), .equal,
+                        SQLColumn("login_folded", table: "s")
+                    )
+                    .where(SQLColumn("id", table: "s"), .in, SQLBind.group(Array(chunk))).where(
+                        SQLColumn("ended_at", table: "s"), .is, SQLLiteral.null
+                    ).all()
+                {
+                    let session = try Self.session(row)
+                    if session.leaseExpiresAt > now { sessions.append(session) }
+                }
+            }
+            return sessions
+        }
+    }
+
     /// Ends one session (logout or disconnection); ending an ended one changes nothing.
     public func endSession(_ id: String, reason: UserSession.EndReason, actor: String, now: Date) async throws -> UserSession {
         try await database.write { sql in
@@ -170,6 +235,40 @@ extension RegistryStore {
                   AND ended_at IS NULL AND lease_expires_at > \(bind: now.storedMilliseconds)
                 """
             ).first()?.decode(column: "lease", as: Int64?.self).map(Date.init(storedMilliseconds:))
+        }
+    }
+
+    /// The latest lease of `login`'s open sessions on each key at `now`.
+    public func openLeases(login: String, now: Date) async throws -> [String: Date] {
+        try await database.read { sql in
+            var leases: [String: Date] = [:]
+            for row in try await sql.raw(
+                """
+                SELECT key_serial, MAX(lease_expires_at) AS lease FROM user_sessions
+                WHERE login_folded = \(bind: Self.fold(login)) AND ended_at IS NULL AND lease_expires_at > \(bind: now.storedMilliseconds)
+                GROUP BY key_serial
+                """
+            ).all() {
+                leases[try row.decode(column: "key_serial", as: String.self)] = Date(
+                    storedMilliseconds: try row.decode(column: "lease", as: Int64.self))
+            }
+            return leases
+        }
+    }
+
+    /// How many sessions are open on each key at `now`, counted by the database.
+    public func openSessionCounts(now: Date) async throws -> [String: Int] {
+        try await database.read { sql in
+            var counts: [String: Int] = [:]
+            for row in try await sql.raw(
+                """
+                SELECT key_serial, COUNT(*) AS n FROM user_sessions WHERE ended_at IS NULL AND lease_expires_at > \(bind: now.storedMilliseconds)
+                GROUP BY key_serial
+                """
+            ).all() {
+                counts[try row.decode(column: "key_serial", as: String.self)] = try row.decode(column: "n", as: Int.self)
+            }
+            return counts
         }
     }
 

@@ -229,6 +229,20 @@ extension RegistryStore {
 
 /// The registry's logins: a user by login, the built-in administrator made at first start, and passwords.
 extension RegistryStore {
+    /// The logins as typed of users named by folded login (``AccessModel/fold(_:)``), for pages that list a few.
+    public func typedLogins(_ folded: [String]) async throws -> [String: String] {
+        try await database.read { sql in
+            var typed: [String: String] = [:]
+            for chunk in folded.chunked(500) {
+                for row in try await sql.select().columns("login").from("registry_users").where("login_folded", .in, chunk.map(Self.fold)).all() {
+                    let login = try row.decode(column: "login", as: String.self)
+                    typed[AccessModel.fold(login)] = login
+                }
+            }
+            return typed
+        }
+    }
+
     public func user(_ login: String) async throws -> RegistryUser? {
         try await database.read { sql in
             try await sql.select().columns("*").from("registry_users").where("login_folded", .equal, Self.fold(login)).first().map(Self.user)

@@ -17,7 +17,7 @@ struct FeedController: Sendable {
         let reason: String?
     }
 
-    struct ActivationResponse: ResponseEncodable {
+    struct ActivationResponse: ResponseCodable {
         let certificate: SignedDocument
         let installationId: String
         let environment: InstallationEnvironment

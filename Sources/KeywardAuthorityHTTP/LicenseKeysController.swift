@@ -23,7 +23,7 @@ struct LicenseKeysController: Sendable {
         let expiresAt: Date
     }
 
-    struct SwitchResponse: ResponseEncodable {
+    struct SwitchResponse: ResponseCodable {
         let revoked: KeyResponse
         let issued: KeyResponse
     }

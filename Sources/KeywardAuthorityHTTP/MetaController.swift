@@ -9,7 +9,7 @@ import KeywardStore
 struct MetaController: Sendable {
     let authority: Authority
 
-    struct SigningKeyResponse: Encodable, Sendable {
+    struct SigningKeyResponse: Codable, Sendable {
         let kid: String
         let hex: String
         let pem: String

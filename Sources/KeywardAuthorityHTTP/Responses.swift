@@ -6,7 +6,7 @@ import KeywardHTTP
 import KeywardStore
 
 /// A key as the authority's API shows it: the license key's fields, its access key, and its state.
-struct KeyResponse: ResponseEncodable {
+struct KeyResponse: ResponseCodable {
     let record: IssuedKeyRecord
 
     enum CodingKeys: String, CodingKey {
@@ -28,8 +28,27 @@ struct KeyResponse: ResponseEncodable {
     }
 }
 
+extension KeyResponse {
+    /// The inverse of `encode(to:)`; `status` is derived from `revokedAt`, so a body where they disagree is refused.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let record = IssuedKeyRecord(
+            license: try LicenseKey(from: decoder), accessKey: try container.decode(String.self, forKey: .accessKey),
+            kid: try container.decode(String.self, forKey: .kid), agreementId: try container.decodeIfPresent(String.self, forKey: .agreementId),
+            line: try container.decodeIfPresent(Int.self, forKey: .line), revision: try container.decode(Int64.self, forKey: .revision),
+            revokedAt: try container.decodeIfPresent(Date.self, forKey: .revokedAt),
+            revocationReason: try container.decodeIfPresent(String.self, forKey: .revocationReason),
+            replacedBy: try container.decodeIfPresent(String.self, forKey: .replacedBy))
+        let status = try container.decode(String.self, forKey: .status)
+        guard status == (record.isRevoked ? "revoked" : "active") else {
+            throw DecodingError.dataCorruptedError(forKey: .status, in: container, debugDescription: "status \(status) disagrees with revokedAt")
+        }
+        self.init(record: record)
+    }
+}
+
 /// A token as listed: never its secret.
-struct TokenResponse: ResponseEncodable {
+struct TokenResponse: ResponseCodable {
     let id: String
     let kind: String
     let name: String
@@ -48,7 +67,7 @@ struct TokenResponse: ResponseEncodable {
 }
 
 /// A token just made: the only time its secret is shown.
-struct NewTokenResponse: ResponseEncodable {
+struct NewTokenResponse: ResponseCodable {
     let id: String
     let kind: String
     let name: String
@@ -58,7 +77,7 @@ struct NewTokenResponse: ResponseEncodable {
 }
 
 /// An organization as the API shows it.
-struct OrganizationResponse: ResponseEncodable {
+struct OrganizationResponse: ResponseCodable {
     let id: String
     let legalName: String
     let revision: Int64
@@ -75,7 +94,7 @@ struct OrganizationResponse: ResponseEncodable {
 }
 
 /// An agreement, with the keys just issued for it when it was just made.
-struct AgreementResponse: ResponseEncodable {
+struct AgreementResponse: ResponseCodable {
     let id: String
     let organizationId: String
     let reference: String
@@ -96,7 +115,7 @@ struct AgreementResponse: ResponseEncodable {
 }
 
 /// An installation and its environment, as the vendor sees it.
-struct InstallationResponse: ResponseEncodable {
+struct InstallationResponse: ResponseCodable {
     let installationId: String
     let organizationId: String
     let environment: InstallationEnvironment

@@ -13,7 +13,7 @@ struct UsersCommand: AsyncParsableCommand {
         subcommands: [Import.self]
     )
 
-    struct Import: AsyncParsableCommand {
+    struct Import: ConsoleCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import users from a CSV file with a header line: login,name,email[,active].",
             discussion: """
@@ -26,7 +26,7 @@ struct UsersCommand: AsyncParsableCommand {
         @Flag(help: "Report without writing.") var dryRun = false
         @Flag(help: "Print the report as JSON.") var json = false
 
-        func run() async throws {
+        func run(console: Console) async throws {
             let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
             guard let data, let text = String(data: data, encoding: .utf8) else {
                 throw CommandFailure.badInput("FILE", "cannot read \(file) as UTF-8 text.")
@@ -35,16 +35,16 @@ struct UsersCommand: AsyncParsableCommand {
             var report = UserImport.Report()
             try await withRegistry(options) { registry in
                 report = try await registry.importUsers(csv: text, dryRun: dryRun, actor: "cli", chunk: 5_000) { done, total in
-                    if showProgress { Console.progress(done, total) }
+                    if showProgress { console.progress(done, total) }
                 }
             }
-            if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+            if showProgress { console.errorText("\n") }
             if json {
-                print(Console.json(report))
+                console.print(Console.json(report))
             } else {
-                for note in report.notes { Console.error("note: \(note)") }
-                for problem in report.problems { Console.error("line \(problem.line): \(problem.reason)") }
-                print(
+                for note in report.notes { console.error("note: \(note)") }
+                for problem in report.problems { console.error("line \(problem.line): \(problem.reason)") }
+                console.print(
                     "\(report.imported) user\(report.imported == 1 ? "" : "s") \(dryRun ? "would be imported" : "imported"), \(report.problems.count) line\(report.problems.count == 1 ? "" : "s") refused."
                 )
             }
@@ -61,12 +61,12 @@ struct TokensCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Revoke.self]
     )
 
-    struct Create: AsyncParsableCommand {
+    struct Create: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "Create a service token; it is printed once and stored only as a hash.")
         @OptionGroup var options: RegistryOptions
         @Option(help: "The module that uses it, e.g. suite-login.") var service: String
 
-        func run() async throws {
+        func run(console: Console) async throws {
             let name = service.trimmingCharacters(in: .whitespaces)
             guard (1...100).contains(name.count) else { throw CommandFailure.badInput("--service", "give the module's name, 1 to 100 characters.") }
             var text = ""
@@ -79,18 +79,18 @@ struct TokensCommand: AsyncParsableCommand {
                     return made.token.text
                 }
             }
-            print(text)
+            console.print(text)
         }
     }
 
-    struct List: AsyncParsableCommand {
+    struct List: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "List service tokens (never their secrets).")
         @OptionGroup var options: RegistryOptions
 
-        func run() async throws {
+        func run(console: Console) async throws {
             try await withRegistry(options) { registry in
                 let tokens = try await TokenStore(database: registry.store.database).list(kinds: [RegistryTokenKind.service])
-                print(
+                console.print(
                     Console.table(
                         ["ID", "SERVICE", "CREATED", "REVOKED"],
                         tokens.map {
@@ -100,19 +100,19 @@ struct TokensCommand: AsyncParsableCommand {
         }
     }
 
-    struct Revoke: AsyncParsableCommand {
+    struct Revoke: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a service token by its id.")
         @OptionGroup var options: RegistryOptions
         @Argument(help: "The token's id (the part after kw_).") var id: String
 
-        func run() async throws {
+        func run(console: Console) async throws {
             try await withRegistry(options) { registry in
                 try await registry.store.database.write { sql in
                     _ = try await TokenStore.revoke(id: id, kinds: [RegistryTokenKind.service], now: Date(), on: sql)
                     try await AuditLog.append(.init(actor: "cli", action: "token.revoked", target: "token:\(id)"), at: Date(), on: sql)
                 }
             }
-            print("Token \(id) revoked.")
+            console.print("Token \(id) revoked.")
         }
     }
 }

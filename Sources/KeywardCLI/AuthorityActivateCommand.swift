@@ -8,7 +8,7 @@ import KeywardStore
 import Logging
 
 /// `keyward authority activate --request FILE`: offline activation, by the vendor, of a registry's request file.
-struct AuthorityActivateCommand: AsyncParsableCommand {
+struct AuthorityActivateCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "activate",
         abstract: "Activate an installation from its offline request file and write the signed certificate.",
@@ -34,7 +34,7 @@ struct AuthorityActivateCommand: AsyncParsableCommand {
     @Option(help: "Why the environment changes (kept in the environment history and the audit log).")
     var reason: String?
 
-    func run() async throws {
+    func run(console: Console) async throws {
         guard let data = FileManager.default.contents(atPath: request) else {
             throw CommandFailure.badInput("--request", "cannot read \(request).")
         }
@@ -54,11 +54,11 @@ struct AuthorityActivateCommand: AsyncParsableCommand {
         let result = try await dataDirectory.withAuthority { try await $0.activate(asked, actor: AuthorityDataDirectory.actor) }
         let certificate = result.certificate
         for revoked in result.revoked {
-            Console.warning(
+            console.warning(
                 "\(revoked.serial) is revoked (\(revoked.reason ?? "no reason given")): the certificate leaves it out and tells the registry.")
         }
         for change in result.changes {
-            Console.error("Installation \(change.installationId): \(change.from.rawValue) -> \(change.to.rawValue).")
+            console.error("Installation \(change.installationId): \(change.from.rawValue) -> \(change.to.rawValue).")
         }
         let text = Console.json(certificate) + "\n"
         if let out {
@@ -67,9 +67,9 @@ struct AuthorityActivateCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure.failed("cannot write \(out): \(error.localizedDescription)")
             }
-            Console.error("Certificate for installation \(file.installationId) (\(file.environment.rawValue)) written to \(out).")
+            console.error("Certificate for installation \(file.installationId) (\(file.environment.rawValue)) written to \(out).")
         } else {
-            print(text, terminator: "")
+            console.print(text, terminator: "")
         }
     }
 }

@@ -41,7 +41,7 @@ struct AuthorityDataDirectory: ParsableArguments {
 }
 
 /// `keyward authority init`: creates (or with --rotate adds) the Ed25519 signing key.
-struct AuthorityInitCommand: AsyncParsableCommand {
+struct AuthorityInitCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Create the authority's Ed25519 signing key (a PEM file, mode 0600, under the data directory).",
@@ -56,7 +56,7 @@ struct AuthorityInitCommand: AsyncParsableCommand {
     @Flag(help: "Print {\"kid\", \"publicKey\", \"operatorToken\"} as JSON.")
     var json = false
 
-    func run() async throws {
+    func run(console: Console) async throws {
         let keyring: AuthorityKeyring
         do {
             keyring = try AuthorityKeyring.create(in: dataDirectory.url, rotate: rotate, now: Date())
@@ -81,21 +81,21 @@ struct AuthorityInitCommand: AsyncParsableCommand {
         if json {
             var output = ["kid": key.kid, "publicKey": key.hex]
             output["operatorToken"] = operatorToken
-            print(Console.json(output))
+            console.print(Console.json(output))
         } else {
-            print("kid:            \(key.kid)")
-            print("public key:     \(key.hex)")
-            if let operatorToken { print("operator token: \(operatorToken)") }
-            Console.error(
+            console.print("kid:            \(key.kid)")
+            console.print("public key:     \(key.hex)")
+            if let operatorToken { console.print("operator token: \(operatorToken)") }
+            console.error(
                 "Signing key written under \(dataDirectory.url.appendingPathComponent("signing-keys").path). Registries trust it with --trust-key \(key.hex)"
             )
-            if operatorToken != nil { Console.error("The operator token is shown once and stored only as a hash: keep it now.") }
+            if operatorToken != nil { console.error("The operator token is shown once and stored only as a hash: keep it now.") }
         }
     }
 }
 
 /// `keyward authority public-key`: the public keys a registry should trust.
-struct AuthorityPublicKeyCommand: AsyncParsableCommand {
+struct AuthorityPublicKeyCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "public-key",
         abstract: "Print the authority's public keys, the active one first: 64 hex characters a line, or PEM.",
@@ -110,11 +110,11 @@ struct AuthorityPublicKeyCommand: AsyncParsableCommand {
     @Flag(help: "Print only the active key, not the older ones kept after rotation.")
     var activeOnly = false
 
-    func run() async throws {
+    func run(console: Console) async throws {
         let keyring = try dataDirectory.loadKeyring()
         let keys = activeOnly ? [keyring.activeKey.publicKey] : keyring.publicKeys
         for key in keys {
-            print(pem ? key.pem : key.hex, terminator: pem ? "" : "\n")
+            console.print(pem ? key.pem : key.hex, terminator: pem ? "" : "\n")
         }
     }
 }

@@ -11,7 +11,7 @@ extension PurchaseType: ExpressibleByArgument {}
 
 /// `keyward authority issue`: signs one license key for a recorded organization, records it (audited) and prints its
 /// access key, exactly as the API does: a key the authority cannot revoke, renew or activate never exists.
-struct AuthorityIssueCommand: AsyncParsableCommand {
+struct AuthorityIssueCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "issue",
         abstract: "Issue one signed license key to an organization, record it, and print its access key.",
@@ -60,7 +60,7 @@ struct AuthorityIssueCommand: AsyncParsableCommand {
     @Flag(help: "Print {\"serial\", \"accessKey\", \"key\"} as JSON.")
     var json = false
 
-    func run() async throws {
+    func run(console: Console) async throws {
         let now = Date()
         let specification = LicenseKeySpecification(
             profile: profile, useType: useType, users: users, purchaseType: purchaseType,
@@ -92,15 +92,16 @@ struct AuthorityIssueCommand: AsyncParsableCommand {
             }
             return try await authority.issue(specification, organizationId: organization, actor: AuthorityDataDirectory.actor)
         }
-        for warning in specification.warnings(at: now) { Console.warning(warning) }
+        for warning in specification.warnings(at: now) { console.warning(warning) }
         if json {
-            print(Console.json(IssueOutput(serial: issued.license.serial, accessKey: issued.accessKey, key: issued.license)))
+            console.print(Console.json(IssueOutput(serial: issued.license.serial, accessKey: issued.accessKey, key: issued.license)))
         } else {
-            print(issued.accessKey)
+            console.print(issued.accessKey)
         }
     }
 
-    private struct IssueOutput: Encodable {
+    /// What `--json` prints: the serial, the access key and the license key it holds.
+    struct IssueOutput: Codable {
         let serial: String
         let accessKey: String
         let key: LicenseKey

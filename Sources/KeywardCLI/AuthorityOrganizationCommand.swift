@@ -15,7 +15,7 @@ struct AuthorityOrganizationCommand: AsyncParsableCommand {
     )
 
     /// `organization create --id ID --legal-name NAME`.
-    struct Create: AsyncParsableCommand {
+    struct Create: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "Create an organization (audited as the command line).")
 
         @OptionGroup var dataDirectory: AuthorityDataDirectory
@@ -29,16 +29,16 @@ struct AuthorityOrganizationCommand: AsyncParsableCommand {
         @Flag(help: "Print the organization as JSON.")
         var json = false
 
-        func run() async throws {
+        func run(console: Console) async throws {
             let record = try await dataDirectory.withAuthority { authority in
                 try await authority.createOrganization(id: id, legalName: legalName, actor: AuthorityDataDirectory.actor)
             }
-            print(json ? Console.json(record) : "Organization \(record.id) (\(record.legalName)) created.")
+            console.print(json ? Console.json(record) : "Organization \(record.id) (\(record.legalName)) created.")
         }
     }
 
     /// `organization list`.
-    struct List: AsyncParsableCommand {
+    struct List: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "List the organizations, by id.")
 
         @OptionGroup var dataDirectory: AuthorityDataDirectory
@@ -46,20 +46,20 @@ struct AuthorityOrganizationCommand: AsyncParsableCommand {
         @Flag(help: "Print the list as JSON.")
         var json = false
 
-        func run() async throws {
+        func run(console: Console) async throws {
             let records = try await dataDirectory.withAuthority { try await $0.store.organizations() }
             if json {
-                print(Console.json(records))
+                console.print(Console.json(records))
             } else if records.isEmpty {
-                print("No organization yet: keyward authority organization create --id ID --legal-name NAME")
+                console.print("No organization yet: keyward authority organization create --id ID --legal-name NAME")
             } else {
-                print(Console.table(["ID", "LEGAL NAME", "REVISION"], records.map { [$0.id, $0.legalName, String($0.revision)] }))
+                console.print(Console.table(["ID", "LEGAL NAME", "REVISION"], records.map { [$0.id, $0.legalName, String($0.revision)] }))
             }
         }
     }
 
     /// `organization show ID`.
-    struct Show: AsyncParsableCommand {
+    struct Show: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "Show one organization.")
 
         @OptionGroup var dataDirectory: AuthorityDataDirectory
@@ -70,12 +70,12 @@ struct AuthorityOrganizationCommand: AsyncParsableCommand {
         @Flag(help: "Print the organization as JSON.")
         var json = false
 
-        func run() async throws {
+        func run(console: Console) async throws {
             let found = try await dataDirectory.withAuthority { try await $0.store.organization(id) }
             guard let record = found else {
                 throw CommandFailure.failed("there is no organization \(id): keyward authority organization list shows them.")
             }
-            print(json ? Console.json(record) : "\(record.id)\n  legal name: \(record.legalName)\n  feed revision: \(record.revision)")
+            console.print(json ? Console.json(record) : "\(record.id)\n  legal name: \(record.legalName)\n  feed revision: \(record.revision)")
         }
     }
 }

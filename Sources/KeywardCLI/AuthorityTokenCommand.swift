@@ -13,7 +13,7 @@ struct AuthorityTokenCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Revoke.self]
     )
 
-    struct Create: AsyncParsableCommand {
+    struct Create: ConsoleCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a token; it is printed once and stored only as a hash.",
             discussion: "Operator tokens manage everything. An organization token reads only its organization's feed and requests its activations."
@@ -36,14 +36,14 @@ struct AuthorityTokenCommand: AsyncParsableCommand {
             }
         }
 
-        func run() async throws {
+        func run(console: Console) async throws {
             let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
             do {
                 let made = try await store.createToken(
                     kind: `operator` ? TokenKind.operator : TokenKind.organization, name: name ?? (`operator` ? "operator" : "registry"),
                     subject: organization, actor: "system:cli", now: Date())
-                print(made.token.text)
-                Console.error("Token \(made.record.id) (\(made.record.kind)\(organization.map { " for \($0)" } ?? "")): shown once, keep it now.")
+                console.print(made.token.text)
+                console.error("Token \(made.record.id) (\(made.record.kind)\(organization.map { " for \($0)" } ?? "")): shown once, keep it now.")
             } catch let error as StoreError {
                 await store.database.close()
                 throw CommandFailure(message: "error: \(error.message)", exitCode: error.kind == .invalid ? 2 : 1)
@@ -52,16 +52,16 @@ struct AuthorityTokenCommand: AsyncParsableCommand {
         }
     }
 
-    struct List: AsyncParsableCommand {
+    struct List: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "List tokens (never their secrets).")
 
         @OptionGroup var dataDirectory: AuthorityDataDirectory
 
-        func run() async throws {
+        func run(console: Console) async throws {
             let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
             for token in try await TokenStore(database: store.database).list() {
                 let state = token.revokedAt == nil ? "active" : "revoked"
-                print(
+                console.print(
                     "\(token.id)  \(token.kind.padding(toLength: 12, withPad: " ", startingAt: 0))  \(state.padding(toLength: 7, withPad: " ", startingAt: 0))  \(token.subject ?? "-")  \(token.name)"
                 )
             }
@@ -69,7 +69,7 @@ struct AuthorityTokenCommand: AsyncParsableCommand {
         }
     }
 
-    struct Revoke: AsyncParsableCommand {
+    struct Revoke: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a token for good, by its id.")
 
         @OptionGroup var dataDirectory: AuthorityDataDirectory
@@ -77,7 +77,7 @@ struct AuthorityTokenCommand: AsyncParsableCommand {
         @Argument(help: "The token id (the part after kw_, before the second underscore).")
         var id: String
 
-        func run() async throws {
+        func run(console: Console) async throws {
             let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
             do {
                 _ = try await store.revokeToken(id, actor: "system:cli", now: Date())
@@ -86,7 +86,7 @@ struct AuthorityTokenCommand: AsyncParsableCommand {
                 throw CommandFailure.failed(error.message)
             }
             await store.database.close()
-            print("revoked \(id)")
+            console.print("revoked \(id)")
         }
     }
 }

@@ -15,7 +15,7 @@ struct KeyCommand: AsyncParsableCommand {
 }
 
 /// `keyward key inspect`: decodes an access key and prints its validation code.
-struct KeyInspectCommand: AsyncParsableCommand {
+struct KeyInspectCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Decode an access key and check it against the trusted authority keys.",
@@ -40,7 +40,7 @@ struct KeyInspectCommand: AsyncParsableCommand {
     @Argument(help: "The access key, or - to read it from standard input.")
     var accessKey: String
 
-    func run() async throws {
+    func run(console: Console) async throws {
         let trust: TrustStore
         do {
             trust = try TrustConfiguration.load(keys: trustKeys, files: trustFiles)
@@ -50,18 +50,19 @@ struct KeyInspectCommand: AsyncParsableCommand {
         let now = try at.map { try AuthorityIssueCommand.date($0, field: "--at") } ?? Date()
         let text = accessKey == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : accessKey
         if trust.isEmpty {
-            Console.warning("no trusted authority key given (--trust or --trust-file): the key can be decoded but not verified.")
+            console.warning("no trusted authority key given (--trust or --trust-file): the key can be decoded but not verified.")
         }
         let result = AccessKeyVerifier(trustStore: trust).verify(text, organization: organization, now: now)
         if json {
-            print(Console.json(InspectOutput(code: result.code, message: result.code.explanation, kid: result.kid, key: result.license)))
+            console.print(Console.json(InspectOutput(code: result.code, message: result.code.explanation, kid: result.kid, key: result.license)))
         } else {
-            print(Self.report(result, now: now))
+            console.print(Self.report(result, now: now))
         }
         if !result.isValid { throw ExitCode(1) }
     }
 
-    private struct InspectOutput: Encodable {
+    /// What `--json` prints: the validation code, its explanation, the signing key id and the license key.
+    struct InspectOutput: Codable {
         let code: ValidationCode
         let message: String
         let kid: String?

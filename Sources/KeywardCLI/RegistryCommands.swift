@@ -64,18 +64,18 @@ struct KeysCommand: AsyncParsableCommand {
         subcommands: [List.self, Add.self, Show.self, Rename.self, Remove.self]
     )
 
-    struct List: AsyncParsableCommand {
+    struct List: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "List the registered keys with their status.")
         @OptionGroup var options: RegistryOptions
         @Flag(help: "Print JSON.") var json = false
 
-        func run() async throws {
+        func run(console: Console) async throws {
             try await withRegistry(options) { registry in
                 let now = registry.now()
                 let activation = try await registry.store.activation()
                 let keys = try await registry.store.keys()
                 if json {
-                    print(Console.json(keys.map { KeySummary($0, now: now, activation: activation) }))
+                    console.print(Console.json(keys.map { KeySummary($0, now: now, activation: activation) }))
                     return
                 }
                 let rows = keys.map { key -> [String] in
@@ -86,74 +86,75 @@ struct KeysCommand: AsyncParsableCommand {
                         status.rawValue, days, key.source.rawValue, activation?.certificate.serials.contains(key.serial) == true ? "yes" : "no",
                     ]
                 }
-                print(Console.table(["ID #", "SERIAL", "PROFILE", "USE TYPE", "USERS", "STATUS", "EXPIRES", "SOURCE", "ACTIVATED"], rows))
+                console.print(Console.table(["ID #", "SERIAL", "PROFILE", "USE TYPE", "USERS", "STATUS", "EXPIRES", "SOURCE", "ACTIVATED"], rows))
             }
         }
     }
 
-    struct Add: AsyncParsableCommand {
+    struct Add: ConsoleCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register an access key (the on-premise way): exit 1 with its validation code when refused.")
         @OptionGroup var options: RegistryOptions
         @Option(name: .customLong("id-number"), help: "The ID # to file it under, e.g. Engineering.") var idNumber: String
         @Argument(help: "The access key, or - to read it from standard input.") var accessKey: String
 
-        func run() async throws {
+        func run(console: Console) async throws {
             let text = accessKey == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : accessKey
             try await withRegistry(options) { registry in
                 let key = try await registry.register(idNumber: idNumber, accessKey: text, actor: "cli")
-                print("registered \(key.serial) as \"\(key.idNumber)\"")
-                Console.error("The installation must be activated again for this key to grant access: keyward activation status")
+                console.print("registered \(key.serial) as \"\(key.idNumber)\"")
+                console.error("The installation must be activated again for this key to grant access: keyward activation status")
             }
         }
     }
 
-    struct Show: AsyncParsableCommand {
+    struct Show: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "Show a key's data screen: its summary and components.")
         @OptionGroup var options: RegistryOptions
         @Argument(help: "The key's serial.") var serial: String
 
-        func run() async throws {
+        func run(console: Console) async throws {
             try await withRegistry(options) { registry in
                 guard let key = try await registry.store.key(serial) else {
                     throw StoreError(code: "UNKNOWN_KEY", message: "There is no registered key \(serial).", kind: .notFound)
                 }
                 let now = registry.now()
-                print("ID #:           \(key.idNumber)")
-                print(KeyInspectCommand.report(AccessKeyVerification(code: key.status(at: now), license: key.license, kid: key.kid), now: now))
-                print("Source:         \(key.source.rawValue)")
-                if let reason = key.revocationReason { print("Revoked:        \(reason)") }
-                print("\nComponents:")
+                console.print("ID #:           \(key.idNumber)")
+                console.print(
+                    KeyInspectCommand.report(AccessKeyVerification(code: key.status(at: now), license: key.license, kid: key.kid), now: now))
+                console.print("Source:         \(key.source.rawValue)")
+                if let reason = key.revocationReason { console.print("Revoked:        \(reason)") }
+                console.print("\nComponents:")
                 for component in registry.components(of: key) {
-                    print("  \(component.code.padding(toLength: 6, withPad: " ", startingAt: 0)) \(component.name)")
+                    console.print("  \(component.code.padding(toLength: 6, withPad: " ", startingAt: 0)) \(component.name)")
                 }
             }
         }
     }
 
-    struct Rename: AsyncParsableCommand {
+    struct Rename: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "Change a key's ID #, the only thing about it that may change.")
         @OptionGroup var options: RegistryOptions
         @Argument(help: "The key's serial.") var serial: String
         @Argument(help: "The new ID #.") var idNumber: String
 
-        func run() async throws {
+        func run(console: Console) async throws {
             try await withRegistry(options) { registry in
                 let key = try await registry.rename(serial, to: idNumber, actor: "cli")
-                print("\(key.serial) is now \"\(key.idNumber)\"")
+                console.print("\(key.serial) is now \"\(key.idNumber)\"")
             }
         }
     }
 
-    struct Remove: AsyncParsableCommand {
+    struct Remove: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a key from the registry.")
         @OptionGroup var options: RegistryOptions
         @Argument(help: "The key's serial.") var serial: String
 
-        func run() async throws {
+        func run(console: Console) async throws {
             try await withRegistry(options) { registry in
                 let key = try await registry.remove(serial, actor: "cli")
-                print("removed \(key.serial) (\"\(key.idNumber)\")")
+                console.print("removed \(key.serial) (\"\(key.idNumber)\")")
             }
         }
     }
@@ -167,67 +168,69 @@ struct ActivationCommand: AsyncParsableCommand {
         subcommands: [Status.self, Request.self, Apply.self]
     )
 
-    struct Status: AsyncParsableCommand {
+    struct Status: ConsoleCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the activation state and what activating would change. Exit 0 when active, 1 otherwise.")
         @OptionGroup var options: RegistryOptions
 
-        func run() async throws {
+        func run(console: Console) async throws {
             var status = Registry.ActivationStatus.never
             try await withRegistry(options) { registry in
                 let state = try await registry.activationState()
                 status = state.status
-                print(
+                console.print(
                     "Installation:   \(registry.installation.installationId) (\(registry.installation.organization.id), \(registry.installation.environment.rawValue))"
                 )
-                print("Activation:     \(state.status.rawValue)")
+                console.print("Activation:     \(state.status.rawValue)")
                 if let current = state.current {
-                    print(
+                    console.print(
                         "In force:       \(current.certificate.serials.count) keys, issued \(current.certificate.issuedAt), installed \(Timestamp.format(current.installedAt)) (\(current.method.rawValue))"
                     )
                 }
                 let change = state.change
                 if !change.isEmpty {
-                    print("Activating would change:")
-                    for serial in change.addedKeys { print("  + key \(serial)") }
-                    for serial in change.removedKeys { print("  - key \(serial)") }
-                    for code in change.addedComponents { print("  + component \(code)") }
-                    for code in change.removedComponents { print("  - component \(code)") }
-                    for (type, seats) in change.seats.sorted(by: { $0.key < $1.key }) { print("  \(seats > 0 ? "+" : "")\(seats) \(type) seats") }
+                    console.print("Activating would change:")
+                    for serial in change.addedKeys { console.print("  + key \(serial)") }
+                    for serial in change.removedKeys { console.print("  - key \(serial)") }
+                    for code in change.addedComponents { console.print("  + component \(code)") }
+                    for code in change.removedComponents { console.print("  - component \(code)") }
+                    for (type, seats) in change.seats.sorted(by: { $0.key < $1.key }) {
+                        console.print("  \(seats > 0 ? "+" : "")\(seats) \(type) seats")
+                    }
                 }
             }
             if status != .active { throw ExitCode(1) }
         }
     }
 
-    struct Request: AsyncParsableCommand {
+    struct Request: ConsoleCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the offline activation request for the vendor (`keyward authority activate --request FILE`).")
         @OptionGroup var options: RegistryOptions
         @Option(help: "Where to write it; standard output when absent.") var out: String?
         @Flag(help: "Ask to make this the production installation, demoting the current one.") var promote = false
 
-        func run() async throws {
+        func run(console: Console) async throws {
             try await withRegistry(options) { registry in
                 let text = Console.json(try await registry.activationRequest(promote: promote)) + "\n"
                 if let out {
                     try text.write(toFile: out, atomically: true, encoding: .utf8)
-                    Console.error(
+                    console.error(
                         "Activation request written to \(out). Send it to the vendor; install the certificate they return with: keyward activation apply FILE"
                     )
                 } else {
-                    print(text, terminator: "")
+                    console.print(text, terminator: "")
                 }
             }
         }
     }
 
-    struct Apply: AsyncParsableCommand {
+    struct Apply: ConsoleCommand {
         static let configuration = CommandConfiguration(abstract: "Install an activation certificate file from the vendor.")
         @OptionGroup var options: RegistryOptions
         @Argument(help: "The certificate file.") var file: String
 
-        func run() async throws {
+        func run(console: Console) async throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure.badInput("FILE", "cannot read \(file).") }
             guard let document = try? SignedDocument.read(data) else {
                 throw CommandFailure.badInput(
@@ -236,7 +239,7 @@ struct ActivationCommand: AsyncParsableCommand {
             }
             try await withRegistry(options) { registry in
                 let activation = try await registry.install(document, method: .offline, actor: "cli")
-                print("activated: \(activation.certificate.serials.count) keys, \(activation.certificate.environment.rawValue)")
+                console.print("activated: \(activation.certificate.serials.count) keys, \(activation.certificate.environment.rawValue)")
             }
         }
     }
@@ -250,7 +253,7 @@ struct AdminCommand: AsyncParsableCommand {
         subcommands: [Password.self]
     )
 
-    struct Password: AsyncParsableCommand {
+    struct Password: ConsoleCommand {
         static let configuration = CommandConfiguration(
             abstract: "Reset the built-in administrator's password; their web sessions and API tokens end.",
             discussion: "The new password comes from KEYWARD_ADMIN_PASSWORD, or --password-stdin, or is generated and printed once."
@@ -258,7 +261,7 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var options: RegistryOptions
         @Flag(help: "Read the new password from standard input.") var passwordStdin = false
 
-        func run() async throws {
+        func run(console: Console) async throws {
             let given =
                 passwordStdin
                 ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .newlines)
@@ -268,7 +271,7 @@ struct AdminCommand: AsyncParsableCommand {
             try await withRegistry(options) { registry in
                 try await registry.store.setPassword("admin", hash: Bcrypt.hash(password, cost: PasswordHasher.cost), actor: "cli", now: Date())
             }
-            if given == nil { print("New password for admin: \(password)") } else { print("Password for admin changed.") }
+            if given == nil { console.print("New password for admin: \(password)") } else { console.print("Password for admin changed.") }
         }
     }
 }

@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import KeywardAuthority
-import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
@@ -10,6 +9,8 @@ import KeywardTestSupport
 import Prometheus
 import SQLKit
 import Testing
+
+@testable import KeywardAuthorityHTTP
 
 /// A migrated authority on a fresh database with its own keyring, an operator token and a hand-moved clock.
 struct AuthorityHarness: Sendable {
@@ -74,9 +75,9 @@ extension TestAPI {
 
     /// Issues one key and returns its serial.
     func issue(_ organization: String, _ spec: String = API.nominative) async throws -> String {
-        let reply = try await call(.post, "/v1/organizations/\(organization)/license-keys", json: spec)
-        #expect(reply.status == .created, "\(String(decoding: reply.body, as: UTF8.self))")
-        return reply.json["serial"] as? String ?? ""
+        let reply = try await keys.issue(organization, spec: spec)
+        #expect(reply.status == .created, "\(String(decoding: reply.reply.body, as: UTF8.self))")
+        return (try? reply.value.record.license.serial) ?? ""
     }
 
     static let nominative = #"{"profile":"manager","useType":"nominative","users":25,"purchaseType":"sale","components":["DOC","WF","CFG"]}"#

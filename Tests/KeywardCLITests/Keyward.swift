@@ -1,12 +1,34 @@
 import Foundation
+import KeywardCLI
+import Synchronization
 import Testing
 
-/// Runs the built `keyward` binary as a person would, capturing its output and exit status.
+/// Runs `keyward` commands: in this process through the command functions (``call(_:)``), or as the built binary
+/// a person runs (``run(_:stdin:environment:timeout:)``), for what only the binary shows: standard input, the
+/// environment, signals, serving, exit statuses.
 struct Keyward {
     struct Result {
         let status: Int32
         let stdout: String
         let stderr: String
+    }
+
+    /// Runs `keyward arguments` in this process through ``KeywardCommand/run(_:console:)``, capturing what the command
+    /// writes to standard output and standard error, and its exit status.
+    @discardableResult
+    static func call(_ arguments: [String]) async -> Result {
+        let output = Captured()
+        let errors = Captured()
+        let status = await KeywardCommand.run(arguments, console: Console(output: output.append, errors: errors.append))
+        return Result(status: status, stdout: output.text, stderr: errors.text)
+    }
+
+    /// Text a command wrote, in order.
+    final class Captured: Sendable {
+        private let buffer = Mutex("")
+
+        @Sendable func append(_ text: String) { buffer.withLock { $0 += text } }
+        var text: String { buffer.withLock { $0 } }
     }
 
     /// The `keyward` executable built beside this test bundle.

@@ -9,7 +9,6 @@ import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Logging
@@ -18,150 +17,157 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
-/// The registry made the way `keyward serve` makes it, by `buildRegistryApplication(reader:context:)` from settings.
-@Suite struct RegistryApplicationTests {
-    static let password = "correct horse battery staple"
+@testable import KeywardRegistryHTTP
 
-    /// Settings for a first start in `directory` on `database`.
-    static func settings(directory: URL, database: String, _ extra: [AbsoluteConfigKey: ConfigValue] = [:]) -> ConfigReader {
-        var values: [AbsoluteConfigKey: ConfigValue] = [
-            "dataDir": .init(.string(directory.path), isSecret: false), "database": .init(.string(database), isSecret: false),
-            "port": .init(.int(0), isSecret: false), "organization": .init(.string("acme"), isSecret: false),
-            "legalName": .init(.string("ACME Industries Ltd."), isSecret: false), "admin.password": .init(.string(password), isSecret: true),
-        ]
-        values.merge(extra) { $1 }
-        return ConfigReader(provider: InMemoryProvider(values: values))
-    }
+extension RegistryTests {
+    /// The registry made the way `keyward serve` makes it, by `buildRegistryApplication(reader:context:)` from settings.
+    @Suite struct RegistryApplicationTests {
+        static let password = "correct horse battery staple"
 
-    @Test(arguments: Backend.services)
-    func theApplicationBuiltFromSettingsServesTheAPIAndTheWebUI(backend: Backend) async throws {
-        try await withTemporaryDirectory { directory in
-            try await withFreshDatabaseSetting(backend) { database in
-                let context = RegistryApplicationContext(http: .forTests, logger: testLogger)
-                let app = try await buildRegistryApplication(reader: Self.settings(directory: directory, database: database), context: context)
-                try await app.test(.router) { client in
-                    let live = try await client.execute(uri: "/health/live", method: .get)
-                    #expect(live.status == .ok)
-                    let login = try await client.execute(
-                        uri: "/api/v1/auth/token", method: .post, headers: [.contentType: "application/json"],
-                        body: ByteBuffer(string: #"{"login":"admin","password":"\#(Self.password)"}"#))
-                    #expect(login.status == .created, "the built-in administrator is made at first start with the configured password")
-                    let token = try #require(try JSONSerialization.jsonObject(with: Data(buffer: login.body)) as? [String: Any])["token"] as? String
-                    let keys = try await client.execute(
-                        uri: "/api/v1/license-keys", method: .get, headers: [.authorization: "Bearer \(try #require(token))"])
-                    #expect(keys.status == .ok)
-                    let installation = try await client.execute(
-                        uri: "/api/v1/activation", method: .get, headers: [.authorization: "Bearer \(try #require(token))"])
-                    #expect(String(buffer: installation.body).contains(#""environment":"production","installationId":"inst-"#))
-                    let page = try await client.execute(uri: "/login", method: .get)
-                    #expect(page.status == .ok)
-                    #expect(String(buffer: page.body).contains("<form"))
+        /// Settings for a first start in `directory` on `database`.
+        static func settings(directory: URL, database: String, _ extra: [AbsoluteConfigKey: ConfigValue] = [:]) -> ConfigReader {
+            var values: [AbsoluteConfigKey: ConfigValue] = [
+                "dataDir": .init(.string(directory.path), isSecret: false), "database": .init(.string(database), isSecret: false),
+                "port": .init(.int(0), isSecret: false), "organization": .init(.string("acme"), isSecret: false),
+                "legalName": .init(.string("ACME Industries Ltd."), isSecret: false), "admin.password": .init(.string(password), isSecret: true),
+            ]
+            values.merge(extra) { $1 }
+            return ConfigReader(provider: InMemoryProvider(values: values))
+        }
+
+        @Test(arguments: Backend.services)
+        func theApplicationBuiltFromSettingsServesTheAPIAndTheWebUI(backend: Backend) async throws {
+            try await withTemporaryDirectory { directory in
+                try await withFreshDatabaseSetting(backend) { database in
+                    let context = RegistryApplicationContext(http: .forTests, logger: testLogger)
+                    let app = try await buildRegistryApplication(reader: Self.settings(directory: directory, database: database), context: context)
+                    try await app.test(.router) { client in
+                        let live = try await client.execute(uri: "/health/live", method: .get)
+                        #expect(live.status == .ok)
+                        let login = try await client.execute(
+                            uri: "/api/v1/auth/token", method: .post, headers: [.contentType: "application/json"],
+                            body: ByteBuffer(string: #"{"login":"admin","password":"\#(Self.password)"}"#))
+                        #expect(login.status == .created, "the built-in administrator is made at first start with the configured password")
+                        let token: String? = try JSONDecoder.iso8601.decode(AuthController.TokenResponse.self, from: Data(buffer: login.body)).token
+                        let keys = try await client.execute(
+                            uri: "/api/v1/license-keys", method: .get, headers: [.authorization: "Bearer \(try #require(token))"])
+                        #expect(keys.status == .ok)
+                        let installation = try await client.execute(
+                            uri: "/api/v1/activation", method: .get, headers: [.authorization: "Bearer \(try #require(token))"])
+                        #expect(String(buffer: installation.body).contains(#""environment":"production","installationId":"inst-"#))
+                        let page = try await client.execute(uri: "/login", method: .get)
+                        #expect(page.status == .ok)
+                        #expect(String(buffer: page.body).contains("<form"))
+                    }
                 }
             }
         }
-    }
 
-    /// Each refused setting names the flag to fix, and nothing is written: no database file, no data directory content.
-    @Test(
-        arguments: [
-            ("sync.at", ConfigValue(.string("25:00"), isSecret: false), "--sync-at"),
-            ("environment", ConfigValue(.string("staging"), isSecret: false), "--environment"),
-            ("secureCookies", ConfigValue(.string("sometimes"), isSecret: false), "--secure-cookies"),
-            ("http.headerTimeout", ConfigValue(.int(0), isSecret: false), "--header-timeout"),
-            ("admin.password", ConfigValue(.string("short"), isSecret: true), "KEYWARD_ADMIN_PASSWORD"),
-            ("organization", ConfigValue(.string("Not A Slug"), isSecret: false), "--organization"),
-            ("sync.autoActivate", ConfigValue(.string("perhaps"), isSecret: false), "--sync-auto-activate"),
-        ] as [(AbsoluteConfigKey, ConfigValue, String)])
-    func aBadSettingIsRefusedBeforeAnythingIsWritten(key: AbsoluteConfigKey, value: ConfigValue, flag: String) async throws {
-        try await withTemporaryDirectory { directory in
-            let database = directory.appendingPathComponent("registry.sqlite").path
-            let context = RegistryApplicationContext(http: .forTests, logger: testLogger)
-            do {
-                _ = try await buildRegistryApplication(
-                    reader: Self.settings(directory: directory, database: database, [key: value]), context: context)
-                Issue.record("\(key) = \(value) was accepted")
-            } catch let error as SettingError {
-                #expect(error.flag == flag)
-                #expect(!error.message.isEmpty)
+        /// Each refused setting names the flag to fix, and nothing is written: no database file, no data directory content.
+        @Test(
+            arguments: [
+                ("sync.at", ConfigValue(.string("25:00"), isSecret: false), "--sync-at"),
+                ("environment", ConfigValue(.string("staging"), isSecret: false), "--environment"),
+                ("secureCookies", ConfigValue(.string("sometimes"), isSecret: false), "--secure-cookies"),
+                ("http.headerTimeout", ConfigValue(.int(0), isSecret: false), "--header-timeout"),
+                ("admin.password", ConfigValue(.string("short"), isSecret: true), "KEYWARD_ADMIN_PASSWORD"),
+                ("organization", ConfigValue(.string("Not A Slug"), isSecret: false), "--organization"),
+                ("sync.autoActivate", ConfigValue(.string("perhaps"), isSecret: false), "--sync-auto-activate"),
+            ] as [(AbsoluteConfigKey, ConfigValue, String)])
+        func aBadSettingIsRefusedBeforeAnythingIsWritten(key: AbsoluteConfigKey, value: ConfigValue, flag: String) async throws {
+            try await withTemporaryDirectory { directory in
+                let database = directory.appendingPathComponent("registry.sqlite").path
+                let context = RegistryApplicationContext(http: .forTests, logger: testLogger)
+                do {
+                    _ = try await buildRegistryApplication(
+                        reader: Self.settings(directory: directory, database: database, [key: value]), context: context)
+                    Issue.record("\(key) = \(value) was accepted")
+                } catch let error as SettingError {
+                    #expect(error.flag == flag)
+                    #expect(!error.message.isEmpty)
+                }
+                #expect(!FileManager.default.fileExists(atPath: database), "a refused start leaves no database behind")
             }
-            #expect(!FileManager.default.fileExists(atPath: database), "a refused start leaves no database behind")
         }
-    }
 
-    /// The organization token under its name and under the old `sync.*` names, kept for one release; a file wins over a value.
-    @Test(
-        arguments: [
-            ("organizationTokenFile", true), ("organizationToken", false), ("sync.tokenFile", true), ("sync.token", false),
-        ] as [(AbsoluteConfigKey, Bool)])
-    func theOrganizationTokenIsReadUnderItsNameAndItsOldName(key: AbsoluteConfigKey, isFile: Bool) async throws {
-        try await withTemporaryDirectory { directory in
-            let file = directory.appendingPathComponent("token")
-            try "kw_from_a_file\n".write(to: file, atomically: true, encoding: .utf8)
-            let value = isFile ? file.path : "kw_from_a_value"
-            let reader = ConfigReader(
-                provider: InMemoryProvider(values: [
-                    "authority.url": .init(.string("http://127.0.0.1:9"), isSecret: false), key: .init(.string(value), isSecret: !isFile),
-                ]))
-            let client = try #require(try RegistrySetup(settings: Settings(reader: reader)).configuredAuthority(http: .forTests))
-            #expect(client.token == (isFile ? "kw_from_a_file" : "kw_from_a_value"))
+        /// The organization token under its name and under the old `sync.*` names, kept for one release; a file wins over a value.
+        @Test(
+            arguments: [
+                ("organizationTokenFile", true), ("organizationToken", false), ("sync.tokenFile", true), ("sync.token", false),
+            ] as [(AbsoluteConfigKey, Bool)])
+        func theOrganizationTokenIsReadUnderItsNameAndItsOldName(key: AbsoluteConfigKey, isFile: Bool) async throws {
+            try await withTemporaryDirectory { directory in
+                let file = directory.appendingPathComponent("token")
+                try "kw_from_a_file\n".write(to: file, atomically: true, encoding: .utf8)
+                let value = isFile ? file.path : "kw_from_a_value"
+                let reader = ConfigReader(
+                    provider: InMemoryProvider(values: [
+                        "authority.url": .init(.string("http://127.0.0.1:9"), isSecret: false), key: .init(.string(value), isSecret: !isFile),
+                    ]))
+                let client = try #require(try RegistrySetup(settings: Settings(reader: reader)).configuredAuthority(http: .forTests))
+                #expect(client.token == (isFile ? "kw_from_a_file" : "kw_from_a_value"))
+            }
         }
-    }
 
-    @Test func anAuthorityWithoutAnOrganizationTokenNamesTheFlagToGive() throws {
-        let reader = ConfigReader(provider: InMemoryProvider(values: ["authority.url": .init(.string("http://127.0.0.1:9"), isSecret: false)]))
-        #expect(throws: SettingError.self) { try RegistrySetup(settings: Settings(reader: reader)).configuredAuthority(http: .forTests) }
-        do {
-            _ = try RegistrySetup(settings: Settings(reader: reader)).configuredAuthority(http: .forTests)
-        } catch let error as SettingError {
-            #expect(error.flag == "--organization-token-file")
-            #expect(error.message.contains("KEYWARD_ORGANIZATION_TOKEN"))
+        @Test func anAuthorityWithoutAnOrganizationTokenNamesTheFlagToGive() throws {
+            let reader = ConfigReader(provider: InMemoryProvider(values: ["authority.url": .init(.string("http://127.0.0.1:9"), isSecret: false)]))
+            #expect(throws: SettingError.self) { try RegistrySetup(settings: Settings(reader: reader)).configuredAuthority(http: .forTests) }
+            do {
+                _ = try RegistrySetup(settings: Settings(reader: reader)).configuredAuthority(http: .forTests)
+            } catch let error as SettingError {
+                #expect(error.flag == "--organization-token-file")
+                #expect(error.message.contains("KEYWARD_ORGANIZATION_TOKEN"))
+            }
         }
-    }
 
-    /// A graceful shutdown (what SIGTERM starts) during a scheduled synchronization: the server stops first, the
-    /// scheduler lets the synchronization finish, and only then does the database close, so the run is recorded
-    /// whole and its keys are stored.
-    @Test(arguments: Backend.services)
-    func aShutdownDuringASynchronizationLetsItFinishBeforeTheDatabaseCloses(backend: Backend) async throws {
-        try await SynchronizationTests.withAuthority { authority, url, token in
-            let key = try await authority.issue(SynchronizationTests.spec, organizationId: "acme", actor: "test")
-            try await SlowFeed.serve(forwardingTo: url, token: token) { slowURL, feedRequested in
-                try await withTemporaryDirectory { directory in
-                    try await withFreshDatabaseSetting(backend) { database in
-                        let trustFile = directory.appendingPathComponent("authority.keys")
-                        try authority.keyring.publicKeys.map(\.hex).joined(separator: "\n").write(to: trustFile, atomically: true, encoding: .utf8)
-                        // The registry's clock jumps to whatever its scheduler waits for, so the daily run is due at once.
-                        let clock = TestClock(Date())
-                        var context = RegistryApplicationContext(http: .forTests, logger: testLogger, trustFiles: [trustFile.path])
-                        context.now = { clock.now }
-                        context.sleep = { duration in
-                            clock.advance(by: TimeInterval(duration.components.seconds) + 1)
-                            try await Task.sleep(for: .milliseconds(20))
+        /// A graceful shutdown (what SIGTERM starts) during a scheduled synchronization: the server stops first, the
+        /// scheduler lets the synchronization finish, and only then does the database close, so the run is recorded
+        /// whole and its keys are stored.
+        @Test(arguments: Backend.services)
+        func aShutdownDuringASynchronizationLetsItFinishBeforeTheDatabaseCloses(backend: Backend) async throws {
+            try await SynchronizationTests.withAuthority { authority, url, token in
+                let key = try await authority.issue(SynchronizationTests.spec, organizationId: "acme", actor: "test")
+                try await SlowFeed.serve(forwardingTo: url, token: token) { slowURL, feedRequested in
+                    try await withTemporaryDirectory { directory in
+                        try await withFreshDatabaseSetting(backend) { database in
+                            let trustFile = directory.appendingPathComponent("authority.keys")
+                            try authority.keyring.publicKeys.map(\.hex).joined(separator: "\n").write(
+                                to: trustFile, atomically: true, encoding: .utf8)
+                            // The registry's clock jumps to whatever its scheduler waits for, so the daily run is due at once.
+                            let clock = TestClock(Date())
+                            var context = RegistryApplicationContext(http: .forTests, logger: testLogger, trustFiles: [trustFile.path])
+                            context.now = { clock.now }
+                            context.sleep = { duration in
+                                clock.advance(by: TimeInterval(duration.components.seconds) + 1)
+                                try await Task.sleep(for: .milliseconds(20))
+                            }
+                            let reader = Self.settings(
+                                directory: directory, database: database,
+                                [
+                                    "authority.url": .init(.string(slowURL), isSecret: false),
+                                    "organizationToken": .init(.string(token), isSecret: true),
+                                    "sync.autoActivate": .init(.bool(false), isSecret: false),
+                                ])
+                            let app = try await buildRegistryApplication(reader: reader, context: context)
+                            let group = ServiceGroup(configuration: .init(services: [app], logger: testLogger))
+                            try await withThrowingTaskGroup { tasks in
+                                tasks.addTask { try await group.run() }
+                                await feedRequested()
+                                // The feed is on its way (the authority holds it for a while): shut down now, as SIGTERM would.
+                                await group.triggerGracefulShutdown()
+                                try await tasks.waitForAll()
+                            }
+                            // Everything has stopped; what the synchronization did is in the database.
+                            let store = RegistryStore(
+                                database: try await KeywardDatabase.open(try DatabaseLocation.parse(database), logger: testLogger))
+                            let runs = try await store.synchronizations(trigger: .scheduled, limit: 10)
+                            let stored = try await store.key(key.serial)
+                            await store.database.close()
+                            #expect(runs.count == 1)
+                            #expect(runs.first?.outcome == .succeeded, "the synchronization under way at shutdown finished: \(runs)")
+                            #expect(runs.first?.added == 1)
+                            #expect(stored?.source == .synchronized)
                         }
-                        let reader = Self.settings(
-                            directory: directory, database: database,
-                            [
-                                "authority.url": .init(.string(slowURL), isSecret: false), "organizationToken": .init(.string(token), isSecret: true),
-                                "sync.autoActivate": .init(.bool(false), isSecret: false),
-                            ])
-                        let app = try await buildRegistryApplication(reader: reader, context: context)
-                        let group = ServiceGroup(configuration: .init(services: [app], logger: testLogger))
-                        try await withThrowingTaskGroup { tasks in
-                            tasks.addTask { try await group.run() }
-                            await feedRequested()
-                            // The feed is on its way (the authority holds it for a while): shut down now, as SIGTERM would.
-                            await group.triggerGracefulShutdown()
-                            try await tasks.waitForAll()
-                        }
-                        // Everything has stopped; what the synchronization did is in the database.
-                        let store = RegistryStore(database: try await KeywardDatabase.open(try DatabaseLocation.parse(database), logger: testLogger))
-                        let runs = try await store.synchronizations(trigger: .scheduled, limit: 10)
-                        let stored = try await store.key(key.serial)
-                        await store.database.close()
-                        #expect(runs.count == 1)
-                        #expect(runs.first?.outcome == .succeeded, "the synchronization under way at shutdown finished: \(runs)")
-                        #expect(runs.first?.added == 1)
-                        #expect(stored?.source == .synchronized)
                     }
                 }
             }

@@ -8,12 +8,13 @@ import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
-import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
 import Prometheus
 import SQLKit
 import Testing
+
+@testable import KeywardRegistryHTTP
 
 /// A registry on a fresh database for organization `acme`, trusting one authority key, with its administrator.
 struct RegistryHarness: Sendable {
@@ -86,7 +87,7 @@ struct RegistryHarness: Sendable {
             var api = RegistryAPI(client: client, token: nil)
             let login = try await api.call(.post, "/api/v1/auth/token", json: #"{"login":"admin","password":"\#(Self.password)"}"#)
             #expect(login.status == .created)
-            api.token = login.json["token"] as? String
+            api.token = try login.decode(AuthController.TokenResponse.self).token
             try await body(api)
         }
     }

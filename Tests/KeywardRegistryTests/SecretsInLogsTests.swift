@@ -8,34 +8,38 @@ import KeywardTestSupport
 import Logging
 import Testing
 
-/// Whatever the log level, the store never logs a secret: SQLKit logs bind values with each query, and these hold
-/// token hashes, password hashes, CSRF tokens and the organization token.
-@Suite struct SecretsInLogsTests {
-    @Test(arguments: Backend.services)
-    func noSecretReachesTheLogsAtTraceLevel(backend: Backend) async throws {
-        let records = CapturingLogHandler.Records()
-        let logger = Logger.capturing(records)
-        try await withFreshDatabase(backend, logger: logger) { database, _ in
-            try await Migrator(Schema.registry).migrate(database, logger: logger)
-            let store = RegistryStore(database: database)
-            let now = Date()
-            let made = try await database.write { sql in
-                try await TokenStore.create(
-                    kind: RegistryTokenKind.user, name: RegistryTokenKind.administratorRole, subject: "admin", now: now, on: sql)
-            }
-            #expect(try await TokenStore(database: database).authenticate(made.token.text, now: now) != nil)
-            let passwordHash = "$2b$12$abcdefghijklmnopqrstuu5Hq8GnfW0tRg3cZ1lJ0zv1mJbJ6Rk2"
-            _ = try await store.createAdministrator(login: "admin", passwordHash: passwordHash, now: now)
-            let organizationToken = APIToken.generate().text
-            try await store.saveSettings([.authorityURL: "https://licensing.example.com", .syncToken: organizationToken], actor: "test", now: now)
-            let csrf = "csrf-" + UUID().uuidString
-            let sessionHash = "session-" + UUID().uuidString
-            try await store.createWebSession(idHash: sessionHash, login: "admin", csrfToken: csrf, now: now, expiresAt: now.addingTimeInterval(3600))
-            _ = try await store.settings()
+extension RegistryTests {
+    /// Whatever the log level, the store never logs a secret: SQLKit logs bind values with each query, and these hold
+    /// token hashes, password hashes, CSRF tokens and the organization token.
+    @Suite struct SecretsInLogsTests {
+        @Test(arguments: Backend.services)
+        func noSecretReachesTheLogsAtTraceLevel(backend: Backend) async throws {
+            let records = CapturingLogHandler.Records()
+            let logger = Logger.capturing(records)
+            try await withFreshDatabase(backend, logger: logger) { database, _ in
+                try await Migrator(Schema.registry).migrate(database, logger: logger)
+                let store = RegistryStore(database: database)
+                let now = Date()
+                let made = try await database.write { sql in
+                    try await TokenStore.create(
+                        kind: RegistryTokenKind.user, name: RegistryTokenKind.administratorRole, subject: "admin", now: now, on: sql)
+                }
+                #expect(try await TokenStore(database: database).authenticate(made.token.text, now: now) != nil)
+                let passwordHash = "$2b$12$abcdefghijklmnopqrstuu5Hq8GnfW0tRg3cZ1lJ0zv1mJbJ6Rk2"
+                _ = try await store.createAdministrator(login: "admin", passwordHash: passwordHash, now: now)
+                let organizationToken = APIToken.generate().text
+                try await store.saveSettings(
+                    [.authorityURL: "https://licensing.example.com", .syncToken: organizationToken], actor: "test", now: now)
+                let csrf = "csrf-" + UUID().uuidString
+                let sessionHash = "session-" + UUID().uuidString
+                try await store.createWebSession(
+                    idHash: sessionHash, login: "admin", csrfToken: csrf, now: now, expiresAt: now.addingTimeInterval(3600))
+                _ = try await store.settings()
 
-            let lines = records.all
-            for secret in [made.token.text, made.token.secret, made.token.secretHash, passwordHash, organizationToken, csrf, sessionHash] {
-                #expect(!lines.contains { $0.contains(secret) }, "\(secret.prefix(12))… was logged")
+                let lines = records.all
+                for secret in [made.token.text, made.token.secret, made.token.secretHash, passwordHash, organizationToken, csrf, sessionHash] {
+                    #expect(!lines.contains { $0.contains(secret) }, "\(secret.prefix(12))… was logged")
+                }
             }
         }
     }

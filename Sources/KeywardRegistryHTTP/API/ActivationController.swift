@@ -10,8 +10,8 @@ import KeywardStore
 struct ActivationController: Sendable {
     let registry: Registry
 
-    struct StateResponse: ResponseEncodable {
-        struct Current: Encodable, Sendable {
+    struct StateResponse: ResponseCodable {
+        struct Current: Codable, Sendable {
             let installationId: String
             let environment: InstallationEnvironment
             let serials: [String]

@@ -16,7 +16,7 @@ struct AuthController: Sendable {
         let password: String
     }
 
-    struct TokenResponse: ResponseEncodable {
+    struct TokenResponse: ResponseCodable {
         let token: String
         let id: String
         let login: String

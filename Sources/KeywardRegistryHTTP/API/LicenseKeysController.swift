@@ -6,7 +6,7 @@ import KeywardRegistry
 import KeywardStore
 
 /// A registered key as the API and `keyward keys list --json` list it.
-public struct KeySummary: ResponseEncodable, Sendable {
+public struct KeySummary: ResponseCodable, Sendable {
     public let serial: String
     public let idNumber: String
     public let source: KeySource
@@ -44,8 +44,8 @@ public struct KeySummary: ResponseEncodable, Sendable {
 }
 
 /// A key's data screen: the summary and its components.
-struct KeyDetail: ResponseEncodable {
-    struct Component: Encodable, Sendable {
+struct KeyDetail: ResponseCodable {
+    struct Component: Codable, Sendable {
         let code: String
         let name: String
     }
@@ -67,6 +67,18 @@ struct KeyDetail: ResponseEncodable {
         try container.encode(registeredAt, forKey: .registeredAt)
         try container.encode(registeredBy, forKey: .registeredBy)
         try container.encode(components, forKey: .components)
+    }
+}
+
+extension KeyDetail {
+    /// The inverse of `encode(to:)`: the summary's fields and the detail's sit side by side in one object.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            summary: try KeySummary(from: decoder), organization: try container.decode(Organization.self, forKey: .organization),
+            issuedAt: try container.decode(Date.self, forKey: .issuedAt), registeredAt: try container.decode(Date.self, forKey: .registeredAt),
+            registeredBy: try container.decode(String.self, forKey: .registeredBy),
+            components: try container.decode([Component].self, forKey: .components))
     }
 }
 

@@ -3,7 +3,7 @@ import Hummingbird
 import KeywardStore
 
 /// An access group as the API shows it.
-struct AccessGroupResponse: ResponseEncodable {
+struct AccessGroupResponse: ResponseCodable {
     let idNumber: String
     let name: String
     let keySerial: String
@@ -25,7 +25,7 @@ struct AccessGroupResponse: ResponseEncodable {
 }
 
 /// A session of the suite, open or ended, as the API lists it.
-struct UserSessionResponse: ResponseEncodable {
+struct UserSessionResponse: ResponseCodable {
     let id: String
     let login: String
     let keySerial: String
@@ -50,7 +50,7 @@ struct UserSessionResponse: ResponseEncodable {
 }
 
 /// A synchronization with the licensing authority, running or finished.
-struct SynchronizationRunResponse: ResponseEncodable {
+struct SynchronizationRunResponse: ResponseCodable {
     let id: Int64
     let trigger: SynchronizationRun.Trigger
     let actor: String

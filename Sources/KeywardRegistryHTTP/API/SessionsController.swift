@@ -15,7 +15,7 @@ struct SessionsController: Sendable {
         let ip: String?
     }
 
-    struct Opened: ResponseEncodable {
+    struct Opened: ResponseCodable {
         let sessionId: String
         let keySerial: String
         let leaseExpiresAt: Date
@@ -26,7 +26,7 @@ struct SessionsController: Sendable {
         let login: String?
     }
 
-    struct Disconnected: ResponseEncodable {
+    struct Disconnected: ResponseCodable {
         let disconnected: Int
     }
 

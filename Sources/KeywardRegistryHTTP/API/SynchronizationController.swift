@@ -11,7 +11,7 @@ struct SynchronizationController: Sendable {
     let synchronizer: Synchronizer
     let scheduler: SyncScheduler?
 
-    struct ScheduleResponse: ResponseEncodable {
+    struct ScheduleResponse: ResponseCodable {
         let enabled: Bool
         let dailyAt: String?
         let maximumJitterMinutes: Int?

@@ -6,7 +6,7 @@ import KeywardRegistry
 import KeywardStore
 
 /// A user as the API shows it: never the password, only whether there is one.
-public struct UserResponse: ResponseEncodable, Sendable {
+public struct UserResponse: ResponseCodable, Sendable {
     public let login: String
     public let name: String
     public let email: String
@@ -44,8 +44,8 @@ struct UsersController: Sendable {
         enum CodingKeys: String, CodingKey { case name, email, password, active }
     }
 
-    struct EntitlementsResponse: ResponseEncodable {
-        struct Component: Encodable {
+    struct EntitlementsResponse: ResponseCodable {
+        struct Component: Codable {
             let component: String
             let menus: [String]
         }

@@ -1,0 +1,5 @@
+import Testing
+
+/// The root of the registry tests: every suite of this target is an extension of it and shares its traits.
+/// A hung test fails after ten minutes instead of holding CI up.
+@Suite(.timeLimit(.minutes(10))) struct RegistryTests {}

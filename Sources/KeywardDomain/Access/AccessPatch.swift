@@ -59,6 +59,4 @@ public struct AccessPatch: Sendable, Hashable {
         self.assignments = assignments
         self.keys = keys
     }
-
-    public var isEmpty: Bool { users.isEmpty && groups.isEmpty && assignments.isEmpty && keys == nil }
 }

@@ -88,10 +88,15 @@ public final class AccessControl: Sendable {
         case .renewed(let ids): try await sessionsRenewed(ids)
         case .sessions(let login): try await sessionsChanged(login: login)
         case .allSessions: try await refreshSessions()
-        case .rebuild:
-            if let text = try await store.settings()[.catalog], let saved = try? Catalog.decode(Data(text.utf8)) { setCatalog(saved) }
-            try await refresh()
+        case .rebuild: try await reload()
         }
+    }
+
+    /// Takes the catalog the last synchronization saved (if the authority sent one) and rebuilds the snapshot with it:
+    /// at start, and when another instance changed what a patch cannot say.
+    public func reload() async throws {
+        if let text = try await store.settings()[.catalog], let saved = try? Catalog.decode(Data(text.utf8)) { setCatalog(saved) }
+        try await refresh()
     }
 
     /// Reads `login`'s open leases back and puts them in the snapshot, under the rebuild lock.
@@ -110,8 +115,7 @@ public final class AccessControl: Sendable {
             state.withLockedValue { state in
                 for session in sessions {
                     state.snapshot = state.snapshot.addingSession(
-                        AccessModel.Session(
-                            id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt))
+                        AccessModel.Session(session))
                 }
             }
         }
@@ -127,8 +131,7 @@ public final class AccessControl: Sendable {
             state.withLockedValue { state in
                 for session in renewed {
                     state.snapshot = state.snapshot.addingSession(
-                        AccessModel.Session(
-                            id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt))
+                        AccessModel.Session(session))
                 }
             }
             return result
@@ -142,8 +145,7 @@ public final class AccessControl: Sendable {
     public func sessionOpenedOrRenewed(_ id: String) async throws {
         try await rebuilding.withLock {
             guard let session = try await store.session(id), session.endedAt == nil, session.leaseExpiresAt > now() else { return }
-            let added = AccessModel.Session(
-                id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt)
+            let added = AccessModel.Session(session)
             state.withLockedValue { $0.snapshot = $0.snapshot.addingSession(added) }
         }
     }

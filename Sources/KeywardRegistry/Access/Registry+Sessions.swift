@@ -63,10 +63,6 @@ extension Registry {
     /// Loads the saved catalog (if the authority sent one) and rebuilds the snapshot with it: at start, and when
     /// another instance changed access (`AccessWatcher`).
     public func loadAccess() async throws {
-        if let text = try await store.settings()[.catalog], let saved = try? Catalog.decode(Data(text.utf8)) {
-            try await access.replaceCatalog(saved)
-        } else {
-            try await access.refresh()
-        }
+        try await access.reload()
     }
 }

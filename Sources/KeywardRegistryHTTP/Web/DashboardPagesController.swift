@@ -73,10 +73,11 @@ struct DashboardPagesController: Sendable {
         values["chart"] = WebUI.seatChart(
             usable.map { key in
                 let floating = key.license.useType == .floating
+                let seats = snapshot.seatCount(keySerial: key.serial)
                 return (
                     "\(key.idNumber) (\(key.license.useType.rawValue))",
                     floating
-                        ? sessions[key.serial] ?? 0 : snapshot.seatCount(keySerial: key.serial).held + snapshot.seatCount(keySerial: key.serial).over,
+                        ? sessions[key.serial] ?? 0 : seats.held + seats.over,
                     key.license.users, floating
                 )
             })

@@ -53,6 +53,13 @@ public struct UserSession: Sendable, Hashable, Codable {
     }
 }
 
+extension AccessModel.Session {
+    /// The part of a stored session the access rules read.
+    public init(_ session: UserSession) {
+        self.init(id: session.id, login: session.login, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt)
+    }
+}
+
 /// A key a session may be opened on, in order of preference.
 public struct SessionCandidate: Sendable, Hashable {
     public let serial: String

@@ -55,17 +55,8 @@ extension RegistryStore {
 
     /// Renews an open session's lease; `SESSION_ENDED` when it has ended or its lease ran out.
     public func renewSession(_ id: String, lease: TimeInterval, now: Date) async throws -> UserSession {
-        try await database.write { sql in
-            guard let session = try await Self.session(id, on: sql) else { throw Self.unknownSession(id) }
-            guard session.endedAt == nil, session.leaseExpiresAt > now else {
-                throw StoreError(code: "SESSION_ENDED", message: "This session has ended; log in again.", kind: .conflict)
-            }
-            let expires = now.addingTimeInterval(lease)
-            try await sql.update("user_sessions").set("lease_expires_at", to: expires.storedMilliseconds).where("id", .equal, id).run()
-            var renewed = session
-            renewed.leaseExpiresAt = expires
-            return renewed
-        }
+        guard let result = try await renewSessions([id], lease: lease, now: now)[id] else { throw Self.unknownSession(id) }
+        return try result.get()
     }
 
     /// Renews many sessions in one transaction (a group commit of heartbeats): each id gets its renewed session, or the
@@ -260,7 +251,7 @@ extension RegistryStore {
 
     public func openSessions(now: Date) async throws -> [AccessModel.Session] {
         try await sessions(open: true, limit: 1_000_000, now: now).map {
-            AccessModel.Session(id: $0.id, login: $0.login, keySerial: $0.keySerial, leaseExpiresAt: $0.leaseExpiresAt)
+            AccessModel.Session($0)
         }
     }
 

@@ -25,8 +25,10 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             case .invalid: .unprocessableContent
             case .notFound: .notFound
             case .conflict: .conflict
+            case .unavailable: .serviceUnavailable
             }
         self.init(status, code: error.code, message: error.message, details: error.details)
+        if error.kind == .unavailable { headers[.retryAfter] = "5" }
     }
 
     /// A field that breaks a rule: 422 naming it.

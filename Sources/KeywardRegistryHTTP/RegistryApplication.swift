@@ -302,8 +302,9 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     services.append(SessionSweeper(registry: registry, logger: logger))
     if store.database.kind == .postgres {
         // Other instances' changes arrive as notifications at once; the audit poll is the slow fallback for any missed.
-        services.append(AccessListener(registry: registry, logger: logger))
-        services.append(AccessWatcher(registry: registry, interval: .seconds(15), logger: logger))
+        let listener = AccessListener(registry: registry, logger: logger)
+        services.append(listener)
+        services.append(AccessWatcher(registry: registry, listener: listener, interval: .seconds(15), logger: logger))
     }
     let host = listening.host
     let notes = context.demo?.notes ?? []

@@ -31,11 +31,80 @@ final class PostgresBackend: DatabaseBackend {
         self.runner = Task { await client.run() }
     }
 
+    /// How long a request waits for a pooled connection before it is refused with `DATABASE_UNAVAILABLE`: while
+    /// PostgreSQL is down the pool keeps trying to connect, and a request should fail fast rather than wait for it.
+    static let connectionDeadline: Duration = .seconds(5)
+
     /// Queries are not logged (`queryLogLevel: nil`): SQLKit would log their bind values, which hold token hashes,
-    /// password hashes and CSRF tokens.
+    /// password hashes and CSRF tokens. Losing the server (no connection within the deadline, a connection closed
+    /// under a query, PostgreSQL shutting down) is `DATABASE_UNAVAILABLE`; the body's own errors pass unchanged.
     func withReader<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            try await body(OpenConnectionSQL(base: connection.sql(queryLogLevel: nil, logger: logger), connection: connection))
+        do {
+            return try await leased(within: Self.connectionDeadline) { connection in
+                try await body(OpenConnectionSQL(base: connection.sql(queryLogLevel: nil, logger: logger), connection: connection))
+            }
+        } catch let error where Self.isOutage(error) {
+            throw StoreError.databaseUnavailable
+        }
+    }
+
+    /// Runs `body` with a pooled connection, or throws `DATABASE_UNAVAILABLE` when the pool gives none within
+    /// `deadline`. The connection is leased on a child task that holds it until `body` is done here, since the pool's
+    /// own lease has no deadline.
+    private func leased<T>(within deadline: Duration, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let (connections, handOver) = AsyncThrowingStream.makeStream(of: PostgresConnection.self)
+        let (finished, finish) = AsyncStream.makeStream(of: Void.self)
+        let client = self.client
+        return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
+            group.addTask {
+                do {
+                    try await client.withConnection { connection in
+                        handOver.yield(connection)
+                        for await _ in finished {}
+                    }
+                } catch {
+                    handOver.finish(throwing: error)
+                }
+            }
+            let timer = Task {
+                try await Task.sleep(for: deadline)
+                handOver.finish(throwing: StoreError.databaseUnavailable)
+            }
+            defer {
+                timer.cancel()
+                finish.finish()
+            }
+            var iterator = connections.makeAsyncIterator()
+            guard let connection = try await iterator.next() else { throw StoreError.databaseUnavailable }
+            timer.cancel()
+            do {
+                let result = try await body(connection)
+                finish.finish()
+                try await group.waitForAll()
+                return result
+            } catch {
+                finish.finish()
+                throw error
+            }
+        }
+    }
+
+    /// Whether `error` says the server is gone or going, rather than refusing a statement.
+    static func isOutage(_ error: any Error) -> Bool {
+        switch error {
+        case let error as StoreError: return error == .databaseUnavailable
+        case is ChannelError, is IOError, is NIOConnectionError: return true
+        case let error as PSQLError:
+            switch error.code {
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed: return true
+            case .server:
+                // Class 08, connection exception; 57P, operator intervention (57P01 admin shutdown, 57P03
+                // cannot connect now, while PostgreSQL starts).
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("08") || state.hasPrefix("57P")
+            default: return false
+            }
+        default: return false
         }
     }
 

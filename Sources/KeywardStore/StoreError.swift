@@ -10,6 +10,8 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case notFound
         /// The change clashes with what is stored (HTTP 409).
         case conflict
+        /// The database does not answer now; the same request may succeed in a few seconds (HTTP 503).
+        case unavailable
     }
 
     /// Upper snake case, stable across versions, e.g. `DATABASE_TOO_NEW`.
@@ -26,4 +28,12 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(code): \(message)" }
+}
+
+extension StoreError {
+    /// The database server cannot be reached, or gave no connection within the deadline: refused at once rather than
+    /// left waiting, while what the registry holds in memory (entitlement checks) keeps answering.
+    public static let databaseUnavailable = StoreError(
+        code: "DATABASE_UNAVAILABLE",
+        message: "The database does not answer. Try again in a few seconds; entitlement checks keep answering meanwhile.", kind: .unavailable)
 }

@@ -192,3 +192,16 @@ extension Logger {
         return logger
     }
 }
+
+/// Runs `statement` on the test PostgreSQL server's administration database (`KEYWARD_TEST_POSTGRES_URL`), on a
+/// connection of its own: for tests that make a database refuse connections, as an outage would.
+public func administerTestPostgres(_ statement: String) async throws {
+    let adminDatabase = try await KeywardDatabase.open(try DatabaseLocation.parse(Backend.postgresURL!), logger: testLogger)
+    do {
+        try await adminDatabase.read { try await $0.raw("\(unsafeRaw: statement)").run() }
+        await adminDatabase.close()
+    } catch {
+        await adminDatabase.close()
+        throw error
+    }
+}

@@ -286,6 +286,34 @@ extension RegistryTests {
             }
         }
 
+        /// The audit poll beside a listener: while the listener heard every change between two looks, the poll rebuilds
+        /// nothing (a busy instance used to reload every table every 15 s for changes it had already patched in); once the
+        /// listener stops, the poll rebuilds for what it did not hear.
+        @Test(arguments: Backend.available.filter { $0 == .postgres })
+        func thePollRebuildsOnlyWhatTheListenerDidNotHear(backend: Backend) async throws {
+            try await RegistryHarness.run(backend) { harness in
+                let registry = harness.registry
+                let other = try await AccessWatcherTests.secondInstance(harness)
+                let listener = AccessListener(registry: other, retry: .milliseconds(50), logger: .init(label: "test"))
+                let watcher = AccessWatcher(registry: other, listener: listener, logger: .init(label: "test"))
+                let listening = Task { try await listener.run() }
+                #expect(try await Self.eventually { listener.connections == 1 })
+                #expect(try await watcher.poll() == "nothing", "the first look takes the mark")
+                _ = try await registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
+                #expect(try await Self.eventually { other.access.snapshot.knows("ann") }, "heard")
+                let rebuilds = other.access.rebuilds
+                #expect(try await watcher.poll() == "heard")
+                #expect(other.access.rebuilds == rebuilds, "no rebuild for a change the listener heard")
+
+                listening.cancel()
+                #expect(try await Self.eventually { listener.heard == nil })
+                _ = try await registry.createUser(UserInput(login: "bob", name: "Bob", email: "bob@example.com"), actor: "test")
+                #expect(try await watcher.poll() == "full")
+                #expect(other.access.snapshot.knows("bob"))
+                #expect(other.access.rebuilds == rebuilds + 1)
+            }
+        }
+
         /// 150 heartbeats at once: committed in far fewer transactions, every acknowledged renewal stored and in the
         /// snapshot, and the one for an ended session refused on its own.
         @Test(arguments: Backend.services)

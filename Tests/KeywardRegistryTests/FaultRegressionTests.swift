@@ -40,6 +40,57 @@ extension RegistryTests {
             await database.close()
         }
 
+        /// A request that needs the database while PostgreSQL cannot be reached is refused within the connection deadline
+        /// (5 s) with `DATABASE_UNAVAILABLE`, not left waiting for the pool to connect; the deadline is far inside the
+        /// time limit.
+        @Test(.timeLimit(.minutes(1)))
+        func aReadWhilePostgreSQLIsUnreachableIsRefusedAsUnavailable() async throws {
+            let location = DatabaseLocation.postgres(
+                PostgresLocation(host: Self.closedAddress, port: Self.closedPort, username: "keyward", database: "keyward", tls: .disable))
+            let database = try await KeywardDatabase.open(location, logger: testLogger)
+            let error = await #expect(throws: StoreError.self) { try await database.read { try await $0.raw("SELECT 1").run() } }
+            #expect(error?.code == "DATABASE_UNAVAILABLE")
+            #expect(error?.kind == .unavailable)
+            await database.close()
+        }
+
+        /// While the registry's database refuses connections (as during a PostgreSQL restart), the API refuses what
+        /// needs it with 503 `DATABASE_UNAVAILABLE` and `Retry-After`, the entitlement check keeps answering from the
+        /// snapshot, nothing is written, and the same request succeeds once the database is back.
+        @Test(.timeLimit(.minutes(2)), .enabled(if: Backend.postgresURL != nil, "needs KEYWARD_TEST_POSTGRES_URL"))
+        func duringAnOutageTheAPIAnswers503AndTheCheckKeepsAnswering() async throws {
+            try await RegistryHarness.run(.postgres) { harness in
+                let key = try await harness.registerAndActivate(harness.accessKey(users: 5, components: ["DOC"]), idNumber: "Docs")
+                _ = try await harness.registry.createUser(UserInput(login: "ann", name: "Ann", email: "ann@example.com"), actor: "test")
+                _ = try await harness.registry.createGroup(
+                    AccessGroupInput(idNumber: "G", name: "G", keySerial: key.serial, component: "DOC", menus: ["DC021"], users: ["ann"]),
+                    actor: "test")
+                let name = try #require(
+                    try await harness.store.database.read { try await $0.raw("SELECT current_database() AS name").first() }?
+                        .decode(column: "name", as: String.self))
+                try await harness.withAPI { api in
+                    let check = "/api/v1/entitlements/check?login=ann&component=DOC&menu=DC021"
+                    #expect(try await api.call(.get, check).status == .ok)
+                    let before = try await harness.fingerprint()
+                    try await administerTestPostgres("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false")
+                    try await administerTestPostgres("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'")
+                    let checked = try await api.call(.get, check)
+                    #expect(checked.status == .ok, "the check answers from the snapshot")
+                    #expect(checked.json["allowed"] as? Bool == true)  // raw JSON: the check's wire shape
+                    let refused = try await api.call(
+                        .post, "/api/v1/users", json: #"{"login":"bob","name":"Bob","email":"bob@example.com"}"#)
+                    #expect(refused.status == .serviceUnavailable)
+                    #expect(refused.errorCode == "DATABASE_UNAVAILABLE")
+                    #expect(refused.headers[.retryAfter] == "5")
+                    try await administerTestPostgres("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true")
+                    #expect(try await harness.fingerprint() == before, "nothing was written during the outage")
+                    #expect(try await api.call(.get, "/api/v1/users/bob").status == .notFound)
+                    let created = try await api.call(.post, "/api/v1/users", json: #"{"login":"bob","name":"Bob","email":"bob@example.com"}"#)
+                    #expect(created.status == .created)
+                }
+            }
+        }
+
         /// A connection the server closed in the middle of a transaction fails the next query instead of hanging it.
         /// PostgresNIO never answers a query written to a closed channel; the ROLLBACK after a failed query hung for ever,
         /// with the snapshot rebuild lock held, and every later write of the registry hung behind it.

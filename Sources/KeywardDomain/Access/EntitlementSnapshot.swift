@@ -16,6 +16,8 @@ import HashTreeCollections
 public struct EntitlementSnapshot: Sendable {
     struct CatalogMenu: Sendable {
         let component: String
+        /// The component's number in ``Menus/components``.
+        let componentNumber: Int
         let profile: Profile
     }
 
@@ -23,18 +25,33 @@ public struct EntitlementSnapshot: Sendable {
     struct Menus: Sendable {
         let index: [String: Int]
         let menus: [CatalogMenu]
+        /// The catalog's component codes, numbered: a key's components are a bit set over these numbers.
+        let components: [String: Int]
 
         init(_ catalog: Catalog) {
             var index: [String: Int] = [:]
             var menus: [CatalogMenu] = []
+            var components: [String: Int] = [:]
             for component in catalog.components {
+                let number = components[component.code] ?? components.count
+                components[component.code] = number
                 for menu in component.menus where index[menu.code] == nil {
                     index[menu.code] = menus.count
-                    menus.append(CatalogMenu(component: component.code, profile: menu.profile))
+                    menus.append(CatalogMenu(component: component.code, componentNumber: number, profile: menu.profile))
                 }
             }
             self.index = index
             self.menus = menus
+            self.components = components
+        }
+
+        /// One bit per catalog component number among `codes`; codes the catalog does not know have no bit.
+        func componentBits(_ codes: some Sequence<String>) -> [UInt64] {
+            var bits = Array(repeating: UInt64(0), count: (components.count + 63) / 64)
+            for code in codes {
+                if let number = components[code] { bits[number / 64] |= 1 << UInt64(number % 64) }
+            }
+            return bits
         }
 
         func bits(_ codes: [String]) -> [UInt64] {
@@ -46,19 +63,25 @@ public struct EntitlementSnapshot: Sendable {
         }
     }
 
-    struct CompiledKey: Sendable, Equatable {
+    /// A registered key as the checks read it: a reference, so a check retains one object and copies nothing.
+    final class CompiledKey: Sendable {
+        let source: AccessModel.Key
         let serial: String
         let profile: Profile
         let floating: Bool
         let users: Int
         let components: Set<String>
+        /// `components` as bits over the catalog's component numbers (``Menus/components``).
+        let componentBits: [UInt64]
         let validFrom: Date
         let expiresAt: Date?
         let revoked: Bool
         let covered: Bool
         let coveredUntil: Date?
 
-        init(_ key: AccessModel.Key) {
+        init(_ key: AccessModel.Key, menus: Menus) {
+            source = key
+            componentBits = menus.componentBits(key.components)
             serial = key.serial
             profile = key.profile
             floating = key.useType == .floating
@@ -71,6 +94,10 @@ public struct EntitlementSnapshot: Sendable {
             coveredUntil = key.coveredUntil
         }
 
+        func carries(component number: Int) -> Bool {
+            number / 64 < componentBits.count && componentBits[number / 64] & (1 << UInt64(number % 64)) != 0
+        }
+
         func isCovered(at now: Date) -> Bool { covered && (coveredUntil.map { now < $0 } ?? true) }
         func isValid(at now: Date) -> Bool { !revoked && validFrom <= now && (expiresAt.map { now < $0 } ?? true) }
         /// How many seats its ranking holds: none on a floating key.
@@ -80,6 +107,8 @@ public struct EntitlementSnapshot: Sendable {
     struct CompiledGroup: Sendable {
         let idNumber: String
         let component: String
+        /// The component's number in ``Menus/components``; -1 when the catalog does not list it.
+        let componentNumber: Int
         /// One bit per catalog menu number.
         let menus: [UInt64]
         /// The key's number (``EntitlementSnapshot/keyNumbers``), whether or not that key is registered.
@@ -117,20 +146,62 @@ public struct EntitlementSnapshot: Sendable {
         let user: Int32
     }
 
+    /// Values kept by reference in a persistent hash trie: a reader retains one object and copies none of its arrays,
+    /// a writer stores a new object under the key and shares the rest of the trie.
+    struct SharedTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+        final class Entry: Sendable {
+            let value: Value
+            init(_ value: Value) { self.value = value }
+        }
+
+        private(set) var entries: TreeDictionary<Key, Entry>
+
+        init(_ entries: TreeDictionary<Key, Entry> = [:]) { self.entries = entries }
+
+        subscript(key: Key) -> Value? {
+            get { entries[key]?.value }
+            set { entries[key] = newValue.map(Entry.init) }
+        }
+
+        /// The stored object itself, for readers that should not copy the value.
+        func entry(_ key: Key) -> Entry? { entries[key] }
+
+        @discardableResult
+        mutating func removeValue(forKey key: Key) -> Value? { entries.removeValue(forKey: key)?.value }
+
+        var all: some Sequence<(key: Key, value: Value)> { entries.lazy.map { ($0.key, $0.value.value) } }
+    }
+
+    /// The registered keys by number: an array, since key numbers are small and dense.
+    struct KeyTable: Sendable {
+        private var slots: [CompiledKey?] = []
+
+        subscript(number: Int32) -> CompiledKey? {
+            get { Int(number) < slots.count ? slots[Int(number)] : nil }
+            set {
+                if Int(number) >= slots.count { slots.append(contentsOf: repeatElement(nil, count: Int(number) - slots.count + 1)) }
+                slots[Int(number)] = newValue
+            }
+        }
+
+        /// The numbers of the registered keys.
+        var numbers: [Int32] { slots.indices.filter { slots[$0] != nil }.map { Int32($0) } }
+    }
+
     let menus: Menus
     /// Users by folded login; the built-in administrators are not among them.
-    var users: TreeDictionary<String, User>
+    var users: SharedTable<String, User>
     var logins: TreeDictionary<Int32, String>
     var nextUser: Int32
     /// Built-in administrators' folded logins: they administer without a seat.
     var builtin: Set<String>
-    var groups: TreeDictionary<Int64, CompiledGroup>
+    var groups: SharedTable<Int64, CompiledGroup>
     /// Group ids by folded ID #.
     var groupIDs: [String: Int64]
     /// Numbers given to key serials as they are first seen; never reused, so sessions and groups keep theirs.
     var keyNumbers: [String: Int32]
     /// The registered keys.
-    var keys: [Int32: CompiledKey]
+    var keys: KeyTable
     /// Each registered nominative key's ranking.
     var rankings: [Int32: [Rank]]
     /// Open sessions' lease ends, by user number and key number packed together.
@@ -139,27 +210,111 @@ public struct EntitlementSnapshot: Sendable {
     /// Compiles `model` (its sessions included): at start, after a synchronization, and as the reference the patched
     /// snapshots are tested against.
     public init(_ model: AccessModel) {
-        menus = Menus(model.catalog)
-        users = [:]
-        logins = [:]
-        nextUser = 0
-        builtin = []
-        groups = [:]
-        groupIDs = [:]
-        keyNumbers = [:]
-        keys = [:]
-        rankings = [:]
-        sessions = [:]
-        var patch = AccessPatch(keys: model.keys)
-        for user in model.users { patch.users[AccessModel.fold(user.login)] = .some(AccessPatch.UserRow(user: user, memberships: [])) }
-        var groups: [String: AccessModel.Group?] = [:]
+        // The same rules as the patches, applied in bulk to flat tables first and put into the tries once: compiling
+        // 100,000 users one patch at a time would copy each user's entry once per group they are in.
+        let menus = Menus(model.catalog)
+        var keyNumbers: [String: Int32] = [:]
+        func number(_ serial: String) -> Int32 {
+            if let number = keyNumbers[serial] { return number }
+            let number = Int32(keyNumbers.count)
+            keyNumbers[serial] = number
+            return number
+        }
+        var keys = KeyTable()
+        for key in model.keys { keys[number(key.serial)] = CompiledKey(key, menus: menus) }
+
+        // Users: the last row of a login wins, as in a patch.
+        var rows: [String: AccessModel.User] = [:]
+        var loginOrder: [String] = []
+        for user in model.users where rows.updateValue(user, forKey: AccessModel.fold(user.login)) == nil {
+            loginOrder.append(AccessModel.fold(user.login))
+        }
+        var builtin: Set<String> = []
+        var numbers: [String: Int32] = [:]
+        var logins: [String] = []
+        var active: [Bool] = []
+        for login in loginOrder {
+            guard let row = rows[login] else { continue }
+            if row.builtin {
+                builtin.insert(login)
+            } else {
+                numbers[login] = Int32(logins.count)
+                logins.append(login)
+                active.append(row.active)
+            }
+        }
+
+        // Groups: the last of an ID # wins, then the last of an id.
+        var byIDNumber: [String: AccessModel.Group] = [:]
+        var idNumberOrder: [String] = []
         for (position, group) in model.groups.enumerated() {
             var group = group
             group.id = group.id ?? Int64(position + 1)
-            groups[IDNumber.folded(group.idNumber)] = .some(group)
+            if byIDNumber.updateValue(group, forKey: IDNumber.folded(group.idNumber)) == nil { idNumberOrder.append(IDNumber.folded(group.idNumber)) }
         }
-        patch.groups = groups
-        apply(patch)
+        var chosen: [Int64: (idNumber: String, group: AccessModel.Group)] = [:]
+        for idNumber in idNumberOrder {
+            guard let group = byIDNumber[idNumber], let id = group.id else { continue }
+            chosen[id] = (idNumber, group)
+        }
+        var memberships = Array(repeating: [Membership](), count: logins.count)
+        var oldest: [Int32: [Int32: Int64]] = [:]
+        var groupEntries: [(Int64, SharedTable<Int64, CompiledGroup>.Entry)] = []
+        var groupIDs: [String: Int64] = [:]
+        for (id, (idNumber, group)) in chosen {
+            let key = number(group.keySerial)
+            var members: [Int32: Int64] = [:]
+            for member in group.members {
+                guard let user = numbers[AccessModel.fold(member.login)] else { continue }
+                members[user] = min(members[user] ?? .max, member.order)
+            }
+            let ranked = keys[key].map { !$0.floating } ?? false
+            for (user, order) in members {
+                memberships[Int(user)].append(Membership(group: id, order: order))
+                if ranked, active[Int(user)] { oldest[key, default: [:]][user] = min(oldest[key]?[user] ?? .max, order) }
+            }
+            let compiled = CompiledGroup(
+                idNumber: idNumber, component: group.component, componentNumber: menus.components[group.component] ?? -1,
+                menus: menus.bits(group.menus), key: key, active: group.active, members: TreeDictionary(uniqueKeysWithValues: members))
+            groupEntries.append((id, SharedTable.Entry(compiled)))
+            groupIDs[idNumber] = id
+        }
+
+        // Seats: each nominative key's ranking, oldest assignment first, then login; its first `users` hold a seat.
+        var rankings: [Int32: [Rank]] = [:]
+        var standings = Array(repeating: [Standing](), count: logins.count)
+        var seats = Array(repeating: [Int32](), count: logins.count)
+        for (key, orders) in oldest {
+            let ranking = orders.map { Rank(order: $0.value, user: $0.key) }.sorted { (a: Rank, b: Rank) -> Bool in
+                if a.order != b.order { return a.order < b.order }
+                return logins[Int(a.user)] < logins[Int(b.user)]
+            }
+            let limit = keys[key]?.seats ?? 0
+            for (place, rank) in ranking.enumerated() {
+                standings[Int(rank.user)].append(Standing(key: key, order: rank.order))
+                if place < limit { seats[Int(rank.user)].append(key) }
+            }
+            rankings[key] = ranking
+        }
+
+        self.menus = menus
+        self.keyNumbers = keyNumbers
+        self.keys = keys
+        self.builtin = builtin
+        self.groupIDs = groupIDs
+        self.groups = SharedTable(TreeDictionary(uniqueKeysWithValues: groupEntries))
+        self.rankings = rankings
+        self.users = SharedTable(
+            TreeDictionary(
+                uniqueKeysWithValues: logins.indices.map { index in
+                    let user = User(
+                        number: Int32(index), active: active[index], memberships: memberships[index].sorted { $0.group < $1.group },
+                        standings: standings[index], seats: seats[index])
+                    return (logins[index], SharedTable.Entry(user))
+                }))
+        self.logins = TreeDictionary(uniqueKeysWithValues: logins.indices.map { (Int32($0), logins[$0]) })
+        nextUser = Int32(logins.count)
+        sessions = [:]
         for session in model.sessions { Self.add(session, to: &sessions, self) }
     }
 
@@ -184,9 +339,9 @@ public struct EntitlementSnapshot: Sendable {
         var touched = Touched()
         let oldKeys = keys
         if let newKeys = patch.keys {
-            var table: [Int32: CompiledKey] = [:]
-            for key in newKeys { table[keyNumber(key.serial)] = CompiledKey(key) }
-            for number in Set(oldKeys.keys).union(table.keys) where oldKeys[number] != table[number] {
+            var table = KeyTable()
+            for key in newKeys { table[keyNumber(key.serial)] = CompiledKey(key, menus: menus) }
+            for number in Set(oldKeys.numbers).union(table.numbers) where oldKeys[number]?.source != table[number]?.source {
                 touched.keys.insert(number)
             }
             keys = table
@@ -274,7 +429,8 @@ public struct EntitlementSnapshot: Sendable {
             touched.insert(user: user.number, key: key)
         }
         groups[id] = CompiledGroup(
-            idNumber: idNumber, component: model.component, menus: menus.bits(model.menus), key: key, active: model.active, members: members)
+            idNumber: idNumber, component: model.component, componentNumber: menus.components[model.component] ?? -1,
+            menus: menus.bits(model.menus), key: key, active: model.active, members: members)
         groupIDs[idNumber] = id
     }
 
@@ -348,7 +504,7 @@ public struct EntitlementSnapshot: Sendable {
             candidates = Set(old.map(\.user)).union(touchedUsers)
         } else if remade {
             var oldest: [Int32: Int64] = [:]
-            for (_, group) in groups where group.key == key {
+            for (_, group) in groups.all where group.key == key {
                 for (number, order) in group.members {
                     guard let login = logins[number], users[login]?.active == true else { continue }
                     oldest[number] = min(oldest[number] ?? .max, order)
@@ -501,18 +657,22 @@ public struct EntitlementSnapshot: Sendable {
         guard let menuNumber = menus.index[menu], menus.menus[menuNumber].component == component else {
             return EntitlementDecision(code: .unknownMenu)
         }
-        guard let user = users[login] ?? users[AccessModel.fold(login)] else { return EntitlementDecision(code: .unknownUser) }
+        guard let entry = users.entry(login) ?? users.entry(AccessModel.fold(login)) else { return EntitlementDecision(code: .unknownUser) }
+        let user = entry.value
         guard user.active else { return EntitlementDecision(code: .userDisabled) }
         let required = menus.menus[menuNumber].profile
+        let componentNumber = menus.menus[menuNumber].componentNumber
         let word = menuNumber / 64
         let bit = UInt64(1) << UInt64(menuNumber % 64)
         var best = EntitlementDecision(code: .noAccess)
         for membership in user.memberships {
-            guard let group = groups[membership.group], group.active, group.menus[word] & bit != 0, group.component == component,
-                let key = keys[group.key]
-            else { continue }
+            guard let groupEntry = groups.entry(membership.group) else { continue }
+            let group = groupEntry.value
+            guard group.active, group.componentNumber == componentNumber, group.menus[word] & bit != 0, let key = keys[group.key] else {
+                continue
+            }
             let code: EntitlementCode
-            if !key.components.contains(component) {
+            if !key.carries(component: componentNumber) {
                 code = .componentNotInKey
             } else if !key.profile.includes(required) {
                 code = .profileTooLow

@@ -20,6 +20,8 @@ public final class AccessWatcher: Service, Sendable {
         var seen: [(at: ContinuousClock.Instant, id: Int64)]
         var sessions: Int
         var latestLease: Int64?
+        /// What the listener had heard at this look, if it was listening.
+        var heard: AccessListener.Hearing?
     }
 
     /// Audited actions that change nothing the snapshot holds. A disconnection ends sessions, which are watched on
@@ -27,6 +29,9 @@ public final class AccessWatcher: Service, Sendable {
     static let unrelatedActions = ["token.created", "token.revoked", "user.password-changed", "session.disconnected"]
 
     public let registry: Registry
+    /// The listener that hears the same changes at once: while it vouches for having heard everything between two
+    /// looks, the watcher rebuilds nothing, so a busy instance does not reload every table every `interval`.
+    let listener: AccessListener?
     let interval: Duration
     /// How long a transaction that wrote an audit event may take to commit. An event's id is taken when it is written
     /// and seen when its transaction commits, so a lower id can appear after a higher one: the events are counted
@@ -35,8 +40,11 @@ public final class AccessWatcher: Service, Sendable {
     public let logger: Logger
     private let last = NIOLockedValueBox<Mark?>(nil)
 
-    public init(registry: Registry, interval: Duration = .seconds(2), settle: Duration = .seconds(60), logger: Logger) {
+    public init(
+        registry: Registry, listener: AccessListener? = nil, interval: Duration = .seconds(2), settle: Duration = .seconds(60), logger: Logger
+    ) {
         self.registry = registry
+        self.listener = listener
         self.interval = interval
         self.settle = settle
         self.logger = logger
@@ -46,10 +54,12 @@ public final class AccessWatcher: Service, Sendable {
         await repeatUntilShutdown(every: interval, logger: logger, failure: "could not check for access changes") { try await poll() }
     }
 
-    /// Rebuilds what changed since the last look; returns what it did (for tests): `full`, `sessions` or `nothing`.
+    /// Rebuilds what changed since the last look; returns what it did (for tests): `full`, `sessions`, `heard` (changes
+    /// there were, and the listener heard them all) or `nothing`.
     @discardableResult
     public func poll() async throws -> String {
         let now = ContinuousClock.now
+        let heard = listener?.heard
         let previous = last.withLockedValue { $0 }
         // The first look only takes the mark (start-up built the snapshot), with the floor at the highest id.
         let floor = previous?.floor ?? Int64.max
@@ -60,9 +70,12 @@ public final class AccessWatcher: Service, Sendable {
         // On the first look nothing is above `settled` (Int64.max), and the floor starts at the highest id.
         let mark = Mark(
             floor: previous == nil ? highest : settled, changes: changesAboveSettled,
-            seen: (previous?.seen ?? []).filter { $0.id > settled } + [(at: now, id: highest)], sessions: sessions, latestLease: lease)
+            seen: (previous?.seen ?? []).filter { $0.id > settled } + [(at: now, id: highest)], sessions: sessions, latestLease: lease,
+            heard: heard)
         last.withLockedValue { $0 = mark }
         guard let previous else { return "nothing" }
+        let changed = changes != previous.changes || previous.sessions != mark.sessions || previous.latestLease != mark.latestLease
+        if changed, let heard, heard == previous.heard { return "heard" }
         if changes != previous.changes {
             try await registry.loadAccess()
             return "full"

@@ -257,5 +257,51 @@ extension DomainTests {
             #expect(Self.expectAgreement(patched, EntitlementSnapshot(world.model), world.model, "after the renewal", logins: sample) > 1_000)
             #expect(patched.seatCount(keySerial: "KW-1") == (held: 4_050, over: 850))
         }
+
+        /// 20,000 users created one patch at a time, as a directory provisions them, then half of them removed from their
+        /// group and a few disabled: the snapshot's tables grow (and regroup their shards) as they go, and every user
+        /// answers as in a snapshot compiled at once.
+        @Test func aSnapshotGrownOneUserAtATimeAnswersAsOneCompiledAtOnce() {
+            let key = AccessModel.Key(
+                serial: "KW-1", profile: .manager, useType: .nominative, users: 15_000, components: ["DOC"],
+                validFrom: Self.now.addingTimeInterval(-60), expiresAt: nil)
+            var world = World(
+                AccessModel(
+                    users: [], groups: [AccessModel.Group(idNumber: "G", keySerial: "KW-1", component: "DOC", menus: ["DC021"], members: [])],
+                    keys: [key], catalog: Rules.catalog))
+            var patched = EntitlementSnapshot(world.model)
+            for index in 0..<20_000 {
+                let login = "dir\(index)"
+                world.model.users.append(AccessModel.User(login: login))
+                world.model.groups[0].members.append(AccessModel.Member(login: login, order: Int64(index + 1)))
+                patched = patched.applying(
+                    AccessPatch(
+                        users: [login: .some(AccessPatch.UserRow(user: AccessModel.User(login: login), memberships: []))],
+                        assignments: [AccessPatch.Pair(group: 1, login: login): .some(Int64(index + 1))]))
+            }
+            #expect(patched.seatCount(keySerial: "KW-1") == (held: 15_000, over: 5_000))
+            var removed = AccessPatch()
+            for index in stride(from: 0, to: 20_000, by: 2) {
+                removed.assignments[AccessPatch.Pair(group: 1, login: "dir\(index)")] = .some(nil)
+            }
+            world.model.groups[0].members.removeAll { Int($0.login.dropFirst(3))! % 2 == 0 }
+            patched = patched.applying(removed)
+            for index in stride(from: 1, to: 20_000, by: 1_001) {
+                world.model.users[index].active = false
+                patched = patched.applying(AccessPatch(users: ["dir\(index)": world.row("dir\(index)")]))
+            }
+            let rebuilt = EntitlementSnapshot(world.model)
+            var disagreements = 0
+            for index in 0..<20_000 {
+                let login = "dir\(index)"
+                let a = patched.check(login: login, component: "DOC", menu: "DC021", at: Self.now)
+                if a != rebuilt.check(login: login, component: "DOC", menu: "DC021", at: Self.now) || !patched.knows(login) { disagreements += 1 }
+            }
+            #expect(disagreements == 0)
+            #expect(patched.check(login: "dir1", component: "DOC", menu: "DC021", at: Self.now).code == .userDisabled)
+            #expect(patched.check(login: "dir3", component: "DOC", menu: "DC021", at: Self.now).allowed)
+            #expect(patched.check(login: "dir2", component: "DOC", menu: "DC021", at: Self.now).code == .noAccess)
+            #expect(!patched.knows("dir20000"))
+        }
     }
 }

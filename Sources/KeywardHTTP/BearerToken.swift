@@ -44,8 +44,14 @@ public struct BearerTokenMiddleware<Context: TokenAuthenticatedContext>: RouterM
             if let cached = cache?.record(for: presented, now: time) {
                 context.token = cached
             } else {
-                context.token = try await tokens.authenticate(presented, now: time)
-                if let record = context.token { cache?.store(record, for: presented, now: time) }
+                do {
+                    context.token = try await tokens.authenticate(presented, now: time)
+                    if let record = context.token { cache?.store(record, for: presented, now: time) }
+                } catch let error as StoreError where error.kind == .unavailable {
+                    // The database does not answer: a token authenticated here recently is still taken (TokenCache).
+                    guard let recent = cache?.recentRecord(for: presented, now: time) else { throw error }
+                    context.token = recent
+                }
             }
             if context.token == nil {
                 // A token was sent but is not valid: say so, rather than serving the route as anonymous.

@@ -18,7 +18,7 @@ public final class AsyncLock: Sendable {
         return try await body()
     }
 
-    private func lock() async {
+    func lock() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = state.withLockedValue { state in
                 if state.locked {
@@ -32,7 +32,7 @@ public final class AsyncLock: Sendable {
         }
     }
 
-    private func unlock() {
+    func unlock() {
         let next = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             guard state.head < state.waiters.count else {
                 state.locked = false

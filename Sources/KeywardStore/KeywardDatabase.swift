@@ -120,6 +120,10 @@ public final class KeywardDatabase: Sendable {
         }
     }
 
+    /// Write transactions committed so far. On SQLite, writers that wait for each other share one commit (group
+    /// commit), so this counts commits, not calls to ``write(_:)``.
+    public var commits: Int { backend.commits }
+
     /// Closes every connection.
     public func close() async {
         await backend.close()
@@ -145,6 +149,7 @@ protocol DatabaseBackend: Sendable {
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func listen(_ channel: String, onListening: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void) async throws
+    var commits: Int { get }
     func close() async
 }
 

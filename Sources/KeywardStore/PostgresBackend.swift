@@ -4,12 +4,14 @@ import NIOSSL
 import PostgresKit
 import PostgresNIO
 import SQLKit
+import Synchronization
 
 /// PostgreSQL through PostgresNIO's `PostgresClient` (a pool), with SQLKit on top.
 final class PostgresBackend: DatabaseBackend {
     private let client: PostgresClient
     private let runner: Task<Void, Never>
     private let logger: Logger
+    private let committed = Atomic<Int>(0)
 
     init(_ location: PostgresLocation, logger: Logger) {
         let tls: PostgresClient.Configuration.TLS =
@@ -111,7 +113,7 @@ final class PostgresBackend: DatabaseBackend {
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         // Our own BEGIN/COMMIT rather than PostgresClient.withTransaction, so callers see their own errors unwrapped.
         let notifications = KeywardDatabase.pending
-        return try await withReader { connection in
+        let result = try await withReader { connection in
             try await inTransaction(connection, begin: "BEGIN") { sql in
                 let result = try await body(sql)
                 for notification in notifications {
@@ -120,7 +122,11 @@ final class PostgresBackend: DatabaseBackend {
                 return result
             }
         }
+        committed.add(1, ordering: .relaxed)
+        return result
     }
+
+    var commits: Int { committed.load(ordering: .relaxed) }
 
     func listen(_ channel: String, onListening: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void) async throws {
         try await client.withConnection { connection in

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import SQLKit
 import SQLiteKit
 import Synchronization
@@ -15,6 +16,16 @@ final class SQLiteBackend: DatabaseBackend {
     private let readers: [Lane]
     private let nextReader = Atomic<Int>(0)
     private let threadPool: NIOThreadPool
+    /// Writers waiting for the writer's connection: while there are some, a finished write transaction is handed over
+    /// open instead of committed (group commit).
+    private let writersWaiting = Atomic<Int>(0)
+    private let committed = Atomic<Int>(0)
+    /// The write transaction left open for the next writer of its group; only touched while holding the writer's lock.
+    private let openGroup = NIOLockedValueBox<CommitGroup?>(nil)
+    /// At most this many writers share one commit, and a group's transaction stays open at most this long, so no
+    /// writer waits long for its commit and another process on the same file gets its turn.
+    static let groupLimit = 64
+    static let groupWindow: Duration = .milliseconds(100)
 
     private init(writer: Lane, readers: [Lane], threadPool: NIOThreadPool) {
         self.writer = writer
@@ -80,11 +91,86 @@ final class SQLiteBackend: DatabaseBackend {
     }
 
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        // IMMEDIATE takes the write lock now, so a transaction never fails half-way on a busy database.
-        try await writer.lock.withLock {
-            try await inTransaction(writer.connection.sql(queryLogLevel: Self.queryLogLevel), begin: "BEGIN IMMEDIATE", body)
+        // An in-memory database reads on the writer's connection too: a read must never see a group's uncommitted writes.
+        guard !readers.isEmpty else {
+            let result = try await writer.lock.withLock {
+                try await inTransaction(writer.connection.sql(queryLogLevel: Self.queryLogLevel), begin: "BEGIN IMMEDIATE", body)
+            }
+            committed.add(1, ordering: .relaxed)
+            return result
         }
+        writersWaiting.add(1, ordering: .relaxed)
+        await writer.lock.lock()
+        writersWaiting.subtract(1, ordering: .relaxed)
+        let sql = writer.connection.sql(queryLogLevel: Self.queryLogLevel)
+        let group: CommitGroup
+        if let open = openGroup.withLockedValue({ $0 }) {
+            group = open
+        } else {
+            do {
+                // IMMEDIATE takes the write lock now, so a transaction never fails half-way on a busy database.
+                try await sql.raw("BEGIN IMMEDIATE").run()
+            } catch {
+                writer.lock.unlock()
+                throw error
+            }
+            group = CommitGroup()
+            openGroup.withLockedValue { $0 = group }
+        }
+        let outcome: Result<T, any Error>
+        do {
+            try await sql.raw("SAVEPOINT keyward_write").run()
+            outcome = .success(try await body(sql))
+            try await sql.raw("RELEASE SAVEPOINT keyward_write").run()
+            group.members += 1
+        } catch {
+            do {
+                // Only this writer's changes are undone; the group's others stand.
+                try await sql.raw("ROLLBACK TO SAVEPOINT keyward_write").run()
+                try await sql.raw("RELEASE SAVEPOINT keyward_write").run()
+            } catch {
+                // The transaction itself is gone (SQLite rolls back on some I/O errors): the whole group fails.
+                try? await sql.raw("ROLLBACK").run()
+                openGroup.withLockedValue { $0 = nil }
+                group.finish(.failure(error))
+                writer.lock.unlock()
+                throw error
+            }
+            // Refused at once: nothing of this writer's is in the group, so it need not wait for the commit.
+            try? await closeOrHandOver(group, sql, waiting: false)
+            throw error
+        }
+        try await closeOrHandOver(group, sql, waiting: true)
+        return try outcome.get()
     }
+
+    /// After a writer's body: leaves the transaction open for the next waiting writer (and, when `waiting`, waits for
+    /// the group's commit), or commits it for the whole group. Returns once the group's changes are committed, throws
+    /// if they are not.
+    private func closeOrHandOver(_ group: CommitGroup, _ sql: any SQLDatabase, waiting: Bool) async throws {
+        if writersWaiting.load(ordering: .relaxed) > 0, group.members < Self.groupLimit, ContinuousClock.now - group.opened < Self.groupWindow {
+            if waiting {
+                try await group.wait { writer.lock.unlock() }
+            } else {
+                writer.lock.unlock()
+            }
+            return
+        }
+        openGroup.withLockedValue { $0 = nil }
+        do {
+            try await sql.raw("COMMIT").run()
+        } catch {
+            try? await sql.raw("ROLLBACK").run()
+            group.finish(.failure(error))
+            writer.lock.unlock()
+            throw error
+        }
+        committed.add(1, ordering: .relaxed)
+        group.finish(.success(()))
+        writer.lock.unlock()
+    }
+
+    var commits: Int { committed.load(ordering: .relaxed) }
 
     func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         // A deferred read transaction in WAL mode sees one snapshot from its first read to its end.
@@ -95,9 +181,63 @@ final class SQLiteBackend: DatabaseBackend {
     func listen(_ channel: String, onListening: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void) async throws {}
 
     func close() async {
-        for lane in readers + [writer] {
+        for lane in readers {
             await lane.lock.withLock { try? await lane.connection.close() }
         }
+        await writer.lock.withLock {
+            // A group handed over to a writer that never came (the lock went to this close first): commit it.
+            if let group = openGroup.withLockedValue({ $0 }) {
+                openGroup.withLockedValue { $0 = nil }
+                do {
+                    try await writer.connection.sql(queryLogLevel: Self.queryLogLevel).raw("COMMIT").run()
+                    group.finish(.success(()))
+                } catch {
+                    group.finish(.failure(error))
+                }
+            }
+            try? await writer.connection.close()
+        }
         try? await threadPool.shutdownGracefully()
+    }
+}
+
+/// The writers whose transactions are committed together: each waits for the one COMMIT (or its failure).
+final class CommitGroup: Sendable {
+    private struct State {
+        var members = 0
+        var waiting: [CheckedContinuation<Void, any Error>] = []
+        var outcome: Result<Void, any Error>?
+    }
+
+    private let state = NIOLockedValueBox(State())
+    /// When its transaction began.
+    let opened = ContinuousClock.now
+
+    /// Writers whose changes are in the open transaction.
+    var members: Int {
+        get { state.withLockedValue { $0.members } }
+        set { state.withLockedValue { $0.members = newValue } }
+    }
+
+    /// Waits for the group's commit; `handOver` runs once this writer is registered, to let the next writer in.
+    func wait(handOver: () -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let done = state.withLockedValue { state -> Result<Void, any Error>? in
+                if let outcome = state.outcome { return outcome }
+                state.waiting.append(continuation)
+                return nil
+            }
+            handOver()
+            if let done { continuation.resume(with: done) }
+        }
+    }
+
+    func finish(_ outcome: Result<Void, any Error>) {
+        let waiting = state.withLockedValue { state in
+            state.outcome = outcome
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume(with: outcome) }
     }
 }

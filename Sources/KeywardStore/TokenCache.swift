@@ -4,6 +4,10 @@ import NIOConcurrencyHelpers
 /// Recently authenticated tokens, so a busy caller (the entitlement check) does not cost a database read per request.
 /// An entry lives `lifetime` at most and never past its token's expiry; whoever revokes tokens in this process
 /// empties the cache, and a revocation elsewhere (another instance, the CLI) takes effect within `lifetime`.
+///
+/// While the database does not answer, an entry is still taken for `outageLifetime` (``recentRecord(for:now:)``):
+/// the callers already authenticated keep being served from memory (the checks answer from the snapshot), and a
+/// revocation needs the database too, so only one made elsewhere in the moments before the outage can be missed.
 public final class TokenCache: Sendable {
     struct Entry {
         let record: TokenRecord
@@ -12,10 +16,12 @@ public final class TokenCache: Sendable {
 
     private let entries = NIOLockedValueBox<[String: Entry]>([:])
     let lifetime: TimeInterval
+    let outageLifetime: TimeInterval
     let capacity: Int
 
-    public init(lifetime: TimeInterval = 10, capacity: Int = 10_000) {
+    public init(lifetime: TimeInterval = 10, outageLifetime: TimeInterval = 900, capacity: Int = 10_000) {
         self.lifetime = lifetime
+        self.outageLifetime = max(lifetime, outageLifetime)
         self.capacity = capacity
     }
 
@@ -24,9 +30,21 @@ public final class TokenCache: Sendable {
         entries.withLockedValue { entries in
             guard let entry = entries[presented] else { return nil }
             guard now.timeIntervalSince(entry.cachedAt) < lifetime, now >= entry.cachedAt, entry.record.isUsable(at: now) else {
-                entries[presented] = nil
+                // Kept for an outage while it may still serve one.
+                if !(now.timeIntervalSince(entry.cachedAt) < outageLifetime && entry.record.isUsable(at: now)) { entries[presented] = nil }
                 return nil
             }
+            return entry.record
+        }
+    }
+
+    /// The cached record of the presented token if it was authenticated within `outageLifetime` and is still usable:
+    /// for when the database cannot be asked.
+    public func recentRecord(for presented: String, now: Date) -> TokenRecord? {
+        entries.withLockedValue { entries in
+            guard let entry = entries[presented], now >= entry.cachedAt, now.timeIntervalSince(entry.cachedAt) < outageLifetime,
+                entry.record.isUsable(at: now)
+            else { return nil }
             return entry.record
         }
     }

@@ -56,7 +56,8 @@ extension RegistryTests {
 
         /// While the registry's database refuses connections (as during a PostgreSQL restart), the API refuses what
         /// needs it with 503 `DATABASE_UNAVAILABLE` and `Retry-After`, the entitlement check keeps answering from the
-        /// snapshot, nothing is written, and the same request succeeds once the database is back.
+        /// snapshot for callers authenticated before, nothing is written, and the same request succeeds once the
+        /// database is back.
         @Test(.timeLimit(.minutes(2)), .enabled(if: Backend.postgresURL != nil, "needs KEYWARD_TEST_POSTGRES_URL"))
         func duringAnOutageTheAPIAnswers503AndTheCheckKeepsAnswering() async throws {
             try await RegistryHarness.run(.postgres) { harness in
@@ -70,10 +71,14 @@ extension RegistryTests {
                         .decode(column: "name", as: String.self))
                 try await harness.withAPI { api in
                     let check = "/api/v1/entitlements/check?login=ann&component=DOC&menu=DC021"
+                    let unused = try await harness.serviceToken()
                     #expect(try await api.call(.get, check).status == .ok)
                     let before = try await harness.fingerprint()
                     try await administerTestPostgres("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS false")
                     try await administerTestPostgres("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'")
+                    // Past the token cache's 10 s: the token, authenticated a minute ago, is still taken while the
+                    // database cannot be asked.
+                    harness.clock.advance(by: 60)
                     let checked = try await api.call(.get, check)
                     #expect(checked.status == .ok, "the check answers from the snapshot")
                     #expect(checked.json["allowed"] as? Bool == true)  // raw JSON: the check's wire shape
@@ -82,6 +87,10 @@ extension RegistryTests {
                     #expect(refused.status == .serviceUnavailable)
                     #expect(refused.errorCode == "DATABASE_UNAVAILABLE")
                     #expect(refused.headers[.retryAfter] == "5")
+                    // A token this instance never authenticated cannot be checked meanwhile.
+                    let stranger = try await api.call(.get, check, token: unused)
+                    #expect(stranger.status == .serviceUnavailable)
+                    #expect(stranger.errorCode == "DATABASE_UNAVAILABLE")
                     try await administerTestPostgres("ALTER DATABASE \(name) WITH ALLOW_CONNECTIONS true")
                     #expect(try await harness.fingerprint() == before, "nothing was written during the outage")
                     #expect(try await api.call(.get, "/api/v1/users/bob").status == .notFound)

@@ -58,12 +58,10 @@ extension RegistryStore {
             SQLColumn("login_folded", table: "m"))
         if folded != nil, let id = rows.first?.id { membersQuery = membersQuery.where(SQLColumn("group_id", table: "m"), .equal, SQLBind(id)) }
         if folded == nil || !rows.isEmpty {
-            struct Member: Decodable {
-                var groupId: Int64
-                var login: String
-            }
-            for member in try await membersQuery.orderBy(SQLColumn("id", table: "m")).all(decoding: Member.self, with: .columns) {
-                members[member.groupId, default: []].append(member.login)
+            // Column by column: a group holds up to 10,000 members, read back after every change to it, and Codable row
+            // decoding costs several times as much per row.
+            for row in try await membersQuery.orderBy(SQLColumn("id", table: "m")).all() {
+                members[try row.decode(column: "group_id", as: Int64.self), default: []].append(try row.decode(column: "login", as: String.self))
             }
         }
         return try rows.map { row in

@@ -79,15 +79,10 @@ final class PostgresBackend: DatabaseBackend {
             var iterator = connections.makeAsyncIterator()
             guard let connection = try await iterator.next() else { throw StoreError.databaseUnavailable }
             timer.cancel()
-            do {
-                let result = try await body(connection)
-                finish.finish()
-                try await group.waitForAll()
-                return result
-            } catch {
-                finish.finish()
-                throw error
-            }
+            let result = try await body(connection)
+            finish.finish()  // the child gives the connection back to the pool
+            try await group.waitForAll()
+            return result
         }
     }
 

@@ -71,8 +71,10 @@ final class SQLiteBackend: DatabaseBackend {
 
     private static func configure(_ connection: SQLiteConnection, reader: Bool) async throws {
         let sql = connection.sql(queryLogLevel: queryLogLevel)
-        // First, so every later statement (even switching to WAL) waits for other processes instead of failing.
-        try await sql.raw("PRAGMA busy_timeout = 10000").run()
+        // First, so every later statement (even switching to WAL) waits for other processes instead of failing. 30 s:
+        // several processes opening and migrating one file together on a loaded 2-core machine waited more than 10 s
+        // for the write lock now and then (`MigratorTests.instancesStartingTogetherApplyEachMigrationOnce`).
+        try await sql.raw("PRAGMA busy_timeout = 30000").run()
         // WAL lets readers run beside the writer; FULL makes every acknowledged commit survive a crash.
         if !reader {
             try await sql.raw("PRAGMA journal_mode = WAL").run()
@@ -104,9 +106,14 @@ final class SQLiteBackend: DatabaseBackend {
         writersWaiting.subtract(1, ordering: .relaxed)
         let sql = writer.connection.sql(queryLogLevel: Self.queryLogLevel)
         let group: CommitGroup
+        // A writer that joins an open group runs in a savepoint, so that its failure undoes its changes alone; the one
+        // that begins a group has nothing of others' to keep, and a failure rolls the transaction back.
+        let joined: Bool
         if let open = openGroup.withLockedValue({ $0 }) {
             group = open
+            joined = true
         } else {
+            joined = false
             do {
                 // IMMEDIATE takes the write lock now, so a transaction never fails half-way on a busy database.
                 try await sql.raw("BEGIN IMMEDIATE").run()
@@ -119,11 +126,18 @@ final class SQLiteBackend: DatabaseBackend {
         }
         let outcome: Result<T, any Error>
         do {
-            try await sql.raw("SAVEPOINT keyward_write").run()
+            if joined { try await sql.raw("SAVEPOINT keyward_write").run() }
             outcome = .success(try await body(sql))
-            try await sql.raw("RELEASE SAVEPOINT keyward_write").run()
+            if joined { try await sql.raw("RELEASE SAVEPOINT keyward_write").run() }
             group.members += 1
         } catch {
+            guard joined else {
+                try? await sql.raw("ROLLBACK").run()
+                openGroup.withLockedValue { $0 = nil }
+                group.finish(.failure(error))
+                writer.lock.unlock()
+                throw error
+            }
             do {
                 // Only this writer's changes are undone; the group's others stand.
                 try await sql.raw("ROLLBACK TO SAVEPOINT keyward_write").run()
@@ -186,8 +200,10 @@ final class SQLiteBackend: DatabaseBackend {
         }
         await writer.lock.withLock {
             // A group handed over to a writer that never came (the lock went to this close first): commit it.
-            if let group = openGroup.withLockedValue({ $0 }) {
-                openGroup.withLockedValue { $0 = nil }
+            if let group = openGroup.withLockedValue({ open in
+                defer { open = nil }
+                return open
+            }) {
                 do {
                     try await writer.connection.sql(queryLogLevel: Self.queryLogLevel).raw("COMMIT").run()
                     group.finish(.success(()))

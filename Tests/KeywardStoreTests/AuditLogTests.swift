@@ -14,6 +14,31 @@ extension StoreTests {
             return AuditLog(database: database)
         }
 
+        /// `count` writers at once, writer `index` on `handle(index)`, each appending two events targeting `pair:<index>`,
+        /// every fifth refusing between the two; by index, whether the writer committed.
+        static func writePairs(_ count: Int, on handle: @escaping @Sendable (Int) -> KeywardDatabase) async throws -> [Int: Bool] {
+            struct Refused: Error {}
+            return try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        do {
+                            try await handle(index).write { sql in
+                                for part in 0..<2 {
+                                    try await AuditLog.append(
+                                        .init(actor: "t\(index)", action: "pair.\(part)", target: "pair:\(index)"), at: Self.time, on: sql)
+                                    if part == 0 && index.isMultiple(of: 5) { throw Refused() }
+                                }
+                            }
+                            return (index, true)
+                        } catch is Refused {
+                            return (index, false)
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+            }
+        }
+
         static func count(_ database: KeywardDatabase) async throws -> Int {
             try await database.read { try await $0.raw("SELECT COUNT(*) AS n FROM audit_events").first()!.decode(column: "n", as: Int.self) }
         }
@@ -123,31 +148,11 @@ extension StoreTests {
 
         @Test(arguments: Backend.shared)
         func concurrentTransactionsAreAllOrNothing(backend: Backend) async throws {
-            struct Refused: Error {}
             try await withFreshDatabase(backend) { database, open async throws in
                 _ = try await Self.migrated(database)
                 let second = try await open()
-                let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
-                    for index in 0..<60 {
-                        let handle = index.isMultiple(of: 2) ? database : second
-                        group.addTask {
-                            do {
-                                try await handle.write { sql in
-                                    for part in 0..<2 {
-                                        try await AuditLog.append(
-                                            .init(actor: "t\(index)", action: "pair.\(part)", target: "pair:\(index)"), at: Self.time, on: sql)
-                                        if part == 0 && index.isMultiple(of: 5) { throw Refused() }
-                                    }
-                                }
-                                return true
-                            } catch is Refused {
-                                return false
-                            }
-                        }
-                    }
-                    return try await group.reduce(into: [Bool]()) { $0.append($1) }
-                }
-                let committed = outcomes.filter { $0 }.count
+                let outcomes = try await Self.writePairs(60) { $0.isMultiple(of: 2) ? database : second }
+                let committed = outcomes.values.filter { $0 }.count
                 #expect(committed == 48)
                 #expect(try await Self.count(database) == committed * 2)
                 let events = try await AuditLog(database: database).list(AuditQuery(limit: 500))

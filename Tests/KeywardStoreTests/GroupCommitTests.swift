@@ -15,29 +15,10 @@ extension StoreTests {
         /// 200 writers at once, every fifth failing half-way: each successful writer's two events are stored, no failed
         /// writer's first event is, and the 160 successful writers took fewer commits than writers.
         @Test func concurrentWritersShareCommitsAndAFailureIsUndoneAlone() async throws {
-            struct Refused: Error {}
             try await withFreshDatabase(.sqliteFile) { database, _ async throws in
                 let log = try await AuditLogTests.migrated(database)
                 let before = database.commits
-                let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
-                    for index in 0..<200 {
-                        group.addTask {
-                            do {
-                                try await database.write { sql in
-                                    for part in 0..<2 {
-                                        try await AuditLog.append(
-                                            .init(actor: "t", action: "pair.\(part)", target: "pair:\(index)"), at: Self.time, on: sql)
-                                        if part == 0 && index.isMultiple(of: 5) { throw Refused() }
-                                    }
-                                }
-                                return (index, true)
-                            } catch is Refused {
-                                return (index, false)
-                            }
-                        }
-                    }
-                    return try await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
-                }
+                let outcomes = try await AuditLogTests.writePairs(200) { _ in database }
                 let commits = database.commits - before
                 #expect(outcomes.values.filter { $0 }.count == 160)
                 #expect(commits >= 1 && commits < 160, "\(commits) commits for 160 successful writers")

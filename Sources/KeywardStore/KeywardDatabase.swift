@@ -63,6 +63,14 @@ public final class KeywardDatabase: Sendable {
         try await backend.withTransaction(body)
     }
 
+    /// Runs `body`, which makes exactly one statement, as a write of its own: committed when `body` returns, and
+    /// unchanged when it throws. On SQLite the statement runs without BEGIN and COMMIT around it (one round trip
+    /// instead of three), or within the write group open at the moment; on PostgreSQL in a transaction, so that
+    /// pending notifications go with it. For the hottest writes (heartbeats).
+    public func writeStatement<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await backend.withStatement(body)
+    }
+
     /// A message for the other processes on the same database, sent by the next write transaction as it commits.
     public struct Notification: Sendable, Hashable {
         public var channel: String
@@ -147,6 +155,7 @@ func inTransaction<T>(_ sql: any SQLDatabase, begin: String, _ body: (any SQLDat
 protocol DatabaseBackend: Sendable {
     func withReader<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func withTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
+    func withStatement<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func listen(_ channel: String, onListening: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void) async throws
     var commits: Int { get }

@@ -12,6 +12,9 @@ final class PostgresBackend: DatabaseBackend {
     private let runner: Task<Void, Never>
     private let logger: Logger
     private let committed = Atomic<Int>(0)
+    /// When the pool last handed a connection out (`DispatchTime` nanoseconds): a busy pool still does, a pool whose
+    /// server is gone does not.
+    private let lastLease = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
 
     init(_ location: PostgresLocation, logger: Logger) {
         let tls: PostgresClient.Configuration.TLS =
@@ -36,6 +39,9 @@ final class PostgresBackend: DatabaseBackend {
     /// How long a request waits for a pooled connection before it is refused with `DATABASE_UNAVAILABLE`: while
     /// PostgreSQL is down the pool keeps trying to connect, and a request should fail fast rather than wait for it.
     static let connectionDeadline: Duration = .seconds(5)
+    /// How long a request waits for a connection at most while the pool is busy (it gave other requests connections
+    /// within the last `connectionDeadline`) rather than cut off from its server.
+    static let busyDeadline: Duration = .seconds(30)
 
     /// Queries are not logged (`queryLogLevel: nil`): SQLKit would log their bind values, which hold token hashes,
     /// password hashes and CSRF tokens. Losing the server (no connection within the deadline, a connection closed
@@ -51,8 +57,9 @@ final class PostgresBackend: DatabaseBackend {
     }
 
     /// Runs `body` with a pooled connection, or throws `DATABASE_UNAVAILABLE` when the pool gives none within
-    /// `deadline`. The connection is leased on a child task that holds it until `body` is done here, since the pool's
-    /// own lease has no deadline.
+    /// `deadline` and has given none to anyone else meanwhile (busy is not down: then it waits up to
+    /// ``busyDeadline``). The connection is leased on a child task that holds it until `body` is done here, since the
+    /// pool's own lease has no deadline.
     private func leased<T>(within deadline: Duration, _ body: (PostgresConnection) async throws -> T) async throws -> T {
         let (connections, handOver) = AsyncThrowingStream.makeStream(of: PostgresConnection.self)
         let (finished, finish) = AsyncStream.makeStream(of: Void.self)
@@ -61,6 +68,7 @@ final class PostgresBackend: DatabaseBackend {
             group.addTask {
                 do {
                     try await client.withConnection { connection in
+                        self.lastLease.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
                         handOver.yield(connection)
                         for await _ in finished {}
                     }
@@ -70,6 +78,12 @@ final class PostgresBackend: DatabaseBackend {
             }
             let timer = Task {
                 try await Task.sleep(for: deadline)
+                var waited = deadline
+                let window = UInt64(deadline.components.seconds) * 1_000_000_000
+                while waited < Self.busyDeadline, DispatchTime.now().uptimeNanoseconds - self.lastLease.load(ordering: .relaxed) < window {
+                    try await Task.sleep(for: .seconds(1))
+                    waited += .seconds(1)
+                }
                 handOver.finish(throwing: StoreError.databaseUnavailable)
             }
             defer {
@@ -131,6 +145,9 @@ final class PostgresBackend: DatabaseBackend {
             }
         }
     }
+
+    /// A transaction all the same: the notifications pending for the write are sent inside it.
+    func withStatement<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T { try await withTransaction(body) }
 
     func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await withReader { try await inTransaction($0, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body) }

@@ -101,9 +101,37 @@ final class SQLiteBackend: DatabaseBackend {
             committed.add(1, ordering: .relaxed)
             return result
         }
+        await lockWriter()
+        return try await lockedTransaction(body)
+    }
+
+    /// One statement, its own transaction: in autocommit mode SQLite commits it (and, with `synchronous=FULL`, flushes
+    /// it) before it returns, so no BEGIN and COMMIT round trips are needed around it. Handed an open group, it joins
+    /// that group as any writer would, and is answered after the group's commit.
+    func withStatement<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        guard !readers.isEmpty else { return try await withTransaction(body) }
+        await lockWriter()
+        if openGroup.withLockedValue({ $0 }) != nil { return try await lockedTransaction(body) }
+        do {
+            let result = try await body(writer.connection.sql(queryLogLevel: Self.queryLogLevel))
+            committed.add(1, ordering: .relaxed)
+            writer.lock.unlock()
+            return result
+        } catch {
+            writer.lock.unlock()
+            throw error
+        }
+    }
+
+    /// Takes the writer's connection, counted among the writers waiting for it meanwhile.
+    private func lockWriter() async {
         writersWaiting.add(1, ordering: .relaxed)
         await writer.lock.lock()
         writersWaiting.subtract(1, ordering: .relaxed)
+    }
+
+    /// `body` in the group's open transaction, or in a new one; called holding the writer's lock, which it releases.
+    private func lockedTransaction<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         let sql = writer.connection.sql(queryLogLevel: Self.queryLogLevel)
         let group: CommitGroup
         // A writer that joins an open group runs in a savepoint, so that its failure undoes its changes alone; the one

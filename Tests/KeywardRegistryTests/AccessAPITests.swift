@@ -157,6 +157,19 @@ extension RegistryTests {
                     #expect(figures["inUse"] == 2)
                     #expect(figures["requested"] == 1)
 
+                    // The members' routes find a group by its ID # in any case, answer with the ID # as written, and
+                    // refuse an unknown group before its body is read, writing nothing.
+                    let unchanged = try await harness.fingerprint()
+                    for reply in [
+                        try await api.groups.addUsers("Nobody", ["cyd"]).reply, try await api.groups.removeUsers("Nobody", ["ann"]).reply,
+                        try await api.call(.post, "/api/v1/access-groups/Nobody/users", json: "not json"),
+                    ] {
+                        #expect(reply.status == .notFound)
+                        #expect(reply.errorCode == "UNKNOWN_GROUP")
+                    }
+                    #expect(try await harness.fingerprint() == unchanged)
+                    #expect(try await api.groups.removeUsers("WRITERS", ["cyd"]).value.idNumber == "Writers")
+
                     // A user in two groups on one key holds one seat.
                     let second = try await api.call(
                         .post, "/api/v1/access-groups", json: group(["idNumber": "Readers", "name": "Readers", "users": ["ann"]]))

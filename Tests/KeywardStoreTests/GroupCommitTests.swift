@@ -65,5 +65,51 @@ extension StoreTests {
                 }
             }
         }
+
+        /// One-statement writes (heartbeats) beside transactions: each is committed when it returns (another connection
+        /// reads it), alone without BEGIN and COMMIT or within the group it was handed, and one refused by SQL (the
+        /// audit log refuses UPDATE) changes nothing and leaves the others standing.
+        @Test func oneStatementWritesAreCommittedAloneOrInAGroup() async throws {
+            try await withFreshDatabase(.sqliteFile) { database, open async throws in
+                _ = try await AuditLogTests.migrated(database)
+                let other = try await open()
+                let before = database.commits
+                try await database.writeStatement { sql in
+                    try await AuditLog.append(.init(actor: "t", action: "alone", target: "s:alone"), at: Self.time, on: sql)
+                }
+                #expect(database.commits == before + 1)
+                #expect(try await AuditLogTests.count(other) == 1)
+                let refusals = try await withThrowingTaskGroup(of: Bool.self, returning: Int.self) { group in
+                    for index in 0..<150 {
+                        group.addTask {
+                            switch index % 3 {
+                            case 0:
+                                try await database.writeStatement { sql in
+                                    try await AuditLog.append(.init(actor: "t", action: "statement", target: "s:\(index)"), at: Self.time, on: sql)
+                                }
+                            case 1:
+                                try await database.write { sql in
+                                    try await AuditLog.append(.init(actor: "t", action: "transaction", target: "s:\(index)"), at: Self.time, on: sql)
+                                }
+                            default:
+                                do {
+                                    try await database.writeStatement { sql in try await sql.raw("UPDATE audit_events SET actor = 'changed'").run() }
+                                } catch {
+                                    return true
+                                }
+                            }
+                            return false
+                        }
+                    }
+                    return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+                }
+                #expect(refusals == 50, "every UPDATE of the audit log is refused")
+                #expect(try await AuditLogTests.count(other) == 101)
+                let changed = try await other.read { sql in
+                    try await sql.raw("SELECT COUNT(*) AS n FROM audit_events WHERE actor = 'changed'").first()?.decode(column: "n", as: Int.self)
+                }
+                #expect(changed == 0)
+            }
+        }
     }
 }

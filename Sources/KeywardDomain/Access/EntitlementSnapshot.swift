@@ -754,18 +754,19 @@ public struct EntitlementSnapshot: Sendable {
         guard let menuNumber = menus.index[menu], menus.menus[menuNumber].component == component else {
             return EntitlementDecision(code: .unknownMenu)
         }
+        // The user and each group are read in place through their shared entries (`entry.value.…`): copying a
+        // `User` or a `CompiledGroup` out would retain each of its arrays, and retains are most of a check's cost.
         guard let entry = users.entry(login) ?? users.entry(AccessModel.fold(login)) else { return EntitlementDecision(code: .unknownUser) }
-        let user = entry.value
-        guard user.active else { return EntitlementDecision(code: .userDisabled) }
+        guard entry.value.active else { return EntitlementDecision(code: .userDisabled) }
         let required = menus.menus[menuNumber].profile
         let componentNumber = menus.menus[menuNumber].componentNumber
         let word = menuNumber / 64
         let bit = UInt64(1) << UInt64(menuNumber % 64)
         var best = EntitlementDecision(code: .noAccess)
-        for membership in user.memberships {
-            guard let groupEntry = groups.entry(membership.group) else { continue }
-            let group = groupEntry.value
-            guard group.active, group.componentNumber == componentNumber, group.menus[word] & bit != 0, let key = keys[group.key] else {
+        for membership in entry.value.memberships {
+            guard let group = groups.entry(membership.group), group.value.active, group.value.componentNumber == componentNumber,
+                group.value.menus[word] & bit != 0, let key = keys[group.value.key]
+            else {
                 continue
             }
             let code: EntitlementCode
@@ -778,10 +779,10 @@ public struct EntitlementSnapshot: Sendable {
             } else if !key.isValid(at: now) {
                 code = .keyNotValid
             } else if key.floating {
-                let lease = sessions[Int64(user.number) << 32 | Int64(group.key)]
+                let lease = sessions[Int64(entry.value.number) << 32 | Int64(group.value.key)]
                 code = lease.map { $0 > now } == true ? .allowed : .noSession
             } else {
-                code = user.seats.contains(group.key) ? .allowed : .overLimit
+                code = entry.value.seats.contains(group.value.key) ? .allowed : .overLimit
             }
             if code == .allowed { return EntitlementDecision(code: .allowed, keySerial: key.serial, profile: key.profile) }
             if code.rank > best.code.rank { best = EntitlementDecision(code: code, keySerial: key.serial, profile: key.profile) }

@@ -21,8 +21,12 @@ final class SessionRenewals: Sendable {
     /// The most heartbeats one transaction renews.
     let batchLimit: Int
 
-    init(batchLimit: Int = 2_000) {
+    /// How long a group smaller than the one before waits for the rest of the heartbeats on their way.
+    let gatherWindow: Duration
+
+    init(batchLimit: Int = 2_000, gatherWindow: Duration = .milliseconds(1)) {
         self.batchLimit = batchLimit
+        self.gatherWindow = gatherWindow
     }
 
     /// How many renewal transactions have run (for tests and metrics).
@@ -42,8 +46,15 @@ final class SessionRenewals: Sendable {
     }
 
     /// Renews the waiting heartbeats, group after group, until none wait.
+    ///
+    /// Clients answered together send their next heartbeats together, but not all before the next group starts: the
+    /// first few would start it and the others wait a whole transaction for the one after. So a group smaller than
+    /// the last waits up to ``gatherWindow`` for as many heartbeats as the last had (a lone heartbeat after a quiet
+    /// moment never waits: the last group is then of one).
     private func drain(_ registry: Registry) async {
+        var previous = 0
         while true {
+            await gather(previous)
             let batch = state.withLockedValue { state in
                 let batch = Array(state.waiting.prefix(batchLimit))
                 state.waiting.removeFirst(batch.count)
@@ -51,6 +62,7 @@ final class SessionRenewals: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
+            previous = batch.count
             let ids = batch.map(\.id)
             do {
                 let now = registry.now()
@@ -76,6 +88,14 @@ final class SessionRenewals: Sendable {
             } catch {
                 for waiter in batch { waiter.continuation.resume(throwing: error) }
             }
+        }
+    }
+
+    /// Waits, for at most ``gatherWindow``, until `count` heartbeats wait.
+    private func gather(_ count: Int) async {
+        let deadline = ContinuousClock.now + gatherWindow
+        while state.withLockedValue({ $0.waiting.count }) < min(count, batchLimit), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .microseconds(100))
         }
     }
 }

@@ -66,17 +66,21 @@ struct AccessGroupsController: Sendable {
         try await changeMembers(request, context: context, add: false)
     }
 
+    /// The group is looked up without its members: they are read once, with the change, for the answer.
     func changeMembers(_ request: Request, context: RegistryRequestContext, add: Bool) async throws -> AccessGroupResponse {
-        let group = try await existingGroup(context)
+        let idNumber = try context.parameters.require("idNumber")
+        guard idNumber.count <= 50, let existing = try await registry.store.groupIDNumber(idNumber) else { throw unknownGroup(idNumber) }
         let input = try await request.decodeJSON(as: Logins.self, context: context)
-        return AccessGroupResponse(try await registry.changeMembers(group.idNumber, add: add, logins: input.logins, actor: context.actor))
+        return AccessGroupResponse(try await registry.changeMembers(existing, add: add, logins: input.logins, actor: context.actor))
     }
 
     func existingGroup(_ context: RegistryRequestContext) async throws -> AccessGroupRecord {
         let idNumber = try context.parameters.require("idNumber")
-        guard idNumber.count <= 50, let group = try await registry.store.group(idNumber) else {
-            throw APIError(.notFound, code: "UNKNOWN_GROUP", message: "There is no access group \(idNumber.prefix(50)).")
-        }
+        guard idNumber.count <= 50, let group = try await registry.store.group(idNumber) else { throw unknownGroup(idNumber) }
         return group
+    }
+
+    func unknownGroup(_ idNumber: String) -> APIError {
+        APIError(.notFound, code: "UNKNOWN_GROUP", message: "There is no access group \(idNumber.prefix(50)).")
     }
 }

@@ -14,6 +14,14 @@ extension RegistryStore {
         try await database.read { sql in try await Self.groups(where: Self.fold(idNumber), on: sql).first }
     }
 
+    /// Group `idNumber`'s ID # as it was written, without reading its members; `nil` when there is no such group.
+    public func groupIDNumber(_ idNumber: String) async throws -> String? {
+        try await database.read { sql in
+            try await sql.select().column("id_number").from("access_groups").where("id_number_folded", .equal, Self.fold(idNumber)).first()?
+                .decode(column: "id_number", as: String.self)
+        }
+    }
+
     /// What the groups that list `login` grant, active or not, by component: the menus the user holds or may hold
     /// again when a group is switched back on.
     public func menusGranted(to login: String) async throws -> [String: Set<String>] {

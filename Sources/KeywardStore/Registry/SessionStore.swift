@@ -62,36 +62,44 @@ extension RegistryStore {
     /// Renews many sessions in one transaction (a group commit of heartbeats): each id gets its renewed session, or the
     /// refusal `renewSession(_:lease:now:)` would give it. Nothing is renewed unless the transaction commits.
     public func renewSessions(_ ids: [String], lease: TimeInterval, now: Date) async throws -> [String: Result<UserSession, StoreError>] {
-        try await database.write { sql in
-            var found: [String: UserSession] = [:]
-            for chunk in Array(Set(ids)).chunked(500) {
-                for row in try await Self.selectSessions(on: sql).where(SQLColumn("id", table: "s"), .in, SQLBind.group(Array(chunk))).all() {
-                    let session = try Self.session(row)
-                    found[session.id] = session
-                }
+        let expires = now.addingTimeInterval(lease).storedMilliseconds
+        var results: [String: Result<UserSession, StoreError>] = [:]
+        // One statement per 500 sessions renews the open ones among them and returns them as renewed.
+        for chunk in Array(Set(ids)).chunked(500) {
+            let rows = try await database.writeStatement { sql in
+                try await sql.raw(
+                    """
+                    UPDATE user_sessions SET lease_expires_at = \(bind: expires)
+                    WHERE id IN \(SQLBind.group(Array(chunk))) AND ended_at IS NULL AND lease_expires_at > \(bind: now.storedMilliseconds)
+                    RETURNING *, (SELECT login FROM registry_users u WHERE u.login_folded = user_sessions.login_folded) AS login
+                    """
+                ).all()
             }
-            let expires = now.addingTimeInterval(lease)
-            var results: [String: Result<UserSession, StoreError>] = [:]
-            var renewed: [String] = []
-            for id in ids {
-                guard let session = found[id] else {
-                    results[id] = .failure(Self.unknownSession(id))
-                    continue
-                }
-                guard session.endedAt == nil, session.leaseExpiresAt > now else {
-                    results[id] = .failure(StoreError(code: "SESSION_ENDED", message: "This session has ended; log in again.", kind: .conflict))
-                    continue
-                }
-                var extended = session
-                extended.leaseExpiresAt = expires
-                results[id] = .success(extended)
-                renewed.append(id)
+            for row in rows {
+                let session = try Self.session(row)
+                results[session.id] = .success(session)
             }
-            for chunk in Array(Set(renewed)).chunked(500) {
-                try await sql.update("user_sessions").set("lease_expires_at", to: expires.storedMilliseconds).where("id", .in, Array(chunk)).run()
-            }
-            return results
         }
+        // The rest were ended, ran out, or never existed: read only to say which.
+        let refused = Array(Set(ids.filter { results[$0] == nil }))
+        if !refused.isEmpty {
+            let known = try await database.read { sql in
+                var known: Set<String> = []
+                for chunk in refused.chunked(500) {
+                    for row in try await sql.select().column("id").from("user_sessions").where("id", .in, Array(chunk)).all() {
+                        known.insert(try row.decode(column: "id", as: String.self))
+                    }
+                }
+                return known
+            }
+            for id in refused {
+                results[id] =
+                    known.contains(id)
+                    ? .failure(StoreError(code: "SESSION_ENDED", message: "This session has ended; log in again.", kind: .conflict))
+                    : .failure(Self.unknownSession(id))
+            }
+        }
+        return results
     }
 
     /// Open sessions among `ids`, as they are now.

@@ -12,9 +12,9 @@ final class PostgresBackend: DatabaseBackend {
     private let runner: Task<Void, Never>
     private let logger: Logger
     private let committed = Atomic<Int>(0)
-    /// When the pool last handed a connection out (`DispatchTime` nanoseconds): a busy pool still does, a pool whose
-    /// server is gone does not.
-    private let lastLease = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
+    /// When the pool last handed a connection out (`DispatchTime` nanoseconds; 0: never yet): a busy pool still does, a
+    /// pool whose server is gone does not.
+    private let lastLease = Atomic<UInt64>(0)
 
     init(_ location: PostgresLocation, logger: Logger) {
         let tls: PostgresClient.Configuration.TLS =
@@ -40,7 +40,8 @@ final class PostgresBackend: DatabaseBackend {
     /// PostgreSQL is down the pool keeps trying to connect, and a request should fail fast rather than wait for it.
     static let connectionDeadline: Duration = .seconds(5)
     /// How long a request waits for a connection at most while the pool is busy (it gave other requests connections
-    /// within the last `connectionDeadline`) rather than cut off from its server.
+    /// within the last `connectionDeadline`) rather than cut off from its server, or still making its first
+    /// connection (at start, on a loaded machine, that can take longer than the deadline).
     static let busyDeadline: Duration = .seconds(30)
 
     /// Queries are not logged (`queryLogLevel: nil`): SQLKit would log their bind values, which hold token hashes,
@@ -57,8 +58,8 @@ final class PostgresBackend: DatabaseBackend {
     }
 
     /// Runs `body` with a pooled connection, or throws `DATABASE_UNAVAILABLE` when the pool gives none within
-    /// `deadline` and has given none to anyone else meanwhile (busy is not down: then it waits up to
-    /// ``busyDeadline``). The connection is leased on a child task that holds it until `body` is done here, since the
+    /// `deadline` and has given none to anyone else meanwhile (busy is not down, and a pool that never connected yet is
+    /// starting: then it waits up to ``busyDeadline``). The connection is leased on a child task that holds it until `body` is done here, since the
     /// pool's own lease has no deadline.
     private func leased<T>(within deadline: Duration, _ body: (PostgresConnection) async throws -> T) async throws -> T {
         let (connections, handOver) = AsyncThrowingStream.makeStream(of: PostgresConnection.self)
@@ -80,7 +81,9 @@ final class PostgresBackend: DatabaseBackend {
                 try await Task.sleep(for: deadline)
                 var waited = deadline
                 let window = UInt64(deadline.components.seconds) * 1_000_000_000
-                while waited < Self.busyDeadline, DispatchTime.now().uptimeNanoseconds - self.lastLease.load(ordering: .relaxed) < window {
+                while waited < Self.busyDeadline {
+                    let last = self.lastLease.load(ordering: .relaxed)
+                    guard last == 0 || DispatchTime.now().uptimeNanoseconds - last < window else { break }
                     try await Task.sleep(for: .seconds(1))
                     waited += .seconds(1)
                 }

@@ -270,9 +270,13 @@ extension RegistryTests {
                     #expect(try await seen("ann", .noAccess), "a group deleted")
 
                     // The listening connection dies (as when PostgreSQL restarts); a change made meanwhile is not heard...
+                    // Only this test's database: the other tests running beside it keep their connections.
                     try await harness.store.database.read { sql in
                         try await sql.raw(
-                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+                            """
+                            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                            WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid() AND datname = current_database()
+                            """
                         ).run()
                     }
                     _ = try await registry.createUser(UserInput(login: "cyd", name: "Cyd", email: "cyd@example.com"), actor: "test")

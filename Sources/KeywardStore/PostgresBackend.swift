@@ -59,8 +59,8 @@ final class PostgresBackend: DatabaseBackend {
 
     /// Runs `body` with a pooled connection, or throws `DATABASE_UNAVAILABLE` when the pool gives none within
     /// `deadline` and has given none to anyone else meanwhile (busy is not down, and a pool that never connected yet is
-    /// starting: then it waits up to ``busyDeadline``). The connection is leased on a child task that holds it until `body` is done here, since the
-    /// pool's own lease has no deadline.
+    /// starting: then it waits up to ``busyDeadline``). The connection is leased on a child task that holds it until
+    /// `body` is done here, since the pool's own lease has no deadline.
     private func leased<T>(within deadline: Duration, _ body: (PostgresConnection) async throws -> T) async throws -> T {
         let (connections, handOver) = AsyncThrowingStream.makeStream(of: PostgresConnection.self)
         let (finished, finish) = AsyncStream.makeStream(of: Void.self)

@@ -59,8 +59,9 @@ extension RegistryStore {
         return try result.get()
     }
 
-    /// Renews many sessions in one transaction (a group commit of heartbeats): each id gets its renewed session, or the
-    /// refusal `renewSession(_:lease:now:)` would give it. Nothing is renewed unless the transaction commits.
+    /// Renews many sessions at once (a group commit of heartbeats), in one statement per 500 of them: each id gets its
+    /// renewed session, or the refusal `renewSession(_:lease:now:)` would give it. A session counts as renewed only once
+    /// its statement committed.
     public func renewSessions(_ ids: [String], lease: TimeInterval, now: Date) async throws -> [String: Result<UserSession, StoreError>] {
         let expires = now.addingTimeInterval(lease).storedMilliseconds
         var results: [String: Result<UserSession, StoreError>] = [:]

@@ -49,10 +49,18 @@ public struct AuthoritySetup: Sendable {
             database: settings.string("database"))
     }
 
-    /// The store, opened and migrated; its files readable by this account only (they hold token hashes and every key issued).
+    private var databaseSetting: String { database ?? directory.appendingPathComponent("authority.sqlite").path }
+
+    /// The store, opened and migrated for a command; its files readable by this account only (they hold token hashes
+    /// and every key issued).
     public func openStore(logger: Logger) async throws -> AuthorityStore {
-        let setting = database ?? directory.appendingPathComponent("authority.sqlite").path
-        return AuthorityStore(database: try await KeywardDatabase.openForService(setting, migrating: Schema.authority, logger: logger))
+        AuthorityStore(database: try await KeywardDatabase.open(setting: databaseSetting, migrating: Schema.authority, logger: logger))
+    }
+
+    /// The store for `authority serve`, migrated, its database run by the application as its first service.
+    public func openServiceStore(logger: Logger) async throws -> AuthorityStore {
+        let opened = try await KeywardDatabase.openForService(setting: databaseSetting, migrating: Schema.authority, logger: logger) { _ in }
+        return AuthorityStore(database: opened.database)
     }
 
     /// The signing keys in the data directory.
@@ -86,7 +94,10 @@ public func buildAuthorityApplication(
     let metricsToken = try settings.metricsToken()
     let listening = try settings.listening(serverName: "keyward-authority", defaultPort: 8081, limits: limits)
     try ListeningAddress.checkFree(host: listening.host, port: listening.port, flag: "--port")
-    let authority = try await AuthoritySetup(settings: settings).openAuthority(logger: logger)
+    let setup = AuthoritySetup(settings: settings)
+    let keyring = try setup.loadKeyring()
+    let catalog = try Catalog.shipped()
+    let authority = Authority(store: try await setup.openServiceStore(logger: logger), keyring: keyring, catalog: catalog)
     let host = listening.host
     let dependencies = AuthorityDependencies(authority: authority, metrics: metrics, metricsToken: metricsToken)
     return buildKeywardApplication(

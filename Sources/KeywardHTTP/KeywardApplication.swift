@@ -10,10 +10,12 @@ import ServiceLifecycle
 /// The services run in dependency order: the database first, then `services` in their order, then the server
 /// (which Hummingbird adds last). A graceful shutdown stops them in reverse: the server stops taking requests and
 /// finishes the ones under way, each service stops (a synchronization under way finishes or fails), and only then
-/// does the database close.
+/// does the database close. `beforeServerStarts` runs once the services run, before the server takes a request: work
+/// that needs the database (loading what the routes read) goes there, as the database is not running before it.
 public func buildKeywardApplication<Context: RequestContext>(
     router: Router<Context>, database: KeywardDatabase, configuration: ApplicationConfiguration, limits: ConnectionLimits,
-    services: [any Service] = [], logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void
+    services: [any Service] = [], logger: Logger, beforeServerStarts: @escaping @Sendable () async throws -> Void = {},
+    onServerRunning: @escaping @Sendable (Int) async -> Void
 ) -> some ApplicationProtocol where Context: InitializableFromSource<ApplicationRequestContextSource> {
     var app = Application(
         router: router,
@@ -24,6 +26,7 @@ public func buildKeywardApplication<Context: RequestContext>(
     )
     app.addServices(DatabaseService(database: database))
     app.addServices(services)
+    app.beforeServerStarts(perform: beforeServerStarts)
     return app
 }
 

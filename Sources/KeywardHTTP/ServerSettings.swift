@@ -123,21 +123,54 @@ public struct Settings: Sendable {
 }
 
 extension KeywardDatabase {
-    /// The database a service starts on, named by its `database` setting (a file path or a postgres:// URL), opened
-    /// and migrated with its files readable by this account only. A malformed name is a `SettingError` for
-    /// `--database`; a database that refuses its migrations, a `StartupFailure`.
-    public static func openForService(_ setting: String, migrating migrations: [Migration], logger: Logger) async throws -> KeywardDatabase {
-        DataDirectoryPermissions.restrictNewFiles()
-        let location: DatabaseLocation
-        do {
-            location = try DatabaseLocation.parse(setting)
-        } catch {
-            throw SettingError("--database", error.message)
-        }
+    /// The database named by a `database` setting (a file path or a postgres:// URL), opened and migrated for a
+    /// command, with its files readable by this account only. A malformed name is a `SettingError` for `--database`;
+    /// a database that refuses its migrations, a `StartupFailure`.
+    public static func open(setting: String, migrating migrations: [Migration], logger: Logger) async throws -> KeywardDatabase {
+        let location = try serviceLocation(setting)
         do {
             return try await KeywardDatabase.open(location, migrating: migrations, logger: logger)
         } catch let error as StoreError {
             throw StartupFailure(error.message)
+        }
+    }
+
+    /// The database a service starts on, named by its `database` setting, as ``open(setting:migrating:logger:)``
+    /// opens it, but for the service's own group (``openForService(_:logger:)``): migrated, then `setup` runs on it
+    /// before any service does (``beforeServing(_:)``). A failed `setup` closes it again and throws its error.
+    public static func openForService<T>(
+        setting: String, migrating migrations: [Migration], logger: Logger, setup: (KeywardDatabase) async throws -> T
+    ) async throws -> (database: KeywardDatabase, setup: T) {
+        let location = try serviceLocation(setting)
+        let database: KeywardDatabase
+        do {
+            database = try await KeywardDatabase.openForService(location, logger: logger)
+        } catch let error as StoreError {
+            throw StartupFailure(error.message)
+        }
+        do {
+            let value = try await database.beforeServing { opened in
+                do {
+                    _ = try await Migrator(migrations).migrate(opened, logger: logger)
+                } catch let error as StoreError {
+                    throw StartupFailure(error.message)
+                }
+                return try await setup(opened)
+            }
+            return (database, value)
+        } catch {
+            await database.close()
+            throw error
+        }
+    }
+
+    /// A `database` setting's location, with new files readable by this account only.
+    private static func serviceLocation(_ setting: String) throws -> DatabaseLocation {
+        DataDirectoryPermissions.restrictNewFiles()
+        do {
+            return try DatabaseLocation.parse(setting)
+        } catch {
+            throw SettingError("--database", error.message)
         }
     }
 }

@@ -25,7 +25,7 @@ public struct RegistryDependencies: Sendable {
     public init(
         registry: Registry, metrics: PrometheusCollectorRegistry, throttle: LoginThrottle = LoginThrottle(),
         synchronizer: Synchronizer? = nil, scheduler: SyncScheduler? = nil, metricsToken: String? = nil,
-        secureCookies: SecureCookies = .auto
+        secureCookies: SecureCookies = .auto, loadingAccess: Bool = true
     ) async throws {
         self.registry = registry
         self.metrics = metrics
@@ -37,7 +37,7 @@ public struct RegistryDependencies: Sendable {
         self.web = try await WebUI.load(
             registry: registry, throttle: throttle, synchronizer: synchronizer, scheduler: scheduler,
             secureCookies: secureCookies)
-        try await registry.loadAccess()
+        if loadingAccess { try await registry.loadAccess() }
     }
 }
 
@@ -80,10 +80,25 @@ public struct RegistrySetup: Sendable {
     /// Trusted keys given once are kept here, so later starts need no flags.
     public var trustFileInDirectory: URL { directory.appendingPathComponent("trusted-keys.txt") }
 
-    /// The store, opened and migrated, in a data directory only this account may read.
+    /// The store, opened and migrated for a command, in a data directory only this account may read.
     public func openStore(logger: Logger) async throws -> RegistryStore {
+        try makeDirectory(logger: logger)
+        return RegistryStore(database: try await KeywardDatabase.open(setting: databasePath, migrating: Schema.registry, logger: logger))
+    }
+
+    /// The store for `keyward serve`, migrated, with `setup` run on it before any service (``KeywardDatabase/beforeServing(_:)``);
+    /// its database is run by the application as its first service.
+    public func openServiceStore<T>(logger: Logger, setup: (RegistryStore) async throws -> T) async throws -> (store: RegistryStore, setup: T) {
+        try makeDirectory(logger: logger)
+        let opened = try await KeywardDatabase.openForService(setting: databasePath, migrating: Schema.registry, logger: logger) {
+            try await setup(RegistryStore(database: $0))
+        }
+        return (RegistryStore(database: opened.database), opened.setup)
+    }
+
+    /// The data directory, only this account may read; a bad database name is refused before it is made.
+    private func makeDirectory(logger: Logger) throws {
         DataDirectoryPermissions.restrictNewFiles()
-        // A bad name is refused before the directory is made.
         do {
             _ = try DatabaseLocation.parse(databasePath)
         } catch {
@@ -91,7 +106,6 @@ public struct RegistrySetup: Sendable {
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         for warning in DataDirectoryPermissions.tighten(directory) { logger.warning("\(warning)") }
-        return RegistryStore(database: try await KeywardDatabase.openForService(databasePath, migrating: Schema.registry, logger: logger))
     }
 
     /// The trusted keys: the settings' keys and files, and the data directory's trust file, which new keys are added to.
@@ -259,21 +273,26 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     // A first start on SQLite (no database file yet) needs the organization: refused before the file is made.
     if setup.isFirstStartOnSQLite { try checkFirstStart(firstStart) }
 
-    let store = try await setup.openStore(logger: logger)
-    let installation: RegistryInstallation
-    let adminPassword: String?
-    let trust: TrustStore
-    let connection: AuthorityConnection
-    do {
+    // The start's own reads and writes, before any service runs: the installation and the built-in administrator at
+    // first start, the saved settings.
+    let opened = try await setup.openServiceStore(logger: logger) { store in
+        let installation: RegistryInstallation
         do {
             installation = try await FirstStart.installation(store: store, organization: firstStart)
         } catch let error as RegistryError {
             try checkFirstStart(firstStart)
             throw error
         }
-        adminPassword = try await FirstStart.administrator(store: store, password: givenAdminPassword, demoDirectory: context.demo?.directory)
+        let adminPassword = try await FirstStart.administrator(store: store, password: givenAdminPassword, demoDirectory: context.demo?.directory)
+        return (installation: installation, adminPassword: adminPassword, saved: try await store.settings())
+    }
+    let store = opened.store
+    let (installation, adminPassword) = (opened.setup.installation, opened.setup.adminPassword)
+    let trust: TrustStore
+    let connection: AuthorityConnection
+    do {
         trust = try setup.loadTrust(extra: context.demo?.publicKeys ?? [])
-        connection = Registry.connection(configured: configured, saved: try await store.settings(), http: context.http)
+        connection = Registry.connection(configured: configured, saved: opened.setup.saved, http: context.http)
     } catch {
         await store.database.close()
         throw error
@@ -291,7 +310,7 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     do {
         dependencies = try await RegistryDependencies(
             registry: registry, metrics: context.metrics, synchronizer: synchronizer, scheduler: scheduler,
-            metricsToken: metricsToken, secureCookies: cookies)
+            metricsToken: metricsToken, secureCookies: cookies, loadingAccess: false)
     } catch {
         await store.database.close()
         throw error
@@ -309,10 +328,7 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     let host = listening.host
     let notes = context.demo?.notes ?? []
     let onServerRunning = context.onServerRunning
-    return buildKeywardApplication(
-        router: buildRegistryRouter(dependencies), database: store.database, configuration: listening.configuration,
-        limits: limits, services: services, logger: logger
-    ) { port in
+    let announce: @Sendable (Int) async -> Void = { port in
         var lines = [
             "Keyward registry listening on http://\(host):\(port) (installation \(installation.installationId), \(installation.organization.id), \(installation.environment.rawValue))"
         ]
@@ -320,6 +336,11 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
         lines += notes
         await onServerRunning(port, lines)
     }
+    return buildKeywardApplication(
+        router: buildRegistryRouter(dependencies), database: store.database, configuration: listening.configuration,
+        limits: limits, services: services, logger: logger,
+        // The access model is loaded once the database runs, before the server takes its first request.
+        beforeServerStarts: { try await registry.loadAccess() }, onServerRunning: announce)
 }
 
 /// A first start's organization, refused with the flag to give.

@@ -1,6 +1,9 @@
 import ServiceLifecycle
 
-/// Keeps the database open while the application runs and closes it on graceful shutdown, after the server.
+/// The database as an application's first service: it starts before the others and, since a service group stops its
+/// services in reverse, closes last, after the server has finished its requests and every other service has stopped
+/// (a synchronization under way finishes or fails first). A PostgreSQL pool opened for a service
+/// (``KeywardDatabase/openForService(_:logger:)``) runs here, in the service group.
 public struct DatabaseService: Service {
     let database: KeywardDatabase
 
@@ -9,7 +12,6 @@ public struct DatabaseService: Service {
     }
 
     public func run() async throws {
-        try? await gracefulShutdown()
-        await database.close()
+        await database.serve()
     }
 }

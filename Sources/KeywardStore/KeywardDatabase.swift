@@ -25,14 +25,54 @@ public final class KeywardDatabase: Sendable {
         self.backend = backend
     }
 
-    /// Opens the database at `location`; call ``close()`` when done.
+    /// Opens the database at `location` for a command or a test: a PostgreSQL pool runs on a task of its own until
+    /// ``close()``. A service opens it with ``openForService(_:logger:)`` instead.
     public static func open(_ location: DatabaseLocation, logger: Logger) async throws -> KeywardDatabase {
         switch location {
         case .sqliteFile, .sqliteMemory:
             return KeywardDatabase(kind: .sqlite, location: location, backend: try await SQLiteBackend.open(location, logger: logger))
         case .postgres(let postgres):
+            let backend = PostgresBackend(postgres, logger: logger)
+            backend.startRunning()
+            return KeywardDatabase(kind: .postgres, location: location, backend: backend)
+        }
+    }
+
+    /// Opens the database at `location` for a service, whose first service it is (``DatabaseService``): a PostgreSQL
+    /// pool runs only once that service runs, in the service group, and stops last. Until then the database answers
+    /// nothing; the work of a start that comes before the services (migrations, first start) goes through
+    /// ``beforeServing(_:)``.
+    public static func openForService(_ location: DatabaseLocation, logger: Logger) async throws -> KeywardDatabase {
+        switch location {
+        case .sqliteFile, .sqliteMemory:
+            return try await open(location, logger: logger)
+        case .postgres(let postgres):
             return KeywardDatabase(kind: .postgres, location: location, backend: PostgresBackend(postgres, logger: logger))
         }
+    }
+
+    /// Runs `body` on the database before its service runs: a start's own reads and writes (migrations, the first
+    /// start's installation, the saved settings). On SQLite that is this database; on PostgreSQL, a pool of two
+    /// connections to the same server that runs in a child task for as long as `body` does and is closed before this
+    /// returns.
+    public func beforeServing<T>(_ body: (KeywardDatabase) async throws -> T) async throws -> T {
+        guard case .postgres(let postgres) = location, let backend = backend as? PostgresBackend, !backend.runsByItself else {
+            return try await body(self)
+        }
+        let setup = PostgresBackend(postgres, maximumConnections: 2, logger: backend.logger)
+        let database = KeywardDatabase(kind: .postgres, location: location, backend: setup)
+        return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
+            group.addTask { await setup.run() }
+            defer { group.cancelAll() }
+            return try await body(database)
+        }
+    }
+
+    /// Runs the database as a service until the service group shuts down gracefully, then closes it: a PostgreSQL pool
+    /// opened by ``openForService(_:logger:)`` runs here.
+    func serve() async {
+        await backend.serve()
+        await close()
     }
 
     /// Opens the database at `location` and brings its schema up to date with `migrations`, so an unmigrated
@@ -159,6 +199,8 @@ protocol DatabaseBackend: Sendable {
     func withSnapshot<T>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
     func listen(_ channel: String, onListening: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void) async throws
     var commits: Int { get }
+    /// Runs what the backend needs while a service runs it, until the service group shuts down gracefully.
+    func serve() async
     func close() async
 }
 

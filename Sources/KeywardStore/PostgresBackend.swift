@@ -4,19 +4,29 @@ import NIOSSL
 import PostgresKit
 import PostgresNIO
 import SQLKit
+import ServiceLifecycle
 import Synchronization
 
 /// PostgreSQL through PostgresNIO's `PostgresClient` (a pool), with SQLKit on top.
 final class PostgresBackend: DatabaseBackend {
     private let client: PostgresClient
-    private let runner: Task<Void, Never>
-    private let logger: Logger
+    /// The pool's own task, for a database opened by ``KeywardDatabase/open(_:logger:)`` (a command, a test); `nil` while
+    /// a service runs the pool (``run()``) in its service group.
+    private let runner: Mutex<Task<Void, Never>?>
+    /// Whether the pool was started: `PostgresClient.run()` may be called once only.
+    private let started = Atomic<Bool>(false)
+    /// Opens when the pool runs: a service's first requests (loading the access model) may come before the service
+    /// group has started the database's service, and wait here rather than lease from a pool that does not run.
+    private let running = StartGate()
+    let logger: Logger
     private let committed = Atomic<Int>(0)
     /// When the pool last handed a connection out (`DispatchTime` nanoseconds; 0: never yet): a busy pool still does, a
     /// pool whose server is gone does not.
     private let lastLease = Atomic<UInt64>(0)
 
-    init(_ location: PostgresLocation, logger: Logger) {
+    /// A pool on `location` of at most `maximumConnections`, not yet running: ``startRunning()`` runs it on a task of its
+    /// own, ``run()`` in the caller's.
+    init(_ location: PostgresLocation, maximumConnections: Int = 20, logger: Logger) {
         let tls: PostgresClient.Configuration.TLS =
             switch location.tls {
             case .disable: .disable
@@ -27,13 +37,44 @@ final class PostgresBackend: DatabaseBackend {
             host: location.host, port: location.port, username: location.username,
             password: location.password, database: location.database, tls: tls
         )
-        configuration.options.maximumConnections = 20
+        configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
-        // The pool runs until closed; a service wrapper can own this later.
-        self.runner = Task { await client.run() }
+        self.runner = Mutex(nil)
+    }
+
+    /// Runs the pool on a task of its own until ``close()``.
+    func startRunning() {
+        markStarted()
+        let client = self.client
+        runner.withLock { $0 = Task { await client.run() } }
+    }
+
+    /// Runs the pool in the calling task until it is cancelled or its service group shuts down gracefully (the pool's
+    /// own `Service` behaviour): the application's first service.
+    func run() async {
+        markStarted()
+        await client.run()
+    }
+
+    /// A pool opened for a service runs here; one that runs on its own task waits for the graceful shutdown.
+    func serve() async {
+        if runsByItself {
+            try? await gracefulShutdown()
+        } else {
+            await run()
+        }
+    }
+
+    /// Whether the pool runs on a task of its own (``startRunning()``) rather than in a service.
+    var runsByItself: Bool { runner.withLock { $0 != nil } }
+
+    private func markStarted() {
+        let (exchanged, _) = started.compareExchange(expected: false, desired: true, ordering: .relaxed)
+        precondition(exchanged, "a PostgreSQL pool runs once")
+        running.open()
     }
 
     /// How long a request waits for a pooled connection before it is refused with `DATABASE_UNAVAILABLE`: while
@@ -68,6 +109,7 @@ final class PostgresBackend: DatabaseBackend {
         return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
             group.addTask {
                 do {
+                    try await self.running.wait()
                     try await client.withConnection { connection in
                         self.lastLease.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
                         handOver.yield(connection)
@@ -141,6 +183,7 @@ final class PostgresBackend: DatabaseBackend {
     var commits: Int { committed.load(ordering: .relaxed) }
 
     func listen(_ channel: String, onListening: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void) async throws {
+        try await running.wait()
         try await client.withConnection { connection in
             try await connection.listen(on: channel) { notifications in
                 await onListening()
@@ -156,9 +199,11 @@ final class PostgresBackend: DatabaseBackend {
         try await withReader { try await inTransaction($0, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body) }
     }
 
+    /// Stops a pool that runs on its own task; a pool run by a service stops with it.
     func close() async {
-        runner.cancel()
-        await runner.value
+        guard let task = runner.withLock({ $0 }) else { return }
+        task.cancel()
+        await task.value
     }
 }
 
@@ -213,6 +258,42 @@ struct OpenConnectionSQL: SQLDatabase {
                     if answer.claim() { continuation.resume(throwing: error) }
                 }
             }
+        }
+    }
+}
+
+/// A gate that opens once: until then ``wait()`` suspends (a cancelled waiter throws `CancellationError`), after it
+/// returns at once.
+final class StartGate: Sendable {
+    private let state = Mutex<(isOpen: Bool, waiters: [UInt64: CheckedContinuation<Void, any Error>], next: UInt64)>((false, [:], 0))
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.isOpen = true
+            defer { state.waiters = [:] }
+            return state.waiters.values
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async throws {
+        if state.withLock({ $0.isOpen }) { return }
+        let id = state.withLock { state in
+            defer { state.next += 1 }
+            return state.next
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resumeNow: Result<Void, any Error>? = state.withLock { state in
+                    if state.isOpen { return .success(()) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiters[id] = continuation
+                    return nil
+                }
+                if let resumeNow { continuation.resume(with: resumeNow) }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
         }
     }
 }

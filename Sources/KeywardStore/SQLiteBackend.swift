@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import SQLKit
 import SQLiteKit
+import ServiceLifecycle
 import Synchronization
 
 /// SQLite through SQLiteNIO: one writer connection, serialized, and a few reader connections (WAL mode).
@@ -221,6 +222,11 @@ final class SQLiteBackend: DatabaseBackend {
 
     /// One process owns an SQLite file: there is no one to hear from.
     func listen(_ channel: String, onListening: @Sendable () async -> Void, _ received: @Sendable (String) async -> Void) async throws {}
+
+    /// Nothing runs beside the connections: waits for the graceful shutdown.
+    func serve() async {
+        try? await gracefulShutdown()
+    }
 
     func close() async {
         for lane in readers {

@@ -164,10 +164,20 @@ extension WebUI {
 
     func existingGroup(_ context: RegistryRequestContext) async throws -> AccessGroupRecord {
         let idNumber = try context.parameters.require("idNumber").removingPercentEncoding ?? ""
-        guard idNumber.count <= 50, let group = try await registry.store.group(idNumber) else {
-            throw APIError(.notFound, code: "UNKNOWN_GROUP", message: "There is no access group \(idNumber.prefix(50)).")
-        }
+        guard idNumber.count <= 50, let group = try await registry.store.group(idNumber) else { throw unknownGroup(idNumber) }
         return group
+    }
+
+    /// The group's ID # as it was written, without reading its members: a change of members reads them once, with
+    /// the change, and a page that shows the group reads it after.
+    func existingGroupIDNumber(_ context: RegistryRequestContext) async throws -> String {
+        let idNumber = try context.parameters.require("idNumber").removingPercentEncoding ?? ""
+        guard idNumber.count <= 50, let existing = try await registry.store.groupIDNumber(idNumber) else { throw unknownGroup(idNumber) }
+        return existing
+    }
+
+    private func unknownGroup(_ idNumber: String) -> APIError {
+        APIError(.notFound, code: "UNKNOWN_GROUP", message: "There is no access group \(idNumber.prefix(50)).")
     }
 }
 
@@ -267,7 +277,7 @@ struct AccessGroupPagesController: Sendable {
     @Sendable func addMembers(_ request: Request, context: RegistryRequestContext) async throws -> Response {
         let session = try context.authorizedSession
         let fields = try await web.form(request, context: context, session: session)
-        let group = try await web.existingGroup(context)
+        let idNumber = try await web.existingGroupIDNumber(context)
         let ticked = fields.all("logins")
         let query = WebUI.CandidateQuery(search: fields["search"] ?? "", page: fields["page"].flatMap { Int($0) } ?? 1, selected: Set(ticked))
         var logins = ticked
@@ -276,25 +286,26 @@ struct AccessGroupPagesController: Sendable {
             // limit applies to the whole set.
             guard !query.search.isEmpty else {
                 return try await web.groupPage(
-                    session, request, group, query: query, notice: "Search first: Add all adds every user the search finds.")
+                    session, request, try await web.existingGroup(context), query: query,
+                    notice: "Search first: Add all adds every user the search finds.")
             }
-            logins = try await web.registry.store.matchingLogins(search: query.search, outsideGroup: group.idNumber, limit: 10_001)
+            logins = try await web.registry.store.matchingLogins(search: query.search, outsideGroup: idNumber, limit: 10_001)
             if logins.count > 10_000 {
                 return try await web.groupPage(
-                    session, request, group, query: query,
+                    session, request, try await web.existingGroup(context), query: query,
                     notice: "More than 10,000 users match “\(query.search)”: at most 10,000 can be added at once. Narrow the search.")
             }
         }
         guard !logins.isEmpty else {
             return try await web.groupPage(
-                session, request, group, query: query,
+                session, request, try await web.existingGroup(context), query: query,
                 notice: fields["scope"] == "all"
                     ? "No user outside the group matches “\(query.search)”: nothing was added."
                     : "No user was ticked, so nothing was added. Tick the users to add, or use Add all matching users.")
         }
         do {
-            _ = try await web.registry.changeMembers(group.idNumber, add: true, logins: logins, actor: "user:\(session.user.login)")
-            return WebUI.redirect("/access-groups/\(WebUI.segment(group.idNumber))?flash=users-added")
+            _ = try await web.registry.changeMembers(idNumber, add: true, logins: logins, actor: "user:\(session.user.login)")
+            return WebUI.redirect("/access-groups/\(WebUI.segment(idNumber))?flash=users-added")
         } catch {
             guard WebUI.isRefusal(error) else { throw error }
             // The refusal keeps the search, the page and every tick, so changing the selection is one step.
@@ -306,18 +317,19 @@ struct AccessGroupPagesController: Sendable {
     @Sendable func removeMembers(_ request: Request, context: RegistryRequestContext) async throws -> Response {
         let session = try context.authorizedSession
         let fields = try await web.form(request, context: context, session: session)
-        let group = try await web.existingGroup(context)
+        let idNumber = try await web.existingGroupIDNumber(context)
         let logins = fields.all("logins")
         guard !logins.isEmpty else {
             return try await web.groupPage(
-                session, request, group, notice: "No member was ticked, so nobody was removed. Tick the members to remove.")
+                session, request, try await web.existingGroup(context),
+                notice: "No member was ticked, so nobody was removed. Tick the members to remove.")
         }
         do {
-            _ = try await web.registry.changeMembers(group.idNumber, add: false, logins: logins, actor: "user:\(session.user.login)")
-            return WebUI.redirect("/access-groups/\(WebUI.segment(group.idNumber))?flash=users-removed")
+            _ = try await web.registry.changeMembers(idNumber, add: false, logins: logins, actor: "user:\(session.user.login)")
+            return WebUI.redirect("/access-groups/\(WebUI.segment(idNumber))?flash=users-removed")
         } catch {
             guard WebUI.isRefusal(error) else { throw error }
-            return try await web.groupPage(session, request, group, error: error)
+            return try await web.groupPage(session, request, try await web.existingGroup(context), error: error)
         }
     }
 }

@@ -269,6 +269,28 @@ def run(driver, base, keys):
     check("Every day at 02:00 UTC" in driver.find_element(By.ID, "schedule").text, "the daily schedule is shown")
     page_checks(driver, "settings")
 
+    # Tokens for other systems: a directory token for the identity provider, shown once, then only listed.
+    driver.find_element(By.CSS_SELECTOR, "#token-kind option[value=directory]").click()
+    driver.find_element(By.ID, "token-name").send_keys("entra-id")
+    click_and_wait(driver, driver.find_element(By.ID, "create-token"))
+    made = driver.find_element(By.ID, "new-token-value").text.strip()
+    check(made.startswith("kw_") and len(made) == 48, f"the new token is shown, whole, once: {made[:8]!r}…")
+    check("not shown again" in driver.find_element(By.ID, "new-token").text, "the page says to copy it now")
+    driver.save_screenshot(os.path.join(SCREENSHOTS, "settings-token-made.png"))
+    driver.get(base + "/settings")
+    check(made not in driver.page_source, "the token is not shown again")
+    row = [r for r in driver.find_elements(By.CSS_SELECTOR, "#tokens tbody tr") if "entra-id" in r.text][0]
+    check("directory" in row.text and "active" in row.text, f"the token is listed with its kind: {row.text!r}")
+    row.find_element(By.TAG_NAME, "summary").click()
+    click_and_wait(driver, row.find_element(By.CSS_SELECTOR, "button.danger"))
+    check("token was revoked" in driver.find_element(By.ID, "flash").text, "revoking says so")
+    row = [r for r in driver.find_elements(By.CSS_SELECTOR, "#tokens tbody tr") if "entra-id" in r.text][0]
+    check("revoked" in row.text, f"the token is listed as revoked: {row.text!r}")
+    driver.find_element(By.ID, "token-name").send_keys("   ")
+    click_and_wait(driver, driver.find_element(By.ID, "create-token"))
+    check("1 to 100 characters" in driver.find_element(By.ID, "token-name-error").text, "a blank name is refused beside its field")
+    page_checks(driver, "settings-tokens")
+
     access(driver, base)
     errors(driver, base)
 

@@ -53,30 +53,37 @@ struct UsersCommand: AsyncParsableCommand {
     }
 }
 
-/// `keyward tokens ...`: tokens for the suite's modules (session openings and entitlement checks).
+/// `keyward tokens ...`: tokens for other systems: the suite's modules (sessions and entitlement checks) and an
+/// identity provider's SCIM provisioning.
 struct TokensCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokens",
-        abstract: "Create, list and revoke the registry's service tokens.",
+        abstract: "Create, list and revoke the registry's service and directory tokens.",
         subcommands: [Create.self, List.self, Revoke.self]
     )
 
     struct Create: ConsoleCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a service token; it is printed once and stored only as a hash.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a service token (--service) or a directory token (--directory); it is printed once and stored only as a hash.")
         @OptionGroup var options: RegistryOptions
-        @Option(help: "The module that uses it, e.g. suite-login.") var service: String
+        @Option(help: "A service token for the module that uses it, e.g. suite-login: sessions and entitlement checks.") var service: String?
+        @Option(help: "A directory token for the identity provider that uses it, e.g. entra-id: SCIM provisioning at /scim/v2 only.")
+        var directory: String?
 
         func run(console: Console) async throws {
-            let name = service.trimmingCharacters(in: .whitespaces)
-            guard (1...100).contains(name.count) else { throw CommandFailure.badInput("--service", "give the module's name, 1 to 100 characters.") }
+            let (kind, name): (IntegrationTokenKind, String)
+            switch (service, directory) {
+            case (let service?, nil): (kind, name) = (.service, service)
+            case (nil, let directory?): (kind, name) = (.directory, directory)
+            default: throw CommandFailure.badInput("--service", "give either --service NAME or --directory NAME.")
+            }
             var text = ""
             try await withRegistry(options) { registry in
-                text = try await registry.store.database.write { sql in
-                    let made = try await TokenStore.create(kind: RegistryTokenKind.service, name: name, subject: nil, now: Date(), on: sql)
-                    try await AuditLog.append(
-                        .init(actor: "cli", action: "token.created", target: "token:\(made.record.id)", details: ["service": .string(name)]),
-                        at: Date(), on: sql)
-                    return made.token.text
+                do {
+                    text = try await registry.createIntegrationToken(kind: kind, name: name, actor: "cli").token.text
+                } catch RegistryError.invalid {
+                    throw CommandFailure.badInput(
+                        "--\(kind.rawValue)", "give the \(kind == .service ? "module's" : "directory's") name, 1 to 100 characters.")
                 }
             }
             console.print(text)
@@ -84,33 +91,30 @@ struct TokensCommand: AsyncParsableCommand {
     }
 
     struct List: ConsoleCommand {
-        static let configuration = CommandConfiguration(abstract: "List service tokens (never their secrets).")
+        static let configuration = CommandConfiguration(abstract: "List service and directory tokens (never their secrets).")
         @OptionGroup var options: RegistryOptions
 
         func run(console: Console) async throws {
             try await withRegistry(options) { registry in
-                let tokens = try await TokenStore(database: registry.store.database).list(kinds: [RegistryTokenKind.service])
+                let tokens = try await registry.integrationTokens()
                 console.print(
                     Console.table(
-                        ["ID", "SERVICE", "CREATED", "REVOKED"],
+                        ["ID", "KIND", "NAME", "CREATED", "REVOKED"],
                         tokens.map {
-                            [$0.id, $0.name, Timestamp.format($0.createdAt), $0.revokedAt.map(Timestamp.format) ?? ""]
+                            [$0.id, $0.kind, $0.name, Timestamp.format($0.createdAt), $0.revokedAt.map(Timestamp.format) ?? ""]
                         }))
             }
         }
     }
 
     struct Revoke: ConsoleCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a service token by its id.")
+        static let configuration = CommandConfiguration(abstract: "Revoke a service or directory token by its id.")
         @OptionGroup var options: RegistryOptions
         @Argument(help: "The token's id (the part after kw_).") var id: String
 
         func run(console: Console) async throws {
             try await withRegistry(options) { registry in
-                try await registry.store.database.write { sql in
-                    _ = try await TokenStore.revoke(id: id, kinds: [RegistryTokenKind.service], now: Date(), on: sql)
-                    try await AuditLog.append(.init(actor: "cli", action: "token.revoked", target: "token:\(id)"), at: Date(), on: sql)
-                }
+                try await registry.revokeIntegrationToken(id: id, actor: "cli")
             }
             console.print("Token \(id) revoked.")
         }

@@ -49,12 +49,12 @@ public struct RegistryRequestContext: TokenAuthenticatedContext, RemoteAddressRe
         }
     }
 
-    /// A user's token: 401 without a token, 403 with a service token.
+    /// A user's token: 401 without a token, 403 with a service or directory token.
     @discardableResult
     func requireUser() throws -> (token: TokenRecord, login: String) {
         guard let token else { throw APIError.unauthenticated }
         guard token.kind == RegistryTokenKind.user, let login = token.subject else {
-            throw APIError(.forbidden, code: "FORBIDDEN", message: "This needs a user's token, not a service token.")
+            throw APIError(.forbidden, code: "FORBIDDEN", message: "This needs a user's token (POST /api/v1/auth/token), not a \(token.kind) token.")
         }
         return (token, login)
     }
@@ -144,7 +144,9 @@ public enum ConfigurationMenu {
 public enum RegistryTokenKind {
     public static let user = "user"
     /// The suite's own modules: open sessions and ask entitlement questions.
-    public static let service = "service"
+    public static let service = IntegrationTokenKind.service.rawValue
+    /// An identity provider's SCIM provisioning: `/scim/v2` and nothing else.
+    public static let directory = IntegrationTokenKind.directory.rawValue
     /// The token name of administrators' tokens (the built-in administrator's, for now).
     public static let administratorRole = "administrator"
 }

@@ -30,6 +30,7 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
         SynchronizationController(registry: registry, synchronizer: dependencies.synchronizer, scheduler: dependencies.scheduler).endpoints,
         atPath: "/api/v1/license-keys/synchronizations")
     router.addRoutes(SettingsController(registry: registry).endpoints, atPath: "/api/v1/settings")
+    router.addRoutes(TokensController(registry: registry).endpoints, atPath: "/api/v1/tokens")
     router.addRoutes(UsersController(registry: registry).endpoints, atPath: "/api/v1/users")
     router.addRoutes(AccessGroupsController(registry: registry).endpoints, atPath: "/api/v1/access-groups")
     router.addRoutes(SessionsController(registry: registry).endpoints, atPath: "/api/v1/sessions")

@@ -353,5 +353,31 @@ extension CLITests {
             #expect(await Keyward.call(["tokens", "revoke", id] + data).status == 0)
             #expect(await Keyward.call(["tokens", "create", "--service", ""] + data).status == 2)
         }
+
+        /// A directory token, for an identity provider's provisioning, is made, listed by its kind and revoked the same
+        /// way; a command that names no kind, or both, is refused and makes nothing.
+        @Test func directoryTokensAreMadeBesideServiceTokens() async throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-tokens-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let data = try await Self.installation(directory)
+            let made = await Keyward.call(["tokens", "create", "--directory", "entra-id"] + data)
+            #expect(made.status == 0)
+            let token = try #require(APIToken(made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+            let list = await Keyward.call(["tokens", "list"] + data)
+            let row = try #require(list.stdout.split(separator: "\n").first { $0.contains(token.id) })
+            #expect(row.contains("directory") && row.contains("entra-id"))
+            #expect(row.filter { $0 == "Z" }.count == 1, "made, not revoked: one time on the row")
+            for refused in [["tokens", "create"], ["tokens", "create", "--service", "a", "--directory", "b"]] {
+                let answer = await Keyward.call(refused + data)
+                #expect(answer.status == 2)
+                #expect(answer.stderr.contains("give either --service NAME or --directory NAME"))
+            }
+            let after = await Keyward.call(["tokens", "list"] + data)
+            #expect(after.stdout.split(separator: "\n").count == list.stdout.split(separator: "\n").count, "a refused command made no token")
+            #expect(await Keyward.call(["tokens", "revoke", token.id] + data).status == 0)
+            let revoked = await Keyward.call(["tokens", "list"] + data)
+            let revokedRow = try #require(revoked.stdout.split(separator: "\n").first { $0.contains(token.id) })
+            #expect(revokedRow.filter { $0 == "Z" }.count == 2, "revoked: the time it was revoked is on the row")
+        }
     }
 }

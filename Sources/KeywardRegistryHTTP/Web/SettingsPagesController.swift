@@ -5,12 +5,14 @@ import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
 
-/// The Settings page: the licensing authority's URL and organization token, "Test connection", the daily schedule.
+/// The Settings page: the licensing authority's URL and organization token, "Test connection", the daily schedule, and
+/// the tokens other systems use (service and directory tokens).
 extension WebUI {
     /// The page, with what was typed kept (the token too: a test is usually followed by Save, which needs it again).
+    /// `made` is a token just made, shown this once.
     func settingsPage(
         _ session: WebSessions.Session, _ request: Request, url: String? = nil, token: String? = nil, errors: [String: String] = [:],
-        test: ConnectionTest? = nil
+        test: ConnectionTest? = nil, made: (token: APIToken, record: TokenRecord)? = nil, tokenForm: [String: String] = [:]
     ) async throws -> Response {
         let settings = registry.authoritySettings()
         var values = try await layout(session, request: request, nav: "settings")
@@ -29,6 +31,20 @@ extension WebUI {
             values["schedule"] = schedule
         }
         values["autoActivate"] = synchronizer.autoActivate ? "on" : "off"
+        values["tokens"] = try await registry.integrationTokens().map { record -> [String: Any] in
+            var row: [String: Any] = [
+                "id": record.id, "kind": record.kind, "name": record.name, "created": WebFormatting.time(record.createdAt),
+            ]
+            if let revoked = record.revokedAt { row["revoked"] = WebFormatting.time(revoked) }
+            return row
+        }
+        if let made {
+            values["made"] = ["token": made.token.text, "kind": made.record.kind, "name": made.record.name]
+        }
+        let chosenKind = tokenForm["kind"] ?? IntegrationTokenKind.service.rawValue
+        values["kindService"] = chosenKind == IntegrationTokenKind.service.rawValue
+        values["kindDirectory"] = chosenKind == IntegrationTokenKind.directory.rawValue
+        if let name = tokenForm["name"] { values["tokenName"] = name }
         return page("settings", values)
     }
 }
@@ -42,7 +58,32 @@ struct SettingsPagesController: Sendable {
         routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.licenseKey))
             .get(use: settings)
             .post("authority", use: saveAuthority)
+            .post("tokens", use: createToken)
+            .post("tokens/:id/revoke", use: revokeToken)
         return routes
+    }
+
+    /// Makes a service or directory token and shows it once, on the page this answers with (never in a URL).
+    @Sendable func createToken(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        let typed = ["kind": fields["kind"] ?? "", "name": fields["name"] ?? ""]
+        do {
+            let kind = try Registry.integrationTokenKind(typed["kind"] ?? "")
+            let made = try await web.registry.createIntegrationToken(kind: kind, name: typed["name"] ?? "", actor: "user:\(session.user.login)")
+            return try await web.settingsPage(session, request, made: made)
+        } catch RegistryError.invalid(let problem) {
+            return try await web.settingsPage(session, request, errors: ["token" + problem.field.capitalized: problem.message], tokenForm: typed)
+        }
+    }
+
+    /// Revokes a service or directory token.
+    @Sendable func revokeToken(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        _ = try await web.form(request, context: context, session: session)
+        let id = try context.parameters.require("id")
+        try await web.registry.revokeIntegrationToken(id: String(id.prefix(64)), actor: "user:\(session.user.login)")
+        return WebUI.redirect("/settings?flash=token-revoked#tokens-heading")
     }
 
     /// The Settings page.

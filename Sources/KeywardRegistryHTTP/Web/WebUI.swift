@@ -48,6 +48,7 @@ public struct WebUI: Sendable {
             "The installation is activated, but not for every key: the vendor revoked some of them, listed below. They grant nothing now. Migrate their accesses to another key (the key's Migrate accesses), then delete them."
         ),
         "logged-out": ("info", "You are logged out."),
+        "token-revoked": ("ok", "The token was revoked: the system that used it is refused from its next request."),
         "no-authority": (
             "info",
             "Synchronization is not available: no licensing authority is configured for this installation. Set one in Settings, or register keys with Create."

@@ -34,7 +34,8 @@ public struct Organization: Codable, Sendable, Hashable {
         return !previousWasHyphen
     }
 
-    /// Whether `name` is 1 to 200 characters, not only white space, and free of control characters.
+    /// Whether `name` is 1 to 200 characters (Unicode scalars, as the API descriptions' `maxLength` counts), not only
+    /// white space, and free of control characters.
     public static func isValidLegalName(_ name: String) -> Bool {
         // Fast path for printable ASCII, the usual case, which needs no Unicode tables.
         let utf8 = name.utf8
@@ -43,7 +44,7 @@ public struct Organization: Codable, Sendable, Hashable {
         }
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         return !trimmed.isEmpty
-            && name.count <= maximumLegalNameLength
+            && name.unicodeScalars.count <= maximumLegalNameLength
             && !name.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 }

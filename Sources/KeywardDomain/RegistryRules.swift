@@ -19,7 +19,8 @@ public enum IDNumber {
     /// the same, are one ID #: the store compares the bytes.
     public static func validate(_ text: String) throws(FieldError) -> String {
         let trimmed = text.precomposedStringWithCanonicalMapping.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, trimmed.count <= maximumLength,
+        // Counted in Unicode scalars as given, as the API description's `maxLength` counts.
+        guard !trimmed.isEmpty, text.unicodeScalars.count <= maximumLength,
             !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format })
         else {
             throw FieldError(

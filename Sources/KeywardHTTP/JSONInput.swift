@@ -78,7 +78,8 @@ public enum TextInput {
     /// `text` trimmed, refused with 422 `code` when empty, longer than `maximum` or holding control characters.
     public static func require(_ text: String, field: String, code: String, maximum: Int) throws -> String {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, trimmed.count <= maximum,
+        // Counted in Unicode scalars as given, as the API descriptions' `maxLength` counts.
+        guard !trimmed.isEmpty, text.unicodeScalars.count <= maximum,
             !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else {
             throw APIError.invalidField(

@@ -17,6 +17,7 @@ extension Registry {
     public func createIntegrationToken(kind: IntegrationTokenKind, name: String, actor: String) async throws -> (token: APIToken, record: TokenRecord)
     {
         let now = now()
+        let name = try UserRules.tokenName(name)
         do {
             return try await store.database.write { sql in
                 let made = try await TokenStore.create(kind: kind.rawValue, name: name, subject: nil, now: now, on: sql)
@@ -32,9 +33,9 @@ extension Registry {
         }
     }
 
-    /// Reads a kind as a person or a request gives it; `INVALID_TOKEN_KIND` otherwise.
+    /// Reads a kind, spelled exactly as the API describes it; `INVALID_TOKEN_KIND` otherwise.
     public static func integrationTokenKind(_ text: String) throws -> IntegrationTokenKind {
-        guard let kind = IntegrationTokenKind(rawValue: text.trimmingCharacters(in: .whitespaces).lowercased()) else {
+        guard let kind = IntegrationTokenKind(rawValue: text) else {
             throw RegistryError.invalid(
                 FieldError(
                     field: "kind", code: "INVALID_TOKEN_KIND",

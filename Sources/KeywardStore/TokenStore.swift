@@ -36,7 +36,8 @@ public struct TokenStore: Sendable {
         kind: String, name: String, subject: String?, expiresAt: Date? = nil, now: Date, on sql: any SQLDatabase
     ) async throws -> (token: APIToken, record: TokenRecord) {
         let trimmed = name.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty, trimmed.count <= maximumNameLength,
+        // Counted in Unicode scalars as given, as the API descriptions' `maxLength` counts.
+        guard !trimmed.isEmpty, name.unicodeScalars.count <= maximumNameLength,
             !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else {
             throw StoreError(

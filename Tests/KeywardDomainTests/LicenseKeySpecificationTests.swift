@@ -46,6 +46,10 @@ extension DomainTests {
             #expect(codes({ _ in }, organization: Organization(id: "acme", legalName: "   ")) == ["INVALID_LEGAL_NAME"])
             #expect(codes({ _ in }, organization: Organization(id: "acme", legalName: String(repeating: "x", count: 201))) == ["INVALID_LEGAL_NAME"])
             #expect(codes({ _ in }, organization: Organization(id: "acme", legalName: String(repeating: "x", count: 200))) == [])
+            // 67 letters with two marks each are 67 characters but 201 Unicode scalars, which the API descriptions count.
+            let stacked = String(repeating: "o\u{301}\u{302}", count: 67)
+            #expect(codes({ _ in }, organization: Organization(id: "acme", legalName: stacked)) == ["INVALID_LEGAL_NAME"])
+            #expect(codes({ _ in }, organization: Organization(id: "acme", legalName: String(stacked.dropLast()) + "o\u{301}")) == [])
             #expect(codes({ _ in }, organization: Organization(id: "Acme Corp", legalName: "ACME")) == ["INVALID_ORGANIZATION"])
         }
 

@@ -144,3 +144,44 @@ extension DomainTests {
         }
     }
 }
+
+extension DomainTests {
+    /// What `/Schemas` will publish is read from the same definitions PATCH and filters use.
+    @Suite struct SCIMSchemaTests {
+        @Test func theUserSchemaDescribesWhatIsStoredWithRFC7643sFields() throws {
+            guard case .object(let schema) = SCIMSchema.user.representation(base: "https://registry.example/scim/v2"),
+                case .array(let attributes)? = schema["attributes"]
+            else {
+                Issue.record("not an object with attributes")
+                return
+            }
+            #expect(schema["id"] == .string(SCIMSchema.userURI))
+            #expect(
+                schema["meta"]
+                    == .object(["resourceType": "Schema", "location": .string("https://registry.example/scim/v2/Schemas/\(SCIMSchema.userURI)")]))
+            let byName = Dictionary(
+                uniqueKeysWithValues: attributes.compactMap { value -> (String, [String: JSONValue])? in
+                    guard case .object(let fields) = value, case .string(let name)? = fields["name"] else { return nil }
+                    return (name, fields)
+                })
+            #expect(byName["userName"]?["uniqueness"] == .string("server"))
+            #expect(byName["userName"]?["required"] == .bool(true))
+            #expect(byName["id"]?["mutability"] == .string("readOnly"))
+            #expect(byName["id"]?["returned"] == .string("always"))
+            #expect(byName["password"]?["returned"] == .string("never"))
+            #expect(byName["active"]?["type"] == .string("boolean"))
+            guard case .array(let emailParts)? = byName["emails"]?["subAttributes"] else {
+                Issue.record("emails has no sub-attributes")
+                return
+            }
+            #expect(emailParts.count == 4)
+            for required in ["name", "type", "multiValued", "description", "required", "caseExact", "mutability", "returned", "uniqueness"] {
+                #expect(attributes.allSatisfy { if case .object(let fields) = $0 { fields[required] != nil } else { false } }, "\(required)")
+            }
+            // Filters compare as the schema says: ids exactly, logins in any case.
+            #expect(SCIMResourceShape.user.caseExact(SCIMAttributePath(name: "externalId")))
+            #expect(!SCIMResourceShape.user.caseExact(SCIMAttributePath(name: "userName")))
+            #expect(SCIMResourceShape.group.caseExact(SCIMAttributePath(name: "members", subAttribute: "value")))
+        }
+    }
+}

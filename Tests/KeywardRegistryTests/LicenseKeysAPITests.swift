@@ -90,6 +90,8 @@ extension RegistryTests {
                         ("", good, "INVALID_ID_NUMBER"),
                         ("   ", good, "INVALID_ID_NUMBER"),
                         (String(repeating: "x", count: 51), good, "INVALID_ID_NUMBER"),
+                        // 17 letters with two marks each: 51 Unicode scalars, as the API description counts.
+                        (String(repeating: "x\u{301}\u{302}", count: 17), good, "INVALID_ID_NUMBER"),
                         ("Tab\there", good, "INVALID_ID_NUMBER"),
                     ]
                     for (idNumber, accessKey, code) in cases {

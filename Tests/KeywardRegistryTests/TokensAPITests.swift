@@ -88,6 +88,10 @@ extension RegistryTests {
                 (#"{"kind":"directory","name":"   "}"#, 422, "INVALID_TOKEN_NAME", "name"),
                 (#"{"kind":"directory","name":"a\u0007b"}"#, 422, "INVALID_TOKEN_NAME", "name"),
                 (#"{"kind":"service","name":"\#(String(repeating: "x", count: 101))"}"#, 422, "INVALID_TOKEN_NAME", "name"),
+                (#"{"kind":"Directory","name":"x"}"#, 422, "INVALID_TOKEN_KIND", "kind"),
+                (#"{"kind":"directory","name":"a\u202eb"}"#, 422, "INVALID_TOKEN_NAME", "name"),
+                // 34 letters with two marks each: 102 scalars, as the API description counts, though 34 characters.
+                (#"{"kind":"directory","name":"\#(String(repeating: "a\u{301}\u{302}", count: 34))"}"#, 422, "INVALID_TOKEN_NAME", "name"),
                 (#"{"kind":"service"}"#, 422, "INVALID_FIELD", "name"),
                 (#"{"kind":"service","name":7}"#, 422, "INVALID_FIELD", "name"),
                 ("not json", 400, "INVALID_JSON", nil),

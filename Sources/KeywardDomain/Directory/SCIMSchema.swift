@@ -189,3 +189,28 @@ extension SCIMResourceShape {
     public static let user = SCIMResourceShape(core: .user, extensions: [.enterpriseUser])
     public static let group = SCIMResourceShape(core: .group, extensions: [])
 }
+
+extension SCIMAttribute {
+    /// The attribute as `/Schemas` describes it (RFC 7643 section 7).
+    public var representation: JSONValue {
+        var members: [String: JSONValue] = [
+            "name": .string(name), "type": .string(kind.rawValue), "multiValued": .bool(multiValued), "description": .string(description),
+            "required": .bool(required), "caseExact": .bool(caseExact), "mutability": .string(mutability.rawValue),
+            "returned": .string(mutability == .writeOnly ? "never" : (name == "id" ? "always" : "default")), "uniqueness": .string(uniqueness),
+        ]
+        if kind == .reference { members["referenceTypes"] = .array(name == "$ref" || name == "location" ? ["uri"] : ["external"]) }
+        if !subAttributes.isEmpty { members["subAttributes"] = .array(subAttributes.map(\.representation)) }
+        return .object(members)
+    }
+}
+
+extension SCIMSchema {
+    /// The schema as `/Schemas/{id}` answers it, located under `base` (the service's `/scim/v2` URL).
+    public func representation(base: String) -> JSONValue {
+        .object([
+            "schemas": .array(["urn:ietf:params:scim:schemas:core:2.0:Schema"]), "id": .string(id), "name": .string(name),
+            "description": .string(description), "attributes": .array(attributes.map(\.representation)),
+            "meta": .object(["resourceType": "Schema", "location": .string("\(base)/Schemas/\(id)")]),
+        ])
+    }
+}

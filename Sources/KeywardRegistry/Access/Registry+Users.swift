@@ -55,7 +55,9 @@ public enum UserRules {
     /// or format characters, so none of the bidirectional controls that make a name read other than it is stored.
     public static func name(_ text: String) throws(RegistryError) -> String {
         let name = text.precomposedStringWithCanonicalMapping.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...200).contains(name.count), !name.unicodeScalars.contains(where: isControlOrFormat) else {
+        // Counted in Unicode scalars as given, as the API description's `maxLength` counts: 200 letters, each with
+        // marks stacked on it, are more than 200 characters.
+        guard !name.isEmpty, text.unicodeScalars.count <= 200, !name.unicodeScalars.contains(where: isControlOrFormat) else {
             throw .invalid(
                 FieldError(
                     field: "name", code: "INVALID_NAME",
@@ -87,6 +89,19 @@ public enum UserRules {
     /// was refused.)
     static func isControlOrFormat(_ scalar: Unicode.Scalar) -> Bool {
         scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format
+    }
+
+    /// A token's name: who uses it, 1 to 100 characters (Unicode scalars, as given) without control or format
+    /// characters and not only white space; trimmed.
+    public static func tokenName(_ text: String) throws(RegistryError) -> String {
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty, text.unicodeScalars.count <= 100, !text.unicodeScalars.contains(where: isControlOrFormat) else {
+            throw .invalid(
+                FieldError(
+                    field: "name", code: "INVALID_TOKEN_NAME",
+                    message: "A token's name says who uses it: 1 to 100 characters without control or format characters, e.g. entra-id."))
+        }
+        return name
     }
 
     /// A password: at least 12 characters, counted as Unicode scalars like the API description's `minLength`, and at

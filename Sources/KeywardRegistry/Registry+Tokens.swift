@@ -18,18 +18,14 @@ extension Registry {
     {
         let now = now()
         let name = try UserRules.tokenName(name)
-        do {
-            return try await store.database.write { sql in
-                let made = try await TokenStore.create(kind: kind.rawValue, name: name, subject: nil, now: now, on: sql)
-                try await AuditLog.append(
-                    .init(
-                        actor: actor, action: "token.created", target: "token:\(made.record.id)",
-                        details: ["kind": .string(kind.rawValue), "name": .string(made.record.name)]),
-                    at: now, on: sql)
-                return made
-            }
-        } catch let error as StoreError where error.code == "INVALID_TOKEN_NAME" {
-            throw RegistryError.invalid(FieldError(field: "name", code: error.code, message: error.message))
+        return try await store.database.write { sql in
+            let made = try await TokenStore.create(kind: kind.rawValue, name: name, subject: nil, now: now, on: sql)
+            try await AuditLog.append(
+                .init(
+                    actor: actor, action: "token.created", target: "token:\(made.record.id)",
+                    details: ["kind": .string(kind.rawValue), "name": .string(made.record.name)]),
+                at: now, on: sql)
+            return made
         }
     }
 

@@ -54,10 +54,7 @@ public enum UserRules {
     /// A user's or an access group's name: in Unicode NFC (as an ID # is), trimmed, 1 to 200 characters without control
     /// or format characters, so none of the bidirectional controls that make a name read other than it is stored.
     public static func name(_ text: String) throws(RegistryError) -> String {
-        let name = text.precomposedStringWithCanonicalMapping.trimmingCharacters(in: .whitespacesAndNewlines)
-        // Counted in Unicode scalars as given, as the API description's `maxLength` counts: 200 letters, each with
-        // marks stacked on it, are more than 200 characters.
-        guard !name.isEmpty, text.unicodeScalars.count <= 200, !name.unicodeScalars.contains(where: isControlOrFormat) else {
+        guard let name = label(text.precomposedStringWithCanonicalMapping, given: text, maximum: 200) else {
             throw .invalid(
                 FieldError(
                     field: "name", code: "INVALID_NAME",
@@ -91,11 +88,21 @@ public enum UserRules {
         scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format
     }
 
+    /// `text` trimmed, when it is not only white space, holds no control or format character, and `given` (what was
+    /// typed) is at most `maximum` Unicode scalars: the API descriptions' `maxLength` counts scalars, so 200 letters
+    /// with marks stacked on them are more than 200.
+    static func label(_ text: String, given: String, maximum: Int) -> String? {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, given.unicodeScalars.count <= maximum, !trimmed.unicodeScalars.contains(where: isControlOrFormat) else {
+            return nil
+        }
+        return trimmed
+    }
+
     /// A token's name: who uses it, 1 to 100 characters (Unicode scalars, as given) without control or format
     /// characters and not only white space; trimmed.
     public static func tokenName(_ text: String) throws(RegistryError) -> String {
-        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, text.unicodeScalars.count <= 100, !text.unicodeScalars.contains(where: isControlOrFormat) else {
+        guard let name = label(text, given: text, maximum: 100) else {
             throw .invalid(
                 FieldError(
                     field: "name", code: "INVALID_TOKEN_NAME",

@@ -149,7 +149,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Resources/registry.yaml"), .copy("Resources/templates"), .copy("Resources/static")],
+            resources: [.copy("Resources/registry.yaml"), .copy("Resources/scim.yaml"), .copy("Resources/templates"), .copy("Resources/static")],
             swiftSettings: swiftSettings
         ),
         // Every CLI command, as a library so tests call the same code the executable runs.

@@ -78,6 +78,7 @@ ACCEPTED_REFUSALS = {
         "testAuthorityConnection": ["INVALID_URL", "TOKEN_REQUIRED"],
         "createUser": ["INVALID_PASSWORD", "INVALID_LOGIN"],
         "updateUser": ["INVALID_PASSWORD"],
+        "linkAccessGroupDirectoryGroups": ["UNKNOWN_DIRECTORY_GROUP"],
     },
     "authority": {
         "createAgreement": ["UNKNOWN_COMPONENT", "EXPIRY_REQUIRED", "EXPIRY_BEFORE_VALIDITY"],
@@ -87,8 +88,25 @@ ACCEPTED_REFUSALS = {
         "activateInstallation": ["UNKNOWN_KEY"],
     },
 }
+# The SCIM service's refusals of schema-valid requests, by operation and scimType: a login's characters, an attribute
+# the schemas do not have (the description lets extension attributes through), a filter's or a PATCH path's grammar.
+ACCEPTED_SCIM_REFUSALS = {
+    "scimCreateUser": ["invalidValue", "invalidPath"],
+    "scimReplaceUser": ["invalidValue", "invalidPath", "mutability"],
+    "scimPatchUser": ["invalidValue", "invalidPath", "invalidSyntax", "noTarget", "mutability"],
+    "scimCreateGroup": ["invalidValue", "invalidPath"],
+    "scimReplaceGroup": ["invalidValue", "invalidPath"],
+    "scimPatchGroup": ["invalidValue", "invalidPath", "invalidSyntax", "noTarget", "mutability"],
+    "scimListUsers": ["invalidFilter", "invalidValue"],
+    "scimListGroups": ["invalidFilter", "invalidValue"],
+    "scimGetUser": ["invalidValue"],
+    "scimGetGroup": ["invalidValue"],
+}
+ACCEPTED_REFUSALS["scim"] = ACCEPTED_SCIM_REFUSALS
 # Statuses that answer a schema-valid request without refusing it.
 ACCEPTED_STATUSES = {200, 201, 204, 304, 401, 403, 404, 409, 429}
+# ... and for SCIM, a stale If-Match (412).
+ACCEPTED_SCIM_STATUSES = ACCEPTED_STATUSES | {412}
 
 
 def _log(message):
@@ -146,8 +164,9 @@ def _registry_state(binary, directory, server, authority_url, operator, spare_to
     catalog = _ok(verifylib.call(authority_url, "GET", "/v1/catalog", operator), 200)
     components = [component["code"] for component in catalog["components"]]
     menus = [menu["code"] for component in catalog["components"] for menu in component["menus"]]
+    directory_token = _ok(verifylib.call(base, "POST", "/api/v1/tokens", admin, {"kind": "directory", "name": "api-fuzz"}), 201)["token"]
     return {
-        "tokens": {"admin": admin, "service": service, "spares": spares},
+        "tokens": {"admin": admin, "service": service, "spares": spares, "directory": directory_token},
         "dictionaries": {"serials": serials, "logins": logins, "groups": groups, "sessions": sessions,
                          "components": components, "menus": menus},
     }
@@ -230,7 +249,9 @@ def _config(api, dictionaries, quick):
     def binding(dictionary, probability=0.5):
         return {"dictionary": dictionary, "probability": probability}
 
-    if api == "registry":
+    if api == "scim":
+        operations = []
+    elif api == "registry":
         parameters = {
             "path.serial": binding("serials"), "path.login": binding("logins"), "path.idNumber": binding("groups"),
             "path.id": binding("sessions"), "query.login": binding("logins"), "query.component": binding("components"),
@@ -242,7 +263,7 @@ def _config(api, dictionaries, quick):
         }
         lines += ["[parameters]"] + [f"{json.dumps(key)} = {_toml_value(value)}" for key, value in parameters.items()] + [""]
         operations = []
-    else:
+    else:  # authority
         lines += ["[parameters]"] + [f"{json.dumps(key)} = {_toml_value(value)}" for key, value in {
             "path.serial": binding("serials"), "body.serials[*]": binding("serials"),
             "body.installationId": binding("installations"),
@@ -364,8 +385,10 @@ def run(binary=None, quick=False, workdir=None, local_schema=False):
         root = verifylib.ROOT
         runs = {}
         started = time.monotonic()
-        for api, base, state in [("registry", registry.base, registry_state), ("authority", authority.base, authority_state)]:
-            local = os.path.join(root, "Sources", "KeywardRegistryHTTP" if api == "registry" else "KeywardAuthorityHTTP", "Resources", f"{api}.yaml")
+        scim_state = {"tokens": {"directory": registry_state["tokens"]["directory"]}, "dictionaries": {}}
+        for api, base, state in [("registry", registry.base, registry_state), ("authority", authority.base, authority_state),
+                                 ("scim", registry.base + "/scim/v2", scim_state)]:
+            local = os.path.join(root, "Sources", "KeywardAuthorityHTTP" if api == "authority" else "KeywardRegistryHTTP", "Resources", f"{api}.yaml")
             schema = local if local_schema else base + "/openapi.yaml"
             directory = os.path.join(workdir, f"schemathesis-{api}")
             log_path = os.path.join(workdir, f"schemathesis-{api}.log")
@@ -470,6 +493,8 @@ if os.environ.get("KEYWARD_API_FUZZ_AUTH") and __name__ != "__main__":
 
     def _token_for(case):
         label = f"{case.method.upper()} {case.operation.path}"
+        if _AUTH["api"] == "scim":
+            return _AUTH["directory"]
         if _AUTH["api"] == "registry":
             if label == "DELETE /api/v1/auth/token":
                 return _spare_token()
@@ -489,15 +514,18 @@ if os.environ.get("KEYWARD_API_FUZZ_AUTH") and __name__ != "__main__":
     def keyward_positive_data_acceptance(ctx, response, case):
         """A request the description allows is not refused, except 422 with a code ACCEPTED_REFUSALS lists."""
         meta = case.meta
-        if meta is None or not meta.generation.mode.is_positive or response.status_code in ACCEPTED_STATUSES:
+        scim = _AUTH["api"] == "scim"
+        accepted = ACCEPTED_SCIM_STATUSES if scim else ACCEPTED_STATUSES
+        if meta is None or not meta.generation.mode.is_positive or response.status_code in accepted:
             return None
         operation_id = case.operation.definition.raw.get("operationId")
         code = None
         try:
-            code = response.json()["error"]["code"]
+            body = response.json()
+            code = body.get("scimType") if scim else body["error"]["code"]
         except Exception:
             pass
-        if response.status_code == 422 and code in _ACCEPTED_REFUSALS.get(operation_id, ()):
+        if response.status_code == (400 if scim else 422) and code in _ACCEPTED_REFUSALS.get(operation_id, ()):
             return None
         raise AssertionError(f"Schema-valid request refused with {response.status_code} {code}: the description allows "
                              f"what the server refuses (accepted: {sorted(ACCEPTED_STATUSES)}, or 422 with "

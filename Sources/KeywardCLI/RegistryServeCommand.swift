@@ -102,6 +102,12 @@ struct RegistryServeCommand: AsyncParsableCommand {
     @Option(help: "The daily synchronization time, HH:MM UTC, plus up to 30 minutes of random delay; default 02:00 (KEYWARD_SYNC_AT, sync.at).")
     var syncAt: String?
 
+    @Option(
+        help:
+            "The mass-removal guard: a directory change that takes access from more than this share of an access group's users (and at least 10) is held for an administrator; default 0.2 (KEYWARD_DIRECTORY_MAX_REMOVAL_SHARE, directory.maxRemovalShare)."
+    )
+    var directoryMaxRemovalShare: String?
+
     @Flag(help: "Also run a demo authority in this process, with a sample organization and keys, and synchronize with it.")
     var demo = false
 
@@ -123,6 +129,7 @@ struct RegistryServeCommand: AsyncParsableCommand {
                 ("host", host), ("port", port.map(String.init)), ("organization", organization), ("legalName", legalName),
                 ("environment", environment?.rawValue), ("authority.url", authorityURL), ("organizationTokenFile", organizationTokenFile),
                 ("sync.autoActivate", syncAutoActivate.map(String.init)), ("sync.at", syncAt), ("secureCookies", secureCookies?.rawValue),
+                ("directory.maxRemovalShare", directoryMaxRemovalShare),
             ] + server.flags
         return .init(flags: given)
     }

@@ -74,6 +74,21 @@ public struct Settings: Sendable {
         return value
     }
 
+    /// A share from 0 (exclusive) to 1: a number in the file, digits in the flags and the environment (`0.2`).
+    public func share(_ key: ConfigKey, name: String) throws(SettingError) -> Double? {
+        let value: Double
+        if let number = reader.double(forKey: key) {
+            value = number
+        } else if let text = string(key) {
+            guard let number = Double(text) else { throw SettingError(name, "\"\(text)\" is not a number such as 0.2.") }
+            value = number
+        } else {
+            return nil
+        }
+        guard value > 0, value <= 1 else { throw SettingError(name, "\(value) is not a share from 0 to 1, such as 0.2 for 20%.") }
+        return value
+    }
+
     /// A secret given as a file (`fileKey`, preferred) or as the value itself (`valueKey`, from an environment
     /// variable): `nil` when neither is set.
     public func secret(file fileKey: ConfigKey, flag: String, value valueKey: ConfigKey) throws(SettingError) -> String? {

@@ -18,11 +18,16 @@ public struct Registry: Sendable {
     /// bcrypt for logins and new passwords, on a thread of its own.
     public let passwords: PasswordHasher
     public let now: @Sendable () -> Date
+    /// The mass-removal guard's share (`directory.maxRemovalShare`): a directory change that would take access from
+    /// more of an access group's users than this (and from at least 10) is held for an administrator.
+    public let maxRemovalShare: Double
 
     public init(
         store: RegistryStore, installation: RegistryInstallation, trust: TrustStore, catalog: Catalog,
-        connection: AuthorityConnection, passwords: PasswordHasher = PasswordHasher(), now: @escaping @Sendable () -> Date = Date.init
+        connection: AuthorityConnection, passwords: PasswordHasher = PasswordHasher(), maxRemovalShare: Double = 0.2,
+        now: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.maxRemovalShare = maxRemovalShare
         self.store = store
         self.passwords = passwords
         self.installation = installation

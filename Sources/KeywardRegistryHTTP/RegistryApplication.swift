@@ -265,6 +265,7 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
         throw SettingError("--sync-at", "\"\(syncAt)\" is not a time: use HH:MM, 24-hour, UTC, e.g. 02:00.")
     }
     let autoActivate = try settings.bool("sync.autoActivate", name: "--sync-auto-activate") ?? true
+    let maxRemovalShare = try settings.share("directory.maxRemovalShare", name: "directory.maxRemovalShare") ?? 0.2
     // Checked before anything is written: a refused password leaves no installation behind.
     let givenAdminPassword = settings.string("admin.password", secret: true)
     if let givenAdminPassword, (try? UserRules.password(givenAdminPassword)) == nil {
@@ -302,7 +303,7 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     }
     let registry = Registry(
         store: store, installation: installation, trust: trust, catalog: try Catalog.shipped(), connection: connection,
-        now: context.now)
+        maxRemovalShare: maxRemovalShare, now: context.now)
     let synchronizer = Synchronizer(registry: registry, autoActivate: autoActivate)
     // Always planned: an authority set later on the settings page is synchronized with from the next run.
     let scheduler = SyncScheduler(synchronizer: synchronizer, schedule: SyncSchedule(minuteOfDay: minute), logger: logger, sleep: context.sleep)

@@ -39,6 +39,8 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     router.addRoutes(
         AuditEventsController(database: registry.store.database, policy: RegistryRole.administrator(registry.access)).endpoints,
         atPath: "/api/v1/audit-events")
+    DirectoryController(registry: registry).add(to: router)
+    SCIMController(registry: registry).add(to: router)
     dependencies.web.add(to: router)
     return router
 }

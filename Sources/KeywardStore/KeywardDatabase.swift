@@ -135,6 +135,13 @@ public final class KeywardDatabase: Sendable {
         try await notifying([notification], body)
     }
 
+    /// Sends `notification` from within a write transaction (`sql` is the transaction's), delivered when it commits:
+    /// for a write that learns what it changed only as it runs. On SQLite nothing is sent.
+    public func send(_ notification: Notification?, on sql: any SQLDatabase) async throws {
+        guard kind == .postgres, let notification else { return }
+        try await sql.raw("SELECT pg_notify(\(bind: notification.channel), \(bind: notification.payload))").run()
+    }
+
     /// Whether ``listen(_:_:)`` hears other processes' notifications: PostgreSQL only.
     public var canListen: Bool { kind == .postgres }
 

@@ -56,6 +56,7 @@ extension CLITests {
             let process = Process()
             process.executableURL = Keyward.executable
             process.arguments = ["authority", "serve", "--data-dir", directory.path, "--port", "0"]
+            process.environment = Keyward.environment
             let output = Pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice

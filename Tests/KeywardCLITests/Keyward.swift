@@ -41,6 +41,11 @@ struct Keyward {
         return directory.appendingPathComponent("keyward")
     }()
 
+    /// The test process's environment, read once: each child is given it explicitly, so `Process.run()` never reads
+    /// the process's `environ` while another thread of the test run might be spawning (a crash inside `Process.run()`
+    /// was seen under the full suite's parallel load).
+    static let environment = ProcessInfo.processInfo.environment
+
     /// A command still running after `timeout` seconds is stopped with SIGTERM (a `serve` that should have been refused
     /// would otherwise keep the test waiting for ever).
     @discardableResult
@@ -48,7 +53,7 @@ struct Keyward {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        process.environment = Self.environment.merging(environment) { $1 }
         let out = Pipe()
         let err = Pipe()
         let input = Pipe()

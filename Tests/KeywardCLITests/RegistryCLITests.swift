@@ -24,7 +24,7 @@ extension CLITests {
             let process = Process()
             process.executableURL = Keyward.executable
             process.arguments = ["serve", "--port", "0"] + arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.environment = Keyward.environment.merging(environment) { $1 }
             let output = Pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice

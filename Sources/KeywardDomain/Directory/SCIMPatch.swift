@@ -95,14 +95,14 @@ public enum SCIMPatch {
     }
 
     /// A member of an object by a name in any case (RFC 7643 makes attribute names case-insensitive).
-    static func member(_ name: String, of members: [String: JSONValue]) -> JSONValue? {
+    public static func member(_ name: String, of members: [String: JSONValue]) -> JSONValue? {
         if let exact = members[name] { return exact }
         let folded = name.lowercased()
         return members.first { $0.key.lowercased() == folded }?.value
     }
 
     /// The key an object already spells `name` with, if any.
-    static func existingKey(_ name: String, in members: [String: JSONValue]) -> String? {
+    public static func existingKey(_ name: String, in members: [String: JSONValue]) -> String? {
         if members[name] != nil { return name }
         let folded = name.lowercased()
         return members.keys.first { $0.lowercased() == folded }

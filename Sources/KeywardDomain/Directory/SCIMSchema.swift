@@ -141,7 +141,25 @@ extension SCIMSchema {
             ),
             SCIMAttribute("password", mutability: .writeOnly, description: "Not stored: the registry's users sign in with the identity provider."),
             multiValued("emails", types: "work, home, other", description: "E-mail addresses; the primary (or first) is the user's e-mail."),
-            multiValued("phoneNumbers", types: "work, mobile, home, other", description: "Phone numbers."),
+            multiValued("phoneNumbers", types: "work, mobile, fax, home, other", description: "Phone numbers."),
+            multiValued("ims", types: "aim, gtalk, icq, xmpp, msn, skype, qq, yahoo", description: "Instant messaging addresses."),
+            multiValued("photos", types: "photo, thumbnail", description: "URLs of photos of the user."),
+            SCIMAttribute(
+                "addresses", .complex, multiValued: true,
+                subAttributes: [
+                    SCIMAttribute("formatted", description: "The whole address, as shown."),
+                    SCIMAttribute("streetAddress", description: "The street."),
+                    SCIMAttribute("locality", description: "The city."),
+                    SCIMAttribute("region", description: "The state or region."),
+                    SCIMAttribute("postalCode", description: "The postal code."),
+                    SCIMAttribute("country", description: "The country, as an ISO 3166-1 code."),
+                    SCIMAttribute("type", description: "What it is: work, home, other."),
+                    SCIMAttribute("primary", .boolean, description: "Whether it is the preferred one."),
+                ], description: "Postal addresses."),
+            multiValued("entitlements", types: "any", description: "Entitlements the directory gives the user (kept, not used)."),
+            multiValued("roles", types: "any", description: "Roles the directory gives the user (kept, not used)."),
+            multiValued("x509Certificates", types: "any", description: "Certificates of the user (kept, not used)."),
+            SCIMAttribute("profileUrl", .reference, description: "A page about the user."),
             SCIMAttribute(
                 "groups", .complex, multiValued: true, mutability: .readOnly,
                 subAttributes: [

@@ -93,14 +93,17 @@ extension Registry {
         record.users = []
         try await requireMayChange(group: idNumber, actor: actor)
         try requireHolds(record.menus, of: record.component, actor: actor)
-        return try await access.changing(.groups(idNumber, record.idNumber)) {
+        let updated = try await access.changing(.groups(idNumber, record.idNumber)) {
             try await store.updateGroup(idNumber, to: record, actor: actor, now: now())
         }
+        await retryAssignmentErrorsAfterChange()
+        return updated
     }
 
     public func deleteGroup(_ idNumber: String, actor: String) async throws {
         try await requireMayChange(group: idNumber, actor: actor)
         try await access.changing(.groups(idNumber)) { try await store.deleteGroup(idNumber, actor: actor, now: now()) }
+        await retryAssignmentErrorsAfterChange()
     }
 
     /// Adds or removes many users at once: all of them, or none.
@@ -110,10 +113,12 @@ extension Registry {
         }
         let valid = try logins.map { text throws(RegistryError) in try UserRules.login(text) }
         try await requireMayChange(group: idNumber, actor: actor)
-        return try await access.changing(.assignments(valid, group: idNumber)) {
+        let group = try await access.changing(.assignments(valid, group: idNumber)) {
             add
                 ? try await store.addUsers(valid, toGroup: idNumber, actor: actor, now: now())
                 : try await store.removeUsers(valid, fromGroup: idNumber, actor: actor, now: now())
         }
+        if !add { await retryAssignmentErrorsAfterChange() }
+        return group
     }
 }

@@ -166,6 +166,7 @@ extension Registry {
         }
         // Disabling a user or changing their password revoked their tokens.
         if active == false || password != nil { tokenCache.removeAll() }
+        if active == false { await retryAssignmentErrorsAfterChange() }
         return user
     }
 

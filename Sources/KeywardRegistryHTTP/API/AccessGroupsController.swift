@@ -24,7 +24,44 @@ struct AccessGroupsController: Sendable {
             .delete(":idNumber", use: delete)
             .post(":idNumber/users", use: addMembers)
             .delete(":idNumber/users", use: removeMembers)
+            .get(":idNumber/directory-groups", use: directoryGroups)
+            .put(":idNumber/directory-groups", use: linkDirectoryGroups)
         return routes
+    }
+
+    struct DirectoryGroupLinks: Decodable {
+        let directoryGroups: [String]
+    }
+
+    struct LinksResponse: ResponseCodable {
+        let directoryGroups: [DirectoryGroupReference]
+        /// What the last change did: users who joined, who left, who found no seat.
+        let added: Int?
+        let removed: Int?
+        let assignmentErrors: Int?
+    }
+
+    /// The directory groups the group takes users from.
+    @Sendable func directoryGroups(_ request: Request, context: RegistryRequestContext) async throws -> LinksResponse {
+        let group = try await existingIDNumber(context)
+        return LinksResponse(
+            directoryGroups: try await registry.store.linkedDirectoryGroups(ofAccessGroup: group), added: nil, removed: nil, assignmentErrors: nil)
+    }
+
+    /// Links the group to exactly these directory groups; their members become its users, seats permitting.
+    @Sendable func linkDirectoryGroups(_ request: Request, context: RegistryRequestContext) async throws -> LinksResponse {
+        let group = try await existingIDNumber(context)
+        let input = try await request.decodeJSON(as: DirectoryGroupLinks.self, context: context)
+        let effect = try await registry.linkDirectoryGroups(input.directoryGroups, toAccessGroup: group, actor: context.actor)
+        return LinksResponse(
+            directoryGroups: try await registry.store.linkedDirectoryGroups(ofAccessGroup: group), added: effect.added, removed: effect.removed,
+            assignmentErrors: effect.assignmentErrors)
+    }
+
+    func existingIDNumber(_ context: RegistryRequestContext) async throws -> String {
+        let idNumber = try Self.idNumber(context)
+        guard idNumber.count <= 50, let existing = try await registry.store.groupIDNumber(idNumber) else { throw unknownGroup(idNumber) }
+        return existing
     }
 
     /// Every access group.
@@ -68,16 +105,22 @@ struct AccessGroupsController: Sendable {
 
     /// The group is looked up without its members: they are read once, with the change, for the answer.
     func changeMembers(_ request: Request, context: RegistryRequestContext, add: Bool) async throws -> AccessGroupResponse {
-        let idNumber = try context.parameters.require("idNumber")
+        let idNumber = try Self.idNumber(context)
         guard idNumber.count <= 50, let existing = try await registry.store.groupIDNumber(idNumber) else { throw unknownGroup(idNumber) }
         let input = try await request.decodeJSON(as: Logins.self, context: context)
         return AccessGroupResponse(try await registry.changeMembers(existing, add: add, logins: input.logins, actor: context.actor))
     }
 
     func existingGroup(_ context: RegistryRequestContext) async throws -> AccessGroupRecord {
-        let idNumber = try context.parameters.require("idNumber")
+        let idNumber = try Self.idNumber(context)
         guard idNumber.count <= 50, let group = try await registry.store.group(idNumber) else { throw unknownGroup(idNumber) }
         return group
+    }
+
+    /// The group's ID # from the path: an ID # with spaces or letters beyond ASCII arrives percent-encoded.
+    static func idNumber(_ context: RegistryRequestContext) throws -> String {
+        let raw = try context.parameters.require("idNumber")
+        return raw.removingPercentEncoding ?? raw
     }
 
     func unknownGroup(_ idNumber: String) -> APIError {

@@ -12,13 +12,24 @@ public struct UserResponse: ResponseCodable, Sendable {
     public let email: String
     public let active: Bool
     public let hasPassword: Bool
+    /// `local`, `scim` or `ldap`: a directory user is edited in the directory, and only disabled here.
+    public let source: String
+    public let externalId: String?
+    /// Whether the directory still holds the user (directory users only).
+    public let inDirectory: Bool?
+    /// The access groups the directory put the user in without a seat for them (in the answer for one user).
+    public let assignmentErrors: [AssignmentErrorResponse]?
 
-    public init(_ user: RegistryUser) {
+    public init(_ user: RegistryUser, assignmentErrors: [AssignmentErrorRecord]? = nil) {
         login = user.login
         name = user.name
         email = user.email
         active = user.active
         hasPassword = user.passwordHash != nil
+        source = user.source
+        externalId = user.externalId
+        inDirectory = user.fromDirectory ? user.inDirectory : nil
+        self.assignmentErrors = assignmentErrors?.map(AssignmentErrorResponse.init)
     }
 }
 
@@ -76,7 +87,7 @@ struct UsersController: Sendable {
         }
         let search = query.get("search").map { String($0.prefix(200)) }
         let users = try await registry.store.users(search: search, after: query.get("after"), limit: limit)
-        return ItemsResponse(items: users.map(UserResponse.init))
+        return ItemsResponse(items: users.map { UserResponse($0) })
     }
 
     /// Creates a user.
@@ -87,7 +98,8 @@ struct UsersController: Sendable {
 
     /// One user.
     @Sendable func show(_ request: Request, context: RegistryRequestContext) async throws -> UserResponse {
-        UserResponse(try await existingUser(context))
+        let user = try await existingUser(context)
+        return UserResponse(user, assignmentErrors: try await registry.store.assignmentErrors(login: user.login))
     }
 
     /// Changes the fields a patch names.

@@ -91,9 +91,32 @@ extension WebUI {
 
     /// The group's users, each marked when a forced activation left them over the key's limit (no access until a
     /// seat frees up).
-    func memberValues(_ group: AccessGroupRecord) -> [[String: Any]] {
+    func memberValues(_ group: AccessGroupRecord, directoryOnly: Set<String> = []) -> [[String: Any]] {
         let snapshot = registry.access.snapshot
-        return group.users.map { ["login": $0, "overLimit": snapshot.isOverLimit(login: $0, keySerial: group.keySerial)] }
+        return group.users.map {
+            [
+                "login": $0, "overLimit": snapshot.isOverLimit(login: $0, keySerial: group.keySerial),
+                "fromDirectory": directoryOnly.contains(AccessModel.fold($0)),
+            ]
+        }
+    }
+
+    /// The directory groups an access group can be linked to, the linked ones ticked, and the members waiting for a seat.
+    func directoryValues(_ group: AccessGroupRecord) async throws -> [String: Any] {
+        let all = try await registry.store.directoryGroups(source: nil, members: true)
+        let linked = Set(all.filter { $0.accessGroups.contains(group.idNumber) }.map(\.id))
+        let errors = try await registry.store.assignmentErrors(accessGroup: group.idNumber)
+        return [
+            "hasDirectoryGroups": !all.isEmpty,
+            "directoryGroups": all.map {
+                [
+                    "id": $0.id, "displayName": $0.displayName, "members": $0.members.count, "linked": linked.contains($0.id),
+                    "source": $0.source.rawValue.uppercased(),
+                ]
+            },
+            "linkedCount": linked.count,
+            "waiting": errors.map { ["login": $0.login, "message": $0.message] }, "hasWaiting": !errors.isEmpty, "waitingCount": errors.count,
+        ]
     }
 
     /// What the "Add users" part of a group's page shows: a search, the page of results, and the ticks to keep.
@@ -120,9 +143,10 @@ extension WebUI {
             "idNumber": group.idNumber, "path": Self.segment(group.idNumber), "name": group.name, "keySerial": group.keySerial,
             "component": group.component, "menus": group.menus,
             "state": group.active ? "active" : "inactive", "hasUsers": !group.users.isEmpty,
-            "users": memberValues(group),
+            "users": memberValues(group, directoryOnly: try await registry.store.directoryOnlyMembers(ofAccessGroup: group.idNumber)),
             "userCount": group.users.count,
         ]) { $1 }
+        values.merge(try await directoryValues(group)) { $1 }
         if let key = try await registry.store.key(group.keySerial) {
             values["keyName"] = key.idNumber
             values["showSerial"] = key.idNumber != key.serial
@@ -197,6 +221,7 @@ struct AccessGroupPagesController: Sendable {
             .post(":idNumber/delete", use: deleteGroup)
             .post(":idNumber/users/add", use: addMembers)
             .post(":idNumber/users/remove", use: removeMembers)
+            .post(":idNumber/directory-groups", use: linkDirectoryGroups)
         return routes
     }
 
@@ -310,6 +335,22 @@ struct AccessGroupPagesController: Sendable {
             guard WebUI.isRefusal(error) else { throw error }
             // The refusal keeps the search, the page and every tick, so changing the selection is one step.
             return try await web.groupPage(session, request, try await web.existingGroup(context), query: query, error: error)
+        }
+    }
+
+    /// Links the group to exactly the ticked directory groups.
+    @Sendable func linkDirectoryGroups(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        let idNumber = try await web.existingGroupIDNumber(context)
+        do {
+            let effect = try await web.registry.linkDirectoryGroups(
+                fields.all("directoryGroups"), toAccessGroup: idNumber, actor: "user:\(session.user.login)")
+            let flash = effect.assignmentErrors > 0 ? "directory-linked-short" : "directory-linked"
+            return WebUI.redirect("/access-groups/\(WebUI.segment(idNumber))?flash=\(flash)")
+        } catch {
+            guard WebUI.isRefusal(error) else { throw error }
+            return try await web.groupPage(session, request, try await web.existingGroup(context), error: error)
         }
     }
 

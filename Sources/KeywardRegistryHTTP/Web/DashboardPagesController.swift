@@ -58,6 +58,53 @@ struct DashboardPagesController: Sendable {
         return routes
     }
 
+    /// `/assignment-errors`: the Reprocess button of the dashboard and of a group's page.
+    var assignmentErrorEndpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.accessGroup))
+            .post("reprocess", use: reprocess)
+        return routes
+    }
+
+    /// `/held-changes`: the Confirm and Discard buttons of a held directory change, on the dashboard.
+    var heldChangeEndpoints: RouteCollection<RegistryRequestContext> {
+        let routes = RouteCollection(context: RegistryRequestContext.self)
+        routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.accessGroup))
+            .post(":id/confirm", use: confirmHeldChange)
+            .post(":id/discard", use: discardHeldChange)
+        return routes
+    }
+
+    @Sendable func confirmHeldChange(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        try await decideHeldChange(request, context: context, confirm: true)
+    }
+
+    @Sendable func discardHeldChange(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        try await decideHeldChange(request, context: context, confirm: false)
+    }
+
+    func decideHeldChange(_ request: Request, context: RegistryRequestContext, confirm: Bool) async throws -> Response {
+        let session = try context.authorizedSession
+        _ = try await web.form(request, context: context, session: session)
+        guard let id = Int64(try context.parameters.require("id")) else { throw APIError.notFound() }
+        do {
+            _ = try await web.registry.decideHeldChange(id, confirm: confirm, actor: "user:\(session.user.login)")
+        } catch let error as StoreError where error.code == "HELD_CHANGE_DECIDED" {
+            return WebUI.redirect("/dashboard?flash=held-change-decided")
+        }
+        return WebUI.redirect("/dashboard?flash=\(confirm ? "held-change-confirmed" : "held-change-discarded")")
+    }
+
+    /// Retries every assignment error, then goes back to the page the button was on (the dashboard or a group's).
+    @Sendable func reprocess(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await web.form(request, context: context, session: session)
+        _ = try await web.registry.reprocessAssignmentErrors(actor: "user:\(session.user.login)")
+        // Only a path of this site: never another host (`//evil.example`), never a scheme.
+        let back = fields["back"].flatMap { $0.hasPrefix("/") && !$0.hasPrefix("//") && !$0.contains("\\") ? $0 : nil } ?? "/"
+        return WebUI.redirect(back + (back.contains("?") ? "&" : "?") + "flash=reprocessed")
+    }
+
     /// Seat use per key, keys expiring soon, sessions open now.
     @Sendable func dashboard(_ request: Request, context: RegistryRequestContext) async throws -> Response {
         let session = try context.authorizedSession
@@ -93,6 +140,19 @@ struct DashboardPagesController: Sendable {
                 "users": $0.overLimit.joined(separator: ", "),
             ]
         }
+        values["held"] = try await web.registry.heldChanges().map {
+            [
+                "id": $0.id, "message": $0.message, "accessGroup": $0.accessGroup, "path": WebUI.segment($0.accessGroup), "actor": $0.actor,
+                "createdAt": WebFormatting.time($0.createdAt), "logins": $0.logins.prefix(20).joined(separator: ", "),
+                "more": $0.logins.count > 20 ? "and \($0.logins.count - 20) more" : "",
+            ]
+        }
+        let waiting = try await web.registry.store.assignmentErrors(limit: 20)
+        values["waiting"] = waiting.map {
+            ["login": $0.login, "accessGroup": $0.accessGroup, "path": WebUI.segment($0.accessGroup), "message": $0.message]
+        }
+        values["hasWaiting"] = !waiting.isEmpty
+        values["waitingCount"] = waiting.count < 20 ? waiting.count : try await web.registry.store.assignmentErrorCount()
         let open = try await web.registry.store.sessions(open: true, limit: 50, now: now)
         values["openCount"] = sessions.values.reduce(0, +)
         let names = KeyNames(keys)

@@ -10,7 +10,9 @@ extension WebUI {
     func userValues(_ user: RegistryUser, groups: [AccessGroupRecord] = [], names: KeyNames = KeyNames([])) -> [String: Any] {
         [
             "login": user.login, "name": user.name, "email": user.email, "active": user.active, "hasPassword": user.passwordHash != nil,
-            "state": user.active ? "active" : "disabled",
+            "state": user.active ? "active" : "disabled", "fromDirectory": user.fromDirectory, "source": user.source.uppercased(),
+            "externalId": user.externalId ?? "", "removedFromDirectory": user.fromDirectory && !user.inDirectory,
+            "directoryDisabled": user.fromDirectory && !user.directoryActive,
             "groups": groups.map {
                 [
                     "idNumber": $0.idNumber, "path": Self.segment($0.idNumber), "keySerial": $0.keySerial, "key": names.values($0.keySerial),
@@ -27,6 +29,9 @@ extension WebUI {
         if let user {
             let groups = try await registry.store.groups().filter { $0.users.contains { $0.lowercased() == user.login.lowercased() } }
             values.merge(userValues(user, groups: groups, names: KeyNames(try await registry.store.keys()))) { $1 }
+            let errors = try await registry.store.assignmentErrors(login: user.login)
+            values["assignmentErrors"] = errors.map { ["accessGroup": $0.accessGroup, "path": Self.segment($0.accessGroup), "message": $0.message] }
+            values["hasAssignmentErrors"] = !errors.isEmpty
         }
         if let fields {
             for name in ["login", "name", "email"] { if let value = fields[name] { values[name] = value } }
@@ -202,7 +207,7 @@ struct UserPagesController: Sendable {
             return WebUI.redirect("/users/\(user.login)?flash=user-saved")
         } catch let error as RegistryError {
             return try await web.userForm(session, request, template: "user", fields: fields, user: user, error: error)
-        } catch let error as StoreError where error.code == "SEAT_LIMIT_EXCEEDED" {
+        } catch let error as StoreError where error.kind == .conflict {
             return try await web.userForm(
                 session, request, template: "user", fields: fields, user: user,
                 error: .refused(code: error.code, message: error.message, kind: .conflict))

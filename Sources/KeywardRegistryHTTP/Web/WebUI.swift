@@ -61,7 +61,19 @@ public struct WebUI: Sendable {
         "group-saved": ("ok", "The access group was saved."),
         "group-deleted": ("ok", "The access group was deleted; its users' seats on the key are free."),
         "users-added": ("ok", "The users were added to the group."),
-        "users-removed": ("ok", "The users were removed from the group."),
+        "users-removed": (
+            "ok",
+            "The users were removed from the group. Any who are also in a linked directory group stay, marked “directory”: remove them there, or unlink the directory group."
+        ),
+        "directory-linked": ("ok", "The directory groups were linked: their members are users of the group."),
+        "directory-linked-short": (
+            "warning",
+            "The directory groups were linked, but the key has too few seats for all their members: those left out are listed under Waiting for a seat. Free seats, or use a key with more users."
+        ),
+        "held-change-confirmed": ("ok", "The held change was applied: those users lost the access the directory took from them."),
+        "held-change-discarded": ("ok", "The held change was discarded: those users keep their access, as users added by hand."),
+        "held-change-decided": ("info", "That change was decided already, by someone else or in another tab."),
+        "reprocessed": ("ok", "The assignment errors were retried: those who found a seat are members now."),
         "disconnected": ("ok", "The sessions were disconnected."),
         "migrated": ("ok", "The accesses were migrated to the new key."),
         "settings-cleared": ("ok", "The authority connection was removed. Synchronization and online activation are off until you set one."),
@@ -141,6 +153,8 @@ public struct WebUI: Sendable {
         router.addRoutes(ActivationPagesController(web: self).endpoints, atPath: "/activation")
         router.addRoutes(SettingsPagesController(web: self).endpoints, atPath: "/settings")
         router.addRoutes(DashboardPagesController(web: self).endpoints, atPath: "/dashboard")
+        router.addRoutes(DashboardPagesController(web: self).assignmentErrorEndpoints, atPath: "/assignment-errors")
+        router.addRoutes(DashboardPagesController(web: self).heldChangeEndpoints, atPath: "/held-changes")
         router.addRoutes(UserPagesController(web: self).endpoints, atPath: "/users")
         router.addRoutes(AccessGroupPagesController(web: self).endpoints, atPath: "/access-groups")
         router.addRoutes(SessionPagesController(web: self).endpoints, atPath: "/sessions")

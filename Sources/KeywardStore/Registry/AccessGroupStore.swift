@@ -166,6 +166,13 @@ extension RegistryStore {
             try await Self.requireSeats(
                 on: try group.decode(column: "key_serial", as: String.self), for: Set(new.map { Self.fold($0) }), kind: kind, on: sql)
             try await Self.addMembers(new, to: id, now: now, on: sql)
+            // Users the group had through a directory group are now added directly too; those who waited for a seat
+            // here have one now.
+            for batch in existing.map({ Self.fold($0) }).chunked(500) {
+                try await sql.update("group_members").set("direct", to: true).where("group_id", .equal, id).where("login_folded", .in, Array(batch))
+                    .run()
+                try await sql.delete(from: "assignment_errors").where("access_group_id", .equal, id).where("login_folded", .in, Array(batch)).run()
+            }
             try await AuditLog.append(
                 .init(
                     actor: actor, action: "access-group.users-added",
@@ -177,12 +184,20 @@ extension RegistryStore {
 
     /// Removes users from a group; each must exist. Users not in it are ignored.
     public func removeUsers(_ logins: [String], fromGroup idNumber: String, actor: String, now: Date) async throws -> AccessGroupRecord {
-        try await database.write { sql in
+        let kind = database.kind
+        return try await database.write { sql in
             guard let id = try await Self.groupID(idNumber, on: sql) else { throw StoreError.unknownGroup(idNumber) }
             let existing = try await Self.existingLogins(logins, on: sql)
+            for batch in existing.map({ Self.fold($0) }).chunked(500) {
+                // Users the group also takes from a linked directory group stay, no longer added directly.
+                try await sql.update("group_members").set("direct", to: false).where("group_id", .equal, id).where("login_folded", .in, Array(batch))
+                    .run()
+                try await sql.delete(from: "assignment_errors").where("access_group_id", .equal, id).where("login_folded", .in, Array(batch))
+                    .where("direct", .equal, true).run()
+            }
             if !existing.isEmpty {
-                try await sql.delete(from: "group_members").where("group_id", .equal, id)
-                    .where("login_folded", .in, existing.map { Self.fold($0) }).run()
+                _ = try await Self.reconcile(
+                    accessGroups: [id], logins: Set(existing.map { Self.fold($0) }), kind: kind, now: now, on: sql)
             }
             try await AuditLog.append(
                 .init(

@@ -145,6 +145,9 @@ public struct AccessChange: Sendable, Hashable, Codable {
         AccessChange(assignments: [idNumber: Set(logins)])
     }
     public static let keys = AccessChange(keys: true)
+
+    /// Whether the change touches nothing.
+    public var isEmpty: Bool { users.isEmpty && groups.isEmpty && assignments.isEmpty && !keys }
 }
 
 /// What one registry instance tells the others on the same PostgreSQL database when it changes access (sent with the

@@ -85,13 +85,30 @@ public struct RegistryUser: Sendable, Hashable {
     public var passwordHash: String?
     public var active: Bool
     public var builtin: Bool
+    /// `local` (made in the registry), `scim` or `ldap` (a directory user, edited in the directory only).
+    public var source: String
+    public var externalId: String?
+    /// For a directory user: what the directory says (the registry may have disabled them all the same).
+    public var directoryActive: Bool
+    /// For a directory user: whether they are still in the directory (a removed one keeps their history, disabled).
+    public var inDirectory: Bool
 
-    public init(login: String, name: String, email: String, passwordHash: String?, active: Bool, builtin: Bool) {
+    public init(
+        login: String, name: String, email: String, passwordHash: String?, active: Bool, builtin: Bool, source: String = "local",
+        externalId: String? = nil, directoryActive: Bool = true, inDirectory: Bool = false
+    ) {
         self.login = login
         self.name = name
         self.email = email
         self.passwordHash = passwordHash
         self.active = active
         self.builtin = builtin
+        self.source = source
+        self.externalId = externalId
+        self.directoryActive = directoryActive
+        self.inDirectory = inDirectory
     }
+
+    /// A user the directory provides: edited there, and only disabled here.
+    public var fromDirectory: Bool { source != "local" }
 }

@@ -197,5 +197,112 @@ extension Schema {
                     "CREATE INDEX user_sessions_open_login ON user_sessions (login_folded, key_serial, lease_expires_at) WHERE ended_at IS NULL"
                 ).run()
             },
+            Migration(2006, "create directory users, groups, links and assignment errors") { sql, kind in
+                // A user from a directory (SCIM or LDAP) keeps the directory's id and external id, and what it sent.
+                // `directory_active` is what the directory says; `locally_disabled` is an administrator's own
+                // disabling, which the directory does not undo; `active` is both together, as the rules read it.
+                for column in [
+                    "source TEXT NOT NULL DEFAULT 'local' CHECK (source IN ('local', 'scim', 'ldap'))",
+                    "directory_id TEXT", "external_id TEXT", "directory_attributes TEXT",
+                    "directory_active BOOLEAN NOT NULL DEFAULT TRUE", "locally_disabled BOOLEAN NOT NULL DEFAULT FALSE",
+                    "modified_at BIGINT", "version BIGINT NOT NULL DEFAULT 1",
+                ] {
+                    try await sql.raw("ALTER TABLE registry_users ADD COLUMN \(unsafeRaw: column)").run()
+                }
+                try await sql.raw("CREATE UNIQUE INDEX registry_users_directory_id ON registry_users (directory_id)").run()
+                try await sql.raw(
+                    "CREATE UNIQUE INDEX registry_users_external_id ON registry_users (source, external_id) WHERE external_id IS NOT NULL"
+                ).run()
+                try await sql.raw(
+                    """
+                    CREATE TABLE directory_groups (
+                        id TEXT PRIMARY KEY,
+                        source TEXT NOT NULL CHECK (source IN ('scim', 'ldap')),
+                        external_id TEXT,
+                        display_name TEXT NOT NULL,
+                        display_name_folded TEXT NOT NULL,
+                        attributes TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        modified_at BIGINT NOT NULL,
+                        version BIGINT NOT NULL DEFAULT 1
+                    )
+                    """
+                ).run()
+                try await sql.raw(
+                    "CREATE UNIQUE INDEX directory_groups_external_id ON directory_groups (source, external_id) WHERE external_id IS NOT NULL"
+                ).run()
+                try await sql.raw("CREATE INDEX directory_groups_name ON directory_groups (display_name_folded)").run()
+                // The id orders memberships: when seats run short, the latest ones are those left out.
+                try await sql.raw(
+                    """
+                    CREATE TABLE directory_group_members (
+                        id \(unsafeRaw: SQLTypes.autoIncrementKey(kind)),
+                        group_id TEXT NOT NULL REFERENCES directory_groups(id) ON DELETE CASCADE,
+                        login_folded TEXT NOT NULL REFERENCES registry_users(login_folded),
+                        added_at BIGINT NOT NULL,
+                        UNIQUE (group_id, login_folded)
+                    )
+                    """
+                ).run()
+                try await sql.raw("CREATE INDEX directory_group_members_login ON directory_group_members (login_folded)").run()
+                // An access group takes users from the directory groups linked to it.
+                try await sql.raw(
+                    """
+                    CREATE TABLE access_group_links (
+                        access_group_id BIGINT NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+                        directory_group_id TEXT NOT NULL REFERENCES directory_groups(id) ON DELETE CASCADE,
+                        linked_at BIGINT NOT NULL,
+                        PRIMARY KEY (access_group_id, directory_group_id)
+                    )
+                    """
+                ).run()
+                try await sql.raw("CREATE INDEX access_group_links_directory ON access_group_links (directory_group_id)").run()
+                // A member row is there because an administrator added the user (direct), or because the user is in a
+                // linked directory group, or both.
+                try await sql.raw("ALTER TABLE group_members ADD COLUMN direct BOOLEAN NOT NULL DEFAULT TRUE").run()
+                // A user the directory puts in an access group who found no seat on its key: not a member until a seat
+                // frees (retried then, or on request), with the key's figures when it was refused.
+                try await sql.raw(
+                    """
+                    CREATE TABLE assignment_errors (
+                        id \(unsafeRaw: SQLTypes.autoIncrementKey(kind)),
+                        access_group_id BIGINT NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+                        login_folded TEXT NOT NULL REFERENCES registry_users(login_folded),
+                        direct BOOLEAN NOT NULL,
+                        key_serial TEXT NOT NULL,
+                        seat_limit BIGINT NOT NULL,
+                        in_use BIGINT NOT NULL,
+                        requested BIGINT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        retried_at BIGINT,
+                        UNIQUE (access_group_id, login_folded)
+                    )
+                    """
+                ).run()
+                try await sql.raw("CREATE INDEX assignment_errors_login ON assignment_errors (login_folded)").run()
+            },
+            Migration(2007, "create held directory changes") { sql, kind in
+                // A directory change that would take access from too many of an access group's users at once (an empty
+                // group pushed by mistake): the directory's data is stored, but these users keep their access until an
+                // administrator confirms (they lose it then) or discards (they keep it, as users added by hand).
+                try await sql.raw(
+                    """
+                    CREATE TABLE held_changes (
+                        id \(unsafeRaw: SQLTypes.autoIncrementKey(kind)),
+                        access_group_id BIGINT NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+                        source TEXT NOT NULL,
+                        actor TEXT NOT NULL,
+                        logins TEXT NOT NULL,
+                        removed BIGINT NOT NULL,
+                        group_size BIGINT NOT NULL,
+                        status TEXT NOT NULL CHECK (status IN ('held', 'confirmed', 'discarded')),
+                        created_at BIGINT NOT NULL,
+                        decided_at BIGINT,
+                        decided_by TEXT
+                    )
+                    """
+                ).run()
+                try await sql.raw("CREATE INDEX held_changes_status ON held_changes (status, id)").run()
+            },
         ]
 }

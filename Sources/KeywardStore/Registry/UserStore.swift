@@ -155,6 +155,21 @@ extension RegistryStore {
                 throw StoreError(
                     code: "LOGIN_RESERVED", message: "The built-in administrator is changed with keyward admin password, not here.", kind: .conflict)
             }
+            if user.fromDirectory {
+                guard changes.name == nil, changes.email == nil, changes.passwordHash == nil else {
+                    throw StoreError(
+                        code: "DIRECTORY_USER",
+                        message:
+                            "\(user.login) comes from the directory (\(user.source.uppercased())): change their name and e-mail there. Here they can only be disabled, or enabled again.",
+                        kind: .conflict, details: ["source": .string(user.source)])
+                }
+                if changes.active == true, !user.directoryActive {
+                    throw StoreError(
+                        code: "DIRECTORY_DISABLED",
+                        message: "The directory disabled \(user.login)\(user.inDirectory ? "" : " (they are no longer in it)"); enable them there.",
+                        kind: .conflict)
+                }
+            }
             if changes.active == true, !user.active {
                 for serial in try await Self.keysOf(user: login, on: sql) {
                     try await Self.requireSeats(on: serial, for: [Self.fold(login)], kind: kind, enabling: true, on: sql)
@@ -178,18 +193,13 @@ extension RegistryStore {
                 fields.append("password")
             }
             if let active = changes.active {
-                update = update.set("active", to: active)
+                update = update.set("active", to: active).set("locally_disabled", to: !active)
                 user.active = active
                 fields.append("active")
             }
             guard !fields.isEmpty else { return user }
             try await update.where("login_folded", .equal, Self.fold(login)).run()
-            if changes.active == false || changes.passwordHash != nil {
-                // Whoever held this user's sign-ins loses them.
-                try await sql.delete(from: "web_sessions").where("login_folded", .equal, Self.fold(login)).run()
-                try await sql.update("api_tokens").set("revoked_at", to: now.storedMilliseconds)
-                    .where("kind", .equal, "user").where("subject", .equal, Self.fold(login)).where("revoked_at", .is, SQLLiteral.null).run()
-            }
+            if changes.active == false || changes.passwordHash != nil { try await Self.signOut(Self.fold(login), now: now, on: sql) }
             if changes.active == false {
                 try await Self.endSessions(of: Self.fold(login), reason: .disconnected, now: now, on: sql)
             }
@@ -198,6 +208,13 @@ extension RegistryStore {
             try await AuditLog.append(.init(actor: actor, action: "user.changed", target: "user:\(user.login)", details: details), at: now, on: sql)
             return user
         }
+    }
+
+    /// Ends every sign-in of the user (folded login): web sessions and user tokens.
+    static func signOut(_ login: String, now: Date, on sql: any SQLDatabase) async throws {
+        try await sql.delete(from: "web_sessions").where("login_folded", .equal, login).run()
+        try await sql.update("api_tokens").set("revoked_at", to: now.storedMilliseconds)
+            .where("kind", .equal, "user").where("subject", .equal, login).where("revoked_at", .is, SQLLiteral.null).run()
     }
 
     /// The keys on which a user is assigned (through any group).
@@ -283,7 +300,8 @@ extension RegistryStore {
     static func user(_ row: any SQLRow) throws -> RegistryUser {
         let user = try row.decode(model: UserRow.self, with: .columns)
         return RegistryUser(
-            login: user.login, name: user.name, email: user.email, passwordHash: user.passwordHash, active: user.active, builtin: user.builtin)
+            login: user.login, name: user.name, email: user.email, passwordHash: user.passwordHash, active: user.active, builtin: user.builtin,
+            source: user.source, externalId: user.externalId, directoryActive: user.directoryActive, inDirectory: user.directoryId != nil)
     }
 }
 
@@ -295,6 +313,10 @@ private struct UserRow: Decodable {
     var passwordHash: String?
     var active: Bool
     var builtin: Bool
+    var source: String
+    var externalId: String?
+    var directoryActive: Bool
+    var directoryId: String?
 }
 
 /// A new `registry_users` row.

@@ -292,6 +292,7 @@ def run(driver, base, keys):
     page_checks(driver, "settings-tokens")
 
     access(driver, base)
+    directory(driver, base)
     errors(driver, base)
 
     # Narrow screens keep working: a phone shows each key's ID #, its status and its actions.
@@ -499,6 +500,72 @@ def access(driver, base):
     plan = driver.find_element(By.ID, "plan").text
     check("cannot move" in plan and "SEAT_LIMIT_EXCEEDED" in plan, f"the preview says why the accesses cannot move: {plan!r}")
     page_checks(driver, "migrate-accesses")
+
+
+
+def scim(base, method, path, token, body=None):
+    """A SCIM call with a directory token; returns (status, body)."""
+    request = urllib.request.Request(base + "/scim/v2" + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def directory(driver, base):
+    """Users and a group provisioned through SCIM; the group linked to an access group on its page, members beyond
+    the key's seats waiting for one; the group pushed empty by mistake, held, and discarded from the dashboard."""
+    _, login = api(base, "POST", "/api/v1/auth/token", None, {"login": "admin", "password": "browser-test-password"})
+    token = login["token"]
+    _, made = api(base, "POST", "/api/v1/tokens", token, {"kind": "directory", "name": "entra-id"})
+    directory_token = made["token"]
+    _, listed = api(base, "GET", "/api/v1/license-keys", token)
+    manager = next(k for k in listed["items"] if k["useType"] == "nominative" and k["users"] == 25)
+    ids = []
+    for number in range(1, 31):
+        status, user = scim(base, "POST", "/Users", directory_token, {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"q.member{number}@acme.example",
+            "displayName": f"Quality Member {number}", "active": "True",
+            "emails": [{"type": "work", "primary": True, "value": f"q.member{number}@acme.example"}]})
+        check(status == 201, f"SCIM provisions a user: {status} {user}")
+        ids.append(user["id"])
+    status, group = scim(base, "POST", "/Groups", directory_token, {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                                                      "displayName": "Quality team", "members": [{"value": i} for i in ids]})
+    check(status == 201, f"SCIM provisions a group: {status}")
+    status, _ = api(base, "POST", "/api/v1/access-groups", token, {"idNumber": "Quality", "name": "Quality", "keySerial": manager["serial"],
+                                                                   "component": "DOC", "menus": ["DC021"]})
+    check(status == 201, "an access group on the 25-seat key")
+
+    driver.get(base + "/access-groups/Quality")
+    check("Quality team" in driver.find_element(By.ID, "directory-groups").text, "the group's page offers the directory group by name")
+    driver.find_element(By.ID, f"dg-{group['id']}").click()
+    click_and_wait(driver, driver.find_element(By.ID, "save-directory-groups"))
+    check("too few seats" in driver.find_element(By.ID, "flash").text, "linking says the key is short of seats")
+    waiting = driver.find_element(By.ID, "waiting").text
+    check("has 25 seats" in waiting, f"those left out are listed with the key's figures: {waiting[:200]!r}")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#waiting li")) == 7, "the 7 members beyond the free seats wait")
+    check(len(driver.find_elements(By.CSS_SELECTOR, "#members .badge-directory")) == 23, "members from the directory are marked")
+    page_checks(driver, "access-group-directory")
+
+    driver.get(base + "/users/q.member1@acme.example")
+    check("from the directory (SCIM)" in driver.page_source and not driver.find_elements(By.ID, "save"),
+          "a directory user's page says where they come from and offers no edit")
+    page_checks(driver, "user-from-directory")
+
+    # The classic accident: the identity provider pushes the group empty. Nobody loses access; the dashboard asks.
+    status, _ = scim(base, "PUT", f"/Groups/{group['id']}", directory_token,
+                     {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Quality team", "members": []})
+    check(status == 200, "the empty push is not refused")
+    driver.get(base + "/dashboard")
+    held = driver.find_element(By.CSS_SELECTOR, ".card-warning").text
+    check("Directory change held" in held and "23 of its 23 users" in held, f"the dashboard says a change is held: {held[:200]!r}")
+    page_checks(driver, "dashboard-held-change")
+    click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button[id^=discard-held-]"))
+    check("keep their access" in driver.find_element(By.ID, "flash").text, "discarding says they keep their access")
+    _, quality = api(base, "GET", "/api/v1/access-groups/Quality", token)
+    check(len(quality["users"]) == 23, f"nobody lost access: {len(quality['users'])}")
 
 
 if __name__ == "__main__":

@@ -7,10 +7,13 @@ times, and check after each kill that nothing acknowledged was lost and nothing 
 The writes, all at once, each by its own thread: key registrations (pasting access keys issued by a real authority
 process), group changes (two writers adding users to and removing them from two access groups bound to the same
 8-seat nominative key, so they race for its seats), user creation, and session opens and logouts on a 4-seat
-floating key. Every 2xx answer is an acknowledged write, remembered with what it promised.
+floating key, and an identity provider's SCIM provisioning of up to 10,000 users (one POST each, then PATCHes adding them
+to a directory group linked to a third access group on the same 8-seat key, so the directory competes for its seats
+too). Every 2xx answer is an acknowledged write, remembered with what it promised.
 
 After each kill, with the registry stopped: `PRAGMA integrity_check` and `PRAGMA foreign_key_check` on the file;
-every acknowledged write is there (users, keys, memberships added or removed, sessions opened, logouts); no
+every acknowledged write is there (users, keys, memberships added or removed, sessions opened, logouts, users and
+directory memberships provisioned); no
 nominative key has more seats assigned than its users; no floating key has more open sessions than its users. Then
 the registry is restarted and the same is read through the API (groups and their users, keys, users).
 
@@ -59,6 +62,9 @@ class Ledger:
         self.uncertain = {group: set() for group in GROUPS}
         self.acknowledged = 0
         self.refused = {}
+        # SCIM: provisioned logins, and the logins acknowledged as members of the directory group.
+        self.provisioned = set()
+        self.directory_members = set()
 
     def refusal(self, code):
         with self.lock:
@@ -72,8 +78,9 @@ class Ledger:
 
 
 class Workers:
-    def __init__(self, base, token, ledger, pool, rng, round_):
+    def __init__(self, base, token, ledger, pool, rng, round_, directory_token, directory_group):
         self.base, self.token, self.ledger, self.pool, self.round = base, token, ledger, pool, round_
+        self.directory_token, self.directory_group = directory_token, directory_group
         self.rng = random.Random(rng.random())
         self.stopping = threading.Event()
         self.threads = []
@@ -134,6 +141,34 @@ class Workers:
                 self.ledger.uncertain[group].difference_update(logins)
         return step
 
+    def _provision(self):
+        """The identity provider: users one POST each, then a PATCH adding the last five to the directory group."""
+        made = []
+        while len(made) < 5:
+            with self.ledger.lock:
+                self.counter += 1
+                number = self.counter
+            if number > 10_000 * (self.round + 1):
+                self.stopping.wait(0.05)
+                return
+            login = f"s{self.round}x{number}"
+            status, body = call(self.base, self.directory_token, "POST", "/scim/v2/Users",
+                                {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": login, "displayName": "SCIM " + login})
+            if status != 201:
+                self.unexpected.append(f"provisioning {login}: {status} {body}")
+                return
+            self.ledger.acknowledge(self.ledger.provisioned, login)
+            made.append((login, body["id"]))
+        status, body = call(self.base, self.directory_token, "PATCH", f"/scim/v2/Groups/{self.directory_group}",
+                            {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                             "Operations": [{"op": "add", "path": "members", "value": [{"value": id} for _, id in made]}]})
+        if status != 200:
+            self.unexpected.append(f"adding {len(made)} members: {status} {body}")
+            return
+        with self.ledger.lock:
+            self.ledger.directory_members.update(login for login, _ in made)
+            self.ledger.acknowledged += 1
+
     def _sessions(self, rng):
         def step():
             status, body = call(self.base, self.token, "POST", "/api/v1/sessions", {"login": rng.choice(FLOATING_USERS), "ip": "192.0.2.7"})
@@ -155,7 +190,8 @@ class Workers:
 
     def start(self):
         steps = [self._register, self._create_user, self._group_writer("GA", random.Random(self.rng.random())),
-                 self._group_writer("GB", random.Random(self.rng.random())), self._sessions(random.Random(self.rng.random()))]
+                 self._group_writer("GB", random.Random(self.rng.random())), self._sessions(random.Random(self.rng.random())),
+                 self._provision]
         for step in steps:
             thread = threading.Thread(target=self._loop, args=(step,), daemon=True)
             thread.start()
@@ -183,6 +219,9 @@ def inspect_file(path, ledger, limits):
                                                "JOIN registry_users u ON u.login_folded = m.login_folded"):
             members.setdefault(group, set()).add(login)
         sessions = dict(connection.execute("SELECT id, ended_at FROM user_sessions").fetchall())
+        provisioned = {row[0] for row in connection.execute("SELECT login FROM registry_users WHERE directory_id IS NOT NULL")}
+        directory_members = {row[0] for row in connection.execute(
+            "SELECT u.login FROM directory_group_members m JOIN registry_users u ON u.login_folded = m.login_folded")}
         now_ms = int(time.time() * 1000)
         nominative = dict(connection.execute(
             "SELECT k.serial, COUNT(DISTINCT m.login_folded) FROM registered_keys k JOIN access_groups g ON g.key_serial = k.serial "
@@ -204,6 +243,8 @@ def inspect_file(path, ledger, limits):
                 lost.append(f"{group}: {login} should {'be' if member else 'not be'} a member")
     lost += [f"session {session}" for session in ledger.sessions if session not in sessions]
     lost += [f"logout of {session}" for session in ledger.logouts if sessions.get(session) is None]
+    lost += [f"provisioned user {login}" for login in ledger.provisioned - provisioned]
+    lost += [f"directory member {login}" for login in ledger.directory_members - directory_members]
     over = [f"nominative {serial}: {count} seats > {limits[serial]}" for serial, count in nominative.items() if count > limits.get(serial, 0)]
     over += [f"floating {serial}: {count} open sessions > {limits[serial]}" for serial, count in floating.items() if count > limits.get(serial, 0)]
     return integrity, problems, lost, over, members, nominative, floating
@@ -256,13 +297,26 @@ def run(binary, quick, workdir, kills=None, seed=None):
                             {"idNumber": "GF", "name": "GF", "keySerial": floating["serial"], "component": "WF", "menus": ["WF001"], "users": FLOATING_USERS})
         assert status == 201, (status, body)
 
+        # The identity provider: a directory token, a directory group linked to GS, on the same 8-seat key.
+        status, made = call(registry.base, token, "POST", "/api/v1/tokens", {"kind": "directory", "name": "crash-idp"})
+        assert status == 201, (status, made)
+        directory_token = made["token"]
+        status, directory_group = call(registry.base, directory_token, "POST", "/scim/v2/Groups",
+                                       {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Crash directory"})
+        assert status == 201, (status, directory_group)
+        status, body = call(registry.base, token, "POST", "/api/v1/access-groups",
+                            {"idNumber": "GS", "name": "GS", "keySerial": nominative["serial"], "component": "DOC", "menus": ["DC022"]})
+        assert status == 201, (status, body)
+        status, body = call(registry.base, token, "PUT", "/api/v1/access-groups/GS/directory-groups", {"directoryGroups": [directory_group["id"]]})
+        assert status == 200, (status, body)
+
         ledger = Ledger()
         ledger.users.update(MEMBER_POOL + FLOATING_USERS)
         ledger.keys.update(limits.keys() & {nominative["serial"], floating["serial"]})
         restarts, integrity_results, lost_total, over_total, api_mismatches, unexpected = [], {}, [], [], [], []
         max_nominative, max_floating, checked_total = 0, 0, 0
         for round_ in range(kills):
-            workers = Workers(registry.base, token, ledger, pool, rng, round_)
+            workers = Workers(registry.base, token, ledger, pool, rng, round_, directory_token, directory_group["id"])
             workers.start()
             time.sleep(rng.uniform(0.2, 1.5 if quick else 2.0))
             registry.kill()
@@ -278,6 +332,7 @@ def run(binary, quick, workdir, kills=None, seed=None):
             max_nominative = max([max_nominative] + list(seats.values()))
             max_floating = max([max_floating] + list(sessions_open.values()))
             checked_total += len(ledger.users) + len(ledger.keys) + len(ledger.sessions) + len(ledger.logouts) + sum(len(m) for m in ledger.members.values())
+            checked_total += len(ledger.provisioned) + len(ledger.directory_members)
 
             begun = time.monotonic()
             registry = v.start_registry(binary, directory, authority, log_path=log_path)
@@ -311,6 +366,7 @@ def run(binary, quick, workdir, kills=None, seed=None):
             ["acknowledged writes (2xx) in all", ledger.acknowledged, "> 0", "ok" if ledger.acknowledged else "FAIL"],
             ["  users / keys pasted / sessions / logouts", f"{len(ledger.users) - len(MEMBER_POOL + FLOATING_USERS)} / {len(ledger.keys) - 2} / "
              f"{len(ledger.sessions)} / {len(ledger.logouts)}", "", ""],
+            ["  SCIM users provisioned / directory memberships", f"{len(ledger.provisioned)} / {len(ledger.directory_members)}", "", ""],
             ["acknowledged writes checked after kills (cumulative)", checked_total, "", ""],
             ["acknowledged writes lost", len(lost_total), 0, "ok" if not lost_total else "FAIL"],
             ["integrity_check", ", ".join(f"{result}: {count}" for result, count in integrity_results.items()), f"ok: {kills}",

@@ -140,11 +140,13 @@ struct DashboardPagesController: Sendable {
                 "users": $0.overLimit.joined(separator: ", "),
             ]
         }
-        values["held"] = try await web.registry.heldChanges().map {
-            [
-                "id": $0.id, "message": $0.message, "accessGroup": $0.accessGroup, "path": WebUI.segment($0.accessGroup), "actor": $0.actor,
-                "createdAt": WebFormatting.time($0.createdAt), "logins": $0.logins.prefix(20).joined(separator: ", "),
-                "more": $0.logins.count > 20 ? "and \($0.logins.count - 20) more" : "",
+        values["held"] = try await web.registry.heldChanges().map { held in
+            // In natural order (member2 before member10), as the users list shows them.
+            let logins = held.logins.sorted { $0.localizedStandardCompare($1) == .orderedAscending }
+            return [
+                "id": held.id, "message": held.message, "accessGroup": held.accessGroup, "path": WebUI.segment(held.accessGroup), "actor": held.actor,
+                "createdAt": WebFormatting.time(held.createdAt), "logins": logins.prefix(20).joined(separator: ", "),
+                "more": logins.count > 20 ? "and \(logins.count - 20) more" : "",
             ]
         }
         let waiting = try await web.registry.store.assignmentErrors(limit: 20)

@@ -94,6 +94,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // OpenLDAP's client library, from the system (Debian: libldap-dev).
+        .systemLibrary(name: "CLDAP", path: "Sources/CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap-dev"])]),
+        // The registry's LDAP adapter: KeywardRegistry's LDAPDirectory over libldap.
+        .target(name: "KeywardLDAP", dependencies: ["CLDAP", "KeywardRegistry"], swiftSettings: swiftSettings),
         // What both HTTP adapters share: error bodies, JSON input, limits, headers, health, metrics, the OpenAPI route.
         .target(
             name: "KeywardHTTP",
@@ -134,7 +138,7 @@ let package = Package(
         .target(
             name: "KeywardRegistryHTTP",
             dependencies: [
-                "KeywardRegistry", "KeywardHTTP", "KeywardStore", "KeywardDomain",
+                "KeywardRegistry", "KeywardHTTP", "KeywardStore", "KeywardDomain", "KeywardLDAP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -207,6 +211,7 @@ let package = Package(
             name: "KeywardRegistryTests",
             dependencies: [
                 "KeywardRegistry", "KeywardRegistryHTTP", "KeywardHTTP", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardTestSupport",
+                "KeywardLDAP",
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

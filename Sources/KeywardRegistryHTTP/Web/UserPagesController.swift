@@ -11,7 +11,8 @@ extension WebUI {
         [
             "login": user.login, "name": user.name, "email": user.email, "active": user.active, "hasPassword": user.passwordHash != nil,
             "state": user.active ? "active" : "disabled", "fromDirectory": user.fromDirectory, "source": user.source.uppercased(),
-            "externalId": user.externalId ?? "", "hasExternalId": !(user.externalId ?? "").isEmpty, "removedFromDirectory": user.fromDirectory && !user.inDirectory,
+            "externalId": user.externalId ?? "", "hasExternalId": !(user.externalId ?? "").isEmpty,
+            "removedFromDirectory": user.fromDirectory && !user.inDirectory,
             "directoryDisabled": user.fromDirectory && !user.directoryActive,
             "groups": groups.map {
                 [

@@ -21,6 +21,7 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
         database: registry.store.database, metrics: dependencies.metrics, openAPI: Registry.openAPIDescription(),
         metricsToken: dependencies.metricsToken
     ).add(to: router)
+    router.add(middleware: SCIMErrorMiddleware())
     router.add(
         middleware: BearerTokenMiddleware(tokens: TokenStore(database: registry.store.database), now: registry.now, cache: registry.tokenCache))
     router.addRoutes(AuthController(registry: registry, throttle: dependencies.throttle).endpoints, atPath: "/api/v1/auth")

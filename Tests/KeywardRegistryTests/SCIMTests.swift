@@ -102,6 +102,16 @@ extension RegistryTests {
                     #expect(anonymous.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
                     #expect(anonymous.json["schemas"] as? [String] == [SCIMErrorMiddleware.errorSchema])
                     #expect(anonymous.json["status"] as? String == "401")
+                    // A token that is not one, and a path the service does not have: SCIM errors too.
+                    for (token, path, status) in [
+                        ("kw_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "/scim/v2/Users", HTTPResponse.Status.unauthorized),
+                        (scim.token, "/scim/v2/Nothing", .notFound),
+                    ] {
+                        let reply = try await api.call(.get, path, token: token)
+                        #expect(reply.status == status, "\(path)")
+                        #expect(reply.json["schemas"] as? [String] == [SCIMErrorMiddleware.errorSchema], "\(path): \(reply.text)")
+                        #expect(reply.headers[.contentType]?.hasPrefix("application/scim+json") == true)
+                    }
                     // The administrator's own token and a service token are not directory tokens.
                     for token in [api.token, try await harness.serviceToken()] {
                         let refused = try await api.call(.get, "/scim/v2/Users", token: token)

@@ -25,7 +25,8 @@ struct SCIMController: Sendable {
         router.get("/scim/v2/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: Self.openAPIDescription)))
         }
-        let scim = router.group("/scim/v2").add(middleware: SCIMErrorMiddleware()).add(middleware: AuthorizationMiddleware(DirectoryTokenPolicy()))
+        // Errors are answered in SCIM's format by SCIMErrorMiddleware, which the router puts before the token check.
+        let scim = router.group("/scim/v2").add(middleware: AuthorizationMiddleware(DirectoryTokenPolicy()))
         scim.get("ServiceProviderConfig", use: serviceProviderConfig)
         scim.get("ResourceTypes", use: resourceTypes)
         scim.get("ResourceTypes/:name", use: resourceType)

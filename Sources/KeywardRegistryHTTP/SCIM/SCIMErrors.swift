@@ -32,7 +32,10 @@ struct SCIMErrorMiddleware: RouterMiddleware {
 
     static let errorSchema = "urn:ietf:params:scim:api:messages:2.0:Error"
 
+    /// Put on the whole router, before the token check: a revoked or malformed token and an unknown path under
+    /// `/scim/` are answered in SCIM's format too. Every other path passes through.
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path.hasPrefix("/scim/") else { return try await next(request, context) }
         do {
             return try await next(request, context)
         } catch {

@@ -444,6 +444,8 @@ extension RegistryTests {
                     #expect(try await harness.store.directoryOnlyMembers(ofAccessGroup: "Support").isEmpty, "kept as users added by hand")
                     #expect(try await api.call(.get, "/api/v1/directory/held-changes").items.isEmpty)
                     #expect(try await api.call(.get, "/api/v1/directory/held-changes?all=true").items.count == 2)
+                    let badQuery = try await api.call(.get, "/api/v1/directory/held-changes?all=yes")
+                    #expect(badQuery.status == .unprocessableContent && badQuery.errorCode == "INVALID_QUERY")
                     _ = try await AccessEngineTests.expectAgreement(
                         harness.registry, logins: (0..<20).map { "staff\($0)" }, serials: [key.serial], step: "held changes")
                     let audit = try await api.call(.get, "/api/v1/audit-events?limit=200")

@@ -96,7 +96,13 @@ struct DirectoryController: Sendable {
 
     /// The held changes waiting for a decision, newest first; every one with `?all=true`.
     @Sendable func heldChanges(_ request: Request, context: RegistryRequestContext) async throws -> ItemsResponse<HeldChangeResponse> {
-        let all = request.uri.queryParameters.get("all") == "true"
+        let given = request.uri.queryParameters.get("all")
+        guard given == nil || given == "true" || given == "false" else {
+            throw APIError.invalidField(
+                FieldError(
+                    field: "all", code: "INVALID_QUERY", message: "all is true (every held change, decided ones too) or false (those waiting)."))
+        }
+        let all = given == "true"
         return ItemsResponse(items: try await registry.heldChanges(all: all).map(HeldChangeResponse.init))
     }
 

@@ -115,7 +115,7 @@ extension WebUI {
                 ]
             },
             "linkedCount": linked.count,
-            "waiting": errors.map { ["login": $0.login, "message": $0.message] }, "hasWaiting": !errors.isEmpty, "waitingCount": errors.count,
+            "waiting": errors.map { ["login": $0.login, "message": $0.shortage] }, "hasWaiting": !errors.isEmpty, "waitingCount": errors.count,
         ]
     }
 

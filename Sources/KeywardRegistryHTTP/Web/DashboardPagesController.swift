@@ -151,7 +151,7 @@ struct DashboardPagesController: Sendable {
         }
         let waiting = try await web.registry.store.assignmentErrors(limit: 20)
         values["waiting"] = waiting.map {
-            ["login": $0.login, "accessGroup": $0.accessGroup, "path": WebUI.segment($0.accessGroup), "message": $0.message]
+            ["login": $0.login, "accessGroup": $0.accessGroup, "path": WebUI.segment($0.accessGroup), "message": $0.shortage]
         }
         values["hasWaiting"] = !waiting.isEmpty
         values["waitingCount"] = waiting.count < 20 ? waiting.count : try await web.registry.store.assignmentErrorCount()

@@ -31,7 +31,7 @@ extension WebUI {
             let groups = try await registry.store.groups().filter { $0.users.contains { $0.lowercased() == user.login.lowercased() } }
             values.merge(userValues(user, groups: groups, names: KeyNames(try await registry.store.keys()))) { $1 }
             let errors = try await registry.store.assignmentErrors(login: user.login)
-            values["assignmentErrors"] = errors.map { ["accessGroup": $0.accessGroup, "path": Self.segment($0.accessGroup), "message": $0.message] }
+            values["assignmentErrors"] = errors.map { ["accessGroup": $0.accessGroup, "path": Self.segment($0.accessGroup), "message": $0.shortage] }
             values["hasAssignmentErrors"] = !errors.isEmpty
         }
         if let fields {

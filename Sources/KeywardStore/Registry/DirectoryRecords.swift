@@ -117,9 +117,11 @@ public struct AssignmentErrorRecord: Sendable, Hashable {
 
     public var code: String { "SEAT_LIMIT_EXCEEDED" }
 
-    public var message: String {
-        "\(login) is not in access group \(accessGroup): "
-            + SeatShortage(keySerial: keySerial, keyIdNumber: keyIdNumber, limit: limit, inUse: inUse, requested: requested).message
+    public var message: String { "\(login) is not in access group \(accessGroup): " + shortage }
+
+    /// The key's figures alone, for pages that name the user and the group beside it.
+    public var shortage: String {
+        SeatShortage(keySerial: keySerial, keyIdNumber: keyIdNumber, limit: limit, inUse: inUse, requested: requested).message
     }
 }
 

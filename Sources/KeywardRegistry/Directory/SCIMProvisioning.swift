@@ -67,7 +67,7 @@ public struct SCIMProvisioning: Sendable {
         let operations = try SCIMPatch.operations(from: body)
         return try await Self.readModifyWrite(ifVersion: ifVersion) {
             guard let record = try await store.directoryUser(id: id), record.source == .scim else { throw Self.notFound("User", id) }
-            try Self.requireVersion(ifVersion, record.version)
+            try RegistryStore.requireVersion(ifVersion, record.version)
             let patched = try SCIMPatch.apply(operations, to: storedUser(record), shape: .user)
             return try await replace(id: id, with: try userWrite(from: patched), ifVersion: record.version)
         }
@@ -249,7 +249,7 @@ public struct SCIMProvisioning: Sendable {
             guard let record = try await store.directoryGroup(id: id, members: false), record.source == .scim else {
                 throw Self.notFound("Group", id)
             }
-            try Self.requireVersion(ifVersion, record.version)
+            try RegistryStore.requireVersion(ifVersion, record.version)
             // Set operations: whatever another request changed meanwhile, these members join and leave.
             let (changed, effect) = try await store.changeDirectoryGroup(
                 id: id, to: nil, adding: adding, removing: removing, ifVersion: ifVersion, actor: actor, now: registry.now(),
@@ -259,7 +259,7 @@ public struct SCIMProvisioning: Sendable {
         }
         return try await Self.readModifyWrite(ifVersion: ifVersion) {
             guard let record = try await store.directoryGroup(id: id, members: true), record.source == .scim else { throw Self.notFound("Group", id) }
-            try Self.requireVersion(ifVersion, record.version)
+            try RegistryStore.requireVersion(ifVersion, record.version)
             let patched = try SCIMPatch.apply(operations, to: storedGroup(record), shape: .group)
             var write = try groupWrite(from: patched)
             if write.members == nil { write.members = [] }
@@ -418,13 +418,6 @@ public struct SCIMProvisioning: Sendable {
             }
         }
         return try SCIMPatch.apply([SCIMPatchOperation(op: .replace, value: .object(members))], to: .object([:]), shape: shape)
-    }
-
-    static func requireVersion(_ expected: Int64?, _ stored: Int64) throws {
-        guard let expected, expected != stored else { return }
-        throw StoreError(
-            code: "VERSION_MISMATCH", message: "The resource changed since you read it (it is at \(etag(stored))). Read it again and retry.",
-            kind: .conflict, details: ["version": .int(Int(stored))])
     }
 
     static func notFound(_ type: String, _ id: String) -> StoreError {

@@ -236,12 +236,13 @@ extension RegistryStore {
         return current
     }
 
-    static func requireVersion(_ expected: Int64?, _ stored: Int64) throws {
+    /// `VERSION_MISMATCH` unless `expected` (an `If-Match`) is `nil` or the stored version.
+    public static func requireVersion(_ expected: Int64?, _ stored: Int64) throws(StoreError) {
         guard let expected, expected != stored else { return }
         throw StoreError(
             code: "VERSION_MISMATCH",
-            message: "The resource changed since you read it (version \(stored), not \(expected)). Read it again and retry.", kind: .conflict,
-            details: ["version": .int(Int(stored))])
+            message: "The resource changed since you read it (it is at W/\"\(stored)\", not W/\"\(expected)\"). Read it again and retry.",
+            kind: .conflict, details: ["version": .int(Int(stored))])
     }
 
     static func requireUniqueExternalID(_ externalId: String?, source: DirectorySource, except login: String, on sql: any SQLDatabase) async throws {
@@ -432,12 +433,12 @@ extension RegistryStore {
         let kind = database.kind
         return try await database.write { sql in
             guard let group = try await Self.groupID(idNumber, on: sql) else { throw StoreError.unknownGroup(idNumber) }
-            let known = Set(
-                try await ids.chunked(500).asyncFlatMap { batch in
-                    try await sql.select().column("id").from("directory_groups").where("id", .in, Array(batch)).all().map {
-                        try $0.decode(column: "id", as: String.self)
-                    }
-                })
+            var known: Set<String> = []
+            for batch in ids.chunked(500) {
+                for row in try await sql.select().column("id").from("directory_groups").where("id", .in, Array(batch)).all() {
+                    known.insert(try row.decode(column: "id", as: String.self))
+                }
+            }
             let unknown = ids.filter { !known.contains($0) }
             guard unknown.isEmpty else {
                 throw StoreError(
@@ -538,12 +539,4 @@ public enum DirectoryUserKey: String, Sendable {
     case id = "directory_id"
     case login = "login_folded"
     case externalId = "external_id"
-}
-
-extension Array {
-    func asyncFlatMap<T>(_ transform: (Element) async throws -> [T]) async throws -> [T] {
-        var result: [T] = []
-        for element in self { result += try await transform(element) }
-        return result
-    }
 }

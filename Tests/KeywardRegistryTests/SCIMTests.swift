@@ -263,6 +263,8 @@ extension RegistryTests {
                     let cases: [(HTTPRequest.Method, String, String, HTTPResponse.Status, String?)] = [
                         (.get, "/Users?filter=userName+eq", "", .badRequest, "invalidFilter"),
                         (.get, "/Users?filter=userName+xx+%22a%22", "", .badRequest, "invalidFilter"),
+                        (.get, "/Groups?count=", "", .badRequest, "invalidValue"),
+                        (.get, "/Users?startIndex=two", "", .badRequest, "invalidValue"),
                         (.post, "/Users", #"{"schemas":["\#(SCIMSchema.userURI)"],"userName":"new","shoeSize":42}"#, .badRequest, "invalidPath"),
                         (.post, "/Users", #"{"schemas":["\#(SCIMSchema.userURI)"],"userName":"TAKEN"}"#, .conflict, "uniqueness"),
                         (.post, "/Users", #"{"schemas":["\#(SCIMSchema.userURI)"],"userName":"other","externalId":"x-1"}"#, .conflict, "uniqueness"),

@@ -257,8 +257,9 @@ struct ListQuery {
     }
 
     static func integer(_ text: String?, _ name: String) throws(SCIMProblem) -> Int? {
-        guard let text, !text.isEmpty else { return nil }
-        guard let value = Int(text) else { throw SCIMProblem(.invalidValue, "\(name) is a whole number, not \(text.prefix(40)).") }
+        guard let text else { return nil }
+        // `count=` with nothing after it is no number either (found by schemathesis).
+        guard let value = Int(text) else { throw SCIMProblem(.invalidValue, "\(name) is a whole number, not \"\(text.prefix(40))\".") }
         return value
     }
 

@@ -31,6 +31,8 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import verifylib  # noqa: E402
 SCREENSHOTS = os.path.join(ROOT, "docs", "screenshots")
 passed = 0
 failed = 0
@@ -293,6 +295,7 @@ def run(driver, base, keys):
 
     access(driver, base)
     directory(driver, base)
+    ldap(driver, base)
     errors(driver, base)
 
     # Narrow screens keep working: a phone shows each key's ID #, its status and its actions.
@@ -566,6 +569,47 @@ def directory(driver, base):
     check("keep their access" in driver.find_element(By.ID, "flash").text, "discarding says they keep their access")
     _, quality = api(base, "GET", "/api/v1/access-groups/Quality", token)
     check(len(quality["users"]) == 23, f"nobody lost access: {len(quality['users'])}")
+
+
+def ldap(driver, base):
+    """Settings > Directory: an administrator types a slapd's address, tests it (told how many users and groups it
+    finds), saves, synchronizes, and sees the outcome and the history; a typo is refused beside its field."""
+    if not os.path.exists("/usr/sbin/slapd"):
+        check(False, "slapd is installed (.ci/run installs it)")
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        slapd = verifylib.Slapd(directory, 6, 2, group_names=["Engineering", "Finance"])
+        try:
+            driver.get(base + "/settings")
+            click_and_wait(driver, driver.find_element(By.ID, "open-directory"))
+            check("Off: no LDAP server is set" in driver.find_element(By.ID, "directory-schedule").text, "the page says it is off")
+            driver.find_element(By.ID, "ldap-url").send_keys("http://" + slapd.url[len("ldap://"):])
+            driver.find_element(By.ID, "ldap-bindDN").send_keys(verifylib.Slapd.ROOT_DN)
+            driver.find_element(By.ID, "ldap-baseDN").send_keys(verifylib.Slapd.SUFFIX)
+            driver.find_element(By.ID, "ldap-password").send_keys(verifylib.Slapd.ROOT_PASSWORD)
+            click_and_wait(driver, driver.find_element(By.ID, "save-directory"))
+            check("ldaps://" in driver.find_element(By.ID, "ldap-url-error").text, "an http:// URL is refused beside its field")
+            url = driver.find_element(By.ID, "ldap-url")
+            url.clear()
+            url.send_keys(slapd.url)
+            click_and_wait(driver, driver.find_element(By.ID, "test-directory"))
+            result = driver.find_element(By.ID, "directory-test-result").text
+            check("CONNECTED" in result and "finds 6 users and 2 groups" in result, f"the test says what it finds: {result!r}")
+            check(driver.find_element(By.ID, "ldap-password").get_attribute("value") != "", "the typed password is kept for Save")
+            click_and_wait(driver, driver.find_element(By.ID, "save-directory"))
+            check("saved" in driver.find_element(By.ID, "flash").text, "saving says so")
+            check(verifylib.Slapd.ROOT_PASSWORD not in driver.page_source, "the saved password is never shown")
+            check("Every day at 03:00 UTC, plus up to 30 minutes" in driver.find_element(By.ID, "directory-schedule").text, "the daily time is shown")
+            click_and_wait(driver, driver.find_element(By.ID, "synchronize-directory"))
+            flash = driver.find_element(By.ID, "flash").text
+            check("6 users added" in flash and "2 groups added" in flash, f"the outcome in words: {flash!r}")
+            rows = driver.find_elements(By.CSS_SELECTOR, "#directory-runs tbody tr")
+            check(len(rows) == 1 and "succeeded" in rows[0].text, "the history lists the run")
+            page_checks(driver, "settings-directory")
+            driver.get(base + "/users/user1")
+            check("LDAP" in driver.page_source, "a user from LDAP says where they come from")
+        finally:
+            slapd.stop()
 
 
 if __name__ == "__main__":

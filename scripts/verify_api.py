@@ -79,6 +79,13 @@ ACCEPTED_REFUSALS = {
         "createUser": ["INVALID_PASSWORD", "INVALID_LOGIN"],
         "updateUser": ["INVALID_PASSWORD"],
         "linkAccessGroupDirectoryGroups": ["UNKNOWN_DIRECTORY_GROUP"],
+        # The LDAP settings' rules that a JSON Schema cannot say: a CA file that must exist on the server, a saved
+        # password that must exist for a blank one, fields required unless the URL is blank, StartTLS only with
+        # ldap://, filters whose parentheses balance, attribute names and lengths counted after trimming.
+        "saveDirectorySettings": ["INVALID_CA_FILE", "PASSWORD_REQUIRED", "INVALID_LDAP_URL", "INVALID_DN", "INVALID_LDAP_FILTER",
+                                  "INVALID_ATTRIBUTE", "INVALID_PASSWORD"],
+        "testDirectoryConnection": ["INVALID_CA_FILE", "PASSWORD_REQUIRED", "INVALID_LDAP_URL", "INVALID_DN", "INVALID_LDAP_FILTER",
+                                    "INVALID_ATTRIBUTE", "INVALID_PASSWORD"],
     },
     "authority": {
         "createAgreement": ["UNKNOWN_COMPONENT", "EXPIRY_REQUIRED", "EXPIRY_BEFORE_VALIDITY"],

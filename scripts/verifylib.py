@@ -368,3 +368,69 @@ def standalone(run, description, prefix, add_arguments=None, keywords=lambda arg
     else:
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if result["failures"] else 0
+
+
+class Slapd:
+    """A throw-away OpenLDAP server (Debian's slapd) on a loopback port, its directory loaded with slapadd:
+    `users` inetOrgPerson entries under ou=people (uid userN), `groups` groupOfNames under ou=groups, each user in
+    group N modulo `groups`. Stopped by `stop()`."""
+
+    SUFFIX = "dc=acme,dc=example"
+    ROOT_DN = "cn=admin,dc=acme,dc=example"
+    ROOT_PASSWORD = "slapd-verify-password"
+
+    def __init__(self, directory, users, groups, group_names=None):
+        os.makedirs(os.path.join(directory, "db"))
+        self.config = os.path.join(directory, "slapd.conf")
+        with open(self.config, "w") as handle:
+            handle.write(f"""include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile {directory}/slapd.pid
+database mdb
+maxsize 4294967296
+suffix "{self.SUFFIX}"
+rootdn "{self.ROOT_DN}"
+rootpw {self.ROOT_PASSWORD}
+directory {directory}/db
+sizelimit unlimited
+index objectClass eq
+""")
+        ldif = os.path.join(directory, "directory.ldif")
+        names = group_names or [f"group{number}" for number in range(groups)]
+        with open(ldif, "w") as out:
+            out.write(f"dn: {self.SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: ACME\ndc: acme\n\n")
+            out.write(f"dn: ou=people,{self.SUFFIX}\nobjectClass: organizationalUnit\nou: people\n\n")
+            out.write(f"dn: ou=groups,{self.SUFFIX}\nobjectClass: organizationalUnit\nou: groups\n\n")
+            for number in range(users):
+                out.write(f"dn: uid=user{number},ou=people,{self.SUFFIX}\nobjectClass: inetOrgPerson\nuid: user{number}\n"
+                          f"cn: User Number {number}\nsn: Number{number}\nmail: user{number}@acme.example\n\n")
+            for group, name in enumerate(names):
+                out.write(f"dn: cn={name},ou=groups,{self.SUFFIX}\nobjectClass: groupOfNames\ncn: {name}\n")
+                for number in range(group, users, len(names)):
+                    out.write(f"member: uid=user{number},ou=people,{self.SUFFIX}\n")
+                out.write("\n")
+        started = time.monotonic()
+        subprocess.run(["/usr/sbin/slapadd", "-q", "-f", self.config, "-l", ldif], check=True, capture_output=True)
+        self.load_seconds = time.monotonic() - started
+        self.port = free_port()
+        self.url = f"ldap://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(["/usr/sbin/slapd", "-f", self.config, "-h", self.url + "/", "-d", "0"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("slapd did not start")
+
+    def modify(self, ldif):
+        subprocess.run(["ldapmodify", "-x", "-H", self.url, "-D", self.ROOT_DN, "-w", self.ROOT_PASSWORD], input=ldif, text=True,
+                       check=True, capture_output=True)
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()

@@ -11,7 +11,7 @@ public struct KeywardCommand: AsyncParsableCommand {
         abstract: "Keyward: signed license keys, their registry, and access to the licensed components.",
         subcommands: [
             RegistryServeCommand.self, KeysCommand.self, ActivationCommand.self, UsersCommand.self, TokensCommand.self, AdminCommand.self,
-            AuthorityCommand.self, KeyCommand.self,
+            DirectoryCommand.self, AuthorityCommand.self, KeyCommand.self,
         ]
     )
 

@@ -11,7 +11,9 @@ struct KeywardConfiguration: Sendable {
     let reader: ConfigReader
 
     /// Environment variables whose values are secrets: never printed by the configuration's access reports.
-    static let secretVariables: Set<String> = ["KEYWARD_ORGANIZATION_TOKEN", "KEYWARD_SYNC_TOKEN", "KEYWARD_ADMIN_PASSWORD", "KEYWARD_METRICS_TOKEN"]
+    static let secretVariables: Set<String> = [
+        "KEYWARD_ORGANIZATION_TOKEN", "KEYWARD_SYNC_TOKEN", "KEYWARD_ADMIN_PASSWORD", "KEYWARD_METRICS_TOKEN", "KEYWARD_DIRECTORY_LDAP_PASSWORD",
+    ]
 
     static func load(
         flags: [AbsoluteConfigKey: String], file: String?,

@@ -108,6 +108,12 @@ struct RegistryServeCommand: AsyncParsableCommand {
     )
     var directoryMaxRemovalShare: String?
 
+    @Option(
+        help:
+            "The daily LDAP directory synchronization time, HH:MM UTC, when an LDAP server is set; default 03:00 (KEYWARD_DIRECTORY_SYNC_AT, directory.syncAt)."
+    )
+    var directorySyncAt: String?
+
     @Flag(help: "Also run a demo authority in this process, with a sample organization and keys, and synchronize with it.")
     var demo = false
 
@@ -129,7 +135,7 @@ struct RegistryServeCommand: AsyncParsableCommand {
                 ("host", host), ("port", port.map(String.init)), ("organization", organization), ("legalName", legalName),
                 ("environment", environment?.rawValue), ("authority.url", authorityURL), ("organizationTokenFile", organizationTokenFile),
                 ("sync.autoActivate", syncAutoActivate.map(String.init)), ("sync.at", syncAt), ("secureCookies", secureCookies?.rawValue),
-                ("directory.maxRemovalShare", directoryMaxRemovalShare),
+                ("directory.maxRemovalShare", directoryMaxRemovalShare), ("directory.syncAt", directorySyncAt),
             ] + server.flags
         return .init(flags: given)
     }

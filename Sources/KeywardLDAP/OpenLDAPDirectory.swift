@@ -159,7 +159,7 @@ public struct OpenLDAPDirectory: LDAPDirectory {
                         var list: [String] = []
                         while let value = values[index] {
                             let bytes = UnsafeRawBufferPointer(start: value.pointee.bv_val, count: Int(value.pointee.bv_len))
-                            list.append(String(decoding: bytes, as: UTF8.self))
+                            list.append(Self.text(bytes))
                             index += 1
                         }
                         attributes[key, default: []] += list
@@ -173,6 +173,14 @@ public struct OpenLDAPDirectory: LDAPDirectory {
                 entry = ldap_next_entry(handle, current)
             }
             return entries
+        }
+
+        /// A value as text: UTF-8 as it is; a binary one (Active Directory's `objectGUID`) in lowercase hexadecimal.
+        static func text(_ bytes: UnsafeRawBufferPointer) -> String {
+            if let text = String(validating: bytes, as: UTF8.self), !text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" }) {
+                return text
+            }
+            return bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         }
 
         /// A failure in words, by libldap's result code.

@@ -21,13 +21,16 @@ public struct Registry: Sendable {
     /// The mass-removal guard's share (`directory.maxRemovalShare`): a directory change that would take access from
     /// more of an access group's users than this (and from at least 10) is held for an administrator.
     public let maxRemovalShare: Double
+    /// The LDAP server the directory synchronization reads, which the settings page may change while the registry runs.
+    public let ldap: LDAPConnection
 
     public init(
         store: RegistryStore, installation: RegistryInstallation, trust: TrustStore, catalog: Catalog,
         connection: AuthorityConnection, passwords: PasswordHasher = PasswordHasher(), maxRemovalShare: Double = 0.2,
-        now: @escaping @Sendable () -> Date = Date.init
+        ldap: LDAPConnection = LDAPConnection(client: nil), now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.maxRemovalShare = maxRemovalShare
+        self.ldap = ldap
         self.store = store
         self.passwords = passwords
         self.installation = installation

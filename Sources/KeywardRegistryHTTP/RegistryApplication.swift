@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import KeywardDomain
 import KeywardHTTP
+import KeywardLDAP
 import KeywardRegistry
 import KeywardStore
 import Logging
@@ -18,16 +19,21 @@ public struct RegistryDependencies: Sendable {
     public let synchronizer: Synchronizer
     /// The daily synchronization, when an authority is configured and it runs.
     public let scheduler: SyncScheduler?
+    /// The LDAP directory's synchronization, and its daily run.
+    public let ldapSynchronizer: LDAPSynchronizer
+    public let ldapScheduler: SyncScheduler?
     public let web: WebUI
     /// The bearer token `/metrics` asks for; `nil` leaves it open (for a scraper on a private network).
     public let metricsToken: String?
 
     public init(
         registry: Registry, metrics: PrometheusCollectorRegistry, throttle: LoginThrottle = LoginThrottle(),
-        synchronizer: Synchronizer? = nil, scheduler: SyncScheduler? = nil, metricsToken: String? = nil,
+        synchronizer: Synchronizer? = nil, scheduler: SyncScheduler? = nil, ldapScheduler: SyncScheduler? = nil, metricsToken: String? = nil,
         secureCookies: SecureCookies = .auto, loadingAccess: Bool = true
     ) async throws {
         self.registry = registry
+        self.ldapSynchronizer = (ldapScheduler?.job as? LDAPSynchronizer) ?? LDAPSynchronizer(registry: registry)
+        self.ldapScheduler = ldapScheduler
         self.metrics = metrics
         self.throttle = throttle
         self.metricsToken = metricsToken
@@ -36,7 +42,7 @@ public struct RegistryDependencies: Sendable {
         self.scheduler = scheduler
         self.web = try await WebUI.load(
             registry: registry, throttle: throttle, synchronizer: synchronizer, scheduler: scheduler,
-            secureCookies: secureCookies)
+            ldapSynchronizer: ldapSynchronizer, ldapScheduler: ldapScheduler, secureCookies: secureCookies)
         if loadingAccess { try await registry.loadAccess() }
     }
 }
@@ -150,7 +156,10 @@ public struct RegistrySetup: Sendable {
     }
 
     /// The registry of an existing installation, for the CLI's commands; refuses a data directory that holds none.
-    public func openRegistry(http: HTTPClient, logger: Logger = Logger(label: "keyward")) async throws -> Registry {
+    public func openRegistry(
+        http: HTTPClient, ldap client: (any LDAPDirectory)? = OpenLDAPDirectory(), logger: Logger = Logger(label: "keyward")
+    ) async throws -> Registry {
+        let configuredLDAP = try settings.ldap()
         let store = try await openStore(logger: logger)
         guard let installation = try await store.installation() else {
             await store.database.close()
@@ -159,8 +168,12 @@ public struct RegistrySetup: Sendable {
             )
         }
         do {
-            let connection = Registry.connection(configured: try configuredAuthority(http: http), saved: try await store.settings(), http: http)
-            return Registry(store: store, installation: installation, trust: try loadTrust(), catalog: try Catalog.shipped(), connection: connection)
+            let saved = try await store.settings()
+            let connection = Registry.connection(configured: try configuredAuthority(http: http), saved: saved, http: http)
+            return Registry(
+                store: store, installation: installation, trust: try loadTrust(), catalog: try Catalog.shipped(), connection: connection,
+                maxRemovalShare: try settings.share("directory.maxRemovalShare", name: "directory.maxRemovalShare") ?? 0.2,
+                ldap: Registry.ldapConnection(configured: configuredLDAP, saved: saved, client: client))
         } catch {
             await store.database.close()
             throw error
@@ -206,6 +219,8 @@ public struct RegistryApplicationContext: Sendable {
     /// The registry's clock, and how its daily synchronization waits: the wall clock unless a test moves its own.
     public var now: @Sendable () -> Date = Date.init
     public var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    /// The LDAP client the directory synchronization uses: OpenLDAP's.
+    public var ldap: (any LDAPDirectory)? = OpenLDAPDirectory()
     /// Called once the server listens, with its port and the lines to show (address, first password, demo notes).
     public var onServerRunning: @Sendable (_ port: Int, _ lines: [String]) async -> Void
 
@@ -266,6 +281,11 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     }
     let autoActivate = try settings.bool("sync.autoActivate", name: "--sync-auto-activate") ?? true
     let maxRemovalShare = try settings.share("directory.maxRemovalShare", name: "directory.maxRemovalShare") ?? 0.2
+    let ldapSyncAt = settings.string("directory.syncAt") ?? "03:00"
+    guard let ldapMinute = SyncSchedule.minuteOfDay(ldapSyncAt) else {
+        throw SettingError("--directory-sync-at", "\"\(ldapSyncAt)\" is not a time: use HH:MM, 24-hour, UTC, e.g. 03:00.")
+    }
+    let configuredLDAP = try settings.ldap()
     // Checked before anything is written: a refused password leaves no installation behind.
     let givenAdminPassword = settings.string("admin.password", secret: true)
     if let givenAdminPassword, (try? UserRules.password(givenAdminPassword)) == nil {
@@ -291,6 +311,7 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     let (installation, adminPassword) = (opened.setup.installation, opened.setup.adminPassword)
     let trust: TrustStore
     let connection: AuthorityConnection
+    let ldap = Registry.ldapConnection(configured: configuredLDAP, saved: opened.setup.saved, client: context.ldap)
     do {
         trust = try setup.loadTrust(extra: context.demo?.publicKeys ?? [])
         connection = Registry.connection(configured: configured, saved: opened.setup.saved, http: context.http)
@@ -303,14 +324,17 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     }
     let registry = Registry(
         store: store, installation: installation, trust: trust, catalog: try Catalog.shipped(), connection: connection,
-        maxRemovalShare: maxRemovalShare, now: context.now)
+        maxRemovalShare: maxRemovalShare, ldap: ldap, now: context.now)
     let synchronizer = Synchronizer(registry: registry, autoActivate: autoActivate)
     // Always planned: an authority set later on the settings page is synchronized with from the next run.
     let scheduler = SyncScheduler(synchronizer: synchronizer, schedule: SyncSchedule(minuteOfDay: minute), logger: logger, sleep: context.sleep)
+    // Also always planned: LDAP settings saved later are synchronized from the next run.
+    let ldapScheduler = SyncScheduler(
+        synchronizer: LDAPSynchronizer(registry: registry), schedule: SyncSchedule(minuteOfDay: ldapMinute), logger: logger, sleep: context.sleep)
     let dependencies: RegistryDependencies
     do {
         dependencies = try await RegistryDependencies(
-            registry: registry, metrics: context.metrics, synchronizer: synchronizer, scheduler: scheduler,
+            registry: registry, metrics: context.metrics, synchronizer: synchronizer, scheduler: scheduler, ldapScheduler: ldapScheduler,
             metricsToken: metricsToken, secureCookies: cookies, loadingAccess: false)
     } catch {
         await store.database.close()
@@ -319,6 +343,7 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     var services: [any Service] = []
     if let demo = context.demo { services.append(demo.service) }
     services.append(scheduler)
+    services.append(ldapScheduler)
     services.append(SessionSweeper(registry: registry, logger: logger))
     if store.database.kind == .postgres {
         // Other instances' changes arrive as notifications at once; the audit poll is the slow fallback for any missed.
@@ -353,5 +378,36 @@ private func checkFirstStart(_ organization: FirstStart.Organization) throws {
             throw SettingError(problem.field == "organization" ? "--organization" : "--legal-name", problem.message)
         }
         throw error
+    }
+}
+
+extension Settings {
+    /// The LDAP synchronization set by the configuration (`directory.ldap.*`), checked; `nil` when no URL is set, and
+    /// then the settings page may set it.
+    public func ldap() throws -> (settings: LDAPSyncSettings, password: String)? {
+        guard let url = string("directory.ldap.url") else { return nil }
+        func key(_ name: String) -> ConfigKey { ConfigKey("directory.ldap.\(name)") }
+        let form = LDAPSettingsForm(
+            url: url, startTLS: try bool(key("startTLS"), name: "directory.ldap.startTLS"), caFile: string(key("caFile")),
+            bindDN: string(key("bindDN")), baseDN: string(key("baseDN")), userFilter: string(key("userFilter")),
+            groupFilter: string(key("groupFilter")), loginAttribute: string(key("loginAttribute")), nameAttribute: string(key("nameAttribute")),
+            emailAttribute: string(key("emailAttribute")), externalIdAttribute: string(key("externalIdAttribute")),
+            memberAttribute: string(key("memberAttribute")), groupNameAttribute: string(key("groupNameAttribute")))
+        let settings: LDAPSyncSettings
+        do {
+            settings = try LDAPSyncSettings.checked(form)
+        } catch {
+            if case .invalid(let problem) = error { throw SettingError("directory.ldap.\(problem.field)", problem.message) }
+            throw error
+        }
+        guard
+            let password = try secret(
+                file: key("passwordFile"), flag: "directory.ldap.passwordFile", value: key("password"))
+        else {
+            throw SettingError(
+                "directory.ldap.passwordFile",
+                "the LDAP bind DN needs its password: a file (directory.ldap.passwordFile) or KEYWARD_DIRECTORY_LDAP_PASSWORD.")
+        }
+        return (settings, password)
     }
 }

@@ -41,6 +41,7 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
         AuditEventsController(database: registry.store.database, policy: RegistryRole.administrator(registry.access)).endpoints,
         atPath: "/api/v1/audit-events")
     DirectoryController(registry: registry).add(to: router)
+    DirectorySyncController(registry: registry, synchronizer: dependencies.ldapSynchronizer, scheduler: dependencies.ldapScheduler).add(to: router)
     SCIMController(registry: registry).add(to: router)
     dependencies.web.add(to: router)
     return router

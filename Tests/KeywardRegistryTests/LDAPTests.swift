@@ -16,19 +16,22 @@ struct Slapd: Sendable {
     let directory: URL
     let port: Int
     let process: Process
+    /// With `tls`: the ldaps:// port and the CA that signed the server's certificate (for 127.0.0.1).
+    var tlsPort: Int?
+    var caFile: String?
 
     var url: String { "ldap://127.0.0.1:\(port)" }
     var settings: LDAPConnectionSettings { LDAPConnectionSettings(url: url, bindDN: Self.rootDN, password: Self.rootPassword, timeout: .seconds(5)) }
 
     /// Starts slapd with `users` people under ou=people and `groups` groupOfNames under ou=groups, runs `body`, stops it.
     static func with<T>(
-        users: [(uid: String, name: String, mail: String)], groups: [(cn: String, members: [String])] = [],
+        users: [(uid: String, name: String, mail: String)], groups: [(cn: String, members: [String])] = [], tls: Bool = false,
         _ body: (Slapd) async throws -> T
     ) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-slapd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("db"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let config = """
+        var config = """
             include /etc/ldap/schema/core.schema
             include /etc/ldap/schema/cosine.schema
             include /etc/ldap/schema/inetorgperson.schema
@@ -44,12 +47,23 @@ struct Slapd: Sendable {
             sizelimit unlimited
 
             """
-        try config.write(to: directory.appendingPathComponent("slapd.conf"), atomically: true, encoding: .utf8)
         let port = try freePort()
+        var listen = "ldap://127.0.0.1:\(port)/"
+        var tlsPort: Int?
+        if tls {
+            try await makeCertificates(in: directory)
+            config =
+                "TLSCACertificateFile \(directory.path)/ca.pem\nTLSCertificateFile \(directory.path)/server.pem\n"
+                + "TLSCertificateKeyFile \(directory.path)/server.key\n" + config
+            let second = try freePort()
+            tlsPort = second
+            listen += " ldaps://127.0.0.1:\(second)/"
+        }
+        try config.write(to: directory.appendingPathComponent("slapd.conf"), atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         // -d 0: in the foreground, so it stops with the test; no logging.
-        process.arguments = ["-f", directory.appendingPathComponent("slapd.conf").path, "-h", "ldap://127.0.0.1:\(port)/", "-d", "0"]
+        process.arguments = ["-f", directory.appendingPathComponent("slapd.conf").path, "-h", listen, "-d", "0"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -58,7 +72,9 @@ struct Slapd: Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        let server = Slapd(directory: directory, port: port, process: process)
+        var server = Slapd(directory: directory, port: port, process: process)
+        server.tlsPort = tlsPort
+        server.caFile = tls ? directory.appendingPathComponent("ca.pem").path : nil
         var ldif = """
             dn: \(suffix)
             objectClass: dcObject
@@ -95,20 +111,62 @@ struct Slapd: Sendable {
         return try await body(server)
     }
 
+    /// A CA and a server certificate for 127.0.0.1 it signs, made with the openssl command.
+    static func makeCertificates(in directory: URL) async throws {
+        let path = directory.path
+        let steps: [[String]] = [
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Keyward Test CA", "-keyout", "\(path)/ca.key", "-out",
+                "\(path)/ca.pem",
+            ],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "\(path)/server.key", "-out", "\(path)/server.csr"],
+            [
+                "x509", "-req", "-in", "\(path)/server.csr", "-CA", "\(path)/ca.pem", "-CAkey", "\(path)/ca.key", "-CAcreateserial", "-days", "2",
+                "-extfile", "\(path)/san.cnf", "-out", "\(path)/server.pem",
+            ],
+        ]
+        try "subjectAltName=IP:127.0.0.1\n".write(toFile: "\(path)/san.cnf", atomically: true, encoding: .utf8)
+        for arguments in steps {
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            openssl.arguments = arguments
+            openssl.standardOutput = FileHandle.nullDevice
+            openssl.standardError = FileHandle.nullDevice
+            guard try await exitStatus(of: openssl) == 0 else { throw LDAPFailure(code: "SETUP", message: "openssl \(arguments[0]) failed") }
+        }
+    }
+
+    /// Runs `process` and waits for it without holding a thread of the concurrency pool (a test that blocks one
+    /// starves the others on a 2-core machine).
+    static func exitStatus(of process: Process) async throws -> Int32 {
+        try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Changes entries with `ldapmodify` (an LDIF of changetype records).
+    func modify(_ ldif: String) async throws {
+        try await load(ldif, tool: "/usr/bin/ldapmodify")
+    }
+
     /// Adds entries with `ldapadd`, retrying while slapd starts.
-    func load(_ ldif: String) async throws {
-        let file = directory.appendingPathComponent("entries.ldif")
+    func load(_ ldif: String, tool: String = "/usr/bin/ldapadd") async throws {
+        let file = directory.appendingPathComponent("entries-\(UUID().uuidString).ldif")
         try ldif.write(to: file, atomically: true, encoding: .utf8)
         for attempt in 0..<50 {
             let add = Process()
-            add.executableURL = URL(fileURLWithPath: "/usr/bin/ldapadd")
+            add.executableURL = URL(fileURLWithPath: tool)
             add.arguments = ["-x", "-H", url, "-D", Self.rootDN, "-w", Self.rootPassword, "-f", file.path]
             add.standardOutput = FileHandle.nullDevice
             add.standardError = FileHandle.nullDevice
-            try add.run()
-            add.waitUntilExit()
-            if add.terminationStatus == 0 { return }
-            guard attempt < 49 else { throw LDAPFailure(code: "SETUP", message: "ldapadd exited with \(add.terminationStatus)") }
+            if try await Self.exitStatus(of: add) == 0 { return }
+            guard attempt < 49 else { throw LDAPFailure(code: "SETUP", message: "\(tool) exited with \(add.terminationStatus)") }
             try await Task.sleep(for: .milliseconds(100))
         }
     }

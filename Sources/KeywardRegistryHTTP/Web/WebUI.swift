@@ -15,6 +15,8 @@ public struct WebUI: Sendable {
     let authentication: Authentication
     let synchronizer: Synchronizer
     let scheduler: SyncScheduler?
+    let ldapSynchronizer: LDAPSynchronizer
+    let ldapScheduler: SyncScheduler?
     let stylesheet: String
     /// The one script, for forms that work without it too (the access group form offers the chosen key's choices at once).
     let script: String
@@ -22,7 +24,7 @@ public struct WebUI: Sendable {
     /// Loads the templates and the stylesheet shipped with the registry.
     public static func load(
         registry: Registry, throttle: LoginThrottle, synchronizer: Synchronizer, scheduler: SyncScheduler? = nil,
-        secureCookies: SecureCookies = .auto
+        ldapSynchronizer: LDAPSynchronizer? = nil, ldapScheduler: SyncScheduler? = nil, secureCookies: SecureCookies = .auto
     ) async throws -> WebUI {
         guard let resources = Bundle.module.resourceURL else {
             throw StoreError(code: "RESOURCES_MISSING", message: "The web UI's templates are missing from this build.")
@@ -35,6 +37,7 @@ public struct WebUI: Sendable {
         return WebUI(
             registry: registry, templates: templates, sessions: WebSessions(store: registry.store, now: registry.now, secureCookies: secureCookies),
             authentication: Authentication(registry: registry, throttle: throttle), synchronizer: synchronizer, scheduler: scheduler,
+            ldapSynchronizer: ldapSynchronizer ?? LDAPSynchronizer(registry: registry), ldapScheduler: ldapScheduler,
             stylesheet: stylesheet, script: script)
     }
 
@@ -76,6 +79,8 @@ public struct WebUI: Sendable {
         "reprocessed": ("ok", "The assignment errors were retried: those who found a seat are members now."),
         "disconnected": ("ok", "The sessions were disconnected."),
         "migrated": ("ok", "The accesses were migrated to the new key."),
+        "directory-saved": ("ok", "The directory settings were saved: the next synchronization uses them."),
+        "directory-cleared": ("ok", "The directory settings were removed: LDAP synchronization is off until you set them again."),
         "settings-cleared": ("ok", "The authority connection was removed. Synchronization and online activation are off until you set one."),
     ]
 
@@ -152,6 +157,7 @@ public struct WebUI: Sendable {
         router.addRoutes(LicenseKeyPagesController(web: self).endpoints, atPath: "/license-keys")
         router.addRoutes(ActivationPagesController(web: self).endpoints, atPath: "/activation")
         router.addRoutes(SettingsPagesController(web: self).endpoints, atPath: "/settings")
+        router.addRoutes(DirectoryPagesController(web: self).endpoints, atPath: "/settings/directory")
         router.addRoutes(DashboardPagesController(web: self).endpoints, atPath: "/dashboard")
         router.addRoutes(DashboardPagesController(web: self).assignmentErrorEndpoints, atPath: "/assignment-errors")
         router.addRoutes(DashboardPagesController(web: self).heldChangeEndpoints, atPath: "/held-changes")

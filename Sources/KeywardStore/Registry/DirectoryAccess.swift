@@ -134,19 +134,45 @@ extension RegistryStore {
             for batch in stale.chunked(500) {
                 try await sql.delete(from: "assignment_errors").where("access_group_id", .equal, id).where("login_folded", .in, Array(batch)).run()
             }
-            let joining = wanted.map(\.login).filter { rows[$0] == nil && errors[$0] == nil }
+            var joining = wanted.filter { rows[$0.login] == nil && errors[$0.login] == nil }
             guard !joining.isEmpty else { continue }
+            // Members already waiting for a seat in this group come first when their membership is older: the latest
+            // membership is the first left out.
+            var waiting: Set<String> = []
+            for row in try await sql.raw(
+                """
+                SELECT e.login_folded AS login, MIN(m.id) AS ord FROM assignment_errors e
+                JOIN directory_group_members m ON m.login_folded = e.login_folded
+                JOIN access_group_links l ON l.directory_group_id = m.group_id AND l.access_group_id = e.access_group_id
+                WHERE e.access_group_id = \(bind: id) AND e.direct = \(bind: false) GROUP BY e.login_folded
+                """
+            ).all() {
+                let login = try row.decode(column: "login", as: String.self)
+                waiting.insert(login)
+                joining.append((login, try row.decode(column: "ord", as: Int64.self)))
+            }
+            joining.sort { ($0.order, $0.login) < ($1.order, $1.login) }
+            let candidates = joining.map(\.login)
             guard var ledger = try await SeatLedger.open(serial, kind: kind, on: sql) else { continue }
-            try await ledger.learnHolders(among: joining, on: sql)
-            let eligible = try await activeLogins(joining, on: sql)
+            try await ledger.learnHolders(among: candidates, on: sql)
+            let eligible = try await activeLogins(candidates, on: sql)
             var admitted: [String] = []
             var refused: [String] = []
-            for login in joining {
-                if ledger.admit(login, eligible: eligible.contains(login)) { admitted.append(login) } else { refused.append(login) }
+            for login in candidates {
+                if ledger.admit(login, eligible: eligible.contains(login)) {
+                    admitted.append(login)
+                } else if !waiting.contains(login) {
+                    refused.append(login)
+                }
             }
+            let cleared = admitted.filter(waiting.contains)
+            for batch in cleared.chunked(500) {
+                try await sql.delete(from: "assignment_errors").where("access_group_id", .equal, id).where("login_folded", .in, Array(batch)).run()
+            }
+            effect.retried += cleared.count
             try await insertMembers(admitted, group: id, direct: false, now: now, on: sql)
             for login in admitted { effect.assigned(login, group: idNumber) }
-            effect.added += admitted.count
+            effect.added += admitted.count - cleared.count
             try await recordAssignmentErrors(refused, group: id, direct: false, ledger: ledger, now: now, on: sql)
             effect.assignmentErrors += refused.count
         }
@@ -422,6 +448,24 @@ extension RegistryStore {
             var effect = DirectoryEffect()
             if confirm {
                 effect = try await Self.reconcile(accessGroups: [group], logins: Set(held.logins), kind: kind, now: now, on: sql)
+                // Users the directory no longer has, kept enabled only for this change, are disabled now.
+                try await sql.update("held_changes").set("status", to: HeldChangeRecord.Status.confirmed.rawValue).where("id", .equal, id).run()
+                let stillHeld = try await Self.heldLogins(on: sql)
+                for batch in held.logins.filter({ !stillHeld.contains($0) }).chunked(500) {
+                    for row in try await sql.raw(
+                        """
+                        SELECT login_folded, login FROM registry_users WHERE login_folded IN (\(SQLList(batch.map { SQLBind($0) })))
+                        AND directory_id IS NOT NULL AND directory_active = \(bind: false) AND active = \(bind: true)
+                        """
+                    ).all() {
+                        let login = try row.decode(column: "login_folded", as: String.self)
+                        try await sql.update("registry_users").set("active", to: false).where("login_folded", .equal, login).run()
+                        try await Self.signOut(login, now: now, on: sql)
+                        _ = try await Self.endSessions(of: login, reason: .disconnected, now: now, on: sql)
+                        effect.change.users.insert(try row.decode(column: "login", as: String.self))
+                        effect.removed += 1
+                    }
+                }
                 if effect.removed > 0 { effect.merge(try await Self.retryAssignmentErrors(kind: kind, now: now, on: sql)) }
             } else {
                 for batch in held.logins.chunked(500) {

@@ -304,5 +304,33 @@ extension Schema {
                 ).run()
                 try await sql.raw("CREATE INDEX held_changes_status ON held_changes (status, id)").run()
             },
+            Migration(2008, "create directory synchronizations") { sql, kind in
+                // Every LDAP synchronization, as the directory page's history lists it.
+                try await sql.raw(
+                    """
+                    CREATE TABLE directory_synchronizations (
+                        id \(unsafeRaw: SQLTypes.autoIncrementKey(kind)),
+                        trigger TEXT NOT NULL CHECK (trigger IN ('manual', 'scheduled')),
+                        actor TEXT NOT NULL,
+                        started_at BIGINT NOT NULL,
+                        finished_at BIGINT,
+                        outcome TEXT CHECK (outcome IN ('succeeded', 'unchanged', 'failed')),
+                        counts TEXT NOT NULL DEFAULT '{}',
+                        error_code TEXT,
+                        error_message TEXT
+                    )
+                    """
+                ).run()
+                // One row while a directory synchronization runs somewhere: one at a time across the instances.
+                try await sql.raw(
+                    """
+                    CREATE TABLE directory_sync_lease (
+                        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                        holder TEXT NOT NULL,
+                        expires_at BIGINT NOT NULL
+                    )
+                    """
+                ).run()
+            },
         ]
 }

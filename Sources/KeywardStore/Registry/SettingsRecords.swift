@@ -8,9 +8,12 @@ public enum RegistrySetting: String, Sendable, CaseIterable {
     case syncToken = "sync.token"
     /// The solutions catalog the authority sent (JSON).
     case catalog = "catalog"
+    /// The LDAP synchronization's settings (JSON, without the password).
+    case ldap = "directory.ldap"
+    case ldapPassword = "directory.ldap.password"
 
     /// Secret and bulky values are never written to the audit log.
-    var isSecret: Bool { self != .authorityURL }
+    var isSecret: Bool { ![.authorityURL, .ldap].contains(self) }
 }
 
 extension RegistryStore {

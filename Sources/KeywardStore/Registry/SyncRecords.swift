@@ -98,23 +98,29 @@ extension RegistryStore {
         }
     }
 
-    /// Takes the synchronization lease for `holder` until `expiresAt`, unless another instance holds an unexpired one.
-    /// Serializes synchronization across every registry instance on this database.
-    public func acquireSyncLease(holder: String, now: Date, expiresAt: Date) async throws -> Bool {
+    /// Which synchronization a lease serializes.
+    public enum SyncLease: String, Sendable {
+        case keys = "sync_lease"
+        case directory = "directory_sync_lease"
+    }
+
+    /// Takes the `lease` for `holder` until `expiresAt`, unless another instance holds an unexpired one. Serializes
+    /// that synchronization across every registry instance on this database.
+    public func acquireSyncLease(_ lease: SyncLease = .keys, holder: String, now: Date, expiresAt: Date) async throws -> Bool {
         try await database.write { sql in
-            let inserted = try await sql.insert(into: "sync_lease").columns("singleton", "holder", "expires_at")
+            let inserted = try await sql.insert(into: lease.rawValue).columns("singleton", "holder", "expires_at")
                 .values(SQLBind(1), SQLBind(holder), SQLBind(expiresAt.storedMilliseconds)).ignoringConflicts().returning("holder").first()
             if inserted != nil { return true }
-            let taken = try await sql.update("sync_lease").set("holder", to: holder).set("expires_at", to: expiresAt.storedMilliseconds)
+            let taken = try await sql.update(lease.rawValue).set("holder", to: holder).set("expires_at", to: expiresAt.storedMilliseconds)
                 .where("singleton", .equal, 1).where("expires_at", .lessThan, now.storedMilliseconds).returning("holder").first()
             return taken != nil
         }
     }
 
-    /// Gives the lease back, if `holder` still has it.
-    public func releaseSyncLease(holder: String) async throws {
+    /// Gives the `lease` back, if `holder` still has it.
+    public func releaseSyncLease(_ lease: SyncLease = .keys, holder: String) async throws {
         try await database.write { sql in
-            try await sql.delete(from: "sync_lease").where("holder", .equal, holder).run()
+            try await sql.delete(from: lease.rawValue).where("holder", .equal, holder).run()
         }
     }
 

@@ -11,13 +11,14 @@ public struct OpenLDAPDirectory: LDAPDirectory {
 
     public init() {}
 
-    public func search(_ settings: LDAPConnectionSettings, base: String, filter: String, attributes: [String], pageSize: Int)
-        async throws(LDAPFailure) -> [LDAPEntry]
-    {
+    public func search(
+        _ settings: LDAPConnectionSettings, base: String, filter: String, attributes: [String], pageSize: Int,
+        page: @escaping @Sendable ([LDAPEntry]) -> Void
+    ) async throws(LDAPFailure) {
         try await Self.blocking { () throws(LDAPFailure) in
             let connection = try Connection(settings)
             defer { connection.close() }
-            return try connection.search(base: base, filter: filter, attributes: attributes, pageSize: max(1, pageSize))
+            try connection.search(base: base, filter: filter, attributes: attributes, pageSize: max(1, pageSize), page: page)
         }
     }
 
@@ -93,9 +94,8 @@ public struct OpenLDAPDirectory: LDAPDirectory {
 
         func close() { ldap_unbind_ext_s(handle, nil, nil) }
 
-        /// Every entry, page after page until the server's cookie is empty.
-        func search(base: String, filter: String, attributes: [String], pageSize: Int) throws(LDAPFailure) -> [LDAPEntry] {
-            var entries: [LDAPEntry] = []
+        /// Every entry, page after page until the server's cookie is empty, each page handed to `page`.
+        func search(base: String, filter: String, attributes: [String], pageSize: Int, page: ([LDAPEntry]) -> Void) throws(LDAPFailure) {
             var cookie: UnsafeMutablePointer<berval>?
             defer { if let cookie { ber_bvfree(cookie) } }
             let names = attributes.map { strdup($0) } + [nil]
@@ -114,7 +114,7 @@ public struct OpenLDAPDirectory: LDAPDirectory {
                 guard searched == LDAP_SUCCESS, let result else {
                     throw Self.failure(searched, handle, doing: "searching \(base) for \(filter)")
                 }
-                entries += read(result)
+                page(read(result))
                 var code: Int32 = 0
                 var returned: UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>?
                 let parsed = ldap_parse_result(handle, result, &code, nil, nil, nil, &returned, 0)
@@ -134,7 +134,6 @@ public struct OpenLDAPDirectory: LDAPDirectory {
                 cookie = ber_bvdup(&next)
                 ber_memfree(next.bv_val)
             } while cookie != nil
-            return entries
         }
 
         static let pagedOID = OpenLDAPDirectory.pagedResultsOID

@@ -338,6 +338,40 @@ extension CLITests {
                     "line 1: The header must name the columns login, name and email"))
         }
 
+        /// `keyward directory sync` and `test` with the LDAP server from the config file: refused in words when none is
+        /// set, when a setting is wrong (naming it), and when the server cannot be reached (exit 1, nothing changed).
+        @Test func directorySyncTakesItsServerFromTheConfigFileAndSaysWhyItFails() async throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-ldap-cli-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let data = try await Self.installation(directory)
+            let none = await Keyward.call(["directory", "sync"] + data)
+            #expect(none.status == 1 && none.stderr.contains("LDAP_NOT_CONFIGURED"), "\(none.stderr)")
+
+            let password = directory.appendingPathComponent("ldap-password")
+            try Data("secret-of-the-bind-dn\n".utf8).write(to: password)
+            func config(_ url: String) throws -> String {
+                let file = directory.appendingPathComponent("config-\(UUID().uuidString).json")
+                let body: [String: Any] = [
+                    "directory": [
+                        "ldap": [
+                            "url": url, "bindDN": "cn=keyward,dc=acme,dc=example", "passwordFile": password.path, "baseDN": "dc=acme,dc=example",
+                        ]
+                    ]
+                ]
+                try JSONSerialization.data(withJSONObject: body).write(to: file)
+                return file.path
+            }
+            let wrong = await Keyward.call(["directory", "test", "--config", try config("http://ldap.acme.example")] + data)
+            #expect(wrong.status == 2 && wrong.stderr.contains("directory.ldap.url"), "\(wrong.stderr)")
+
+            let port = try DemoCLITests.freePort()
+            let down = await Keyward.call(["directory", "sync", "--config", try config("ldap://127.0.0.1:\(port)")] + data)
+            #expect(down.status == 1 && down.stderr.contains("LDAP_UNREACHABLE"), "\(down.stderr)")
+            #expect(!down.stdout.contains("secret-of-the-bind-dn") && !down.stderr.contains("secret-of-the-bind-dn"))
+            let test = await Keyward.call(["directory", "test", "--config", try config("ldap://127.0.0.1:\(port)")] + data)
+            #expect(test.status == 1 && test.stderr.contains("cannot be reached"), "\(test.stderr)")
+        }
+
         @Test func serviceTokensAreShownOnceListedAndRevoked() async throws {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-tokens-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }

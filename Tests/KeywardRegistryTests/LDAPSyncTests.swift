@@ -18,9 +18,10 @@ final class SteeredLDAP: LDAPDirectory, @unchecked Sendable {
     let entered = NIOLockedValueBox<CheckedContinuation<Void, Never>?>(nil)
     let holding = NIOLockedValueBox(false)
 
-    func search(_ settings: LDAPConnectionSettings, base: String, filter: String, attributes: [String], pageSize: Int) async throws(LDAPFailure)
-        -> [LDAPEntry]
-    {
+    func search(
+        _ settings: LDAPConnectionSettings, base: String, filter: String, attributes: [String], pageSize: Int,
+        page: @escaping @Sendable ([LDAPEntry]) -> Void
+    ) async throws(LDAPFailure) {
         if holding.withLockedValue({ $0 }) {
             await withCheckedContinuation { continuation in
                 gate.withLockedValue { $0 = continuation }
@@ -32,7 +33,7 @@ final class SteeredLDAP: LDAPDirectory, @unchecked Sendable {
             return state.stopAfter == state.searches ? state.process : nil
         }
         if let stop { kill(stop, SIGSTOP) }
-        return try await real.search(settings, base: base, filter: filter, attributes: attributes, pageSize: pageSize)
+        try await real.search(settings, base: base, filter: filter, attributes: attributes, pageSize: pageSize, page: page)
     }
 
     func bind(_ settings: LDAPConnectionSettings) async throws(LDAPFailure) { try await real.bind(settings) }

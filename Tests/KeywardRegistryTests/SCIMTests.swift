@@ -457,6 +457,48 @@ extension RegistryTests {
             }
         }
 
+        /// A group of 10,000 members, replaced by one PUT, read back, and changed by a member filter: the members are
+        /// stored in bulk (the users too, so the test stays quick) and every one reaches the linked access group.
+        @Test func aGroupHoldsTenThousandMembers() async throws {
+            try await RegistryHarness.run(.sqliteFile) { harness in
+                let users = (0..<10_000).map { number in
+                    DirectorySnapshot.User(
+                        id: "user-\(number)", login: "member\(number)", name: "Member \(number)", email: "", externalId: nil, attributes: "{}")
+                }
+                _ = try await harness.store.applyDirectorySnapshot(
+                    DirectorySnapshot(users: users, groups: []), source: .scim, actor: "test", now: harness.clock.now, guard: nil,
+                    notice: { _ in nil })
+                let key = try await harness.registerAndActivate(harness.accessKey(users: 10_000, components: ["DOC"]), idNumber: "Docs")
+                try await harness.withAPI { api in
+                    let scim = try await SCIMClient(api)
+                    let group = try await scim.createGroup("Everyone")
+                    #expect(
+                        try await api.call(
+                            .post, "/api/v1/access-groups",
+                            body: AccessGroupInput(idNumber: "All", name: "All", keySerial: key.serial, component: "DOC", menus: ["DC021"])
+                        ).status == .created)
+                    #expect(
+                        try await api.call(.put, "/api/v1/access-groups/All/directory-groups", json: #"{"directoryGroups":["\#(group)"]}"#).status
+                            == .ok)
+                    let replaced = try await scim.call(
+                        .put, "/Groups/\(group)",
+                        object: [
+                            "schemas": [SCIMSchema.groupURI], "displayName": "Everyone", "members": users.map { ["value": $0.id] },
+                        ])
+                    #expect(replaced.status == .ok, "\(replaced.text.prefix(300))")
+                    let read = try await scim.call(.get, "/Groups/\(group)")
+                    #expect((read.json["members"] as? [[String: Any]])?.count == 10_000)
+                    let light = try await scim.call(.get, "/Groups/\(group)?excludedAttributes=members")
+                    #expect(light.json["members"] == nil && light.json["displayName"] as? String == "Everyone")
+                    #expect(try await harness.store.directoryOnlyMembers(ofAccessGroup: "All").count == 10_000)
+                    let removed = try await scim.patch("/Groups/\(group)", [["op": "remove", "path": #"members[value eq "user-9999"]"#]])
+                    #expect(removed.status == .ok || removed.status == .noContent, "\(removed.text.prefix(300))")
+                    let members = try await harness.store.directoryOnlyMembers(ofAccessGroup: "All")
+                    #expect(members.count == 9_999 && !members.contains("member9999"))
+                }
+            }
+        }
+
         @Test(arguments: Backend.available)
         func concurrentProvisioningNeverOverAllocatesSeats(backend: Backend) async throws {
             try await RegistryHarness.run(backend) { harness in

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// How to reach an LDAP server (Active Directory, OpenLDAP): `ldaps://` or `ldap://` with StartTLS, the CA that signs
 /// its certificate, and the account to bind with. The password is never logged (see ``description``).
@@ -57,10 +58,26 @@ public struct LDAPFailure: Error, Sendable, Hashable, CustomStringConvertible {
 /// An LDAP client: binds and searches in pages (RFC 2696). The registry depends on this, not on a library; the
 /// OpenLDAP one (`KeywardLDAP`) is given to it by the composition root.
 public protocol LDAPDirectory: Sendable {
-    /// Every entry under `base` matching `filter`, with `attributes`, read `pageSize` at a time.
-    func search(_ settings: LDAPConnectionSettings, base: String, filter: String, attributes: [String], pageSize: Int) async throws(LDAPFailure)
-        -> [LDAPEntry]
+    /// Every entry under `base` matching `filter`, with `attributes`, read `pageSize` at a time and handed to `page`
+    /// one page after the other, so a caller that keeps only what it needs of them never holds them all.
+    func search(
+        _ settings: LDAPConnectionSettings, base: String, filter: String, attributes: [String], pageSize: Int,
+        page: @escaping @Sendable ([LDAPEntry]) -> Void
+    ) async throws(LDAPFailure)
 
     /// Connects and binds, then closes: for a connection test.
     func bind(_ settings: LDAPConnectionSettings) async throws(LDAPFailure)
+}
+
+extension LDAPDirectory {
+    /// Every entry under `base` matching `filter`, with `attributes`, read `pageSize` at a time.
+    public func search(_ settings: LDAPConnectionSettings, base: String, filter: String, attributes: [String], pageSize: Int)
+        async throws(LDAPFailure) -> [LDAPEntry]
+    {
+        let entries = NIOLockedValueBox<[LDAPEntry]>([])
+        try await search(settings, base: base, filter: filter, attributes: attributes, pageSize: pageSize) { page in
+            entries.withLockedValue { $0 += page }
+        }
+        return entries.withLockedValue { $0 }
+    }
 }

@@ -59,15 +59,7 @@ public final class LDAPSynchronizer: Sendable {
         let id = try await store.startDirectorySync(trigger: trigger, actor: actor, now: registry.now())
         let counts: DirectorySyncCounts
         do {
-            let connection = settings.connection(password: password, timeout: registry.ldap.timeout)
-            let users = try await client.search(
-                connection, base: settings.baseDN, filter: settings.userFilter,
-                attributes: [settings.loginAttribute, settings.nameAttribute, settings.emailAttribute, settings.externalIdAttribute],
-                pageSize: Self.pageSize)
-            let groups = try await client.search(
-                connection, base: settings.baseDN, filter: settings.groupFilter,
-                attributes: [settings.groupNameAttribute, settings.memberAttribute, settings.externalIdAttribute], pageSize: Self.pageSize)
-            let snapshot = Self.snapshot(users: users, groups: groups, settings: settings)
+            let snapshot = try await Self.read(settings: settings, password: password, timeout: registry.ldap.timeout, client: client)
             let applied = try await store.applyDirectorySnapshot(
                 snapshot, source: .ldap, actor: actor, now: registry.now(), guard: registry.removalGuard(actor: Self.actor),
                 notice: registry.directoryNotice)
@@ -98,42 +90,97 @@ public final class LDAPSynchronizer: Sendable {
         return run
     }
 
-    /// What the directory's entries say, as the registry takes it: each user needs a login it accepts (others are
-    /// skipped, in words); a group's members are matched by DN, or by login for `memberUid`-style groups.
-    static func snapshot(users: [LDAPEntry], groups: [LDAPEntry], settings: LDAPSyncSettings) -> DirectorySnapshot {
-        var skipped: [String] = []
-        var snapshotUsers: [DirectorySnapshot.User] = []
+    /// Searches the users, then the groups, and keeps only what the registry takes of them, page by page: the
+    /// entries themselves are let go as soon as each page is read.
+    static func read(settings: LDAPSyncSettings, password: String, timeout: Duration, client: any LDAPDirectory) async throws(LDAPFailure)
+        -> DirectorySnapshot
+    {
+        let connection = settings.connection(password: password, timeout: timeout)
+        let collected = NIOLockedValueBox<(users: [DirectorySnapshot.User], skipped: [String])>(([], []))
+        try await client.search(
+            connection, base: settings.baseDN, filter: settings.userFilter,
+            attributes: [settings.loginAttribute, settings.nameAttribute, settings.emailAttribute, settings.externalIdAttribute],
+            pageSize: pageSize
+        ) { entries in
+            var users: [DirectorySnapshot.User] = []
+            var skipped: [String] = []
+            for entry in entries {
+                switch user(entry, settings: settings) {
+                case .user(let user): users.append(user)
+                case .skipped(let reason): skipped.append(reason)
+                }
+            }
+            collected.withLockedValue { state in
+                state.users += users
+                state.skipped += skipped
+            }
+        }
+        let (users, skipped) = collected.withLockedValue { ($0.users, $0.skipped) }
+        let groups = try await client.search(
+            connection, base: settings.baseDN, filter: settings.groupFilter,
+            attributes: [settings.groupNameAttribute, settings.memberAttribute, settings.externalIdAttribute], pageSize: pageSize)
+        return DirectorySnapshot(users: users, groups: Self.groups(groups, users: users, settings: settings), skipped: skipped)
+    }
+
+    enum Taken {
+        case user(DirectorySnapshot.User)
+        case skipped(String)
+    }
+
+    /// What an entry says of a user, as the registry takes it: it needs a login the registry accepts (else it is
+    /// skipped, in words); its id is its external id (`entryUUID`, `objectGUID`), or its DN without one.
+    static func user(_ entry: LDAPEntry, settings: LDAPSyncSettings) -> Taken {
+        guard let value = entry.first(settings.loginAttribute) else {
+            return .skipped("\(entry.dn): no \(settings.loginAttribute), the login attribute.")
+        }
+        let login: String
+        do {
+            login = try UserRules.login(value)
+        } catch {
+            return .skipped("\(entry.dn): \(value) is not a login the registry takes (\(error.message))")
+        }
+        let externalId = entry.first(settings.externalIdAttribute)
+        let name = entry.first(settings.nameAttribute).flatMap { try? UserRules.name($0) } ?? login
+        let email = entry.first(settings.emailAttribute).flatMap { try? UserRules.email($0) } ?? ""
+        var attributes = [("dn", entry.dn)]
+        for attribute in [settings.loginAttribute, settings.nameAttribute, settings.emailAttribute] {
+            if let value = entry.first(attribute) { attributes.append((attribute, value)) }
+        }
+        return .user(
+            DirectorySnapshot.User(
+                id: "ldap:" + (externalId ?? normalized(entry.dn)), login: login, name: name, email: email, externalId: externalId,
+                attributes: jsonObject(attributes), dn: entry.dn))
+    }
+
+    /// A JSON object of text members, keys in order: written by hand, since a synchronization writes 100,000.
+    static func jsonObject(_ members: [(String, String)]) -> String {
+        func quoted(_ text: String) -> String {
+            var out = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        var seen: Set<String> = []
+        let unique = members.filter { seen.insert($0.0).inserted }.sorted { $0.0 < $1.0 }
+        return "{" + unique.map { quoted($0.0) + ":" + quoted($0.1) }.joined(separator: ",") + "}"
+    }
+
+    /// The groups, their members matched by DN, or by login for `memberUid`-style groups.
+    static func groups(_ groups: [LDAPEntry], users: [DirectorySnapshot.User], settings: LDAPSyncSettings) -> [DirectorySnapshot.Group] {
+        guard !groups.isEmpty else { return [] }
         var byDN: [String: String] = [:]
         var byLogin: [String: String] = [:]
-        for entry in users {
-            guard let value = entry.first(settings.loginAttribute) else {
-                skipped.append("\(entry.dn): no \(settings.loginAttribute), the login attribute.")
-                continue
-            }
-            let login: String
-            do {
-                login = try UserRules.login(value)
-            } catch {
-                skipped.append("\(entry.dn): \(value) is not a login the registry takes (\(error.message))")
-                continue
-            }
-            let externalId = entry.first(settings.externalIdAttribute)
-            let id = "ldap:" + (externalId ?? normalized(entry.dn))
-            let name = entry.first(settings.nameAttribute).flatMap { try? UserRules.name($0) } ?? login
-            let email = entry.first(settings.emailAttribute).flatMap { try? UserRules.email($0) } ?? ""
-            var attributes: [String: JSONValue] = ["dn": .string(entry.dn)]
-            for attribute in [settings.loginAttribute, settings.nameAttribute, settings.emailAttribute] {
-                if let value = entry.first(attribute) { attributes[attribute] = .string(value) }
-            }
-            snapshotUsers.append(
-                DirectorySnapshot.User(
-                    id: id,
-                    write: DirectoryUserWrite(
-                        login: login, name: name, email: email, externalId: externalId, active: true, attributes: .object(attributes))))
-            byDN[normalized(entry.dn)] = id
-            byLogin[AccessModel.fold(login)] = id
+        for user in users {
+            if let dn = user.dn { byDN[normalized(dn)] = user.id }
+            byLogin[AccessModel.fold(user.login)] = user.id
         }
-        let snapshotGroups = groups.map { entry in
+        return groups.map { entry in
             let externalId = entry.first(settings.externalIdAttribute)
             let name = entry.first(settings.groupNameAttribute).flatMap { try? UserRules.name($0) } ?? entry.dn
             let members = entry.values(settings.memberAttribute).compactMap { value in
@@ -143,7 +190,6 @@ public final class LDAPSynchronizer: Sendable {
                 id: "ldap:" + (externalId ?? normalized(entry.dn)), displayName: String(name.prefix(200)), externalId: externalId,
                 attributes: ["dn": .string(entry.dn)], members: members)
         }
-        return DirectorySnapshot(users: snapshotUsers, groups: snapshotGroups, skipped: skipped)
     }
 
     /// A DN compared as LDAP does, roughly: case and the spaces after separators do not count.

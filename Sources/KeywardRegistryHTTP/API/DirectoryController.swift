@@ -126,11 +126,11 @@ struct DirectoryController: Sendable {
 
     /// Every directory group, by name, with how many members it has and the access groups linked to it.
     @Sendable func groups(_ request: Request, context: RegistryRequestContext) async throws -> ItemsResponse<DirectoryGroupResponse> {
-        let records = try await registry.store.directoryGroups(source: nil, members: true)
+        let records = try await registry.store.directoryGroups(source: nil, members: false)
         return ItemsResponse(
             items: records.map {
                 DirectoryGroupResponse(
-                    id: $0.id, source: $0.source.rawValue, displayName: $0.displayName, externalId: $0.externalId, members: $0.members.count,
+                    id: $0.id, source: $0.source.rawValue, displayName: $0.displayName, externalId: $0.externalId, members: $0.memberCount,
                     accessGroups: $0.accessGroups)
             })
     }

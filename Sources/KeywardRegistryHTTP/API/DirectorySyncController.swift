@@ -111,14 +111,7 @@ struct DirectorySyncController: Sendable {
 
     /// Past synchronizations, newest first.
     @Sendable func history(_ request: Request, context: RegistryRequestContext) async throws -> ItemsResponse<DirectorySyncRunResponse> {
-        let trigger: SynchronizationRun.Trigger?
-        switch request.uri.queryParameters.get("trigger") ?? "all" {
-        case "manual": trigger = .manual
-        case "scheduled": trigger = .scheduled
-        case "all": trigger = nil
-        default:
-            throw APIError.invalidField(FieldError(field: "trigger", code: "INVALID_TRIGGER", message: "trigger must be manual, scheduled or all."))
-        }
+        let trigger = try SynchronizationController.trigger(request, absent: "all")
         let page = try AuditQuery.from(request)  // the same paging parameters: before and limit
         let runs = try await registry.store.directorySyncs(trigger: trigger, beforeID: page.beforeID, limit: page.limit)
         return ItemsResponse(items: runs.map(DirectorySyncRunResponse.init))
@@ -132,19 +125,22 @@ extension DirectorySyncRun {
         case .failed: return "Directory synchronization failed: \(errorMessage ?? errorCode ?? "unknown error") Nothing was changed."
         case nil: return "Directory synchronization is still running."
         case .unchanged, .succeeded:
-            func count(_ number: Int, _ one: String, _ many: String? = nil) -> String? {
-                number == 0 ? nil : "\(number) \(number == 1 ? one : many ?? one + "s")"
+            func count(_ number: Int, _ one: String, _ many: String) -> String? {
+                number == 0 ? nil : "\(number) \(number == 1 ? one : many)"
+            }
+            /// "3 users added, 1 updated": the noun goes with the first figure that is not zero.
+            func phrase(_ one: String, _ many: String, _ figures: [(Int, String)]) -> String? {
+                let shown = figures.filter { $0.0 > 0 }
+                guard let first = shown.first else { return nil }
+                return (["\(first.0) \(first.0 == 1 ? one : many) \(first.1)"] + shown.dropFirst().map { "\($0.0) \($0.1)" })
+                    .joined(separator: ", ")
             }
             let c = counts
-            let users = [
-                count(c.usersAdded, "user added", "users added"), count(c.usersUpdated, "updated"), count(c.usersDisabled, "disabled"),
+            var parts = [
+                phrase("user", "users", [(c.usersAdded, "added"), (c.usersUpdated, "updated"), (c.usersDisabled, "disabled")]),
+                phrase("group", "groups", [(c.groupsAdded, "added"), (c.groupsUpdated, "updated"), (c.groupsRemoved, "removed")]),
+                phrase("membership", "memberships", [(c.membershipsAdded, "added"), (c.membershipsRemoved, "removed")]),
             ].compactMap { $0 }
-            let groups = [count(c.groupsAdded, "group added", "groups added"), count(c.groupsUpdated, "updated"), count(c.groupsRemoved, "removed")]
-                .compactMap { $0 }
-            let members = [
-                count(c.membershipsAdded, "membership added", "memberships added"), count(c.membershipsRemoved, "removed"),
-            ].compactMap { $0 }
-            var parts = [users, groups, members].filter { !$0.isEmpty }.map { $0.joined(separator: ", ") }
             if parts.isEmpty { parts.append("No change: the registry matches the directory (\(c.usersUnchanged) users)") }
             if let held = count(c.held, "removal held", "removals held") {
                 parts.append("\(held) for an administrator to confirm (see the dashboard)")

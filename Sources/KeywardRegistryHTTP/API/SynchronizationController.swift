@@ -46,18 +46,23 @@ struct SynchronizationController: Sendable {
 
     /// Past synchronizations, newest first.
     @Sendable func history(_ request: Request, context: RegistryRequestContext) async throws -> ItemsResponse<SynchronizationRunResponse> {
-        let query = request.uri.queryParameters
-        let trigger: SynchronizationRun.Trigger?
-        switch query.get("trigger") ?? "manual" {
-        case "manual": trigger = .manual
-        case "scheduled": trigger = .scheduled
-        case "all": trigger = nil
-        default:
-            throw APIError.invalidField(FieldError(field: "trigger", code: "INVALID_TRIGGER", message: "trigger must be manual, scheduled or all."))
-        }
+        let trigger = try Self.trigger(request, absent: "manual")
         let audit = try AuditQuery.from(request)  // the same paging parameters: before and limit
         let runs = try await registry.store.synchronizations(trigger: trigger, beforeID: audit.beforeID, limit: audit.limit)
         return ItemsResponse(items: runs.map(SynchronizationRunResponse.init))
+    }
+}
+
+extension SynchronizationController {
+    /// The `trigger` a history asks for (`manual`, `scheduled`, or `all` for `nil`); `absent` when none is given.
+    static func trigger(_ request: Request, absent: String) throws -> SynchronizationRun.Trigger? {
+        switch request.uri.queryParameters.get("trigger") ?? absent {
+        case "manual": return .manual
+        case "scheduled": return .scheduled
+        case "all": return nil
+        default:
+            throw APIError.invalidField(FieldError(field: "trigger", code: "INVALID_TRIGGER", message: "trigger must be manual, scheduled or all."))
+        }
     }
 }
 

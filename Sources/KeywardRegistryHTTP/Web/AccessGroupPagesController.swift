@@ -103,14 +103,14 @@ extension WebUI {
 
     /// The directory groups an access group can be linked to, the linked ones ticked, and the members waiting for a seat.
     func directoryValues(_ group: AccessGroupRecord) async throws -> [String: Any] {
-        let all = try await registry.store.directoryGroups(source: nil, members: true)
+        let all = try await registry.store.directoryGroups(source: nil, members: false)
         let linked = Set(all.filter { $0.accessGroups.contains(group.idNumber) }.map(\.id))
         let errors = try await registry.store.assignmentErrors(accessGroup: group.idNumber)
         return [
             "hasDirectoryGroups": !all.isEmpty,
             "directoryGroups": all.map {
                 [
-                    "id": $0.id, "displayName": $0.displayName, "members": $0.members.count, "linked": linked.contains($0.id),
+                    "id": $0.id, "displayName": $0.displayName, "members": $0.memberCount, "linked": linked.contains($0.id),
                     "source": $0.source.rawValue.uppercased(),
                 ]
             },

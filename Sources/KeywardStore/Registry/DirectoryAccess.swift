@@ -235,7 +235,10 @@ extension RegistryStore {
 
     /// Tries the assignment errors again, oldest first: those who find a seat now become members. Run after changes
     /// that free seats (a user disabled or removed from a group, a group deleted or moved) and on request.
-    static func retryAssignmentErrors(kind: DatabaseKind, now: Date, on sql: any SQLDatabase) async throws -> DirectoryEffect {
+    /// `serials`, when given, limits the retry to those keys (the ones a change freed seats on).
+    static func retryAssignmentErrors(kind: DatabaseKind, now: Date, serials: Set<String>? = nil, on sql: any SQLDatabase) async throws
+        -> DirectoryEffect
+    {
         var effect = DirectoryEffect()
         let errors = try await sql.raw(
             """
@@ -245,7 +248,10 @@ extension RegistryStore {
         ).all()
         guard !errors.isEmpty else { return effect }
         var byKey: [String: [any SQLRow]] = [:]
-        for row in errors { byKey[try row.decode(column: "key_serial", as: String.self), default: []].append(row) }
+        for row in errors {
+            let serial = try row.decode(column: "key_serial", as: String.self)
+            if serials?.contains(serial) ?? true { byKey[serial, default: []].append(row) }
+        }
         for (serial, rows) in byKey.sorted(by: { $0.key < $1.key }) {
             guard var ledger = try await SeatLedger.open(serial, kind: kind, on: sql) else { continue }
             let logins = try rows.map { try $0.decode(column: "login_folded", as: String.self) }

@@ -73,8 +73,10 @@ public struct DirectoryGroupRecord: Sendable, Hashable {
     public var createdAt: Date
     public var modifiedAt: Date
     public var version: Int64
-    /// Members in the order they joined.
+    /// Members in the order they joined (empty when read without them).
     public var members: [DirectoryMember]
+    /// How many members it has, read with them or not.
+    public var memberCount: Int
     /// The access groups that take users from it, by ID #.
     public var accessGroups: [String]
 }

@@ -192,6 +192,7 @@ extension RegistryStore {
             let current = try await Self.lockedDirectoryUser(id, ifVersion: ifVersion, on: sql)
             let folded = Self.fold(current.login)
             let groups = current.groups.map(\.id)
+            let serials = try await Self.assignedSerials(folded, on: sql)
             try await sql.delete(from: "directory_group_members").where("login_folded", .equal, folded).run()
             try await sql.update("registry_users").set("directory_id", to: SQLLiteral.null).set("external_id", to: SQLLiteral.null)
                 .set("directory_active", to: false).set("active", to: false).set("modified_at", to: now.storedMilliseconds)
@@ -199,6 +200,10 @@ extension RegistryStore {
             var effect = try await Self.reconcile(
                 accessGroups: try await Self.linkedAccessGroups(groups, on: sql), logins: [folded], kind: kind, now: now, on: sql)
             effect.merge(try await Self.activeChanged(folded, from: current.active, to: false, kind: kind, now: now, on: sql))
+            // The seats their directory groups gave them are free too (activeChanged saw only the rows left).
+            if current.active, effect.removed > 0 {
+                effect.merge(try await Self.retryAssignmentErrors(kind: kind, now: now, serials: serials, on: sql))
+            }
             effect.change.users.insert(current.login)
             try await AuditLog.append(
                 .init(
@@ -225,7 +230,18 @@ extension RegistryStore {
         }
         try await signOut(login, now: now, on: sql)
         _ = try await endSessions(of: login, reason: .disconnected, now: now, on: sql)
-        return try await retryAssignmentErrors(kind: kind, now: now, on: sql)
+        // Seats free up only on the keys the user was assigned on.
+        let serials = try await assignedSerials(login, on: sql)
+        guard !serials.isEmpty else { return DirectoryEffect() }
+        return try await retryAssignmentErrors(kind: kind, now: now, serials: serials, on: sql)
+    }
+
+    /// The keys of the access groups `login` (folded) is a member of.
+    static func assignedSerials(_ login: String, on sql: any SQLDatabase) async throws -> Set<String> {
+        Set(
+            try await sql.raw(
+                "SELECT DISTINCT g.key_serial FROM group_members m JOIN access_groups g ON g.id = m.group_id WHERE m.login_folded = \(bind: login)"
+            ).all().map { try $0.decode(column: "key_serial", as: String.self) })
     }
 
     static func lockedDirectoryUser(_ id: String, ifVersion: Int64?, on sql: any SQLDatabase) async throws -> DirectoryUserRecord {
@@ -297,6 +313,15 @@ extension RegistryStore {
                         name: try row.decode(column: "name", as: String.self)))
             }
         }
+        var counts: [String: Int] = [:]
+        if members {
+            for (id, list) in memberLists { counts[id] = list.count }
+        } else {
+            let only = single.map { SQLQueryString(" WHERE group_id = \(bind: $0)") } ?? ""
+            for row in try await sql.raw("SELECT group_id, COUNT(*) AS n FROM directory_group_members\(only) GROUP BY group_id").all() {
+                counts[try row.decode(column: "group_id", as: String.self)] = try row.decode(column: "n", as: Int.self)
+            }
+        }
         var links: [String: [String]] = [:]
         let onlyLinks = single.map { SQLQueryString(" WHERE l.directory_group_id = \(bind: $0)") } ?? ""
         for row in try await sql.raw(
@@ -314,7 +339,8 @@ extension RegistryStore {
                 attributes: try json(try row.decode(column: "attributes", as: String.self)),
                 createdAt: Date(storedMilliseconds: try row.decode(column: "created_at", as: Int64.self)),
                 modifiedAt: Date(storedMilliseconds: try row.decode(column: "modified_at", as: Int64.self)),
-                version: try row.decode(column: "version", as: Int64.self), members: memberLists[id] ?? [], accessGroups: links[id] ?? [])
+                version: try row.decode(column: "version", as: Int64.self), members: memberLists[id] ?? [], memberCount: counts[id] ?? 0,
+                accessGroups: links[id] ?? [])
         }
     }
 

@@ -1,18 +1,43 @@
 import Foundation
 import KeywardDomain
+import NIOConcurrencyHelpers
 import SQLKit
 
 /// Everything a directory holds that the registry takes, read in one go (an LDAP synchronization): its users and its
 /// groups with their members. Applied as a whole: what is no longer in it is taken away.
 public struct DirectorySnapshot: Sendable, Hashable {
+    /// A user, kept compact: a synchronization holds 100,000 of them at once.
     public struct User: Sendable, Hashable {
         /// The registry's id of the user, stable across renames (`ldap:` and the entry's `entryUUID`).
         public var id: String
-        public var write: DirectoryUserWrite
+        public var login: String
+        public var name: String
+        public var email: String
+        public var externalId: String?
+        /// The directory's attributes as stored: a JSON object's text.
+        public var attributes: String
+        /// The entry's DN, which groups name their members by.
+        public var dn: String?
 
-        public init(id: String, write: DirectoryUserWrite) {
+        public init(id: String, login: String, name: String, email: String, externalId: String?, attributes: String, dn: String? = nil) {
             self.id = id
-            self.write = write
+            self.login = login
+            self.name = name
+            self.email = email
+            self.externalId = externalId
+            self.attributes = attributes
+            self.dn = dn
+        }
+
+        /// What a synchronization compares with the stored row: equal when nothing it writes changed.
+        var fingerprint: Int {
+            var hasher = Hasher()
+            hasher.combine(login)
+            hasher.combine(name)
+            hasher.combine(email)
+            hasher.combine(externalId)
+            hasher.combine(attributes)
+            return hasher.finalize()
         }
     }
 
@@ -158,17 +183,14 @@ extension RegistryStore {
 
     // MARK: Applying a snapshot
 
-    /// A registry user as a synchronization compares them.
-    private struct CurrentUser {
+    /// A registry user as a synchronization compares them: what it writes is summed up in `fingerprint`.
+    private struct CurrentUser: Sendable {
         var folded: String
         var login: String
-        var name: String
-        var email: String
+        var fingerprint: Int
         var builtin: Bool
         var source: String
         var directoryId: String?
-        var externalId: String?
-        var attributes: String?
         var directoryActive: Bool
         var active: Bool
         var locallyDisabled: Bool
@@ -197,18 +219,18 @@ extension RegistryStore {
             // Users: the snapshot's id → folded login, for the members of its groups.
             var stored: [String: String] = [:]
             var seenLogins: Set<String> = []
-            var inserts: [(id: String, user: DirectoryUserWrite, attributes: String)] = []
+            var inserts: [DirectorySnapshot.User] = []
             var enabled: [(login: String, from: Bool)] = []
             let stamp = now.storedMilliseconds
-            for entry in snapshot.users {
-                let user = entry.write
+            for user in snapshot.users {
+                let entry = user
                 let folded = Self.fold(user.login)
                 guard stored[entry.id] == nil else { continue }
                 guard seenLogins.insert(folded).inserted else {
                     counts.skip("\(user.login): two directory entries have this login; the second was skipped.")
                     continue
                 }
-                let attributes = try Self.jsonText(user.attributes)
+                let attributes = user.attributes
                 if let index = byID[entry.id] {
                     let old = current[index]
                     guard old.folded == folded else {
@@ -217,9 +239,7 @@ extension RegistryStore {
                         continue
                     }
                     stored[entry.id] = folded
-                    if old.login == user.login, old.name == user.name, old.email == user.email, old.externalId == user.externalId,
-                        old.attributes == attributes, old.directoryActive
-                    {
+                    if old.fingerprint == user.fingerprint, old.directoryActive {
                         counts.usersUnchanged += 1
                         continue
                     }
@@ -257,7 +277,7 @@ extension RegistryStore {
                             actor: actor, action: "user.matched-to-directory", target: "user:\(user.login)",
                             details: ["source": .string(source.rawValue), "id": .string(entry.id)]), at: now, on: sql)
                 } else {
-                    inserts.append((entry.id, user, attributes))
+                    inserts.append(user)
                     stored[entry.id] = folded
                     counts.usersAdded += 1
                     effect.change.users.insert(user.login)
@@ -267,11 +287,11 @@ extension RegistryStore {
                 var insert = sql.insert(into: "registry_users").columns(
                     "login_folded", "login", "name", "email", "password_hash", "active", "builtin", "created_at", "source", "directory_id",
                     "external_id", "directory_attributes", "directory_active", "locally_disabled", "modified_at", "version")
-                for row in batch {
+                for user in batch {
                     insert = insert.values(
-                        SQLBind(Self.fold(row.user.login)), SQLBind(row.user.login), SQLBind(row.user.name), SQLBind(row.user.email),
-                        SQLBind(String?.none), SQLBind(true), SQLBind(false), SQLBind(stamp), SQLBind(source.rawValue), SQLBind(row.id),
-                        SQLBind(row.user.externalId), SQLBind(row.attributes), SQLBind(true), SQLBind(false), SQLBind(stamp), SQLBind(1))
+                        SQLBind(Self.fold(user.login)), SQLBind(user.login), SQLBind(user.name), SQLBind(user.email), SQLBind(String?.none),
+                        SQLBind(true), SQLBind(false), SQLBind(stamp), SQLBind(source.rawValue), SQLBind(user.id), SQLBind(user.externalId),
+                        SQLBind(user.attributes), SQLBind(true), SQLBind(false), SQLBind(stamp), SQLBind(1))
                 }
                 try await insert.run()
             }
@@ -325,22 +345,41 @@ extension RegistryStore {
     }
 
     private static func currentUsers(on sql: any SQLDatabase) async throws -> [CurrentUser] {
-        try await sql.raw(
+        try await eachRow(
             """
             SELECT login_folded, login, name, email, builtin, source, directory_id, external_id, directory_attributes, directory_active, active,
             locally_disabled FROM registry_users
-            """
-        ).all().map { row in
-            CurrentUser(
-                folded: try row.decode(column: "login_folded", as: String.self), login: try row.decode(column: "login", as: String.self),
-                name: try row.decode(column: "name", as: String.self), email: try row.decode(column: "email", as: String.self),
+            """, on: sql
+        ) { row in
+            let login = try row.decode(column: "login", as: String.self)
+            let stored = DirectorySnapshot.User(
+                id: "", login: login, name: try row.decode(column: "name", as: String.self), email: try row.decode(column: "email", as: String.self),
+                externalId: try row.decode(column: "external_id", as: String?.self),
+                attributes: try row.decode(column: "directory_attributes", as: String?.self) ?? "")
+            return CurrentUser(
+                folded: try row.decode(column: "login_folded", as: String.self), login: login, fingerprint: stored.fingerprint,
                 builtin: try row.decode(column: "builtin", as: Bool.self), source: try row.decode(column: "source", as: String.self),
                 directoryId: try row.decode(column: "directory_id", as: String?.self),
-                externalId: try row.decode(column: "external_id", as: String?.self),
-                attributes: try row.decode(column: "directory_attributes", as: String?.self),
                 directoryActive: try row.decode(column: "directory_active", as: Bool.self), active: try row.decode(column: "active", as: Bool.self),
                 locallyDisabled: try row.decode(column: "locally_disabled", as: Bool.self))
         }
+    }
+
+    /// Every row of `query`, decoded one at a time as the database hands them over: a synchronization reads every
+    /// user, and holding all their rows at once would take several times the memory of what is decoded from them.
+    static func eachRow<T: Sendable>(_ query: SQLQueryString, on sql: any SQLDatabase, _ decode: @escaping @Sendable (any SQLRow) throws -> T)
+        async throws -> [T]
+    {
+        let box = NIOLockedValueBox<(rows: [T], error: (any Error)?)>(([], nil))
+        try await sql.raw(query).run { row in
+            box.withLockedValue { state in
+                guard state.error == nil else { return }
+                do { state.rows.append(try decode(row)) } catch { state.error = error }
+            }
+        }
+        let result = box.withLockedValue { $0 }
+        if let error = result.error { throw error }
+        return result.rows
     }
 
     /// Brings `source`'s groups and memberships to `groups` (members by snapshot user id, `users` mapping them to logins):
@@ -363,13 +402,13 @@ extension RegistryStore {
                 attributes: try row.decode(column: "attributes", as: String.self))
         }
         var members: [String: Set<String>] = [:]
-        for row in try await sql.raw(
+        for (group, login) in try await eachRow(
             """
             SELECT m.group_id, m.login_folded FROM directory_group_members m JOIN directory_groups g ON g.id = m.group_id
             WHERE g.source = \(bind: source.rawValue)
-            """
-        ).all() {
-            members[try row.decode(column: "group_id", as: String.self), default: []].insert(try row.decode(column: "login_folded", as: String.self))
+            """, on: sql, { (try $0.decode(column: "group_id", as: String.self), try $0.decode(column: "login_folded", as: String.self)) })
+        {
+            members[group, default: []].insert(login)
         }
         var changedGroups: [String] = []
         var touched: Set<String> = []

@@ -9,11 +9,12 @@ import Testing
 
 @testable import KeywardRegistryHTTP
 
-/// An LDAP client in front of the real one that can stop slapd (SIGSTOP) after a number of searches, so the next one
-/// times out, or hold a search until told to go on.
+/// An LDAP client in front of the real one that can stop slapd (SIGSTOP) once a number of pages have been read, so
+/// the search asking for the next page times out, or hold a search until told to go on.
 final class SteeredLDAP: LDAPDirectory, @unchecked Sendable {
     let real = OpenLDAPDirectory()
-    let state = NIOLockedValueBox<(searches: Int, stopAfter: Int?, process: Int32?)>((0, nil, nil))
+    /// Pages read so far, after how many to stop the server, and its process.
+    let state = NIOLockedValueBox<(pages: Int, stopAfter: Int?, process: Int32?)>((0, nil, nil))
     let gate = NIOLockedValueBox<CheckedContinuation<Void, Never>?>(nil)
     let entered = NIOLockedValueBox<CheckedContinuation<Void, Never>?>(nil)
     let holding = NIOLockedValueBox(false)
@@ -28,12 +29,15 @@ final class SteeredLDAP: LDAPDirectory, @unchecked Sendable {
                 entered.withLockedValue { $0 }?.resume()
             }
         }
-        let stop = state.withLockedValue { state -> Int32? in
-            defer { state.searches += 1 }
-            return state.stopAfter == state.searches ? state.process : nil
+        let state = self.state
+        try await real.search(settings, base: base, filter: filter, attributes: attributes, pageSize: pageSize) { entries in
+            page(entries)
+            let stop = state.withLockedValue { state -> Int32? in
+                state.pages += 1
+                return state.stopAfter == state.pages ? state.process : nil
+            }
+            if let stop { kill(stop, SIGSTOP) }
         }
-        if let stop { kill(stop, SIGSTOP) }
-        try await real.search(settings, base: base, filter: filter, attributes: attributes, pageSize: pageSize, page: page)
     }
 
     func bind(_ settings: LDAPConnectionSettings) async throws(LDAPFailure) { try await real.bind(settings) }
@@ -169,7 +173,7 @@ extension RegistryTests {
         @Test func aRefusedBindADownServerAndATimeoutChangeNothingAndSayWhy() async throws {
             let steered = SteeredLDAP()
             let ldap = LDAPConnection(client: steered, timeout: .seconds(2))
-            try await Slapd.with(users: Self.people(3), groups: [(cn: "Quality", members: ["user1"])]) { slapd in
+            try await Slapd.with(users: Self.people(600), groups: [(cn: "Quality", members: ["user1"])]) { slapd in
                 try await RegistryHarness.run(.sqliteFile, ldap: ldap) { harness in
                     let registry = harness.registry
                     let synchronizer = LDAPSynchronizer(registry: registry)
@@ -182,7 +186,8 @@ extension RegistryTests {
                     var after = try await Self.fingerprint(harness)
                     #expect(after == before, "a refused bind writes nothing but its history")
 
-                    // The search of the groups times out after the users were read: nothing of them is applied.
+                    // The server stops answering after the first page of users (500 of 600): the search times out
+                    // asking for the next page, and nothing of what was read is applied.
                     try await registry.saveLDAPSettings(Self.form(slapd), actor: "test")
                     let saved = try await Self.fingerprint(harness)
                     steered.state.withLockedValue { $0 = (0, 1, slapd.process.processIdentifier) }
@@ -194,7 +199,7 @@ extension RegistryTests {
                     #expect(try await Self.users(harness).isEmpty)
                     steered.state.withLockedValue { $0 = (0, nil, nil) }
                     let recovered = try await synchronizer.run(trigger: .manual, actor: "test")
-                    #expect(recovered.outcome == .succeeded && recovered.counts.usersAdded == 3, "\(recovered)")
+                    #expect(recovered.outcome == .succeeded && recovered.counts.usersAdded == 600, "\(recovered)")
                 }
             }
             // The server goes away: unreachable, said in the history.

@@ -204,6 +204,12 @@ public struct OpenLDAPDirectory: LDAPDirectory {
                     code: "LDAP_BIND_REFUSED", message: "The LDAP server refused \(what): \(reason)\(detail). Check the bind DN and password.")
             case LDAP_NO_SUCH_OBJECT:
                 return LDAPFailure(code: "LDAP_NO_SUCH_BASE", message: "The LDAP server has no entry \(what): \(reason)\(detail). Check the base DN.")
+            case LDAP_SIZELIMIT_EXCEEDED, LDAP_ADMINLIMIT_EXCEEDED:
+                return LDAPFailure(
+                    code: "LDAP_SIZE_LIMIT",
+                    message:
+                        "The LDAP server stopped \(what) at its size limit\(detail), so the registry did not see every entry. Let the bind DN read them all in pages (OpenLDAP: limits dn.exact=\"<bind DN>\" size.prtotal=unlimited)."
+                )
             case LDAP_FILTER_ERROR:
                 return LDAPFailure(code: "LDAP_BAD_FILTER", message: "The LDAP server cannot read the filter, \(what)\(detail).")
             default:

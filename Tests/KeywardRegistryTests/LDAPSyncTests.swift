@@ -213,6 +213,34 @@ extension RegistryTests {
             }
         }
 
+        /// A bind DN the server limits (OpenLDAP's default: 500 entries, here 5) cannot read the whole directory: the
+        /// search is refused as a whole, never applied in part, which would disable everyone it did not return.
+        @Test func aSearchCutShortByTheServersSizeLimitChangesNothing() async throws {
+            try await Slapd.with(users: Self.people(12), sizeLimit: "5") { slapd in
+                try await slapd.modify(
+                    """
+                    dn: cn=reader,\(Slapd.suffix)
+                    changetype: add
+                    objectClass: person
+                    cn: reader
+                    sn: Reader
+                    userPassword: reader-password
+
+                    """)
+                try await RegistryHarness.run(.sqliteFile, ldap: LDAPConnection(client: OpenLDAPDirectory(), timeout: .seconds(5))) { harness in
+                    var form = Self.form(slapd)
+                    form.bindDN = "cn=reader,\(Slapd.suffix)"
+                    form.password = "reader-password"
+                    try await harness.registry.saveLDAPSettings(form, actor: "test")
+                    let before = try await Self.fingerprint(harness)
+                    let run = try await LDAPSynchronizer(registry: harness.registry).run(trigger: .manual, actor: "test")
+                    #expect(run.outcome == .failed && run.errorCode == "LDAP_SIZE_LIMIT", "\(run)")
+                    #expect(run.errorMessage?.contains("size.prtotal=unlimited") == true, "\(run)")
+                    #expect(try await Self.fingerprint(harness) == before)
+                }
+            }
+        }
+
         @Test func oneSynchronizationRunsAtATime() async throws {
             let steered = SteeredLDAP()
             steered.holding.withLockedValue { $0 = true }

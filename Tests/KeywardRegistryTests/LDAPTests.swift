@@ -26,7 +26,7 @@ struct Slapd: Sendable {
     /// Starts slapd with `users` people under ou=people and `groups` groupOfNames under ou=groups, runs `body`, stops it.
     static func with<T>(
         users: [(uid: String, name: String, mail: String)], groups: [(cn: String, members: [String])] = [], tls: Bool = false,
-        _ body: (Slapd) async throws -> T
+        sizeLimit: String = "unlimited", _ body: (Slapd) async throws -> T
     ) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keyward-slapd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("db"), withIntermediateDirectories: true)
@@ -44,7 +44,7 @@ struct Slapd: Sendable {
             rootdn "\(rootDN)"
             rootpw \(rootPassword)
             directory \(directory.path)/db
-            sizelimit unlimited
+            sizelimit \(sizeLimit)
 
             """
         let port = try freePort()

@@ -14,7 +14,9 @@ let package = Package(
         // For the benchmarks package: the registry's router in process.
         .library(
             name: "KeywardRegistry",
-            targets: ["KeywardRegistry", "KeywardRegistryHTTP", "KeywardStore", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP"]),
+            targets: [
+                "KeywardRegistry", "KeywardRegistryHTTP", "KeywardStore", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP", "KeywardOIDC",
+            ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -39,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         // Tests only: reading the OpenAPI descriptions.
         .package(url: "https://github.com/mattpolzin/OpenAPIKit.git", from: "6.4.0", traits: []),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
@@ -78,11 +81,26 @@ let package = Package(
             dependencies: ["KeywardStore", "KeywardDomain", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        // OpenID Connect's relying party, for the registry's and the authority's sign-in: discovery, the authorization
+        // request with PKCE, the code exchange, and ID tokens verified by jwt-kit against the provider's JWKS. No HTTP server.
+        .target(
+            name: "KeywardOIDC",
+            dependencies: [
+                "KeywardDomain",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The customer's registry service: registered keys, activation, synchronization, access control. No HTTP server.
         .target(
             name: "KeywardRegistry",
             dependencies: [
-                "KeywardStore", "KeywardDomain",
+                "KeywardStore", "KeywardDomain", "KeywardOIDC",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -138,7 +156,7 @@ let package = Package(
         .target(
             name: "KeywardRegistryHTTP",
             dependencies: [
-                "KeywardRegistry", "KeywardHTTP", "KeywardStore", "KeywardDomain", "KeywardLDAP",
+                "KeywardRegistry", "KeywardHTTP", "KeywardStore", "KeywardDomain", "KeywardLDAP", "KeywardOIDC",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -211,7 +229,7 @@ let package = Package(
             name: "KeywardRegistryTests",
             dependencies: [
                 "KeywardRegistry", "KeywardRegistryHTTP", "KeywardHTTP", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardTestSupport",
-                "KeywardLDAP",
+                "KeywardLDAP", "KeywardOIDC", .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -82,11 +82,13 @@ def click_and_wait(driver, element):
     WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
-def page_checks(driver, name, status=None):
+def page_checks(driver, name, status=None, foreign=()):
     """No console errors, every visible form field has a label, and a screenshot. An error page names its own
-    `status`, which the console reports for the page itself: that one is expected."""
+    `status`, which the console reports for the page itself: that one is expected. `foreign` lists the origins of
+    pages not ours the browser just came through (an identity provider's, loading its stylesheet from a CDN)."""
     errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
-              and not (status and entry.get("source") == "network" and f"status of {status} " in entry["message"])]
+              and not (status and entry.get("source") == "network" and f"status of {status} " in entry["message"])
+              and not any(entry["message"].startswith(origin) for origin in foreign)]
     check(not errors, f"{name}: console errors {errors}")
     for field in driver.find_elements(By.CSS_SELECTOR, "input:not([type=hidden]):not([type=submit]), textarea, select"):
         identifier = field.get_attribute("id")
@@ -296,6 +298,7 @@ def run(driver, base, keys):
     access(driver, base)
     directory(driver, base)
     ldap(driver, base)
+    oidc(driver, base)
     errors(driver, base)
 
     # Narrow screens keep working: a phone shows each key's ID #, its status and its actions.
@@ -610,6 +613,114 @@ def ldap(driver, base):
             check("LDAP" in driver.page_source, "a user from LDAP says where they come from")
         finally:
             slapd.stop()
+
+
+def oidc_python():
+    """The Python with oidc-provider-mock: KEYWARD_OIDC_PYTHON, else the venv scripts/oidc-provider-venv makes."""
+    given = os.environ.get("KEYWARD_OIDC_PYTHON")
+    if given:
+        return given
+    made = subprocess.run([os.path.join(ROOT, "scripts", "oidc-provider-venv")], capture_output=True, text=True)
+    return made.stdout.strip() if made.returncode == 0 else None
+
+
+def oidc(driver, base):
+    """Settings > Sign-in with a real OpenID Connect provider (oidc-provider-mock on loopback): an administrator types
+    the issuer, tests it (told what it found), saves; then a user signs in with the provider (PKCE, state, nonce),
+    lands on the License key page, signs out and is offered the provider's sign-out; someone the registry does not
+    know is told so, in words."""
+    python = oidc_python()
+    if not python:
+        check(False, "a Python 3.12 with oidc-provider-mock (scripts/oidc-provider-venv; .ci/run makes it)")
+        return
+    # A member of Clerks holds a seat on the manager key; a group of its Configuration component lets them administer.
+    _, login = api(base, "POST", "/api/v1/auth/token", None, {"login": "admin", "password": "browser-test-password"})
+    token = login["token"]
+    _, clerks = api(base, "GET", "/api/v1/access-groups/Clerks", token)
+    member = sorted(u["login"] if isinstance(u, dict) else u for u in clerks["users"])[0]
+    status, made = api(base, "POST", "/api/v1/access-groups", token, {"idNumber": "Keepers", "name": "Keepers", "keySerial": clerks["keySerial"],
+                                                                      "component": "CFG", "menus": ["CM009"], "users": [member]})
+    check(status == 201, f"{member} administers License key: {status} {made}")
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    # The provider's own pages load a stylesheet from a CDN (unreachable here) and have no icon: not the registry's errors.
+    provider_pages = (issuer + "/", "https://cdn.jsdelivr.net/")
+    provider = subprocess.Popen(
+        [python, "-m", "oidc_provider_mock", "--port", str(port), "--require-nonce",
+         "--user-claims", json.dumps({"sub": "c1-4f2a", "preferred_username": member, "email": f"{member}@example.com"}),
+         "--user-claims", json.dumps({"sub": "s-9b1c", "preferred_username": "stranger", "email": "stranger@example.com"})],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(issuer + "/.well-known/openid-configuration", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        driver.get(base + "/settings")
+        check("Now: passwords only" in driver.page_source, "the Settings page says sign-in uses passwords only")
+        click_and_wait(driver, driver.find_element(By.ID, "open-sign-in"))
+        check(driver.find_element(By.ID, "redirect-uri").text == base + "/login/oidc/callback", "the page gives the redirect URI to register")
+        driver.find_element(By.ID, "oidc-issuer").send_keys("ftp://" + issuer[len("http://"):])
+        driver.find_element(By.ID, "oidc-clientId").send_keys("keyward-browser-walk")
+        driver.find_element(By.ID, "oidc-clientSecret").send_keys("walk-secret-1")
+        driver.find_element(By.ID, "oidc-providerName").send_keys("Acme Login")
+        click_and_wait(driver, driver.find_element(By.ID, "save-sign-in"))
+        check("https://" in driver.find_element(By.ID, "oidc-issuer-error").text, "an ftp:// issuer is refused beside its field")
+        field = driver.find_element(By.ID, "oidc-issuer")
+        field.clear()
+        field.send_keys(issuer)
+        click_and_wait(driver, driver.find_element(By.ID, "test-sign-in"))
+        result = driver.find_element(By.ID, "sign-in-test-result").text
+        check("CONNECTED" in result and f"Found {issuer}" in result and "/oauth2/authorize" in result and "(RSA)" in result,
+              f"the test says what it found: {result!r}")
+        check(driver.find_element(By.ID, "oidc-clientSecret").get_attribute("value") == "walk-secret-1", "the typed secret is kept for Save")
+        click_and_wait(driver, driver.find_element(By.ID, "save-sign-in"))
+        check("saved" in driver.find_element(By.ID, "flash").text, "saving says so")
+        check("walk-secret-1" not in driver.page_source, "the saved secret is never shown")
+        page_checks(driver, "settings-sign-in")
+
+        # A user signs in with the provider and lands on the License key page.
+        click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.logout button"))
+        button = driver.find_element(By.ID, "sign-in-with-provider")
+        check(button.text == "Sign in with Acme Login", f"the login page offers the provider: {button.text!r}")
+        page_checks(driver, "login-with-provider")
+        click_and_wait(driver, button)
+        check(driver.current_url.startswith(issuer + "/oauth2/authorize?"), f"the browser is at the provider: {driver.current_url[:80]}")
+        check("code_challenge_method=S256" in driver.current_url and "nonce=" in driver.current_url, "with PKCE and a nonce")
+        click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button[name=sub][value='c1-4f2a']"))
+        check(driver.current_url == base + "/license-keys", f"signing in lands on the License key page: {driver.current_url}")
+        check(member in driver.find_element(By.TAG_NAME, "header").text, "every page shows who is signed in")
+
+        # Signing out ends the registry's session and offers the provider's own sign-out.
+        click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.logout button"))
+        offer = driver.find_element(By.ID, "provider-sign-out").text
+        check("still signed in to Acme Login" in offer, f"the provider's sign-out is offered: {offer!r}")
+        page_checks(driver, "login-provider-sign-out", foreign=provider_pages)
+        click_and_wait(driver, driver.find_element(By.ID, "provider-sign-out-link"))
+        check(driver.current_url.startswith(issuer + "/oauth2/end_session"), f"at the provider's sign-out: {driver.current_url[:80]}")
+        click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit], form button"))
+        check(driver.current_url.startswith(base + "/login"), f"back at the registry's login: {driver.current_url}")
+        driver.get(base + "/license-keys")
+        check(driver.current_url.endswith("/login"), "the registry's session is over")
+
+        # Someone the provider knows and the registry does not: told so, in words, and whom to ask.
+        click_and_wait(driver, driver.find_element(By.ID, "sign-in-with-provider"))
+        click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "button[name=sub][value='s-9b1c']"))
+        refusal = driver.find_element(By.ID, "login-error").text
+        check("stranger at Acme Login is not a user of this registry" in refusal and "administrator" in refusal, f"the refusal in words: {refusal!r}")
+        page_checks(driver, "login-provider-refused", foreign=provider_pages)
+        _, events = api(base, "GET", "/api/v1/audit-events?action=sign-in.refused", token)
+        check(any(e["details"].get("code") == "OIDC_USER_UNKNOWN" for e in events["items"]), "the refusal is in the audit log")
+
+        # Back in as the built-in administrator, with the password, for what follows.
+        driver.find_element(By.ID, "login").send_keys("admin")
+        driver.find_element(By.ID, "password").send_keys("browser-test-password")
+        click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button[type=submit]"))
+        check(driver.current_url.endswith("/license-keys"), "the built-in administrator keeps the password")
+    finally:
+        provider.terminate()
+        provider.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ struct KeywardConfiguration: Sendable {
     /// Environment variables whose values are secrets: never printed by the configuration's access reports.
     static let secretVariables: Set<String> = [
         "KEYWARD_ORGANIZATION_TOKEN", "KEYWARD_SYNC_TOKEN", "KEYWARD_ADMIN_PASSWORD", "KEYWARD_METRICS_TOKEN", "KEYWARD_DIRECTORY_LDAP_PASSWORD",
+        "KEYWARD_OIDC_CLIENT_SECRET",
     ]
 
     static func load(

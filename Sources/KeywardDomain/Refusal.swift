@@ -4,6 +4,8 @@ public enum RefusalKind: Sendable, Equatable {
     case invalid
     /// The thing named does not exist, or may not be seen.
     case notFound
+    /// The caller is not who they must be (a refused sign-in or identity token).
+    case unauthorized
     /// The caller may not do this.
     case forbidden
     /// The change clashes with what is stored.

@@ -90,6 +90,7 @@ extension RefusalKind {
         case .forbidden: .forbidden
         case .conflict: .conflict
         case .busy: .serviceUnavailable
+        case .unauthorized: .unauthorized
         }
     }
 }

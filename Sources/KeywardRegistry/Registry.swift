@@ -23,14 +23,18 @@ public struct Registry: Sendable {
     public let maxRemovalShare: Double
     /// The LDAP server the directory synchronization reads, which the settings page may change while the registry runs.
     public let ldap: LDAPConnection
+    /// The identity provider people may sign in with (OpenID Connect), which the settings page may change while it runs.
+    public let signIn: SignInConnection
 
     public init(
         store: RegistryStore, installation: RegistryInstallation, trust: TrustStore, catalog: Catalog,
         connection: AuthorityConnection, passwords: PasswordHasher = PasswordHasher(), maxRemovalShare: Double = 0.2,
-        ldap: LDAPConnection = LDAPConnection(client: nil), now: @escaping @Sendable () -> Date = Date.init
+        ldap: LDAPConnection = LDAPConnection(client: nil), signIn: SignInConnection = SignInConnection(relyingParty: nil),
+        now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.maxRemovalShare = maxRemovalShare
         self.ldap = ldap
+        self.signIn = signIn
         self.store = store
         self.passwords = passwords
         self.installation = installation

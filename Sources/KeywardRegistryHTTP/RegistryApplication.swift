@@ -5,6 +5,7 @@ import Hummingbird
 import KeywardDomain
 import KeywardHTTP
 import KeywardLDAP
+import KeywardOIDC
 import KeywardRegistry
 import KeywardStore
 import Logging
@@ -29,7 +30,7 @@ public struct RegistryDependencies: Sendable {
     public init(
         registry: Registry, metrics: PrometheusCollectorRegistry, throttle: LoginThrottle = LoginThrottle(),
         synchronizer: Synchronizer? = nil, scheduler: SyncScheduler? = nil, ldapScheduler: SyncScheduler? = nil, metricsToken: String? = nil,
-        secureCookies: SecureCookies = .auto, loadingAccess: Bool = true
+        secureCookies: SecureCookies = .auto, signInRedirect: String? = nil, loadingAccess: Bool = true
     ) async throws {
         self.registry = registry
         self.ldapSynchronizer = (ldapScheduler?.job as? LDAPSynchronizer) ?? LDAPSynchronizer(registry: registry)
@@ -42,7 +43,7 @@ public struct RegistryDependencies: Sendable {
         self.scheduler = scheduler
         self.web = try await WebUI.load(
             registry: registry, throttle: throttle, synchronizer: synchronizer, scheduler: scheduler,
-            ldapSynchronizer: ldapSynchronizer, ldapScheduler: ldapScheduler, secureCookies: secureCookies)
+            ldapSynchronizer: ldapSynchronizer, ldapScheduler: ldapScheduler, secureCookies: secureCookies, signInRedirect: signInRedirect)
         if loadingAccess { try await registry.loadAccess() }
     }
 }
@@ -160,6 +161,7 @@ public struct RegistrySetup: Sendable {
         http: HTTPClient, ldap client: (any LDAPDirectory)? = OpenLDAPDirectory(), logger: Logger = Logger(label: "keyward")
     ) async throws -> Registry {
         let configuredLDAP = try settings.ldap()
+        let configuredSignIn = try settings.oidc()
         let store = try await openStore(logger: logger)
         guard let installation = try await store.installation() else {
             await store.database.close()
@@ -173,7 +175,8 @@ public struct RegistrySetup: Sendable {
             return Registry(
                 store: store, installation: installation, trust: try loadTrust(), catalog: try Catalog.shipped(), connection: connection,
                 maxRemovalShare: try settings.share("directory.maxRemovalShare", name: "directory.maxRemovalShare") ?? 0.2,
-                ldap: Registry.ldapConnection(configured: configuredLDAP, saved: saved, client: client))
+                ldap: Registry.ldapConnection(configured: configuredLDAP, saved: saved, client: client),
+                signIn: SignInConnection.make(configured: configuredSignIn, saved: saved, relyingParty: OIDCRelyingParty(http: http)))
         } catch {
             await store.database.close()
             throw error
@@ -286,6 +289,13 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
         throw SettingError("--directory-sync-at", "\"\(ldapSyncAt)\" is not a time: use HH:MM, 24-hour, UTC, e.g. 03:00.")
     }
     let configuredLDAP = try settings.ldap()
+    let configuredSignIn = try settings.oidc()
+    let signInRedirect = settings.string("oidc.redirectURI")
+    if let signInRedirect, !OIDCRelyingParty.isAllowedEndpoint(signInRedirect) || !signInRedirect.hasSuffix(SignInRedirect.path) {
+        throw SettingError(
+            "oidc.redirectURI",
+            "\"\(signInRedirect)\" is not this registry's https:// address ending in \(SignInRedirect.path), as registered with the provider.")
+    }
     // Checked before anything is written: a refused password leaves no installation behind.
     let givenAdminPassword = settings.string("admin.password", secret: true)
     if let givenAdminPassword, (try? UserRules.password(givenAdminPassword)) == nil {
@@ -312,6 +322,8 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     let trust: TrustStore
     let connection: AuthorityConnection
     let ldap = Registry.ldapConnection(configured: configuredLDAP, saved: opened.setup.saved, client: context.ldap)
+    let signIn = SignInConnection.make(
+        configured: configuredSignIn, saved: opened.setup.saved, relyingParty: OIDCRelyingParty(http: context.http, now: context.now))
     do {
         trust = try setup.loadTrust(extra: context.demo?.publicKeys ?? [])
         connection = Registry.connection(configured: configured, saved: opened.setup.saved, http: context.http)
@@ -324,7 +336,7 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     }
     let registry = Registry(
         store: store, installation: installation, trust: trust, catalog: try Catalog.shipped(), connection: connection,
-        maxRemovalShare: maxRemovalShare, ldap: ldap, now: context.now)
+        maxRemovalShare: maxRemovalShare, ldap: ldap, signIn: signIn, now: context.now)
     let synchronizer = Synchronizer(registry: registry, autoActivate: autoActivate)
     // Always planned: an authority set later on the settings page is synchronized with from the next run.
     let scheduler = SyncScheduler(synchronizer: synchronizer, schedule: SyncSchedule(minuteOfDay: minute), logger: logger, sleep: context.sleep)
@@ -335,7 +347,7 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     do {
         dependencies = try await RegistryDependencies(
             registry: registry, metrics: context.metrics, synchronizer: synchronizer, scheduler: scheduler, ldapScheduler: ldapScheduler,
-            metricsToken: metricsToken, secureCookies: cookies, loadingAccess: false)
+            metricsToken: metricsToken, secureCookies: cookies, signInRedirect: signInRedirect, loadingAccess: false)
     } catch {
         await store.database.close()
         throw error
@@ -382,6 +394,31 @@ private func checkFirstStart(_ organization: FirstStart.Organization) throws {
 }
 
 extension Settings {
+    /// Sign-in with an identity provider set by the configuration (`oidc.*`), checked; `nil` when no issuer is set, and
+    /// then the settings page may set it.
+    public func oidc() throws -> (settings: OIDCClientSettings, secret: String)? {
+        guard let issuer = string("oidc.issuer") else { return nil }
+        // A JSON array in the file, or one string of scopes separated by spaces.
+        let scopes = strings("oidc.scopes")
+        let form = OIDCSettingsForm(
+            issuer: issuer, clientId: string("oidc.clientId"), scopes: scopes.isEmpty ? string("oidc.scopes").map { [$0] } : scopes,
+            userClaim: string("oidc.userClaim"),
+            providerName: string("oidc.providerName"), audiences: strings("oidc.audiences"),
+            requireProvider: try bool("oidc.requireProvider", name: "oidc.requireProvider"))
+        let settings: OIDCClientSettings
+        do {
+            settings = try OIDCClientSettings.checked(form)
+        } catch {
+            throw SettingError("oidc.\(error.field)", error.message)
+        }
+        guard let secret = try secret(file: "oidc.clientSecretFile", flag: "oidc.clientSecretFile", value: "oidc.clientSecret") else {
+            throw SettingError(
+                "oidc.clientSecretFile",
+                "the identity provider's client \(settings.clientId) needs its secret: a file (oidc.clientSecretFile) or KEYWARD_OIDC_CLIENT_SECRET.")
+        }
+        return (settings, secret)
+    }
+
     /// The LDAP synchronization set by the configuration (`directory.ldap.*`), checked; `nil` when no URL is set, and
     /// then the settings page may set it.
     public func ldap() throws -> (settings: LDAPSyncSettings, password: String)? {

@@ -42,6 +42,7 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
         atPath: "/api/v1/audit-events")
     DirectoryController(registry: registry).add(to: router)
     DirectorySyncController(registry: registry, synchronizer: dependencies.ldapSynchronizer, scheduler: dependencies.ldapScheduler).add(to: router)
+    SignInSettingsController(registry: registry, redirect: dependencies.web.signInRedirect).add(to: router)
     SCIMController(registry: registry).add(to: router)
     dependencies.web.add(to: router)
     return router

@@ -109,6 +109,64 @@ extension RegistryTests {
             }
         }
 
+        /// `oidc.*` in the configuration: the login page offers the provider, the settings page and API cannot change
+        /// it, and a wrong value or a missing secret stops the start naming its key.
+        @Test func signInWithAProviderSetByTheConfigurationIsShownAndLocked() async throws {
+            try await TestIdentityProvider.run { provider in
+                try await withTemporaryDirectory { directory in
+                    let secret = directory.appendingPathComponent("oidc-secret")
+                    try "\(TestIdentityProvider.clientSecret)\n".write(to: secret, atomically: true, encoding: .utf8)
+                    func value(_ text: String) -> ConfigValue { .init(.string(text), isSecret: false) }
+                    let oidc: [AbsoluteConfigKey: ConfigValue] = [
+                        "oidc.issuer": value(provider.issuer), "oidc.clientId": value(TestIdentityProvider.clientId),
+                        "oidc.clientSecretFile": value(secret.path), "oidc.scopes": value("openid email"), "oidc.userClaim": value("email"),
+                        "oidc.providerName": value("Acme SSO"),
+                    ]
+                    let reader = Self.settings(directory: directory, database: directory.appendingPathComponent("r.sqlite").path, oidc)
+                    let app = try await buildRegistryApplication(
+                        reader: reader, context: RegistryApplicationContext(http: .forTests, logger: testLogger))
+                    try await app.test(.router) { client in
+                        let page = try await client.execute(uri: "/login", method: .get)
+                        #expect(String(buffer: page.body).contains("Sign in with Acme SSO"))
+                        let start = try await client.execute(uri: "/login/oidc", method: .get)
+                        let location = try #require(start.headers[.location])
+                        #expect(location.hasPrefix(provider.issuer + "/authorize?") && location.contains("scope=openid%20email"))
+                        let login = try await client.execute(
+                            uri: "/api/v1/auth/token", method: .post, headers: [.contentType: "application/json"],
+                            body: ByteBuffer(string: #"{"login":"admin","password":"\#(Self.password)"}"#))
+                        let token = try JSONDecoder.iso8601.decode(AuthController.TokenResponse.self, from: Data(buffer: login.body)).token
+                        let shown = try await client.execute(
+                            uri: "/api/v1/settings/sign-in", method: .get, headers: [.authorization: "Bearer \(token)"])
+                        let text = String(buffer: shown.body)
+                        #expect(
+                            text.contains(#""source":"configuration""#) && text.contains(#""editable":false"#)
+                                && text.contains(#""userClaim":"email""#))
+                        #expect(!text.contains(TestIdentityProvider.clientSecret))
+                        let locked = try await client.execute(
+                            uri: "/api/v1/settings/sign-in", method: .put,
+                            headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                            body: ByteBuffer(string: "{}"))
+                        #expect(locked.status == .conflict && String(buffer: locked.body).contains("SETTINGS_LOCKED"))
+                    }
+                    for (extra, key) in [
+                        (["oidc.issuer": value("ftp://idp.example.com")], "oidc.issuer"),
+                        (["oidc.clientSecretFile": value("")], "oidc.clientSecretFile"),
+                        (["oidc.userClaim": value("upn")], "oidc.userClaim"),
+                    ] as [([AbsoluteConfigKey: ConfigValue], String)] {
+                        let bad = Self.settings(
+                            directory: directory, database: directory.appendingPathComponent("r.sqlite").path, oidc.merging(extra) { $1 })
+                        do {
+                            _ = try await buildRegistryApplication(
+                                reader: bad, context: RegistryApplicationContext(http: .forTests, logger: testLogger))
+                            Issue.record("\(key): the start was not refused")
+                        } catch let error as SettingError {
+                            #expect(error.flag == key, "\(error.flag): \(error.message)")
+                        }
+                    }
+                }
+            }
+        }
+
         @Test func anAuthorityWithoutAnOrganizationTokenNamesTheFlagToGive() throws {
             let reader = ConfigReader(provider: InMemoryProvider(values: ["authority.url": .init(.string("http://127.0.0.1:9"), isSecret: false)]))
             #expect(throws: SettingError.self) { try RegistrySetup(settings: Settings(reader: reader)).configuredAuthority(http: .forTests) }

@@ -7,6 +7,7 @@ import KeywardAuthority
 import KeywardAuthorityHTTP
 import KeywardDomain
 import KeywardHTTP
+import KeywardOIDC
 import KeywardRegistry
 import KeywardStore
 import KeywardTestSupport
@@ -30,7 +31,8 @@ struct RegistryHarness: Sendable {
 
     static func run(
         _ backend: Backend, authority: AuthorityClient? = nil, environment: InstallationEnvironment = .production,
-        trusting extra: [AuthorityPublicKey] = [], ldap: LDAPConnection? = nil, _ body: @Sendable (RegistryHarness) async throws -> Void
+        trusting extra: [AuthorityPublicKey] = [], ldap: LDAPConnection? = nil, signIn: Bool = false,
+        _ body: @Sendable (RegistryHarness) async throws -> Void
     ) async throws {
         try await withFreshDatabase(backend) { database, _ async throws in
             try await Migrator(Schema.registry).migrate(database, logger: testLogger)
@@ -46,7 +48,8 @@ struct RegistryHarness: Sendable {
             let registry = Registry(
                 store: store, installation: installation, trust: TrustStore([signingKey.publicKey] + extra),
                 catalog: try Catalog.shipped(), connection: AuthorityConnection(client: authority, http: .forTests),
-                passwords: PasswordHasher(cost: 4), ldap: ldap ?? LDAPConnection(client: nil), now: { clock.now })
+                passwords: PasswordHasher(cost: 4), ldap: ldap ?? LDAPConnection(client: nil),
+                signIn: SignInConnection(relyingParty: signIn ? OIDCRelyingParty(http: .forTests, now: { clock.now }) : nil), now: { clock.now })
             try await body(
                 RegistryHarness(
                     registry: registry, signingKey: signingKey, clock: clock,

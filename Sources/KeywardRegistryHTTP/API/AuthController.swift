@@ -81,19 +81,7 @@ public struct Authentication: Sendable {
     /// The user, or `401 INVALID_CREDENTIALS` (the same for an unknown login and a wrong password), or `429` when this
     /// address failed this login too often. The attempt is counted before the password is compared.
     public func logIn(login: String, password: String, address: String?) async throws -> RegistryUser {
-        let attempt: LoginThrottle.Attempt
-        switch throttle.begin(login: login, address: address, now: registry.now()) {
-        case .refuse(let wait):
-            var error = APIError(
-                .tooManyRequests, code: "TOO_MANY_ATTEMPTS",
-                message: "Too many failed logins from this address. Try again in \(wait) seconds, or from another device.",
-                details: ["retryAfter": .int(wait)])
-            error.headers[.retryAfter] = "\(wait)"
-            throw error
-        case .proceed(let counted, let delay):
-            attempt = counted
-            if delay > .zero { try await Task.sleep(for: delay) }
-        }
+        let attempt = try await begin(login: login, address: address, what: "logins")
         let user = login.count <= 64 ? try await registry.store.user(login) : nil
         // Compared even for unknown logins (with a decoy of the same cost), so timing does not tell which logins exist.
         let matches: Bool
@@ -108,6 +96,31 @@ public struct Authentication: Sendable {
             throw APIError(.unauthorized, code: "INVALID_CREDENTIALS", message: "The login or password is wrong.")
         }
         throttle.succeeded(attempt)
+        // Said only to someone who knows the password, so it tells nobody else which logins exist.
+        if let provider = registry.signIn.settings, provider.requireProvider, !user.builtin {
+            throw APIError(
+                .forbidden, code: "PASSWORD_SIGN_IN_OFF",
+                message:
+                    "This registry signs its users in with \(provider.displayName): use “Sign in with \(provider.displayName)” on the login page. Only the built-in administrator signs in with a password."
+            )
+        }
         return user
+    }
+
+    /// Counts an attempt for `login` from `address` (after the throttle's growing delay), or refuses it with `429`
+    /// and `Retry-After` when that pair, or that address, failed too often. `what` names the attempts in the sentence.
+    func begin(login: String, address: String?, what: String) async throws -> LoginThrottle.Attempt {
+        switch throttle.begin(login: login, address: address, now: registry.now()) {
+        case .refuse(let wait):
+            var error = APIError(
+                .tooManyRequests, code: "TOO_MANY_ATTEMPTS",
+                message: "Too many failed \(what) from this address. Try again in \(wait) seconds, or from another device.",
+                details: ["retryAfter": .int(wait)])
+            error.headers[.retryAfter] = "\(wait)"
+            throw error
+        case .proceed(let attempt, let delay):
+            if delay > .zero { try await Task.sleep(for: delay) }
+            return attempt
+        }
     }
 }

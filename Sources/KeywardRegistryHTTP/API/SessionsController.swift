@@ -10,8 +10,11 @@ import KeywardStore
 struct SessionsController: Sendable {
     let registry: Registry
 
+    /// A login named by a service token, or the user's own ID token (verified here: a module cannot open a session for
+    /// someone else with it).
     struct Open: Decodable {
-        let login: String
+        let login: String?
+        let idToken: String?
         let ip: String?
     }
 
@@ -53,7 +56,18 @@ struct SessionsController: Sendable {
     /// Opens a session: a seat on the user's key.
     @Sendable func open(_ request: Request, context: RegistryRequestContext) async throws -> EditedResponse<Opened> {
         let input = try await request.decodeJSON(as: Open.self, context: context)
-        let session = try await registry.openSession(login: input.login, ip: input.ip, actor: context.actor)
+        let session: UserSession
+        switch (input.login, input.idToken) {
+        case (let login?, nil):
+            session = try await registry.openSession(login: login, ip: input.ip, actor: context.actor)
+        case (nil, let idToken?):
+            session = try await registry.openSession(idToken: idToken, ip: input.ip, actor: context.actor)
+        default:
+            throw APIError(
+                .unprocessableContent, code: "INVALID_REQUEST",
+                message: "Name the user with login (as this service token's module signed them in) or idToken (their ID token), not both.",
+                details: ["field": .string(input.login == nil ? "login" : "idToken")])
+        }
         return EditedResponse(
             status: .created, response: Opened(sessionId: session.id, keySerial: session.keySerial, leaseExpiresAt: session.leaseExpiresAt))
     }

@@ -131,25 +131,20 @@ struct DirectoryPagesController: Sendable {
             loginAttribute: fields["loginAttribute"], nameAttribute: fields["nameAttribute"], emailAttribute: fields["emailAttribute"],
             externalIdAttribute: fields["externalIdAttribute"], memberAttribute: fields["memberAttribute"],
             groupNameAttribute: fields["groupNameAttribute"])
-        do {
-            switch fields["action"] {
-            case "test":
+        let actor = "user:\(session.user.login)"
+        return try await web.settingsAction(
+            fields["action"], at: "/settings/directory", saved: "directory-saved", cleared: "directory-cleared",
+            test: {
                 let test = try await web.registry.testLDAP(web.registry.ldapSettings().editable ? form : nil)
                 return try await web.directoryPage(session, request, typed: fields, test: test)
-            case "clear":
-                try await web.registry.saveLDAPSettings(LDAPSettingsForm(), actor: "user:\(session.user.login)")
-                return WebUI.redirect("/settings/directory?flash=directory-cleared")
-            default:
-                try await web.registry.saveLDAPSettings(form, actor: "user:\(session.user.login)")
-                return WebUI.redirect("/settings/directory?flash=directory-saved")
-            }
-        } catch let error as RegistryError {
-            if case .invalid(let problem) = error {
-                return try await web.directoryPage(session, request, typed: fields, errors: [problem.field: problem.message])
-            }
-            return try await web.directoryPage(
-                session, request, typed: fields, test: LDAPTestResult(ok: false, code: error.code, message: error.message, users: nil, groups: nil))
-        }
+            },
+            clear: { try await web.registry.saveLDAPSettings(LDAPSettingsForm(), actor: actor) },
+            save: { try await web.registry.saveLDAPSettings(form, actor: actor) },
+            page: { errors, failure in
+                try await web.directoryPage(
+                    session, request, typed: fields, errors: errors,
+                    test: failure.map { LDAPTestResult(ok: false, code: $0.code, message: $0.message, users: nil, groups: nil) })
+            })
     }
 
     /// "Synchronize now": runs one and shows its outcome.

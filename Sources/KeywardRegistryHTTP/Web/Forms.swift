@@ -11,6 +11,7 @@
 // `_csrf` itself would decode (a `CodingKey` of that name); it is not the reason.
 
 import Foundation
+import Hummingbird
 import KeywardHTTP
 import KeywardRegistry
 import MultipartKit
@@ -122,5 +123,32 @@ enum MultipartForm {
             if let value, !name.isEmpty, parameters[name] == nil { parameters[name] = value }
         }
         return parameters
+    }
+}
+
+extension WebUI {
+    /// A settings page's form with Save, Test connection and Remove (Settings > Directory, Settings > Sign-in): runs the
+    /// button pressed; saving and removing go back to the page with their flash. A refusal of one field is shown beside
+    /// it, any other where the test's outcome goes, through `page`.
+    func settingsAction(
+        _ action: String?, at path: String, saved: String, cleared: String, test: () async throws -> Response,
+        clear: () async throws -> Void, save: () async throws -> Void,
+        page: (_ errors: [String: String], _ failure: (code: String, message: String)?) async throws -> Response
+    ) async throws -> Response {
+        do {
+            switch action {
+            case "test":
+                return try await test()
+            case "clear":
+                try await clear()
+                return Self.redirect("\(path)?flash=\(cleared)")
+            default:
+                try await save()
+                return Self.redirect("\(path)?flash=\(saved)")
+            }
+        } catch let error as RegistryError {
+            if case .invalid(let problem) = error { return try await page([problem.field: problem.message], nil) }
+            return try await page([:], (error.code, error.message))
+        }
     }
 }

@@ -45,6 +45,7 @@ extension WebUI {
         values["kindService"] = chosenKind == IntegrationTokenKind.service.rawValue
         values["kindDirectory"] = chosenKind == IntegrationTokenKind.directory.rawValue
         if let name = tokenForm["name"] { values["tokenName"] = name }
+        if let provider = registry.signIn.settings { values["signInProvider"] = provider.displayName }
         return page("settings", values)
     }
 }

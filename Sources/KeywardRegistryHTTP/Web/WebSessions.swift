@@ -10,6 +10,8 @@ import KeywardStore
 struct WebSessions: Sendable {
     static let cookie = "keyward_session"
     static let loginCSRFCookie = "keyward_login_csrf"
+    /// Binds a sign-in sent to the identity provider to the browser that started it (only its hash is stored).
+    static let signInCookie = "keyward_oidc"
     static let lifetime: TimeInterval = 8 * 3600
 
     let store: RegistryStore
@@ -20,6 +22,7 @@ struct WebSessions: Sendable {
         let user: RegistryUser
         let csrf: String
         let idHash: String
+        var method: WebSessionMethod = .password
     }
 
     static func hash(_ id: String) -> String { Hex.encode(SHA256.hash(data: Data(id.utf8))) }
@@ -31,16 +34,16 @@ struct WebSessions: Sendable {
         guard let id = request.cookies[Self.cookie]?.value, !id.isEmpty, id.count <= 128 else { return nil }
         let idHash = Self.hash(id)
         guard let found = try await store.webSession(idHash: idHash, now: now()) else { return nil }
-        return Session(user: found.user, csrf: found.csrfToken, idHash: idHash)
+        return Session(user: found.user, csrf: found.csrfToken, idHash: idHash, method: found.method)
     }
 
     /// Starts a session for `user` and returns the cookie to set (`Secure` when the request came over HTTPS).
-    func start(for user: RegistryUser, request: Request) async throws -> Cookie {
+    func start(for user: RegistryUser, request: Request, method: WebSessionMethod = .password) async throws -> Cookie {
         let id = Self.randomToken()
         let time = now()
         try await store.createWebSession(
             idHash: Self.hash(id), login: user.login, csrfToken: Self.randomToken(), now: time,
-            expiresAt: time.addingTimeInterval(Self.lifetime))
+            expiresAt: time.addingTimeInterval(Self.lifetime), method: method)
         return cookie(Self.cookie, id, maxAge: Int(Self.lifetime), request: request)
     }
 

@@ -17,6 +17,8 @@ public struct WebUI: Sendable {
     let scheduler: SyncScheduler?
     let ldapSynchronizer: LDAPSynchronizer
     let ldapScheduler: SyncScheduler?
+    /// Where the identity provider sends the browser back after signing in.
+    let signInRedirect: SignInRedirect
     let stylesheet: String
     /// The one script, for forms that work without it too (the access group form offers the chosen key's choices at once).
     let script: String
@@ -24,7 +26,8 @@ public struct WebUI: Sendable {
     /// Loads the templates and the stylesheet shipped with the registry.
     public static func load(
         registry: Registry, throttle: LoginThrottle, synchronizer: Synchronizer, scheduler: SyncScheduler? = nil,
-        ldapSynchronizer: LDAPSynchronizer? = nil, ldapScheduler: SyncScheduler? = nil, secureCookies: SecureCookies = .auto
+        ldapSynchronizer: LDAPSynchronizer? = nil, ldapScheduler: SyncScheduler? = nil, secureCookies: SecureCookies = .auto,
+        signInRedirect: String? = nil
     ) async throws -> WebUI {
         guard let resources = Bundle.module.resourceURL else {
             throw StoreError(code: "RESOURCES_MISSING", message: "The web UI's templates are missing from this build.")
@@ -38,7 +41,7 @@ public struct WebUI: Sendable {
             registry: registry, templates: templates, sessions: WebSessions(store: registry.store, now: registry.now, secureCookies: secureCookies),
             authentication: Authentication(registry: registry, throttle: throttle), synchronizer: synchronizer, scheduler: scheduler,
             ldapSynchronizer: ldapSynchronizer ?? LDAPSynchronizer(registry: registry), ldapScheduler: ldapScheduler,
-            stylesheet: stylesheet, script: script)
+            signInRedirect: SignInRedirect(configured: signInRedirect, secureCookies: secureCookies), stylesheet: stylesheet, script: script)
     }
 
     static let flashes: [String: (kind: String, text: String)] = [
@@ -81,6 +84,8 @@ public struct WebUI: Sendable {
         "migrated": ("ok", "The accesses were migrated to the new key."),
         "directory-saved": ("ok", "The directory settings were saved: the next synchronization uses them."),
         "directory-cleared": ("ok", "The directory settings were removed: LDAP synchronization is off until you set them again."),
+        "sign-in-saved": ("ok", "The sign-in settings were saved: the login page offers the provider now."),
+        "sign-in-cleared": ("ok", "Sign-in with an identity provider is off: everyone signs in with a password again."),
         "settings-cleared": ("ok", "The authority connection was removed. Synchronization and online activation are off until you set one."),
     ]
 
@@ -158,6 +163,7 @@ public struct WebUI: Sendable {
         router.addRoutes(ActivationPagesController(web: self).endpoints, atPath: "/activation")
         router.addRoutes(SettingsPagesController(web: self).endpoints, atPath: "/settings")
         router.addRoutes(DirectoryPagesController(web: self).endpoints, atPath: "/settings/directory")
+        router.addRoutes(SignInPagesController(web: self).endpoints, atPath: "/settings/sign-in")
         router.addRoutes(DashboardPagesController(web: self).endpoints, atPath: "/dashboard")
         router.addRoutes(DashboardPagesController(web: self).assignmentErrorEndpoints, atPath: "/assignment-errors")
         router.addRoutes(DashboardPagesController(web: self).heldChangeEndpoints, atPath: "/held-changes")
@@ -184,6 +190,8 @@ struct SitePagesController: Sendable {
             .get("/favicon.ico", use: serveFavicon)
             .get("/login", use: loginForm)
             .post("/login", use: logIn)
+            .get("/login/oidc", use: startSignIn)
+            .get(RouterPath(SignInRedirect.path), use: finishSignIn)
         routes.group().add(middleware: WebAuthorization(web: web, menu: ConfigurationMenu.licenseKey))
             .post("/logout", use: logOut)
         return routes
@@ -218,12 +226,86 @@ struct SitePagesController: Sendable {
     /// The login form, with a CSRF token of its own (there is no session yet).
     @Sendable func loginForm(_ request: Request, context: RegistryRequestContext) async throws -> Response {
         if try await web.sessions.session(of: request) != nil { return WebUI.redirect("/license-keys") }
-        let csrf = WebSessions.randomToken()
+        return try await loginPage(request)
+    }
+
+    /// The login form, with the provider's button when one is set, a refusal above it, and after the sign-out of a
+    /// session opened with the provider, the offer to sign out there too.
+    func loginPage(_ request: Request, login: String? = nil, error: APIError? = nil, csrf given: String? = nil) async throws -> Response {
+        let csrf = given ?? WebSessions.randomToken()
         var values = try await web.layout(nil, request: request)
         values["csrf"] = csrf
-        return web.page(
-            "login", values, headers: [.setCookie: web.sessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600, request: request).description]
-        )
+        if let login { values["login"] = login }
+        if let error { values["error"] = error.message }
+        if let provider = web.registry.signIn.settings {
+            values["provider"] = provider.displayName
+            values["passwordForAdministratorOnly"] = provider.requireProvider
+            if request.uri.queryParameters.get("provider") == "1",
+                let url = web.registry.providerSignOutURL(postLogoutRedirectURI: web.signInRedirect.base(for: request) + "/login?flash=logged-out")
+            {
+                values["providerSignOut"] = url
+            }
+        }
+        var headers = error?.headers ?? [:]
+        if given == nil { headers[.setCookie] = web.sessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600, request: request).description }
+        // 200 with the message: a form shown again is a page, not a failed resource (the API has the real codes);
+        // but a throttled login says 429 with its Retry-After, so tools and proxies see the limit.
+        return web.page("login", values, status: error?.status == .tooManyRequests ? .tooManyRequests : .ok, headers: headers)
+    }
+
+    /// "Sign in with …": keeps a fresh state, nonce and PKCE verifier for this browser and sends it to the provider.
+    @Sendable func startSignIn(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let browser = WebSessions.randomToken()
+        let url: String
+        do {
+            url = try await web.registry.beginSignIn(redirectURI: web.signInRedirect.uri(for: request), browserSecret: browser)
+        } catch let error as RegistryError {
+            return try await loginPage(request, error: error.apiError)
+        }
+        let cookie = web.sessions.cookie(WebSessions.signInCookie, browser, maxAge: Int(Registry.signInLifetime), request: request)
+        return WebUI.redirect(url, cookies: [cookie])
+    }
+
+    /// The provider's redirect back: throttled as the password form is; the sign-in is checked (state, code, ID token,
+    /// user), then the user must administer a menu, as with a password.
+    @Sendable func finishSignIn(_ request: Request, context: RegistryRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let attempt: LoginThrottle.Attempt
+        do {
+            attempt = try await web.authentication.begin(login: "(identity provider)", address: context.clientAddress, what: "sign-ins")
+        } catch let error as APIError {
+            return try await loginPage(request, error: error)
+        }
+        let forget = web.sessions.cookie(WebSessions.signInCookie, "", maxAge: 0, request: request)
+        do {
+            func value(_ name: String) -> String? { query.get(name).map { String($0) } }
+            let callback = Registry.SignInCallback(
+                state: value("state"), code: value("code"), error: value("error"), errorDescription: value("error_description"),
+                browserSecret: request.cookies[WebSessions.signInCookie]?.value)
+            let user = try await web.registry.completeSignIn(callback)
+            web.authentication.throttle.succeeded(attempt)
+            try mayAdminister(user)
+            let session = try await web.sessions.start(for: user, request: request, method: .openIDConnect)
+            return WebUI.redirect("/license-keys", cookies: [session, forget])
+        } catch let error as RegistryError {
+            var response = try await loginPage(request, error: error.apiError)
+            response.setCookie(forget)
+            return response
+        } catch let error as APIError {
+            var response = try await loginPage(request, error: error)
+            response.setCookie(forget)
+            return response
+        }
+    }
+
+    /// The web UI is for people who administer at least one of the registry's menus.
+    func mayAdminister(_ user: RegistryUser) throws {
+        let menus = [ConfigurationMenu.licenseKey, ConfigurationMenu.accessGroup, ConfigurationMenu.user]
+        guard menus.contains(where: { web.registry.access.mayAdminister(user.login, menu: $0) }) else {
+            throw APIError(
+                .forbidden, code: "FORBIDDEN",
+                message: "This account may not administer the registry: that needs access to the Configuration menus through a manager key.")
+        }
     }
 
     /// Logs in someone who administers at least one of the registry's menus; a refusal shows on the form.
@@ -241,21 +323,10 @@ struct SitePagesController: Sendable {
         let login = fields["login"] ?? ""
         do {
             let user = try await web.authentication.logIn(login: login, password: fields["password"] ?? "", address: context.clientAddress)
-            let menus = [ConfigurationMenu.licenseKey, ConfigurationMenu.accessGroup, ConfigurationMenu.user]
-            guard menus.contains(where: { web.registry.access.mayAdminister(user.login, menu: $0) }) else {
-                throw APIError(
-                    .forbidden, code: "FORBIDDEN",
-                    message: "This account may not administer the registry: that needs access to the Configuration menus through a manager key.")
-            }
+            try mayAdminister(user)
             return WebUI.redirect("/license-keys", cookies: [try await web.sessions.start(for: user, request: request)])
         } catch let error as APIError {
-            var values = try await web.layout(nil, request: request)
-            values["csrf"] = token
-            values["login"] = login
-            values["error"] = error.message
-            // 200 with the message: a form shown again is a page, not a failed resource (the API has the real codes);
-            // but a throttled login says 429 with its Retry-After, so tools and proxies see the limit.
-            return web.page("login", values, status: error.status == .tooManyRequests ? .tooManyRequests : .ok, headers: error.headers)
+            return try await loginPage(request, login: login, error: error, csrf: token)
         }
     }
 
@@ -264,7 +335,9 @@ struct SitePagesController: Sendable {
         let session = try context.authorizedSession
         _ = try await web.form(request, context: context, session: session)
         try await web.registry.store.deleteWebSession(idHash: session.idHash)
-        return WebUI.redirect("/login?flash=logged-out", cookies: [web.sessions.cookie(WebSessions.cookie, "", maxAge: 0, request: request)])
+        // A session opened with the identity provider: the login page offers to sign out there too (RP-initiated logout).
+        let location = session.method == .openIDConnect ? "/login?flash=logged-out&provider=1" : "/login?flash=logged-out"
+        return WebUI.redirect(location, cookies: [web.sessions.cookie(WebSessions.cookie, "", maxAge: 0, request: request)])
     }
 }
 

@@ -332,5 +332,24 @@ extension Schema {
                     """
                 ).run()
             },
+            Migration(2009, "create OpenID Connect sign-ins") { sql, kind in
+                // A sign-in sent to the identity provider and not back yet: its state (hashed), the browser it was
+                // started in (hashed), its nonce and PKCE verifier. Taken once by the callback; gone after 10 minutes.
+                try await sql.raw(
+                    """
+                    CREATE TABLE oidc_sign_ins (
+                        state_hash TEXT PRIMARY KEY,
+                        browser_hash TEXT NOT NULL,
+                        nonce TEXT NOT NULL,
+                        code_verifier TEXT NOT NULL,
+                        redirect_uri TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        expires_at BIGINT NOT NULL
+                    )
+                    """
+                ).run()
+                // How a web session was opened: a password, or the identity provider (whose sign-out is then offered).
+                try await sql.raw("ALTER TABLE web_sessions ADD COLUMN method TEXT NOT NULL DEFAULT 'password'").run()
+            },
         ]
 }

@@ -11,9 +11,12 @@ public enum RegistrySetting: String, Sendable, CaseIterable {
     /// The LDAP synchronization's settings (JSON, without the password).
     case ldap = "directory.ldap"
     case ldapPassword = "directory.ldap.password"
+    /// OpenID Connect sign-in's settings (JSON, without the client secret).
+    case signIn = "sign-in.oidc"
+    case signInSecret = "sign-in.oidc.clientSecret"
 
     /// Secret and bulky values are never written to the audit log.
-    var isSecret: Bool { ![.authorityURL, .ldap].contains(self) }
+    var isSecret: Bool { ![.authorityURL, .ldap, .signIn].contains(self) }
 }
 
 extension RegistryStore {

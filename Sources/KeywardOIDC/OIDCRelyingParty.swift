@@ -87,8 +87,8 @@ public struct OIDCTestResult: Sendable, Hashable {
 /// OpenID Connect's relying party: discovery, the authorization request (code flow with PKCE S256, `state` and
 /// `nonce`), the code exchange, and ID tokens verified with jwt-kit against the provider's JWKS (RS256, ES256 or
 /// EdDSA only: never `none`, never an HMAC), then `iss`, `aud`, `azp`, `exp`, `iat` and `nonce`, with 60 s of skew.
-/// Discovery documents and key sets are cached; a token naming an unknown `kid` fetches the keys again, at most once a
-/// minute (key rotation).
+/// Discovery documents and key sets are cached for an hour; a token naming an unknown `kid` fetches the keys again, at
+/// most once a minute (key rotation).
 public final class OIDCRelyingParty: Sendable {
     public static let clockSkew: TimeInterval = 60
     public static let keyRefetchInterval: TimeInterval = 60
@@ -175,7 +175,12 @@ public final class OIDCRelyingParty: Sendable {
     }
 
     func keySet(_ metadata: OIDCProviderMetadata, refresh: Bool = false) async throws(OIDCFailure) -> KeySet {
-        if !refresh, let cached = cache.withLockedValue({ $0.keys[metadata.jwksURI] }) { return cached }
+        // Fetched again after an hour too, so a key the provider withdrew (compromised, retired) stops being trusted.
+        if !refresh, let cached = cache.withLockedValue({ $0.keys[metadata.jwksURI] }),
+            now().timeIntervalSince(cached.fetchedAt) < Self.metadataLifetime
+        {
+            return cached
+        }
         let body = try await fetch(metadata.jwksURI, what: "key set (JWKS)")
         let jwks: JWKS
         do {

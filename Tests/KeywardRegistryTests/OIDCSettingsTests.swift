@@ -130,6 +130,10 @@ extension RegistryTests {
                         #expect(provider.state.withLockedValue { $0.jwksFetches } == fetches + 1)
                         #expect(try await open().status == .created)
                         #expect(provider.state.withLockedValue { $0.jwksFetches } == fetches + 1)
+                        // An hour on, the keys are fetched again even for a known kid: a withdrawn key stops being trusted.
+                        harness.clock.advance(by: 3600)
+                        #expect(try await open().status == .created)
+                        #expect(provider.state.withLockedValue { $0.jwksFetches } == fetches + 2)
                     }
                 }
             }

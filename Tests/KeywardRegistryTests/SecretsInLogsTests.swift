@@ -34,10 +34,23 @@ extension RegistryTests {
                 let sessionHash = "session-" + UUID().uuidString
                 try await store.createWebSession(
                     idHash: sessionHash, login: "admin", csrfToken: csrf, now: now, expiresAt: now.addingTimeInterval(3600))
+                let clientSecret = "oidc-client-secret-" + UUID().uuidString
+                try await store.saveSettings([.signInSecret: clientSecret], actor: "test", now: now)
+                // A sign-in under way: its nonce and PKCE verifier are secrets until the callback takes them.
+                let started = Date(storedMilliseconds: now.storedMilliseconds)  // as stored: to the millisecond
+                let pending = PendingSignIn(
+                    stateHash: "state-" + UUID().uuidString, browserHash: "browser-" + UUID().uuidString, nonce: "nonce-" + UUID().uuidString,
+                    codeVerifier: "verifier-" + UUID().uuidString, redirectURI: "https://keyward.example.com/login/oidc/callback", createdAt: started,
+                    expiresAt: started.addingTimeInterval(600))
+                try await store.savePendingSignIn(pending, now: now)
+                #expect(try await store.takePendingSignIn(stateHash: pending.stateHash, now: now) == pending)
                 _ = try await store.settings()
 
                 let lines = records.all
-                for secret in [made.token.text, made.token.secret, made.token.secretHash, passwordHash, organizationToken, csrf, sessionHash] {
+                for secret in [
+                    made.token.text, made.token.secret, made.token.secretHash, passwordHash, organizationToken, csrf, sessionHash, clientSecret,
+                    pending.stateHash, pending.browserHash, pending.nonce, pending.codeVerifier,
+                ] {
                     #expect(!lines.contains { $0.contains(secret) }, "\(secret.prefix(12))… was logged")
                 }
             }

@@ -78,7 +78,10 @@ let package = Package(
         // The vendor's authority service: signing keys, organizations, issuing, feeds, activations. No HTTP.
         .target(
             name: "KeywardAuthority",
-            dependencies: ["KeywardStore", "KeywardDomain", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            dependencies: [
+                "KeywardStore", "KeywardDomain", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
             swiftSettings: swiftSettings
         ),
         // OpenID Connect's relying party, for the registry's and the authority's sign-in: discovery, the authorization

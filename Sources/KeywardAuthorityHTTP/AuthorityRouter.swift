@@ -25,6 +25,7 @@ public func buildAuthorityRouter(_ dependencies: AuthorityDependencies) -> Route
     router.add(
         middleware: BearerTokenMiddleware(
             tokens: TokenStore(database: authority.store.database), now: authority.now, cache: authority.store.tokenCache))
+    router.add(middleware: OperatorMiddleware(store: authority.store, now: authority.now))
     router.addRoutes(OrganizationsController(authority: authority).endpoints, atPath: "/v1")
     router.addRoutes(LicenseKeysController(authority: authority).endpoints, atPath: "/v1")
     router.addRoutes(FeedController(authority: authority).endpoints, atPath: "/v1/organizations")

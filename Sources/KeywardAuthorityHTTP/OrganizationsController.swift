@@ -81,6 +81,11 @@ struct OrganizationsController: Sendable {
 
     /// Revokes a token.
     @Sendable func revokeToken(_ request: Request, context: AuthorityRequestContext) async throws -> TokenResponse {
-        TokenResponse(try await authority.store.revokeToken(try context.parameters.require("id"), actor: context.actor, now: authority.now()))
+        let id = try context.parameters.require("id")
+        // An organization's token is a clerk's daily work; an operator's token is an admin's.
+        if try await TokenStore(database: authority.store.database).list().first(where: { $0.id == id })?.kind == TokenKind.operator {
+            try context.requireRole([.admin], to: "revoke an operator's token")
+        }
+        return TokenResponse(try await authority.store.revokeToken(id, actor: context.actor, now: authority.now()))
     }
 }

@@ -13,7 +13,7 @@ struct AuthorityCommand: AsyncParsableCommand {
         abstract: "The vendor's licensing authority: signing keys and issuing access keys.",
         subcommands: [
             AuthorityServeCommand.self, AuthorityInitCommand.self, AuthorityPublicKeyCommand.self, AuthorityOrganizationCommand.self,
-            AuthorityIssueCommand.self, AuthorityTokenCommand.self, AuthorityActivateCommand.self,
+            AuthorityIssueCommand.self, AuthorityTokenCommand.self, AuthorityOperatorCommand.self, AuthorityActivateCommand.self,
         ]
     )
 }
@@ -53,7 +53,7 @@ struct AuthorityInitCommand: ConsoleCommand {
     @Flag(help: "Add a new active signing key beside the existing ones.")
     var rotate = false
 
-    @Flag(help: "Print {\"kid\", \"publicKey\", \"operatorToken\"} as JSON.")
+    @Flag(help: "Print {\"kid\", \"publicKey\", \"operatorToken\", \"adminPassword\"} as JSON (the password when it was generated).")
     var json = false
 
     func run(console: Console) async throws {
@@ -63,33 +63,42 @@ struct AuthorityInitCommand: ConsoleCommand {
         } catch {
             throw CommandFailure.failed(error.message)
         }
-        // The first init also makes the first operator token; a rotation only adds a signing key.
+        // The first init also makes the first operator, admin, and their first token; a rotation only adds a signing key.
         var operatorToken: String?
+        var adminPassword: String?
         if keyring.entries.count == 1 {
-            let store = try await dataDirectory.openStore(logger: Logger(label: "keyward.authority"))
-            do {
-                operatorToken = try await store.createToken(
-                    kind: TokenKind.operator, name: "initial", subject: nil, actor: "system:init", now: Date()
-                ).token.text
-            } catch {
-                await store.database.close()
-                throw error
+            let (password, generated) = AuthorityOperatorCommand.password()
+            operatorToken = try await dataDirectory.withAuthority { authority in
+                if try await authority.store.operatorRecord("admin") == nil {
+                    _ = try await authority.createOperator(
+                        login: "admin", name: "Administrator", role: OperatorRole.admin.rawValue, password: password, actor: "system:init")
+                    if generated { adminPassword = password }
+                }
+                return try await authority.store.createToken(
+                    kind: TokenKind.operator, name: "initial", subject: "admin", actor: "system:init", now: Date()
+                )
+                .token.text
             }
-            await store.database.close()
         }
         let key = keyring.activeKey.publicKey
         if json {
             var output = ["kid": key.kid, "publicKey": key.hex]
             output["operatorToken"] = operatorToken
+            output["adminPassword"] = adminPassword
             console.print(Console.json(output))
         } else {
             console.print("kid:            \(key.kid)")
             console.print("public key:     \(key.hex)")
             if let operatorToken { console.print("operator token: \(operatorToken)") }
+            if let adminPassword { console.print("admin password: \(adminPassword)") }
             console.error(
                 "Signing key written under \(dataDirectory.url.appendingPathComponent("signing-keys").path). Registries trust it with --trust-key \(key.hex)"
             )
-            if operatorToken != nil { console.error("The operator token is shown once and stored only as a hash: keep it now.") }
+            if operatorToken != nil {
+                console.error(
+                    "The operator token (of operator admin\(adminPassword == nil ? ", password from KEYWARD_OPERATOR_PASSWORD" : "") and its password are shown once and stored only as hashes: keep them now."
+                )
+            }
         }
     }
 }

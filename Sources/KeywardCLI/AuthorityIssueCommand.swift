@@ -126,6 +126,7 @@ struct AuthorityIssueCommand: ConsoleCommand {
         case "useType": "--use-type"
         case "purchaseType": "--purchase-type"
         case "validFrom": "--valid-from"
+        case "password": "KEYWARD_OPERATOR_PASSWORD"
         default: "--\(field)"
         }
     }

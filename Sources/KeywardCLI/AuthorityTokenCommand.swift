@@ -16,13 +16,17 @@ struct AuthorityTokenCommand: AsyncParsableCommand {
     struct Create: ConsoleCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a token; it is printed once and stored only as a hash.",
-            discussion: "Operator tokens manage everything. An organization token reads only its organization's feed and requests its activations."
+            discussion:
+                "An operator token acts as its operator (--login, default admin), within their role. An organization token reads only its organization's feed and requests its activations."
         )
 
         @OptionGroup var dataDirectory: AuthorityDataDirectory
 
-        @Flag(help: "An operator token.")
+        @Flag(help: "An operator token, of the operator --login names.")
         var `operator` = false
+
+        @Option(help: "With --operator: whose token it is (every action it makes is audited under their name).")
+        var login = "admin"
 
         @Option(help: "An organization token, for this organization id.")
         var organization: String?
@@ -41,9 +45,9 @@ struct AuthorityTokenCommand: AsyncParsableCommand {
             do {
                 let made = try await store.createToken(
                     kind: `operator` ? TokenKind.operator : TokenKind.organization, name: name ?? (`operator` ? "operator" : "registry"),
-                    subject: organization, actor: "system:cli", now: Date())
+                    subject: `operator` ? login : organization, actor: "system:cli", now: Date())
                 console.print(made.token.text)
-                console.error("Token \(made.record.id) (\(made.record.kind)\(organization.map { " for \($0)" } ?? "")): shown once, keep it now.")
+                console.error("Token \(made.record.id) (\(made.record.kind) for \(made.record.subject ?? "?")): shown once, keep it now.")
             } catch let error as StoreError {
                 await store.database.close()
                 throw CommandFailure(message: "error: \(error.message)", exitCode: error.kind == .invalid ? 2 : 1)

@@ -47,6 +47,13 @@ struct AuthorityHarness: Sendable {
         try await app.test(.router) { client in try await body(API(client: client, token: operatorToken, labelsJSON: true)) }
     }
 
+    /// An operator with `role` and a token of theirs (bcrypt at its cheapest, for speed).
+    func operatorToken(_ login: String, role: OperatorRole) async throws -> String {
+        _ = try await authority.createOperator(
+            login: login, name: "Operator \(login)", role: role.rawValue, password: "a long enough password", actor: "system:test", cost: 4)
+        return try await store.createToken(kind: TokenKind.operator, name: "api", subject: login, actor: "system:test", now: clock.now).token.text
+    }
+
     /// A token for organization `id`.
     func organizationToken(_ id: String) async throws -> String {
         try await store.createToken(kind: TokenKind.organization, name: "registry", subject: id, actor: "system:test", now: clock.now).token.text
@@ -56,7 +63,9 @@ struct AuthorityHarness: Sendable {
     func fingerprint() async throws -> [String: Int] {
         try await KeywardTestSupport.fingerprint(
             store.database,
-            tables: ["organizations", "agreements", "license_keys", "installations", "environment_changes", "api_tokens", "audit_events"],
+            tables: [
+                "organizations", "agreements", "license_keys", "installations", "environment_changes", "api_tokens", "audit_events", "operators",
+            ],
             extra: [
                 "revisions": "SELECT CAST(COALESCE(SUM(revision), 0) AS BIGINT) AS n FROM organizations",
                 "revoked": "SELECT COUNT(*) AS n FROM license_keys WHERE revoked_at IS NOT NULL",

@@ -84,5 +84,23 @@ extension Schema {
             Migration(1002, "environment changes keep their reason") { sql, _ in
                 try await sql.raw("ALTER TABLE environment_changes ADD COLUMN reason TEXT").run()
             },
+            Migration(1003, "create operators") { sql, _ in
+                // The vendor's licensing staff: each with a login, a name, a role and a password (bcrypt). Disabled,
+                // never deleted, so the audit log's names stay someone's.
+                try await sql.raw(
+                    """
+                    CREATE TABLE operators (
+                        login_folded TEXT PRIMARY KEY,
+                        login TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        role TEXT NOT NULL CHECK (role IN ('admin', 'clerk', 'auditor')),
+                        password_hash TEXT NOT NULL,
+                        active INTEGER NOT NULL DEFAULT 1,
+                        created_at BIGINT NOT NULL,
+                        updated_at BIGINT NOT NULL
+                    )
+                    """
+                ).run()
+            },
         ]
 }

@@ -28,6 +28,7 @@ public func buildAuthorityRouter(_ dependencies: AuthorityDependencies) -> Route
     router.add(middleware: OperatorMiddleware(store: authority.store, now: authority.now))
     router.addRoutes(OrganizationsController(authority: authority).endpoints, atPath: "/v1")
     router.addRoutes(LicenseKeysController(authority: authority).endpoints, atPath: "/v1")
+    router.addRoutes(OperatorsController(authority: authority).endpoints, atPath: "/v1")
     router.addRoutes(FeedController(authority: authority).endpoints, atPath: "/v1/organizations")
     router.addRoutes(MetaController(authority: authority).endpoints, atPath: "/v1")
     router.addRoutes(AuditEventsController(database: authority.store.database, policy: AuthorityRole.operator).endpoints, atPath: "/v1/audit-events")

@@ -68,10 +68,7 @@ struct OrganizationsController: Sendable {
         let made = try await authority.store.createToken(
             kind: TokenKind.organization, name: input?.name ?? "registry", subject: organizationId,
             actor: context.actor, now: authority.now())
-        return created(
-            NewTokenResponse(
-                id: made.record.id, kind: made.record.kind, name: made.record.name, organizationId: organizationId,
-                createdAt: made.record.createdAt, token: made.token.text))
+        return created(NewTokenResponse(made))
     }
 
     /// Every token, without its secret.

@@ -53,6 +53,8 @@ struct TokenResponse: ResponseCodable {
     let kind: String
     let name: String
     let organizationId: String?
+    /// The operator an operator token belongs to (`nil` for one made before operators had accounts).
+    let operatorLogin: String?
     let createdAt: Date
     let revokedAt: Date?
 
@@ -60,7 +62,8 @@ struct TokenResponse: ResponseCodable {
         id = record.id
         kind = record.kind
         name = record.name
-        organizationId = record.subject
+        organizationId = record.kind == TokenKind.organization ? record.subject : nil
+        operatorLogin = record.kind == TokenKind.operator ? record.subject : nil
         createdAt = record.createdAt
         revokedAt = record.revokedAt
     }
@@ -72,8 +75,38 @@ struct NewTokenResponse: ResponseCodable {
     let kind: String
     let name: String
     let organizationId: String?
+    let operatorLogin: String?
     let createdAt: Date
     let token: String
+
+    init(_ made: (token: APIToken, record: TokenRecord)) {
+        id = made.record.id
+        kind = made.record.kind
+        name = made.record.name
+        organizationId = made.record.kind == TokenKind.organization ? made.record.subject : nil
+        operatorLogin = made.record.kind == TokenKind.operator ? made.record.subject : nil
+        createdAt = made.record.createdAt
+        token = made.token.text
+    }
+}
+
+/// An operator as the API shows them: never their password.
+struct OperatorResponse: ResponseCodable {
+    let login: String
+    let name: String
+    let role: OperatorRole
+    let active: Bool
+    let createdAt: Date
+    let updatedAt: Date
+
+    init(_ record: OperatorRecord) {
+        login = record.login
+        name = record.name
+        role = record.role
+        active = record.active
+        createdAt = record.createdAt
+        updatedAt = record.updatedAt
+    }
 }
 
 /// An organization as the API shows it.

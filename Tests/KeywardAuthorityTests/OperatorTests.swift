@@ -112,5 +112,46 @@ extension AuthorityTests {
                 }
             }
         }
+
+        @Test(arguments: Backend.services)
+        func anAdminManagesOperatorsThroughTheAPIAndNoOneElseDoes(backend: Backend) async throws {
+            try await AuthorityHarness.run(backend) { harness in
+                let admin = try await harness.operatorToken("root", role: .admin)
+                let clerk = try await harness.operatorToken("clerk.three", role: .clerk)
+                try await harness.withAPI { api in
+                    let body = #"{"login":"Ana.Lima","name":"Ana Lima","role":"auditor","password":"a long passphrase of hers"}"#
+                    let before = try await harness.fingerprint()
+                    let refused = try await api.call(.post, "/v1/operators", token: clerk, json: body)
+                    #expect(refused.status == .forbidden && refused.errorCode == "ROLE_FORBIDDEN")
+                    let bad = try await api.call(
+                        .post, "/v1/operators", token: admin, json: #"{"login":"a b","name":"","role":"owner","password":"short"}"#)
+                    #expect(bad.status == .unprocessableContent)
+                    #expect(bad.error?.details["problems"]?.array?.count == 4, "\(bad.text)")
+                    var after = try await harness.fingerprint()
+                    #expect(after.removeValue(forKey: "audit_events") == (before["audit_events"] ?? 0) + 1, "only the clerk's refusal is written")
+                    var expected = before
+                    expected.removeValue(forKey: "audit_events")
+                    #expect(after == expected)
+
+                    let made = try await api.call(.post, "/v1/operators", token: admin, json: body)
+                    #expect(made.status == .created && made.text.contains(#""role":"auditor""#) && !made.text.contains("passphrase"))
+                    #expect(try await api.call(.post, "/v1/operators", token: admin, json: body).errorCode == "LOGIN_TAKEN")
+                    let listed = try await api.call(.get, "/v1/operators", token: clerk)
+                    #expect(listed.status == .ok && listed.text.contains("Ana.Lima") && !listed.text.contains("$2"))
+                    let token = try await api.call(.post, "/v1/operators/ana.lima/tokens", token: admin, json: #"{"name":"laptop"}"#)
+                    #expect(
+                        token.status == .created && token.text.contains(#""operatorLogin":"Ana.Lima""#) && token.text.contains(#""kind":"operator""#))
+                    let anas = try #require(token.json["token"] as? String)
+                    #expect(try await api.call(.get, "/v1/organizations", token: anas).status == .ok)
+                    #expect(try await api.call(.post, "/v1/operators/root/disable", token: admin).errorCode == "OWN_ACCOUNT")
+                    #expect(try await api.call(.post, "/v1/operators/nobody/disable", token: admin).errorCode == "UNKNOWN_OPERATOR")
+                    let disabled = try await api.call(.post, "/v1/operators/ana.lima/disable", token: admin)
+                    #expect(disabled.status == .ok && disabled.text.contains(#""active":false"#))
+                    #expect(try await api.call(.get, "/v1/organizations", token: anas).status == .unauthorized)
+                    #expect(try await api.call(.post, "/v1/operators/ana.lima/tokens", token: admin).errorCode == "OPERATOR_DISABLED")
+                    #expect(try await api.call(.post, "/v1/operators/ana.lima/enable", token: admin).text.contains(#""active":true"#))
+                }
+            }
+        }
     }
 }

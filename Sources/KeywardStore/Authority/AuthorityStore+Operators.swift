@@ -98,6 +98,9 @@ extension AuthorityStore {
 
     /// Logins compare without regard to case or Unicode normalization, as the registry's do.
     static func foldLogin(_ login: String) -> String { login.precomposedStringWithCanonicalMapping.lowercased() }
+
+    /// Whether two logins name the same operator.
+    public static func sameLogin(_ one: String, _ other: String) -> Bool { foldLogin(one) == foldLogin(other) }
 }
 
 /// An `operators` row.

@@ -679,6 +679,14 @@ def oidc(driver, base):
         check("saved" in driver.find_element(By.ID, "flash").text, "saving says so")
         check("walk-secret-1" not in driver.page_source, "the saved secret is never shown")
         page_checks(driver, "settings-sign-in")
+        driver.execute_script("document.getElementById('save-sign-in').scrollIntoView({block: 'end'})")
+        driver.save_screenshot(os.path.join(SCREENSHOTS, "settings-sign-in-claims.png"))
+        driver.get(base + "/settings")
+        card = driver.find_element(By.ID, "open-sign-in")
+        check("Acme Login" in driver.find_element(By.CSS_SELECTOR, "section[aria-labelledby=sign-in-heading]").text, "Settings names the provider")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", card)
+        driver.save_screenshot(os.path.join(SCREENSHOTS, "settings-sign-in-card.png"))
+        driver.get(base + "/settings/sign-in")
 
         # A user signs in with the provider and lands on the License key page.
         click_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "form.logout button"))

@@ -6,7 +6,7 @@ import KeywardStore
 /// The vendor's operators: their accounts follow the registry users' rules (``PersonRules``), and their passwords are
 /// bcrypt hashes.
 extension Authority {
-    /// bcrypt's cost for operators' passwords (2^12 rounds, about a quarter of a second).
+    /// bcrypt's cost for operators' passwords (2^12 rounds), as for the registry's users.
     public static let passwordCost: UInt8 = 12
 
     /// Makes an operator after checking every field; each refusal names its field, and nothing is written.

@@ -80,7 +80,7 @@ struct OrganizationsController: Sendable {
     @Sendable func revokeToken(_ request: Request, context: AuthorityRequestContext) async throws -> TokenResponse {
         let id = try context.parameters.require("id")
         // An organization's token is a clerk's daily work; an operator's token is an admin's.
-        if try await TokenStore(database: authority.store.database).list().first(where: { $0.id == id })?.kind == TokenKind.operator {
+        if try await TokenStore(database: authority.store.database).record(id: id)?.kind == TokenKind.operator {
             try context.requireRole([.admin], to: "revoke an operator's token")
         }
         return TokenResponse(try await authority.store.revokeToken(id, actor: context.actor, now: authority.now()))

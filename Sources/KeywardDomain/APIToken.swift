@@ -38,7 +38,8 @@ public struct APIToken: Sendable, Hashable {
     /// What is stored: hex SHA-256 of the secret.
     public var secretHash: String { Self.hash(secret) }
 
-    static func hash(_ secret: String) -> String { Hex.encode(SHA256.hash(data: Data(secret.utf8))) }
+    /// Hex SHA-256: how a secret (a token's, a web session's id, a sign-in's state) is stored instead of itself.
+    public static func hash(_ secret: String) -> String { Hex.encode(SHA256.hash(data: Data(secret.utf8))) }
 
     /// Whether this token's secret hashes to `storedHash`, compared in constant time.
     public func matches(storedHash: String) -> Bool {

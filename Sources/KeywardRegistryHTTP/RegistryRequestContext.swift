@@ -119,27 +119,6 @@ struct RegistryRole: AuthorizationPolicy {
     }
 }
 
-extension AccessControl {
-    /// The one rule of who administers the registry, for the API and the web UI alike: the built-in administrator,
-    /// or a user whose access to `menu` of the Configuration component comes through a manager key.
-    func mayAdminister(_ login: String, menu: String) -> Bool {
-        let snapshot = snapshot
-        if snapshot.isBuiltin(login) { return true }
-        let decision = snapshot.check(login: login, component: ConfigurationMenu.component, menu: menu, at: now())
-        return decision.allowed && decision.profile == .manager
-    }
-}
-
-/// The Configuration component's menus that guard the registry's own administration (see the catalog).
-public enum ConfigurationMenu {
-    public static let component = "CFG"
-    public static let licenseKey = "CM009"
-    public static let accessGroup = "CM010"
-    public static let user = "CM011"
-    public static let session = "CM012"
-    public static let sessionHistory = "CM013"
-}
-
 /// The kinds of token the registry issues.
 public enum RegistryTokenKind {
     public static let user = "user"

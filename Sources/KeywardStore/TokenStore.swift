@@ -79,6 +79,11 @@ public struct TokenStore: Sendable {
         return revoked
     }
 
+    /// Token `id`, if there is one.
+    public func record(id: String) async throws -> TokenRecord? {
+        try await database.read { sql in try await sql.select().columns("*").from("api_tokens").where("id", .equal, id).first().map(Self.record) }
+    }
+
     /// Every token of `kinds` (all when `nil`), newest first.
     public func list(kinds: Set<String>? = nil, subject: String? = nil) async throws -> [TokenRecord] {
         try await database.read { sql in

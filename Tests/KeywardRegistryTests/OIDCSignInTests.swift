@@ -119,6 +119,7 @@ extension RegistryTests {
             ("a key not in the JWKS", { $0.signing = .unpublished }, "OIDC_UNKNOWN_KEY", "never-published"),
             ("another issuer", { $0.issuer = "https://evil.example.com" }, "OIDC_ISSUER_MISMATCH", "evil.example.com"),
             ("a user nobody knows", { $0.preferredUsername = "stranger" }, "OIDC_USER_UNKNOWN", "not a user of this registry"),
+            ("a user who administers nothing", { $0.preferredUsername = "other" }, "FORBIDDEN", "may not administer the registry"),
         ]
 
         @Test(arguments: 0..<forgedTokens.count)
@@ -146,6 +147,7 @@ extension RegistryTests {
                         let event = try #require(
                             try await AuditLog(database: harness.store.database).list(AuditQuery(action: "sign-in.refused")).first)
                         #expect(event.details["code"] == .string(forged.code), "\(forged.name)")
+                        #expect(try await AuditLog(database: harness.store.database).list(AuditQuery(action: "sign-in.oidc")).isEmpty)
                         #expect(try await browser.request(.get, "/license-keys").status == .seeOther)
                     }
                 }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import KeywardDomain
 import KeywardOIDC
@@ -172,7 +171,7 @@ extension Registry {
         let time = now()
         try await store.savePendingSignIn(
             PendingSignIn(
-                stateHash: Self.digest(authorization.state), browserHash: Self.digest(browserSecret), nonce: authorization.nonce,
+                stateHash: APIToken.hash(authorization.state), browserHash: APIToken.hash(browserSecret), nonce: authorization.nonce,
                 codeVerifier: authorization.codeVerifier, redirectURI: redirectURI, createdAt: time,
                 expiresAt: time.addingTimeInterval(Self.signInLifetime)),
             now: time)
@@ -197,14 +196,15 @@ extension Registry {
         }
     }
 
-    /// Finishes a sign-in: the state must be one this registry started in this browser (and is used up), the code is
-    /// exchanged with PKCE's verifier, the ID token verified with its nonce, and its claim must name an active user.
-    /// A refusal writes its line in the audit log and nothing else.
+    /// Finishes a sign-in to the web UI: the state must be one this registry started in this browser (and is used up),
+    /// the code is exchanged with PKCE's verifier, the ID token verified with its nonce, and its claim must name an
+    /// active user who administers a menu (``mayUseWebUI(_:)``). A refusal writes its line in the audit log and nothing
+    /// else.
     public func completeSignIn(_ callback: SignInCallback) async throws -> RegistryUser {
         do {
             let (settings, secret, party) = try configuredSignIn()
             guard let state = callback.state, !state.isEmpty, state.count <= 256,
-                let pending = try await store.takePendingSignIn(stateHash: Self.digest(state), now: now())
+                let pending = try await store.takePendingSignIn(stateHash: APIToken.hash(state), now: now())
             else {
                 throw OIDCFailure(
                     code: "OIDC_STATE_INVALID",
@@ -212,7 +212,7 @@ extension Registry {
                         "This sign-in was not started by this registry, was used already, or is older than 10 minutes. Start again with the button on the login page."
                 )
             }
-            guard let browser = callback.browserSecret, Self.digest(browser) == pending.browserHash else {
+            guard let browser = callback.browserSecret, APIToken.hash(browser) == pending.browserHash else {
                 throw OIDCFailure(
                     code: "OIDC_STATE_INVALID",
                     message: "This sign-in was started in another browser (or its cookie was lost). Start again with the button on the login page.")
@@ -233,6 +233,9 @@ extension Registry {
                 metadata: metadata)
             let identity = try await party.verify(idToken, metadata: metadata, audiences: [settings.clientId], nonce: pending.nonce)
             let user = try await user(for: identity, settings: settings)
+            guard mayUseWebUI(user.login) else {
+                throw OIDCFailure(code: "FORBIDDEN", message: Self.webUIRefusal)
+            }
             try await store.database.write { sql in
                 try await AuditLog.append(
                     .init(
@@ -305,8 +308,6 @@ extension Registry {
             throw RegistryError.signIn(error)
         }
     }
-
-    static func digest(_ text: String) -> String { Hex.encode(SHA256.hash(data: Data(text.utf8))) }
 
     /// Where to send a browser after the registry's own sign-out of a provider session, if the provider offers it.
     public func providerSignOutURL(postLogoutRedirectURI: String) -> String? {

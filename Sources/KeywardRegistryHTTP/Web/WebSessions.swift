@@ -25,7 +25,7 @@ struct WebSessions: Sendable {
         var method: WebSessionMethod = .password
     }
 
-    static func hash(_ id: String) -> String { Hex.encode(SHA256.hash(data: Data(id.utf8))) }
+    static func hash(_ id: String) -> String { APIToken.hash(id) }
 
     static func randomToken() -> String { APIToken.generate().secret + APIToken.generate().secret }
 

@@ -284,27 +284,12 @@ struct SitePagesController: Sendable {
                 browserSecret: request.cookies[WebSessions.signInCookie]?.value)
             let user = try await web.registry.completeSignIn(callback)
             web.authentication.throttle.succeeded(attempt)
-            try mayAdminister(user)
             let session = try await web.sessions.start(for: user, request: request, method: .openIDConnect)
             return WebUI.redirect("/license-keys", cookies: [session, forget])
         } catch let error as RegistryError {
             var response = try await loginPage(request, error: error.apiError)
             response.setCookie(forget)
             return response
-        } catch let error as APIError {
-            var response = try await loginPage(request, error: error)
-            response.setCookie(forget)
-            return response
-        }
-    }
-
-    /// The web UI is for people who administer at least one of the registry's menus.
-    func mayAdminister(_ user: RegistryUser) throws {
-        let menus = [ConfigurationMenu.licenseKey, ConfigurationMenu.accessGroup, ConfigurationMenu.user]
-        guard menus.contains(where: { web.registry.access.mayAdminister(user.login, menu: $0) }) else {
-            throw APIError(
-                .forbidden, code: "FORBIDDEN",
-                message: "This account may not administer the registry: that needs access to the Configuration menus through a manager key.")
         }
     }
 
@@ -323,7 +308,7 @@ struct SitePagesController: Sendable {
         let login = fields["login"] ?? ""
         do {
             let user = try await web.authentication.logIn(login: login, password: fields["password"] ?? "", address: context.clientAddress)
-            try mayAdminister(user)
+            guard web.registry.mayUseWebUI(user.login) else { throw APIError(.forbidden, code: "FORBIDDEN", message: Registry.webUIRefusal) }
             return WebUI.redirect("/license-keys", cookies: [try await web.sessions.start(for: user, request: request)])
         } catch let error as APIError {
             return try await loginPage(request, login: login, error: error, csrf: token)

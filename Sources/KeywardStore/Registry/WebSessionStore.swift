@@ -45,11 +45,11 @@ extension RegistryStore {
 
     /// Takes (and so removes) the unexpired sign-in of `stateHash`: a state is good for one callback only.
     public func takePendingSignIn(stateHash: String, now: Date) async throws -> PendingSignIn? {
+        // One statement, so two callbacks racing with the same state cannot both take it.
         try await database.write { sql in
-            let row = try await sql.select().columns("*").from("oidc_sign_ins").where("state_hash", .equal, stateHash)
+            let row = try await sql.delete(from: "oidc_sign_ins").where("state_hash", .equal, stateHash).returning("*")
                 .first(decoding: PendingSignInRow.self, with: .columns)
             guard let row else { return nil }
-            try await sql.delete(from: "oidc_sign_ins").where("state_hash", .equal, stateHash).run()
             return row.expiresAt > now.storedMilliseconds ? row.pending : nil
         }
     }

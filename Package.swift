@@ -15,7 +15,7 @@ let package = Package(
         .library(
             name: "KeywardRegistry",
             targets: [
-                "KeywardRegistry", "KeywardRegistryHTTP", "KeywardStore", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP", "KeywardOIDC",
+                "KeywardRegistry", "KeywardRegistryHTTP", "KeywardStore", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP", "KeywardOIDC", "KeywardWeb",
             ]),
     ],
     dependencies: [
@@ -139,12 +139,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What both web UIs share: the layout, login and error templates, the stylesheet and script, forms, CSRF, session
+        // cookies, the sign-in redirect, how pages, redirects and refusals are answered.
+        .target(
+            name: "KeywardWeb",
+            dependencies: [
+                "KeywardHTTP", "KeywardDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("Resources/templates"), .copy("Resources/static")],
+            swiftSettings: swiftSettings
+        ),
         // The authority's HTTP adapter: its API under /v1 and the composition root.
         .target(
             name: "KeywardAuthorityHTTP",
             dependencies: [
-                "KeywardAuthority", "KeywardHTTP", "KeywardStore", "KeywardDomain",
+                "KeywardAuthority", "KeywardHTTP", "KeywardWeb", "KeywardOIDC", "KeywardStore", "KeywardDomain",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -159,7 +176,7 @@ let package = Package(
         .target(
             name: "KeywardRegistryHTTP",
             dependencies: [
-                "KeywardRegistry", "KeywardHTTP", "KeywardStore", "KeywardDomain", "KeywardLDAP", "KeywardOIDC",
+                "KeywardRegistry", "KeywardHTTP", "KeywardWeb", "KeywardStore", "KeywardDomain", "KeywardLDAP", "KeywardOIDC",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -174,7 +191,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("Resources/registry.yaml"), .copy("Resources/scim.yaml"), .copy("Resources/templates"), .copy("Resources/static")],
+            resources: [.copy("Resources/registry.yaml"), .copy("Resources/scim.yaml"), .copy("Resources/templates")],
             swiftSettings: swiftSettings
         ),
         // Every CLI command, as a library so tests call the same code the executable runs.
@@ -223,8 +240,9 @@ let package = Package(
         .testTarget(
             name: "KeywardAuthorityTests",
             dependencies: [
-                "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP", "KeywardTestSupport",
+                "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP", "KeywardWeb", "KeywardOIDC", "KeywardTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "JWTKit", package: "jwt-kit"), .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -232,7 +250,7 @@ let package = Package(
             name: "KeywardRegistryTests",
             dependencies: [
                 "KeywardRegistry", "KeywardRegistryHTTP", "KeywardHTTP", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardTestSupport",
-                "KeywardLDAP", "KeywardOIDC", .product(name: "JWTKit", package: "jwt-kit"),
+                "KeywardLDAP", "KeywardOIDC", "KeywardWeb", .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -8,6 +8,7 @@ import KeywardLDAP
 import KeywardOIDC
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 import Logging
 import Prometheus
 import ServiceLifecycle

@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 import NIOCore
 
 /// The request context of the registry's routes: the caller's token, the client address, a 1 MiB body limit.

@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 import Logging
 import Prometheus
 
@@ -14,7 +15,8 @@ public func buildRegistryRouter(_ dependencies: RegistryDependencies) -> Router<
     // Metrics outermost, so refusals are counted by the status they are answered with.
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
-    router.add(middleware: BrowserErrorPageMiddleware(web: dependencies.web))
+    router.add(
+        middleware: BrowserErrorPageMiddleware<RegistryRequestContext>(apiPrefixes: WebUI.apiPrefixes, errorPage: dependencies.web.errorPage))
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: NULGuardMiddleware())
     OperationalRoutes(

@@ -6,6 +6,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 import KeywardTestSupport
+import KeywardWeb
 import Mustache
 import Testing
 
@@ -59,13 +60,20 @@ extension RegistryTests {
             return output
         }
 
-        static let templateDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Sources/KeywardRegistryHTTP/Resources/templates").standardizedFileURL
-
-        static var templateNames: [String] {
-            ((try? FileManager.default.contentsOfDirectory(atPath: templateDirectory.path)) ?? [])
-                .filter { $0.hasSuffix(".mustache") }.map { String($0.dropLast(".mustache".count)) }.sorted()
+        /// The registry's own templates and the ones it shares with the authority's console (layout, login, error).
+        static let templateDirectories = ["KeywardRegistryHTTP", "KeywardWeb"].map {
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../../Sources/\($0)/Resources/templates").standardizedFileURL
         }
+
+        static var templateFiles: [URL] {
+            templateDirectories.flatMap { directory in
+                ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".mustache") }
+                    .map { directory.appendingPathComponent($0) }
+            }
+        }
+
+        static var templateNames: [String] { templateFiles.map { $0.deletingPathExtension().lastPathComponent }.sorted() }
 
         /// Answers every name a template asks for with the payload, so every variable is filled and every section shown
         /// once; `chart`, the one value rendered raw, is the real chart drawn with the payload as a key's label.
@@ -81,9 +89,9 @@ extension RegistryTests {
 
         @Test func everyTemplateNamesTheEscapingContentTypeFirst() throws {
             #expect(Self.templateNames.count >= 20)
-            for name in Self.templateNames {
-                let text = try String(contentsOf: Self.templateDirectory.appendingPathComponent(name + ".mustache"), encoding: .utf8)
-                #expect(text.hasPrefix("{{% CONTENT_TYPE: \(EscapedHTML.name)}}"), "\(name).mustache")
+            for file in Self.templateFiles {
+                let text = try String(contentsOf: file, encoding: .utf8)
+                #expect(text.hasPrefix("{{% CONTENT_TYPE: \(EscapedHTML.name)}}"), "\(file.lastPathComponent)")
             }
         }
 
@@ -93,12 +101,12 @@ extension RegistryTests {
                 let web = try await WebUI.load(
                     registry: harness.registry, throttle: harness.throttle, synchronizer: Synchronizer(registry: harness.registry))
                 for payload in Self.payloads {
-                    let html = try #require(web.templates.render(Everything(payload: payload), withTemplate: template))
+                    let html = try #require(web.pages.templates.render(Everything(payload: payload), withTemplate: template))
                     #expect(html.utf8.count > 40, "\(template) rendered nothing")
                     #expect(Self.leaks(in: html).isEmpty, "\(template) with \(payload.debugDescription): \(Self.leaks(in: html))")
                 }
                 // Text that looks like an entity is shown as typed, not read as the character it names.
-                let literal = try #require(web.templates.render(Everything(payload: "&lt;b id=kwx&gt;"), withTemplate: template))
+                let literal = try #require(web.pages.templates.render(Everything(payload: "&lt;b id=kwx&gt;"), withTemplate: template))
                 #expect(!Self.occurs(Array("&lt;b id=kwx&gt;".utf8), in: Array(literal.utf8)), "\(template)")
             }
         }

@@ -4,6 +4,7 @@ import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
 import KeywardTestSupport
+import KeywardWeb
 import Testing
 
 @testable import KeywardRegistryHTTP

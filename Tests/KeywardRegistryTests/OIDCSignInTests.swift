@@ -7,6 +7,7 @@ import KeywardOIDC
 import KeywardRegistry
 import KeywardStore
 import KeywardTestSupport
+import KeywardWeb
 import SQLKit
 import Testing
 

@@ -11,6 +11,7 @@ import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
 import KeywardTestSupport
+import KeywardWeb
 import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle

@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardRegistry
 import KeywardStore
 import KeywardTestSupport
+import KeywardWeb
 import Testing
 
 @testable import KeywardRegistryHTTP

@@ -5,6 +5,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 import KeywardTestSupport
+import KeywardWeb
 import SQLKit
 import Testing
 

@@ -9,6 +9,7 @@ import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
 import KeywardTestSupport
+import KeywardWeb
 import Logging
 import Synchronization
 import Testing

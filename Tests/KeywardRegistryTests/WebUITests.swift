@@ -7,6 +7,7 @@ import KeywardRegistry
 import KeywardRegistryHTTP
 import KeywardStore
 import KeywardTestSupport
+import KeywardWeb
 import Testing
 
 extension RegistryTests {

@@ -7,6 +7,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 import KeywardTestSupport
+import KeywardWeb
 import Testing
 
 @testable import KeywardRegistry

@@ -5,6 +5,7 @@ import KeywardHTTP
 import KeywardOIDC
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 
 /// The sign-in settings as the API shows them: never the client secret.
 struct SignInSettingsResponse: ResponseCodable {
@@ -81,28 +82,4 @@ struct SignInSettingsController: Sendable {
         let form = try await request.decodeJSONIfPresent(as: OIDCSettingsForm.self, context: context)
         return SignInTestResponse(try await registry.testSignIn(form))
     }
-}
-
-/// Where the provider sends the browser back: `oidc.redirectURI` when the configuration sets it (a registry behind a
-/// proxy that rewrites the host), else this registry's address as the request reached it, with `/login/oidc/callback`.
-public struct SignInRedirect: Sendable {
-    public static let path = "/login/oidc/callback"
-
-    public let configured: String?
-    public let secureCookies: SecureCookies
-
-    public init(configured: String? = nil, secureCookies: SecureCookies = .auto) {
-        self.configured = configured
-        self.secureCookies = secureCookies
-    }
-
-    func base(for request: Request) -> String {
-        if let configured, let url = URLComponents(string: configured), let scheme = url.scheme, let host = url.host {
-            return "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")"
-        }
-        let host = request.head.authority ?? "localhost"
-        return (secureCookies.isSecure(request) ? "https://" : "http://") + host
-    }
-
-    func uri(for request: Request) -> String { configured ?? base(for: request) + Self.path }
 }

@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 
 /// The Access groups pages: list, create and edit (key, component, menus), the group's users with a picker that
 /// searches, delete; and Migrate accesses from a key's data screen.

@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 
 /// Migrate accesses, from a key's data screen: preview (dry run), then migrate.
 extension WebUI {

@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 
 /// The Activation page: state, online activation, offline request and certificate upload.
 extension WebUI {

@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 
 /// The dashboard: seat use per key as bars, keys expiring within 30 days, sessions open now.
 extension WebUI {

@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 
 /// Settings > Directory: the LDAP server the registry takes users and groups from, "Test connection", "Synchronize
 /// now", and the history of its synchronizations.

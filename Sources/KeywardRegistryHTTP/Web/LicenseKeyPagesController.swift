@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 
 /// The License key pages: list, synchronization and history, create, data, edit and delete.
 extension WebUI {

@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 
 /// The Sessions pages: who is logged in now (Disconnect, Disconnect all, each confirmed on a page of its own, so it
 /// asks without JavaScript too) and the session history.
@@ -86,7 +87,7 @@ struct SessionPagesController: Sendable {
             notice = "\(count)" + (login.map { ":" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? "")
         }
         return WebUI.redirect(
-            "/sessions?flash=disconnected", cookies: [web.sessions.cookie(WebUI.noticeCookie, notice, maxAge: 60, request: request)])
+            "/sessions?flash=disconnected", cookies: [web.sessions.cookies.cookie(WebUI.noticeCookie, notice, maxAge: 60, request: request)])
     }
 
     /// Ended sessions, newest first.

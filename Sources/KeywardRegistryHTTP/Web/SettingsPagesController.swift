@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 
 /// The Settings page: the licensing authority's URL and organization token, "Test connection", the daily schedule, and
 /// the tokens other systems use (service and directory tokens).

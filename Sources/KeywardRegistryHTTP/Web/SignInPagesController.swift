@@ -5,6 +5,7 @@ import KeywardHTTP
 import KeywardOIDC
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 
 /// Settings > Sign-in: the OpenID Connect provider people sign in with, and "Test connection".
 extension WebUI {

@@ -4,6 +4,7 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
+import KeywardWeb
 
 /// The Users pages: list with search and paging, create, edit, enable and disable, CSV import.
 extension WebUI {

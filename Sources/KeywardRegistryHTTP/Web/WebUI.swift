@@ -4,13 +4,13 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardRegistry
 import KeywardStore
-import Mustache
+import KeywardWeb
 import NIOCore
 
 /// The registry's web UI: server-rendered pages that work without JavaScript, CSRF-protected forms.
 public struct WebUI: Sendable {
     let registry: Registry
-    let templates: MustacheLibrary
+    let pages: WebPages
     let sessions: WebSessions
     let authentication: Authentication
     let synchronizer: Synchronizer
@@ -19,9 +19,6 @@ public struct WebUI: Sendable {
     let ldapScheduler: SyncScheduler?
     /// Where the identity provider sends the browser back after signing in.
     let signInRedirect: SignInRedirect
-    let stylesheet: String
-    /// The one script, for forms that work without it too (the access group form offers the chosen key's choices at once).
-    let script: String
 
     /// Loads the templates and the stylesheet shipped with the registry.
     public static func load(
@@ -32,16 +29,15 @@ public struct WebUI: Sendable {
         guard let resources = Bundle.module.resourceURL else {
             throw StoreError(code: "RESOURCES_MISSING", message: "The web UI's templates are missing from this build.")
         }
-        // Every template names this content type in its first line, so every value goes through `HTML.escape`.
-        MustacheContentTypes.register(EscapedHTML(), named: EscapedHTML.name)
-        let templates = try await MustacheLibrary(directory: resources.appendingPathComponent("templates").path)
-        let stylesheet = try String(contentsOf: resources.appendingPathComponent("static/keyward.css"), encoding: .utf8)
-        let script = try String(contentsOf: resources.appendingPathComponent("static/keyward.js"), encoding: .utf8)
+        let pages = try await WebPages.load(
+            templatesDirectory: resources.appendingPathComponent("templates"), site: "Keyward",
+            home: .init(href: "/license-keys", label: "the License key page"))
         return WebUI(
-            registry: registry, templates: templates, sessions: WebSessions(store: registry.store, now: registry.now, secureCookies: secureCookies),
+            registry: registry, pages: pages,
+            sessions: WebSessions(store: registry.store, now: registry.now, cookies: WebCookies(secureCookies: secureCookies)),
             authentication: Authentication(registry: registry, throttle: throttle), synchronizer: synchronizer, scheduler: scheduler,
             ldapSynchronizer: ldapSynchronizer ?? LDAPSynchronizer(registry: registry), ldapScheduler: ldapScheduler,
-            signInRedirect: SignInRedirect(configured: signInRedirect, secureCookies: secureCookies), stylesheet: stylesheet, script: script)
+            signInRedirect: SignInRedirect(configured: signInRedirect, secureCookies: secureCookies))
     }
 
     static let flashes: [String: (kind: String, text: String)] = [
@@ -91,17 +87,35 @@ public struct WebUI: Sendable {
 
     // MARK: Rendering
 
+    /// The main menu: each page's `nav` name, its address and its label.
+    static let menu: [(nav: String, href: String, label: String)] = [
+        ("dashboard", "/dashboard", "Dashboard"), ("keys", "/license-keys", "License key"), ("users", "/users", "Users"),
+        ("groups", "/access-groups", "Access groups"), ("sessions", "/sessions", "Sessions"), ("activation", "/activation", "Activation"),
+        ("settings", "/settings", "Settings"),
+    ]
+
     /// The values every page's layout uses.
     func layout(_ session: WebSessions.Session?, request: Request, nav: String? = nil) async throws -> [String: Any] {
-        var values: [String: Any] = ["testEnvironment": registry.installation.environment == .test]
+        var values = pages.layoutValues
+        if registry.installation.environment == .test {
+            values["environmentBanner"] = "Test environment: this installation is not the production one."
+        }
         if let session {
             values["user"] = session.user.login
             values["csrf"] = session.csrf
+            values["nav"] = Self.menu.map { ["href": $0.href, "label": $0.label, "current": $0.nav == nav] as [String: Any] }
             // The banner shows whenever the keys changed since the activation in force (or keys wait for a first one).
             let state = try await registry.activationState()
-            values["activationRequired"] = nav != "activation" && (state.status == .required || (state.status == .never && !state.serials.isEmpty))
+            if nav != "activation" && (state.status == .required || (state.status == .never && !state.serials.isEmpty)) {
+                values["banners"] = [
+                    [
+                        "kind": "warning", "id": "activation-banner", "href": "/activation", "label": "Review and activate",
+                        "text":
+                            "Activation required: the license keys changed since the installation was last activated. Keys outside the activation grant nothing yet.",
+                    ]
+                ]
+            }
         }
-        if let nav { values["nav" + nav.prefix(1).uppercased() + nav.dropFirst()] = true }
         if let code = request.uri.queryParameters.get("flash"), let flash = Self.flashes[code] {
             let text = code == "disconnected" ? Self.disconnectedText(request.cookies[Self.noticeCookie]?.value) ?? flash.text : flash.text
             values["flash"] = ["kind": flash.kind, "text": text]
@@ -119,20 +133,10 @@ public struct WebUI: Sendable {
     }
 
     func page(_ template: String, _ values: [String: Any], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
-        let html = templates.render(values, withTemplate: template) ?? "Page \(template) is missing."
-        var fields = headers
-        fields[.contentType] = "text/html; charset=utf-8"
-        fields[.cacheControl] = "no-store"
-        fields[.init("X-Frame-Options")!] = "DENY"
-        fields[.init("Content-Security-Policy")!] = HTML.contentSecurityPolicy
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: html)))
+        pages.page(template, values, status: status, headers: headers)
     }
 
-    static func redirect(_ location: String, cookies: [Cookie] = []) -> Response {
-        var response = Response.redirect(to: location, type: .normal)
-        for cookie in cookies { response.setCookie(cookie) }
-        return response
-    }
+    static func redirect(_ location: String, cookies: [Cookie] = []) -> Response { WebPages.redirect(location, cookies: cookies) }
 
     /// The form fields of a POST, after checking its CSRF token against the session's.
     func form(_ request: Request, context: RegistryRequestContext, session: WebSessions.Session) async throws -> FormFields {
@@ -146,18 +150,15 @@ public struct WebUI: Sendable {
         try URLEncodedForm.parse(Array(buffer: try await request.body.collect(upTo: context.maxUploadSize)))
     }
 
-    static func hasValidToken(_ fields: FormFields, session: WebSessions.Session) -> Bool {
-        guard let token = fields["_csrf"] else { return false }
-        return token == session.csrf
-    }
+    static func hasValidToken(_ fields: FormFields, session: WebSessions.Session) -> Bool { CSRF.isValid(fields, expected: session.csrf) }
 
-    static let csrfRefusal = APIError(
-        .forbidden, code: "CSRF_TOKEN_INVALID", message: "This form has expired or did not come from this site. Reload the page and try again.")
+    static let csrfRefusal = CSRF.refusal
 
     // MARK: Routes
 
     public func add(to router: Router<RegistryRequestContext>) {
-        router.add(middleware: WebRedirectMiddleware(web: self))
+        router.add(middleware: WebPageErrorMiddleware<RegistryRequestContext>(refusal: Self.refusal, errorPage: errorPage))
+        router.addRoutes(pages.assets(context: RegistryRequestContext.self))
         router.addRoutes(SitePagesController(web: self).endpoints)
         router.addRoutes(LicenseKeyPagesController(web: self).endpoints, atPath: "/license-keys")
         router.addRoutes(ActivationPagesController(web: self).endpoints, atPath: "/activation")
@@ -172,22 +173,15 @@ public struct WebUI: Sendable {
         router.addRoutes(SessionPagesController(web: self).endpoints, atPath: "/sessions")
         router.addRoutes(AccessMigrationPagesController(web: self).endpoints, atPath: "/license-keys")
     }
-
-    /// A key in a rounded square, as the tab icon.
-    static let favicon =
-        ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0f2747"/><circle cx="12" cy="16" r="5" fill="none" stroke="#fff" stroke-width="3"/><path d="M17 16h10M23 16v4M27 16v3" stroke="#fff" stroke-width="3"/></svg>"##
 }
 
-/// The stylesheet, the script, the icon, and logging in and out.
+/// The site's root, and logging in and out.
 struct SitePagesController: Sendable {
     let web: WebUI
 
     var endpoints: RouteCollection<RegistryRequestContext> {
         let routes = RouteCollection(context: RegistryRequestContext.self)
-        routes.get("/static/keyward.css", use: serveStylesheet)
-            .get("/static/keyward.js", use: serveScript)
-            .get("/", use: home)
-            .get("/favicon.ico", use: serveFavicon)
+        routes.get("/", use: home)
             .get("/login", use: loginForm)
             .post("/login", use: logIn)
             .get("/login/oidc", use: startSignIn)
@@ -197,30 +191,9 @@ struct SitePagesController: Sendable {
         return routes
     }
 
-    /// The stylesheet.
-    @Sendable func serveStylesheet(_ request: Request, context: RegistryRequestContext) async throws -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
-            body: .init(byteBuffer: ByteBuffer(string: web.stylesheet)))
-    }
-
-    /// The one script.
-    @Sendable func serveScript(_ request: Request, context: RegistryRequestContext) async throws -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600"],
-            body: .init(byteBuffer: ByteBuffer(string: web.script)))
-    }
-
     /// The site's root: the License key menu.
     @Sendable func home(_ request: Request, context: RegistryRequestContext) async throws -> Response {
         WebUI.redirect("/license-keys")
-    }
-
-    /// The tab icon.
-    @Sendable func serveFavicon(_ request: Request, context: RegistryRequestContext) async throws -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "image/svg+xml", .cacheControl: "max-age=86400"],
-            body: .init(byteBuffer: ByteBuffer(string: WebUI.favicon)))
     }
 
     /// The login form, with a CSRF token of its own (there is no session yet).
@@ -232,7 +205,7 @@ struct SitePagesController: Sendable {
     /// The login form, with the provider's button when one is set, a refusal above it, and after the sign-out of a
     /// session opened with the provider, the offer to sign out there too.
     func loginPage(_ request: Request, login: String? = nil, error: APIError? = nil, csrf given: String? = nil) async throws -> Response {
-        let csrf = given ?? WebSessions.randomToken()
+        let csrf = given ?? WebCookies.randomToken()
         var values = try await web.layout(nil, request: request)
         values["csrf"] = csrf
         if let login { values["login"] = login }
@@ -247,7 +220,7 @@ struct SitePagesController: Sendable {
             }
         }
         var headers = error?.headers ?? [:]
-        if given == nil { headers[.setCookie] = web.sessions.cookie(WebSessions.loginCSRFCookie, csrf, maxAge: 3600, request: request).description }
+        if given == nil { headers[.setCookie] = web.sessions.cookies.cookie(WebCookies.loginCSRF, csrf, maxAge: 3600, request: request).description }
         // 200 with the message: a form shown again is a page, not a failed resource (the API has the real codes);
         // but a throttled login says 429 with its Retry-After, so tools and proxies see the limit.
         return web.page("login", values, status: error?.status == .tooManyRequests ? .tooManyRequests : .ok, headers: headers)
@@ -255,14 +228,14 @@ struct SitePagesController: Sendable {
 
     /// "Sign in with …": keeps a fresh state, nonce and PKCE verifier for this browser and sends it to the provider.
     @Sendable func startSignIn(_ request: Request, context: RegistryRequestContext) async throws -> Response {
-        let browser = WebSessions.randomToken()
+        let browser = WebCookies.randomToken()
         let url: String
         do {
             url = try await web.registry.beginSignIn(redirectURI: web.signInRedirect.uri(for: request), browserSecret: browser)
         } catch let error as RegistryError {
             return try await loginPage(request, error: error.apiError)
         }
-        let cookie = web.sessions.cookie(WebSessions.signInCookie, browser, maxAge: Int(Registry.signInLifetime), request: request)
+        let cookie = web.sessions.cookies.cookie(WebCookies.signIn, browser, maxAge: Int(Registry.signInLifetime), request: request)
         return WebUI.redirect(url, cookies: [cookie])
     }
 
@@ -276,12 +249,12 @@ struct SitePagesController: Sendable {
         } catch let error as APIError {
             return try await loginPage(request, error: error)
         }
-        let forget = web.sessions.cookie(WebSessions.signInCookie, "", maxAge: 0, request: request)
+        let forget = web.sessions.cookies.forget(WebCookies.signIn, request: request)
         do {
             func value(_ name: String) -> String? { query.get(name).map { String($0) } }
             let callback = Registry.SignInCallback(
                 state: value("state"), code: value("code"), error: value("error"), errorDescription: value("error_description"),
-                browserSecret: request.cookies[WebSessions.signInCookie]?.value)
+                browserSecret: request.cookies[WebCookies.signIn]?.value)
             let user = try await web.registry.completeSignIn(callback)
             web.authentication.throttle.succeeded(attempt)
             let session = try await web.sessions.start(for: user, request: request, method: .openIDConnect)
@@ -302,8 +275,8 @@ struct SitePagesController: Sendable {
             throw APIError.payloadTooLarge(limit: Authentication.maximumBodySize)
         }
         let fields = try URLEncodedForm.parse(Array(buffer: body))
-        guard let token = fields["_csrf"], let expected = request.cookies[WebSessions.loginCSRFCookie]?.value, token == expected else {
-            throw WebUI.csrfRefusal
+        guard CSRF.isValid(fields, expected: request.cookies[WebCookies.loginCSRF]?.value), let token = fields["_csrf"] else {
+            throw CSRF.refusal
         }
         let login = fields["login"] ?? ""
         do {
@@ -322,21 +295,8 @@ struct SitePagesController: Sendable {
         try await web.registry.store.deleteWebSession(idHash: session.idHash)
         // A session opened with the identity provider: the login page offers to sign out there too (RP-initiated logout).
         let location = session.method == .openIDConnect ? "/login?flash=logged-out&provider=1" : "/login?flash=logged-out"
-        return WebUI.redirect(location, cookies: [web.sessions.cookie(WebSessions.cookie, "", maxAge: 0, request: request)])
+        return WebUI.redirect(location, cookies: [web.sessions.cookies.forget(WebCookies.session, request: request)])
     }
-}
-
-/// The templates' content type: values escaped by `HTML.escape` (by byte), not by swift-mustache's own escaping, which
-/// compares whole grapheme clusters and so misses a `<` joined to the letter before it.
-struct EscapedHTML: MustacheContentType {
-    static let name = "KEYWARD_HTML"
-
-    func escapeText(_ text: String) -> String { HTML.escape(text) }
-}
-
-/// Thrown for pages that need a logged-in user; becomes a redirect to the login page.
-struct WebRedirect: Error {
-    let location: String
 }
 
 /// The web UI's rule on a group of pages: a logged-in session (else a redirect to the login page) of someone who
@@ -361,68 +321,27 @@ struct WebAuthorization: RouterMiddleware {
 }
 
 extension WebUI {
-    /// A refusal as the site's error page, with its status, sentence and headers (`Retry-After`, ...).
-    func errorPage(_ refusal: APIError, request: Request) async -> Response {
-        var values: [String: Any] = ["status": Int(refusal.status.code), "code": refusal.code, "message": refusal.message]
-        switch refusal.status {
-        case .contentTooLarge:
-            values["hint"] = "Nothing was saved. Go back and send less: an access key is a few KiB, so check that only the key was pasted."
-        case .notFound: values["hint"] = "Check the address, or start again from the menu above."
-        default: break
-        }
+    /// A refusal as the site's error page, with the signed-in user's menu when there is one.
+    @Sendable func errorPage(_ refusal: APIError, request: Request) async -> Response {
+        var values: [String: Any] = [:]
         if let session = try? await sessions.session(of: request) {
             values["user"] = session.user.login
             values["csrf"] = session.csrf
+            values["nav"] = Self.menu.map { ["href": $0.href, "label": $0.label] }
         }
-        var response = page("error", values, status: refusal.status)
-        for field in refusal.headers where field.name != .contentType { response.headers.append(field) }
-        return response
+        return pages.errorPage(refusal, layout: values)
     }
 
-    /// Whether an answer goes to a person's browser: it asks for HTML, and the path is not the API's or SCIM's.
-    static func isBrowser(_ request: Request) -> Bool {
-        let path = request.uri.path
-        if path.hasPrefix("/api/") || path.hasPrefix("/scim/") || path == "/api" { return false }
-        return request.headers[values: .accept].contains { $0.lowercased().contains("text/html") }
-    }
-}
-
-/// Answers a browser's refusals that no page handled (an unknown address, a body too large, a method not allowed)
-/// with the site's error page instead of the API's JSON; API clients keep the JSON.
-struct BrowserErrorPageMiddleware: RouterMiddleware {
-    let web: WebUI
-
-    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws
-        -> Response
-    {
-        do {
-            return try await next(request, context)
-        } catch let error as APIError where WebUI.isBrowser(request) {
-            return await web.errorPage(error, request: request)
+    /// The errors a page shows as a refusal: the API's, the store's and the services' own.
+    @Sendable static func refusal(_ error: any Error) -> APIError? {
+        switch error {
+        case let error as APIError: error
+        case let error as StoreError: APIError(error)
+        case let error as any APIErrorConvertible: error.apiError
+        default: nil
         }
     }
-}
 
-/// Turns `WebRedirect` into a `303 See Other`, and a page's refusal into an HTML page with its status and sentence.
-struct WebRedirectMiddleware: RouterMiddleware {
-    let web: WebUI
-
-    func handle(_ request: Request, context: RegistryRequestContext, next: (Request, RegistryRequestContext) async throws -> Response) async throws
-        -> Response
-    {
-        do {
-            return try await next(request, context)
-        } catch let redirect as WebRedirect {
-            return Response.redirect(to: redirect.location, type: .normal)
-        } catch {
-            let refusal: APIError
-            switch error {
-            case let error as APIError: refusal = error
-            case let error as StoreError: refusal = APIError(error)
-            case let error as any APIErrorConvertible: refusal = error.apiError
-            default: throw error
-            }
-            return await web.errorPage(refusal, request: request)
-        }
-    }
+    /// The paths whose refusals stay JSON for a client that also accepts HTML.
+    static let apiPrefixes = ["/api", "/scim"]
 }

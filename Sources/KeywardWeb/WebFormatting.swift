@@ -1,21 +1,19 @@
 import Foundation
 import KeywardDomain
-import KeywardRegistry
-import KeywardStore
 
-/// How pages show times, keys and lists: readable times with their zone (the ISO form stays in `<time datetime>`),
-/// keys by the ID # the administrator chose, logins in natural order.
-enum WebFormatting {
-    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+/// How pages show times and lists: readable times with their zone (the ISO form stays in `<time datetime>`), names in
+/// natural order.
+public enum WebFormatting {
+    public static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    static let utc: Calendar = {
+    public static let utc: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         return calendar
     }()
 
     /// `2 Dec 2026, 02:14 UTC`.
-    static func readable(_ date: Date) -> String {
+    public static func readable(_ date: Date) -> String {
         let parts = utc.dateComponents([.year, .month, .day, .hour, .minute], from: date)
         let hour = parts.hour ?? 0
         let minute = parts.minute ?? 0
@@ -24,23 +22,23 @@ enum WebFormatting {
     }
 
     /// `2 Dec 2026`, for validity ranges.
-    static func readableDay(_ date: Date) -> String {
+    public static func readableDay(_ date: Date) -> String {
         let parts = utc.dateComponents([.year, .month, .day], from: date)
         return "\(parts.day ?? 1) \(months[(parts.month ?? 1) - 1]) \(parts.year ?? 1970)"
     }
 
     /// A time as templates show it: `<time datetime="{{iso}}">{{text}}</time>`.
-    static func time(_ date: Date) -> [String: String] {
+    public static func time(_ date: Date) -> [String: String] {
         ["iso": Timestamp.format(date), "text": readable(date)]
     }
 
     /// A day as templates show it, with the full ISO time in `datetime`.
-    static func day(_ date: Date) -> [String: String] {
+    public static func day(_ date: Date) -> [String: String] {
         ["iso": Timestamp.format(date), "text": readableDay(date)]
     }
 
     /// Natural order: runs of digits compare by value (`user2` before `user10`), letters ignoring case.
-    static func naturallyOrdered(_ left: String, _ right: String) -> Bool {
+    public static func naturallyOrdered(_ left: String, _ right: String) -> Bool {
         let a = Array(left.lowercased().unicodeScalars)
         let b = Array(right.lowercased().unicodeScalars)
         var i = 0
@@ -67,22 +65,5 @@ enum WebFormatting {
         }
         if (a.count - i) != (b.count - j) { return (a.count - i) < (b.count - j) }
         return left < right
-    }
-}
-
-/// Keys by the ID # the administrator chose: a serial becomes `{"idNumber", "serial", "showSerial"}` for templates
-/// (`showSerial` is false when the ID # is the serial itself, as synchronized keys start).
-struct KeyNames {
-    let names: [String: String]
-
-    init(_ keys: [RegisteredKey]) {
-        names = Dictionary(keys.map { ($0.serial, $0.idNumber) }, uniquingKeysWith: { first, _ in first })
-    }
-
-    func idNumber(_ serial: String) -> String { names[serial] ?? serial }
-
-    func values(_ serial: String) -> [String: Any] {
-        let idNumber = idNumber(serial)
-        return ["idNumber": idNumber, "serial": serial, "showSerial": idNumber != serial, "known": names[serial] != nil]
     }
 }

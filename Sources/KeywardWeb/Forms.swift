@@ -13,13 +13,12 @@
 import Foundation
 import Hummingbird
 import KeywardHTTP
-import KeywardRegistry
 import MultipartKit
 
 /// `application/x-www-form-urlencoded` bodies, as browsers send forms.
-enum URLEncodedForm {
+public enum URLEncodedForm {
     /// The fields; 400 `NUL_IN_TEXT` when a value holds U+0000 (see `NULGuard`).
-    static func parse(_ bytes: [UInt8]) throws -> FormFields {
+    public static func parse(_ bytes: [UInt8]) throws -> FormFields {
         var fields = FormFields()
         for pair in bytes.split(separator: UInt8(ascii: "&")) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
@@ -37,14 +36,16 @@ enum URLEncodedForm {
 }
 
 /// A form's fields in order; a name may repeat (checkboxes).
-struct FormFields: Sendable {
-    var values: [(name: String, value: String)] = []
+public struct FormFields: Sendable {
+    public var values: [(name: String, value: String)] = []
+
+    public init(values: [(name: String, value: String)] = []) { self.values = values }
 
     /// The last value of `name`.
-    subscript(name: String) -> String? { values.last { $0.name == name }?.value }
+    public subscript(name: String) -> String? { values.last { $0.name == name }?.value }
 
     /// Every value of `name`, in order.
-    func all(_ name: String) -> [String] { values.filter { $0.name == name }.map(\.value) }
+    public func all(_ name: String) -> [String] { values.filter { $0.name == name }.map(\.value) }
 }
 
 /// `multipart/form-data` bodies (the certificate upload, the CSV import), framed by multipart-kit's parser.
@@ -52,15 +53,15 @@ struct FormFields: Sendable {
 /// A part's name is read by `dispositionParameters` below rather than by `MultipartPart.name`, which splits the
 /// header at every `;` and `=` (inside quotes too) and matches `name=` case-sensitively, so a file name such as
 /// `name=x;.csv` would rename the part (`SecurityTests.multipartPartsAreNamedByTheirNameParameterWhereverItStands`).
-enum MultipartForm {
+public enum MultipartForm {
     /// A part's bytes. Its file name, if any, is never used: not as a path, not on a page.
-    struct Part {
-        let data: [UInt8]
+    public struct Part: Sendable {
+        public let data: [UInt8]
     }
 
     /// The parts by field name (the last of a name repeated), or `nil` when `contentType` names no boundary. A body
     /// that breaks off or breaks the syntax keeps the parts completed before.
-    static func parse(_ body: [UInt8], contentType: String) -> [String: Part]? {
+    public static func parse(_ body: [UInt8], contentType: String) -> [String: Part]? {
         guard
             let boundaryParameter = contentType.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) })
                 .first(where: { $0.lowercased().hasPrefix("boundary=") })
@@ -92,7 +93,7 @@ enum MultipartForm {
 
     /// The `key=value` parameters after `form-data;`, names lowercased; a quoted value may hold `;` and `\"`.
     /// (A parameter is matched by its whole name, so `filename="…"` is never taken for `name`.)
-    static func dispositionParameters(_ text: Substring) -> [String: String] {
+    public static func dispositionParameters(_ text: Substring) -> [String: String] {
         var parameters: [String: String] = [:]
         var index = text.startIndex
         func advance() { index = text.index(after: index) }
@@ -123,32 +124,5 @@ enum MultipartForm {
             if let value, !name.isEmpty, parameters[name] == nil { parameters[name] = value }
         }
         return parameters
-    }
-}
-
-extension WebUI {
-    /// A settings page's form with Save, Test connection and Remove (Settings > Directory, Settings > Sign-in): runs the
-    /// button pressed; saving and removing go back to the page with their flash. A refusal of one field is shown beside
-    /// it, any other where the test's outcome goes, through `page`.
-    func settingsAction(
-        _ action: String?, at path: String, saved: String, cleared: String, test: () async throws -> Response,
-        clear: () async throws -> Void, save: () async throws -> Void,
-        page: (_ errors: [String: String], _ failure: (code: String, message: String)?) async throws -> Response
-    ) async throws -> Response {
-        do {
-            switch action {
-            case "test":
-                return try await test()
-            case "clear":
-                try await clear()
-                return Self.redirect("\(path)?flash=\(cleared)")
-            default:
-                try await save()
-                return Self.redirect("\(path)?flash=\(saved)")
-            }
-        } catch let error as RegistryError {
-            if case .invalid(let problem) = error { return try await page([problem.field: problem.message], nil) }
-            return try await page([:], (error.code, error.message))
-        }
     }
 }

@@ -15,7 +15,8 @@ let package = Package(
         .library(
             name: "KeywardRegistry",
             targets: [
-                "KeywardRegistry", "KeywardRegistryHTTP", "KeywardStore", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP", "KeywardOIDC", "KeywardWeb",
+                "KeywardRegistry", "KeywardRegistryHTTP", "KeywardStore", "KeywardAuthority", "KeywardAuthorityHTTP", "KeywardHTTP", "KeywardOIDC",
+                "KeywardWeb",
             ]),
     ],
     dependencies: [

@@ -73,6 +73,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -80,7 +81,7 @@ let package = Package(
         .target(
             name: "KeywardAuthority",
             dependencies: [
-                "KeywardStore", "KeywardDomain", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                "KeywardStore", "KeywardDomain", "KeywardOIDC", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
             swiftSettings: swiftSettings
@@ -145,7 +146,7 @@ let package = Package(
         .target(
             name: "KeywardWeb",
             dependencies: [
-                "KeywardHTTP", "KeywardDomain",
+                "KeywardHTTP", "KeywardDomain", "KeywardOIDC",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Mustache", package: "swift-mustache"),
@@ -161,6 +162,8 @@ let package = Package(
             dependencies: [
                 "KeywardAuthority", "KeywardHTTP", "KeywardWeb", "KeywardOIDC", "KeywardStore", "KeywardDomain",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -170,7 +173,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
-            resources: [.copy("Resources/authority.yaml")],
+            resources: [.copy("Resources/authority.yaml"), .copy("Resources/console")],
             swiftSettings: swiftSettings
         ),
         // The registry's HTTP adapters: its API, the web UI (the License key menu) and the composition root.

@@ -36,3 +36,15 @@ extension Authority {
         return String((0..<24).map { _ in alphabet.randomElement()! })
     }
 }
+
+extension Authority {
+    /// The active operator whose login and password these are, or `nil` (the same for an unknown login, a wrong
+    /// password and a disabled operator). Compared even for unknown logins, against a decoy of the same cost, so timing
+    /// does not tell which logins exist. The caller throttles.
+    public func authenticateOperator(login: String, password: String, passwords: PasswordHasher) async throws -> OperatorRecord? {
+        let account = login.count <= 64 ? try await store.operatorRecord(login) : nil
+        let matches = try await passwords.verify(password, against: account?.passwordHash)
+        guard let account, matches, account.active else { return nil }
+        return account
+    }
+}

@@ -66,21 +66,13 @@ public struct Authority: Sendable {
     ) async throws -> (agreement: AgreementRecord, keys: [IssuedKeyRecord]) {
         let organization = try await requireOrganization(organizationId)
         let reference = reference.trimmingCharacters(in: .whitespaces)
-        guard !reference.isEmpty, reference.count <= 100, !reference.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-        else {
-            throw AuthorityError.invalid([
-                FieldError(
-                    field: "reference", code: "INVALID_REFERENCE",
-                    message: "The agreement reference must be 1 to 100 characters, e.g. \"2026-ACME-001\".")
-            ])
+        // Every problem at once: the reference's, the lines' count, and each line's.
+        var problems = Self.referenceProblem(reference).map { [$0] } ?? []
+        if !(1...100).contains(lines.count) {
+            problems.append(FieldError(field: "lines", code: "INVALID_LINES", message: "An agreement has 1 to 100 lines, one per key."))
         }
-        guard (1...100).contains(lines.count) else {
-            throw AuthorityError.invalid([FieldError(field: "lines", code: "INVALID_LINES", message: "An agreement has 1 to 100 lines, one per key.")]
-            )
-        }
-        var problems: [FieldError] = []
         var keys: [NewIssuedKey] = []
-        for (index, line) in lines.enumerated() {
+        for (index, line) in lines.prefix(100).enumerated() {
             do {
                 keys.append(try sign(line, for: organization, field: "lines[\(index)]"))
             } catch let AuthorityError.invalid(found) {
@@ -99,6 +91,14 @@ public struct Authority: Sendable {
             id: id, organizationId: organizationId, reference: reference, signedOn: signedOn, createdAt: time,
             serials: keys.map(\.license.serial))
         return (agreement, records)
+    }
+
+    /// Why `reference` (trimmed) cannot name an agreement, if it cannot.
+    public static func referenceProblem(_ reference: String) -> FieldError? {
+        guard reference.isEmpty || reference.count > 100 || reference.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else { return nil }
+        return FieldError(
+            field: "reference", code: "INVALID_REFERENCE", message: "The agreement reference must be 1 to 100 characters, e.g. \"2026-ACME-001\".")
     }
 
     /// Revokes a key, with a reason the registry will show.

@@ -1,10 +1,13 @@
+import AsyncHTTPClient
 import Configuration
 import Foundation
 import Hummingbird
 import KeywardAuthority
 import KeywardDomain
 import KeywardHTTP
+import KeywardOIDC
 import KeywardStore
+import KeywardWeb
 import Logging
 import Prometheus
 
@@ -14,11 +17,14 @@ public struct AuthorityDependencies: Sendable {
     public let metrics: PrometheusCollectorRegistry
     /// The bearer token `/metrics` asks for; `nil` leaves it open (for a scraper on a private network).
     public let metricsToken: String?
+    /// The vendor's console under `/`; without it the root answers the API's 404.
+    public let console: AuthorityConsole?
 
-    public init(authority: Authority, metrics: PrometheusCollectorRegistry, metricsToken: String? = nil) {
+    public init(authority: Authority, metrics: PrometheusCollectorRegistry, metricsToken: String? = nil, console: AuthorityConsole? = nil) {
         self.authority = authority
         self.metrics = metrics
         self.metricsToken = metricsToken
+        self.console = console
     }
 }
 
@@ -84,7 +90,8 @@ public struct AuthoritySetup: Sendable {
 ///
 /// Checks the settings before anything is written (limits, the metrics token, a port in use), opens and migrates the
 /// store, loads the signing keys, and runs the database first and the server last. Settings: `host`, `port` (default
-/// 8081), `dataDir`, `database`, `http.*`, `metrics.token(File)`. `onServerRunning` gets the port and the line to show.
+/// 8081), `dataDir`, `database`, `http.*`, `metrics.token(File)`, `secureCookies`, and `oidc.*` for operators signing in
+/// to the console with an identity provider. `onServerRunning` gets the port and the line to show.
 public func buildAuthorityApplication(
     reader: ConfigReader, logger: Logger, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
     onServerRunning: @escaping @Sendable (_ port: Int, _ line: String) async -> Void = { _, _ in }
@@ -92,6 +99,9 @@ public func buildAuthorityApplication(
     let settings = Settings(reader: reader)
     let limits = try settings.connectionLimits()
     let metricsToken = try settings.metricsToken()
+    let secureCookies = try settings.secureCookies()
+    let configuredSignIn = try settings.oidc()
+    let signInRedirect = try settings.signInRedirectURI(site: "authority")
     let listening = try settings.listening(serverName: "keyward-authority", defaultPort: 8081, limits: limits)
     try ListeningAddress.checkFree(host: listening.host, port: listening.port, flag: "--port")
     let setup = AuthoritySetup(settings: settings)
@@ -99,11 +109,18 @@ public func buildAuthorityApplication(
     let catalog = try Catalog.shipped()
     let authority = Authority(store: try await setup.openServiceStore(logger: logger), keyring: keyring, catalog: catalog)
     let host = listening.host
-    let dependencies = AuthorityDependencies(authority: authority, metrics: metrics, metricsToken: metricsToken)
+    let signIn = configuredSignIn.map {
+        OperatorSignIn(settings: $0.settings, secret: $0.secret, relyingParty: OIDCRelyingParty(http: HTTPClient.shared))
+    }
+    let console = try await AuthorityConsole.load(
+        authority: authority, signIn: signIn, secureCookies: secureCookies, signInRedirect: signInRedirect)
+    let dependencies = AuthorityDependencies(authority: authority, metrics: metrics, metricsToken: metricsToken, console: console)
     return buildKeywardApplication(
         router: buildAuthorityRouter(dependencies), database: authority.store.database, configuration: listening.configuration,
         limits: limits, logger: logger
     ) { port in
-        await onServerRunning(port, "Keyward authority listening on http://\(host):\(port) (database \(authority.store.database.location))")
+        await onServerRunning(
+            port, "Keyward authority listening on http://\(host):\(port) (console at /, API under /v1; database \(authority.store.database.location))"
+        )
     }
 }

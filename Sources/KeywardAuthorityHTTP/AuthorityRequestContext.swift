@@ -3,18 +3,26 @@ import Hummingbird
 import KeywardAuthority
 import KeywardHTTP
 import KeywardStore
+import NIOCore
 
 /// The request context of the authority's routes: the caller's token, a 1 MiB body limit, Keyward's JSON.
-public struct AuthorityRequestContext: TokenAuthenticatedContext {
+public struct AuthorityRequestContext: TokenAuthenticatedContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var token: TokenRecord?
     /// The operator an operator token belongs to (``OperatorMiddleware``); `nil` for an organization token and for an
     /// operator token made before operators had accounts, which acts as an admin.
     public var operatorAccount: OperatorRecord?
+    /// The console's signed-in session, put here by the page group's `ConsoleAuthorization`.
+    var consoleSession: ConsoleSession?
+    public let remoteAddress: SocketAddress?
 
     public init(source: Source) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
     }
+
+    /// The client address for rate limiting, without the port.
+    public var clientAddress: String? { remoteAddress?.ipAddress }
 
     public var maxUploadSize: Int { 1 << 20 }
     public var requestDecoder: JSONDecoder { KeywardJSON.decoder }

@@ -4,6 +4,7 @@ import KeywardAuthority
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
+import KeywardWeb
 import Logging
 import Prometheus
 
@@ -13,6 +14,10 @@ public func buildAuthorityRouter(_ dependencies: AuthorityDependencies) -> Route
     // Metrics outermost, so refusals are counted by the status they are answered with.
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
+    if let console = dependencies.console {
+        router.add(
+            middleware: BrowserErrorPageMiddleware<AuthorityRequestContext>(apiPrefixes: AuthorityConsole.apiPrefixes, errorPage: console.errorPage))
+    }
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: NULGuardMiddleware())
     OperationalRoutes(
@@ -32,5 +37,6 @@ public func buildAuthorityRouter(_ dependencies: AuthorityDependencies) -> Route
     router.addRoutes(FeedController(authority: authority).endpoints, atPath: "/v1/organizations")
     router.addRoutes(MetaController(authority: authority).endpoints, atPath: "/v1")
     router.addRoutes(AuditEventsController(database: authority.store.database, policy: AuthorityRole.operator).endpoints, atPath: "/v1/audit-events")
+    dependencies.console?.add(to: router)
     return router
 }

@@ -13,7 +13,7 @@ import Prometheus
 struct AuthorityServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the authority's HTTP API (organizations, keys, feeds, activations).",
+        abstract: "Run the authority: the licensing staff's console under / and the HTTP API under /v1.",
         discussion: "Migrations run at start. SIGTERM or SIGINT shuts it down gracefully. Rotating the signing key needs a restart."
     )
 
@@ -27,6 +27,11 @@ struct AuthorityServeCommand: AsyncParsableCommand {
 
     @OptionGroup var server: ServerOptions
 
+    @Option(
+        name: .customLong("config"),
+        help: "A JSON config file (also KEYWARD_CONFIG), e.g. {\"oidc\": {\"issuer\": ...}} for operators signing in with an identity provider.")
+    var configFile: String?
+
     func run() async throws {
         var logger = Logger(label: "keyward.authority")
         logger.logLevel = ProcessInfo.processInfo.environment["KEYWARD_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -39,7 +44,7 @@ struct AuthorityServeCommand: AsyncParsableCommand {
                 ("host", host), ("port", String(port)), ("dataDir", dataDirectory.path),
                 ("database", dataDirectory.database ?? dataDirectory.url.appendingPathComponent("authority.sqlite").path),
             ] + server.flags
-        let config = try await KeywardConfiguration.load(flags: .init(flags: flags), file: nil)
+        let config = try await KeywardConfiguration.load(flags: .init(flags: flags), file: configFile)
         let app = try await buildAuthorityApplication(reader: config.reader, logger: logger, metrics: metrics) { _, line in
             // Written unbuffered: when standard output is a pipe, scripts and supervisors wait for this line.
             FileHandle.standardOutput.write(Data((line + "\n").utf8))

@@ -49,8 +49,4 @@ public enum RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(code): \(message)" }
-
-    /// Too many passwords are waiting to be checked: `503 BUSY`.
-    public static let busy = RegistryError.refused(
-        code: "BUSY", message: "The server is checking too many passwords at once. Try again in a few seconds.", kind: .busy)
 }

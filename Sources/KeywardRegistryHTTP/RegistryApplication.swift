@@ -259,10 +259,7 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     let logger = context.logger
     let limits = try settings.connectionLimits()
     let metricsToken = try settings.metricsToken()
-    let cookieText = settings.string("secureCookies") ?? SecureCookies.auto.rawValue
-    guard let cookies = SecureCookies(rawValue: cookieText) else {
-        throw SettingError("--secure-cookies", "\"\(cookieText)\" is not auto, always or never.")
-    }
+    let cookies = try settings.secureCookies()
     let listening = try settings.listening(serverName: "keyward", defaultPort: 8080, limits: limits)
     // Before anything is written: a port in use refuses the start with one sentence, and leaves no database behind.
     try ListeningAddress.checkFree(host: listening.host, port: listening.port, flag: "--port (KEYWARD_PORT)")
@@ -291,12 +288,7 @@ public func buildRegistryApplication(reader: ConfigReader, context: RegistryAppl
     }
     let configuredLDAP = try settings.ldap()
     let configuredSignIn = try settings.oidc()
-    let signInRedirect = settings.string("oidc.redirectURI")
-    if let signInRedirect, !OIDCRelyingParty.isAllowedEndpoint(signInRedirect) || !signInRedirect.hasSuffix(SignInRedirect.path) {
-        throw SettingError(
-            "oidc.redirectURI",
-            "\"\(signInRedirect)\" is not this registry's https:// address ending in \(SignInRedirect.path), as registered with the provider.")
-    }
+    let signInRedirect = try settings.signInRedirectURI(site: "registry")
     // Checked before anything is written: a refused password leaves no installation behind.
     let givenAdminPassword = settings.string("admin.password", secret: true)
     if let givenAdminPassword, (try? UserRules.password(givenAdminPassword)) == nil {
@@ -395,31 +387,6 @@ private func checkFirstStart(_ organization: FirstStart.Organization) throws {
 }
 
 extension Settings {
-    /// Sign-in with an identity provider set by the configuration (`oidc.*`), checked; `nil` when no issuer is set, and
-    /// then the settings page may set it.
-    public func oidc() throws -> (settings: OIDCClientSettings, secret: String)? {
-        guard let issuer = string("oidc.issuer") else { return nil }
-        // A JSON array in the file, or one string of scopes separated by spaces.
-        let scopes = strings("oidc.scopes")
-        let form = OIDCSettingsForm(
-            issuer: issuer, clientId: string("oidc.clientId"), scopes: scopes.isEmpty ? string("oidc.scopes").map { [$0] } : scopes,
-            userClaim: string("oidc.userClaim"),
-            providerName: string("oidc.providerName"), audiences: strings("oidc.audiences"),
-            requireProvider: try bool("oidc.requireProvider", name: "oidc.requireProvider"))
-        let settings: OIDCClientSettings
-        do {
-            settings = try OIDCClientSettings.checked(form)
-        } catch {
-            throw SettingError("oidc.\(error.field)", error.message)
-        }
-        guard let secret = try secret(file: "oidc.clientSecretFile", flag: "oidc.clientSecretFile", value: "oidc.clientSecret") else {
-            throw SettingError(
-                "oidc.clientSecretFile",
-                "the identity provider's client \(settings.clientId) needs its secret: a file (oidc.clientSecretFile) or KEYWARD_OIDC_CLIENT_SECRET.")
-        }
-        return (settings, secret)
-    }
-
     /// The LDAP synchronization set by the configuration (`directory.ldap.*`), checked; `nil` when no URL is set, and
     /// then the settings page may set it.
     public func ldap() throws -> (settings: LDAPSyncSettings, password: String)? {

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import KeywardAuthority
 import KeywardDomain
 import KeywardHTTP
 import KeywardStore
@@ -10,6 +11,7 @@ import KeywardWeb
 import Mustache
 import Testing
 
+@testable import KeywardAuthorityHTTP
 @testable import KeywardRegistry
 @testable import KeywardRegistryHTTP
 
@@ -61,19 +63,30 @@ extension RegistryTests {
         }
 
         /// The registry's own templates and the ones it shares with the authority's console (layout, login, error).
-        static let templateDirectories = ["KeywardRegistryHTTP", "KeywardWeb"].map {
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .appendingPathComponent("../../Sources/\($0)/Resources/templates").standardizedFileURL
+        static let templateDirectories = ["KeywardRegistryHTTP/Resources/templates", "KeywardWeb/Resources/templates"].map {
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/\($0)").standardizedFileURL
+        }
+
+        /// The authority's console's own templates.
+        static let consoleDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Sources/KeywardAuthorityHTTP/Resources/console").standardizedFileURL
+
+        static var consoleTemplateNames: [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: consoleDirectory.path)) ?? []).filter { $0.hasSuffix(".mustache") }
+                .map { String($0.dropLast(".mustache".count)) }.sorted()
         }
 
         static var templateFiles: [URL] {
-            templateDirectories.flatMap { directory in
+            (templateDirectories + [consoleDirectory]).flatMap { directory in
                 ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".mustache") }
                     .map { directory.appendingPathComponent($0) }
             }
         }
 
-        static var templateNames: [String] { templateFiles.map { $0.deletingPathExtension().lastPathComponent }.sorted() }
+        /// The registry's templates (its own and the shared ones).
+        static var templateNames: [String] {
+            templateFiles.filter { !$0.path.hasPrefix(consoleDirectory.path) }.map { $0.deletingPathExtension().lastPathComponent }.sorted()
+        }
 
         /// Answers every name a template asks for with the payload, so every variable is filled and every section shown
         /// once; `chart`, the one value rendered raw, is the real chart drawn with the payload as a key's label.
@@ -108,6 +121,24 @@ extension RegistryTests {
                 // Text that looks like an entity is shown as typed, not read as the character it names.
                 let literal = try #require(web.pages.templates.render(Everything(payload: "&lt;b id=kwx&gt;"), withTemplate: template))
                 #expect(!Self.occurs(Array("&lt;b id=kwx&gt;".utf8), in: Array(literal.utf8)), "\(template)")
+            }
+        }
+
+        @Test(arguments: consoleTemplateNames)
+        func everyFieldOfTheConsoleTemplateIsEscaped(template: String) async throws {
+            try await withTemporaryDirectory { directory in
+                let database = try await KeywardDatabase.open(
+                    setting: directory.appendingPathComponent("authority.sqlite").path, migrating: Schema.authority, logger: testLogger)
+                let authority = Authority(
+                    store: AuthorityStore(database: database), keyring: try AuthorityKeyring.create(in: directory, rotate: false, now: Date()),
+                    catalog: try Catalog.shipped())
+                let pages = try await AuthorityConsole.load(authority: authority).pages
+                for payload in Self.payloads {
+                    let html = try #require(pages.templates.render(Everything(payload: payload), withTemplate: template))
+                    #expect(html.utf8.count > 40, "\(template) rendered nothing")
+                    #expect(Self.leaks(in: html).isEmpty, "\(template) with \(payload.debugDescription): \(Self.leaks(in: html))")
+                }
+                await database.close()
             }
         }
 

@@ -13,43 +13,7 @@ import Testing
 extension RegistryTests {
     /// The web UI through its HTTP surface: sessions, CSRF, forms; the browser test walks the pages themselves.
     @Suite struct WebUITests {
-        struct Browser {
-            let client: any TestClientProtocol
-            var cookies: [String: String] = [:]
-
-            mutating func request(
-                _ method: HTTPRequest.Method, _ path: String, form: [String: String]? = nil,
-                body: ByteBuffer? = nil, contentType: String? = nil
-            ) async throws -> TestResponse {
-                var headers: HTTPFields = [:]
-                if !cookies.isEmpty { headers[.cookie] = cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
-                var payload = body
-                if let form {
-                    headers[.contentType] = "application/x-www-form-urlencoded"
-                    payload = ByteBuffer(
-                        string: form.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(
-                            separator: "&"))
-                }
-                if let contentType { headers[.contentType] = contentType }
-                let response = try await client.executeRequest(uri: path, method: method, headers: headers, body: payload)
-                for line in response.headers[values: .setCookie] {
-                    let pair = line.split(separator: ";")[0].split(separator: "=", maxSplits: 1)
-                    if pair.count == 2 { cookies[String(pair[0])] = String(pair[1]) }
-                }
-                return response
-            }
-
-            static func csrf(in response: TestResponse) -> String? {
-                let html = String(buffer: response.body)
-                guard let range = html.range(of: #"name="_csrf" value=""#) else { return nil }
-                return String(html[range.upperBound...].prefix { $0 != "\"" })
-            }
-
-            mutating func logIn(password: String = RegistryHarness.password) async throws -> TestResponse {
-                let page = try await request(.get, "/login")
-                return try await request(.post, "/login", form: ["_csrf": Self.csrf(in: page) ?? "", "login": "admin", "password": password])
-            }
-        }
+        typealias Browser = TestBrowser
 
         func withBrowser(_ harness: RegistryHarness, _ body: @escaping @Sendable (inout Browser) async throws -> Void) async throws {
             let app = Application(
@@ -203,5 +167,12 @@ extension RegistryTests {
                 }
             }
         }
+    }
+}
+
+extension TestBrowser {
+    /// Logs the registry's built-in administrator in through the login form.
+    mutating func logIn(password: String = RegistryHarness.password) async throws -> TestResponse {
+        try await logIn(login: "admin", password: password)
     }
 }

@@ -64,7 +64,7 @@ public struct SignInSettingsView: Sendable, Hashable {
 
 extension Registry {
     /// How long a sign-in sent to the provider may take before its callback is refused.
-    public static let signInLifetime: TimeInterval = 600
+    public static let signInLifetime = OIDCRelyingParty.signInLifetime
 
     /// The sign-in settings as the page shows them.
     public func signInSettings() -> SignInSettingsView {
@@ -166,8 +166,7 @@ extension Registry {
     /// the provider's address to send the browser to.
     public func beginSignIn(redirectURI: String, browserSecret: String) async throws -> String {
         let (settings, _, party) = try configuredSignIn()
-        let metadata = try await Self.refusing { () throws(OIDCFailure) in try await party.metadata(issuer: settings.issuer) }
-        let authorization = party.authorization(settings, metadata: metadata, redirectURI: redirectURI)
+        let authorization = try await Self.refusing { () throws(OIDCFailure) in try await party.beginSignIn(settings, redirectURI: redirectURI) }
         let time = now()
         try await store.savePendingSignIn(
             PendingSignIn(
@@ -179,22 +178,7 @@ extension Registry {
     }
 
     /// What the provider's callback brought back to the registry.
-    public struct SignInCallback: Sendable {
-        public var state: String?
-        public var code: String?
-        public var error: String?
-        public var errorDescription: String?
-        /// The cookie of the browser that started the sign-in.
-        public var browserSecret: String?
-
-        public init(state: String?, code: String?, error: String?, errorDescription: String?, browserSecret: String?) {
-            self.state = state
-            self.code = code
-            self.error = error
-            self.errorDescription = errorDescription
-            self.browserSecret = browserSecret
-        }
-    }
+    public typealias SignInCallback = OIDCSignInCallback
 
     /// Finishes a sign-in to the web UI: the state must be one this registry started in this browser (and is used up),
     /// the code is exchanged with PKCE's verifier, the ID token verified with its nonce, and its claim must name an
@@ -203,35 +187,13 @@ extension Registry {
     public func completeSignIn(_ callback: SignInCallback) async throws -> RegistryUser {
         do {
             let (settings, secret, party) = try configuredSignIn()
-            guard let state = callback.state, !state.isEmpty, state.count <= 256,
-                let pending = try await store.takePendingSignIn(stateHash: APIToken.hash(state), now: now())
-            else {
-                throw OIDCFailure(
-                    code: "OIDC_STATE_INVALID",
-                    message:
-                        "This sign-in was not started by this registry, was used already, or is older than 10 minutes. Start again with the button on the login page."
-                )
-            }
-            guard let browser = callback.browserSecret, APIToken.hash(browser) == pending.browserHash else {
-                throw OIDCFailure(
-                    code: "OIDC_STATE_INVALID",
-                    message: "This sign-in was started in another browser (or its cookie was lost). Start again with the button on the login page.")
-            }
-            if let error = callback.error {
-                let said = callback.errorDescription.map { ": \(String($0.prefix(200)))" } ?? ""
-                throw OIDCFailure(
-                    code: "OIDC_PROVIDER_ERROR",
-                    message: "\(settings.displayName) did not sign you in (\(String(error.prefix(64)))\(said)). Try again, or ask your administrator."
-                )
-            }
-            guard let code = callback.code, !code.isEmpty, code.utf8.count <= 4096 else {
-                throw OIDCFailure(code: "OIDC_PROVIDER_ERROR", message: "\(settings.displayName) sent no sign-in code back. Try again.")
-            }
-            let metadata = try await party.metadata(issuer: settings.issuer)
-            let idToken = try await party.redeem(
-                code: code, codeVerifier: pending.codeVerifier, redirectURI: pending.redirectURI, settings: settings, secret: secret,
-                metadata: metadata)
-            let identity = try await party.verify(idToken, metadata: metadata, audiences: [settings.clientId], nonce: pending.nonce)
+            var pending: PendingSignIn?
+            if let stateHash = callback.stateHash { pending = try await store.takePendingSignIn(stateHash: stateHash, now: now()) }
+            let identity = try await party.finishSignIn(
+                callback,
+                pending: pending.map {
+                    OIDCPendingSignIn(browserHash: $0.browserHash, nonce: $0.nonce, codeVerifier: $0.codeVerifier, redirectURI: $0.redirectURI)
+                }, settings: settings, secret: secret, site: "registry")
             let user = try await user(for: identity, settings: settings)
             guard mayUseWebUI(user.login) else {
                 throw OIDCFailure(code: "FORBIDDEN", message: Self.webUIRefusal)

@@ -102,5 +102,33 @@ extension Schema {
                     """
                 ).run()
             },
+            Migration(1004, "create operator web sessions") { sql, _ in
+                // The console's sessions (only the SHA-256 of each id) and the sign-ins sent to the identity provider.
+                try await sql.raw(
+                    """
+                    CREATE TABLE operator_sessions (
+                        id_hash TEXT PRIMARY KEY,
+                        login_folded TEXT NOT NULL REFERENCES operators(login_folded),
+                        csrf_token TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        expires_at BIGINT NOT NULL,
+                        method TEXT NOT NULL DEFAULT 'password'
+                    )
+                    """
+                ).run()
+                try await sql.raw(
+                    """
+                    CREATE TABLE operator_sign_ins (
+                        state_hash TEXT PRIMARY KEY,
+                        browser_hash TEXT NOT NULL,
+                        nonce TEXT NOT NULL,
+                        code_verifier TEXT NOT NULL,
+                        redirect_uri TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        expires_at BIGINT NOT NULL
+                    )
+                    """
+                ).run()
+            },
         ]
 }

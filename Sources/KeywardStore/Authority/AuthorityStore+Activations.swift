@@ -139,13 +139,7 @@ extension AuthorityStore {
         try await database.snapshot { sql in
             guard try await Self.organization(organizationId, on: sql) != nil else { throw Self.unknownOrganization(organizationId) }
             return try await sql.select().columns("*").from("installations").where("organization_id", .equal, organizationId)
-                .orderBy("installation_id").all(decoding: InstallationRow.self, with: .columns).map { row in
-                    InstallationRecord(
-                        installationId: row.installationId, organizationId: organizationId,
-                        environment: InstallationEnvironment(rawValue: row.environment) ?? .test,
-                        serials: row.serials.split(separator: ",").map(String.init), activatedAt: Date(storedMilliseconds: row.activatedAt)
-                    )
-                }
+                .orderBy("installation_id").all(decoding: InstallationRow.self, with: .columns).map(\.record)
         }
     }
 }

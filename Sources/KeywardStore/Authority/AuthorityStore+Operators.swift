@@ -66,7 +66,8 @@ extension AuthorityStore {
         try await database.read { try await Self.operatorRecord(login, on: $0) }
     }
 
-    /// Disables or enables an operator; disabling also revokes their tokens, so they are refused from their next request.
+    /// Disables or enables an operator; disabling also revokes their tokens and ends their console sessions, so they are
+    /// refused from their next request.
     @discardableResult
     public func setOperatorActive(_ login: String, _ active: Bool, actor: String, now: Date) async throws -> OperatorRecord {
         defer { tokenCache.removeAll() }
@@ -78,6 +79,7 @@ extension AuthorityStore {
             try await sql.update("operators").set("active", to: active ? 1 : 0).set("updated_at", to: now.storedMilliseconds)
                 .where("login_folded", .equal, Self.foldLogin(login)).run()
             if !active {
+                try await sql.delete(from: "operator_sessions").where("login_folded", .equal, Self.foldLogin(login)).run()
                 try await sql.update("api_tokens").set("revoked_at", to: now.storedMilliseconds).where("kind", .equal, "operator")
                     .where("subject", .equal, record.login).where("revoked_at", .is, SQLLiteral.null).run()
             }

@@ -35,23 +35,13 @@ extension RegistryStore {
         try await database.write { try await $0.delete(from: "web_sessions").where("id_hash", .equal, idHash).run() }
     }
 
-    /// Keeps a sign-in sent to the identity provider until its callback, and drops those older than their expiry.
-    public func savePendingSignIn(_ pending: PendingSignIn, now: Date) async throws {
-        try await database.write { sql in
-            try await sql.delete(from: "oidc_sign_ins").where("expires_at", .lessThanOrEqual, now.storedMilliseconds).run()
-            try await sql.insert(into: "oidc_sign_ins").model(PendingSignInRow(pending), with: .columns).run()
-        }
-    }
+    /// The sign-ins sent to the identity provider, waiting for their callback.
+    var pendingSignIns: PendingSignIns { PendingSignIns(database: database, table: "oidc_sign_ins") }
 
-    /// Takes (and so removes) the unexpired sign-in of `stateHash`: a state is good for one callback only.
+    public func savePendingSignIn(_ pending: PendingSignIn, now: Date) async throws { try await pendingSignIns.save(pending, now: now) }
+
     public func takePendingSignIn(stateHash: String, now: Date) async throws -> PendingSignIn? {
-        // One statement, so two callbacks racing with the same state cannot both take it.
-        try await database.write { sql in
-            let row = try await sql.delete(from: "oidc_sign_ins").where("state_hash", .equal, stateHash).returning("*")
-                .first(decoding: PendingSignInRow.self, with: .columns)
-            guard let row else { return nil }
-            return row.expiresAt > now.storedMilliseconds ? row.pending : nil
-        }
+        try await pendingSignIns.take(stateHash: stateHash, now: now)
     }
 }
 
@@ -62,57 +52,8 @@ public enum WebSessionMethod: String, Sendable {
     case openIDConnect = "oidc"
 }
 
-/// A sign-in sent to the identity provider, waiting for its callback.
-public struct PendingSignIn: Sendable, Hashable {
-    public let stateHash: String
-    /// The SHA-256 of the cookie set in the browser that started it: a callback from another browser is refused.
-    public let browserHash: String
-    public let nonce: String
-    public let codeVerifier: String
-    public let redirectURI: String
-    public let createdAt: Date
-    public let expiresAt: Date
-
-    public init(stateHash: String, browserHash: String, nonce: String, codeVerifier: String, redirectURI: String, createdAt: Date, expiresAt: Date) {
-        self.stateHash = stateHash
-        self.browserHash = browserHash
-        self.nonce = nonce
-        self.codeVerifier = codeVerifier
-        self.redirectURI = redirectURI
-        self.createdAt = createdAt
-        self.expiresAt = expiresAt
-    }
-}
-
-/// An `oidc_sign_ins` row.
-private struct PendingSignInRow: Codable {
-    var stateHash: String
-    var browserHash: String
-    var nonce: String
-    var codeVerifier: String
-    var redirectUri: String
-    var createdAt: Int64
-    var expiresAt: Int64
-
-    init(_ pending: PendingSignIn) {
-        stateHash = pending.stateHash
-        browserHash = pending.browserHash
-        nonce = pending.nonce
-        codeVerifier = pending.codeVerifier
-        redirectUri = pending.redirectURI
-        createdAt = pending.createdAt.storedMilliseconds
-        expiresAt = pending.expiresAt.storedMilliseconds
-    }
-
-    var pending: PendingSignIn {
-        PendingSignIn(
-            stateHash: stateHash, browserHash: browserHash, nonce: nonce, codeVerifier: codeVerifier, redirectURI: redirectUri,
-            createdAt: Date(storedMilliseconds: createdAt), expiresAt: Date(storedMilliseconds: expiresAt))
-    }
-}
-
-/// A `web_sessions` row.
-private struct WebSessionRow: Codable {
+/// A `web_sessions` (registry) or `operator_sessions` (authority) row.
+struct WebSessionRow: Codable {
     /// The SHA-256 of the session id, never the id.
     var idHash: String
     var loginFolded: String

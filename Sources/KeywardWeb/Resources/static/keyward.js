@@ -59,3 +59,21 @@
   component.addEventListener("change", showMenus);
   applyKey();
 }());
+
+// Copy buttons (the console's access key, a new token): shown only where the script runs, they copy the named field.
+(function () {
+  "use strict";
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), function (button) {
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field || !navigator.clipboard) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(field.value || field.textContent).then(function () {
+        button.textContent = "Copied";
+      }, function () {
+        field.select();
+        button.textContent = "Select and copy (Ctrl+C)";
+      });
+    });
+  });
+}());

@@ -5,13 +5,18 @@ import KeywardDomain
 import NIOConcurrencyHelpers
 
 /// bcrypt, run one at a time on a thread of its own instead of the cooperative pool that serves every request: a
-/// flood of logins then costs one core at most, and `/health/live` and the entitlement checks keep answering.
+/// flood of logins then costs one core at most, and `/health/live` and the entitlement checks keep answering. The
+/// registry's users and the authority's operators both sign in through it.
 ///
 /// Every stored hash and the decoy compared against for unknown logins have the same cost, so the time of a login
 /// does not tell whether the login exists. At most `maximumWaiting` comparisons wait their turn; past that, a login
 /// is refused at once with `503 BUSY` instead of queueing without end.
 public final class PasswordHasher: Sendable {
-    /// The bcrypt cost of every password the registry stores.
+    /// Refused at once: too many comparisons wait already.
+    public static let busy = StoreError(
+        code: "BUSY", message: "The server is checking too many passwords at once. Try again in a few seconds.", kind: .unavailable)
+
+    /// The bcrypt cost of every password the registry and the authority store.
     public static let cost: UInt8 = 12
 
     public let cost: UInt8
@@ -42,7 +47,7 @@ public final class PasswordHasher: Sendable {
     }
 
     /// A hash of a random password at the stored cost, made once on first use.
-    func decoyHash() async throws -> String {
+    public func decoyHash() async throws -> String {
         if let made = decoy.withLockedValue({ $0 }) { return made }
         let made = try await run { [cost] in Bcrypt.hash(UUID().uuidString, cost: cost) }
         return decoy.withLockedValue { current in
@@ -58,7 +63,7 @@ public final class PasswordHasher: Sendable {
             count += 1
             return true
         }
-        guard admitted else { throw RegistryError.busy }
+        guard admitted else { throw Self.busy }
         defer { waiting.withLockedValue { $0 -= 1 } }
         return await withCheckedContinuation { continuation in
             queue.async { continuation.resume(returning: work()) }

@@ -1,0 +1,173 @@
+import Foundation
+import Hummingbird
+import KeywardAuthority
+import KeywardDomain
+import KeywardHTTP
+import KeywardStore
+import KeywardWeb
+
+/// `/organizations`: search by id or legal name, create; `/organizations/{id}`: its agreements, keys, installations,
+/// tokens and environment history; edit its legal name; make and revoke its tokens.
+struct OrganizationPages: Sendable {
+    let console: AuthorityConsole
+
+    static let pageSize = 50
+
+    var endpoints: RouteCollection<AuthorityRequestContext> {
+        let routes = RouteCollection(context: AuthorityRequestContext.self)
+        routes.group().add(middleware: ConsoleAuthorization(console: console))
+            .get("", use: list)
+            .post("", use: create)
+            .get(":id", use: show)
+            .post(":id", use: rename)
+            .post(":id/tokens", use: createToken)
+            .post(":id/tokens/:token/revoke", use: revokeToken)
+        return routes
+    }
+
+    /// The search, a page at a time, with the total.
+    @Sendable func list(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
+        try await listPage(request, session: try context.authorizedSession)
+    }
+
+    func listPage(_ request: Request, session: ConsoleSession, typed: FormFields? = nil, errors: [String: String] = [:]) async throws -> Response {
+        let query = String((request.uri.queryParameters.get("q") ?? "").prefix(200)).trimmingCharacters(in: .whitespaces)
+        let offset = max(0, request.uri.queryParameters.get("offset").flatMap { Int($0) } ?? 0)
+        let found = try await console.authority.store.searchOrganizations(query, limit: Self.pageSize, offset: offset)
+        var values = console.layout(session, request: request, nav: "organizations")
+        values["q"] = query
+        values["total"] = found.total
+        values["organizations"] = found.page.map {
+            ["id": $0.id, "legalName": $0.legalName, "created": WebFormatting.day($0.createdAt)] as [String: Any]
+        }
+        values["hasOrganizations"] = !found.page.isEmpty
+        values["shown"] = found.page.isEmpty ? "0" : "\(offset + 1)–\(offset + found.page.count)"
+        let encoded = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        if offset > 0 { values["previous"] = "/organizations?q=\(encoded)&offset=\(max(0, offset - Self.pageSize))" }
+        if offset + found.page.count < found.total { values["next"] = "/organizations?q=\(encoded)&offset=\(offset + Self.pageSize)" }
+        values["newId"] = typed?["id"] ?? ""
+        values["newLegalName"] = typed?["legalName"] ?? ""
+        values["errors"] = errors
+        values["rules"] = Authority.organizationRules
+        return console.page("organizations", values, status: errors.isEmpty ? .ok : .unprocessableContent)
+    }
+
+    /// Creates an organization; a refusal is shown beside its field, and nothing is written.
+    @Sendable func create(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await console.form(request, context: context, session: session)
+        do {
+            let made = try await console.authority.createOrganization(
+                id: fields["id"]?.trimmingCharacters(in: .whitespaces) ?? "", legalName: fields["legalName"] ?? "", actor: session.account.actor)
+            return WebPages.redirect("/organizations/\(made.id)?flash=organization-created")
+        } catch AuthorityError.invalid(let problems) {
+            return try await listPage(request, session: session, typed: fields, errors: ConsoleValues.errors(problems))
+        } catch let error as StoreError where error.kind == .conflict {
+            return try await listPage(request, session: session, typed: fields, errors: ["id": error.message])
+        }
+    }
+
+    /// An organization's page.
+    @Sendable func show(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
+        try await organizationPage(request, session: try context.authorizedSession, id: try context.parameters.require("id"))
+    }
+
+    func organizationPage(
+        _ request: Request, session: ConsoleSession, id: String, newToken: String? = nil, typedName: String? = nil, errors: [String: String] = [:]
+    ) async throws -> Response {
+        let authority = console.authority
+        let organization = try await authority.requireOrganization(id)
+        let now = authority.now()
+        let keys = try await authority.store.keys(of: id)
+        let agreements = try await authority.store.agreements(of: id)
+        let installations = try await authority.store.installations(of: id)
+        let tokens = try await TokenStore(database: authority.store.database).list(kinds: [TokenKind.organization], subject: id)
+        let changes = try await authority.store.environmentChanges(of: id)
+        let period = ActivationRules.period(of: now)
+        var values = console.layout(session, request: request, nav: "organizations")
+        values["id"] = organization.id
+        values["organizationId"] = organization.id
+        values["legalName"] = organization.legalName
+        values["typedName"] = typedName ?? organization.legalName
+        values["created"] = WebFormatting.day(organization.createdAt)
+        values["errors"] = errors
+        values["keys"] = keys.map { ConsoleValues.key($0, catalog: authority.catalog, now: now) }
+        values["hasKeys"] = !keys.isEmpty
+        values["agreements"] = agreements.map { agreement -> [String: Any] in
+            var item: [String: Any] = [
+                "id": agreement.id, "reference": agreement.reference, "keys": agreement.serials.count,
+                "created": WebFormatting.day(agreement.createdAt),
+            ]
+            if let signed = agreement.signedOn { item["signedOn"] = WebFormatting.day(signed) }
+            return item
+        }
+        values["hasAgreements"] = !agreements.isEmpty
+        values["installations"] = installations.map { installation in
+            [
+                "installationId": installation.installationId, "environment": installation.environment.rawValue,
+                "isProduction": installation.environment == .production, "activatedAt": WebFormatting.time(installation.activatedAt),
+                "serials": installation.serials.joined(separator: ", "), "keyCount": installation.serials.count,
+            ] as [String: Any]
+        }
+        values["hasInstallations"] = !installations.isEmpty
+        values["tokens"] = tokens.map { token in
+            var item: [String: Any] = [
+                "id": token.id, "name": token.name, "created": WebFormatting.time(token.createdAt), "active": token.revokedAt == nil,
+            ]
+            if let revoked = token.revokedAt { item["revokedAt"] = WebFormatting.time(revoked) }
+            return item
+        }
+        values["hasTokens"] = !tokens.isEmpty
+        if let newToken { values["newToken"] = newToken }
+        values["changes"] = changes.map(DashboardPage.change)
+        values["hasChanges"] = !changes.isEmpty
+        let used = changes.filter { ActivationRules.period(of: $0.changedAt) == period }.count
+        values["changesLeft"] = max(0, ActivationRules.monthlyEnvironmentChanges - used)
+        values["changesAllowed"] = ActivationRules.monthlyEnvironmentChanges
+        return console.page("organization", values, status: errors.isEmpty ? .ok : .unprocessableContent)
+    }
+
+    /// Changes the legal name: keys already issued keep the name they carry.
+    @Sendable func rename(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let id = try context.parameters.require("id")
+        let fields = try await console.form(request, context: context, session: session)
+        do {
+            _ = try await console.authority.updateOrganization(id: id, legalName: fields["legalName"] ?? "", actor: session.account.actor)
+            return WebPages.redirect("/organizations/\(id)?flash=organization-saved")
+        } catch AuthorityError.invalid(let problems) {
+            return try await organizationPage(
+                request, session: session, id: id, typedName: fields["legalName"], errors: ConsoleValues.errors(problems))
+        }
+    }
+
+    /// Makes a token for the organization's registry, shown once on the page that answers.
+    @Sendable func createToken(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let id = try context.parameters.require("id")
+        let fields = try await console.form(request, context: context, session: session)
+        _ = try await console.authority.requireOrganization(id)
+        let name = (fields["name"] ?? "").trimmingCharacters(in: .whitespaces)
+        guard (1...64).contains(name.count), !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            return try await organizationPage(
+                request, session: session, id: id,
+                errors: ["tokenName": "Name the token by where it is used, 1 to 64 characters, e.g. production registry."])
+        }
+        let made = try await console.authority.store.createToken(
+            kind: TokenKind.organization, name: name, subject: id, actor: session.account.actor, now: console.authority.now())
+        return try await organizationPage(request, session: session, id: id, newToken: made.token.text)
+    }
+
+    /// Revokes one of the organization's tokens.
+    @Sendable func revokeToken(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let id = try context.parameters.require("id")
+        let tokenId = try context.parameters.require("token")
+        _ = try await console.form(request, context: context, session: session)
+        guard let token = try await TokenStore(database: console.authority.store.database).record(id: tokenId), token.kind == TokenKind.organization,
+            token.subject == id
+        else { throw APIError.notFound() }
+        _ = try await console.authority.store.revokeToken(tokenId, actor: session.account.actor, now: console.authority.now())
+        return WebPages.redirect("/organizations/\(id)?flash=token-revoked")
+    }
+}

@@ -10,11 +10,11 @@ import Logging
 struct AuthorityCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authority",
-        abstract: "The vendor's licensing authority: signing keys, organizations, agreements and keys.",
+        abstract: "The vendor's licensing authority: signing keys, organizations, agreements, keys and installations.",
         subcommands: [
             AuthorityServeCommand.self, AuthorityInitCommand.self, AuthorityPublicKeyCommand.self, AuthorityOrganizationCommand.self,
-            AuthorityAgreementCommand.self, AuthorityKeyCommand.self, AuthorityIssueAlias.self, AuthorityTokenCommand.self,
-            AuthorityOperatorCommand.self, AuthorityActivateCommand.self,
+            AuthorityAgreementCommand.self, AuthorityKeyCommand.self, AuthorityInstallationCommand.self, AuthorityIssueAlias.self,
+            AuthorityTokenCommand.self, AuthorityOperatorCommand.self, AuthorityActivateCommand.self,
         ]
     )
 }

@@ -10,7 +10,7 @@ import Testing
 @testable import KeywardCLI
 
 extension CLITests {
-    /// `keyward authority agreement|key ...`: every API operation from the command line.
+    /// `keyward authority agreement|key|installation ...`: every API operation from the command line.
     @Suite struct AuthorityCommandsCLITests {
         /// The authority's audit log, read from its database, to prove a refused command wrote nothing.
         static func audit(_ directory: URL) async throws -> [AuditEvent] {
@@ -143,6 +143,56 @@ extension CLITests {
                 let actions = try await Self.audit(directory).filter { $0.actor.hasPrefix("cli:") }.map(\.action)
                 #expect(
                     actions.contains("license-key.renewed") && actions.contains("license-key.switched") && actions.contains("license-key.revoked"))
+            }
+        }
+
+        @Test func installationsAreListedAndPromotedWithinTheMonthsChanges() async throws {
+            try await withTemporaryDirectory(created: false) { directory in
+                try await AuthorityCLITests.initialize(directory)
+                let data = ["--data-dir", directory.path]
+                let serial = try await Self.issue(directory)
+                for (installation, environment) in [("inst-a", InstallationEnvironment.production), ("inst-b", .test)] {
+                    let request = directory.appendingPathComponent("\(installation).json")
+                    try KeywardJSON.encoder.encode(
+                        ActivationRequestFile(
+                            organizationId: "acme", installationId: installation, environment: environment, serials: [serial], promote: false)
+                    ).write(to: request)
+                    let activated = await Keyward.call(["authority", "activate", "--request", request.path, "--out", request.path + ".cert"] + data)
+                    #expect(activated.status == 0, "\(activated.stderr)")
+                }
+                let listed = await Keyward.call(["authority", "installation", "list", "--organization", "acme"] + data)
+                #expect(
+                    listed.stdout.contains("inst-a") && listed.stdout.contains("production") && listed.stdout.contains("changes this month: 0 of 3"))
+
+                let before = try await Self.audit(directory)
+                let noReason = await Keyward.call(
+                    ["authority", "installation", "promote", "--organization", "acme", "--installation", "inst-b", "--reason", ""] + data)
+                #expect(noReason.status == 2 && noReason.stderr.contains("--reason"), "\(noReason.stderr)")
+                let unknown = await Keyward.call(
+                    ["authority", "installation", "promote", "--organization", "acme", "--installation", "inst-z", "--reason", "r"] + data)
+                #expect(unknown.status == 1 && unknown.stderr.contains("UNKNOWN_INSTALLATION"))
+                #expect(try await Self.audit(directory) == before)
+
+                let promoted = await Keyward.call(
+                    ["authority", "installation", "promote", "--organization", "acme", "--installation", "inst-b", "--reason", "New data centre"]
+                        + data)
+                #expect(promoted.status == 0, "\(promoted.stderr)")
+                #expect(promoted.stdout.contains("inst-a became test") && promoted.stdout.contains("2 of 3"), "\(promoted.stdout)")
+                let installations = await Keyward.call(["authority", "installation", "list", "--organization", "acme", "--json"] + data)
+                let records = try JSONDecoder.iso8601.decode([InstallationResponse].self, from: Data(installations.stdout.utf8))
+                #expect(records.map { "\($0.installationId)=\($0.environment.rawValue)" } == ["inst-a=test", "inst-b=production"])
+                let promotion = try await Self.audit(directory).first { $0.action == "installation.promoted" }
+                #expect(promotion?.details["reason"] == .string("New data centre") && promotion?.actor.hasPrefix("cli:") == true)
+
+                // Promoting back needs two more changes: over the month's three.
+                let afterPromotion = try await Self.audit(directory)
+                let limited = await Keyward.call(
+                    ["authority", "installation", "promote", "--organization", "acme", "--installation", "inst-a", "--reason", "Back"] + data)
+                #expect(limited.status == 1)
+                #expect(
+                    limited.stderr.contains("ENVIRONMENT_CHANGE_LIMIT") && limited.stderr.contains("next change is possible from"),
+                    "\(limited.stderr)")
+                #expect(try await Self.audit(directory) == afterPromotion, "nothing was written")
             }
         }
     }

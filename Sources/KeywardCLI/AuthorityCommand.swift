@@ -13,8 +13,8 @@ struct AuthorityCommand: AsyncParsableCommand {
         abstract: "The vendor's licensing authority: signing keys, organizations, agreements, keys and installations.",
         subcommands: [
             AuthorityServeCommand.self, AuthorityInitCommand.self, AuthorityPublicKeyCommand.self, AuthorityOrganizationCommand.self,
-            AuthorityAgreementCommand.self, AuthorityKeyCommand.self, AuthorityInstallationCommand.self, AuthorityIssueAlias.self,
-            AuthorityTokenCommand.self, AuthorityOperatorCommand.self, AuthorityActivateCommand.self,
+            AuthorityAgreementCommand.self, AuthorityKeyCommand.self, AuthorityInstallationCommand.self, AuthoritySigningKeyCommand.self,
+            AuthorityIssueAlias.self, AuthorityTokenCommand.self, AuthorityOperatorCommand.self, AuthorityActivateCommand.self,
         ]
     )
 }

@@ -10,7 +10,7 @@ import Testing
 @testable import KeywardCLI
 
 extension CLITests {
-    /// `keyward authority agreement|key|installation ...`: every API operation from the command line.
+    /// `keyward authority agreement|key|installation|signing-key ...`: every API operation from the command line.
     @Suite struct AuthorityCommandsCLITests {
         /// The authority's audit log, read from its database, to prove a refused command wrote nothing.
         static func audit(_ directory: URL) async throws -> [AuditEvent] {
@@ -193,6 +193,50 @@ extension CLITests {
                     limited.stderr.contains("ENVIRONMENT_CHANGE_LIMIT") && limited.stderr.contains("next change is possible from"),
                     "\(limited.stderr)")
                 #expect(try await Self.audit(directory) == afterPromotion, "nothing was written")
+            }
+        }
+
+        @Test func signingKeysAreListedRotatedAndRetired() async throws {
+            try await withTemporaryDirectory(created: false) { directory in
+                try await AuthorityCLITests.initialize(directory)
+                let data = ["--data-dir", directory.path]
+                func list() async throws -> [AuthoritySigningKeyCommand.List.Output] {
+                    let listed = await Keyward.call(["authority", "signing-key", "list", "--json"] + data)
+                    return try JSONDecoder.iso8601.decode([AuthoritySigningKeyCommand.List.Output].self, from: Data(listed.stdout.utf8))
+                }
+                let first = try #require(try await list().first)
+                #expect(first.state == "active" && first.liveKeys == 0)
+                let serial = try await Self.issue(directory)
+
+                let before = try await Self.audit(directory)
+                let active = await Keyward.call(["authority", "signing-key", "retire", first.kid] + data)
+                #expect(
+                    active.status == 1 && active.stderr.contains("SIGNING_KEY_ACTIVE") && active.stderr.contains("Rotate first"), "\(active.stderr)")
+                #expect(try await list().map(\.kid) == [first.kid])
+                #expect(try await Self.audit(directory) == before, "nothing was written")
+
+                let rotated = await Keyward.call(["authority", "signing-key", "rotate", "--json"] + data)
+                #expect(rotated.status == 0, "\(rotated.stderr)")
+                let second = try JSONDecoder().decode([String: String].self, from: Data(rotated.stdout.utf8))["kid"]
+                #expect(try await list().map { "\($0.kid)=\($0.state)=\($0.liveKeys)" } == ["\(second!)=active=0", "\(first.kid)=trusted=1"])
+
+                let afterRotation = try await Self.audit(directory)
+                let inUse = await Keyward.call(["authority", "signing-key", "retire", first.kid] + data)
+                #expect(inUse.status == 1 && inUse.stderr.contains("SIGNING_KEY_IN_USE") && inUse.stderr.contains(serial), "\(inUse.stderr)")
+                #expect(try await Self.audit(directory) == afterRotation)
+
+                #expect(await Keyward.call(["authority", "key", "renew", serial, "--expires", "2099-12-31"] + data).status == 0)
+                let retired = await Keyward.call(["authority", "signing-key", "retire", first.kid] + data)
+                #expect(retired.status == 0, "\(retired.stderr)")
+                let kept = directory.appendingPathComponent("retired/\(first.kid).pem")
+                #expect(retired.stdout.contains(kept.path))
+                #expect(FileManager.default.fileExists(atPath: kept.path))
+                #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("signing-keys/\(first.kid).pem").path))
+                #expect(try await list().map { "\($0.kid)=\($0.state)" } == ["\(second!)=active", "\(first.kid)=retired"])
+                let trusted = await Keyward.call(["authority", "public-key"] + data).stdout.split(separator: "\n")
+                #expect(trusted.count == 1)
+                let actions = try await Self.audit(directory).map(\.action)
+                #expect(actions.contains("signing-key.rotated") && actions.contains("signing-key.retired"))
             }
         }
     }

@@ -6,23 +6,25 @@ import NIOConcurrencyHelpers
 /// The authority's operations, shared by its HTTP API and its CLI: validation first, then one store transaction.
 public struct Authority: Sendable {
     public let store: AuthorityStore
-    public let keyring: AuthorityKeyring
+    /// The signing keys as they are now: a rotation or a retirement through any copy of this authority (the console,
+    /// the API) is seen by every copy at once, without a restart.
+    public var keyring: AuthorityKeyring { signing.current.keyring }
     public let catalog: Catalog
-    /// The catalog signed with the active key, made once: registries take only a signed catalog.
-    public let signedCatalog: SignedDocument
+    /// The catalog signed with the active key, made once a key: registries take only a signed catalog.
+    public var signedCatalog: SignedDocument { signing.current.signedCatalog }
     public let now: @Sendable () -> Date
     /// How long the activation certificates it signs stay good.
     public let certificateLifetime: TimeInterval
     let feeds: FeedCache
+    let signing: SigningKeys
 
     public init(
         store: AuthorityStore, keyring: AuthorityKeyring, catalog: Catalog, now: @escaping @Sendable () -> Date = Date.init,
         feedCacheBudget: Int = 128 << 20, certificateLifetime: TimeInterval = ActivationCertificate.defaultLifetime
     ) {
         self.store = store
-        self.keyring = keyring
         self.catalog = catalog
-        self.signedCatalog = catalog.signed(with: keyring.activeKey)
+        self.signing = SigningKeys(keyring: keyring, catalog: catalog)
         self.now = now
         self.certificateLifetime = certificateLifetime
         self.feeds = FeedCache(budget: feedCacheBudget)
@@ -134,7 +136,8 @@ public struct Authority: Sendable {
         license.expiresAt = expiresAt
         license.issuedAt = now()
         license.organization = organization.organization
-        let key = NewIssuedKey(license: license, accessKey: AccessKey.issue(license, signedWith: keyring.activeKey), kid: keyring.activeKey.kid)
+        let signingKey = keyring.activeKey
+        let key = NewIssuedKey(license: license, accessKey: AccessKey.issue(license, signedWith: signingKey), kid: signingKey.kid)
         return try await store.replaceKey(key, actor: actor, now: license.issuedAt)
     }
 
@@ -168,8 +171,9 @@ public struct Authority: Sendable {
                     prefix.map { FieldError(field: "\($0).\(problem.field)", code: problem.code, message: problem.message) } ?? problem
                 })
         }
-        let issued = try KeyIssuer(signingKey: keyring.activeKey).issue(specification, for: organization.organization, now: now())
-        return NewIssuedKey(license: issued.license, accessKey: issued.accessKey, kid: keyring.activeKey.kid)
+        let signingKey = keyring.activeKey
+        let issued = try KeyIssuer(signingKey: signingKey).issue(specification, for: organization.organization, now: now())
+        return NewIssuedKey(license: issued.license, accessKey: issued.accessKey, kid: signingKey.kid)
     }
 
     public func requireOrganization(_ id: String) async throws -> OrganizationRecord {
@@ -189,7 +193,9 @@ public struct Authority: Sendable {
     }
 
     /// The entity tag of an organization's feed at `revision`: it changes with the keys and with the signing key.
-    public func etag(revision: Int64) -> String { "\"r\(revision)-\(keyring.activeKey.kid)\"" }
+    public func etag(revision: Int64) -> String { etag(revision: revision, kid: keyring.activeKey.kid) }
+
+    func etag(revision: Int64, kid: String) -> String { "\"r\(revision)-\(kid)\"" }
 
     /// The organization's current revision, for answering `If-None-Match` without building the feed.
     public func feedRevision(_ organizationId: String) async throws -> Int64 {
@@ -204,6 +210,7 @@ public struct Authority: Sendable {
         if let revision = try await store.revision(of: organizationId), let cached = feeds.feed(for: organizationId, etag: etag(revision: revision)) {
             return cached
         }
+        let signingKey = keyring.activeKey
         guard let snapshot = try await store.feedSnapshot(of: organizationId) else {
             throw StoreError(code: "UNKNOWN_ORGANIZATION", message: "There is no organization \(organizationId).", kind: .notFound)
         }
@@ -214,8 +221,9 @@ public struct Authority: Sendable {
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = try encoder.encode(envelope.signed(with: keyring.activeKey))
-        let feed = Feed(etag: etag(revision: snapshot.organization.revision), revision: snapshot.organization.revision, body: Array(body))
+        let body = try encoder.encode(envelope.signed(with: signingKey))
+        let feed = Feed(
+            etag: etag(revision: snapshot.organization.revision, kid: signingKey.kid), revision: snapshot.organization.revision, body: Array(body))
         feeds.store(feed, for: organizationId)
         return feed
     }

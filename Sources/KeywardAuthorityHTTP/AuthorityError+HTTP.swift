@@ -12,6 +12,12 @@ extension AuthorityError: APIErrorConvertible {
     }
 }
 
+/// A signing key the service could not write or read (its refusals reach the API as store errors): the admin must look
+/// at the data directory.
+extension AuthorityKeyringError: APIErrorConvertible {
+    public var apiError: APIError { APIError(.internalServerError, code: code, message: message) }
+}
+
 extension Authority {
     /// The authority's OpenAPI description, served at `/openapi.yaml`.
     public static func openAPIDescription() -> String {

@@ -29,6 +29,20 @@ struct FeedController: Sendable {
         let demoted: [String]
     }
 
+    struct PromoteInput: Decodable {
+        let reason: String
+    }
+
+    /// What a promotion did: the installations' environments now, and the month's changes used.
+    struct PromotionResponse: ResponseCodable {
+        let installationId: String
+        let environment: InstallationEnvironment
+        /// Installations the promotion moved from production to test.
+        let demoted: [String]
+        let environmentChangesThisMonth: Int
+        let environmentChangesAllowed: Int
+    }
+
     /// An activation request names every key of an installation: 100,000 serials are about 2.5 MiB.
     static let maximumActivationSize = 16 << 20
 
@@ -39,6 +53,7 @@ struct FeedController: Sendable {
             .post(":id/activations", use: activate)
         routes.group(authorizedBy: AuthorityRole.operator)
             .get(":id/activations", use: installations)
+            .post(":id/installations/:installationId/promote", use: promote)
         return routes
     }
 
@@ -83,5 +98,16 @@ struct FeedController: Sendable {
     /// The organization's installations and their environments.
     @Sendable func installations(_ request: Request, context: AuthorityRequestContext) async throws -> ItemsResponse<InstallationResponse> {
         ItemsResponse(items: try await authority.store.installations(of: try context.parameters.require("id")).map(InstallationResponse.init))
+    }
+
+    /// Makes an installation production outside an activation, for a reason; the current one becomes test.
+    @Sendable func promote(_ request: Request, context: AuthorityRequestContext) async throws -> PromotionResponse {
+        let input = try await request.decodeJSON(as: PromoteInput.self, context: context)
+        let installationId = try context.parameters.require("installationId")
+        let promotion = try await authority.promote(
+            organizationId: try context.parameters.require("id"), installationId: installationId, reason: input.reason, actor: context.actor)
+        return PromotionResponse(
+            installationId: installationId, environment: .production, demoted: promotion.demoted,
+            environmentChangesThisMonth: promotion.changesThisMonth, environmentChangesAllowed: ActivationRules.monthlyEnvironmentChanges)
     }
 }

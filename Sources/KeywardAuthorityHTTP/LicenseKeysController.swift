@@ -9,12 +9,6 @@ import KeywardStore
 struct LicenseKeysController: Sendable {
     let authority: Authority
 
-    struct CreateAgreement: Decodable {
-        let reference: String
-        let signedOn: Date?
-        let lines: [LicenseKeySpecification]
-    }
-
     struct Revoke: Decodable {
         let reason: String
     }
@@ -45,10 +39,8 @@ struct LicenseKeysController: Sendable {
 
     /// Issues the keys of an agreement's lines, all or none.
     @Sendable func issueAgreement(_ request: Request, context: AuthorityRequestContext) async throws -> EditedResponse<AgreementResponse> {
-        let input = try await request.decodeJSON(as: CreateAgreement.self, context: context)
-        let result = try await authority.issueAgreement(
-            reference: input.reference, signedOn: input.signedOn, lines: input.lines,
-            organizationId: try context.parameters.require("id"), actor: context.actor)
+        let input = try await request.decodeJSON(as: AgreementRequest.self, context: context)
+        let result = try await authority.issueAgreement(input, organizationId: try context.parameters.require("id"), actor: context.actor)
         return created(AgreementResponse(result.agreement, keys: result.keys.map(KeyResponse.init)))
     }
 

@@ -5,15 +5,20 @@ import KeywardDomain
 import KeywardHTTP
 import KeywardStore
 
-/// A key as the authority's API shows it: the license key's fields, its access key, and its state.
-struct KeyResponse: ResponseCodable {
-    let record: IssuedKeyRecord
+/// A key as the authority's API shows it: the license key's fields, its access key, and its state. The command line's
+/// `--json` prints the same.
+public struct KeyResponse: ResponseCodable, Sendable {
+    public let record: IssuedKeyRecord
+
+    public init(record: IssuedKeyRecord) {
+        self.record = record
+    }
 
     enum CodingKeys: String, CodingKey {
         case accessKey, kid, agreementId, line, revision, status, revokedAt, revocationReason, replacedBy
     }
 
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         try record.license.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(record.accessKey, forKey: .accessKey)
@@ -30,7 +35,7 @@ struct KeyResponse: ResponseCodable {
 
 extension KeyResponse {
     /// The inverse of `encode(to:)`; `status` is derived from `revokedAt`, so a body where they disagree is refused.
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let record = IssuedKeyRecord(
             license: try LicenseKey(from: decoder), accessKey: try container.decode(String.self, forKey: .accessKey),
@@ -127,16 +132,16 @@ struct OrganizationResponse: ResponseCodable {
 }
 
 /// An agreement, with the keys just issued for it when it was just made.
-struct AgreementResponse: ResponseCodable {
-    let id: String
-    let organizationId: String
-    let reference: String
-    let signedOn: Date?
-    let createdAt: Date
-    let serials: [String]
-    let keys: [KeyResponse]?
+public struct AgreementResponse: ResponseCodable, Sendable {
+    public let id: String
+    public let organizationId: String
+    public let reference: String
+    public let signedOn: Date?
+    public let createdAt: Date
+    public let serials: [String]
+    public let keys: [KeyResponse]?
 
-    init(_ record: AgreementRecord, keys: [KeyResponse]? = nil) {
+    public init(_ record: AgreementRecord, keys: [KeyResponse]? = nil) {
         id = record.id
         organizationId = record.organizationId
         reference = record.reference
@@ -148,14 +153,14 @@ struct AgreementResponse: ResponseCodable {
 }
 
 /// An installation and its environment, as the vendor sees it.
-struct InstallationResponse: ResponseCodable {
-    let installationId: String
-    let organizationId: String
-    let environment: InstallationEnvironment
-    let serials: [String]
-    let activatedAt: Date
+public struct InstallationResponse: ResponseCodable, Sendable {
+    public let installationId: String
+    public let organizationId: String
+    public let environment: InstallationEnvironment
+    public let serials: [String]
+    public let activatedAt: Date
 
-    init(_ record: InstallationRecord) {
+    public init(_ record: InstallationRecord) {
         installationId = record.installationId
         organizationId = record.organizationId
         environment = record.environment

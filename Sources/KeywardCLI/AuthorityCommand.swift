@@ -10,10 +10,11 @@ import Logging
 struct AuthorityCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authority",
-        abstract: "The vendor's licensing authority: signing keys and issuing access keys.",
+        abstract: "The vendor's licensing authority: signing keys, organizations, agreements, keys and installations.",
         subcommands: [
             AuthorityServeCommand.self, AuthorityInitCommand.self, AuthorityPublicKeyCommand.self, AuthorityOrganizationCommand.self,
-            AuthorityIssueCommand.self, AuthorityTokenCommand.self, AuthorityOperatorCommand.self, AuthorityActivateCommand.self,
+            AuthorityAgreementCommand.self, AuthorityKeyCommand.self, AuthorityInstallationCommand.self, AuthoritySigningKeyCommand.self,
+            AuthorityIssueAlias.self, AuthorityTokenCommand.self, AuthorityOperatorCommand.self, AuthorityActivateCommand.self,
         ]
     )
 }

@@ -9,7 +9,7 @@ extension Profile: ExpressibleByArgument {}
 extension UseType: ExpressibleByArgument {}
 extension PurchaseType: ExpressibleByArgument {}
 
-/// `keyward authority issue`: signs one license key for a recorded organization, records it (audited) and prints its
+/// `keyward authority key issue` (and its alias `authority issue`): signs one license key for a recorded organization, records it (audited) and prints its
 /// access key, exactly as the API does: a key the authority cannot revoke, renew or activate never exists.
 struct AuthorityIssueCommand: ConsoleCommand {
     static let configuration = CommandConfiguration(
@@ -64,7 +64,7 @@ struct AuthorityIssueCommand: ConsoleCommand {
         let now = Date()
         let specification = LicenseKeySpecification(
             profile: profile, useType: useType, users: users, purchaseType: purchaseType,
-            components: components.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+            components: Self.componentList(components),
             validFrom: try validFrom.map { try Self.date($0, field: "--valid-from") },
             expiresAt: try expires.map { try Self.date($0, field: "--expires") },
             suiteVersion: suiteVersion
@@ -105,6 +105,11 @@ struct AuthorityIssueCommand: ConsoleCommand {
         let serial: String
         let accessKey: String
         let key: LicenseKey
+    }
+
+    /// `DOC, WF` as `["DOC", "WF"]`.
+    static func componentList(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     static func date(_ text: String, field: String) throws -> Date {

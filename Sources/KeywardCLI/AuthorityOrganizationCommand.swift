@@ -99,6 +99,9 @@ extension AuthorityDataDirectory {
         } catch let error as StoreError {
             await authority.store.database.close()
             throw CommandFailure.failed("\(error.code): \(error.message)")
+        } catch let error as AuthorityKeyringError {
+            await authority.store.database.close()
+            throw CommandFailure.failed("\(error.code): \(error.message)")
         } catch {
             await authority.store.database.close()
             throw error

@@ -63,13 +63,15 @@ public enum ActivationRules {
     public struct Refusal: Error, Sendable, Equatable {
         public let code: String
         public let message: String
+        /// When the limit allows a change again: the first moment of next month (UTC), for `ENVIRONMENT_CHANGE_LIMIT`.
+        public var nextChangeAt: Date? = nil
     }
 
-    /// The environment changes activating `installationId` in `environment` makes, given the organization's
+    /// The environment changes activating `installationId` in `environment` at `now` makes, given the organization's
     /// installations and the changes it already made this month; refuses what the rules forbid.
     public static func changes(
         activating installationId: String, in environment: InstallationEnvironment, promote: Bool,
-        installations: [String: InstallationEnvironment], changesThisMonth: Int
+        installations: [String: InstallationEnvironment], changesThisMonth: Int, now: Date
     ) throws(Refusal) -> [Change] {
         var changes: [Change] = []
         if let current = installations[installationId], current != environment {
@@ -88,13 +90,22 @@ public enum ActivationRules {
             changes.append(Change(installationId: other, from: .production, to: .test))
         }
         if !changes.isEmpty && changesThisMonth + changes.count > monthlyEnvironmentChanges {
+            let next = nextPeriodStart(after: now)
             throw Refusal(
                 code: "ENVIRONMENT_CHANGE_LIMIT",
                 message:
-                    "This organization has made \(changesThisMonth) of its \(monthlyEnvironmentChanges) environment changes this month; this activation needs \(changes.count) more. Try again next month or contact licensing."
-            )
+                    "This organization has made \(changesThisMonth) of its \(monthlyEnvironmentChanges) environment changes this month; this needs \(changes.count) more. The next change is possible from \(Timestamp.format(next)) (the 1st of next month, UTC); until then, contact licensing.",
+                nextChangeAt: next)
         }
         return changes
+    }
+
+    /// The first moment (UTC) of the month after the one `date` falls in: when the monthly limit counts from zero again.
+    public static func nextPeriodStart(after date: Date) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let month = calendar.date(from: calendar.dateComponents([.year, .month], from: date))!
+        return calendar.date(byAdding: .month, value: 1, to: month)!
     }
 
     /// The calendar month (UTC) a time falls in, e.g. `2026-11`, which the limit counts by.

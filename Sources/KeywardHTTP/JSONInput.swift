@@ -48,27 +48,37 @@ extension Request {
     }
 
     static func apiError(for error: DecodingError) -> APIError {
+        guard let problem = error.fieldProblem else {
+            switch error {
+            case .typeMismatch, .valueNotFound: return APIError(.badRequest, code: "INVALID_JSON", message: "The request body must be a JSON object.")
+            default: return APIError(.badRequest, code: "INVALID_JSON", message: "The request body is not valid JSON.")
+            }
+        }
+        return APIError(.unprocessableContent, code: problem.code, message: problem.message, details: ["field": .string(problem.field)])
+    }
+}
+
+extension DecodingError {
+    /// The field a decoding error is about, as a path (`lines[1].users`), with `INVALID_FIELD` and a sentence; `nil`
+    /// when the document as a whole is not JSON or not an object. The API and the command line's JSON files both say so.
+    public var fieldProblem: FieldError? {
         func path(_ codingPath: [any CodingKey]) -> String {
             codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingPrefix(".").description
         }
-        switch error {
+        switch self {
         case .typeMismatch(_, let context) where context.codingPath.isEmpty, .valueNotFound(_, let context) where context.codingPath.isEmpty:
-            return APIError(.badRequest, code: "INVALID_JSON", message: "The request body must be a JSON object.")
+            return nil
         case .keyNotFound(let key, let context):
             let field = path(context.codingPath + [key])
-            return APIError(
-                .unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) is required.", details: ["field": .string(field)])
+            return FieldError(field: field, code: "INVALID_FIELD", message: "The field \(field) is required.")
         case .typeMismatch(_, let context), .valueNotFound(_, let context):
             let field = path(context.codingPath)
-            return APIError(
-                .unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) has the wrong type.", details: ["field": .string(field)])
+            return FieldError(field: field, code: "INVALID_FIELD", message: "The field \(field) has the wrong type.")
         case .dataCorrupted(let context) where !context.codingPath.isEmpty:
             let field = path(context.codingPath)
-            return APIError(
-                .unprocessableContent, code: "INVALID_FIELD", message: "The field \(field) is not valid: \(context.debugDescription)",
-                details: ["field": .string(field)])
+            return FieldError(field: field, code: "INVALID_FIELD", message: "The field \(field) is not valid: \(context.debugDescription)")
         default:
-            return APIError(.badRequest, code: "INVALID_JSON", message: "The request body is not valid JSON.")
+            return nil
         }
     }
 }

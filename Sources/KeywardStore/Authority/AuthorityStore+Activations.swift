@@ -29,12 +29,7 @@ extension AuthorityStore {
         sign: @Sendable (_ organization: Organization, _ valid: [String], _ revoked: [FeedEnvelope.Revoked]) -> SignedDocument
     ) async throws -> (certificate: SignedDocument, changes: [ActivationRules.Change], revoked: [FeedEnvelope.Revoked]) {
         try await database.write { sql in
-            // Taking the organization row first serializes activations of one organization on PostgreSQL.
-            guard
-                let organization = try await sql.update("organizations").set("updated_at", to: SQLColumn("updated_at"))
-                    .where("id", .equal, organizationId).returning("id", "legal_name").first()
-            else { throw Self.unknownOrganization(organizationId) }
-            let legalName = try organization.decode(column: "legal_name", as: String.self)
+            let legalName = try await Self.lockOrganization(organizationId, on: sql)
 
             let requested = Array(Set(request.serials)).sorted()
             struct Requested: Decodable {
@@ -70,36 +65,19 @@ extension AuthorityStore {
             let revokedSerials = Set(revoked.map(\.serial))
             let serials = requested.filter { !revokedSerials.contains($0) }
 
-            if let owner = try await sql.select().column("organization_id").from("installations")
-                .where("installation_id", .equal, request.installationId).first()?.decode(column: "organization_id", as: String.self),
-                owner != organizationId
-            {
+            let owner = try await sql.select().column("organization_id").from("installations")
+                .where("installation_id", .equal, request.installationId).first()?.decode(column: "organization_id", as: String.self)
+            if let owner, owner != organizationId {
                 throw StoreError(
                     code: "INSTALLATION_CONFLICT", message: "Installation id \(request.installationId) is registered to another organization.",
                     kind: .conflict)
             }
-            var installations: [String: InstallationEnvironment] = [:]
-            for row in try await sql.select().columns("installation_id", "environment").from("installations")
-                .where("organization_id", .equal, organizationId).all()
-            {
-                installations[try row.decode(column: "installation_id", as: String.self)] =
-                    InstallationEnvironment(rawValue: try row.decode(column: "environment", as: String.self))
-            }
-            let period = ActivationRules.period(of: now)
-            let changesThisMonth =
-                try await sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("environment_changes")
-                .where("organization_id", .equal, organizationId).where("period", .equal, period).first()?.decode(column: "n", as: Int.self) ?? 0
-            let changes: [ActivationRules.Change]
-            do {
-                changes = try ActivationRules.changes(
-                    activating: request.installationId, in: request.environment, promote: request.promote,
-                    installations: installations, changesThisMonth: changesThisMonth)
-            } catch let error as ActivationRules.Refusal {
-                throw StoreError(code: error.code, message: error.message, kind: .conflict)
-            }
+            let changes = try await Self.environmentChanges(
+                activating: request.installationId, in: request.environment, promote: request.promote, organizationId: organizationId,
+                now: now, on: sql)
 
             let serialsText = serials.joined(separator: ",")
-            if installations[request.installationId] == nil {
+            if owner == nil {
                 let row = InstallationRow(
                     installationId: request.installationId, organizationId: organizationId,
                     environment: request.environment.rawValue, serials: serialsText, activatedAt: now.storedMilliseconds)
@@ -108,17 +86,7 @@ extension AuthorityStore {
                 try await sql.update("installations").set("environment", to: request.environment.rawValue).set("serials", to: serialsText)
                     .set("activated_at", to: now.storedMilliseconds).where("installation_id", .equal, request.installationId).run()
             }
-            for change in changes {
-                if change.installationId != request.installationId {
-                    try await sql.update("installations").set("environment", to: change.to.rawValue)
-                        .where("installation_id", .equal, change.installationId).run()
-                }
-                let row = EnvironmentChangeRow(
-                    organizationId: organizationId, installationId: change.installationId,
-                    fromEnvironment: change.from.rawValue, toEnvironment: change.to.rawValue, period: period,
-                    changedAt: now.storedMilliseconds, reason: request.reason)
-                try await sql.insert(into: "environment_changes").model(row, with: .columns).run()
-            }
+            try await Self.record(changes, organizationId: organizationId, reason: request.reason, now: now, on: sql)
             var details: [String: JSONValue] = [
                 "organization": .string(organizationId), "environment": .string(request.environment.rawValue), "keys": .int(serials.count),
                 // The serials themselves up to 1,000: an audit event is not the place for an installation's 100,000.

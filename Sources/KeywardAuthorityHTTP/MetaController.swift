@@ -32,9 +32,17 @@ struct MetaController: Sendable {
         let retiredAt: Date
     }
 
+    /// `{"force": true}`; `force` absent is `false`, and `null` is refused as not a boolean.
     struct Retire: Decodable {
         /// Retire even though live keys are signed with it (a compromised key).
-        let force: Bool?
+        let force: Bool
+
+        enum CodingKeys: String, CodingKey { case force }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            force = container.contains(.force) ? try container.decode(Bool.self, forKey: .force) : false
+        }
     }
 
     /// Routes anyone may call, mounted before the token middleware so a stale token cannot break them.

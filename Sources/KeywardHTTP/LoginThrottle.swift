@@ -62,6 +62,24 @@ public final class LoginThrottle: Sendable {
         fileprivate let at: Date
     }
 
+    /// Counts an attempt for `login` from `address` (after the growing delay), or refuses it with `429
+    /// TOO_MANY_ATTEMPTS` and `Retry-After` when that pair, or that address, failed too often. `what` names the attempts
+    /// in the sentence ("logins", "sign-ins"). The web UIs and the API's token route all admit their attempts here.
+    public func admit(login: String, address: String?, now: Date, what: String) async throws -> Attempt {
+        switch begin(login: login, address: address, now: now) {
+        case .refuse(let wait):
+            var error = APIError(
+                .tooManyRequests, code: "TOO_MANY_ATTEMPTS",
+                message: "Too many failed \(what) from this address. Try again in \(wait) seconds, or from another device.",
+                details: ["retryAfter": .int(wait)])
+            error.headers[.retryAfter] = "\(wait)"
+            throw error
+        case .proceed(let attempt, let delay):
+            if delay > .zero { try await Task.sleep(for: delay) }
+            return attempt
+        }
+    }
+
     /// Counts an attempt for `login` from `address` and says whether it may go ahead. Counts nothing when refused.
     public func begin(login: String, address: String?, now: Date) -> Decision {
         let keys = keys(login: login, address: address)

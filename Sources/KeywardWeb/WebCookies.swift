@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import KeywardDomain
 import KeywardHTTP
+import NIOCore
 
 /// The cookies of a site's web sessions: HttpOnly, SameSite=Lax, for the whole site, `Secure` as `secureCookies`
 /// decides for the request; and the secrets they carry (random, stored only by their hash).
@@ -49,4 +50,22 @@ public enum CSRF {
 
     public static let refusal = APIError(
         .forbidden, code: "CSRF_TOKEN_INVALID", message: "This form has expired or did not come from this site. Reload the page and try again.")
+}
+
+/// A login form's body: small (`limit` bytes, else 413), with the CSRF token of the login cookie (else 403).
+public enum LoginForm {
+    /// The fields and the form's CSRF token, which the form shows again after a refusal.
+    public static func read(_ request: Request, limit: Int) async throws -> (fields: FormFields, csrf: String) {
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError.payloadTooLarge(limit: limit)
+        }
+        let fields = try URLEncodedForm.parse(Array(buffer: body))
+        guard CSRF.isValid(fields, expected: request.cookies[WebCookies.loginCSRF]?.value), let token = fields["_csrf"] else {
+            throw CSRF.refusal
+        }
+        return (fields, token)
+    }
 }

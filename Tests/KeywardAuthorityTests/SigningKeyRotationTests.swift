@@ -71,6 +71,9 @@ extension AuthorityTests {
 
                     let second = try await api.call(.post, "/v1/signing-keys/rotate", as: MetaController.SigningKeyResponse.self).value.kid
                     let beforeInUse = try await harness.fingerprint()
+                    // A force that is not a boolean is refused as such, not read as false.
+                    let nullForce = try await Self.retire(api, first, json: #"{"force":null}"#)
+                    #expect(nullForce.status == .unprocessableContent && nullForce.reply.text.contains("force"), "\(nullForce.reply.text)")
                     let inUse = try await Self.retire(api, first)
                     #expect(inUse.errorCode == "SIGNING_KEY_IN_USE")
                     #expect(inUse.error?.details["liveKeys"] == .int(1) && inUse.error?.details["serials"] == .array([.string(serial)]))

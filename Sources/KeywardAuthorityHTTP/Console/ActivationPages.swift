@@ -32,7 +32,7 @@ struct ActivationPages: Sendable {
     func uploadPage(_ request: Request, session: ConsoleSession, error: String? = nil) -> Response {
         var values = console.layout(session, request: request, nav: "activation")
         if let error { values["error"] = error }
-        return console.page("activation", values, status: error == nil ? .ok : .unprocessableContent)
+        return console.page("activation", values)
     }
 
     /// Reads an uploaded request file; `nil` with the sentence to show when it is not one.
@@ -99,7 +99,7 @@ struct ActivationPages: Sendable {
         values["revokedCount"] = revoked
         values["requestText"] = String(decoding: try KeywardJSON.encoder.encode(file), as: UTF8.self)
         if let error { values["error"] = error.message }
-        return console.page("activation-request", values, status: error == nil ? .ok : error!.status)
+        return console.page("activation-request", values)
     }
 
     /// Activates the installation the request names (promoting it when asked here) and shows the certificate.
@@ -109,7 +109,11 @@ struct ActivationPages: Sendable {
         guard CSRF.isValid(fields, expected: session.csrf) else { throw CSRF.refusal }
         let (given, problem) = Self.requestFile(Array((fields["request"] ?? "").utf8))
         guard var file = given else { return uploadPage(request, session: session, error: problem) }
-        if fields["promote"] == "yes" { file.promote = true }
+        // Promoting is asking for production: the current production installation, if any, becomes test.
+        if fields["promote"] == "yes" {
+            file.promote = true
+            file.environment = .production
+        }
         if let reason = fields["reason"]?.trimmingCharacters(in: .whitespaces), !reason.isEmpty { file.reason = reason }
         let result: (certificate: SignedDocument, changes: [ActivationRules.Change], revoked: [FeedEnvelope.Revoked])
         do {
@@ -121,6 +125,7 @@ struct ActivationPages: Sendable {
         var values = console.layout(session, request: request, nav: "activation")
         values["installationId"] = file.installationId
         values["organizationId"] = file.organizationId
+        values["environment"] = file.environment.rawValue
         values["certificate"] = String(decoding: try KeywardJSON.encoder.encode(result.certificate), as: UTF8.self)
         values["covered"] = file.serials.count - result.revoked.count
         values["revoked"] = result.revoked.map { ["serial": $0.serial, "reason": $0.reason ?? "no reason given"] }

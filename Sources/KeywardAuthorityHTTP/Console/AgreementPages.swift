@@ -63,7 +63,7 @@ struct AgreementPages: Sendable {
         values["lineCount"] = lineCount
         values["mayAddLine"] = lineCount < Self.maximumFormLines
         values["problemCount"] = problems.count
-        return console.page("agreement-new", values, status: problems.isEmpty ? .ok : .unprocessableContent)
+        return console.page("agreement-new", values)
     }
 
     /// Records the agreement and issues one key per line, all or none; or, for "Add a line", shows the form again

@@ -87,7 +87,7 @@ struct AuditPages: Sendable {
         if events.count == Self.pageSize, let last = events.last {
             values["older"] = "/audit?" + (filterQuery.isEmpty ? "" : filterQuery + "&") + "before=\(last.id)"
         }
-        return console.page("audit", values, status: problems.isEmpty ? .ok : .unprocessableContent)
+        return console.page("audit", values)
     }
 
     /// The events of the filters as CSV (newest first, at most `exportLimit`), one line per event.

@@ -77,6 +77,8 @@ public struct AuthorityConsole: Sendable {
         return values
     }
 
+    /// A page; a form shown again with its problems is a page too (200, as the registry's are): the refusal's own
+    /// status is the API's.
     func page(_ template: String, _ values: [String: Any], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         pages.page(template, values, status: status, headers: headers)
     }

@@ -58,32 +58,12 @@ struct ConsoleSitePages: Sendable {
 
     /// Counts an attempt (after the throttle's growing delay), or refuses it with 429 and `Retry-After`.
     func begin(login: String, address: String?, what: String) async throws -> LoginThrottle.Attempt {
-        switch console.throttle.begin(login: login, address: address, now: console.authority.now()) {
-        case .refuse(let wait):
-            var error = APIError(
-                .tooManyRequests, code: "TOO_MANY_ATTEMPTS",
-                message: "Too many failed \(what) from this address. Try again in \(wait) seconds, or from another device.",
-                details: ["retryAfter": .int(wait)])
-            error.headers[.retryAfter] = "\(wait)"
-            throw error
-        case .proceed(let attempt, let delay):
-            if delay > .zero { try await Task.sleep(for: delay) }
-            return attempt
-        }
+        try await console.throttle.admit(login: login, address: address, now: console.authority.now(), what: what)
     }
 
     /// Logs an operator in; a refusal shows on the form (the same sentence for an unknown login and a wrong password).
     @Sendable func logIn(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: Self.maximumBodySize)
-        } catch is NIOTooManyBytesError {
-            throw APIError.payloadTooLarge(limit: Self.maximumBodySize)
-        }
-        let fields = try URLEncodedForm.parse(Array(buffer: body))
-        guard CSRF.isValid(fields, expected: request.cookies[WebCookies.loginCSRF]?.value), let token = fields["_csrf"] else {
-            throw CSRF.refusal
-        }
+        let (fields, token) = try await LoginForm.read(request, limit: Self.maximumBodySize)
         let login = fields["login"] ?? ""
         do {
             let attempt = try await begin(login: login, address: context.clientAddress, what: "logins")

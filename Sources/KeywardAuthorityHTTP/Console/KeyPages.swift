@@ -64,7 +64,7 @@ struct KeyPages: Sendable {
         }
         values["switch"] = switchValues
         values["openSwitch"] = form == "switch"
-        return console.page("key", values, status: errors.isEmpty ? .ok : .unprocessableContent)
+        return console.page("key", values)
     }
 
     /// `2027-12-31`, as a date field shows it.

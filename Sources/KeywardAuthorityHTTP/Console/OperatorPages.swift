@@ -40,7 +40,7 @@ struct OperatorPages: Sendable {
         values["roles"] = OperatorRole.allCases.map { ["name": $0.rawValue, "selected": typed?["role"] == $0.rawValue] as [String: Any] }
         values["errors"] = errors
         if let made { values["made"] = ["login": made.0, "password": made.1] }
-        return console.page("operators", values, status: errors.isEmpty ? .ok : .unprocessableContent)
+        return console.page("operators", values)
     }
 
     /// Makes an operator with a generated password, shown on the answer only.

@@ -22,6 +22,7 @@ struct OrganizationPages: Sendable {
             .post(":id", use: rename)
             .post(":id/tokens", use: createToken)
             .post(":id/tokens/:token/revoke", use: revokeToken)
+            .post(":id/installations/:installation/promote", use: promote)
         return routes
     }
 
@@ -49,7 +50,7 @@ struct OrganizationPages: Sendable {
         values["newLegalName"] = typed?["legalName"] ?? ""
         values["errors"] = errors
         values["rules"] = Authority.organizationRules
-        return console.page("organizations", values, status: errors.isEmpty ? .ok : .unprocessableContent)
+        return console.page("organizations", values)
     }
 
     /// Creates an organization; a refusal is shown beside its field, and nothing is written.
@@ -103,11 +104,13 @@ struct OrganizationPages: Sendable {
         }
         values["hasAgreements"] = !agreements.isEmpty
         values["installations"] = installations.map { installation in
-            [
+            var item: [String: Any] = [
                 "installationId": installation.installationId, "environment": installation.environment.rawValue,
                 "isProduction": installation.environment == .production, "activatedAt": WebFormatting.time(installation.activatedAt),
                 "serials": installation.serials.joined(separator: ", "), "keyCount": installation.serials.count,
-            ] as [String: Any]
+            ]
+            if let error = errors["promote-\(installation.installationId)"] { item["promoteError"] = error }
+            return item
         }
         values["hasInstallations"] = !installations.isEmpty
         values["tokens"] = tokens.map { token in
@@ -124,7 +127,7 @@ struct OrganizationPages: Sendable {
         let used = changes.filter { ActivationRules.period(of: $0.changedAt) == period }.count
         values["changesLeft"] = max(0, ActivationRules.monthlyEnvironmentChanges - used)
         values["changesAllowed"] = ActivationRules.monthlyEnvironmentChanges
-        return console.page("organization", values, status: errors.isEmpty ? .ok : .unprocessableContent)
+        return console.page("organization", values)
     }
 
     /// Changes the legal name: keys already issued keep the name they carry.
@@ -156,6 +159,29 @@ struct OrganizationPages: Sendable {
         let made = try await console.authority.store.createToken(
             kind: TokenKind.organization, name: name, subject: id, actor: session.account.actor, now: console.authority.now())
         return try await organizationPage(request, session: session, id: id, newToken: made.token.text)
+    }
+
+    /// Makes an installation the organization's production one, for a reason; the refusal (three changes this month
+    /// already) says when the next change is possible.
+    @Sendable func promote(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let id = try context.parameters.require("id")
+        let installation = try context.parameters.require("installation")
+        let fields = try await console.form(request, context: context, session: session)
+        guard fields["confirm"] == "yes" else {
+            return try await organizationPage(
+                request, session: session, id: id,
+                errors: ["promote-\(installation)": "Tick the box to confirm that \(installation) becomes production."])
+        }
+        do {
+            _ = try await console.authority.promote(
+                organizationId: id, installationId: installation, reason: fields["reason"] ?? "", actor: session.account.actor)
+        } catch AuthorityError.invalid(let problems) {
+            return try await organizationPage(request, session: session, id: id, errors: ["promote-\(installation)": problems.first?.message ?? ""])
+        } catch let error as StoreError where error.kind == .conflict || error.kind == .invalid {
+            return try await organizationPage(request, session: session, id: id, errors: ["promote-\(installation)": error.message])
+        }
+        return WebPages.redirect("/organizations/\(id)?flash=promoted")
     }
 
     /// Revokes one of the organization's tokens.

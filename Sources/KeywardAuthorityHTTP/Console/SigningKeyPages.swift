@@ -12,10 +12,12 @@ struct SigningKeyPages: Sendable {
 
     var endpoints: RouteCollection<AuthorityRequestContext> {
         let routes = RouteCollection(context: AuthorityRequestContext.self)
-        routes.group().add(middleware: ConsoleAuthorization(console: console))
+        routes.group().add(middleware: ConsoleAuthorization(console: console, change: [.admin]))
             .get("", use: list)
             .get("public-keys.pem", use: pem)
             .get("public-keys.txt", use: hex)
+            .post("rotate", use: rotate)
+            .post(":kid/retire", use: retire)
         return routes
     }
 
@@ -26,11 +28,54 @@ struct SigningKeyPages: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
-        var values = console.layout(try context.authorizedSession, request: request, nav: "signing-keys")
+        try await listPage(request, session: try context.authorizedSession)
+    }
+
+    /// The keys, with how many live keys each signs; a refused rotation or retirement is shown above them.
+    func listPage(_ request: Request, session: ConsoleSession, errors: [String: String] = [:]) async throws -> Response {
+        var values = console.layout(session, request: request, nav: "signing-keys")
+        let live = try await console.authority.store.liveKeyCounts(now: console.authority.now())
         values["keys"] = keys().map { entry, key in
-            ["kid": key.kid, "hex": key.hex, "pem": key.pem, "active": entry.active, "created": WebFormatting.time(entry.createdAt)] as [String: Any]
+            [
+                "kid": key.kid, "hex": key.hex, "pem": key.pem, "active": entry.active, "created": WebFormatting.time(entry.createdAt),
+                "liveKeys": live[key.kid] ?? 0,
+            ] as [String: Any]
         }
+        values["retired"] = console.authority.keyring.retired.reversed().map { entry in
+            var item: [String: Any] = ["kid": entry.kid, "created": WebFormatting.time(entry.createdAt)]
+            if let retiredAt = entry.retiredAt { item["retiredAt"] = WebFormatting.time(retiredAt) }
+            return item
+        }
+        values["hasRetired"] = !console.authority.keyring.retired.isEmpty
+        values["errorList"] = errors.sorted { $0.key < $1.key }.map(\.value)
         return console.page("signing-keys", values)
+    }
+
+    /// A new active key; the old ones stay trusted.
+    @Sendable func rotate(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let fields = try await console.form(request, context: context, session: session)
+        guard fields["confirm"] == "yes" else {
+            return try await listPage(request, session: session, errors: ["rotate": "Tick the box to confirm the rotation."])
+        }
+        _ = try await console.authority.rotateSigningKey(actor: session.account.actor)
+        return WebPages.redirect("/signing-keys?flash=rotated")
+    }
+
+    /// An old key no longer trusted; refused for the active key, and for one that still signs live keys unless forced.
+    @Sendable func retire(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
+        let session = try context.authorizedSession
+        let kid = try context.parameters.require("kid")
+        let fields = try await console.form(request, context: context, session: session)
+        guard fields["confirm"] == "yes" else {
+            return try await listPage(request, session: session, errors: ["retire-\(kid)": "Tick the box to confirm that \(kid) is retired."])
+        }
+        do {
+            _ = try await console.authority.retireSigningKey(kid: kid, force: fields["force"] == "yes", actor: session.account.actor)
+        } catch let error as StoreError where error.kind == .conflict {
+            return try await listPage(request, session: session, errors: ["retire-\(kid)": error.message])
+        }
+        return WebPages.redirect("/signing-keys?flash=retired")
     }
 
     /// The trusted public keys as PEM, the active one first: what a customer's `trust.publicKeys` file holds.

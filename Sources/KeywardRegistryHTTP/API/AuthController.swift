@@ -110,17 +110,6 @@ public struct Authentication: Sendable {
     /// Counts an attempt for `login` from `address` (after the throttle's growing delay), or refuses it with `429`
     /// and `Retry-After` when that pair, or that address, failed too often. `what` names the attempts in the sentence.
     func begin(login: String, address: String?, what: String) async throws -> LoginThrottle.Attempt {
-        switch throttle.begin(login: login, address: address, now: registry.now()) {
-        case .refuse(let wait):
-            var error = APIError(
-                .tooManyRequests, code: "TOO_MANY_ATTEMPTS",
-                message: "Too many failed \(what) from this address. Try again in \(wait) seconds, or from another device.",
-                details: ["retryAfter": .int(wait)])
-            error.headers[.retryAfter] = "\(wait)"
-            throw error
-        case .proceed(let attempt, let delay):
-            if delay > .zero { try await Task.sleep(for: delay) }
-            return attempt
-        }
+        try await throttle.admit(login: login, address: address, now: registry.now(), what: what)
     }
 }

@@ -268,16 +268,7 @@ struct SitePagesController: Sendable {
 
     /// Logs in someone who administers at least one of the registry's menus; a refusal shows on the form.
     @Sendable func logIn(_ request: Request, context: RegistryRequestContext) async throws -> Response {
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: Authentication.maximumBodySize)
-        } catch is NIOTooManyBytesError {
-            throw APIError.payloadTooLarge(limit: Authentication.maximumBodySize)
-        }
-        let fields = try URLEncodedForm.parse(Array(buffer: body))
-        guard CSRF.isValid(fields, expected: request.cookies[WebCookies.loginCSRF]?.value), let token = fields["_csrf"] else {
-            throw CSRF.refusal
-        }
+        let (fields, token) = try await LoginForm.read(request, limit: Authentication.maximumBodySize)
         let login = fields["login"] ?? ""
         do {
             let user = try await web.authentication.logIn(login: login, password: fields["password"] ?? "", address: context.clientAddress)

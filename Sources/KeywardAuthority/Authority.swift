@@ -217,8 +217,8 @@ public struct Authority: Sendable {
         let envelope = FeedEnvelope(
             organization: snapshot.organization.organization, revision: snapshot.organization.revision, issuedAt: now(),
             keys: snapshot.keys.map { FeedEnvelope.Key(serial: $0.serial, accessKey: $0.accessKey) },
-            revoked: snapshot.revoked.map { FeedEnvelope.Revoked(serial: $0.serial, revokedAt: $0.revokedAt, reason: $0.reason) }
-        )
+            revoked: snapshot.revoked.map { FeedEnvelope.Revoked(serial: $0.serial, revokedAt: $0.revokedAt, reason: $0.reason) },
+            productionInstallationId: snapshot.productionInstallationId)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let body = try encoder.encode(envelope.signed(with: signingKey))

@@ -36,14 +36,20 @@ public struct FeedEnvelope: Codable, Sendable, Hashable {
     public var issuedAt: String
     public var keys: [Key]
     public var revoked: [Revoked]
+    /// The organization's production installation, when it has one (absent from feeds of authorities before it): a
+    /// registry that thinks it is production learns here that the vendor promoted another installation.
+    public var productionInstallationId: String?
 
-    public init(organization: Organization, revision: Int64, issuedAt: Date, keys: [Key], revoked: [Revoked]) {
+    public init(
+        organization: Organization, revision: Int64, issuedAt: Date, keys: [Key], revoked: [Revoked], productionInstallationId: String? = nil
+    ) {
         self.v = Self.currentVersion
         self.organization = organization
         self.revision = revision
         self.issuedAt = Timestamp.format(issuedAt)
         self.keys = keys
         self.revoked = revoked
+        self.productionInstallationId = productionInstallationId
     }
 
     /// Signs this envelope with `key`.

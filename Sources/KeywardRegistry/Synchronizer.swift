@@ -68,6 +68,7 @@ public final class Synchronizer: Sendable {
             }
             let feed = try await verify(answer.body)
             revision = feed.envelope.revision
+            try await registry.noteProductionInstallation(feed.envelope.productionInstallationId)
             counts = try await registry.access.notifying(.rebuild) {
                 try await store.applyFeed(
                     keys: feed.keys, revoked: FeedDiff.revocations(feed.envelope.revoked),
@@ -188,5 +189,34 @@ extension Registry {
                 code: "FEED_WRONG_ORGANIZATION", message: "The feed is for organization \(envelope.organization.id), not \(organization).")
         }
         return envelope
+    }
+}
+
+extension Registry {
+    /// Keeps the production installation the feed names, when it changed: a registry the vendor demoted (or promoted)
+    /// says so on every page (``environmentNotice()``).
+    func noteProductionInstallation(_ installationId: String?) async throws {
+        let saved = try await store.settings()[.productionInstallation]
+        guard saved != installationId else { return }
+        try await store.saveSettings([.productionInstallation: installationId], actor: "synchronization", now: now())
+    }
+
+    /// What an administrator must know when this installation's environment is not the one the authority records:
+    /// the vendor made another installation production (this one is demoted: its next activation as production is
+    /// refused), or made this one production while it is configured as test. `nil` when they agree, or before a
+    /// feed named the production installation.
+    public func environmentNotice() async throws -> String? {
+        guard let production = try await store.settings()[.productionInstallation] else { return nil }
+        let own = installation.installationId
+        switch installation.environment {
+        case .production where production != own:
+            return
+                "This installation (\(own)) is no longer the production installation: the licensing authority made \(production) production. Its next activation as production is refused; ask licensing to promote this installation again, or activate with Promote and a reason."
+        case .test where production == own:
+            return
+                "The licensing authority made this installation (\(own)) the production installation, but it is configured as a test installation: set its environment to production (environment in the configuration) and restart, or ask licensing."
+        default:
+            return nil
+        }
     }
 }

@@ -70,6 +70,22 @@ import Testing
         }
     }
 
+    @Test func afterLoggingInTheOperatorGoesBackToThePageThatAskedButNeverOffTheSite() async throws {
+        try await withConsole { _, browser in
+            for (next, expected) in [
+                ("%2Forganizations", "/organizations"), ("https%3A%2F%2Fevil.example", "/"), ("%2F%2Fevil.example", "/"),
+                ("%2F%09%2Fevil.example", "/"), ("%2F%5Cevil.example", "/"), ("%2Flogin", "/"),
+            ] {
+                browser.cookies = [:]
+                let page = try await browser.request(.get, "/login?next=\(next)")
+                let csrf = try #require(TestBrowser.csrf(in: page))
+                let answer = try await browser.request(
+                    .post, "/login?next=\(next)", form: ["_csrf": csrf, "login": "clara", "password": Self.password])
+                #expect(answer.headers[.location] == expected, "next=\(next)")
+            }
+        }
+    }
+
     @Test func theRootOfAnAuthorityWithoutTheConsoleStaysTheAPIs404AndAPIClientsKeepJSON() async throws {
         try await withConsole { harness, browser in
             // An API path stays JSON for a client that accepts HTML too.
@@ -145,6 +161,7 @@ import Testing
             _ = try await browser.logIn(login: "otto", password: Self.password)
             let all = Self.html(try await browser.request(.get, "/organizations"))
             #expect(all.contains("1–50 of 121 organizations") && all.contains(#"id="next-page""#))
+            #expect(!all.contains("matching"), "no search, no “matching” line")
             let second = Self.html(try await browser.request(.get, "/organizations?offset=50"))
             #expect(second.contains("51–100 of 121") && second.contains(#"id="previous-page""#))
             let byName = Self.html(try await browser.request(.get, "/organizations?q=acme%20ind"))

@@ -36,7 +36,7 @@ extension AuthorityTests {
             try await AuthorityHarness.run(backend) { harness in
                 try await harness.withAPI { api in
                     try await Self.activateTwo(api)
-                    let revision = try await harness.store.revision(of: "acme")
+                    let revision = try #require(try await harness.store.revision(of: "acme"))
                     let clerk = try await harness.operatorToken("clerk.one", role: .clerk)
                     let promoted = try await Self.promote(api, "inst-b", token: clerk)
                     #expect(promoted.status == .ok, "\(promoted.reply.text)")
@@ -50,8 +50,14 @@ extension AuthorityTests {
                     #expect(events.first?.actor == "operator:clerk.one" && events.first?.target == "installation:inst-b")
                     #expect(events.first?.details["reason"] == .string("The new data centre goes live."))
                     #expect(events.first?.details["demoted"] == .array([.string("inst-a")]))
-                    // The feed carries no environments: its revision stays.
-                    #expect(try await harness.store.revision(of: "acme") == revision)
+                    // The feed names the production installation (DESIGN.md section 6): a promotion is a new revision, so the
+                    // demoted registry learns it at its next synchronization.
+                    #expect(try await harness.store.revision(of: "acme") == revision + 1)
+                    let feed = try SignedDocument.decode(
+                        FeedEnvelope.self,
+                        payload: try KeywardJSON.decoder.decode(SignedDocument.self, from: Data(try await harness.authority.feed("acme").body))
+                            .verifiedPayload(for: .feed, trust: harness.trust))
+                    #expect(feed.productionInstallationId == "inst-b")
                 }
             }
         }

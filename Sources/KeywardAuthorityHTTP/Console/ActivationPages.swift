@@ -74,7 +74,8 @@ struct ActivationPages: Sendable {
         values["installationId"] = file.installationId
         values["environment"] = file.environment.rawValue
         values["promote"] = file.promote
-        values["reason"] = file.reason ?? ""
+        values["typedReason"] = file.reason ?? ""
+        if let reason = file.reason, !reason.isEmpty { values["reason"] = reason }
         let now = console.authority.now()
         var keys: [[String: Any]] = []
         var unknown = 0

@@ -86,7 +86,9 @@ struct ConsoleSitePages: Sendable {
     /// Where to go after signing in: the page that sent the operator to the login form, if it is one of the console's.
     static func next(_ request: Request) -> String {
         guard let next = request.uri.queryParameters.get("next").map { String($0) }?.removingPercentEncoding, next.hasPrefix("/"),
-            !next.hasPrefix("//"), !next.contains("\\"), !next.hasPrefix("/login")
+            !next.hasPrefix("//"), !next.contains("\\"), !next.hasPrefix("/login"),
+            // Browsers drop tabs and line breaks from addresses: "/\t/evil.example" would lead off the site.
+            !next.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F })
         else { return "/" }
         return next
     }

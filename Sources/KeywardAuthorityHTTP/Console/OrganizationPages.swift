@@ -36,7 +36,8 @@ struct OrganizationPages: Sendable {
         let offset = max(0, request.uri.queryParameters.get("offset").flatMap { Int($0) } ?? 0)
         let found = try await console.authority.store.searchOrganizations(query, limit: Self.pageSize, offset: offset)
         var values = console.layout(session, request: request, nav: "organizations")
-        values["q"] = query
+        values["typedQuery"] = query
+        if !query.isEmpty { values["q"] = query }
         values["total"] = found.total
         values["organizations"] = found.page.map {
             ["id": $0.id, "legalName": $0.legalName, "created": WebFormatting.day($0.createdAt)] as [String: Any]

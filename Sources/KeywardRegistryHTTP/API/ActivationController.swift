@@ -30,6 +30,8 @@ struct ActivationController: Sendable {
         let current: Current?
         let change: ActivationChange
         let authorityConfigured: Bool
+        /// Set when the authority's feed names another production installation than this one thinks it is.
+        let environmentNotice: String?
     }
 
     struct ActivateInput: Decodable {
@@ -51,7 +53,7 @@ struct ActivationController: Sendable {
                     issuedAt: $0.certificate.issuedAt, expiresAt: $0.certificate.expiresAt, installedAt: $0.installedAt, method: $0.method,
                     revoked: $0.certificate.revoked ?? [])
             },
-            change: state.change, authorityConfigured: registry.authority != nil
+            change: state.change, authorityConfigured: registry.authority != nil, environmentNotice: try await registry.environmentNotice()
         )
     }
 

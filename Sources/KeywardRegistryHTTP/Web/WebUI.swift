@@ -104,17 +104,21 @@ public struct WebUI: Sendable {
             values["user"] = session.user.login
             values["csrf"] = session.csrf
             values["nav"] = Self.menu.map { ["href": $0.href, "label": $0.label, "current": $0.nav == nav] as [String: Any] }
+            var banners: [[String: Any]] = []
             // The banner shows whenever the keys changed since the activation in force (or keys wait for a first one).
             let state = try await registry.activationState()
             if nav != "activation" && (state.status == .required || (state.status == .never && !state.serials.isEmpty)) {
-                values["banners"] = [
-                    [
-                        "kind": "warning", "id": "activation-banner", "href": "/activation", "label": "Review and activate",
-                        "text":
-                            "Activation required: the license keys changed since the installation was last activated. Keys outside the activation grant nothing yet.",
-                    ]
-                ]
+                banners.append([
+                    "kind": "warning", "id": "activation-banner", "href": "/activation", "label": "Review and activate",
+                    "text":
+                        "Activation required: the license keys changed since the installation was last activated. Keys outside the activation grant nothing yet.",
+                ])
             }
+            // The vendor changed which installation is production (a demotion, learned from the feed).
+            if let notice = try await registry.environmentNotice() {
+                banners.append(["kind": "warning", "id": "environment-banner", "href": "/activation", "label": "Activation", "text": notice])
+            }
+            if !banners.isEmpty { values["banners"] = banners }
         }
         if let code = request.uri.queryParameters.get("flash"), let flash = Self.flashes[code] {
             let text = code == "disconnected" ? Self.disconnectedText(request.cookies[Self.noticeCookie]?.value) ?? flash.text : flash.text

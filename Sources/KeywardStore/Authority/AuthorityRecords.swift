@@ -87,6 +87,8 @@ public struct FeedSnapshot: Sendable {
     public var keys: [(serial: String, accessKey: String)]
     /// Revoked keys, by serial.
     public var revoked: [(serial: String, revokedAt: Date, reason: String?)]
+    /// The organization's production installation, if it has one: a demoted registry learns of it from the feed.
+    public var productionInstallationId: String?
 }
 
 /// An activated installation of an organization.

@@ -28,7 +28,8 @@ extension AuthorityStore {
         _ request: ActivationRequest, organizationId: String, actor: String, now: Date,
         sign: @Sendable (_ organization: Organization, _ valid: [String], _ revoked: [FeedEnvelope.Revoked]) -> SignedDocument
     ) async throws -> (certificate: SignedDocument, changes: [ActivationRules.Change], revoked: [FeedEnvelope.Revoked]) {
-        try await database.write { sql in
+        defer { revisions.forgetAll() }  // after the commit: a change of production moves the feed's revision
+        return try await database.write { sql in
             let legalName = try await Self.lockOrganization(organizationId, on: sql)
 
             let requested = Array(Set(request.serials)).sorted()
@@ -87,6 +88,11 @@ extension AuthorityStore {
                     .set("activated_at", to: now.storedMilliseconds).where("installation_id", .equal, request.installationId).run()
             }
             try await Self.record(changes, organizationId: organizationId, reason: request.reason, now: now, on: sql)
+            // The feed names the production installation: a change of it (a promotion, a demotion, a first production
+            // installation) is a new revision, so every registry of the organization reads it at its next synchronization.
+            if !changes.isEmpty || (owner == nil && request.environment == .production) {
+                _ = try await Self.bumpRevision(organizationId, now: now, on: sql)
+            }
             var details: [String: JSONValue] = [
                 "organization": .string(organizationId), "environment": .string(request.environment.rawValue), "keys": .int(serials.count),
                 // The serials themselves up to 1,000: an audit event is not the place for an installation's 100,000.

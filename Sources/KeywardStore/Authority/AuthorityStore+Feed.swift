@@ -26,7 +26,10 @@ extension AuthorityStore {
                     keys.append((row.serial, row.accessKey))
                 }
             }
-            return FeedSnapshot(organization: organization, keys: keys, revoked: revoked)
+            let production = try await sql.select().column("installation_id").from("installations")
+                .where("organization_id", .equal, organizationId).where("environment", .equal, InstallationEnvironment.production.rawValue)
+                .first()?.decode(column: "installation_id", as: String.self)
+            return FeedSnapshot(organization: organization, keys: keys, revoked: revoked, productionInstallationId: production)
         }
     }
 }

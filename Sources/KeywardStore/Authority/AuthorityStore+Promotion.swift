@@ -13,7 +13,8 @@ extension AuthorityStore {
     public func promote(_ installationId: String, organizationId: String, reason: String, actor: String, now: Date) async throws
         -> [ActivationRules.Change]
     {
-        try await database.write { sql in
+        defer { revisions.forgetAll() }  // after the commit: the feed's revision moved
+        return try await database.write { sql in
             _ = try await Self.lockOrganization(organizationId, on: sql)
             guard
                 let current = try await sql.select().columns("organization_id", "environment").from("installations")
@@ -35,6 +36,8 @@ extension AuthorityStore {
             let changes = try await Self.environmentChanges(
                 activating: installationId, in: .production, promote: true, organizationId: organizationId, now: now, on: sql)
             try await Self.record(changes, organizationId: organizationId, reason: reason, now: now, on: sql)
+            // A new production installation is a new feed revision (the feed names it).
+            _ = try await Self.bumpRevision(organizationId, now: now, on: sql)
             try await AuditLog.append(
                 .init(
                     actor: actor, action: "installation.promoted", target: "installation:\(installationId)",

@@ -14,9 +14,11 @@ public enum RegistrySetting: String, Sendable, CaseIterable {
     /// OpenID Connect sign-in's settings (JSON, without the client secret).
     case signIn = "sign-in.oidc"
     case signInSecret = "sign-in.oidc.clientSecret"
+    /// The organization's production installation as the authority's feed last named it.
+    case productionInstallation = "authority.productionInstallation"
 
     /// Secret and bulky values are never written to the audit log.
-    var isSecret: Bool { ![.authorityURL, .ldap, .signIn].contains(self) }
+    var isSecret: Bool { ![.authorityURL, .ldap, .signIn, .productionInstallation].contains(self) }
 }
 
 extension RegistryStore {

@@ -34,6 +34,22 @@ struct AuthorityActivateCommand: ConsoleCommand {
     @Option(help: "Why the environment changes (kept in the environment history and the audit log).")
     var reason: String?
 
+    @Flag(help: "Print {\"certificate\", \"changes\", \"revoked\"} as JSON (the certificate is still written to --out when given).")
+    var json = false
+
+    /// What `--json` prints.
+    struct Output: Encodable {
+        struct Change: Encodable {
+            let installationId: String
+            let from: String
+            let to: String
+        }
+
+        let certificate: SignedDocument
+        let changes: [Change]
+        let revoked: [FeedEnvelope.Revoked]
+    }
+
     func run(console: Console) async throws {
         guard let data = FileManager.default.contents(atPath: request) else {
             throw CommandFailure.badInput("--request", "cannot read \(request).")
@@ -61,6 +77,14 @@ struct AuthorityActivateCommand: ConsoleCommand {
             console.error("Installation \(change.installationId): \(change.from.rawValue) -> \(change.to.rawValue).")
         }
         let text = Console.json(certificate) + "\n"
+        if json {
+            console.print(
+                Console.json(
+                    Output(
+                        certificate: certificate,
+                        changes: result.changes.map { .init(installationId: $0.installationId, from: $0.from.rawValue, to: $0.to.rawValue) },
+                        revoked: result.revoked)))
+        }
         if let out {
             do {
                 try text.write(toFile: out, atomically: true, encoding: .utf8)
@@ -68,7 +92,7 @@ struct AuthorityActivateCommand: ConsoleCommand {
                 throw CommandFailure.failed("cannot write \(out): \(error.localizedDescription)")
             }
             console.error("Certificate for installation \(file.installationId) (\(file.environment.rawValue)) written to \(out).")
-        } else {
+        } else if !json {
             console.print(text, terminator: "")
         }
     }

@@ -80,8 +80,7 @@ struct AuthorityOperatorCommand: AsyncParsableCommand {
         func run(console: Console) async throws {
             let records = try await dataDirectory.withAuthority { try await $0.store.operators() }
             if json {
-                console.print(
-                    Console.json(records.map { ["login": $0.login, "name": $0.name, "role": $0.role.rawValue, "active": $0.active ? "yes" : "no"] }))
+                console.print(Console.json(records.map(AuthorityOperatorCommand.summary)))
             } else if records.isEmpty {
                 console.print("No operator yet: keyward authority operator create --login L --name N --role admin")
             } else {
@@ -102,9 +101,16 @@ struct AuthorityOperatorCommand: AsyncParsableCommand {
         @Argument(help: "The operator's login.")
         var login: String
 
+        @Flag(help: "Print the operator as JSON.")
+        var json = false
+
         func run(console: Console) async throws {
             let record = try await AuthorityOperatorCommand.setActive(login, false, in: dataDirectory)
-            console.print("Operator \(record.login) is disabled; their tokens are revoked.")
+            if json {
+                console.print(Console.json(AuthorityOperatorCommand.summary(record)))
+            } else {
+                console.print("Operator \(record.login) is disabled; their tokens are revoked.")
+            }
         }
     }
 
@@ -117,9 +123,21 @@ struct AuthorityOperatorCommand: AsyncParsableCommand {
         @Argument(help: "The operator's login.")
         var login: String
 
+        @Flag(help: "Print the operator as JSON.")
+        var json = false
+
         func run(console: Console) async throws {
             let record = try await AuthorityOperatorCommand.setActive(login, true, in: dataDirectory)
-            console.print("Operator \(record.login) is enabled again.")
+            if json {
+                console.print(Console.json(AuthorityOperatorCommand.summary(record)))
+            } else {
+                console.print("Operator \(record.login) is enabled again.")
+            }
         }
+    }
+
+    /// An operator as `--json` prints it: never the password's hash.
+    static func summary(_ record: OperatorRecord) -> [String: String] {
+        ["login": record.login, "name": record.name, "role": record.role.rawValue, "active": record.active ? "yes" : "no"]
     }
 }

@@ -157,8 +157,12 @@ extension CLITests {
                         ActivationRequestFile(
                             organizationId: "acme", installationId: installation, environment: environment, serials: [serial], promote: false)
                     ).write(to: request)
-                    let activated = await Keyward.call(["authority", "activate", "--request", request.path, "--out", request.path + ".cert"] + data)
+                    let activated = await Keyward.call(
+                        ["authority", "activate", "--request", request.path, "--out", request.path + ".cert", "--json"] + data)
                     #expect(activated.status == 0, "\(activated.stderr)")
+                    let output = try JSONSerialization.jsonObject(with: Data(activated.stdout.utf8)) as? [String: Any]
+                    #expect((output?["certificate"] as? [String: Any])?["signature"] != nil && output?["changes"] is [Any], "\(activated.stdout)")
+                    #expect(FileManager.default.fileExists(atPath: request.path + ".cert"), "the certificate is still written to --out")
                 }
                 let listed = await Keyward.call(["authority", "installation", "list", "--organization", "acme"] + data)
                 #expect(

@@ -44,7 +44,9 @@ extension CLITests {
                 let tokens = await Keyward.call(["authority", "token", "list"] + data).stdout
                 let anas = tokens.split(separator: "\n").filter { $0.contains("ana.lima") }
                 #expect(anas.count == 1 && anas[0].contains("revoked"), "\(tokens)")
-                #expect(await Keyward.call(["authority", "operator", "enable", "ana.lima"] + data).status == 0)
+                let enabled = await Keyward.call(["authority", "operator", "enable", "ana.lima", "--json"] + data)
+                let record = try JSONDecoder().decode([String: String].self, from: Data(enabled.stdout.utf8))
+                #expect(enabled.status == 0 && record["login"] == "ana.lima" && record["active"] == "yes" && record["role"] == "clerk")
                 #expect(await Keyward.call(["authority", "operator", "disable", "nobody"] + data).stderr.contains("UNKNOWN_OPERATOR"))
             }
         }

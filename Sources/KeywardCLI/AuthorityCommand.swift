@@ -97,7 +97,9 @@ struct AuthorityInitCommand: ConsoleCommand {
             )
             if operatorToken != nil {
                 console.error(
-                    "The operator token (of operator admin\(adminPassword == nil ? ", password from KEYWARD_OPERATOR_PASSWORD" : "") and its password are shown once and stored only as hashes: keep them now."
+                    adminPassword == nil
+                        ? "The operator token (of the operator admin, whose password is KEYWARD_OPERATOR_PASSWORD) is shown once and stored only as a hash: keep it now. Log in to the console (keyward authority serve, then /) as admin."
+                        : "The operator token and the password of the operator admin are shown once and stored only as hashes: keep them now. Log in to the console (keyward authority serve, then /) as admin."
                 )
             }
         }

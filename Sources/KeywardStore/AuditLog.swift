@@ -35,8 +35,6 @@ public struct AuditQuery: Sendable, Hashable {
     public var actor: String?
     public var action: String?
     public var target: String?
-    /// Only events about one of these targets (an organization's own, its keys', agreements' and installations').
-    public var targets: [String]?
     /// Only events at or after this time.
     public var from: Date?
     /// Only events before this time.
@@ -46,13 +44,12 @@ public struct AuditQuery: Sendable, Hashable {
     public var limit: Int
 
     public init(
-        actor: String? = nil, action: String? = nil, target: String? = nil, targets: [String]? = nil, from: Date? = nil, until: Date? = nil,
+        actor: String? = nil, action: String? = nil, target: String? = nil, from: Date? = nil, until: Date? = nil,
         beforeID: Int64? = nil, limit: Int = 50
     ) {
         self.actor = actor
         self.action = action
         self.target = target
-        self.targets = targets
         self.from = from
         self.until = until
         self.beforeID = beforeID
@@ -99,12 +96,11 @@ public struct AuditLog: Sendable {
         )
     }
 
-    /// Events matching `query`, newest first.
-    public func list(_ query: AuditQuery = AuditQuery()) async throws -> [AuditEvent] {
+    /// Events matching `query` (and `condition`, a store's own SQL over the events' columns), newest first.
+    public func list(_ query: AuditQuery = AuditQuery(), matching condition: (any SQLExpression)? = nil) async throws -> [AuditEvent] {
         guard (1...AuditQuery.maximumLimit).contains(query.limit) else {
             throw StoreError(code: "INVALID_LIMIT", message: "The page size must be from 1 to \(AuditQuery.maximumLimit).")
         }
-        if query.targets?.isEmpty == true { return [] }
         return try await database.read { sql in
             var select = sql.select()
                 .columns("id", "occurred_at", "actor", "action", "target", "details")
@@ -112,7 +108,7 @@ public struct AuditLog: Sendable {
             if let actor = query.actor { select = select.where("actor", .equal, actor) }
             if let action = query.action { select = select.where("action", .equal, action) }
             if let target = query.target { select = select.where("target", .equal, target) }
-            if let targets = query.targets { select = select.where("target", .in, targets) }
+            if let condition { select = select.where(condition) }
             if let from = query.from {
                 select = select.where("occurred_at", .greaterThanOrEqual, Int64((from.timeIntervalSince1970 * 1000).rounded(.down)))
             }

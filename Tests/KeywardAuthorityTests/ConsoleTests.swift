@@ -482,3 +482,29 @@ extension ConsoleTests {
         }
     }
 }
+
+extension ConsoleTests {
+    @Test(arguments: Backend.services)
+    func anOrganizationWithManyKeysShowsThemAPageAtATimeAndItsAuditLogInOneQuery(backend: Backend) async throws {
+        try await withConsole(backend) { harness, browser in
+            _ = try await harness.authority.createOrganization(id: "acme", legalName: "ACME Industries", actor: "test")
+            _ = try await harness.authority.createOrganization(id: "beta", legalName: "Beta", actor: "test")
+            let spec = LicenseKeySpecification(profile: .basic, useType: .nominative, users: 1, purchaseType: .sale, components: ["DOC"])
+            let organization = try #require(try await harness.store.organization("acme"))
+            // 1,200 keys in one batch: more than one page, and more than a statement may bind in an IN list.
+            let keys = try (0..<1_200).map { _ in try harness.authority.sign(spec, for: organization, field: nil) }
+            _ = try await harness.store.storeIssuedKeys(keys, organizationId: "acme", actor: "operator:clara", now: harness.clock.now)
+            _ = try await harness.authority.issue(spec, organizationId: "beta", actor: "operator:clara")
+            _ = try await browser.logIn(login: "otto", password: Self.password)
+            let first = Self.html(try await browser.request(.get, "/organizations/acme"))
+            #expect(first.contains("1–100 of 1200 keys") && first.contains(#"id="next-keys""#) && !first.contains(#"id="previous-keys""#))
+            #expect(first.components(separatedBy: #"<a class="row-link mono" href="/keys/"#).count - 1 == 100)
+            let last = Self.html(try await browser.request(.get, "/organizations/acme?keys=1100"))
+            #expect(last.contains("1101–1200 of 1200 keys") && !last.contains(#"id="next-keys""#) && last.contains(#"id="previous-keys""#))
+            let audit = try await harness.store.auditEvents(ofOrganization: "acme", AuditQuery(action: "license-key.issued", limit: 500))
+            #expect(audit.count == 500 && audit.allSatisfy { $0.target.hasPrefix("license-key:KW-") })
+            let beta = try await harness.store.auditEvents(ofOrganization: "beta", AuditQuery(limit: 500))
+            #expect(beta.map(\.action).sorted() == ["license-key.issued", "organization.created"], "only beta's own events")
+        }
+    }
+}

@@ -25,7 +25,7 @@ struct AuditPages: Sendable {
 
     /// The filters of the request, as a query and as the form shows them again; a filter that cannot be read is
     /// named in `problems`.
-    func filters(_ request: Request) async throws -> (query: AuditQuery, typed: [String: String], problems: [String: String]) {
+    func filters(_ request: Request) async throws -> (query: AuditQuery, organization: String?, typed: [String: String], problems: [String: String]) {
         let parameters = request.uri.queryParameters
         var typed: [String: String] = [:]
         for name in ["organization", "operator", "action", "from", "until"] {
@@ -44,32 +44,25 @@ struct AuditPages: Sendable {
             // "until 2026-12-31" includes that whole day.
             if name == "from" { query.from = day } else { query.until = text.count == 10 ? day.addingTimeInterval(86400) : day }
         }
+        var organization: String?
         if let id = typed["organization"], !id.isEmpty {
-            guard let organization = try await console.authority.store.organization(id) else {
-                problems["organization"] = "There is no organization \(id): type its id, e.g. acme."
-                return (query, typed, problems)
-            }
-            query.targets = try await targets(of: organization.id)
+            organization = try await console.authority.store.organization(id)?.id
+            if organization == nil { problems["organization"] = "There is no organization \(id): type its id, e.g. acme." }
         }
         if let before = parameters.get("before").flatMap({ Int64($0) }) { query.beforeID = before }
-        return (query, typed, problems)
+        return (query, organization, typed, problems)
     }
 
-    /// What an organization's events are about: itself, its keys, agreements, installations and tokens.
-    func targets(of id: String) async throws -> [String] {
-        let store = console.authority.store
-        var targets = ["organization:\(id)"]
-        targets += try await store.keys(of: id).map { "license-key:\($0.serial)" }
-        targets += try await store.agreements(of: id).map { "agreement:\($0.id)" }
-        targets += try await store.installations(of: id).map { "installation:\($0.installationId)" }
-        targets += try await TokenStore(database: store.database).list(kinds: [TokenKind.organization], subject: id).map { "token:\($0.id)" }
-        return targets
+    /// The events of `query`, about `organization` when one is given.
+    func events(_ query: AuditQuery, organization: String?) async throws -> [AuditEvent] {
+        if let organization { return try await console.authority.store.auditEvents(ofOrganization: organization, query) }
+        return try await AuditLog(database: console.authority.store.database).list(query)
     }
 
     @Sendable func list(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
         let session = try context.authorizedSession
-        let (query, typed, problems) = try await filters(request)
-        let events = problems.isEmpty ? try await AuditLog(database: console.authority.store.database).list(query) : []
+        let (query, organization, typed, problems) = try await filters(request)
+        let events = problems.isEmpty ? try await events(query, organization: organization) : []
         var values = console.layout(session, request: request, nav: "audit")
         values["filters"] = typed
         values["errors"] = problems
@@ -92,15 +85,14 @@ struct AuditPages: Sendable {
 
     /// The events of the filters as CSV (newest first, at most `exportLimit`), one line per event.
     @Sendable func export(_ request: Request, context: AuthorityRequestContext) async throws -> Response {
-        var (query, _, problems) = try await filters(request)
+        var (query, organization, _, problems) = try await filters(request)
         guard problems.isEmpty else {
             throw APIError(.unprocessableContent, code: "INVALID_FILTER", message: problems.values.sorted().joined(separator: " "))
         }
-        let log = AuditLog(database: console.authority.store.database)
         var lines = ["id,occurred_at,actor,action,target,details"]
         query.limit = AuditQuery.maximumLimit
         while lines.count <= Self.exportLimit {
-            let page = try await log.list(query)
+            let page = try await events(query, organization: organization)
             for event in page {
                 lines.append(
                     [String(event.id), Timestamp.format(event.occurredAt), event.actor, event.action, event.target, Self.detailsText(event.details)]

@@ -12,6 +12,8 @@ struct OrganizationPages: Sendable {
     let console: AuthorityConsole
 
     static let pageSize = 50
+    /// An organization's keys shown a page at a time: an organization may have 100,000.
+    static let keyPageSize = 100
 
     var endpoints: RouteCollection<AuthorityRequestContext> {
         let routes = RouteCollection(context: AuthorityRequestContext.self)
@@ -80,7 +82,8 @@ struct OrganizationPages: Sendable {
         let authority = console.authority
         let organization = try await authority.requireOrganization(id)
         let now = authority.now()
-        let keys = try await authority.store.keys(of: id)
+        let keyOffset = max(0, request.uri.queryParameters.get("keys").flatMap { Int($0) } ?? 0)
+        let keys = try await authority.store.keys(of: id, limit: Self.keyPageSize, offset: keyOffset)
         let agreements = try await authority.store.agreements(of: id)
         let installations = try await authority.store.installations(of: id)
         let tokens = try await TokenStore(database: authority.store.database).list(kinds: [TokenKind.organization], subject: id)
@@ -93,8 +96,12 @@ struct OrganizationPages: Sendable {
         values["typedName"] = typedName ?? organization.legalName
         values["created"] = WebFormatting.day(organization.createdAt)
         values["errors"] = errors
-        values["keys"] = keys.map { ConsoleValues.key($0, catalog: authority.catalog, now: now) }
-        values["hasKeys"] = !keys.isEmpty
+        values["keys"] = keys.page.map { ConsoleValues.key($0, catalog: authority.catalog, now: now) }
+        values["hasKeys"] = !keys.page.isEmpty
+        values["keyTotal"] = keys.total
+        values["keysShown"] = keys.page.isEmpty ? "0" : "\(keyOffset + 1)–\(keyOffset + keys.page.count)"
+        if keyOffset > 0 { values["previousKeys"] = "/organizations/\(id)?keys=\(max(0, keyOffset - Self.keyPageSize))#keys" }
+        if keyOffset + keys.page.count < keys.total { values["nextKeys"] = "/organizations/\(id)?keys=\(keyOffset + Self.keyPageSize)#keys" }
         values["agreements"] = agreements.map { agreement -> [String: Any] in
             var item: [String: Any] = [
                 "id": agreement.id, "reference": agreement.reference, "keys": agreement.serials.count,

@@ -98,6 +98,34 @@ extension AuthorityStore {
     }
 }
 
+extension AuthorityStore {
+    /// The audit events about organization `id` matching `query`: its own, and its keys', agreements',
+    /// installations' and organization tokens', chosen in SQL, so an organization with 100,000 keys costs one query.
+    public func auditEvents(ofOrganization id: String, _ query: AuditQuery) async throws -> [AuditEvent] {
+        let condition: SQLQueryString = """
+            (target = \(bind: "organization:" + id) \
+            OR target IN (SELECT 'license-key:' || serial FROM license_keys WHERE organization_id = \(bind: id)) \
+            OR target IN (SELECT 'agreement:' || id FROM agreements WHERE organization_id = \(bind: id)) \
+            OR target IN (SELECT 'installation:' || installation_id FROM installations WHERE organization_id = \(bind: id)) \
+            OR target IN (SELECT 'token:' || id FROM api_tokens WHERE kind = 'organization' AND subject = \(bind: id)))
+            """
+        return try await AuditLog(database: database).list(query, matching: condition)
+    }
+
+    /// A page of an organization's keys, by serial, with their number; `UNKNOWN_ORGANIZATION` if there is none.
+    public func keys(of organizationId: String, limit: Int, offset: Int) async throws -> (total: Int, page: [IssuedKeyRecord]) {
+        try await database.snapshot { sql in
+            guard try await Self.organization(organizationId, on: sql) != nil else { throw Self.unknownOrganization(organizationId) }
+            let total =
+                try await sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("license_keys")
+                .where("organization_id", .equal, organizationId).first()?.decode(column: "n", as: Int.self) ?? 0
+            let page = try await sql.select().columns("*").from("license_keys").where("organization_id", .equal, organizationId)
+                .orderBy("serial").limit(limit).offset(offset).all().map(Self.keyRecord)
+            return (total, page)
+        }
+    }
+}
+
 extension InstallationRow {
     var record: InstallationRecord {
         InstallationRecord(
